@@ -1,0 +1,156 @@
+# lattice — the only build logic. mix.exs and rebar.config both call this file.
+#
+#   make            build priv/lattice_nif.so and priv/lattice_cnode
+#   make test       install what is missing (Debian), then build and run every check
+#   make bench      benchmarks (a table of medians, with ratios against plain Erlang)
+#   make fuzz       bounded libFuzzer runs over every decoder
+#   make shell      an IEx session with lattice loaded
+#   make demo       a local multi-node cluster (arrives with the replicated store)
+
+.DEFAULT_GOAL := all
+SHELL := /bin/bash
+
+ERL ?= erl
+# rebar3 exports these three to its hooks; otherwise ask the `erl` on PATH (once per make run).
+ifeq ($(ERTS_INCLUDE_DIR)$(ERL_EI_INCLUDE_DIR)$(ERL_EI_LIBDIR),)
+ERL_DIRS := $(shell $(ERL) -noshell -eval 'io:format("~ts/erts-~ts/include ~ts ~ts", [code:root_dir(), erlang:system_info(version), code:lib_dir(erl_interface, include), code:lib_dir(erl_interface, lib)]), halt().' 2>/dev/null)
+ERTS_INCLUDE_DIR := $(word 1,$(ERL_DIRS))
+ERL_EI_INCLUDE_DIR := $(word 2,$(ERL_DIRS))
+ERL_EI_LIBDIR := $(word 3,$(ERL_DIRS))
+endif
+
+CC ?= cc
+OPT ?= -O2
+WARN := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes
+CORE_CFLAGS := -std=c99 $(OPT) -g -fPIC -fvisibility=hidden $(WARN) -Ic_src
+GLUE_CFLAGS := -std=gnu11 $(OPT) -g -fPIC -fvisibility=hidden $(WARN) -Ic_src -I$(ERTS_INCLUDE_DIR)
+CNODE_CFLAGS := -std=gnu11 $(OPT) -g -D_REENTRANT $(WARN) -Ic_src -I$(ERL_EI_INCLUDE_DIR)
+
+CORE_SRC := $(sort $(wildcard c_src/*.c))
+CORE_HDR := $(wildcard c_src/*.h)
+NIF_SRC := $(sort $(wildcard nif/*.c))
+NIF_HDR := $(wildcard nif/*.h)
+CNODE_SRC := $(sort $(wildcard cnode/*.c))
+CNODE_HDR := $(wildcard cnode/*.h)
+CORE_OBJ := $(CORE_SRC:c_src/%.c=build/core/%.o)
+NIF_OBJ := $(NIF_SRC:nif/%.c=build/nif/%.o)
+
+NIF_SO := priv/lattice_nif.so
+CNODE_BIN := priv/lattice_cnode
+
+.PHONY: all
+all: $(NIF_SO) $(CNODE_BIN)
+
+build/core/%.o: c_src/%.c $(CORE_HDR) | build/core
+	$(CC) $(CORE_CFLAGS) -c $< -o $@
+
+build/nif/%.o: nif/%.c $(NIF_HDR) $(CORE_HDR) | build/nif
+	@test -n "$(ERTS_INCLUDE_DIR)" || { echo "lattice: cannot find erl_nif.h: is erlang-dev installed and erl on PATH?" >&2; exit 1; }
+	$(CC) $(GLUE_CFLAGS) -c $< -o $@
+
+$(NIF_SO): $(CORE_OBJ) $(NIF_OBJ) | priv
+	$(CC) -shared -fvisibility=hidden -o $@ $^ -lpthread
+
+$(CNODE_BIN): $(CNODE_SRC) $(CNODE_HDR) $(CORE_OBJ) | priv
+	@test -n "$(ERL_EI_LIBDIR)" || { echo "lattice: cannot find erl_interface (ei): is erlang-dev installed?" >&2; exit 1; }
+	$(CC) $(CNODE_CFLAGS) -o $@ $(CNODE_SRC) $(CORE_OBJ) -L$(ERL_EI_LIBDIR) -lei -lpthread
+
+build/core build/nif build/asan build/fuzz priv:
+	mkdir -p $@
+
+# ---------------------------------------------------------------------------------------------
+# Tests
+
+# Only nif_init may be exported from the NIF library (-fvisibility=hidden everywhere else).
+.PHONY: check-exports
+check-exports: $(NIF_SO)
+	@syms=$$(nm -D --defined-only $(NIF_SO) | awk '$$2 ~ /[TDBR]/ {print $$3}'); \
+	if [ "$$syms" != "nif_init" ]; then echo "unexpected exports from $(NIF_SO): $$syms" >&2; exit 1; fi; \
+	echo "exports: nif_init only"
+
+# The C core on its own, under ASan and UBSan.
+SAN := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+C_TESTS := $(patsubst test/c/%.c,build/asan/%,$(sort $(wildcard test/c/test_*.c)))
+build/asan/%: test/c/%.c test/c/lt_test.h $(CORE_SRC) $(CORE_HDR) | build/asan
+	$(CC) -std=c99 -O1 -g $(SAN) $(WARN) -Wno-missing-prototypes -Ic_src -Itest/c -o $@ $< $(CORE_SRC)
+
+.PHONY: c-test
+c-test: $(C_TESTS)
+	@set -e; for t in $(C_TESTS); do echo "== $$t"; ASAN_OPTIONS=detect_leaks=1 $$t; done
+
+.PHONY: format-check
+format-check:
+	clang-format --dry-run --Werror c_src/*.[ch] nif/*.[ch] cnode/*.[ch] test/c/*.[ch] fuzz/*.c
+	mix format --check-formatted
+
+.PHONY: format
+format:
+	clang-format -i c_src/*.[ch] nif/*.[ch] cnode/*.[ch] test/c/*.[ch] fuzz/*.c
+	mix format
+
+.PHONY: eunit
+eunit: all
+	scripts/ensure-epmd.sh
+	rebar3 eunit
+
+.PHONY: exunit
+exunit: all
+	scripts/ensure-epmd.sh
+	MIX_ENV=test mix test
+
+.PHONY: dialyzer
+dialyzer: all
+	rebar3 dialyzer
+
+.PHONY: consumers
+consumers: all
+	scripts/consumers.sh
+
+# Fuzzing: one libFuzzer target per decoder, a bounded run each (FUZZ_SECONDS per target).
+FUZZ_SECONDS ?= 60
+FUZZ_TARGETS := $(patsubst fuzz/%.c,build/fuzz/%,$(sort $(wildcard fuzz/fuzz_*.c)))
+build/fuzz/%: fuzz/%.c $(CORE_SRC) $(CORE_HDR) | build/fuzz
+	clang -std=c99 -O1 -g -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -Ic_src -o $@ $< $(CORE_SRC)
+
+.PHONY: fuzz
+fuzz: $(FUZZ_TARGETS)
+	@set -e; for t in $(FUZZ_TARGETS); do \
+	  name=$$(basename $$t); mkdir -p build/fuzz/corpus-$$name; \
+	  echo "== $$name ($(FUZZ_SECONDS) s)"; \
+	  $$t -max_total_time=$(FUZZ_SECONDS) -max_len=4096 -print_final_stats=1 build/fuzz/corpus-$$name fuzz/seeds/$$name 2>&1 | tail -n 4; \
+	done
+
+# Everything, assuming the Debian packages are present (make test installs them first).
+.PHONY: check
+check: all check-exports c-test format-check eunit exunit dialyzer consumers
+	$(MAKE) fuzz FUZZ_SECONDS=20
+	@echo "lattice: all checks passed"
+
+.PHONY: deps
+deps:
+	scripts/install-deps.sh
+
+# A fresh Debian 12 machine: install what is missing, then check everything.
+.PHONY: test
+test: deps
+	$(MAKE) check
+
+.PHONY: bench
+bench: deps
+	$(MAKE) all
+	rebar3 as bench compile
+	erl -noshell -pa _build/bench/lib/lattice/ebin -pa _build/bench/lib/lattice/bench \
+	  -eval 'lattice_bench:main(), halt().'
+
+.PHONY: shell
+shell: deps
+	$(MAKE) all
+	iex -S mix
+
+.PHONY: demo
+demo: deps
+	@echo "make demo arrives with the replicated store (see README: not done yet)." >&2; exit 1
+
+.PHONY: clean
+clean:
+	rm -rf build _build/*/lib/lattice priv/lattice_nif.so priv/lattice_cnode

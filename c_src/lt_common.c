@@ -1,0 +1,122 @@
+/* lt_common.c — error names and the growable buffer. */
+#include "lt_common.h"
+
+#include <stdlib.h>
+
+const char *lt_err_name(lt_err err) {
+    switch (err) {
+    case LT_OK:
+        return "ok";
+    case LT_E_TRUNCATED:
+        return "truncated";
+    case LT_E_TRAILING:
+        return "trailing_bytes";
+    case LT_E_BAD_TAG:
+        return "bad_tag";
+    case LT_E_NONCANONICAL:
+        return "noncanonical";
+    case LT_E_ORDER:
+        return "bad_order";
+    case LT_E_TOO_BIG:
+        return "too_big";
+    case LT_E_TOO_DEEP:
+        return "too_deep";
+    case LT_E_BAD_UTF8:
+        return "bad_utf8";
+    case LT_E_WRONG_TYPE:
+        return "wrong_type";
+    case LT_E_VERSION:
+        return "unknown_version";
+    case LT_E_OVERFLOW:
+        return "overflow";
+    case LT_E_ZERO:
+        return "zero_counter";
+    case LT_E_ID:
+        return "bad_actor_id";
+    case LT_E_NOMEM:
+        return "enomem";
+    }
+    return "unknown_error";
+}
+
+void lt_buf_init(lt_buf *b) {
+    b->data = NULL;
+    b->len = 0;
+    b->cap = 0;
+    b->failed = 0;
+    b->fixed = 0;
+}
+
+void lt_buf_init_fixed(lt_buf *b, uint8_t *data, size_t cap) {
+    b->data = data;
+    b->len = 0;
+    b->cap = cap;
+    b->failed = 0;
+    b->fixed = 1;
+}
+
+void lt_buf_free(lt_buf *b) {
+    if (!b->fixed)
+        free(b->data);
+    b->data = NULL;
+    b->len = 0;
+    b->cap = 0;
+}
+
+int lt_buf_reserve(lt_buf *b, size_t extra) {
+    size_t need;
+    if (b->failed)
+        return -1;
+    if (lt_size_add(b->len, extra, &need) != 0) {
+        b->failed = 1;
+        return -1;
+    }
+    if (need <= b->cap)
+        return 0;
+    if (b->fixed) {
+        b->failed = 1;
+        return -1;
+    }
+    size_t cap = b->cap ? b->cap : 64;
+    while (cap < need) {
+        if (cap > SIZE_MAX / 2) {
+            cap = need;
+            break;
+        }
+        cap *= 2;
+    }
+    uint8_t *p = realloc(b->data, cap);
+    if (p == NULL) {
+        b->failed = 1;
+        return -1;
+    }
+    b->data = p;
+    b->cap = cap;
+    return 0;
+}
+
+void lt_buf_put(lt_buf *b, const void *p, size_t n) {
+    if (n == 0 || lt_buf_reserve(b, n) != 0)
+        return;
+    memcpy(b->data + b->len, p, n);
+    b->len += n;
+}
+
+void lt_buf_put_u8(lt_buf *b, uint8_t v) {
+    if (lt_buf_reserve(b, 1) != 0)
+        return;
+    b->data[b->len++] = v;
+}
+
+void lt_buf_put_be64(lt_buf *b, uint64_t v) {
+    if (lt_buf_reserve(b, 8) != 0)
+        return;
+    lt_write_be64(b->data + b->len, v);
+    b->len += 8;
+}
+
+void lt_buf_put_varint(lt_buf *b, uint64_t v) {
+    if (lt_buf_reserve(b, 10) != 0)
+        return;
+    b->len += lt_varint_write(b->data + b->len, v);
+}

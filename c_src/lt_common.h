@@ -1,0 +1,182 @@
+/*
+ * lt_common.h — what every part of the lattice core shares: error codes, a growable byte
+ * buffer, explicit-byte-order reads and writes, and LEB128 varints.
+ *
+ * The core is plain C99 and knows nothing of the BEAM. Every function that reads untrusted
+ * bytes takes the length and checks it before touching a byte.
+ */
+#ifndef LT_COMMON_H
+#define LT_COMMON_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#if defined(__GNUC__) || defined(__clang__)
+#define LT_WARN_UNUSED __attribute__((warn_unused_result))
+#define LT_LIKELY(x) __builtin_expect(!!(x), 1)
+#define LT_UNLIKELY(x) __builtin_expect(!!(x), 0)
+#else
+#define LT_WARN_UNUSED
+#define LT_LIKELY(x) (x)
+#define LT_UNLIKELY(x) (x)
+#endif
+
+/* Errors from decoders and operations. LT_OK is zero; every other value names what was wrong
+ * with the input (the NIF maps them to atoms: see lt_err_name). */
+typedef enum {
+    LT_OK = 0,
+    LT_E_TRUNCATED,    /* input ends in the middle of a value */
+    LT_E_TRAILING,     /* bytes left over after a complete value */
+    LT_E_BAD_TAG,      /* unknown type tag */
+    LT_E_NONCANONICAL, /* a valid value in a form that is not the canonical one */
+    LT_E_ORDER,        /* entries not in strictly ascending canonical order */
+    LT_E_TOO_BIG,      /* a size above the decoder's cap */
+    LT_E_TOO_DEEP,     /* nesting deeper than LT_CANON_MAX_DEPTH */
+    LT_E_BAD_UTF8,     /* atom text that is not valid UTF-8 */
+    LT_E_WRONG_TYPE,   /* a lattice binary of another type */
+    LT_E_VERSION,      /* a lattice binary of a format version this build does not know */
+    LT_E_OVERFLOW,     /* a counter or size would exceed its range */
+    LT_E_ZERO,         /* a counter of zero where only positive ones are allowed */
+    LT_E_ID,           /* an actor id that is not the hash of its actor */
+    LT_E_NOMEM         /* out of memory (internal failure, not bad input) */
+} lt_err;
+
+/* A static, lower-case name for an error (never NULL). */
+const char *lt_err_name(lt_err err);
+
+/* ---- growable buffer ---------------------------------------------------------------------
+ * Owns `data` (malloc'd) unless `fixed`. Callers free it with lt_buf_free or take it over by reading
+ * `data`/`len` and then setting `data` to NULL. `failed` is sticky: once an allocation fails
+ * every later put is a no-op, so a sequence of puts needs a single check at the end. */
+typedef struct {
+    uint8_t *data;
+    size_t len;
+    size_t cap;
+    int failed;
+    int fixed; /* memory not ours: never realloc'd or freed; running out of room fails */
+} lt_buf;
+
+void lt_buf_init(lt_buf *b);
+/* A buffer over caller-owned memory of `cap` bytes (an ErlNifBinary, say): writes past `cap`
+ * fail instead of growing, so the caller sizes it from an upper bound of the output. */
+void lt_buf_init_fixed(lt_buf *b, uint8_t *data, size_t cap);
+void lt_buf_free(lt_buf *b);
+/* Makes room for `extra` more bytes. Returns 0, or -1 (and sets `failed`) on overflow/OOM. */
+int lt_buf_reserve(lt_buf *b, size_t extra);
+void lt_buf_put(lt_buf *b, const void *p, size_t n);
+void lt_buf_put_u8(lt_buf *b, uint8_t v);
+void lt_buf_put_be64(lt_buf *b, uint64_t v);
+void lt_buf_put_varint(lt_buf *b, uint64_t v);
+
+/* ---- byte order: always through memcpy, never a cast of an unaligned pointer ----------- */
+static inline uint64_t lt_read_be64(const uint8_t *p) {
+    uint64_t v;
+    memcpy(&v, p, 8);
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    v = __builtin_bswap64(v);
+#elif !defined(__BYTE_ORDER__)
+    {
+        const uint8_t *q = p;
+        v = 0;
+        for (int i = 0; i < 8; i++)
+            v = (v << 8) | q[i];
+    }
+#endif
+    return v;
+}
+
+static inline void lt_write_be64(uint8_t *p, uint64_t v) {
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    v = __builtin_bswap64(v);
+    memcpy(p, &v, 8);
+#elif defined(__BYTE_ORDER__)
+    memcpy(p, &v, 8);
+#else
+    for (int i = 7; i >= 0; i--) {
+        p[i] = (uint8_t)v;
+        v >>= 8;
+    }
+#endif
+}
+
+/* ---- LEB128 varints (unsigned, minimal) --------------------------------------------------
+ * Encoded length of v: 1..10 bytes. */
+static inline size_t lt_varint_len(uint64_t v) {
+    size_t n = 1;
+    while (v >= 0x80) {
+        v >>= 7;
+        n++;
+    }
+    return n;
+}
+
+/* Writes v at p (room for lt_varint_len(v) bytes is the caller's job); returns bytes written. */
+static inline size_t lt_varint_write(uint8_t *p, uint64_t v) {
+    size_t n = 0;
+    while (v >= 0x80) {
+        p[n++] = (uint8_t)(v | 0x80);
+        v >>= 7;
+    }
+    p[n++] = (uint8_t)v;
+    return n;
+}
+
+/* Reads a minimal varint from p[*off..len). On success stores it in *out, advances *off and
+ * returns LT_OK. A non-minimal encoding (a trailing zero group) is LT_E_NONCANONICAL, more
+ * than 64 bits is LT_E_OVERFLOW, running off the end is LT_E_TRUNCATED. */
+static inline lt_err lt_varint_read(const uint8_t *p, size_t len, size_t *off, uint64_t *out) {
+    size_t i = *off;
+    if (LT_LIKELY(i < len && p[i] < 0x80)) { /* the common one-byte case */
+        *out = p[i];
+        *off = i + 1;
+        return LT_OK;
+    }
+    uint64_t v = 0;
+    unsigned shift = 0;
+    for (;;) {
+        if (i >= len)
+            return LT_E_TRUNCATED;
+        uint8_t byte = p[i++];
+        if (shift == 63 && byte > 1)
+            return LT_E_OVERFLOW;
+        v |= (uint64_t)(byte & 0x7f) << shift;
+        if (byte < 0x80) {
+            if (byte == 0 && shift > 0)
+                return LT_E_NONCANONICAL;
+            break;
+        }
+        shift += 7;
+        if (shift > 63)
+            return LT_E_OVERFLOW;
+    }
+    *out = v;
+    *off = i;
+    return LT_OK;
+}
+
+/* Lexicographic comparison of two byte strings; a proper prefix sorts first. */
+static inline int lt_bytes_cmp(const uint8_t *a, size_t alen, const uint8_t *b, size_t blen) {
+    size_t n = alen < blen ? alen : blen;
+    int c = n ? memcmp(a, b, n) : 0;
+    if (c != 0)
+        return c < 0 ? -1 : 1;
+    return alen < blen ? -1 : (alen > blen ? 1 : 0);
+}
+
+/* Overflow-checked size arithmetic: returns 0 and stores the sum, or -1 on overflow. */
+static inline int lt_size_add(size_t a, size_t b, size_t *out) {
+    if (a > SIZE_MAX - b)
+        return -1;
+    *out = a + b;
+    return 0;
+}
+
+static inline int lt_size_mul(size_t a, size_t b, size_t *out) {
+    if (b != 0 && a > SIZE_MAX / b)
+        return -1;
+    *out = a * b;
+    return 0;
+}
+
+#endif

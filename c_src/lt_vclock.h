@@ -1,0 +1,119 @@
+/*
+ * lt_vclock.h — vector clocks as canonical binaries (docs/FORMAT.md, "Vector clock").
+ *
+ *   0x01 0x01                   type tag, format version
+ *   varint n                    number of actors (every counter >= 1; absent means 0)
+ *   n x u64 BE  id              XXH3-64 of the actor's canonical bytes, seed 0
+ *   n x u64 BE  counter
+ *   n x (varint len, bytes)     the actors' canonical term bytes
+ * Entries are in strictly ascending (id, actor bytes) order.
+ *
+ * Two levels of checking. Every operation checks structure — bounds, lengths, order, counters
+ * — so no input can make it read out of bounds or give an answer for a malformed clock.
+ * lt_vclock_check_full additionally checks that each actor is a canonical term and that each
+ * id is the hash of its actor; that costs a hash per actor, so it runs where bytes come from
+ * outside (decoding to terms, and lattice_vclock:validate/1, which replication runs on what a
+ * peer sends) rather than on every compare.
+ */
+#ifndef LT_VCLOCK_H
+#define LT_VCLOCK_H
+
+#include "lt_common.h"
+
+#define LT_TYPE_VCLOCK 0x01
+#define LT_TYPE_DVV 0x02
+#define LT_FORMAT_V1 0x01
+
+/* A parsed header: pointers into the caller's bytes, valid while those bytes are. */
+typedef struct {
+    size_t n;
+    const uint8_t *ids;      /* n * 8 bytes */
+    const uint8_t *counters; /* n * 8 bytes */
+    const uint8_t *names;    /* the actor section */
+    size_t names_len;
+} lt_vclock_view;
+
+/* O(1): checks the header and that the id and counter columns fit. */
+LT_WARN_UNUSED lt_err lt_vclock_open(lt_vclock_view *v, const uint8_t *p, size_t len);
+
+static inline uint64_t lt_vclock_id(const lt_vclock_view *v, size_t i) {
+    return lt_read_be64(v->ids + 8 * i);
+}
+
+static inline uint64_t lt_vclock_counter(const lt_vclock_view *v, size_t i) {
+    return lt_read_be64(v->counters + 8 * i);
+}
+
+/* Resumable structural check: call with *st zeroed, then again while *done is 0. Each call
+ * looks at no more than `budget` entries. */
+typedef struct {
+    size_t i;
+    size_t name_off;
+    size_t prev_name_off, prev_name_len;
+} lt_vclock_check;
+
+LT_WARN_UNUSED lt_err lt_vclock_check_step(const lt_vclock_view *v, lt_vclock_check *st,
+                                           size_t budget, int *done);
+/* Structure, then canonical actors and ids, to completion. */
+LT_WARN_UNUSED lt_err lt_vclock_check_full(const lt_vclock_view *v);
+
+/* Comparison. The result is a set of two bits: LT_VC_A_AHEAD (some actor has a higher counter
+ * in a) and LT_VC_B_AHEAD; 0 = equal, both = concurrent. */
+enum { LT_VC_A_AHEAD = 1, LT_VC_B_AHEAD = 2 };
+
+typedef struct {
+    int phase;
+    int same_actors; /* id and actor sections byte-identical: compare counters only */
+    lt_vclock_check chk;
+    size_t i, j, ni, nj;
+    unsigned flags;
+} lt_vclock_cmp;
+
+void lt_vclock_cmp_init(lt_vclock_cmp *c);
+/* Resumable compare of a and b (views of the same bytes on every call). Checks both clocks'
+ * structure on the way. Each call does about `budget` entries of work. */
+LT_WARN_UNUSED lt_err lt_vclock_cmp_step(lt_vclock_cmp *c, const lt_vclock_view *a,
+                                         const lt_vclock_view *b, size_t budget, int *done);
+
+/* Appends the merge (pointwise max) of a and b to `out` as a complete clock binary. */
+LT_WARN_UNUSED lt_err lt_vclock_merge(const lt_vclock_view *a, const lt_vclock_view *b,
+                                      lt_buf *out);
+
+/* Finds an actor (canonical bytes and their id). Returns the index or -1 (as ptrdiff_t). */
+ptrdiff_t lt_vclock_find(const lt_vclock_view *v, uint64_t id, const uint8_t *actor,
+                         size_t actor_len);
+
+/* Writes v with the actor's counter raised by `by` (>= 1), inserting the actor if absent.
+ * LT_E_OVERFLOW if the counter would pass 2^64 - 1. */
+LT_WARN_UNUSED lt_err lt_vclock_increment(const lt_vclock_view *v, uint64_t id,
+                                          const uint8_t *actor, size_t actor_len, uint64_t by,
+                                          lt_buf *out);
+
+/* Writes v without the entries whose index has drop[i] != 0. */
+LT_WARN_UNUSED lt_err lt_vclock_drop(const lt_vclock_view *v, const uint8_t *drop, lt_buf *out);
+
+/* One entry for lt_vclock_build. `actor` points at canonical bytes the caller keeps alive. */
+typedef struct {
+    uint64_t id;
+    uint64_t counter;
+    const uint8_t *actor;
+    size_t actor_len;
+} lt_vclock_entry;
+
+/* Sorts the entries (in place) and writes a clock. Entries with counter 0 are left out; two
+ * entries for one actor are LT_E_ORDER. */
+LT_WARN_UNUSED lt_err lt_vclock_build(lt_vclock_entry *e, size_t n, lt_buf *out);
+
+/* Reads the actor bytes of the entry at *name_off in the actor section; advances *name_off. */
+LT_WARN_UNUSED lt_err lt_vclock_next_actor(const lt_vclock_view *v, size_t *name_off,
+                                           const uint8_t **actor, size_t *actor_len);
+
+/* Shared by the clock-like formats: orders entries by (id, actor bytes). */
+static inline int lt_actor_cmp(uint64_t ida, const uint8_t *a, size_t alen, uint64_t idb,
+                               const uint8_t *b, size_t blen) {
+    if (ida != idb)
+        return ida < idb ? -1 : 1;
+    return lt_bytes_cmp(a, alen, b, blen);
+}
+
+#endif

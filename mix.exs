@@ -1,0 +1,42 @@
+defmodule Mix.Tasks.Compile.LatticeMake do
+  @moduledoc "Builds the NIF library and the C node by calling `make` (the only build logic)."
+  use Mix.Task.Compiler
+
+  @impl true
+  def run(_args) do
+    {output, status} = System.cmd("make", ["all"], stderr_to_stdout: true)
+    IO.binwrite(output)
+
+    if status != 0 do
+      Mix.raise("lattice: `make all` failed with exit status #{status}; see the output above")
+    end
+
+    # Mix copies priv/ into _build before custom compilers run; copy again now that make has
+    # written priv/, so a project built embedded gets the NIF library and the C node.
+    Mix.Project.build_structure()
+    :ok
+  end
+end
+
+defmodule Lattice.MixProject do
+  use Mix.Project
+
+  def project do
+    [
+      app: :lattice,
+      version: "0.1.0",
+      elixir: "~> 1.14",
+      compilers: [:lattice_make | Mix.compilers()],
+      erlc_paths: ["src"],
+      erlc_options: [:debug_info, :warnings_as_errors],
+      test_paths: ["test/elixir"],
+      start_permanent: Mix.env() == :prod,
+      deps: [],
+      docs: [main: "readme", extras: ["README.md", "docs/FORMAT.md"]]
+    ]
+  end
+
+  def application do
+    [extra_applications: [:logger], mod: {:lattice_app, []}, env: [hlc_max_offset_ms: 500]]
+  end
+end

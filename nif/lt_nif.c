@@ -1,0 +1,143 @@
+/* lt_nif.c — the NIF library: load/upgrade/unload, shared helpers, and the function table. */
+#include "lt_nif.h"
+
+lt_atoms lt_atom;
+lt_resources lt_res;
+
+static void make_atoms(ErlNifEnv *env) {
+#define ATOM(field, text) lt_atom.field = enif_make_atom(env, text)
+    ATOM(ok, "ok");
+    ATOM(error, "error");
+    ATOM(true_, "true");
+    ATOM(false_, "false");
+    ATOM(undefined, "undefined");
+    ATOM(eq, "eq");
+    ATOM(lt, "lt");
+    ATOM(gt, "gt");
+    ATOM(concurrent, "concurrent");
+    ATOM(enomem, "enomem");
+    ATOM(clock_skew, "clock_skew");
+    ATOM(unknown_atom, "unknown_atom");
+    ATOM(counter_overflow, "counter_overflow");
+    ATOM(bad_term, "bad_term");
+    ATOM(bad_vclock, "bad_vclock");
+    ATOM(bad_dvv, "bad_dvv");
+#undef ATOM
+}
+
+static int open_resources(ErlNifEnv *env) {
+    return lt_hash_open_resources(env, ERL_NIF_RT_CREATE | ERL_NIF_RT_TAKEOVER) ? 0 : 1;
+}
+
+static int load(ErlNifEnv *env, void **priv, ERL_NIF_TERM info) {
+    (void)info;
+    *priv = NULL;
+    make_atoms(env);
+    return open_resources(env);
+}
+
+/* A reload of the module (hot upgrade): take over the resource types so that jobs in flight
+ * keep working with the new code. */
+static int upgrade(ErlNifEnv *env, void **priv, void **old_priv, ERL_NIF_TERM info) {
+    (void)old_priv;
+    return load(env, priv, info);
+}
+
+static void unload(ErlNifEnv *env, void *priv) {
+    (void)env;
+    (void)priv;
+}
+
+ERL_NIF_TERM lt_make_error(ErlNifEnv *env, ERL_NIF_TERM kind, lt_err err) {
+    return enif_make_tuple2(env, lt_atom.error,
+                            enif_make_tuple2(env, kind, enif_make_atom(env, lt_err_name(err))));
+}
+
+ERL_NIF_TERM lt_raise_nomem(ErlNifEnv *env) {
+    return enif_raise_exception(env, lt_atom.enomem);
+}
+
+ERL_NIF_TERM lt_buf_to_term(ErlNifEnv *env, lt_buf *b) {
+    ERL_NIF_TERM t;
+    if (b->failed) {
+        lt_buf_free(b);
+        return lt_raise_nomem(env);
+    }
+    unsigned char *p = enif_make_new_binary(env, b->len, &t);
+    if (p != NULL && b->len)
+        memcpy(p, b->data, b->len);
+    lt_buf_free(b);
+    return p == NULL ? lt_raise_nomem(env) : t;
+}
+
+int lt_out_init(lt_out *o, size_t cap) {
+    if (!enif_alloc_binary(cap, &o->bin))
+        return 0;
+    lt_buf_init_fixed(&o->buf, o->bin.data, cap);
+    return 1;
+}
+
+ERL_NIF_TERM lt_out_finish(ErlNifEnv *env, lt_out *o) {
+    if (o->buf.failed) { /* the bound was wrong: a bug, reported as an internal failure */
+        enif_release_binary(&o->bin);
+        return lt_raise_nomem(env);
+    }
+    if (o->buf.len != o->bin.size && !enif_realloc_binary(&o->bin, o->buf.len)) {
+        enif_release_binary(&o->bin);
+        return lt_raise_nomem(env);
+    }
+    return enif_make_binary(env, &o->bin);
+}
+
+void lt_out_abandon(lt_out *o) {
+    enif_release_binary(&o->bin);
+}
+
+ErlNifTime lt_slice_start(void) {
+    return enif_monotonic_time(ERL_NIF_USEC);
+}
+
+int lt_slice_spent(ErlNifEnv *env, ErlNifTime started) {
+    ErlNifTime us = enif_monotonic_time(ERL_NIF_USEC) - started;
+    int pct = (int)(us / 10); /* a timeslice is about 1 ms: 10 us is 1 % */
+    if (pct < 1)
+        pct = 1;
+    if (pct > 100)
+        pct = 100;
+    return enif_consume_timeslice(env, pct);
+}
+
+/* Every NIF; src/lattice_nif.erl lists the same in -nifs([...]). */
+static ErlNifFunc nif_funcs[] = {
+    {"canon_encode", 1, lt_nif_canon_encode, 0},
+    {"canon_decode", 2, lt_nif_canon_decode, 0},
+    {"vclock_from_list", 1, lt_nif_vclock_from_list, 0},
+    {"vclock_to_list", 1, lt_nif_vclock_to_list, 0},
+    {"vclock_increment", 3, lt_nif_vclock_increment, 0},
+    {"vclock_get", 2, lt_nif_vclock_get, 0},
+    {"vclock_merge", 2, lt_nif_vclock_merge, 0},
+    {"vclock_compare", 2, lt_nif_vclock_compare, 0},
+    {"vclock_prune", 2, lt_nif_vclock_prune, 0},
+    {"vclock_size", 1, lt_nif_vclock_size, 0},
+    {"vclock_validate", 1, lt_nif_vclock_validate, 0},
+    {"dvv_from_list", 2, lt_nif_dvv_from_list, 0},
+    {"dvv_to_list", 1, lt_nif_dvv_to_list, 0},
+    {"dvv_add", 3, lt_nif_dvv_add, 0},
+    {"dvv_event", 2, lt_nif_dvv_event, 0},
+    {"dvv_contains", 3, lt_nif_dvv_contains, 0},
+    {"dvv_max", 2, lt_nif_dvv_max, 0},
+    {"dvv_merge", 2, lt_nif_dvv_merge, 0},
+    {"dvv_descends", 2, lt_nif_dvv_descends, 0},
+    {"dvv_validate", 1, lt_nif_dvv_validate, 0},
+    {"hlc_now", 0, lt_nif_hlc_now, 0},
+    {"hlc_update", 1, lt_nif_hlc_update, 0},
+    {"hlc_peek", 0, lt_nif_hlc_peek, 0},
+    {"hlc_set_max_offset", 1, lt_nif_hlc_set_max_offset, 0},
+    {"hlc_max_offset", 0, lt_nif_hlc_max_offset, 0},
+    {"hlc_tick", 2, lt_nif_hlc_tick, 0},
+    {"hlc_receive", 4, lt_nif_hlc_receive, 0},
+    {"hash", 3, lt_nif_hash, 0},
+    {"term_digest", 1, lt_nif_term_digest, 0},
+};
+
+ERL_NIF_INIT(lattice_nif, nif_funcs, load, NULL, upgrade, unload)

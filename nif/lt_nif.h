@@ -1,0 +1,124 @@
+/*
+ * lt_nif.h — what the NIF glue files share: atoms, resource types, error terms, and the two
+ * ways a call keeps a normal scheduler free (yielding, or moving to a dirty scheduler).
+ *
+ * Error channels (STYLE.md habit 2):
+ *   badarg                     the caller passed a wrong type or shape;
+ *   {error, {Kind, Reason}}    the data is bad (Kind: bad_term | bad_vclock | bad_dvv | ...);
+ *   error:enomem raised        internal failure.
+ */
+#ifndef LT_NIF_H
+#define LT_NIF_H
+
+#include <erl_nif.h>
+
+#include "lt_common.h"
+
+typedef struct {
+    ERL_NIF_TERM ok, error, true_, false_, undefined;
+    ERL_NIF_TERM eq, lt, gt, concurrent;
+    ERL_NIF_TERM enomem, clock_skew, unknown_atom, counter_overflow;
+    ERL_NIF_TERM bad_term, bad_vclock, bad_dvv;
+} lt_atoms;
+
+/* Made once in load (atoms are valid in every environment). */
+extern lt_atoms lt_atom;
+
+typedef struct {
+    ErlNifResourceType *hash_job;
+} lt_resources;
+
+extern lt_resources lt_res;
+
+/* Inputs larger than this many bytes run on a dirty CPU scheduler when the call cannot yield.
+ * Set from `make bench` ("dirty cut-off"): the slowest per-byte operation we dispatch this way
+ * (decoding a term) stays well under 1 ms at this size. */
+#define LT_DIRTY_BYTES (64 * 1024)
+
+/* Moves the current call to a dirty CPU scheduler when `bytes` is above the cut-off and we
+ * are on a normal scheduler; the same function runs again there with the same arguments. */
+#define LT_DIRTY_IF_BIG(env, name, fn, argc, argv, bytes)                                      \
+    do {                                                                                       \
+        if ((size_t)(bytes) > LT_DIRTY_BYTES &&                                                \
+            enif_thread_type() == ERL_NIF_THR_NORMAL_SCHEDULER)                                \
+            return enif_schedule_nif((env), (name), ERL_NIF_DIRTY_JOB_CPU_BOUND, (fn), (argc), \
+                                     (argv));                                                  \
+    } while (0)
+
+/* {error, {Kind, Reason}} with Reason the lt_err's name. */
+ERL_NIF_TERM lt_make_error(ErlNifEnv *env, ERL_NIF_TERM kind, lt_err err);
+/* Raises error:enomem. */
+ERL_NIF_TERM lt_raise_nomem(ErlNifEnv *env);
+/* A binary term holding a copy of b's bytes; frees b. Raises enomem when b failed. */
+ERL_NIF_TERM lt_buf_to_term(ErlNifEnv *env, lt_buf *b);
+
+/* An output buffer over a fresh ErlNifBinary of `cap` bytes (an upper bound of the output).
+ * lt_out_finish shrinks it to what was written and makes the term; lt_out_abandon frees. */
+typedef struct {
+    ErlNifBinary bin;
+    lt_buf buf;
+} lt_out;
+int lt_out_init(lt_out *o, size_t cap);
+ERL_NIF_TERM lt_out_finish(ErlNifEnv *env, lt_out *o);
+void lt_out_abandon(lt_out *o);
+
+/* Time-sliced work: call lt_slice_start before a chunk and lt_slice_spent after it; a
+ * non-zero return means the process has used its slice and the call should reschedule. */
+ErlNifTime lt_slice_start(void);
+int lt_slice_spent(ErlNifEnv *env, ErlNifTime started);
+
+/* ---- canonical terms (lt_nif_term.c) ---------------------------------------------------- */
+
+/* Encoder results besides LT_OK: the term has a type the format does not hold (badarg), or
+ * the node budget ran out (the caller goes dirty and starts again with no budget). */
+enum { LT_ENC_OK = 0, LT_ENC_BADARG = 1, LT_ENC_BUDGET = 2, LT_ENC_NOMEM = 3 };
+
+/* Appends the canonical bytes of t. `budget` counts terms visited; NULL for no limit. */
+int lt_encode_term(ErlNifEnv *env, ERL_NIF_TERM t, lt_buf *b, long *budget);
+/* Decodes one term at p[*off..len) that lt_canon_validate has accepted. When `existing_atoms`
+ * is set, an atom that does not exist yet is not created: returns LT_E_BAD_TAG and sets
+ * *unknown_atom. Returns LT_OK or an lt_err. */
+lt_err lt_decode_term(ErlNifEnv *env, const uint8_t *p, size_t len, size_t *off,
+                      int existing_atoms, ERL_NIF_TERM *out, int *unknown_atom);
+
+/* Encodes an actor (any term) into `scratch`, returning its bytes and id. Returns 0 for a
+ * term that cannot be an actor, 1 on success; raises nothing. */
+int lt_actor_from_term(ErlNifEnv *env, ERL_NIF_TERM t, lt_buf *scratch, uint64_t *id);
+
+/* ---- the NIFs, one file per concept; the table is in lt_nif.c --------------------------- */
+#define LT_NIF(name) ERL_NIF_TERM name(ErlNifEnv *env, int argc, const ERL_NIF_TERM argv[])
+
+LT_NIF(lt_nif_canon_encode);
+LT_NIF(lt_nif_canon_decode);
+LT_NIF(lt_nif_vclock_from_list);
+LT_NIF(lt_nif_vclock_to_list);
+LT_NIF(lt_nif_vclock_increment);
+LT_NIF(lt_nif_vclock_get);
+LT_NIF(lt_nif_vclock_merge);
+LT_NIF(lt_nif_vclock_compare);
+LT_NIF(lt_nif_vclock_prune);
+LT_NIF(lt_nif_vclock_size);
+LT_NIF(lt_nif_vclock_validate);
+LT_NIF(lt_nif_dvv_from_list);
+LT_NIF(lt_nif_dvv_to_list);
+LT_NIF(lt_nif_dvv_add);
+LT_NIF(lt_nif_dvv_event);
+LT_NIF(lt_nif_dvv_contains);
+LT_NIF(lt_nif_dvv_max);
+LT_NIF(lt_nif_dvv_merge);
+LT_NIF(lt_nif_dvv_descends);
+LT_NIF(lt_nif_dvv_validate);
+LT_NIF(lt_nif_hlc_now);
+LT_NIF(lt_nif_hlc_update);
+LT_NIF(lt_nif_hlc_peek);
+LT_NIF(lt_nif_hlc_set_max_offset);
+LT_NIF(lt_nif_hlc_max_offset);
+LT_NIF(lt_nif_hlc_tick);
+LT_NIF(lt_nif_hlc_receive);
+LT_NIF(lt_nif_hash);
+LT_NIF(lt_nif_term_digest);
+
+/* The hash job resource type (lt_nif_hash.c); opened in load and upgrade. */
+int lt_hash_open_resources(ErlNifEnv *env, ErlNifResourceFlags flags);
+
+#endif

@@ -1,0 +1,406 @@
+/* lt_nif_term.c — Erlang terms to and from canonical bytes (c_src/lt_canon.h). */
+#include "lt_nif.h"
+
+#include "lt_canon.h"
+#include "lt_hash.h"
+
+/* Terms visited on a normal scheduler before an encode moves to a dirty one (see
+ * lt_nif_canon_encode); about 1 ms of work on the bench machine. */
+#define LT_ENCODE_BUDGET 50000
+/* Actors are identities (node names, ids): their canonical form is capped. */
+#define LT_ACTOR_MAX_BYTES 1024
+/* The largest input canon_decode accepts. */
+#define LT_DECODE_MAX_BYTES (64u * 1024 * 1024)
+
+/* External term format tags (erts' external.h), for the two cases enif has no getter for on
+ * OTP 25: atoms outside Latin-1 and integers outside int64. */
+enum {
+    EXT_VERSION = 131,
+    EXT_SMALL_BIG = 110,
+    EXT_LARGE_BIG = 111,
+    EXT_ATOM_LATIN1 = 100,
+    EXT_SMALL_ATOM_LATIN1 = 115,
+    EXT_ATOM_UTF8 = 118,
+    EXT_SMALL_ATOM_UTF8 = 119
+};
+
+/* Encodes an atom or a bignum through term_to_binary. */
+static int encode_via_ext(ErlNifEnv *env, ERL_NIF_TERM t, lt_buf *b) {
+    ErlNifBinary ext;
+    int rc = LT_ENC_BADARG;
+    if (!enif_term_to_binary(env, t, &ext))
+        return LT_ENC_NOMEM;
+    const uint8_t *p = ext.data;
+    size_t n = ext.size;
+    if (n < 3 || p[0] != EXT_VERSION)
+        goto done;
+    switch (p[1]) {
+    case EXT_SMALL_BIG:
+    case EXT_LARGE_BIG: {
+        size_t hdr = p[1] == EXT_SMALL_BIG ? 2 : 5;
+        if (n < 2 + hdr)
+            goto done;
+        size_t digits = p[1] == EXT_SMALL_BIG
+                            ? p[2]
+                            : ((size_t)p[2] << 24 | (size_t)p[3] << 16 | (size_t)p[4] << 8 | p[5]);
+        int negative = p[1 + hdr];
+        if (digits != n - 2 - hdr)
+            goto done;
+        /* The external format is little-endian; the canonical one is big-endian. */
+        uint8_t *mag = enif_alloc(digits ? digits : 1);
+        if (mag == NULL) {
+            rc = LT_ENC_NOMEM;
+            goto done;
+        }
+        for (size_t k = 0; k < digits; k++)
+            mag[k] = p[2 + hdr + digits - 1 - k];
+        rc = lt_canon_put_bigint(b, negative, mag, digits) == LT_OK ? LT_ENC_OK : LT_ENC_BADARG;
+        enif_free(mag);
+        break;
+    }
+    case EXT_ATOM_UTF8:
+    case EXT_SMALL_ATOM_UTF8: {
+        size_t hdr = p[1] == EXT_SMALL_ATOM_UTF8 ? 1 : 2;
+        size_t len = hdr == 1 ? p[2] : ((size_t)p[2] << 8 | p[3]);
+        if (len != n - 2 - hdr)
+            goto done;
+        rc = lt_canon_put_atom(b, p + 2 + hdr, len) == LT_OK ? LT_ENC_OK : LT_ENC_BADARG;
+        break;
+    }
+    case EXT_ATOM_LATIN1:
+    case EXT_SMALL_ATOM_LATIN1: {
+        size_t hdr = p[1] == EXT_SMALL_ATOM_LATIN1 ? 1 : 2;
+        size_t len = hdr == 1 ? p[2] : ((size_t)p[2] << 8 | p[3]);
+        if (len != n - 2 - hdr)
+            goto done;
+        lt_canon_put_atom_latin1(b, p + 2 + hdr, len);
+        rc = LT_ENC_OK;
+        break;
+    }
+    default:
+        break;
+    }
+done:
+    enif_release_binary(&ext);
+    return rc != LT_ENC_OK ? rc : (b->failed ? LT_ENC_NOMEM : LT_ENC_OK);
+}
+
+static int encode(ErlNifEnv *env, ERL_NIF_TERM t, lt_buf *b, long *budget, unsigned depth) {
+    int rc;
+    if (budget != NULL && --*budget < 0)
+        return LT_ENC_BUDGET;
+    if (depth > LT_CANON_MAX_DEPTH)
+        return LT_ENC_BADARG;
+    switch (enif_term_type(env, t)) {
+    case ERL_NIF_TERM_TYPE_ATOM: {
+        char latin1[LT_CANON_MAX_ATOM_CHARS + 1];
+        int n = enif_get_atom(env, t, latin1, sizeof latin1, ERL_NIF_LATIN1);
+        if (n <= 0)
+            return encode_via_ext(env, t, b);
+        lt_canon_put_atom_latin1(b, (const uint8_t *)latin1, (size_t)n - 1);
+        break;
+    }
+    case ERL_NIF_TERM_TYPE_INTEGER: {
+        ErlNifSInt64 v;
+        if (!enif_get_int64(env, t, &v))
+            return encode_via_ext(env, t, b);
+        lt_canon_put_int(b, (int64_t)v);
+        break;
+    }
+    case ERL_NIF_TERM_TYPE_FLOAT: {
+        double d;
+        if (!enif_get_double(env, t, &d) || lt_canon_put_float(b, d) != LT_OK)
+            return LT_ENC_BADARG;
+        break;
+    }
+    case ERL_NIF_TERM_TYPE_BITSTRING: {
+        ErlNifBinary bin;
+        if (!enif_inspect_binary(env, t, &bin))
+            return LT_ENC_BADARG; /* a bitstring that is not whole bytes */
+        lt_canon_put_binary(b, bin.data, bin.size);
+        break;
+    }
+    case ERL_NIF_TERM_TYPE_TUPLE: {
+        int arity;
+        const ERL_NIF_TERM *el;
+        if (!enif_get_tuple(env, t, &arity, &el))
+            return LT_ENC_BADARG;
+        lt_canon_put_tuple(b, (size_t)arity);
+        for (int k = 0; k < arity; k++)
+            if ((rc = encode(env, el[k], b, budget, depth + 1)) != LT_ENC_OK)
+                return rc;
+        break;
+    }
+    case ERL_NIF_TERM_TYPE_LIST: {
+        ERL_NIF_TERM head, tail = t;
+        size_t n = 0;
+        if (enif_is_empty_list(env, t)) {
+            lt_canon_put_nil(b);
+            break;
+        }
+        while (enif_get_list_cell(env, tail, &head, &tail)) {
+            n++;
+            if (budget != NULL && --*budget < 0)
+                return LT_ENC_BUDGET;
+        }
+        lt_canon_put_list(b, n);
+        tail = t;
+        while (enif_get_list_cell(env, tail, &head, &tail))
+            if ((rc = encode(env, head, b, budget, depth + 1)) != LT_ENC_OK)
+                return rc;
+        if ((rc = encode(env, tail, b, budget, depth + 1)) != LT_ENC_OK)
+            return rc;
+        break;
+    }
+    case ERL_NIF_TERM_TYPE_MAP: {
+        size_t n;
+        ErlNifMapIterator it;
+        ERL_NIF_TERM k, v;
+        if (!enif_get_map_size(env, t, &n))
+            return LT_ENC_BADARG;
+        lt_canon_put_map(b, n);
+        size_t pairs_off = b->len;
+        if (n == 0)
+            break;
+        if (!enif_map_iterator_create(env, t, &it, ERL_NIF_MAP_ITERATOR_FIRST))
+            return LT_ENC_NOMEM;
+        rc = LT_ENC_OK;
+        while (rc == LT_ENC_OK && enif_map_iterator_get_pair(env, &it, &k, &v)) {
+            rc = encode(env, k, b, budget, depth + 1);
+            if (rc == LT_ENC_OK)
+                rc = encode(env, v, b, budget, depth + 1);
+            enif_map_iterator_next(env, &it);
+        }
+        enif_map_iterator_destroy(env, &it);
+        if (rc != LT_ENC_OK)
+            return rc;
+        lt_err e = lt_canon_sort_map(b, pairs_off, n);
+        if (e != LT_OK)
+            return e == LT_E_NOMEM ? LT_ENC_NOMEM : LT_ENC_BADARG;
+        break;
+    }
+    default: /* pids, ports, references, funs: not data that means the same on every node */
+        return LT_ENC_BADARG;
+    }
+    return b->failed ? LT_ENC_NOMEM : LT_ENC_OK;
+}
+
+int lt_encode_term(ErlNifEnv *env, ERL_NIF_TERM t, lt_buf *b, long *budget) {
+    return encode(env, t, b, budget, 0);
+}
+
+/* UTF-8 text whose code points are all below 256, as Latin-1; returns 0 if it has others. */
+static int utf8_to_latin1(const uint8_t *p, size_t n, char *out, size_t *out_len) {
+    size_t w = 0;
+    for (size_t k = 0; k < n; k++) {
+        if (p[k] < 0x80) {
+            out[w++] = (char)p[k];
+        } else if ((p[k] == 0xC2 || p[k] == 0xC3) && k + 1 < n) {
+            out[w++] = (char)(((p[k] & 0x03) << 6) | (p[k + 1] & 0x3F));
+            k++;
+        } else {
+            return 0;
+        }
+    }
+    *out_len = w;
+    return 1;
+}
+
+static lt_err decode_atom(ErlNifEnv *env, const lt_canon_item *it, int existing, ERL_NIF_TERM *out,
+                          int *unknown) {
+    char latin1[LT_CANON_MAX_ATOM_BYTES];
+    size_t n;
+    if (utf8_to_latin1(it->data, it->n, latin1, &n)) {
+        if (!existing) {
+            *out = enif_make_atom_len(env, latin1, n);
+            return LT_OK;
+        }
+        if (enif_make_existing_atom_len(env, latin1, n, out, ERL_NIF_LATIN1))
+            return LT_OK;
+        *unknown = 1;
+        return LT_E_BAD_TAG;
+    }
+    /* Outside Latin-1: OTP 25's enif makes such atoms only through binary_to_term. */
+    uint8_t ext[4 + LT_CANON_MAX_ATOM_BYTES];
+    ext[0] = EXT_VERSION;
+    ext[1] = EXT_ATOM_UTF8;
+    ext[2] = (uint8_t)(it->n >> 8);
+    ext[3] = (uint8_t)it->n;
+    memcpy(ext + 4, it->data, it->n);
+    if (enif_binary_to_term(env, ext, 4 + it->n, out, existing ? ERL_NIF_BIN2TERM_SAFE : 0) > 0)
+        return LT_OK;
+    if (existing) {
+        *unknown = 1;
+        return LT_E_BAD_TAG;
+    }
+    return LT_E_NOMEM;
+}
+
+static lt_err decode_bigint(ErlNifEnv *env, const lt_canon_item *it, ERL_NIF_TERM *out) {
+    size_t n = (size_t)it->n;
+    uint8_t *ext = enif_alloc(7 + n);
+    if (ext == NULL)
+        return LT_E_NOMEM;
+    ext[0] = EXT_VERSION;
+    ext[1] = EXT_LARGE_BIG;
+    ext[2] = (uint8_t)(n >> 24);
+    ext[3] = (uint8_t)(n >> 16);
+    ext[4] = (uint8_t)(n >> 8);
+    ext[5] = (uint8_t)n;
+    ext[6] = (uint8_t)it->negative;
+    for (size_t k = 0; k < n; k++)
+        ext[7 + k] = it->data[n - 1 - k];
+    int ok = enif_binary_to_term(env, ext, 7 + n, out, 0) > 0;
+    enif_free(ext);
+    return ok ? LT_OK : LT_E_NOMEM;
+}
+
+/* Decodes `count` consecutive terms into a fresh array (caller frees with enif_free). */
+static lt_err decode_seq(ErlNifEnv *env, const uint8_t *p, size_t len, size_t *off, size_t count,
+                         int existing, ERL_NIF_TERM **terms, int *unknown) {
+    *terms = enif_alloc(count ? count * sizeof(ERL_NIF_TERM) : 1);
+    if (*terms == NULL)
+        return LT_E_NOMEM;
+    for (size_t k = 0; k < count; k++) {
+        lt_err e = lt_decode_term(env, p, len, off, existing, &(*terms)[k], unknown);
+        if (e != LT_OK) {
+            enif_free(*terms);
+            *terms = NULL;
+            return e;
+        }
+    }
+    return LT_OK;
+}
+
+lt_err lt_decode_term(ErlNifEnv *env, const uint8_t *p, size_t len, size_t *off, int existing,
+                      ERL_NIF_TERM *out, int *unknown) {
+    lt_canon_item it;
+    ERL_NIF_TERM *terms;
+    lt_err e = lt_canon_next(p, len, off, &it);
+    if (e != LT_OK)
+        return e;
+    switch (it.tag) {
+    case LT_TAG_INT:
+        *out = enif_make_int64(env, it.i);
+        return LT_OK;
+    case LT_TAG_BIGINT:
+        return decode_bigint(env, &it, out);
+    case LT_TAG_FLOAT:
+        *out = enif_make_double(env, it.f);
+        return LT_OK;
+    case LT_TAG_ATOM:
+        return decode_atom(env, &it, existing, out, unknown);
+    case LT_TAG_BINARY: {
+        unsigned char *d = enif_make_new_binary(env, (size_t)it.n, out);
+        if (d == NULL)
+            return LT_E_NOMEM;
+        if (it.n)
+            memcpy(d, it.data, (size_t)it.n);
+        return LT_OK;
+    }
+    case LT_TAG_NIL:
+        *out = enif_make_list(env, 0);
+        return LT_OK;
+    case LT_TAG_TUPLE:
+        if ((e = decode_seq(env, p, len, off, (size_t)it.n, existing, &terms, unknown)) != LT_OK)
+            return e;
+        *out = enif_make_tuple_from_array(env, terms, (unsigned)it.n);
+        enif_free(terms);
+        return LT_OK;
+    case LT_TAG_LIST: {
+        /* n elements and then the tail, which ends the list. */
+        if ((e = decode_seq(env, p, len, off, (size_t)it.n + 1, existing, &terms, unknown)) !=
+            LT_OK)
+            return e;
+        ERL_NIF_TERM acc = terms[it.n];
+        for (size_t k = (size_t)it.n; k-- > 0;)
+            acc = enif_make_list_cell(env, terms[k], acc);
+        enif_free(terms);
+        *out = acc;
+        return LT_OK;
+    }
+    case LT_TAG_MAP: {
+        if ((e = decode_seq(env, p, len, off, 2 * (size_t)it.n, existing, &terms, unknown)) !=
+            LT_OK)
+            return e;
+        ERL_NIF_TERM *keys = enif_alloc(it.n ? it.n * sizeof(ERL_NIF_TERM) : 1);
+        ERL_NIF_TERM *vals = enif_alloc(it.n ? it.n * sizeof(ERL_NIF_TERM) : 1);
+        int ok = keys != NULL && vals != NULL;
+        if (ok) {
+            for (size_t k = 0; k < it.n; k++) {
+                keys[k] = terms[2 * k];
+                vals[k] = terms[2 * k + 1];
+            }
+            ok = enif_make_map_from_arrays(env, keys, vals, (size_t)it.n, out);
+        }
+        enif_free(keys);
+        enif_free(vals);
+        enif_free(terms);
+        return ok ? LT_OK : LT_E_NONCANONICAL;
+    }
+    default:
+        return LT_E_BAD_TAG;
+    }
+}
+
+int lt_actor_from_term(ErlNifEnv *env, ERL_NIF_TERM t, lt_buf *scratch, uint64_t *id) {
+    long budget = 2 * LT_ACTOR_MAX_BYTES;
+    scratch->len = 0;
+    scratch->failed = 0;
+    if (lt_encode_term(env, t, scratch, &budget) != LT_ENC_OK)
+        return 0;
+    if (scratch->len > LT_ACTOR_MAX_BYTES)
+        return 0;
+    *id = lt_actor_id(scratch->data, scratch->len);
+    return 1;
+}
+
+/* canon_encode(Term) -> binary(). badarg for terms the format does not hold. */
+LT_NIF(lt_nif_canon_encode) {
+    lt_buf b;
+    long budget = LT_ENCODE_BUDGET;
+    int normal = enif_thread_type() == ERL_NIF_THR_NORMAL_SCHEDULER;
+    if (argc != 1)
+        return enif_make_badarg(env);
+    lt_buf_init(&b);
+    int rc = lt_encode_term(env, argv[0], &b, normal ? &budget : NULL);
+    if (rc != LT_ENC_OK)
+        lt_buf_free(&b);
+    switch (rc) {
+    case LT_ENC_OK:
+        return lt_buf_to_term(env, &b);
+    case LT_ENC_BUDGET: /* a big term: start again where time does not matter */
+        return enif_schedule_nif(env, "canon_encode", ERL_NIF_DIRTY_JOB_CPU_BOUND,
+                                 lt_nif_canon_encode, argc, argv);
+    case LT_ENC_NOMEM:
+        return lt_raise_nomem(env);
+    default:
+        return enif_make_badarg(env);
+    }
+}
+
+/* canon_decode(Binary, ExistingAtomsOnly) -> {ok, Term} | {error, {bad_term, Reason}}. */
+LT_NIF(lt_nif_canon_decode) {
+    ErlNifBinary bin;
+    ERL_NIF_TERM term;
+    int unknown = 0;
+    size_t off = 0;
+    if (argc != 2 || !enif_inspect_binary(env, argv[0], &bin) ||
+        (argv[1] != lt_atom.true_ && argv[1] != lt_atom.false_))
+        return enif_make_badarg(env);
+    if (bin.size > LT_DECODE_MAX_BYTES)
+        return lt_make_error(env, lt_atom.bad_term, LT_E_TOO_BIG);
+    LT_DIRTY_IF_BIG(env, "canon_decode", lt_nif_canon_decode, argc, argv, bin.size);
+    lt_err e = lt_canon_validate(bin.data, bin.size);
+    if (e == LT_OK)
+        e = lt_decode_term(env, bin.data, bin.size, &off, argv[1] == lt_atom.true_, &term,
+                           &unknown);
+    if (unknown)
+        return enif_make_tuple2(env, lt_atom.error,
+                                enif_make_tuple2(env, lt_atom.bad_term, lt_atom.unknown_atom));
+    if (e == LT_E_NOMEM)
+        return lt_raise_nomem(env);
+    if (e != LT_OK)
+        return lt_make_error(env, lt_atom.bad_term, e);
+    return enif_make_tuple2(env, lt_atom.ok, term);
+}

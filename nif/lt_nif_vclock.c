@@ -1,0 +1,364 @@
+/* lt_nif_vclock.c — vector clock NIFs over c_src/lt_vclock.h. */
+#include "lt_nif.h"
+
+#include "lt_canon.h"
+#include "lt_vclock.h"
+
+/* Entries per step of a yielding compare (a few tens of microseconds each). */
+#define LT_COMPARE_CHUNK 8192
+
+/* Inspects argv[i] as a clock. Returns 0 (badarg) for a non-binary; *err holds bad data. */
+static int get_clock(ErlNifEnv *env, ERL_NIF_TERM t, ErlNifBinary *bin, lt_vclock_view *v,
+                     lt_err *err) {
+    if (!enif_inspect_binary(env, t, bin))
+        return 0;
+    *err = lt_vclock_open(v, bin->data, bin->size);
+    return 1;
+}
+
+static ERL_NIF_TERM bad_clock(ErlNifEnv *env, lt_err e) {
+    if (e == LT_E_NOMEM)
+        return lt_raise_nomem(env);
+    return lt_make_error(env, lt_atom.bad_vclock, e);
+}
+
+static lt_err check_structure(const lt_vclock_view *v) {
+    lt_vclock_check st = {0};
+    int done = 0;
+    return lt_vclock_check_step(v, &st, v->n, &done);
+}
+
+/* Actors of a list of {Actor, Counter} pairs, encoded into one buffer. Owns `entries` and the
+ * buffer; pointers into the buffer are set only when the list has been read. */
+typedef struct {
+    lt_buf actors;
+    lt_vclock_entry *entries;
+    size_t *offsets;
+    size_t n;
+} entry_list;
+
+static void entry_list_free(entry_list *l) {
+    lt_buf_free(&l->actors);
+    enif_free(l->entries);
+    enif_free(l->offsets);
+    l->entries = NULL;
+    l->offsets = NULL;
+}
+
+/* Reads [{Actor, Counter}] (counter a non-negative integer below 2^64). 0 on a bad shape. */
+static int read_entries(ErlNifEnv *env, ERL_NIF_TERM list, entry_list *l) {
+    unsigned len;
+    ERL_NIF_TERM head, tail = list;
+    lt_buf scratch;
+    lt_buf_init(&l->actors);
+    lt_buf_init(&scratch);
+    l->entries = NULL;
+    l->offsets = NULL;
+    l->n = 0;
+    if (!enif_get_list_length(env, list, &len))
+        return 0;
+    l->entries = enif_alloc(len ? len * sizeof(lt_vclock_entry) : 1);
+    l->offsets = enif_alloc(len ? len * sizeof(size_t) : 1);
+    if (l->entries == NULL || l->offsets == NULL)
+        goto fail;
+    while (enif_get_list_cell(env, tail, &head, &tail)) {
+        int arity;
+        const ERL_NIF_TERM *el;
+        ErlNifUInt64 counter;
+        lt_vclock_entry *e = &l->entries[l->n];
+        if (!enif_get_tuple(env, head, &arity, &el) || arity != 2 ||
+            !enif_get_uint64(env, el[1], &counter) ||
+            !lt_actor_from_term(env, el[0], &scratch, &e->id))
+            goto fail;
+        e->counter = counter;
+        e->actor_len = scratch.len;
+        l->offsets[l->n] = l->actors.len;
+        lt_buf_put(&l->actors, scratch.data, scratch.len);
+        l->n++;
+    }
+    if (l->actors.failed || scratch.failed)
+        goto fail;
+    for (size_t k = 0; k < l->n; k++)
+        l->entries[k].actor = l->actors.data + l->offsets[k];
+    lt_buf_free(&scratch);
+    return 1;
+fail:
+    lt_buf_free(&scratch);
+    entry_list_free(l);
+    return 0;
+}
+
+/* from_list([{Actor, Counter}]) -> Clock. badarg on a bad shape or a repeated actor. */
+LT_NIF(lt_nif_vclock_from_list) {
+    entry_list l;
+    unsigned len;
+    if (argc != 1 || !enif_get_list_length(env, argv[0], &len))
+        return enif_make_badarg(env);
+    LT_DIRTY_IF_BIG(env, "vclock_from_list", lt_nif_vclock_from_list, argc, argv,
+                    (size_t)len * 64);
+    if (!read_entries(env, argv[0], &l))
+        return enif_make_badarg(env);
+    lt_buf out;
+    lt_buf_init(&out);
+    lt_err e = lt_vclock_build(l.entries, l.n, &out);
+    entry_list_free(&l);
+    if (e == LT_E_ORDER) {
+        lt_buf_free(&out);
+        return enif_make_badarg(env); /* the same actor twice */
+    }
+    if (e != LT_OK) {
+        lt_buf_free(&out);
+        return lt_raise_nomem(env);
+    }
+    return lt_buf_to_term(env, &out);
+}
+
+/* to_list(Clock) -> [{Actor, Counter}] (in clock order) | {error, {bad_vclock, Reason}}. */
+LT_NIF(lt_nif_vclock_to_list) {
+    ErlNifBinary bin;
+    lt_vclock_view v;
+    lt_err e;
+    if (argc != 1 || !get_clock(env, argv[0], &bin, &v, &e))
+        return enif_make_badarg(env);
+    if (e != LT_OK)
+        return bad_clock(env, e);
+    LT_DIRTY_IF_BIG(env, "vclock_to_list", lt_nif_vclock_to_list, argc, argv, bin.size);
+    if ((e = lt_vclock_check_full(&v)) != LT_OK)
+        return bad_clock(env, e);
+    ERL_NIF_TERM list = enif_make_list(env, 0);
+    ERL_NIF_TERM *items = enif_alloc(v.n ? v.n * sizeof(ERL_NIF_TERM) : 1);
+    if (items == NULL)
+        return lt_raise_nomem(env);
+    size_t off = 0;
+    for (size_t i = 0; i < v.n; i++) {
+        const uint8_t *actor;
+        size_t alen, aoff = 0;
+        ERL_NIF_TERM t;
+        int unknown = 0;
+        e = lt_vclock_next_actor(&v, &off, &actor, &alen);
+        if (e == LT_OK)
+            e = lt_decode_term(env, actor, alen, &aoff, 0, &t, &unknown);
+        if (e != LT_OK) {
+            enif_free(items);
+            return bad_clock(env, e);
+        }
+        items[i] = enif_make_tuple2(env, t, enif_make_uint64(env, lt_vclock_counter(&v, i)));
+    }
+    list = enif_make_list_from_array(env, items, (unsigned)v.n);
+    enif_free(items);
+    return list;
+}
+
+/* increment(Actor, By, Clock) -> Clock2 | {error, ...}. */
+LT_NIF(lt_nif_vclock_increment) {
+    ErlNifBinary bin;
+    lt_vclock_view v;
+    lt_err e;
+    ErlNifUInt64 by;
+    uint64_t id;
+    lt_buf actor;
+    lt_out out;
+    if (argc != 3 || !enif_get_uint64(env, argv[1], &by) || by == 0 ||
+        !get_clock(env, argv[2], &bin, &v, &e))
+        return enif_make_badarg(env);
+    if (e != LT_OK)
+        return bad_clock(env, e);
+    LT_DIRTY_IF_BIG(env, "vclock_increment", lt_nif_vclock_increment, argc, argv, bin.size);
+    lt_buf_init(&actor);
+    if (!lt_actor_from_term(env, argv[0], &actor, &id)) {
+        lt_buf_free(&actor);
+        return enif_make_badarg(env);
+    }
+    /* Output bound: the input plus one entry (two columns, a length varint, the actor) and a
+     * count that may grow by a byte. */
+    if (!lt_out_init(&out, bin.size + actor.len + 16 + 10 + 10)) {
+        lt_buf_free(&actor);
+        return lt_raise_nomem(env);
+    }
+    e = lt_vclock_increment(&v, id, actor.data, actor.len, by, &out.buf);
+    lt_buf_free(&actor);
+    if (e != LT_OK) {
+        lt_out_abandon(&out);
+        if (e == LT_E_OVERFLOW)
+            return enif_make_tuple2(env, lt_atom.error, lt_atom.counter_overflow);
+        return bad_clock(env, e);
+    }
+    return lt_out_finish(env, &out);
+}
+
+/* get(Actor, Clock) -> Counter | {error, ...}. */
+LT_NIF(lt_nif_vclock_get) {
+    ErlNifBinary bin;
+    lt_vclock_view v;
+    lt_err e;
+    uint64_t id;
+    lt_buf actor;
+    if (argc != 2 || !get_clock(env, argv[1], &bin, &v, &e))
+        return enif_make_badarg(env);
+    if (e != LT_OK)
+        return bad_clock(env, e);
+    LT_DIRTY_IF_BIG(env, "vclock_get", lt_nif_vclock_get, argc, argv, bin.size);
+    if ((e = check_structure(&v)) != LT_OK)
+        return bad_clock(env, e);
+    lt_buf_init(&actor);
+    if (!lt_actor_from_term(env, argv[0], &actor, &id)) {
+        lt_buf_free(&actor);
+        return enif_make_badarg(env);
+    }
+    ptrdiff_t i = lt_vclock_find(&v, id, actor.data, actor.len);
+    lt_buf_free(&actor);
+    return enif_make_uint64(env, i < 0 ? 0 : lt_vclock_counter(&v, (size_t)i));
+}
+
+/* merge(A, B) -> Clock | {error, ...}. */
+LT_NIF(lt_nif_vclock_merge) {
+    ErlNifBinary a, b;
+    lt_vclock_view va, vb;
+    lt_err ea, eb;
+    lt_out out;
+    if (argc != 2 || !get_clock(env, argv[0], &a, &va, &ea) ||
+        !get_clock(env, argv[1], &b, &vb, &eb))
+        return enif_make_badarg(env);
+    if (ea != LT_OK || eb != LT_OK)
+        return bad_clock(env, ea != LT_OK ? ea : eb);
+    LT_DIRTY_IF_BIG(env, "vclock_merge", lt_nif_vclock_merge, argc, argv, a.size + b.size);
+    if (!lt_out_init(&out, a.size + b.size))
+        return lt_raise_nomem(env);
+    lt_err e = lt_vclock_merge(&va, &vb, &out.buf);
+    if (e != LT_OK) {
+        lt_out_abandon(&out);
+        return bad_clock(env, e);
+    }
+    return lt_out_finish(env, &out);
+}
+
+/* compare(A, B) -> eq | lt | gt | concurrent | {error, ...}. Yields on large clocks: the
+ * progress travels in a third argument, a binary holding the lt_vclock_cmp state. */
+LT_NIF(lt_nif_vclock_compare) {
+    ErlNifBinary a, b, st;
+    lt_vclock_view va, vb;
+    lt_vclock_cmp cmp;
+    lt_err ea, eb;
+    int done = 0;
+    if ((argc != 2 && argc != 3) || !get_clock(env, argv[0], &a, &va, &ea) ||
+        !get_clock(env, argv[1], &b, &vb, &eb))
+        return enif_make_badarg(env);
+    if (ea != LT_OK || eb != LT_OK)
+        return bad_clock(env, ea != LT_OK ? ea : eb);
+    if (argc == 3) {
+        if (!enif_inspect_binary(env, argv[2], &st) || st.size != sizeof cmp)
+            return enif_make_badarg(env);
+        memcpy(&cmp, st.data, sizeof cmp);
+    } else {
+        lt_vclock_cmp_init(&cmp);
+    }
+    if (va.n + vb.n <= LT_COMPARE_CHUNK) { /* small clocks: all at once, no clock reads */
+        while (!done) {
+            lt_err e = lt_vclock_cmp_step(&cmp, &va, &vb, (size_t)-1, &done);
+            if (e != LT_OK)
+                return bad_clock(env, e);
+        }
+    }
+    while (!done) {
+        ErlNifTime t0 = lt_slice_start();
+        lt_err e = lt_vclock_cmp_step(&cmp, &va, &vb, LT_COMPARE_CHUNK, &done);
+        if (e != LT_OK)
+            return bad_clock(env, e);
+        if (!done && lt_slice_spent(env, t0)) {
+            ERL_NIF_TERM next[3] = {argv[0], argv[1], 0};
+            unsigned char *p = enif_make_new_binary(env, sizeof cmp, &next[2]);
+            if (p == NULL)
+                return lt_raise_nomem(env);
+            memcpy(p, &cmp, sizeof cmp);
+            return enif_schedule_nif(env, "vclock_compare", 0, lt_nif_vclock_compare, 3, next);
+        }
+    }
+    switch (cmp.flags) {
+    case 0:
+        return lt_atom.eq;
+    case LT_VC_A_AHEAD:
+        return lt_atom.gt;
+    case LT_VC_B_AHEAD:
+        return lt_atom.lt;
+    default:
+        return lt_atom.concurrent;
+    }
+}
+
+/* prune(Actors, Clock) -> Clock2 without those actors | {error, ...}. */
+LT_NIF(lt_nif_vclock_prune) {
+    ErlNifBinary bin;
+    lt_vclock_view v;
+    lt_err e;
+    unsigned len;
+    if (argc != 2 || !enif_get_list_length(env, argv[0], &len) ||
+        !get_clock(env, argv[1], &bin, &v, &e))
+        return enif_make_badarg(env);
+    if (e != LT_OK)
+        return bad_clock(env, e);
+    LT_DIRTY_IF_BIG(env, "vclock_prune", lt_nif_vclock_prune, argc, argv,
+                    bin.size + (size_t)len * 64);
+    if ((e = check_structure(&v)) != LT_OK)
+        return bad_clock(env, e);
+    uint8_t *drop = enif_alloc(v.n ? v.n : 1);
+    lt_buf actor;
+    ERL_NIF_TERM head, tail = argv[0];
+    if (drop == NULL)
+        return lt_raise_nomem(env);
+    memset(drop, 0, v.n ? v.n : 1);
+    lt_buf_init(&actor);
+    while (enif_get_list_cell(env, tail, &head, &tail)) {
+        uint64_t id;
+        if (!lt_actor_from_term(env, head, &actor, &id)) {
+            lt_buf_free(&actor);
+            enif_free(drop);
+            return enif_make_badarg(env);
+        }
+        ptrdiff_t i = lt_vclock_find(&v, id, actor.data, actor.len);
+        if (i >= 0)
+            drop[i] = 1;
+    }
+    lt_buf_free(&actor);
+    lt_out out;
+    if (!lt_out_init(&out, bin.size)) {
+        enif_free(drop);
+        return lt_raise_nomem(env);
+    }
+    e = lt_vclock_drop(&v, drop, &out.buf);
+    enif_free(drop);
+    if (e != LT_OK) {
+        lt_out_abandon(&out);
+        return bad_clock(env, e);
+    }
+    return lt_out_finish(env, &out);
+}
+
+/* size(Clock) -> number of actors | {error, ...}. */
+LT_NIF(lt_nif_vclock_size) {
+    ErlNifBinary bin;
+    lt_vclock_view v;
+    lt_err e;
+    if (argc != 1 || !get_clock(env, argv[0], &bin, &v, &e))
+        return enif_make_badarg(env);
+    if (e != LT_OK)
+        return bad_clock(env, e);
+    LT_DIRTY_IF_BIG(env, "vclock_size", lt_nif_vclock_size, argc, argv, bin.size);
+    if ((e = check_structure(&v)) != LT_OK)
+        return bad_clock(env, e);
+    return enif_make_uint64(env, v.n);
+}
+
+/* validate(Clock) -> ok | {error, ...}: every rule, including canonical actors and ids. */
+LT_NIF(lt_nif_vclock_validate) {
+    ErlNifBinary bin;
+    lt_vclock_view v;
+    lt_err e;
+    if (argc != 1 || !get_clock(env, argv[0], &bin, &v, &e))
+        return enif_make_badarg(env);
+    if (e != LT_OK)
+        return bad_clock(env, e);
+    LT_DIRTY_IF_BIG(env, "vclock_validate", lt_nif_vclock_validate, argc, argv, bin.size);
+    if ((e = lt_vclock_check_full(&v)) != LT_OK)
+        return bad_clock(env, e);
+    return lt_atom.ok;
+}

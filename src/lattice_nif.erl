@@ -1,0 +1,94 @@
+%% @private
+%% The NIF library's stub module. Every function here is replaced by its C version when
+%% priv/lattice_nif.so loads; call the lattice_* modules rather than these.
+-module(lattice_nif).
+
+-export([canon_encode/1, canon_decode/2]).
+-export([vclock_from_list/1, vclock_to_list/1, vclock_increment/3, vclock_get/2,
+         vclock_merge/2, vclock_compare/2, vclock_prune/2, vclock_size/1, vclock_validate/1]).
+-export([dvv_from_list/2, dvv_to_list/1, dvv_add/3, dvv_event/2, dvv_contains/3, dvv_max/2,
+         dvv_merge/2, dvv_descends/2, dvv_validate/1]).
+-export([hlc_now/0, hlc_update/1, hlc_peek/0, hlc_set_max_offset/1, hlc_max_offset/0,
+         hlc_tick/2, hlc_receive/4]).
+-export([hash/3, term_digest/1]).
+-export([priv_dir/0]).
+
+-nifs([canon_encode/1, canon_decode/2,
+       vclock_from_list/1, vclock_to_list/1, vclock_increment/3, vclock_get/2,
+       vclock_merge/2, vclock_compare/2, vclock_prune/2, vclock_size/1, vclock_validate/1,
+       dvv_from_list/2, dvv_to_list/1, dvv_add/3, dvv_event/2, dvv_contains/3, dvv_max/2,
+       dvv_merge/2, dvv_descends/2, dvv_validate/1,
+       hlc_now/0, hlc_update/1, hlc_peek/0, hlc_set_max_offset/1, hlc_max_offset/0,
+       hlc_tick/2, hlc_receive/4,
+       hash/3, term_digest/1]).
+
+-on_load(init/0).
+
+-spec init() -> ok | {error, term()}.
+init() ->
+    Path = filename:join(priv_dir(), "lattice_nif"),
+    case erlang:load_nif(Path, 0) of
+        ok ->
+            ok;
+        {error, {Reason, Text}} = Error ->
+            logger:error("lattice: cannot load the NIF library ~ts.so (~p): ~ts~n~ts",
+                         [Path, Reason, Text, hint(Reason, Text)]),
+            Error
+    end.
+
+hint(load_failed, Text) ->
+    case string:find(Text, "cannot open shared object file") of
+        nomatch ->
+            "It was probably built against another OTP release or is missing a library: "
+            "rebuild it with `make clean all` using the erl on PATH.";
+        _ ->
+            "It has not been built: run `make` in the lattice directory "
+            "(mix and rebar3 do this when they compile lattice)."
+    end;
+hint(bad_lib, _) ->
+    "The library does not match this module (stale build?): run `make clean all`.";
+hint(_, _) ->
+    "".
+
+%% The priv directory of the lattice application, also when it is not loaded as an
+%% application (a bare code path): ../priv from this module's ebin.
+-spec priv_dir() -> file:filename().
+priv_dir() ->
+    case code:priv_dir(lattice) of
+        {error, bad_name} ->
+            filename:join(filename:dirname(filename:dirname(code:which(?MODULE))), "priv");
+        Dir ->
+            Dir
+    end.
+
+-define(NOT_LOADED, erlang:nif_error({not_loaded, ?MODULE})).
+
+canon_encode(_) -> ?NOT_LOADED.
+canon_decode(_, _) -> ?NOT_LOADED.
+vclock_from_list(_) -> ?NOT_LOADED.
+vclock_to_list(_) -> ?NOT_LOADED.
+vclock_increment(_, _, _) -> ?NOT_LOADED.
+vclock_get(_, _) -> ?NOT_LOADED.
+vclock_merge(_, _) -> ?NOT_LOADED.
+vclock_compare(_, _) -> ?NOT_LOADED.
+vclock_prune(_, _) -> ?NOT_LOADED.
+vclock_size(_) -> ?NOT_LOADED.
+vclock_validate(_) -> ?NOT_LOADED.
+dvv_from_list(_, _) -> ?NOT_LOADED.
+dvv_to_list(_) -> ?NOT_LOADED.
+dvv_add(_, _, _) -> ?NOT_LOADED.
+dvv_event(_, _) -> ?NOT_LOADED.
+dvv_contains(_, _, _) -> ?NOT_LOADED.
+dvv_max(_, _) -> ?NOT_LOADED.
+dvv_merge(_, _) -> ?NOT_LOADED.
+dvv_descends(_, _) -> ?NOT_LOADED.
+dvv_validate(_) -> ?NOT_LOADED.
+hlc_now() -> ?NOT_LOADED.
+hlc_update(_) -> ?NOT_LOADED.
+hlc_peek() -> ?NOT_LOADED.
+hlc_set_max_offset(_) -> ?NOT_LOADED.
+hlc_max_offset() -> ?NOT_LOADED.
+hlc_tick(_, _) -> ?NOT_LOADED.
+hlc_receive(_, _, _, _) -> ?NOT_LOADED.
+hash(_, _, _) -> ?NOT_LOADED.
+term_digest(_) -> ?NOT_LOADED.
