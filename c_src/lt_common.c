@@ -116,7 +116,7 @@ void lt_buf_put_be64(lt_buf *b, uint64_t v) {
 }
 
 void lt_buf_put_varint(lt_buf *b, uint64_t v) {
-    if (lt_buf_reserve(b, 10) != 0)
+    if (lt_buf_reserve(b, lt_varint_len(v)) != 0)
         return;
     b->len += lt_varint_write(b->data + b->len, v);
 }

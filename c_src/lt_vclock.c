@@ -232,10 +232,12 @@ static lt_err check_all(const lt_vclock_view *v) {
     return lt_vclock_check_step(v, &st, v->n, &done);
 }
 
-/* Writes the header and reserves the two columns; returns the offset of the id column. */
+/* Writes the header and reserves the two columns; returns the offset of the id column. Room
+ * is reserved for exactly the clock (callers may hand in a fixed buffer of that size). */
 static size_t start_clock(lt_buf *out, size_t n, size_t names_len) {
     size_t total;
-    if (lt_size_mul(n, 16, &total) != 0 || lt_size_add(total, names_len + 12, &total) != 0) {
+    if (lt_size_mul(n, 16, &total) != 0 || lt_size_add(total, names_len, &total) != 0 ||
+        lt_size_add(total, 2 + lt_varint_len(n), &total) != 0) {
         out->failed = 1;
         return 0;
     }
@@ -452,7 +454,7 @@ lt_err lt_vclock_drop(const lt_vclock_view *v, const uint8_t *drop, lt_buf *out)
     lt_err e;
     if ((e = check_all(v)) != LT_OK)
         return e;
-    return rewrite(v, 0, 0, 0, NULL, 0, 0, drop, out);
+    return rewrite(v, SIZE_MAX, 0, 0, NULL, 0, 0, drop, out); /* no entry changes */
 }
 
 static int entry_cmp(const void *x, const void *y) {

@@ -36,8 +36,8 @@ from_list({VV, Dots}) ->
 -spec to_list(dvv()) -> {[{actor(), pos_integer()}], [dot()]} | error().
 to_list(DVV) ->
     case lattice_nif:dvv_to_list(DVV) of
-        {VV, Dots} -> {lists:sort(VV), lists:sort(Dots)};
-        Error -> Error
+        {error, _} = Error -> Error;
+        {VV, Dots} -> {lists:sort(VV), lists:sort(Dots)}
     end.
 
 %% @doc The context with one more dot.
