@@ -1,0 +1,51 @@
+%% The NIF library survives a hot upgrade (a new instance of lattice_nif loaded over the old
+%% one), a purge of the old instance, and a full unload and reload.
+-module(lattice_nif_lifecycle_tests).
+-include_lib("eunit/include/eunit.hrl").
+
+lifecycle_test_() ->
+    {timeout, 60, fun run/0}.
+
+run() ->
+    {module, lattice_nif} = code:ensure_loaded(lattice_nif),
+    Clock = lattice_vclock:from_list([{a, 1}]),
+    Before = lattice_hlc:now(),
+    Big = binary:copy(<<"x">>, 8 * 1024 * 1024),
+    H = lattice_hash:xxh3_64(Big),
+
+    %% Upgrade: the same object code loaded again; the old instance becomes old code.
+    {lattice_nif, Beam, File} = code:get_object_code(lattice_nif),
+    {module, lattice_nif} = code:load_binary(lattice_nif, File, Beam),
+    ?assertEqual(2, lattice_vclock:get(a, lattice_vclock:increment(a, Clock))),
+    ?assert(lattice_hlc:now() > Before),       % the clock lives on across an upgrade
+    ?assertEqual(H, lattice_hash:xxh3_64(Big)), % yielding jobs use the taken-over resource type
+    ?assert(code:soft_purge(lattice_nif)),
+    ?assertEqual(H, lattice_hash:xxh3_64(Big)),
+
+    %% Full unload and reload.
+    ?assert(code:delete(lattice_nif)),
+    ?assert(code:purge(lattice_nif) orelse true),
+    ?assertEqual(false, code:is_loaded(lattice_nif)),
+    {module, lattice_nif} = code:load_file(lattice_nif),
+    ?assertEqual(eq, lattice_vclock:compare(Clock, Clock)),
+    ?assertEqual(H, lattice_hash:xxh3_64(Big)),
+    ?assert(is_integer(lattice_hlc:now())).
+
+missing_library_test_() ->
+    %% A VM that finds lattice_nif.beam but no library next to it: loading fails with a
+    %% clear logged reason instead of crashing, and the module is not loaded.
+    {timeout, 60,
+     fun() ->
+             Dir = filename:join(["/tmp", "lattice_missing_nif_" ++ os:getpid(), "ebin"]),
+             ok = filelib:ensure_path(Dir),
+             {lattice_nif, Beam, _} = code:get_object_code(lattice_nif),
+             ok = file:write_file(filename:join(Dir, "lattice_nif.beam"), Beam),
+             Erl = filename:join([code:root_dir(), "bin", "erl"]),
+             Out = os:cmd(Erl ++ " -noshell -pa " ++ Dir ++
+                          " -eval 'io:format(\"~p~n\", [code:ensure_loaded(lattice_nif)]), "
+                          "timer:sleep(500), halt().'"
+                          " 2>&1"),
+             ?assertNotEqual(nomatch, string:find(Out, "{error,on_load_failure}")),
+             ?assertNotEqual(nomatch, string:find(Out, "has not been built")),
+             os:cmd("rm -rf " ++ filename:dirname(Dir))
+     end}.
