@@ -20,7 +20,7 @@ ERL_EI_LIBDIR := $(word 3,$(ERL_DIRS))
 endif
 
 CC ?= cc
-OPT ?= -O2
+OPT ?= -O2 -ftree-vectorize
 WARN := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes
 CORE_CFLAGS := -std=c99 $(OPT) -g -fPIC -fvisibility=hidden $(WARN) -Ic_src
 GLUE_CFLAGS := -std=gnu11 $(OPT) -g -fPIC -fvisibility=hidden $(WARN) -Ic_src -I$(ERTS_INCLUDE_DIR)

@@ -57,13 +57,15 @@ LT_WARN_UNUSED lt_err lt_vclock_check_step(const lt_vclock_view *v, lt_vclock_ch
 /* Structure, then canonical actors and ids, to completion. */
 LT_WARN_UNUSED lt_err lt_vclock_check_full(const lt_vclock_view *v);
 
-/* Comparison. The result is a set of two bits: LT_VC_A_AHEAD (some actor has a higher counter
+/* Comparison. Clocks over the same actors (byte-identical id columns and actor sections, the
+ * usual case in a cluster) take a fast path that reads only the id and counter columns — ids
+ * strictly ascending, counters >= 1 — and compares the actor sections as opaque bytes; any
+ * other pair gets the full structural check of both. The result is a set of two bits: LT_VC_A_AHEAD (some actor has a higher counter
  * in a) and LT_VC_B_AHEAD; 0 = equal, both = concurrent. */
 enum { LT_VC_A_AHEAD = 1, LT_VC_B_AHEAD = 2 };
 
 typedef struct {
     int phase;
-    int same_actors; /* id and actor sections byte-identical: compare counters only */
     lt_vclock_check chk;
     size_t i, j, ni, nj;
     unsigned flags;
@@ -75,7 +77,8 @@ void lt_vclock_cmp_init(lt_vclock_cmp *c);
 LT_WARN_UNUSED lt_err lt_vclock_cmp_step(lt_vclock_cmp *c, const lt_vclock_view *a,
                                          const lt_vclock_view *b, size_t budget, int *done);
 
-/* Appends the merge (pointwise max) of a and b to `out` as a complete clock binary. */
+/* Appends the merge (pointwise max) of a and b to `out` as a complete clock binary. Same
+ * checks as compare: the fast path for clocks over the same actors, else full structure. */
 LT_WARN_UNUSED lt_err lt_vclock_merge(const lt_vclock_view *a, const lt_vclock_view *b,
                                       lt_buf *out);
 
@@ -92,21 +95,43 @@ LT_WARN_UNUSED lt_err lt_vclock_increment(const lt_vclock_view *v, uint64_t id,
 /* Writes v without the entries whose index has drop[i] != 0. */
 LT_WARN_UNUSED lt_err lt_vclock_drop(const lt_vclock_view *v, const uint8_t *drop, lt_buf *out);
 
-/* One entry for lt_vclock_build. `actor` points at canonical bytes the caller keeps alive. */
-typedef struct {
+/* One entry for lt_vclock_build and lt_vclock_prune.  `actor` points at canonical bytes the caller keeps alive. */
+typedef struct lt_vclock_entry {
     uint64_t id;
     uint64_t counter;
     const uint8_t *actor;
     size_t actor_len;
 } lt_vclock_entry;
 
+/* Writes v without the given actors (entries' counters are ignored; absent actors are fine). */
+LT_WARN_UNUSED lt_err lt_vclock_prune(const lt_vclock_view *v, const struct lt_vclock_entry *actors,
+                                      size_t k, lt_buf *out);
+
 /* Sorts the entries (in place) and writes a clock. Entries with counter 0 are left out; two
  * entries for one actor are LT_E_ORDER. */
 LT_WARN_UNUSED lt_err lt_vclock_build(lt_vclock_entry *e, size_t n, lt_buf *out);
 
 /* Reads the actor bytes of the entry at *name_off in the actor section; advances *name_off. */
-LT_WARN_UNUSED lt_err lt_vclock_next_actor(const lt_vclock_view *v, size_t *name_off,
-                                           const uint8_t **actor, size_t *actor_len);
+static inline lt_err lt_vclock_next_actor(const lt_vclock_view *v, size_t *name_off,
+                                          const uint8_t **actor, size_t *actor_len) {
+    uint64_t alen;
+    lt_err e = lt_varint_read(v->names, v->names_len, name_off, &alen);
+    if (LT_UNLIKELY(e != LT_OK))
+        return e;
+    if (LT_UNLIKELY(alen == 0))
+        return LT_E_NONCANONICAL;
+    if (LT_UNLIKELY(alen > v->names_len - *name_off))
+        return LT_E_TRUNCATED;
+    *actor = v->names + *name_off;
+    *actor_len = (size_t)alen;
+    *name_off += (size_t)alen;
+    return LT_OK;
+}
+
+/* Checks the clock's structure and finds an actor in one pass: *counter is its counter, or 0
+ * when absent. */
+LT_WARN_UNUSED lt_err lt_vclock_get(const lt_vclock_view *v, uint64_t id, const uint8_t *actor,
+                                    size_t actor_len, uint64_t *counter);
 
 /* Shared by the clock-like formats: orders entries by (id, actor bytes). */
 static inline int lt_actor_cmp(uint64_t ida, const uint8_t *a, size_t alen, uint64_t idb,

@@ -198,16 +198,17 @@ LT_NIF(lt_nif_vclock_get) {
     if (e != LT_OK)
         return bad_clock(env, e);
     LT_DIRTY_IF_BIG(env, "vclock_get", lt_nif_vclock_get, argc, argv, bin.size);
-    if ((e = check_structure(&v)) != LT_OK)
-        return bad_clock(env, e);
     lt_buf_init(&actor);
     if (!lt_actor_from_term(env, argv[0], &actor, &id)) {
         lt_buf_free(&actor);
         return enif_make_badarg(env);
     }
-    ptrdiff_t i = lt_vclock_find(&v, id, actor.data, actor.len);
+    uint64_t counter;
+    e = lt_vclock_get(&v, id, actor.data, actor.len, &counter);
     lt_buf_free(&actor);
-    return enif_make_uint64(env, i < 0 ? 0 : lt_vclock_counter(&v, (size_t)i));
+    if (e != LT_OK)
+        return bad_clock(env, e);
+    return enif_make_uint64(env, counter);
 }
 
 /* merge(A, B) -> Clock | {error, ...}. */
@@ -298,34 +299,40 @@ LT_NIF(lt_nif_vclock_prune) {
         return bad_clock(env, e);
     LT_DIRTY_IF_BIG(env, "vclock_prune", lt_nif_vclock_prune, argc, argv,
                     bin.size + (size_t)len * 64);
-    if ((e = check_structure(&v)) != LT_OK)
-        return bad_clock(env, e);
-    uint8_t *drop = enif_alloc(v.n ? v.n : 1);
-    lt_buf actor;
+    /* The actors to drop, as entries (their counters are not used). */
+    entry_list l;
+    lt_buf scratch;
     ERL_NIF_TERM head, tail = argv[0];
-    if (drop == NULL)
-        return lt_raise_nomem(env);
-    memset(drop, 0, v.n ? v.n : 1);
-    lt_buf_init(&actor);
-    while (enif_get_list_cell(env, tail, &head, &tail)) {
-        uint64_t id;
-        if (!lt_actor_from_term(env, head, &actor, &id)) {
-            lt_buf_free(&actor);
-            enif_free(drop);
-            return enif_make_badarg(env);
+    lt_buf_init(&l.actors);
+    lt_buf_init(&scratch);
+    l.n = 0;
+    l.entries = enif_alloc(len ? len * sizeof(lt_vclock_entry) : 1);
+    l.offsets = enif_alloc(len ? len * sizeof(size_t) : 1);
+    int ok = l.entries != NULL && l.offsets != NULL;
+    while (ok && enif_get_list_cell(env, tail, &head, &tail)) {
+        lt_vclock_entry *x = &l.entries[l.n];
+        ok = lt_actor_from_term(env, head, &scratch, &x->id);
+        if (ok) {
+            x->counter = 0;
+            x->actor_len = scratch.len;
+            l.offsets[l.n++] = l.actors.len;
+            lt_buf_put(&l.actors, scratch.data, scratch.len);
         }
-        ptrdiff_t i = lt_vclock_find(&v, id, actor.data, actor.len);
-        if (i >= 0)
-            drop[i] = 1;
     }
-    lt_buf_free(&actor);
+    lt_buf_free(&scratch);
+    if (!ok || l.actors.failed) {
+        entry_list_free(&l);
+        return ok ? lt_raise_nomem(env) : enif_make_badarg(env);
+    }
+    for (size_t k = 0; k < l.n; k++)
+        l.entries[k].actor = l.actors.data + l.offsets[k];
     lt_out out;
     if (!lt_out_init(&out, bin.size)) {
-        enif_free(drop);
+        entry_list_free(&l);
         return lt_raise_nomem(env);
     }
-    e = lt_vclock_drop(&v, drop, &out.buf);
-    enif_free(drop);
+    e = lt_vclock_prune(&v, l.entries, l.n, &out.buf);
+    entry_list_free(&l);
     if (e != LT_OK) {
         lt_out_abandon(&out);
         return bad_clock(env, e);

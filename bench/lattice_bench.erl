@@ -1,0 +1,203 @@
+%% `make bench`: lattice against plain Erlang, in one run, as a table of medians.
+%%
+%% Each row times an operation in a tight loop: ROUNDS rounds of enough iterations to take
+%% about 20 ms each, reporting the median time per operation. The plain Erlang column runs
+%% the models in test/ (written the way riak_dt does it) or, where no Erlang version exists,
+%% the closest built-in, named in the row. Ratios compare the two columns of the same run,
+%% which is what survives a noisy machine.
+-module(lattice_bench).
+
+-export([main/0, main/1]).
+
+-define(ROUNDS, 15).
+-define(ROUND_NS, 20000000).
+
+-define(V, lattice_vclock).
+-define(M, lattice_vclock_model).
+
+main() ->
+    main(all).
+
+main(Only) ->
+    io:format("lattice benchmarks - ~s, OTP ~s, ~b schedulers, median of ~b rounds~n~n",
+              [hostname(), erlang:system_info(otp_release), erlang:system_info(schedulers_online),
+               ?ROUNDS]),
+    io:format("| benchmark | lattice | plain Erlang | baseline | speed-up | target | met |~n"),
+    io:format("|---|---:|---:|---|---:|---:|:-:|~n"),
+    Rows = [R || {Group, _} = R <- rows(), Only =:= all orelse Only =:= Group],
+    Missed = lists:append([run_group(G) || {_, G} <- Rows]),
+    io:format("~n"),
+    case Missed of
+        [] -> io:format("All targets met.~n");
+        _ -> io:format("Targets missed: ~s~n", [lists:join(", ", Missed)])
+    end.
+
+hostname() ->
+    {ok, H} = inet:gethostname(),
+    H.
+
+rows() ->
+    [{clocks, fun clocks/0}, {hlc, fun hlc/0}, {hash, fun hash/0}, {cutoff, fun cutoff/0}].
+
+run_group(Fun) ->
+    lists:filtermap(fun row/1, Fun()).
+
+%% {Name, LatticeFun, {BaselineName, BaselineFun} | none, TargetUs | none}
+row({Name, F, Baseline, Target}) ->
+    Ours = median_us(F),
+    {TheirsText, BaseName, Ratio} =
+        case Baseline of
+            none -> {"", "", ""};
+            {BName, G} ->
+                Theirs = median_us(G),
+                {fmt_us(Theirs), BName, io_lib:format("~.1fx", [Theirs / Ours])}
+        end,
+    {TargetText, Met} =
+        case Target of
+            none -> {"", ""};
+            T when Ours =< T -> {"<= " ++ fmt_us(T), "yes"};
+            T -> {"<= " ++ fmt_us(T), "**no**"}
+        end,
+    io:format("| ~s | ~s | ~s | ~s | ~s | ~s | ~s |~n",
+              [Name, fmt_us(Ours), TheirsText, BaseName, Ratio, TargetText, Met]),
+    case Met of
+        "**no**" -> {true, Name};
+        _ -> false
+    end.
+
+fmt_us(Us) when Us < 1 -> io_lib:format("~.3f us", [Us]);
+fmt_us(Us) when Us < 1000 -> io_lib:format("~.2f us", [Us]);
+fmt_us(Us) -> io_lib:format("~.2f ms", [Us / 1000]).
+
+%% Median microseconds per call of F over ?ROUNDS rounds.
+median_us(F) ->
+    F(),
+    N = calibrate(F, 1),
+    Times = lists:sort([round_ns(F, N) / N || _ <- lists:seq(1, ?ROUNDS)]),
+    lists:nth(?ROUNDS div 2 + 1, Times) / 1000.
+
+calibrate(F, N) ->
+    T = round_ns(F, N),
+    if
+        T >= ?ROUND_NS div 4 orelse N >= 1 bsl 24 -> max(1, (N * ?ROUND_NS) div max(T, 1));
+        true -> calibrate(F, N * 4)
+    end.
+
+round_ns(F, N) ->
+    T0 = erlang:monotonic_time(nanosecond),
+    loop(F, N),
+    erlang:monotonic_time(nanosecond) - T0.
+
+loop(_, 0) -> ok;
+loop(F, N) -> F(), loop(F, N - 1).
+
+%% ---- vector clocks -------------------------------------------------------------------------
+
+actors(N) -> [list_to_atom("node" ++ integer_to_list(I) ++ "@host") || I <- lists:seq(1, N)].
+
+%% Two clocks over the same actors, concurrent (each ahead somewhere): the common case in a
+%% cluster, where every replica's clock names the same nodes.
+same_actor_clocks(N) ->
+    As = actors(N),
+    L1 = [{A, I} || {A, I} <- lists:zip(As, lists:seq(1, N))],
+    L2 = [{A, N - I + 1} || {A, I} <- lists:zip(As, lists:seq(1, N))],
+    {L1, L2}.
+
+%% Half the actors shared.
+overlap_clocks(N) ->
+    As = actors(N + N div 2),
+    {[{A, 2} || A <- lists:sublist(As, N)], [{A, 1} || A <- lists:nthtail(N div 2, As)]}.
+
+clocks() ->
+    lists:append([clock_rows(N) || N <- [8, 1000]]).
+
+clock_rows(N) ->
+    {L1, L2} = same_actor_clocks(N),
+    {O1, O2} = overlap_clocks(N),
+    [A, B, OA, OB] = [?V:from_list(L) || L <- [L1, L2, O1, O2]],
+    [MA, MB, MOA, MOB] = [?M:from_list(L) || L <- [L1, L2, O1, O2]],
+    %% A1 descends from A (one more event of the last actor): descends must look at every entry.
+    {LastActor, _} = lists:last(L1),
+    A1 = ?V:increment(LastActor, A),
+    MA1 = ?M:increment(LastActor, MA),
+    %% An actor from the middle: neither the list head (free for keyfind) nor absent.
+    Actor = element(1, lists:nth(N div 2 + 1, L1)),
+    Label = fun(What) -> io_lib:format("vclock ~s, ~b actors", [What, N]) end,
+    [{Label("compare (same actors)"), fun() -> ?V:compare(A, B) end,
+      {"riak_dt-style descends x2", fun() -> ?M:compare(MA, MB) end},
+      target(compare, N)},
+     {Label("descends (B = A + 1 event)"), fun() -> ?V:descends(A1, A) end,
+      {"riak_dt-style descends", fun() -> ?M:descends(MA1, MA) end}, none},
+     {Label("compare (half shared)"), fun() -> ?V:compare(OA, OB) end,
+      {"riak_dt-style descends x2", fun() -> ?M:compare(MOA, MOB) end}, none},
+     {Label("merge (same actors)"), fun() -> ?V:merge(A, B) end,
+      {"riak_dt-style merge", fun() -> ?M:merge(MA, MB) end}, target(merge, N)},
+     {Label("merge (half shared)"), fun() -> ?V:merge(OA, OB) end,
+      {"riak_dt-style merge", fun() -> ?M:merge(MOA, MOB) end}, none},
+     {Label("increment"), fun() -> ?V:increment(Actor, A) end,
+      {"lists:keytake", fun() -> ?M:increment(Actor, MA) end}, none},
+     {Label("get"), fun() -> ?V:get(Actor, A) end,
+      {"lists:keyfind", fun() -> ?M:get(Actor, MA) end}, none}].
+
+target(compare, 8) -> 0.25;
+target(compare, 1000) -> 5.0;
+target(merge, 1000) -> 3.0;
+target(_, _) -> none.
+
+%% ---- hybrid logical clock ------------------------------------------------------------------
+
+hlc() ->
+    Ref = atomics:new(1, [{signed, false}]),
+    [{"HLC now", fun lattice_hlc:now/0,
+      {"atomics CAS loop in Erlang", fun() -> erlang_hlc_now(Ref) end}, 0.2}].
+
+erlang_hlc_now(Ref) ->
+    Wall = erlang:system_time(millisecond) bsl 16,
+    Old = atomics:get(Ref, 1),
+    New = max(Old + 1, Wall),
+    case atomics:compare_exchange(Ref, 1, Old, New) of
+        ok -> New;
+        _ -> erlang_hlc_now(Ref)
+    end.
+
+%% ---- hashing -------------------------------------------------------------------------------
+
+hash() ->
+    rand:seed(exsss, {1, 2, 3}),
+    MB = rand:bytes(1024 * 1024),
+    [{"XXH3-64 of 1 MB", fun() -> lattice_hash:xxh3_64(MB) end,
+      {"erlang:md5/1 (a C BIF)", fun() -> erlang:md5(MB) end}, 100.0},
+     {"XXH3-128 of 1 MB", fun() -> lattice_hash:xxh3_128(MB) end,
+      {"erlang:phash2/1 (a C BIF)", fun() -> erlang:phash2(MB) end}, none},
+     {"term digest of a 1000-key map", fun() -> lattice_hash:term(big_map()) end,
+      {"erlang:phash2/1 (a C BIF)", fun() -> erlang:phash2(big_map()) end}, none}].
+
+big_map() ->
+    case get(big_map) of
+        undefined ->
+            M = maps:from_list([{I, integer_to_binary(I)} || I <- lists:seq(1, 1000)]),
+            put(big_map, M),
+            M;
+        M ->
+            M
+    end.
+
+%% ---- the dirty cut-off ---------------------------------------------------------------------
+%% Calls that cannot yield move to a dirty scheduler above LT_DIRTY_BYTES (64 KiB). These rows
+%% show what the slowest such calls cost at the cut-off: all must stay well under 1 ms.
+
+cutoff() ->
+    Term = [{I, <<"v">>} || I <- lists:seq(1, 5000)],
+    Bytes = lattice_canon:encode(Term),
+    Ext = term_to_binary(Term),
+    Size = byte_size(Bytes),
+    N = 64 * 1024 div 28,
+    Clock = ?V:from_list([{{n, I}, I} || I <- lists:seq(1, N)]),
+    [{io_lib:format("canonical decode of ~b KiB (at the cut-off)", [Size div 1024]),
+      fun() -> lattice_canon:decode(Bytes) end,
+      {"binary_to_term of the same term", fun() -> binary_to_term(Ext) end},
+      none},
+     {io_lib:format("vclock increment, ~b KiB clock", [byte_size(Clock) div 1024]),
+      fun() -> ?V:increment({n, 1}, Clock) end, none, none},
+     {io_lib:format("vclock to_list, ~b KiB clock", [byte_size(Clock) div 1024]),
+      fun() -> ?V:to_list(Clock) end, none, none}].
