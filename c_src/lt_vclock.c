@@ -474,6 +474,23 @@ static int entry_order(const lt_vclock_view *a, const offsets *oa, size_t i,
     return lt_bytes_cmp(na, la, nb, lb);
 }
 
+/* Copies n bytes without a library call for the short strings actors usually are. */
+static inline void copy_small(uint8_t *dst, const uint8_t *src, size_t n) {
+    if (n >= 8 && n <= 16) { /* two overlapping 8-byte moves */
+        uint64_t x, y;
+        memcpy(&x, src, 8);
+        memcpy(&y, src + n - 8, 8);
+        memcpy(dst, &x, 8);
+        memcpy(dst + n - 8, &y, 8);
+    } else {
+        memcpy(dst, src, n);
+    }
+}
+
+/* Any two clocks: one walk in (id, actor) order that writes the columns and actor bytes at
+ * places sized for the largest possible result, then moves them down to their final places
+ * once the size is known (cheaper than a counting pass, since the walk's branches follow
+ * hashed ids and cannot be predicted). */
 static lt_err merge_general(const lt_vclock_view *a, const lt_vclock_view *b, lt_buf *out) {
     offsets oa, ob;
     lt_err e = scan(a, &oa);
@@ -483,43 +500,51 @@ static lt_err merge_general(const lt_vclock_view *a, const lt_vclock_view *b, lt
         offsets_free(&oa);
         return e;
     }
-    /* Pass 1 counts the union and its actor bytes; pass 2 writes it. */
-    size_t n = 0, names_len = 0, i = 0, j = 0;
+    size_t max_n = a->n + b->n, max_names = a->names_len + b->names_len;
+    size_t hdr_max = 2 + lt_varint_len(max_n), room;
+    if (lt_size_mul(max_n, 16, &room) != 0 || lt_size_add(room, max_names + hdr_max, &room) != 0 ||
+        lt_buf_reserve(out, room) != 0) {
+        offsets_free(&oa);
+        offsets_free(&ob);
+        return LT_E_NOMEM;
+    }
+    uint8_t *base = out->data + out->len;
+    uint8_t *ids = base + hdr_max, *counters = ids + 8 * max_n, *names = counters + 8 * max_n;
+    size_t i = 0, j = 0, k = 0, w = 0;
     while (i < a->n || j < b->n) {
-        int order = i == a->n ? 1 : j == b->n ? -1 : entry_order(a, &oa, i, b, &ob, j);
-        if (order <= 0)
-            names_len += oa.offs[i + 1] - oa.offs[i];
-        else
-            names_len += ob.offs[j + 1] - ob.offs[j];
+        int order;
+        if (i == a->n || j == b->n) {
+            order = i == a->n ? 1 : -1;
+        } else {
+            uint64_t ida = lt_vclock_id(a, i), idb = lt_vclock_id(b, j);
+            order = ida != idb ? (ida < idb ? -1 : 1) : entry_order(a, &oa, i, b, &ob, j);
+        }
+        const lt_vclock_view *src = order <= 0 ? a : b;
+        const offsets *so = order <= 0 ? &oa : &ob;
+        size_t si = order <= 0 ? i : j;
+        uint64_t ca = order <= 0 ? lt_vclock_counter(a, i) : 0;
+        uint64_t cb = order >= 0 ? lt_vclock_counter(b, j) : 0;
+        size_t span = so->offs[si + 1] - so->offs[si];
+        memcpy(ids + 8 * k, src->ids + 8 * si, 8);
+        lt_write_be64(counters + 8 * k, ca > cb ? ca : cb);
+        copy_small(names + w, src->names + so->offs[si], span);
+        w += span;
+        k++;
         i += order <= 0;
         j += order >= 0;
-        n++;
-    }
-    size_t cols = start_clock(out, n, names_len);
-    if (!out->failed) {
-        uint8_t *ids = out->data + cols, *counters = ids + 8 * n;
-        size_t k = 0;
-        i = j = 0;
-        while (i < a->n || j < b->n) {
-            int order = i == a->n ? 1 : j == b->n ? -1 : entry_order(a, &oa, i, b, &ob, j);
-            uint64_t ca = order <= 0 ? lt_vclock_counter(a, i) : 0;
-            uint64_t cb = order >= 0 ? lt_vclock_counter(b, j) : 0;
-            if (order <= 0) {
-                memcpy(ids + 8 * k, a->ids + 8 * i, 8);
-                lt_buf_put(out, a->names + oa.offs[i], oa.offs[i + 1] - oa.offs[i]);
-            } else {
-                memcpy(ids + 8 * k, b->ids + 8 * j, 8);
-                lt_buf_put(out, b->names + ob.offs[j], ob.offs[j + 1] - ob.offs[j]);
-            }
-            lt_write_be64(counters + 8 * k, ca > cb ? ca : cb);
-            i += order <= 0;
-            j += order >= 0;
-            k++;
-        }
     }
     offsets_free(&oa);
     offsets_free(&ob);
-    return out->failed ? LT_E_NOMEM : LT_OK;
+    /* Header, then the columns and actors moved down to sit right after it. */
+    uint8_t *p = base;
+    *p++ = LT_TYPE_VCLOCK;
+    *p++ = LT_FORMAT_V1;
+    p += lt_varint_write(p, k);
+    memmove(p, ids, 8 * k);
+    memmove(p + 8 * k, counters, 8 * k);
+    memmove(p + 16 * k, names, w);
+    out->len += (size_t)(p - base) + 16 * k + w;
+    return LT_OK;
 }
 
 lt_err lt_vclock_merge(const lt_vclock_view *a, const lt_vclock_view *b, lt_buf *out) {
