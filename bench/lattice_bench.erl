@@ -182,22 +182,46 @@ big_map() ->
             M
     end.
 
-%% ---- the dirty cut-off ---------------------------------------------------------------------
-%% Calls that cannot yield move to a dirty scheduler above LT_DIRTY_BYTES (64 KiB). These rows
-%% show what the slowest such calls cost at the cut-off: all must stay well under 1 ms.
+%% ---- the dirty cut-offs -------------------------------------------------------------------
+%% Calls that cannot yield move to a dirty scheduler above a cut-off (nif/lt_nif.h): 256 KiB
+%% for passes over bytes in C, 16 KiB for work that builds terms, sorts or hashes every
+%% actor. These rows time the slowest calls of each kind just under their cut-off: all must
+%% stay well under 1 ms, or the cut-off is too high.
 
 cutoff() ->
-    Term = [{I, <<"v">>} || I <- lists:seq(1, 5000)],
+    Term = fit(fun(N) -> [{I, <<"v">>} || I <- lists:seq(1, N)] end,
+               fun lattice_canon:encode/1, 16 * 1024),
     Bytes = lattice_canon:encode(Term),
     Ext = term_to_binary(Term),
-    Size = byte_size(Bytes),
-    N = 64 * 1024 div 28,
-    Clock = ?V:from_list([{{n, I}, I} || I <- lists:seq(1, N)]),
-    [{io_lib:format("canonical decode of ~b KiB (at the cut-off)", [Size div 1024]),
-      fun() -> lattice_canon:decode(Bytes) end,
-      {"binary_to_term of the same term", fun() -> binary_to_term(Ext) end},
-      none},
-     {io_lib:format("vclock increment, ~b KiB clock", [byte_size(Clock) div 1024]),
-      fun() -> ?V:increment({n, 1}, Clock) end, none, none},
-     {io_lib:format("vclock to_list, ~b KiB clock", [byte_size(Clock) div 1024]),
-      fun() -> ?V:to_list(Clock) end, none, none}].
+    Small = fit(fun(N) -> ?V:from_list([{{n, I}, I} || I <- lists:seq(1, N)]) end,
+                fun(C) -> C end, 16 * 1024),
+    DVV = fit(fun(N) -> lattice_dvv:from_list({[{{n, I}, I} || I <- lists:seq(1, N div 2)],
+                                               [{{n, I}, I + 2} || I <- lists:seq(1, N div 2)]})
+              end, fun(D) -> D end, 16 * 1024),
+    DVV2 = lattice_dvv:add({{n, 0}, 1}, DVV),
+    Half = fun(N) -> ?V:from_list([{{n, I}, I} || I <- lists:seq(1, N)]) end,
+    BigA = fit(Half, fun(C) -> C end, 128 * 1024),
+    BigB = ?V:from_list([{{m, I}, 1} || I <- lists:seq(1, ?V:size(BigA))]),
+    Big = fit(Half, fun(C) -> C end, 256 * 1024),
+    KiB = fun(X) -> integer_to_list(byte_size(X) div 1024) ++ " KiB" end,
+    [{"canonical decode, " ++ KiB(Bytes), fun() -> lattice_canon:decode(Bytes) end,
+      {"binary_to_term of the same term", fun() -> binary_to_term(Ext) end}, none},
+     {"vclock to_list, " ++ KiB(Small), fun() -> ?V:to_list(Small) end, none, none},
+     {"vclock validate, " ++ KiB(Small), fun() -> ?V:validate(Small) end, none, none},
+     {"dvv merge, " ++ KiB(DVV), fun() -> lattice_dvv:merge(DVV, DVV2) end, none, none},
+     {"vclock merge (disjoint), 2 x " ++ KiB(BigA), fun() -> ?V:merge(BigA, BigB) end,
+      none, none},
+     {"vclock increment, " ++ KiB(Big), fun() -> ?V:increment({n, 1}, Big) end, none, none}].
+
+%% The largest value Make(N) whose size Size(Value) is at most Limit bytes.
+fit(Make, Size, Limit) ->
+    fit(Make, Size, Limit, 1, 1 bsl 22).
+
+fit(Make, _Size, _Limit, Lo, Hi) when Hi - Lo =< 1 ->
+    Make(Lo);
+fit(Make, Size, Limit, Lo, Hi) ->
+    Mid = (Lo + Hi) div 2,
+    case byte_size(Size(Make(Mid))) =< Limit of
+        true -> fit(Make, Size, Limit, Mid, Hi);
+        false -> fit(Make, Size, Limit, Lo, Mid)
+    end.

@@ -123,15 +123,72 @@ void lt_canon_put_map(lt_buf *b, size_t n) {
     lt_buf_put_varint(b, n);
 }
 
+/* Sort key: the first 8 bytes of the key, big-endian and zero-padded, settle almost every
+ * comparison without a memcmp. Exact because canonical encodings are prefix-free: two keys
+ * whose padded prefixes are equal either are equal there or both run past 8 bytes. */
 typedef struct {
-    const uint8_t *key; /* start of the pair (the key comes first) */
+    uint64_t prefix;
+    const uint8_t *key;
     size_t key_len;
     size_t pair_len;
-} pair_span;
+} pair_key;
 
-static int pair_span_cmp(const void *x, const void *y) {
-    const pair_span *a = x, *b = y;
+static uint64_t key_prefix(const uint8_t *k, size_t n) {
+    uint8_t buf[8] = {0};
+    memcpy(buf, k, n < 8 ? n : 8);
+    return lt_read_be64(buf);
+}
+
+static int pair_key_cmp(const pair_key *a, const pair_key *b) {
+    if (a->prefix != b->prefix)
+        return a->prefix < b->prefix ? -1 : 1;
     return lt_bytes_cmp(a->key, a->key_len, b->key, b->key_len);
+}
+
+/* qsort moves 8-byte pointers rather than 32-byte keys (glibc's merge sort copies elements). */
+static int pair_key_ptr_cmp(const void *x, const void *y) {
+    return pair_key_cmp(*(pair_key *const *)x, *(pair_key *const *)y);
+}
+
+lt_err lt_canon_sort_pairs(lt_buf *b, size_t pairs_off, const lt_canon_pair *pairs, size_t n) {
+    if (b->failed)
+        return LT_E_NOMEM;
+    if (n < 2)
+        return LT_OK;
+    size_t bytes;
+    if (lt_size_mul(n, sizeof(pair_key) + sizeof(pair_key *), &bytes) != 0)
+        return LT_E_NOMEM;
+    pair_key *keys = malloc(bytes);
+    pair_key **order = (pair_key **)(keys + n);
+    size_t region = b->len - pairs_off;
+    uint8_t *copy = malloc(region);
+    if (keys == NULL || copy == NULL) {
+        free(keys);
+        free(copy);
+        return LT_E_NOMEM;
+    }
+    memcpy(copy, b->data + pairs_off, region);
+    for (size_t k = 0; k < n; k++) {
+        keys[k].key = copy + (pairs[k].off - pairs_off);
+        keys[k].key_len = pairs[k].key_len;
+        keys[k].pair_len = pairs[k].pair_len;
+        keys[k].prefix = key_prefix(keys[k].key, keys[k].key_len);
+        order[k] = &keys[k];
+    }
+    qsort(order, n, sizeof(pair_key *), pair_key_ptr_cmp);
+    lt_err err = LT_OK;
+    uint8_t *w = b->data + pairs_off;
+    for (size_t k = 0; k < n; k++) {
+        if (k > 0 && pair_key_cmp(order[k - 1], order[k]) == 0) {
+            err = LT_E_NONCANONICAL;
+            break;
+        }
+        memcpy(w, order[k]->key, order[k]->pair_len);
+        w += order[k]->pair_len;
+    }
+    free(keys);
+    free(copy);
+    return err;
 }
 
 lt_err lt_canon_sort_map(lt_buf *b, size_t pairs_off, size_t n) {
@@ -140,43 +197,24 @@ lt_err lt_canon_sort_map(lt_buf *b, size_t pairs_off, size_t n) {
     if (n < 2)
         return LT_OK;
     size_t bytes;
-    if (lt_size_mul(n, sizeof(pair_span), &bytes) != 0)
+    if (lt_size_mul(n, sizeof(lt_canon_pair), &bytes) != 0)
         return LT_E_NOMEM;
-    pair_span *spans = malloc(bytes);
-    size_t region = b->len - pairs_off;
-    uint8_t *copy = malloc(region);
-    if (spans == NULL || copy == NULL) {
-        free(spans);
-        free(copy);
+    lt_canon_pair *pairs = malloc(bytes);
+    if (pairs == NULL)
         return LT_E_NOMEM;
-    }
-    memcpy(copy, b->data + pairs_off, region);
-    size_t off = 0;
+    size_t off = pairs_off;
     lt_err err = LT_OK;
     for (size_t k = 0; k < n && err == LT_OK; k++) {
-        size_t start = off;
-        err = lt_canon_skip(copy, region, &off);
-        if (err != LT_OK)
-            break;
-        spans[k].key = copy + start;
-        spans[k].key_len = off - start;
-        err = lt_canon_skip(copy, region, &off);
-        spans[k].pair_len = off - start;
+        pairs[k].off = off;
+        err = lt_canon_skip(b->data, b->len, &off);
+        pairs[k].key_len = off - pairs[k].off;
+        if (err == LT_OK)
+            err = lt_canon_skip(b->data, b->len, &off);
+        pairs[k].pair_len = off - pairs[k].off;
     }
-    if (err == LT_OK) {
-        qsort(spans, n, sizeof(pair_span), pair_span_cmp);
-        uint8_t *w = b->data + pairs_off;
-        for (size_t k = 0; k < n; k++) {
-            if (k > 0 && pair_span_cmp(&spans[k - 1], &spans[k]) == 0) {
-                err = LT_E_NONCANONICAL;
-                break;
-            }
-            memcpy(w, spans[k].key, spans[k].pair_len);
-            w += spans[k].pair_len;
-        }
-    }
-    free(spans);
-    free(copy);
+    if (err == LT_OK)
+        err = lt_canon_sort_pairs(b, pairs_off, pairs, n);
+    free(pairs);
     return err;
 }
 
@@ -227,7 +265,8 @@ static lt_err read_count(const uint8_t *p, size_t len, size_t *off, uint64_t *co
     lt_err e = lt_varint_read(p, len, off, count);
     if (e != LT_OK)
         return e;
-    if (*count > (len - *off) / min_each)
+    /* min_each is 1 or 2: a shift, not a division (this runs for every container). */
+    if (*count > (len - *off) >> (min_each - 1))
         return LT_E_TRUNCATED;
     return LT_OK;
 }

@@ -54,6 +54,15 @@ void lt_canon_put_map(lt_buf *b, size_t n);
  * canonical order. LT_E_NONCANONICAL if two keys are equal; LT_E_NOMEM on allocation failure. */
 lt_err lt_canon_sort_map(lt_buf *b, size_t pairs_off, size_t n);
 
+/* Where a writer put one key/value pair: `off` from b->data, the key's and the pair's length. */
+typedef struct {
+    size_t off, key_len, pair_len;
+} lt_canon_pair;
+
+/* lt_canon_sort_map for a writer that noted where each pair went (no re-parse). The pairs
+ * must be consecutive from pairs_off to b->len. */
+lt_err lt_canon_sort_pairs(lt_buf *b, size_t pairs_off, const lt_canon_pair *pairs, size_t n);
+
 /* ---- reading ----------------------------------------------------------------------------- */
 typedef struct {
     uint8_t tag;

@@ -63,7 +63,7 @@ void lt_buf_free(lt_buf *b) {
     b->cap = 0;
 }
 
-int lt_buf_reserve(lt_buf *b, size_t extra) {
+int lt_buf_grow(lt_buf *b, size_t extra) {
     size_t need;
     if (b->failed)
         return -1;
@@ -93,30 +93,4 @@ int lt_buf_reserve(lt_buf *b, size_t extra) {
     b->data = p;
     b->cap = cap;
     return 0;
-}
-
-void lt_buf_put(lt_buf *b, const void *p, size_t n) {
-    if (n == 0 || lt_buf_reserve(b, n) != 0)
-        return;
-    memcpy(b->data + b->len, p, n);
-    b->len += n;
-}
-
-void lt_buf_put_u8(lt_buf *b, uint8_t v) {
-    if (lt_buf_reserve(b, 1) != 0)
-        return;
-    b->data[b->len++] = v;
-}
-
-void lt_buf_put_be64(lt_buf *b, uint64_t v) {
-    if (lt_buf_reserve(b, 8) != 0)
-        return;
-    lt_write_be64(b->data + b->len, v);
-    b->len += 8;
-}
-
-void lt_buf_put_varint(lt_buf *b, uint64_t v) {
-    if (lt_buf_reserve(b, lt_varint_len(v)) != 0)
-        return;
-    b->len += lt_varint_write(b->data + b->len, v);
 }

@@ -62,12 +62,27 @@ void lt_buf_init(lt_buf *b);
  * fail instead of growing, so the caller sizes it from an upper bound of the output. */
 void lt_buf_init_fixed(lt_buf *b, uint8_t *data, size_t cap);
 void lt_buf_free(lt_buf *b);
-/* Makes room for `extra` more bytes. Returns 0, or -1 (and sets `failed`) on overflow/OOM. */
-int lt_buf_reserve(lt_buf *b, size_t extra);
-void lt_buf_put(lt_buf *b, const void *p, size_t n);
-void lt_buf_put_u8(lt_buf *b, uint8_t v);
-void lt_buf_put_be64(lt_buf *b, uint64_t v);
-void lt_buf_put_varint(lt_buf *b, uint64_t v);
+/* Makes room for `extra` more bytes. Returns 0, or -1 (and sets `failed`) on overflow/OOM.
+ * The growing path is out of line; the check is inline, as the writers below run per byte. */
+int lt_buf_grow(lt_buf *b, size_t extra);
+static inline int lt_buf_reserve(lt_buf *b, size_t extra) {
+    if (LT_LIKELY(!b->failed && extra <= b->cap - b->len))
+        return 0;
+    return lt_buf_grow(b, extra);
+}
+
+static inline void lt_buf_put(lt_buf *b, const void *p, size_t n) {
+    if (n == 0 || lt_buf_reserve(b, n) != 0)
+        return;
+    memcpy(b->data + b->len, p, n);
+    b->len += n;
+}
+
+static inline void lt_buf_put_u8(lt_buf *b, uint8_t v) {
+    if (lt_buf_reserve(b, 1) != 0)
+        return;
+    b->data[b->len++] = v;
+}
 
 /* ---- byte order: always through memcpy, never a cast of an unaligned pointer ----------- */
 static inline uint64_t lt_read_be64(const uint8_t *p) {
@@ -153,6 +168,19 @@ static inline lt_err lt_varint_read(const uint8_t *p, size_t len, size_t *off, u
     *out = v;
     *off = i;
     return LT_OK;
+}
+
+static inline void lt_buf_put_be64(lt_buf *b, uint64_t v) {
+    if (lt_buf_reserve(b, 8) != 0)
+        return;
+    lt_write_be64(b->data + b->len, v);
+    b->len += 8;
+}
+
+static inline void lt_buf_put_varint(lt_buf *b, uint64_t v) {
+    if (lt_buf_reserve(b, lt_varint_len(v)) != 0)
+        return;
+    b->len += lt_varint_write(b->data + b->len, v);
 }
 
 /* Lexicographic comparison of two byte strings; a proper prefix sorts first. */

@@ -30,20 +30,29 @@ typedef struct {
 
 extern lt_resources lt_res;
 
-/* Inputs larger than this many bytes run on a dirty CPU scheduler when the call cannot yield.
- * Set from `make bench` ("dirty cut-off"): the slowest per-byte operation we dispatch this way
- * (decoding a term) stays well under 1 ms at this size. */
-#define LT_DIRTY_BYTES (64 * 1024)
+/* Calls that cannot yield run on a dirty CPU scheduler when their input is larger than a
+ * cut-off, chosen per kind of work from `make bench` (the "dirty cut-off" rows) so that the
+ * slowest call of the kind stays well under 1 ms at the cut-off:
+ *   LT_DIRTY_BYTES       passes over bytes in C (clock merge, increment, get, prune, size):
+ *                        about 0.5 ns a byte;
+ *   LT_DIRTY_TERM_BYTES  building Erlang terms from bytes, reading lists, sorting, hashing
+ *                        every actor (decode, to_list, from_list, DVV ops, validate): up to
+ *                        about 30 ns a byte. */
+#define LT_DIRTY_BYTES (256 * 1024)
+#define LT_DIRTY_TERM_BYTES (16 * 1024)
 
-/* Moves the current call to a dirty CPU scheduler when `bytes` is above the cut-off and we
- * are on a normal scheduler; the same function runs again there with the same arguments. */
-#define LT_DIRTY_IF_BIG(env, name, fn, argc, argv, bytes)                                      \
+/* Moves the current call to a dirty CPU scheduler when `bytes` is above `cutoff` and we are
+ * on a normal scheduler; the same function runs again there with the same arguments. */
+#define LT_DIRTY_IF_ABOVE(cutoff, env, name, fn, argc, argv, bytes)                            \
     do {                                                                                       \
-        if ((size_t)(bytes) > LT_DIRTY_BYTES &&                                                \
-            enif_thread_type() == ERL_NIF_THR_NORMAL_SCHEDULER)                                \
+        if ((size_t)(bytes) > (cutoff) && enif_thread_type() == ERL_NIF_THR_NORMAL_SCHEDULER)  \
             return enif_schedule_nif((env), (name), ERL_NIF_DIRTY_JOB_CPU_BOUND, (fn), (argc), \
                                      (argv));                                                  \
     } while (0)
+#define LT_DIRTY_IF_BIG(env, name, fn, argc, argv, bytes)                                      \
+    LT_DIRTY_IF_ABOVE(LT_DIRTY_BYTES, env, name, fn, argc, argv, bytes)
+#define LT_DIRTY_IF_TERMS(env, name, fn, argc, argv, bytes)                                    \
+    LT_DIRTY_IF_ABOVE(LT_DIRTY_TERM_BYTES, env, name, fn, argc, argv, bytes)
 
 /* {error, {Kind, Reason}} with Reason the lt_err's name. */
 ERL_NIF_TERM lt_make_error(ErlNifEnv *env, ERL_NIF_TERM kind, lt_err err);
@@ -75,7 +84,8 @@ enum { LT_ENC_OK = 0, LT_ENC_BADARG = 1, LT_ENC_BUDGET = 2, LT_ENC_NOMEM = 3 };
 
 /* Appends the canonical bytes of t. `budget` counts terms visited; NULL for no limit. */
 int lt_encode_term(ErlNifEnv *env, ERL_NIF_TERM t, lt_buf *b, long *budget);
-/* Decodes one term at p[*off..len) that lt_canon_validate has accepted. When `existing_atoms`
+/* Decodes one term at p[*off..len), checking every rule of the format on the way (no need
+ * for lt_canon_validate first); bytes after the term are the caller's business. When `existing_atoms`
  * is set, an atom that does not exist yet is not created: returns LT_E_BAD_TAG and sets
  * *unknown_atom. Returns LT_OK or an lt_err. */
 lt_err lt_decode_term(ErlNifEnv *env, const uint8_t *p, size_t len, size_t *off,

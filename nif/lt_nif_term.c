@@ -153,30 +153,44 @@ static int encode(ErlNifEnv *env, ERL_NIF_TERM t, lt_buf *b, long *budget, unsig
         break;
     }
     case ERL_NIF_TERM_TYPE_MAP: {
-        size_t n;
+        size_t n, k = 0;
         ErlNifMapIterator it;
-        ERL_NIF_TERM k, v;
+        ERL_NIF_TERM key, value;
         if (!enif_get_map_size(env, t, &n))
             return LT_ENC_BADARG;
         lt_canon_put_map(b, n);
         size_t pairs_off = b->len;
         if (n == 0)
             break;
-        if (!enif_map_iterator_create(env, t, &it, ERL_NIF_MAP_ITERATOR_FIRST))
+        lt_canon_pair *pairs = enif_alloc(n * sizeof *pairs);
+        if (pairs == NULL)
             return LT_ENC_NOMEM;
+        if (!enif_map_iterator_create(env, t, &it, ERL_NIF_MAP_ITERATOR_FIRST)) {
+            enif_free(pairs);
+            return LT_ENC_NOMEM;
+        }
         rc = LT_ENC_OK;
-        while (rc == LT_ENC_OK && enif_map_iterator_get_pair(env, &it, &k, &v)) {
-            rc = encode(env, k, b, budget, depth + 1);
+        while (rc == LT_ENC_OK && k < n && enif_map_iterator_get_pair(env, &it, &key, &value)) {
+            pairs[k].off = b->len;
+            rc = encode(env, key, b, budget, depth + 1);
+            pairs[k].key_len = b->len - pairs[k].off;
             if (rc == LT_ENC_OK)
-                rc = encode(env, v, b, budget, depth + 1);
+                rc = encode(env, value, b, budget, depth + 1);
+            pairs[k].pair_len = b->len - pairs[k].off;
+            k++;
             enif_map_iterator_next(env, &it);
         }
         enif_map_iterator_destroy(env, &it);
+        if (rc == LT_ENC_OK && b->failed)
+            rc = LT_ENC_NOMEM;
+        if (rc == LT_ENC_OK) {
+            lt_err e = lt_canon_sort_pairs(b, pairs_off, pairs, n);
+            if (e != LT_OK)
+                rc = e == LT_E_NOMEM ? LT_ENC_NOMEM : LT_ENC_BADARG;
+        }
+        enif_free(pairs);
         if (rc != LT_ENC_OK)
             return rc;
-        lt_err e = lt_canon_sort_map(b, pairs_off, n);
-        if (e != LT_OK)
-            return e == LT_E_NOMEM ? LT_ENC_NOMEM : LT_ENC_BADARG;
         break;
     }
     default: /* pids, ports, references, funs: not data that means the same on every node */
@@ -255,29 +269,49 @@ static lt_err decode_bigint(ErlNifEnv *env, const lt_canon_item *it, ERL_NIF_TER
     return ok ? LT_OK : LT_E_NOMEM;
 }
 
-/* Decodes `count` consecutive terms into a fresh array (caller frees with enif_free). */
+/* Containers up to this size decode into an array on the C stack. */
+#define SMALL_CONTAINER 16
+
+typedef struct {
+    ERL_NIF_TERM *terms;
+    ERL_NIF_TERM small[SMALL_CONTAINER];
+} term_array;
+
+static int term_array_init(term_array *a, size_t n) {
+    a->terms = n <= SMALL_CONTAINER ? a->small : enif_alloc(n * sizeof(ERL_NIF_TERM));
+    return a->terms != NULL;
+}
+
+static void term_array_free(term_array *a) {
+    if (a->terms != a->small)
+        enif_free(a->terms);
+    a->terms = NULL;
+}
+
+static lt_err decode_depth(ErlNifEnv *env, const uint8_t *p, size_t len, size_t *off, int existing,
+                           ERL_NIF_TERM *out, int *unknown, unsigned depth);
+
+/* Decodes `count` consecutive terms into arr (sized for them). */
 static lt_err decode_seq(ErlNifEnv *env, const uint8_t *p, size_t len, size_t *off, size_t count,
-                         int existing, ERL_NIF_TERM **terms, int *unknown) {
-    *terms = enif_alloc(count ? count * sizeof(ERL_NIF_TERM) : 1);
-    if (*terms == NULL)
-        return LT_E_NOMEM;
+                         int existing, ERL_NIF_TERM *arr, int *unknown, unsigned depth) {
     for (size_t k = 0; k < count; k++) {
-        lt_err e = lt_decode_term(env, p, len, off, existing, &(*terms)[k], unknown);
-        if (e != LT_OK) {
-            enif_free(*terms);
-            *terms = NULL;
+        lt_err e = decode_depth(env, p, len, off, existing, &arr[k], unknown, depth);
+        if (e != LT_OK)
             return e;
-        }
     }
     return LT_OK;
 }
 
-lt_err lt_decode_term(ErlNifEnv *env, const uint8_t *p, size_t len, size_t *off, int existing,
-                      ERL_NIF_TERM *out, int *unknown) {
+/* One pass: every rule lt_canon_skip checks is checked here too, so decoding needs no
+ * separate validation (terms built before an error are garbage the caller drops). */
+static lt_err decode_depth(ErlNifEnv *env, const uint8_t *p, size_t len, size_t *off, int existing,
+                           ERL_NIF_TERM *out, int *unknown, unsigned depth) {
     lt_canon_item it;
-    ERL_NIF_TERM *terms;
-    lt_err e = lt_canon_next(p, len, off, &it);
-    if (e != LT_OK)
+    term_array arr;
+    lt_err e;
+    if (depth > LT_CANON_MAX_DEPTH)
+        return LT_E_TOO_DEEP;
+    if ((e = lt_canon_next(p, len, off, &it)) != LT_OK)
         return e;
     switch (it.tag) {
     case LT_TAG_INT:
@@ -302,45 +336,68 @@ lt_err lt_decode_term(ErlNifEnv *env, const uint8_t *p, size_t len, size_t *off,
         *out = enif_make_list(env, 0);
         return LT_OK;
     case LT_TAG_TUPLE:
-        if ((e = decode_seq(env, p, len, off, (size_t)it.n, existing, &terms, unknown)) != LT_OK)
-            return e;
-        *out = enif_make_tuple_from_array(env, terms, (unsigned)it.n);
-        enif_free(terms);
-        return LT_OK;
+        if (!term_array_init(&arr, (size_t)it.n))
+            return LT_E_NOMEM;
+        e = decode_seq(env, p, len, off, (size_t)it.n, existing, arr.terms, unknown, depth + 1);
+        if (e == LT_OK)
+            *out = enif_make_tuple_from_array(env, arr.terms, (unsigned)it.n);
+        term_array_free(&arr);
+        return e;
     case LT_TAG_LIST: {
-        /* n elements and then the tail, which ends the list. */
-        if ((e = decode_seq(env, p, len, off, (size_t)it.n + 1, existing, &terms, unknown)) !=
-            LT_OK)
-            return e;
-        ERL_NIF_TERM acc = terms[it.n];
-        for (size_t k = (size_t)it.n; k-- > 0;)
-            acc = enif_make_list_cell(env, terms[k], acc);
-        enif_free(terms);
-        *out = acc;
-        return LT_OK;
+        /* n elements and then the tail, which ends the list and is never itself a list. */
+        if (!term_array_init(&arr, (size_t)it.n + 1))
+            return LT_E_NOMEM;
+        e = decode_seq(env, p, len, off, (size_t)it.n, existing, arr.terms, unknown, depth + 1);
+        if (e == LT_OK && *off < len && p[*off] == LT_TAG_LIST)
+            e = LT_E_NONCANONICAL;
+        if (e == LT_OK)
+            e = decode_depth(env, p, len, off, existing, &arr.terms[it.n], unknown, depth + 1);
+        if (e == LT_OK) {
+            ERL_NIF_TERM acc = arr.terms[it.n];
+            for (size_t k = (size_t)it.n; k-- > 0;)
+                acc = enif_make_list_cell(env, arr.terms[k], acc);
+            *out = acc;
+        }
+        term_array_free(&arr);
+        return e;
     }
     case LT_TAG_MAP: {
-        if ((e = decode_seq(env, p, len, off, 2 * (size_t)it.n, existing, &terms, unknown)) !=
-            LT_OK)
-            return e;
-        ERL_NIF_TERM *keys = enif_alloc(it.n ? it.n * sizeof(ERL_NIF_TERM) : 1);
-        ERL_NIF_TERM *vals = enif_alloc(it.n ? it.n * sizeof(ERL_NIF_TERM) : 1);
-        int ok = keys != NULL && vals != NULL;
-        if (ok) {
-            for (size_t k = 0; k < it.n; k++) {
-                keys[k] = terms[2 * k];
-                vals[k] = terms[2 * k + 1];
-            }
-            ok = enif_make_map_from_arrays(env, keys, vals, (size_t)it.n, out);
+        term_array keys, vals;
+        const uint8_t *prev = NULL;
+        size_t prev_len = 0;
+        if (!term_array_init(&keys, (size_t)it.n))
+            return LT_E_NOMEM;
+        if (!term_array_init(&vals, (size_t)it.n)) {
+            term_array_free(&keys);
+            return LT_E_NOMEM;
         }
-        enif_free(keys);
-        enif_free(vals);
-        enif_free(terms);
-        return ok ? LT_OK : LT_E_NONCANONICAL;
+        for (size_t k = 0; k < it.n && e == LT_OK; k++) {
+            size_t start = *off;
+            e = decode_depth(env, p, len, off, existing, &keys.terms[k], unknown, depth + 1);
+            if (e != LT_OK)
+                break;
+            if (prev != NULL && lt_bytes_cmp(prev, prev_len, p + start, *off - start) >= 0)
+                e = LT_E_ORDER;
+            prev = p + start;
+            prev_len = *off - start;
+            if (e == LT_OK)
+                e = decode_depth(env, p, len, off, existing, &vals.terms[k], unknown, depth + 1);
+        }
+        if (e == LT_OK &&
+            !enif_make_map_from_arrays(env, keys.terms, vals.terms, (size_t)it.n, out))
+            e = LT_E_NONCANONICAL;
+        term_array_free(&keys);
+        term_array_free(&vals);
+        return e;
     }
     default:
         return LT_E_BAD_TAG;
     }
+}
+
+lt_err lt_decode_term(ErlNifEnv *env, const uint8_t *p, size_t len, size_t *off, int existing,
+                      ERL_NIF_TERM *out, int *unknown) {
+    return decode_depth(env, p, len, off, existing, out, unknown, 0);
 }
 
 int lt_actor_from_term(ErlNifEnv *env, ERL_NIF_TERM t, lt_buf *scratch, uint64_t *id) {
@@ -390,11 +447,11 @@ LT_NIF(lt_nif_canon_decode) {
         return enif_make_badarg(env);
     if (bin.size > LT_DECODE_MAX_BYTES)
         return lt_make_error(env, lt_atom.bad_term, LT_E_TOO_BIG);
-    LT_DIRTY_IF_BIG(env, "canon_decode", lt_nif_canon_decode, argc, argv, bin.size);
-    lt_err e = lt_canon_validate(bin.data, bin.size);
-    if (e == LT_OK)
-        e = lt_decode_term(env, bin.data, bin.size, &off, argv[1] == lt_atom.true_, &term,
-                           &unknown);
+    LT_DIRTY_IF_TERMS(env, "canon_decode", lt_nif_canon_decode, argc, argv, bin.size);
+    lt_err e = lt_decode_term(env, bin.data, bin.size, &off, argv[1] == lt_atom.true_, &term,
+                              &unknown);
+    if (e == LT_OK && off != bin.size)
+        e = LT_E_TRAILING;
     if (unknown)
         return enif_make_tuple2(env, lt_atom.error,
                                 enif_make_tuple2(env, lt_atom.bad_term, lt_atom.unknown_atom));

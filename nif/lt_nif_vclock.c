@@ -94,7 +94,7 @@ LT_NIF(lt_nif_vclock_from_list) {
     unsigned len;
     if (argc != 1 || !enif_get_list_length(env, argv[0], &len))
         return enif_make_badarg(env);
-    LT_DIRTY_IF_BIG(env, "vclock_from_list", lt_nif_vclock_from_list, argc, argv,
+    LT_DIRTY_IF_TERMS(env, "vclock_from_list", lt_nif_vclock_from_list, argc, argv,
                     (size_t)len * 64);
     if (!read_entries(env, argv[0], &l))
         return enif_make_badarg(env);
@@ -122,7 +122,7 @@ LT_NIF(lt_nif_vclock_to_list) {
         return enif_make_badarg(env);
     if (e != LT_OK)
         return bad_clock(env, e);
-    LT_DIRTY_IF_BIG(env, "vclock_to_list", lt_nif_vclock_to_list, argc, argv, bin.size);
+    LT_DIRTY_IF_TERMS(env, "vclock_to_list", lt_nif_vclock_to_list, argc, argv, bin.size);
     if ((e = lt_vclock_check_full(&v)) != LT_OK)
         return bad_clock(env, e);
     ERL_NIF_TERM list = enif_make_list(env, 0);
@@ -297,7 +297,7 @@ LT_NIF(lt_nif_vclock_prune) {
         return enif_make_badarg(env);
     if (e != LT_OK)
         return bad_clock(env, e);
-    LT_DIRTY_IF_BIG(env, "vclock_prune", lt_nif_vclock_prune, argc, argv,
+    LT_DIRTY_IF_TERMS(env, "vclock_prune", lt_nif_vclock_prune, argc, argv,
                     bin.size + (size_t)len * 64);
     /* The actors to drop, as entries (their counters are not used). */
     entry_list l;
@@ -364,7 +364,7 @@ LT_NIF(lt_nif_vclock_validate) {
         return enif_make_badarg(env);
     if (e != LT_OK)
         return bad_clock(env, e);
-    LT_DIRTY_IF_BIG(env, "vclock_validate", lt_nif_vclock_validate, argc, argv, bin.size);
+    LT_DIRTY_IF_TERMS(env, "vclock_validate", lt_nif_vclock_validate, argc, argv, bin.size);
     if ((e = lt_vclock_check_full(&v)) != LT_OK)
         return bad_clock(env, e);
     return lt_atom.ok;
