@@ -239,7 +239,7 @@ LT_NIF(lt_nif_dvv_contains) {
     uint64_t id;
     lt_dvv d;
     ERL_NIF_TERM result;
-    if (argc != 3 || !enif_get_uint64(env, argv[1], &c))
+    if (argc != 3 || !enif_get_uint64(env, argv[1], &c) || c == 0)
         return enif_make_badarg(env);
     LT_DIRTY_IF_TERMS(env, "dvv_contains", lt_nif_dvv_contains, argc, argv,
                     binary_size(env, argv[2]));

@@ -11,10 +11,11 @@
 static _Atomic uint64_t hlc_last = 0;
 static _Atomic uint64_t hlc_max_offset_ms = 500;
 
-/* Erlang system time in milliseconds: what erlang:system_time(millisecond) says. */
+/* Erlang system time in milliseconds: what erlang:system_time(millisecond) says. Summed in
+ * microseconds and rounded down once (two millisecond readings could each round down). */
 static uint64_t wall_ms(void) {
-    ErlNifTime t = enif_monotonic_time(ERL_NIF_MSEC) + enif_time_offset(ERL_NIF_MSEC);
-    return t < 0 ? 0 : (uint64_t)t;
+    ErlNifTime t = enif_monotonic_time(ERL_NIF_USEC) + enif_time_offset(ERL_NIF_USEC);
+    return t < 0 ? 0 : (uint64_t)t / 1000;
 }
 
 static ERL_NIF_TERM skew_error(ErlNifEnv *env, uint64_t skew) {
@@ -79,7 +80,8 @@ LT_NIF(lt_nif_hlc_max_offset) {
 /* tick(Last, PhysicalMs) -> Timestamp: the pure rule behind now/0. */
 LT_NIF(lt_nif_hlc_tick) {
     ErlNifUInt64 last, pt;
-    if (argc != 2 || !enif_get_uint64(env, argv[0], &last) || !enif_get_uint64(env, argv[1], &pt))
+    if (argc != 2 || !enif_get_uint64(env, argv[0], &last) ||
+        !enif_get_uint64(env, argv[1], &pt) || pt > LT_HLC_MAX_PHYSICAL_MS)
         return enif_make_badarg(env);
     return enif_make_uint64(env, lt_hlc_tick(last, pt));
 }
@@ -90,7 +92,7 @@ LT_NIF(lt_nif_hlc_receive) {
     uint64_t next, skew;
     if (argc != 4 || !enif_get_uint64(env, argv[0], &last) ||
         !enif_get_uint64(env, argv[1], &remote) || !enif_get_uint64(env, argv[2], &pt) ||
-        !enif_get_uint64(env, argv[3], &max_offset))
+        pt > LT_HLC_MAX_PHYSICAL_MS || !enif_get_uint64(env, argv[3], &max_offset))
         return enif_make_badarg(env);
     if (lt_hlc_receive(last, remote, pt, max_offset, &next, &skew) != LT_OK)
         return skew_error(env, skew);

@@ -30,7 +30,9 @@ new() ->
 %% `[{Actor, N}]', in any order and overlapping as they please.
 -spec from_list({[{actor(), non_neg_integer()}], [dot()]}) -> dvv().
 from_list({VV, Dots}) ->
-    lattice_nif:dvv_from_list(VV, Dots).
+    lattice_nif:dvv_from_list(VV, Dots);
+from_list(Other) ->
+    erlang:error(badarg, [Other]).
 
 %% @doc `{VersionVector, Dots}': the compact form, actors in Erlang term order.
 -spec to_list(dvv()) -> {[{actor(), pos_integer()}], [dot()]} | error().
@@ -43,7 +45,9 @@ to_list(DVV) ->
 %% @doc The context with one more dot.
 -spec add(dot(), dvv()) -> dvv() | error().
 add({Actor, N}, DVV) ->
-    lattice_nif:dvv_add(Actor, N, DVV).
+    lattice_nif:dvv_add(Actor, N, DVV);
+add(Dot, DVV) ->
+    erlang:error(badarg, [Dot, DVV]).
 
 %% @doc A new event of `Actor': its next dot (one above the highest it has) and the context
 %% with that dot added.
@@ -56,7 +60,9 @@ event(Actor, DVV) ->
 
 -spec contains(dot(), dvv()) -> boolean() | error().
 contains({Actor, N}, DVV) ->
-    lattice_nif:dvv_contains(Actor, N, DVV).
+    lattice_nif:dvv_contains(Actor, N, DVV);
+contains(Dot, DVV) ->
+    erlang:error(badarg, [Dot, DVV]).
 
 %% @doc The highest counter among `Actor''s dots (0 when it has none).
 -spec counter(actor(), dvv()) -> non_neg_integer() | error().

@@ -12,6 +12,9 @@
 %% move the clock, so one node with a broken clock cannot drag the cluster into the future.
 %%
 %% `pure_now/2' and `pure_update/4' are the same rules as functions of their inputs.
+%%
+%% Wrong types and out-of-range values (a negative time, a timestamp of 2^64 or more, a
+%% physical time of 2^48 ms or more) raise `badarg'.
 -module(lattice_hlc).
 
 -export([now/0, update/1, peek/0, compare/2, physical/1, logical/1, make/2,
@@ -23,6 +26,8 @@
 
 -define(LOGICAL_BITS, 16).
 -define(LOGICAL_MASK, 16#FFFF).
+-define(MAX_PHYSICAL, (1 bsl 48 - 1)).
+-define(IS_TS(T), (is_integer(T) andalso T >= 0 andalso T < 1 bsl 64)).
 
 %% @doc A new timestamp, greater than any this node has handed out or received.
 -spec now() -> timestamp().
@@ -41,27 +46,37 @@ peek() ->
     lattice_nif:hlc_peek().
 
 -spec compare(timestamp(), timestamp()) -> lt | eq | gt.
-compare(A, B) when is_integer(A), is_integer(B) ->
+compare(A, B) when ?IS_TS(A), ?IS_TS(B) ->
     if
         A < B -> lt;
         A > B -> gt;
         true -> eq
-    end.
+    end;
+compare(A, B) ->
+    erlang:error(badarg, [A, B]).
 
 %% @doc The physical part: milliseconds since the Unix epoch.
 -spec physical(timestamp()) -> non_neg_integer().
-physical(Ts) when is_integer(Ts), Ts >= 0 ->
-    Ts bsr ?LOGICAL_BITS.
+physical(Ts) when ?IS_TS(Ts) ->
+    Ts bsr ?LOGICAL_BITS;
+physical(Ts) ->
+    erlang:error(badarg, [Ts]).
 
 %% @doc The logical counter.
 -spec logical(timestamp()) -> 0..65535.
-logical(Ts) when is_integer(Ts), Ts >= 0 ->
-    Ts band ?LOGICAL_MASK.
+logical(Ts) when ?IS_TS(Ts) ->
+    Ts band ?LOGICAL_MASK;
+logical(Ts) ->
+    erlang:error(badarg, [Ts]).
 
+%% @doc The timestamp for a physical time (ms since the epoch, below 2^48) and a counter.
 -spec make(non_neg_integer(), 0..65535) -> timestamp().
 make(PhysicalMs, Logical) when is_integer(PhysicalMs), PhysicalMs >= 0,
+                               PhysicalMs =< ?MAX_PHYSICAL,
                                is_integer(Logical), Logical >= 0, Logical =< ?LOGICAL_MASK ->
-    (PhysicalMs bsl ?LOGICAL_BITS) bor Logical.
+    (PhysicalMs bsl ?LOGICAL_BITS) bor Logical;
+make(PhysicalMs, Logical) ->
+    erlang:error(badarg, [PhysicalMs, Logical]).
 
 %% @doc The smallest timestamp at a physical time (logical 0): handy for "everything since".
 -spec from_physical(non_neg_integer()) -> timestamp().

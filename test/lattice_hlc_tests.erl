@@ -76,11 +76,16 @@ conversions_test() ->
     ?assertEqual(lt, ?H:compare(1, 2)),
     ?assertEqual(eq, ?H:compare(2, 2)),
     ?assertEqual(gt, ?H:compare(3, 2)),
-    ?assertError(function_clause, ?H:make(1, 65536)).
+    ?assertError(badarg, ?H:make(1, 65536)),
+    ?assertError(badarg, ?H:make(1 bsl 48, 0)),
+    ?assertError(badarg, ?H:physical(-1)),
+    ?assertError(badarg, ?H:compare(a, 1)).
 
 badarg_test() ->
     ?assertError(badarg, ?H:update(-1)),
     ?assertError(badarg, ?H:update(1 bsl 64)),
     ?assertError(badarg, ?H:update(foo)),
     ?assertError(badarg, ?H:pure_now(-1, 0)),
-    ?assertError(badarg, ?H:set_max_offset(-5)).
+    ?assertError(badarg, ?H:set_max_offset(-5)),
+    ?assertError(badarg, ?H:pure_now(0, 1 bsl 48)),
+    ?assertError(badarg, ?H:pure_update(0, 0, 1 bsl 48, 500)).

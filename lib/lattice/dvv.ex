@@ -50,7 +50,7 @@ defmodule Lattice.DVV do
   `[{actor, n}]`, in any order and overlapping as they please.
   """
   @spec from_list({[{actor(), non_neg_integer()}], [dot()]}) :: t()
-  def from_list({version_vector, dots}), do: :lattice_dvv.from_list({version_vector, dots})
+  def from_list(lists), do: :lattice_dvv.from_list(lists)
 
   @doc "`{version_vector, dots}`: the compact form, actors in Erlang term order."
   @spec to_list(t()) :: {[{actor(), pos_integer()}], [dot()]} | error()
@@ -58,7 +58,7 @@ defmodule Lattice.DVV do
 
   @doc "The context with one more dot."
   @spec add(t(), dot()) :: t() | error()
-  def add(dvv, {_actor, _n} = dot), do: :lattice_dvv.add(dot, dvv)
+  def add(dvv, dot), do: :lattice_dvv.add(dot, dvv)
 
   @doc """
   A new event of `actor`: its next dot (one above the highest it has) and the context with
@@ -69,7 +69,7 @@ defmodule Lattice.DVV do
 
   @doc "Whether the context holds `dot`."
   @spec contains?(t(), dot()) :: boolean() | error()
-  def contains?(dvv, {_actor, _n} = dot), do: :lattice_dvv.contains(dot, dvv)
+  def contains?(dvv, dot), do: :lattice_dvv.contains(dot, dvv)
 
   @doc "The highest counter among `actor`'s dots (0 when it has none)."
   @spec counter(t(), actor()) :: non_neg_integer() | error()

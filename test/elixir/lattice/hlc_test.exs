@@ -34,12 +34,14 @@ defmodule Lattice.HLCTest do
     end
 
     test "arguments out of range raise" do
-      assert_raise FunctionClauseError, fn -> HLC.make(1, 65_536) end
-      assert_raise FunctionClauseError, fn -> HLC.make(-1, 0) end
-      assert_raise FunctionClauseError, fn -> HLC.make(1.0, 0) end
-      assert_raise FunctionClauseError, fn -> HLC.physical(-1) end
-      assert_raise FunctionClauseError, fn -> HLC.logical(:ts) end
-      assert_raise FunctionClauseError, fn -> HLC.compare(1, :ts) end
+      assert_raise ArgumentError, fn -> HLC.make(1, 65_536) end
+      assert_raise ArgumentError, fn -> HLC.make(-1, 0) end
+      assert_raise ArgumentError, fn -> HLC.make(1.0, 0) end
+      assert_raise ArgumentError, fn -> HLC.make(Bitwise.bsl(1, 48), 0) end
+      assert_raise ArgumentError, fn -> HLC.physical(-1) end
+      assert_raise ArgumentError, fn -> HLC.logical(:ts) end
+      assert_raise ArgumentError, fn -> HLC.compare(1, :ts) end
+      assert_raise ArgumentError, fn -> HLC.pure_now(0, Bitwise.bsl(1, 48)) end
     end
   end
 
