@@ -46,9 +46,9 @@ typedef enum {
 const char *lt_err_name(lt_err err);
 
 /* ---- growable buffer ---------------------------------------------------------------------
- * Owns `data` (malloc'd) unless `fixed`. Callers free it with lt_buf_free or take it over by reading
- * `data`/`len` and then setting `data` to NULL. `failed` is sticky: once an allocation fails
- * every later put is a no-op, so a sequence of puts needs a single check at the end. */
+ * Owns `data` (malloc'd) unless `fixed`. Callers free it with lt_buf_free or take it over by
+ * reading `data`/`len` and then setting `data` to NULL. `failed` is sticky: once an allocation
+ * fails every later put is a no-op, so a sequence of puts needs a single check at the end. */
 typedef struct {
     uint8_t *data;
     size_t len;

@@ -70,8 +70,8 @@ lt_err lt_dvv_parse(const uint8_t *p, size_t len, lt_dvv *d) {
         off += (size_t)alen;
         if (i > 0) {
             const lt_dvv_entry *pr = &d->entries[i - 1];
-            if (lt_actor_cmp(pr->id, pr->actor, pr->actor_len, en->id, en->actor,
-                             en->actor_len) >= 0) {
+            if (lt_actor_cmp(pr->id, pr->actor, pr->actor_len, en->id, en->actor, en->actor_len) >=
+                0) {
                 e = LT_E_ORDER;
                 break;
             }

@@ -36,9 +36,8 @@ static inline uint64_t lt_hlc_logical(uint64_t ts) {
  * UINT64_MAX (a clock that far ahead has been fed garbage; the NIF refuses such input). */
 static inline uint64_t lt_hlc_tick(uint64_t last, uint64_t physical_ms) {
     uint64_t next = last == UINT64_MAX ? last : last + 1;
-    uint64_t wall = lt_hlc_make(physical_ms > LT_HLC_MAX_PHYSICAL_MS ? LT_HLC_MAX_PHYSICAL_MS
-                                                                     : physical_ms,
-                                0);
+    uint64_t wall =
+        lt_hlc_make(physical_ms > LT_HLC_MAX_PHYSICAL_MS ? LT_HLC_MAX_PHYSICAL_MS : physical_ms, 0);
     return next > wall ? next : wall;
 }
 

@@ -152,7 +152,8 @@ lt_err lt_vclock_check_full(const lt_vclock_view *v) {
         const uint8_t *actor;
         size_t alen;
         actor_at(v, &o, i, &actor, &alen);
-        if ((e = lt_canon_validate(actor, alen)) == LT_OK && lt_actor_id(actor, alen) != lt_vclock_id(v, i))
+        if ((e = lt_canon_validate(actor, alen)) == LT_OK &&
+            lt_actor_id(actor, alen) != lt_vclock_id(v, i))
             e = LT_E_ID;
     }
     offsets_free(&o);
@@ -197,8 +198,8 @@ ptrdiff_t lt_vclock_find(const lt_vclock_view *v, uint64_t id, const uint8_t *ac
     return i;
 }
 
-lt_err lt_vclock_get(const lt_vclock_view *v, uint64_t id, const uint8_t *actor,
-                     size_t actor_len, uint64_t *counter) {
+lt_err lt_vclock_get(const lt_vclock_view *v, uint64_t id, const uint8_t *actor, size_t actor_len,
+                     uint64_t *counter) {
     offsets o;
     size_t at;
     lt_err e = scan(v, &o);
@@ -289,8 +290,8 @@ LT_KERNEL static int copy_if_same(uint8_t *dst, const uint8_t *a, const uint8_t 
 }
 
 /* Compare's counter kernel over [from, to): ORs LT_VC_* into *flags; 0 if a counter is 0. */
-LT_KERNEL static int counters_compare(const uint8_t *ca, const uint8_t *cb, size_t from,
-                                      size_t to, unsigned *flags) {
+LT_KERNEL static int counters_compare(const uint8_t *ca, const uint8_t *cb, size_t from, size_t to,
+                                      unsigned *flags) {
     uint64_t zero = 0, a_ahead = 0, b_ahead = 0;
     for (size_t i = from; i < to; i++) {
         uint64_t x = lt_read_be64(ca + 8 * i), y = lt_read_be64(cb + 8 * i);
@@ -502,13 +503,21 @@ static lt_err merge_general(const lt_vclock_view *a, const lt_vclock_view *b, lt
     }
     size_t max_n = a->n + b->n, max_names = a->names_len + b->names_len;
     size_t hdr_max = 2 + lt_varint_len(max_n), room;
-    if (lt_size_mul(max_n, 16, &room) != 0 || lt_size_add(room, max_names + hdr_max, &room) != 0 ||
-        lt_buf_reserve(out, room) != 0) {
+    /* A fixed buffer sized for the result may lack the room for the worst case: then work in
+     * a scratch buffer and copy the result over. */
+    lt_buf scratch, *w_buf = out;
+    lt_buf_init(&scratch);
+    int overflow =
+        lt_size_mul(max_n, 16, &room) != 0 || lt_size_add(room, max_names + hdr_max, &room) != 0;
+    if (!overflow && out->fixed && room > out->cap - out->len)
+        w_buf = &scratch;
+    if (overflow || lt_buf_reserve(w_buf, room) != 0) {
         offsets_free(&oa);
         offsets_free(&ob);
+        lt_buf_free(&scratch);
         return LT_E_NOMEM;
     }
-    uint8_t *base = out->data + out->len;
+    uint8_t *base = w_buf->data + w_buf->len;
     uint8_t *ids = base + hdr_max, *counters = ids + 8 * max_n, *names = counters + 8 * max_n;
     size_t i = 0, j = 0, k = 0, w = 0;
     while (i < a->n || j < b->n) {
@@ -543,8 +552,12 @@ static lt_err merge_general(const lt_vclock_view *a, const lt_vclock_view *b, lt
     memmove(p, ids, 8 * k);
     memmove(p + 8 * k, counters, 8 * k);
     memmove(p + 16 * k, names, w);
-    out->len += (size_t)(p - base) + 16 * k + w;
-    return LT_OK;
+    w_buf->len += (size_t)(p - base) + 16 * k + w;
+    if (w_buf == &scratch) {
+        lt_buf_put(out, scratch.data, scratch.len);
+        lt_buf_free(&scratch);
+    }
+    return out->failed ? LT_E_NOMEM : LT_OK;
 }
 
 lt_err lt_vclock_merge(const lt_vclock_view *a, const lt_vclock_view *b, lt_buf *out) {
@@ -560,9 +573,9 @@ lt_err lt_vclock_merge(const lt_vclock_view *a, const lt_vclock_view *b, lt_buf 
 
 /* Copies the scanned clock v with one change: `at` gets `counter` (replace), or a new entry
  * goes in before index `at` (insert); entries with drop[i] set are left out. */
-static lt_err rewrite(const lt_vclock_view *v, const offsets *o, size_t at, int insert,
-                      uint64_t id, const uint8_t *actor, size_t actor_len, uint64_t counter,
-                      const uint8_t *drop, lt_buf *out) {
+static lt_err rewrite(const lt_vclock_view *v, const offsets *o, size_t at, int insert, uint64_t id,
+                      const uint8_t *actor, size_t actor_len, uint64_t counter, const uint8_t *drop,
+                      lt_buf *out) {
     size_t n = v->n, names_len = v->names_len;
     if (drop != NULL) {
         for (size_t i = 0; i < v->n; i++) {

@@ -60,8 +60,8 @@ LT_WARN_UNUSED lt_err lt_vclock_check_full(const lt_vclock_view *v);
 /* Comparison. Clocks over the same actors (byte-identical id columns and actor sections, the
  * usual case in a cluster) take a fast path that reads only the id and counter columns — ids
  * strictly ascending, counters >= 1 — and compares the actor sections as opaque bytes; any
- * other pair gets the full structural check of both. The result is a set of two bits: LT_VC_A_AHEAD (some actor has a higher counter
- * in a) and LT_VC_B_AHEAD; 0 = equal, both = concurrent. */
+ * other pair gets the full structural check of both. The result is a set of two bits: LT_VC_A_AHEAD
+ * (some actor has a higher counter in a) and LT_VC_B_AHEAD; 0 = equal, both = concurrent. */
 enum { LT_VC_A_AHEAD = 1, LT_VC_B_AHEAD = 2 };
 
 typedef struct {
@@ -95,7 +95,8 @@ LT_WARN_UNUSED lt_err lt_vclock_increment(const lt_vclock_view *v, uint64_t id,
 /* Writes v without the entries whose index has drop[i] != 0. */
 LT_WARN_UNUSED lt_err lt_vclock_drop(const lt_vclock_view *v, const uint8_t *drop, lt_buf *out);
 
-/* One entry for lt_vclock_build and lt_vclock_prune.  `actor` points at canonical bytes the caller keeps alive. */
+/* One entry for lt_vclock_build and lt_vclock_prune.  `actor` points at canonical bytes the caller
+ * keeps alive. */
 typedef struct lt_vclock_entry {
     uint64_t id;
     uint64_t counter;

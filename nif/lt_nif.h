@@ -43,15 +43,15 @@ extern lt_resources lt_res;
 
 /* Moves the current call to a dirty CPU scheduler when `bytes` is above `cutoff` and we are
  * on a normal scheduler; the same function runs again there with the same arguments. */
-#define LT_DIRTY_IF_ABOVE(cutoff, env, name, fn, argc, argv, bytes)                            \
-    do {                                                                                       \
-        if ((size_t)(bytes) > (cutoff) && enif_thread_type() == ERL_NIF_THR_NORMAL_SCHEDULER)  \
-            return enif_schedule_nif((env), (name), ERL_NIF_DIRTY_JOB_CPU_BOUND, (fn), (argc), \
-                                     (argv));                                                  \
+#define LT_DIRTY_IF_ABOVE(cutoff, env, name, fn, argc, argv, bytes)                                \
+    do {                                                                                           \
+        if ((size_t)(bytes) > (cutoff) && enif_thread_type() == ERL_NIF_THR_NORMAL_SCHEDULER)      \
+            return enif_schedule_nif((env), (name), ERL_NIF_DIRTY_JOB_CPU_BOUND, (fn), (argc),     \
+                                     (argv));                                                      \
     } while (0)
-#define LT_DIRTY_IF_BIG(env, name, fn, argc, argv, bytes)                                      \
+#define LT_DIRTY_IF_BIG(env, name, fn, argc, argv, bytes)                                          \
     LT_DIRTY_IF_ABOVE(LT_DIRTY_BYTES, env, name, fn, argc, argv, bytes)
-#define LT_DIRTY_IF_TERMS(env, name, fn, argc, argv, bytes)                                    \
+#define LT_DIRTY_IF_TERMS(env, name, fn, argc, argv, bytes)                                        \
     LT_DIRTY_IF_ABOVE(LT_DIRTY_TERM_BYTES, env, name, fn, argc, argv, bytes)
 
 /* {error, {Kind, Reason}} with Reason the lt_err's name. */
@@ -85,11 +85,11 @@ enum { LT_ENC_OK = 0, LT_ENC_BADARG = 1, LT_ENC_BUDGET = 2, LT_ENC_NOMEM = 3 };
 /* Appends the canonical bytes of t. `budget` counts terms visited; NULL for no limit. */
 int lt_encode_term(ErlNifEnv *env, ERL_NIF_TERM t, lt_buf *b, long *budget);
 /* Decodes one term at p[*off..len), checking every rule of the format on the way (no need
- * for lt_canon_validate first); bytes after the term are the caller's business. When `existing_atoms`
- * is set, an atom that does not exist yet is not created: returns LT_E_BAD_TAG and sets
- * *unknown_atom. Returns LT_OK or an lt_err. */
-lt_err lt_decode_term(ErlNifEnv *env, const uint8_t *p, size_t len, size_t *off,
-                      int existing_atoms, ERL_NIF_TERM *out, int *unknown_atom);
+ * for lt_canon_validate first); bytes after the term are the caller's business. When
+ * `existing_atoms` is set, an atom that does not exist yet is not created: returns LT_E_BAD_TAG and
+ * sets *unknown_atom. Returns LT_OK or an lt_err. */
+lt_err lt_decode_term(ErlNifEnv *env, const uint8_t *p, size_t len, size_t *off, int existing_atoms,
+                      ERL_NIF_TERM *out, int *unknown_atom);
 
 /* Encodes an actor (any term) into `scratch`, returning its bytes and id. Returns 0 for a
  * term that cannot be an actor, 1 on success; raises nothing. */

@@ -93,7 +93,7 @@ LT_NIF(lt_nif_dvv_from_list) {
         !enif_get_list_length(env, argv[1], &ndots))
         return enif_make_badarg(env);
     LT_DIRTY_IF_TERMS(env, "dvv_from_list", lt_nif_dvv_from_list, argc, argv,
-                    ((size_t)nvv + ndots) * 64);
+                      ((size_t)nvv + ndots) * 64);
     lt_dvv_range *r = enif_alloc(((size_t)nvv + ndots + 1) * sizeof *r);
     lt_buf actors;
     size_t n = 0;
@@ -140,8 +140,7 @@ LT_NIF(lt_nif_dvv_to_list) {
         }
         for (size_t k = en->ndots; k-- > 0;)
             dots = enif_make_list_cell(
-                env,
-                enif_make_tuple2(env, actor, enif_make_uint64(env, d.dots[en->first_dot + k])),
+                env, enif_make_tuple2(env, actor, enif_make_uint64(env, d.dots[en->first_dot + k])),
                 dots);
         if (en->base > 0)
             vv = enif_make_list_cell(
@@ -242,7 +241,7 @@ LT_NIF(lt_nif_dvv_contains) {
     if (argc != 3 || !enif_get_uint64(env, argv[1], &c) || c == 0)
         return enif_make_badarg(env);
     LT_DIRTY_IF_TERMS(env, "dvv_contains", lt_nif_dvv_contains, argc, argv,
-                    binary_size(env, argv[2]));
+                      binary_size(env, argv[2]));
     if (!actor_and_dvv(env, argv[0], argv[2], &actor, &id, &d, &result))
         return result;
     result = lt_dvv_contains(&d, id, actor.data, actor.len, c) ? lt_atom.true_ : lt_atom.false_;
@@ -298,7 +297,7 @@ LT_NIF(lt_nif_dvv_merge) {
     if (argc != 2)
         return enif_make_badarg(env);
     LT_DIRTY_IF_TERMS(env, "dvv_merge", lt_nif_dvv_merge, argc, argv,
-                    binary_size(env, argv[0]) + binary_size(env, argv[1]));
+                      binary_size(env, argv[0]) + binary_size(env, argv[1]));
     if (!two_dvvs(env, argv, &a, &b, &result))
         return result;
     size_t na = lt_dvv_range_count(&a), n = 0;
@@ -323,7 +322,7 @@ LT_NIF(lt_nif_dvv_descends) {
     if (argc != 2)
         return enif_make_badarg(env);
     LT_DIRTY_IF_TERMS(env, "dvv_descends", lt_nif_dvv_descends, argc, argv,
-                    binary_size(env, argv[0]) + binary_size(env, argv[1]));
+                      binary_size(env, argv[0]) + binary_size(env, argv[1]));
     if (!two_dvvs(env, argv, &a, &b, &result))
         return result;
     result = lt_dvv_descends(&a, &b) ? lt_atom.true_ : lt_atom.false_;

@@ -80,8 +80,8 @@ LT_NIF(lt_nif_hlc_max_offset) {
 /* tick(Last, PhysicalMs) -> Timestamp: the pure rule behind now/0. */
 LT_NIF(lt_nif_hlc_tick) {
     ErlNifUInt64 last, pt;
-    if (argc != 2 || !enif_get_uint64(env, argv[0], &last) ||
-        !enif_get_uint64(env, argv[1], &pt) || pt > LT_HLC_MAX_PHYSICAL_MS)
+    if (argc != 2 || !enif_get_uint64(env, argv[0], &last) || !enif_get_uint64(env, argv[1], &pt) ||
+        pt > LT_HLC_MAX_PHYSICAL_MS)
         return enif_make_badarg(env);
     return enif_make_uint64(env, lt_hlc_tick(last, pt));
 }

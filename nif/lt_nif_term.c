@@ -448,8 +448,8 @@ LT_NIF(lt_nif_canon_decode) {
     if (bin.size > LT_DECODE_MAX_BYTES)
         return lt_make_error(env, lt_atom.bad_term, LT_E_TOO_BIG);
     LT_DIRTY_IF_TERMS(env, "canon_decode", lt_nif_canon_decode, argc, argv, bin.size);
-    lt_err e = lt_decode_term(env, bin.data, bin.size, &off, argv[1] == lt_atom.true_, &term,
-                              &unknown);
+    lt_err e =
+        lt_decode_term(env, bin.data, bin.size, &off, argv[1] == lt_atom.true_, &term, &unknown);
     if (e == LT_OK && off != bin.size)
         e = LT_E_TRAILING;
     if (unknown)

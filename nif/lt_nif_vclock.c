@@ -95,7 +95,7 @@ LT_NIF(lt_nif_vclock_from_list) {
     if (argc != 1 || !enif_get_list_length(env, argv[0], &len))
         return enif_make_badarg(env);
     LT_DIRTY_IF_TERMS(env, "vclock_from_list", lt_nif_vclock_from_list, argc, argv,
-                    (size_t)len * 64);
+                      (size_t)len * 64);
     if (!read_entries(env, argv[0], &l))
         return enif_make_badarg(env);
     lt_buf out;
@@ -298,7 +298,7 @@ LT_NIF(lt_nif_vclock_prune) {
     if (e != LT_OK)
         return bad_clock(env, e);
     LT_DIRTY_IF_TERMS(env, "vclock_prune", lt_nif_vclock_prune, argc, argv,
-                    bin.size + (size_t)len * 64);
+                      bin.size + (size_t)len * 64);
     /* The actors to drop, as entries (their counters are not used). */
     entry_list l;
     lt_buf scratch;
