@@ -78,14 +78,16 @@ build/asan/%: test/c/%.c test/c/lt_test.h $(CORE_SRC) $(CORE_HDR) | build/asan
 c-test: $(C_TESTS)
 	@set -e; for t in $(C_TESTS); do echo "== $$t"; ASAN_OPTIONS=detect_leaks=1 $$t; done
 
+C_FILES := $(wildcard c_src/*.[ch] nif/*.[ch] cnode/*.[ch] test/c/*.[ch] fuzz/*.c)
+
 .PHONY: format-check
 format-check:
-	clang-format --dry-run --Werror c_src/*.[ch] nif/*.[ch] cnode/*.[ch] test/c/*.[ch] fuzz/*.c
+	clang-format --dry-run --Werror $(C_FILES)
 	mix format --check-formatted
 
 .PHONY: format
 format:
-	clang-format -i c_src/*.[ch] nif/*.[ch] cnode/*.[ch] test/c/*.[ch] fuzz/*.c
+	clang-format -i $(C_FILES)
 	mix format
 
 .PHONY: eunit
