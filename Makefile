@@ -119,7 +119,12 @@ fuzz: $(FUZZ_TARGETS)
 	@set -e; for t in $(FUZZ_TARGETS); do \
 	  name=$$(basename $$t); mkdir -p build/fuzz/corpus-$$name; \
 	  echo "== $$name ($(FUZZ_SECONDS) s)"; \
-	  $$t -max_total_time=$(FUZZ_SECONDS) -max_len=4096 -print_final_stats=1 build/fuzz/corpus-$$name fuzz/seeds/$$name 2>&1 | tail -n 4; \
+	  if ! $$t -max_total_time=$(FUZZ_SECONDS) -max_len=4096 -print_final_stats=1 \
+	       -artifact_prefix=build/fuzz/$$name- build/fuzz/corpus-$$name fuzz/seeds/$$name \
+	       > build/fuzz/$$name.log 2>&1; then \
+	    tail -n 60 build/fuzz/$$name.log; echo "fuzz: $$name failed (log: build/fuzz/$$name.log)" >&2; exit 1; \
+	  fi; \
+	  grep -E "^(#[0-9]+.*DONE|stat::number_of_executed_units|stat::average_exec_per_sec)" build/fuzz/$$name.log || tail -n 5 build/fuzz/$$name.log; \
 	done
 
 # Everything, assuming the Debian packages are present (make test installs them first).

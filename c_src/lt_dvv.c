@@ -145,7 +145,8 @@ lt_err lt_dvv_normalize(lt_dvv_range *r, size_t n, lt_dvv *out) {
         if (r[i].lo > r[i].hi)
             return LT_E_ORDER;
     }
-    qsort(r, n, sizeof *r, range_cmp);
+    if (n > 1) /* qsort with a NULL array is undefined even for n = 0 */
+        qsort(r, n, sizeof *r, range_cmp);
     /* Bound the output: each range above 1 comes from single dots (see lt_dvv.h). */
     size_t max_dots = 0;
     for (size_t i = 0; i < n; i++)

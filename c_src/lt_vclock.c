@@ -684,7 +684,8 @@ static int entry_cmp(const void *x, const void *y) {
 
 lt_err lt_vclock_build(lt_vclock_entry *e, size_t n, lt_buf *out) {
     size_t kept = 0, names_len = 0;
-    qsort(e, n, sizeof *e, entry_cmp);
+    if (n > 1) /* qsort with a NULL array is undefined even for n = 0 */
+        qsort(e, n, sizeof *e, entry_cmp);
     for (size_t i = 0; i < n; i++) {
         if (i > 0 && entry_cmp(&e[i - 1], &e[i]) == 0)
             return LT_E_ORDER;

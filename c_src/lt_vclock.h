@@ -8,12 +8,16 @@
  *   n x (varint len, bytes)     the actors' canonical term bytes
  * Entries are in strictly ascending (id, actor bytes) order.
  *
- * Two levels of checking. Every operation checks structure — bounds, lengths, order, counters
- * — so no input can make it read out of bounds or give an answer for a malformed clock.
- * lt_vclock_check_full additionally checks that each actor is a canonical term and that each
- * id is the hash of its actor; that costs a hash per actor, so it runs where bytes come from
- * outside (decoding to terms, and lattice_vclock:validate/1, which replication runs on what a
- * peer sends) rather than on every compare.
+ * Checking, in three levels (docs/FORMAT.md, "Checks"). No input makes any operation read out
+ * of bounds. Beyond that, each operation checks what it reads:
+ *  - compare and merge of two clocks whose actor sections are byte-identical (the fast path)
+ *    check the id and counter columns — equal, strictly ascending, counters >= 1 — and treat
+ *    the actor sections as opaque bytes: two identically malformed actor sections go
+ *    unnoticed there (walking them would cost a serial pass, twice the fast path's time);
+ *  - every other operation walks the actor section too: lengths, bounds, (id, actor) order;
+ *  - lt_vclock_check_full also checks that each actor is a canonical term and each id the
+ *    hash of its actor. It runs where bytes come from outside (decoding to terms, and
+ *    lattice_vclock:validate/1, which replication runs on what a peer sends).
  */
 #ifndef LT_VCLOCK_H
 #define LT_VCLOCK_H
