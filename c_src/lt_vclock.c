@@ -11,11 +11,15 @@
 #include <stdlib.h>
 
 lt_err lt_vclock_open(lt_vclock_view *v, const uint8_t *p, size_t len) {
+    return lt_vclock_open_type(v, p, len, LT_TYPE_VCLOCK);
+}
+
+lt_err lt_vclock_open_type(lt_vclock_view *v, const uint8_t *p, size_t len, uint8_t tag) {
     size_t off = 2;
     uint64_t n;
     if (len < 3)
         return LT_E_TRUNCATED;
-    if (p[0] != LT_TYPE_VCLOCK)
+    if (p[0] != tag)
         return LT_E_WRONG_TYPE;
     if (p[1] != LT_FORMAT_V1)
         return LT_E_VERSION;
@@ -25,6 +29,7 @@ lt_err lt_vclock_open(lt_vclock_view *v, const uint8_t *p, size_t len) {
     /* 16 bytes of columns and at least 2 bytes of actor per entry. */
     if (n > (len - off) / 18)
         return LT_E_TRUNCATED;
+    v->tag = tag;
     v->n = (size_t)n;
     v->ids = p + off;
     v->counters = v->ids + 8 * v->n;
@@ -430,7 +435,7 @@ lt_err lt_vclock_cmp_step(lt_vclock_cmp *c, const lt_vclock_view *a, const lt_vc
 
 /* Writes the header and reserves the two columns; returns the offset of the id column. Room
  * is reserved for exactly the clock (callers may hand in a fixed buffer of that size). */
-static size_t start_clock(lt_buf *out, size_t n, size_t names_len) {
+static size_t start_clock(lt_buf *out, uint8_t tag, size_t n, size_t names_len) {
     size_t total;
     if (lt_size_mul(n, 16, &total) != 0 || lt_size_add(total, names_len, &total) != 0 ||
         lt_size_add(total, 2 + lt_varint_len(n), &total) != 0) {
@@ -439,7 +444,7 @@ static size_t start_clock(lt_buf *out, size_t n, size_t names_len) {
     }
     if (lt_buf_reserve(out, total) != 0)
         return 0;
-    lt_buf_put_u8(out, LT_TYPE_VCLOCK);
+    lt_buf_put_u8(out, tag);
     lt_buf_put_u8(out, LT_FORMAT_V1);
     lt_buf_put_varint(out, n);
     size_t cols = out->len;
@@ -450,7 +455,7 @@ static size_t start_clock(lt_buf *out, size_t n, size_t names_len) {
 /* Same actors: a's id column and actor section, with the larger counter of each entry.
  * LT_E_ORDER means "not for the fast path" (the caller resets `out` and goes general). */
 static lt_err merge_fast(const lt_vclock_view *a, const lt_vclock_view *b, lt_buf *out) {
-    size_t cols = start_clock(out, a->n, a->names_len);
+    size_t cols = start_clock(out, a->tag, a->n, a->names_len);
     if (out->failed)
         return LT_E_NOMEM;
     uint8_t *ids = out->data + cols, *counters = ids + 8 * a->n, *names = counters + 8 * a->n;
@@ -546,7 +551,7 @@ static lt_err merge_general(const lt_vclock_view *a, const lt_vclock_view *b, lt
     offsets_free(&ob);
     /* Header, then the columns and actors moved down to sit right after it. */
     uint8_t *p = base;
-    *p++ = LT_TYPE_VCLOCK;
+    *p++ = a->tag;
     *p++ = LT_FORMAT_V1;
     p += lt_varint_write(p, k);
     memmove(p, ids, 8 * k);
@@ -589,7 +594,7 @@ static lt_err rewrite(const lt_vclock_view *v, const offsets *o, size_t at, int 
         n++;
         names_len += lt_varint_len(actor_len) + actor_len;
     }
-    size_t cols = start_clock(out, n, names_len);
+    size_t cols = start_clock(out, v->tag, n, names_len);
     if (out->failed)
         return LT_E_NOMEM;
     uint8_t *ids = out->data + cols, *counters = ids + 8 * n;
@@ -683,6 +688,10 @@ static int entry_cmp(const void *x, const void *y) {
 }
 
 lt_err lt_vclock_build(lt_vclock_entry *e, size_t n, lt_buf *out) {
+    return lt_vclock_build_type(LT_TYPE_VCLOCK, e, n, out);
+}
+
+lt_err lt_vclock_build_type(uint8_t tag, lt_vclock_entry *e, size_t n, lt_buf *out) {
     size_t kept = 0, names_len = 0;
     if (n > 1) /* qsort with a NULL array is undefined even for n = 0 */
         qsort(e, n, sizeof *e, entry_cmp);
@@ -694,7 +703,7 @@ lt_err lt_vclock_build(lt_vclock_entry *e, size_t n, lt_buf *out) {
         kept++;
         names_len += lt_varint_len(e[i].actor_len) + e[i].actor_len;
     }
-    size_t cols = start_clock(out, kept, names_len);
+    size_t cols = start_clock(out, tag, kept, names_len);
     if (out->failed)
         return LT_E_NOMEM;
     size_t k = 0;

@@ -30,6 +30,7 @@
 
 /* A parsed header: pointers into the caller's bytes, valid while those bytes are. */
 typedef struct {
+    uint8_t tag; /* LT_TYPE_VCLOCK, or another type with the same body (G-Counter) */
     size_t n;
     const uint8_t *ids;      /* n * 8 bytes */
     const uint8_t *counters; /* n * 8 bytes */
@@ -39,6 +40,10 @@ typedef struct {
 
 /* O(1): checks the header and that the id and counter columns fit. */
 LT_WARN_UNUSED lt_err lt_vclock_open(lt_vclock_view *v, const uint8_t *p, size_t len);
+/* The same for a type whose body is a clock's (the G-Counter): only the tag differs. Every
+ * function below writes results with the tag of its input view(s). */
+LT_WARN_UNUSED lt_err lt_vclock_open_type(lt_vclock_view *v, const uint8_t *p, size_t len,
+                                          uint8_t tag);
 
 static inline uint64_t lt_vclock_id(const lt_vclock_view *v, size_t i) {
     return lt_read_be64(v->ids + 8 * i);
@@ -111,6 +116,9 @@ typedef struct lt_vclock_entry {
 /* Writes v without the given actors (entries' counters are ignored; absent actors are fine). */
 LT_WARN_UNUSED lt_err lt_vclock_prune(const lt_vclock_view *v, const struct lt_vclock_entry *actors,
                                       size_t k, lt_buf *out);
+
+/* lt_vclock_build for another type with the same body. */
+LT_WARN_UNUSED lt_err lt_vclock_build_type(uint8_t tag, lt_vclock_entry *e, size_t n, lt_buf *out);
 
 /* Sorts the entries (in place) and writes a clock. Entries with counter 0 are left out; two
  * entries for one actor are LT_E_ORDER. */

@@ -22,6 +22,8 @@ static void make_atoms(ErlNifEnv *env) {
     ATOM(bad_term, "bad_term");
     ATOM(bad_vclock, "bad_vclock");
     ATOM(bad_dvv, "bad_dvv");
+    ATOM(bad_gcounter, "bad_gcounter");
+    ATOM(bad_pncounter, "bad_pncounter");
 #undef ATOM
 }
 
@@ -111,15 +113,15 @@ int lt_slice_spent(ErlNifEnv *env, ErlNifTime started) {
 static ErlNifFunc nif_funcs[] = {
     {"canon_encode", 1, lt_nif_canon_encode, 0},
     {"canon_decode", 2, lt_nif_canon_decode, 0},
-    {"vclock_from_list", 1, lt_nif_vclock_from_list, 0},
-    {"vclock_to_list", 1, lt_nif_vclock_to_list, 0},
-    {"vclock_increment", 3, lt_nif_vclock_increment, 0},
-    {"vclock_get", 2, lt_nif_vclock_get, 0},
-    {"vclock_merge", 2, lt_nif_vclock_merge, 0},
+    {"clock_from_list", 2, lt_nif_clock_from_list, 0},
+    {"clock_to_list", 2, lt_nif_clock_to_list, 0},
+    {"clock_increment", 4, lt_nif_clock_increment, 0},
+    {"clock_get", 3, lt_nif_clock_get, 0},
+    {"clock_merge", 3, lt_nif_clock_merge, 0},
     {"vclock_compare", 2, lt_nif_vclock_compare, 0},
     {"vclock_prune", 2, lt_nif_vclock_prune, 0},
-    {"vclock_size", 1, lt_nif_vclock_size, 0},
-    {"vclock_validate", 1, lt_nif_vclock_validate, 0},
+    {"clock_size", 2, lt_nif_clock_size, 0},
+    {"clock_validate", 2, lt_nif_clock_validate, 0},
     {"dvv_from_list", 2, lt_nif_dvv_from_list, 0},
     {"dvv_to_list", 1, lt_nif_dvv_to_list, 0},
     {"dvv_add", 3, lt_nif_dvv_add, 0},

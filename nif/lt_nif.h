@@ -18,7 +18,7 @@ typedef struct {
     ERL_NIF_TERM ok, error, true_, false_, undefined;
     ERL_NIF_TERM eq, lt, gt, concurrent;
     ERL_NIF_TERM enomem, clock_skew, unknown_atom, counter_overflow;
-    ERL_NIF_TERM bad_term, bad_vclock, bad_dvv;
+    ERL_NIF_TERM bad_term, bad_vclock, bad_dvv, bad_gcounter, bad_pncounter;
 } lt_atoms;
 
 /* Made once in load (atoms are valid in every environment). */
@@ -100,15 +100,15 @@ int lt_actor_from_term(ErlNifEnv *env, ERL_NIF_TERM t, lt_buf *scratch, uint64_t
 
 LT_NIF(lt_nif_canon_encode);
 LT_NIF(lt_nif_canon_decode);
-LT_NIF(lt_nif_vclock_from_list);
-LT_NIF(lt_nif_vclock_to_list);
-LT_NIF(lt_nif_vclock_increment);
-LT_NIF(lt_nif_vclock_get);
-LT_NIF(lt_nif_vclock_merge);
+LT_NIF(lt_nif_clock_from_list);
+LT_NIF(lt_nif_clock_to_list);
+LT_NIF(lt_nif_clock_increment);
+LT_NIF(lt_nif_clock_get);
+LT_NIF(lt_nif_clock_merge);
 LT_NIF(lt_nif_vclock_compare);
 LT_NIF(lt_nif_vclock_prune);
-LT_NIF(lt_nif_vclock_size);
-LT_NIF(lt_nif_vclock_validate);
+LT_NIF(lt_nif_clock_size);
+LT_NIF(lt_nif_clock_validate);
 LT_NIF(lt_nif_dvv_from_list);
 LT_NIF(lt_nif_dvv_to_list);
 LT_NIF(lt_nif_dvv_add);

@@ -1,26 +1,43 @@
-/* lt_nif_vclock.c — vector clock NIFs over c_src/lt_vclock.h. */
+/* lt_nif_vclock.c — NIFs over clock-bodied binaries (c_src/lt_vclock.h): vector clocks and
+ * G-Counters share a format but for the type tag, so the shared NIFs (clock_*) take the tag
+ * as their first argument; errors name the type ({error, {bad_vclock | bad_gcounter, _}}). */
 #include "lt_nif.h"
 
 #include "lt_canon.h"
+#include "lt_counter.h"
 #include "lt_vclock.h"
 
 /* Entries per step of a yielding compare (a few tens of microseconds each). */
 #define LT_COMPARE_CHUNK 8192
 
-/* Inspects argv[i] as a clock. Returns 0 (badarg) for a non-binary; *err holds bad data. */
-static int get_clock(ErlNifEnv *env, ERL_NIF_TERM t, ErlNifBinary *bin, lt_vclock_view *v,
-                     lt_err *err) {
-    if (!enif_inspect_binary(env, t, bin))
+/* The tag argument of a clock_* NIF: a clock-bodied type. 0 (badarg) for anything else. */
+static int get_tag(ErlNifEnv *env, ERL_NIF_TERM t, uint8_t *tag) {
+    unsigned v;
+    if (!enif_get_uint(env, t, &v) || (v != LT_TYPE_VCLOCK && v != LT_TYPE_GCOUNTER))
         return 0;
-    *err = lt_vclock_open(v, bin->data, bin->size);
+    *tag = (uint8_t)v;
     return 1;
 }
 
-static ERL_NIF_TERM bad_clock(ErlNifEnv *env, lt_err e) {
+/* Inspects t as a clock of type `tag`. Returns 0 (badarg) for a non-binary; *err holds bad
+ * data. */
+static int get_clock(ErlNifEnv *env, ERL_NIF_TERM t, uint8_t tag, ErlNifBinary *bin,
+                     lt_vclock_view *v, lt_err *err) {
+    if (!enif_inspect_binary(env, t, bin))
+        return 0;
+    *err = lt_vclock_open_type(v, bin->data, bin->size, tag);
+    return 1;
+}
+
+static ERL_NIF_TERM bad_clock_of(ErlNifEnv *env, uint8_t tag, lt_err e) {
     if (e == LT_E_NOMEM)
         return lt_raise_nomem(env);
-    return lt_make_error(env, lt_atom.bad_vclock, e);
+    return lt_make_error(env, tag == LT_TYPE_GCOUNTER ? lt_atom.bad_gcounter : lt_atom.bad_vclock,
+                         e);
 }
+
+/* Vector-clock-only NIFs. */
+#define bad_clock(env, e) bad_clock_of(env, LT_TYPE_VCLOCK, e)
 
 static lt_err check_structure(const lt_vclock_view *v) {
     lt_vclock_check st = {0};
@@ -88,19 +105,20 @@ fail:
     return 0;
 }
 
-/* from_list([{Actor, Counter}]) -> Clock. badarg on a bad shape or a repeated actor. */
-LT_NIF(lt_nif_vclock_from_list) {
+/* clock_from_list(Tag, [{Actor, Counter}]) -> Clock. badarg on a bad shape or a repeated
+ * actor. */
+LT_NIF(lt_nif_clock_from_list) {
     entry_list l;
     unsigned len;
-    if (argc != 1 || !enif_get_list_length(env, argv[0], &len))
+    uint8_t tag;
+    if (argc != 2 || !get_tag(env, argv[0], &tag) || !enif_get_list_length(env, argv[1], &len))
         return enif_make_badarg(env);
-    LT_DIRTY_IF_TERMS(env, "vclock_from_list", lt_nif_vclock_from_list, argc, argv,
-                      (size_t)len * 64);
-    if (!read_entries(env, argv[0], &l))
+    LT_DIRTY_IF_TERMS(env, "clock_from_list", lt_nif_clock_from_list, argc, argv, (size_t)len * 64);
+    if (!read_entries(env, argv[1], &l))
         return enif_make_badarg(env);
     lt_buf out;
     lt_buf_init(&out);
-    lt_err e = lt_vclock_build(l.entries, l.n, &out);
+    lt_err e = lt_vclock_build_type(tag, l.entries, l.n, &out);
     entry_list_free(&l);
     if (e == LT_E_ORDER) {
         lt_buf_free(&out);
@@ -113,18 +131,19 @@ LT_NIF(lt_nif_vclock_from_list) {
     return lt_buf_to_term(env, &out);
 }
 
-/* to_list(Clock) -> [{Actor, Counter}] (in clock order) | {error, {bad_vclock, Reason}}. */
-LT_NIF(lt_nif_vclock_to_list) {
+/* clock_to_list(Tag, Clock) -> [{Actor, Counter}] (in clock order) | {error, ...}. */
+LT_NIF(lt_nif_clock_to_list) {
     ErlNifBinary bin;
     lt_vclock_view v;
     lt_err e;
-    if (argc != 1 || !get_clock(env, argv[0], &bin, &v, &e))
+    uint8_t tag;
+    if (argc != 2 || !get_tag(env, argv[0], &tag) || !get_clock(env, argv[1], tag, &bin, &v, &e))
         return enif_make_badarg(env);
     if (e != LT_OK)
-        return bad_clock(env, e);
-    LT_DIRTY_IF_TERMS(env, "vclock_to_list", lt_nif_vclock_to_list, argc, argv, bin.size);
+        return bad_clock_of(env, tag, e);
+    LT_DIRTY_IF_TERMS(env, "clock_to_list", lt_nif_clock_to_list, argc, argv, bin.size);
     if ((e = lt_vclock_check_full(&v)) != LT_OK)
-        return bad_clock(env, e);
+        return bad_clock_of(env, tag, e);
     ERL_NIF_TERM list = enif_make_list(env, 0);
     ERL_NIF_TERM *items = enif_alloc(v.n ? v.n * sizeof(ERL_NIF_TERM) : 1);
     if (items == NULL)
@@ -140,7 +159,7 @@ LT_NIF(lt_nif_vclock_to_list) {
             e = lt_decode_term(env, actor, alen, &aoff, 0, &t, &unknown);
         if (e != LT_OK) {
             enif_free(items);
-            return bad_clock(env, e);
+            return bad_clock_of(env, tag, e);
         }
         items[i] = enif_make_tuple2(env, t, enif_make_uint64(env, lt_vclock_counter(&v, i)));
     }
@@ -149,8 +168,8 @@ LT_NIF(lt_nif_vclock_to_list) {
     return list;
 }
 
-/* increment(Actor, By, Clock) -> Clock2 | {error, ...}. */
-LT_NIF(lt_nif_vclock_increment) {
+/* clock_increment(Tag, Actor, By, Clock) -> Clock2 | {error, ...}. */
+LT_NIF(lt_nif_clock_increment) {
     ErlNifBinary bin;
     lt_vclock_view v;
     lt_err e;
@@ -158,14 +177,15 @@ LT_NIF(lt_nif_vclock_increment) {
     uint64_t id;
     lt_buf actor;
     lt_out out;
-    if (argc != 3 || !enif_get_uint64(env, argv[1], &by) || by == 0 ||
-        !get_clock(env, argv[2], &bin, &v, &e))
+    uint8_t tag;
+    if (argc != 4 || !get_tag(env, argv[0], &tag) || !enif_get_uint64(env, argv[2], &by) ||
+        by == 0 || !get_clock(env, argv[3], tag, &bin, &v, &e))
         return enif_make_badarg(env);
     if (e != LT_OK)
-        return bad_clock(env, e);
-    LT_DIRTY_IF_BIG(env, "vclock_increment", lt_nif_vclock_increment, argc, argv, bin.size);
+        return bad_clock_of(env, tag, e);
+    LT_DIRTY_IF_BIG(env, "clock_increment", lt_nif_clock_increment, argc, argv, bin.size);
     lt_buf_init(&actor);
-    if (!lt_actor_from_term(env, argv[0], &actor, &id)) {
+    if (!lt_actor_from_term(env, argv[1], &actor, &id)) {
         lt_buf_free(&actor);
         return enif_make_badarg(env);
     }
@@ -181,25 +201,26 @@ LT_NIF(lt_nif_vclock_increment) {
         lt_out_abandon(&out);
         if (e == LT_E_OVERFLOW)
             return enif_make_tuple2(env, lt_atom.error, lt_atom.counter_overflow);
-        return bad_clock(env, e);
+        return bad_clock_of(env, tag, e);
     }
     return lt_out_finish(env, &out);
 }
 
-/* get(Actor, Clock) -> Counter | {error, ...}. */
-LT_NIF(lt_nif_vclock_get) {
+/* clock_get(Tag, Actor, Clock) -> Counter | {error, ...}. */
+LT_NIF(lt_nif_clock_get) {
     ErlNifBinary bin;
     lt_vclock_view v;
     lt_err e;
     uint64_t id;
     lt_buf actor;
-    if (argc != 2 || !get_clock(env, argv[1], &bin, &v, &e))
+    uint8_t tag;
+    if (argc != 3 || !get_tag(env, argv[0], &tag) || !get_clock(env, argv[2], tag, &bin, &v, &e))
         return enif_make_badarg(env);
     if (e != LT_OK)
-        return bad_clock(env, e);
-    LT_DIRTY_IF_BIG(env, "vclock_get", lt_nif_vclock_get, argc, argv, bin.size);
+        return bad_clock_of(env, tag, e);
+    LT_DIRTY_IF_BIG(env, "clock_get", lt_nif_clock_get, argc, argv, bin.size);
     lt_buf_init(&actor);
-    if (!lt_actor_from_term(env, argv[0], &actor, &id)) {
+    if (!lt_actor_from_term(env, argv[1], &actor, &id)) {
         lt_buf_free(&actor);
         return enif_make_badarg(env);
     }
@@ -207,28 +228,29 @@ LT_NIF(lt_nif_vclock_get) {
     e = lt_vclock_get(&v, id, actor.data, actor.len, &counter);
     lt_buf_free(&actor);
     if (e != LT_OK)
-        return bad_clock(env, e);
+        return bad_clock_of(env, tag, e);
     return enif_make_uint64(env, counter);
 }
 
-/* merge(A, B) -> Clock | {error, ...}. */
-LT_NIF(lt_nif_vclock_merge) {
+/* clock_merge(Tag, A, B) -> Clock | {error, ...}. */
+LT_NIF(lt_nif_clock_merge) {
     ErlNifBinary a, b;
     lt_vclock_view va, vb;
     lt_err ea, eb;
     lt_out out;
-    if (argc != 2 || !get_clock(env, argv[0], &a, &va, &ea) ||
-        !get_clock(env, argv[1], &b, &vb, &eb))
+    uint8_t tag;
+    if (argc != 3 || !get_tag(env, argv[0], &tag) || !get_clock(env, argv[1], tag, &a, &va, &ea) ||
+        !get_clock(env, argv[2], tag, &b, &vb, &eb))
         return enif_make_badarg(env);
     if (ea != LT_OK || eb != LT_OK)
-        return bad_clock(env, ea != LT_OK ? ea : eb);
-    LT_DIRTY_IF_BIG(env, "vclock_merge", lt_nif_vclock_merge, argc, argv, a.size + b.size);
+        return bad_clock_of(env, tag, ea != LT_OK ? ea : eb);
+    LT_DIRTY_IF_BIG(env, "clock_merge", lt_nif_clock_merge, argc, argv, a.size + b.size);
     if (!lt_out_init(&out, a.size + b.size))
         return lt_raise_nomem(env);
     lt_err e = lt_vclock_merge(&va, &vb, &out.buf);
     if (e != LT_OK) {
         lt_out_abandon(&out);
-        return bad_clock(env, e);
+        return bad_clock_of(env, tag, e);
     }
     return lt_out_finish(env, &out);
 }
@@ -241,8 +263,8 @@ LT_NIF(lt_nif_vclock_compare) {
     lt_vclock_cmp cmp;
     lt_err ea, eb;
     int done = 0;
-    if ((argc != 2 && argc != 3) || !get_clock(env, argv[0], &a, &va, &ea) ||
-        !get_clock(env, argv[1], &b, &vb, &eb))
+    if ((argc != 2 && argc != 3) || !get_clock(env, argv[0], LT_TYPE_VCLOCK, &a, &va, &ea) ||
+        !get_clock(env, argv[1], LT_TYPE_VCLOCK, &b, &vb, &eb))
         return enif_make_badarg(env);
     if (ea != LT_OK || eb != LT_OK)
         return bad_clock(env, ea != LT_OK ? ea : eb);
@@ -293,7 +315,7 @@ LT_NIF(lt_nif_vclock_prune) {
     lt_err e;
     unsigned len;
     if (argc != 2 || !enif_get_list_length(env, argv[0], &len) ||
-        !get_clock(env, argv[1], &bin, &v, &e))
+        !get_clock(env, argv[1], LT_TYPE_VCLOCK, &bin, &v, &e))
         return enif_make_badarg(env);
     if (e != LT_OK)
         return bad_clock(env, e);
@@ -340,32 +362,34 @@ LT_NIF(lt_nif_vclock_prune) {
     return lt_out_finish(env, &out);
 }
 
-/* size(Clock) -> number of actors | {error, ...}. */
-LT_NIF(lt_nif_vclock_size) {
+/* clock_size(Tag, Clock) -> number of actors | {error, ...}. */
+LT_NIF(lt_nif_clock_size) {
     ErlNifBinary bin;
     lt_vclock_view v;
     lt_err e;
-    if (argc != 1 || !get_clock(env, argv[0], &bin, &v, &e))
+    uint8_t tag;
+    if (argc != 2 || !get_tag(env, argv[0], &tag) || !get_clock(env, argv[1], tag, &bin, &v, &e))
         return enif_make_badarg(env);
     if (e != LT_OK)
-        return bad_clock(env, e);
-    LT_DIRTY_IF_BIG(env, "vclock_size", lt_nif_vclock_size, argc, argv, bin.size);
+        return bad_clock_of(env, tag, e);
+    LT_DIRTY_IF_BIG(env, "clock_size", lt_nif_clock_size, argc, argv, bin.size);
     if ((e = check_structure(&v)) != LT_OK)
-        return bad_clock(env, e);
+        return bad_clock_of(env, tag, e);
     return enif_make_uint64(env, v.n);
 }
 
-/* validate(Clock) -> ok | {error, ...}: every rule, including canonical actors and ids. */
-LT_NIF(lt_nif_vclock_validate) {
+/* clock_validate(Tag, Clock) -> ok | {error, ...}: every rule, with canonical actors and ids. */
+LT_NIF(lt_nif_clock_validate) {
     ErlNifBinary bin;
     lt_vclock_view v;
     lt_err e;
-    if (argc != 1 || !get_clock(env, argv[0], &bin, &v, &e))
+    uint8_t tag;
+    if (argc != 2 || !get_tag(env, argv[0], &tag) || !get_clock(env, argv[1], tag, &bin, &v, &e))
         return enif_make_badarg(env);
     if (e != LT_OK)
-        return bad_clock(env, e);
-    LT_DIRTY_IF_TERMS(env, "vclock_validate", lt_nif_vclock_validate, argc, argv, bin.size);
+        return bad_clock_of(env, tag, e);
+    LT_DIRTY_IF_TERMS(env, "clock_validate", lt_nif_clock_validate, argc, argv, bin.size);
     if ((e = lt_vclock_check_full(&v)) != LT_OK)
-        return bad_clock(env, e);
+        return bad_clock_of(env, tag, e);
     return lt_atom.ok;
 }

@@ -4,8 +4,8 @@
 -module(lattice_nif).
 
 -export([canon_encode/1, canon_decode/2]).
--export([vclock_from_list/1, vclock_to_list/1, vclock_increment/3, vclock_get/2,
-         vclock_merge/2, vclock_compare/2, vclock_prune/2, vclock_size/1, vclock_validate/1]).
+-export([clock_from_list/2, clock_to_list/2, clock_increment/4, clock_get/3,
+         clock_merge/3, vclock_compare/2, vclock_prune/2, clock_size/2, clock_validate/2]).
 -export([dvv_from_list/2, dvv_to_list/1, dvv_add/3, dvv_event/2, dvv_contains/3, dvv_max/2,
          dvv_merge/2, dvv_descends/2, dvv_validate/1]).
 -export([hlc_now/0, hlc_update/1, hlc_peek/0, hlc_set_max_offset/1, hlc_max_offset/0,
@@ -14,8 +14,8 @@
 -export([priv_dir/0]).
 
 -nifs([canon_encode/1, canon_decode/2,
-       vclock_from_list/1, vclock_to_list/1, vclock_increment/3, vclock_get/2,
-       vclock_merge/2, vclock_compare/2, vclock_prune/2, vclock_size/1, vclock_validate/1,
+       clock_from_list/2, clock_to_list/2, clock_increment/4, clock_get/3,
+       clock_merge/3, vclock_compare/2, vclock_prune/2, clock_size/2, clock_validate/2,
        dvv_from_list/2, dvv_to_list/1, dvv_add/3, dvv_event/2, dvv_contains/3, dvv_max/2,
        dvv_merge/2, dvv_descends/2, dvv_validate/1,
        hlc_now/0, hlc_update/1, hlc_peek/0, hlc_set_max_offset/1, hlc_max_offset/0,
@@ -65,15 +65,15 @@ priv_dir() ->
 
 canon_encode(_) -> ?NOT_LOADED.
 canon_decode(_, _) -> ?NOT_LOADED.
-vclock_from_list(_) -> ?NOT_LOADED.
-vclock_to_list(_) -> ?NOT_LOADED.
-vclock_increment(_, _, _) -> ?NOT_LOADED.
-vclock_get(_, _) -> ?NOT_LOADED.
-vclock_merge(_, _) -> ?NOT_LOADED.
+clock_from_list(_, _) -> ?NOT_LOADED.
+clock_to_list(_, _) -> ?NOT_LOADED.
+clock_increment(_, _, _, _) -> ?NOT_LOADED.
+clock_get(_, _, _) -> ?NOT_LOADED.
+clock_merge(_, _, _) -> ?NOT_LOADED.
 vclock_compare(_, _) -> ?NOT_LOADED.
 vclock_prune(_, _) -> ?NOT_LOADED.
-vclock_size(_) -> ?NOT_LOADED.
-vclock_validate(_) -> ?NOT_LOADED.
+clock_size(_, _) -> ?NOT_LOADED.
+clock_validate(_, _) -> ?NOT_LOADED.
 dvv_from_list(_, _) -> ?NOT_LOADED.
 dvv_to_list(_) -> ?NOT_LOADED.
 dvv_add(_, _, _) -> ?NOT_LOADED.

@@ -15,6 +15,9 @@
 -export([new/0, from_list/1, to_list/1, increment/2, increment/3, get/2, merge/1, merge/2,
          compare/2, descends/2, dominates/2, prune/2, size/1, validate/1]).
 
+%% The type tag of a vector clock binary (docs/FORMAT.md).
+-define(TAG, 16#01).
+
 -type vclock() :: binary().
 -type actor() :: term().
 -type counter() :: non_neg_integer().
@@ -31,12 +34,12 @@ new() ->
 %% a negative counter or one of 2^64 or more is `badarg'.
 -spec from_list([{actor(), counter()}]) -> vclock().
 from_list(List) ->
-    lattice_nif:vclock_from_list(List).
+    lattice_nif:clock_from_list(?TAG, List).
 
 %% @doc The clock's entries, sorted by actor in Erlang term order.
 -spec to_list(vclock()) -> [{actor(), pos_integer()}] | error().
 to_list(Clock) ->
-    case lattice_nif:vclock_to_list(Clock) of
+    case lattice_nif:clock_to_list(?TAG, Clock) of
         List when is_list(List) -> lists:sort(List);
         Error -> Error
     end.
@@ -44,23 +47,23 @@ to_list(Clock) ->
 %% @doc Adds 1 to `Actor''s counter.
 -spec increment(actor(), vclock()) -> vclock() | error() | {error, counter_overflow}.
 increment(Actor, Clock) ->
-    lattice_nif:vclock_increment(Actor, 1, Clock).
+    lattice_nif:clock_increment(?TAG, Actor, 1, Clock).
 
 %% @doc Adds `By' (a positive integer) to `Actor''s counter.
 -spec increment(actor(), pos_integer(), vclock()) ->
           vclock() | error() | {error, counter_overflow}.
 increment(Actor, By, Clock) ->
-    lattice_nif:vclock_increment(Actor, By, Clock).
+    lattice_nif:clock_increment(?TAG, Actor, By, Clock).
 
 %% @doc `Actor''s counter (0 when absent).
 -spec get(actor(), vclock()) -> counter() | error().
 get(Actor, Clock) ->
-    lattice_nif:vclock_get(Actor, Clock).
+    lattice_nif:clock_get(?TAG, Actor, Clock).
 
 %% @doc The least clock that descends from both: the pointwise maximum.
 -spec merge(vclock(), vclock()) -> vclock() | error().
 merge(A, B) ->
-    lattice_nif:vclock_merge(A, B).
+    lattice_nif:clock_merge(?TAG, A, B).
 
 %% @doc The merge of a list of clocks (`new()' for the empty list).
 -spec merge([vclock()]) -> vclock() | error().
@@ -112,10 +115,10 @@ prune(Actors, Clock) ->
 %% @doc The number of actors with a non-zero counter.
 -spec size(vclock()) -> non_neg_integer() | error().
 size(Clock) ->
-    lattice_nif:vclock_size(Clock).
+    lattice_nif:clock_size(?TAG, Clock).
 
 %% @doc Checks every rule of the format, including that each actor is canonical and each id
 %% is its actor's hash. Run it on clocks that come from outside.
 -spec validate(vclock()) -> ok | error().
 validate(Clock) ->
-    lattice_nif:vclock_validate(Clock).
+    lattice_nif:clock_validate(?TAG, Clock).

@@ -1,0 +1,48 @@
+/*
+ * lt_table.h — the index of an in-place CRDT object: canonical key bytes (an actor, an
+ * element, a map key) to a dense slot number, by open addressing on the key's id (XXH3-64 of
+ * its bytes, as in the binary formats).
+ *
+ * Slots are 0..n-1 and stay put while the table grows, so a type keeps its per-key data in
+ * arrays indexed by slot. Keys are copied into the table's arena. Removal is not supported:
+ * the types that drop keys (OR-Set, LWW-Map) mark slots empty themselves and rebuild when
+ * they snapshot.
+ */
+#ifndef LT_TABLE_H
+#define LT_TABLE_H
+
+#include "lt_common.h"
+
+typedef struct {
+    uint32_t *index;   /* index_cap entries: slot + 1, or 0 for free; owned */
+    size_t index_cap;  /* a power of two */
+    uint64_t *ids;     /* per slot; owned */
+    size_t *key_off;   /* per slot, into arena; owned */
+    uint32_t *key_len; /* per slot; owned */
+    size_t n, cap;     /* slots used, slots allocated */
+    lt_buf arena;      /* the key bytes; owned */
+} lt_table;
+
+void lt_table_init(lt_table *t);
+void lt_table_free(lt_table *t);
+
+/* The slot of the key, or -1. */
+ptrdiff_t lt_table_find(const lt_table *t, uint64_t id, const uint8_t *key, size_t len);
+
+/* The slot of the key, adding it if absent (*added says which). -1 when out of memory or
+ * past 2^32 - 2 slots. Slot arrays of the caller must then be grown to lt_table_cap(t). */
+ptrdiff_t lt_table_upsert(lt_table *t, uint64_t id, const uint8_t *key, size_t len, int *added);
+
+static inline size_t lt_table_cap(const lt_table *t) {
+    return t->cap;
+}
+
+static inline const uint8_t *lt_table_key(const lt_table *t, size_t slot) {
+    return t->arena.data + t->key_off[slot];
+}
+
+/* Fills order[0..n) with the slots sorted by (id, key bytes): canonical order for snapshots.
+ * The caller supplies order with room for t->n entries. */
+void lt_table_sorted(const lt_table *t, size_t *order);
+
+#endif
