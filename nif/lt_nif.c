@@ -24,11 +24,15 @@ static void make_atoms(ErlNifEnv *env) {
     ATOM(bad_dvv, "bad_dvv");
     ATOM(bad_gcounter, "bad_gcounter");
     ATOM(bad_pncounter, "bad_pncounter");
+    ATOM(increment, "increment");
+    ATOM(decrement, "decrement");
+    ATOM(get, "get");
 #undef ATOM
 }
 
 static int open_resources(ErlNifEnv *env) {
-    return lt_hash_open_resources(env, ERL_NIF_RT_CREATE | ERL_NIF_RT_TAKEOVER) ? 0 : 1;
+    ErlNifResourceFlags flags = ERL_NIF_RT_CREATE | ERL_NIF_RT_TAKEOVER;
+    return lt_hash_open_resources(env, flags) && lt_object_open_resources(env, flags) ? 0 : 1;
 }
 
 static int load(ErlNifEnv *env, void **priv, ERL_NIF_TERM info) {
@@ -140,6 +144,16 @@ static ErlNifFunc nif_funcs[] = {
     {"hlc_receive", 4, lt_nif_hlc_receive, 0},
     {"hash", 3, lt_nif_hash, 0},
     {"term_digest", 1, lt_nif_term_digest, 0},
+    {"obj_new", 1, lt_nif_obj_new, 0},
+    {"obj_update", 3, lt_nif_obj_update, 0},
+    {"obj_join", 2, lt_nif_obj_join, 0},
+    {"obj_value", 1, lt_nif_obj_value, 0},
+    {"obj_query", 2, lt_nif_obj_query, 0},
+    {"obj_snapshot", 1, lt_nif_obj_snapshot, 0},
+    {"obj_digest", 1, lt_nif_obj_digest, 0},
+    {"gcounter_value", 1, lt_nif_gcounter_value, 0},
+    {"gcounter_digest", 1, lt_nif_gcounter_digest, 0},
+    {"pncounter_digest", 1, lt_nif_pncounter_digest, 0},
 };
 
 ERL_NIF_INIT(lattice_nif, nif_funcs, load, NULL, upgrade, unload)

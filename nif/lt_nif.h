@@ -19,6 +19,7 @@ typedef struct {
     ERL_NIF_TERM eq, lt, gt, concurrent;
     ERL_NIF_TERM enomem, clock_skew, unknown_atom, counter_overflow;
     ERL_NIF_TERM bad_term, bad_vclock, bad_dvv, bad_gcounter, bad_pncounter;
+    ERL_NIF_TERM increment, decrement, get;
 } lt_atoms;
 
 /* Made once in load (atoms are valid in every environment). */
@@ -26,6 +27,7 @@ extern lt_atoms lt_atom;
 
 typedef struct {
     ErlNifResourceType *hash_job;
+    ErlNifResourceType *object;
 } lt_resources;
 
 extern lt_resources lt_res;
@@ -128,7 +130,41 @@ LT_NIF(lt_nif_hlc_receive);
 LT_NIF(lt_nif_hash);
 LT_NIF(lt_nif_term_digest);
 
-/* The hash job resource type (lt_nif_hash.c); opened in load and upgrade. */
+LT_NIF(lt_nif_obj_new);
+LT_NIF(lt_nif_obj_update);
+LT_NIF(lt_nif_obj_join);
+LT_NIF(lt_nif_obj_value);
+LT_NIF(lt_nif_obj_query);
+LT_NIF(lt_nif_obj_snapshot);
+LT_NIF(lt_nif_obj_digest);
+LT_NIF(lt_nif_gcounter_value);
+LT_NIF(lt_nif_gcounter_digest);
+LT_NIF(lt_nif_pncounter_digest);
+
+/* Resource types, opened in load and upgrade. */
 int lt_hash_open_resources(ErlNifEnv *env, ErlNifResourceFlags flags);
+int lt_object_open_resources(ErlNifEnv *env, ErlNifResourceFlags flags);
+
+/* ---- in-place objects (lt_nif_object.c) --------------------------------------------------
+ * What a CRDT type supplies to have in-place objects. The object's mutex is held around every
+ * call; `state` is what `create` returned. */
+typedef struct {
+    uint8_t tag;                  /* the type tag of its binaries */
+    const ERL_NIF_TERM *bad_kind; /* the error kind for bad binaries, e.g. &lt_atom.bad_gcounter */
+    void *(*create)(void);        /* an empty state, or NULL when out of memory */
+    void (*destroy)(void *state);
+    /* Joins a binary of the type (a state or a delta); on error the state is unchanged or a
+     * valid state between the old one and the join. */
+    lt_err (*join)(void *state, const uint8_t *bin, size_t len);
+    /* {ok, Delta} | {error, Reason}; badarg (enif_make_badarg) for an unknown op or actor. */
+    ERL_NIF_TERM (*update)(ErlNifEnv *env, void *state, ERL_NIF_TERM op, ERL_NIF_TERM actor);
+    ERL_NIF_TERM (*value)(ErlNifEnv *env, void *state);
+    ERL_NIF_TERM (*query)(ErlNifEnv *env, void *state, ERL_NIF_TERM query);
+    lt_err (*snapshot)(void *state, lt_buf *out);
+    lt_err (*digest)(void *state, uint8_t out[16]);
+} lt_obj_type;
+
+extern const lt_obj_type lt_obj_gcounter;
+extern const lt_obj_type lt_obj_pncounter;
 
 #endif

@@ -11,6 +11,8 @@
 -export([hlc_now/0, hlc_update/1, hlc_peek/0, hlc_set_max_offset/1, hlc_max_offset/0,
          hlc_tick/2, hlc_receive/4]).
 -export([hash/3, term_digest/1]).
+-export([obj_new/1, obj_update/3, obj_join/2, obj_value/1, obj_query/2, obj_snapshot/1,
+         obj_digest/1, gcounter_value/1, gcounter_digest/1, pncounter_digest/1]).
 -export([priv_dir/0]).
 
 -nifs([canon_encode/1, canon_decode/2,
@@ -20,7 +22,9 @@
        dvv_merge/2, dvv_descends/2, dvv_validate/1,
        hlc_now/0, hlc_update/1, hlc_peek/0, hlc_set_max_offset/1, hlc_max_offset/0,
        hlc_tick/2, hlc_receive/4,
-       hash/3, term_digest/1]).
+       hash/3, term_digest/1,
+       obj_new/1, obj_update/3, obj_join/2, obj_value/1, obj_query/2, obj_snapshot/1,
+       obj_digest/1, gcounter_value/1, gcounter_digest/1, pncounter_digest/1]).
 
 -on_load(init/0).
 
@@ -92,3 +96,13 @@ hlc_tick(_, _) -> ?NOT_LOADED.
 hlc_receive(_, _, _, _) -> ?NOT_LOADED.
 hash(_, _, _) -> ?NOT_LOADED.
 term_digest(_) -> ?NOT_LOADED.
+obj_new(_) -> ?NOT_LOADED.
+obj_update(_, _, _) -> ?NOT_LOADED.
+obj_join(_, _) -> ?NOT_LOADED.
+obj_value(_) -> ?NOT_LOADED.
+obj_query(_, _) -> ?NOT_LOADED.
+obj_snapshot(_) -> ?NOT_LOADED.
+obj_digest(_) -> ?NOT_LOADED.
+gcounter_value(_) -> ?NOT_LOADED.
+gcounter_digest(_) -> ?NOT_LOADED.
+pncounter_digest(_) -> ?NOT_LOADED.

@@ -1,0 +1,141 @@
+/* lt_nif_object.c — in-place CRDT objects: one resource type for every CRDT type, each type
+ * supplying an lt_obj_type (lt_nif.h). An object owns its C state; a mutex per object lets
+ * any process use it (the store keeps one object per key and updates it in place). */
+#include "lt_nif.h"
+
+/* The types that have objects, found by the tag byte of a state binary. */
+static const lt_obj_type *const obj_types[] = {&lt_obj_gcounter, &lt_obj_pncounter};
+
+typedef struct {
+    const lt_obj_type *type;
+    void *state;       /* owned: type->destroy frees it */
+    ErlNifMutex *lock; /* owned */
+} lt_object;
+
+static void object_dtor(ErlNifEnv *env, void *obj) {
+    lt_object *o = obj;
+    (void)env;
+    if (o->state != NULL)
+        o->type->destroy(o->state);
+    o->state = NULL;
+    if (o->lock != NULL)
+        enif_mutex_destroy(o->lock);
+    o->lock = NULL;
+}
+
+int lt_object_open_resources(ErlNifEnv *env, ErlNifResourceFlags flags) {
+    lt_res.object = enif_open_resource_type(env, NULL, "lattice_object", object_dtor, flags, NULL);
+    return lt_res.object != NULL;
+}
+
+static int get_object(ErlNifEnv *env, ERL_NIF_TERM t, lt_object **o) {
+    return enif_get_resource(env, t, lt_res.object, (void **)o) && (*o)->state != NULL;
+}
+
+/* obj_new(StateBinary) -> Object | {error, {bad_<type>, Reason}}: an object holding the state. */
+LT_NIF(lt_nif_obj_new) {
+    ErlNifBinary bin;
+    const lt_obj_type *type = NULL;
+    if (argc != 1 || !enif_inspect_binary(env, argv[0], &bin) || bin.size == 0)
+        return enif_make_badarg(env);
+    for (size_t i = 0; i < sizeof obj_types / sizeof obj_types[0]; i++)
+        if (obj_types[i]->tag == bin.data[0])
+            type = obj_types[i];
+    if (type == NULL)
+        return enif_make_badarg(env); /* not a state of a type with objects */
+    LT_DIRTY_IF_TERMS(env, "obj_new", lt_nif_obj_new, argc, argv, bin.size);
+    lt_object *o = enif_alloc_resource(lt_res.object, sizeof *o);
+    if (o == NULL)
+        return lt_raise_nomem(env);
+    o->type = type;
+    o->state = type->create();
+    o->lock = enif_mutex_create("lattice_object");
+    ERL_NIF_TERM term = enif_make_resource(env, o);
+    enif_release_resource(o);
+    if (o->state == NULL || o->lock == NULL)
+        return lt_raise_nomem(env);
+    lt_err e = type->join(o->state, bin.data, bin.size);
+    if (e != LT_OK)
+        return e == LT_E_NOMEM ? lt_raise_nomem(env) : lt_make_error(env, *type->bad_kind, e);
+    return term;
+}
+
+/* obj_update(Object, Op, Actor) -> {ok, Delta} | {error, Reason}; badarg for an unknown op. */
+LT_NIF(lt_nif_obj_update) {
+    lt_object *o;
+    if (argc != 3 || !get_object(env, argv[0], &o))
+        return enif_make_badarg(env);
+    enif_mutex_lock(o->lock);
+    ERL_NIF_TERM r = o->type->update(env, o->state, argv[1], argv[2]);
+    enif_mutex_unlock(o->lock);
+    return r;
+}
+
+/* obj_join(Object, StateOrDelta) -> ok | {error, {bad_<type>, Reason}}. */
+LT_NIF(lt_nif_obj_join) {
+    lt_object *o;
+    ErlNifBinary bin;
+    if (argc != 2 || !get_object(env, argv[0], &o) || !enif_inspect_binary(env, argv[1], &bin))
+        return enif_make_badarg(env);
+    LT_DIRTY_IF_TERMS(env, "obj_join", lt_nif_obj_join, argc, argv, bin.size);
+    enif_mutex_lock(o->lock);
+    lt_err e = o->type->join(o->state, bin.data, bin.size);
+    enif_mutex_unlock(o->lock);
+    if (e == LT_E_NOMEM)
+        return lt_raise_nomem(env);
+    return e == LT_OK ? lt_atom.ok : lt_make_error(env, *o->type->bad_kind, e);
+}
+
+/* obj_value(Object) -> the type's value. */
+LT_NIF(lt_nif_obj_value) {
+    lt_object *o;
+    if (argc != 1 || !get_object(env, argv[0], &o))
+        return enif_make_badarg(env);
+    enif_mutex_lock(o->lock);
+    ERL_NIF_TERM r = o->type->value(env, o->state);
+    enif_mutex_unlock(o->lock);
+    return r;
+}
+
+/* obj_query(Object, Query) -> the answer; badarg for a query the type does not know. */
+LT_NIF(lt_nif_obj_query) {
+    lt_object *o;
+    if (argc != 2 || !get_object(env, argv[0], &o))
+        return enif_make_badarg(env);
+    enif_mutex_lock(o->lock);
+    ERL_NIF_TERM r = o->type->query(env, o->state, argv[1]);
+    enif_mutex_unlock(o->lock);
+    return r;
+}
+
+/* obj_snapshot(Object) -> the canonical binary of its state. */
+LT_NIF(lt_nif_obj_snapshot) {
+    lt_object *o;
+    lt_buf b;
+    if (argc != 1 || !get_object(env, argv[0], &o))
+        return enif_make_badarg(env);
+    lt_buf_init(&b);
+    enif_mutex_lock(o->lock);
+    lt_err e = o->type->snapshot(o->state, &b);
+    enif_mutex_unlock(o->lock);
+    if (e != LT_OK) {
+        lt_buf_free(&b);
+        return lt_raise_nomem(env);
+    }
+    return lt_buf_to_term(env, &b);
+}
+
+/* obj_digest(Object) -> <<_:128>>, kept current as the object changes. */
+LT_NIF(lt_nif_obj_digest) {
+    lt_object *o;
+    ERL_NIF_TERM t;
+    if (argc != 1 || !get_object(env, argv[0], &o))
+        return enif_make_badarg(env);
+    unsigned char *p = enif_make_new_binary(env, 16, &t);
+    if (p == NULL)
+        return lt_raise_nomem(env);
+    enif_mutex_lock(o->lock);
+    lt_err e = o->type->digest(o->state, p);
+    enif_mutex_unlock(o->lock);
+    return e == LT_OK ? t : lt_raise_nomem(env);
+}
