@@ -245,14 +245,22 @@ LT_NIF(lt_nif_clock_merge) {
     if (ea != LT_OK || eb != LT_OK)
         return bad_clock_of(env, tag, ea != LT_OK ? ea : eb);
     LT_DIRTY_IF_BIG(env, "clock_merge", lt_nif_clock_merge, argc, argv, a.size + b.size);
-    if (!lt_out_init(&out, a.size + b.size))
-        return lt_raise_nomem(env);
-    lt_err e = lt_vclock_merge(&va, &vb, &out.buf);
-    if (e != LT_OK) {
+    /* Clocks of one size are most often over the same actors, and then so is the merge:
+     * allocate exactly that (no shrinking copy), and retry with the bound if it is not. */
+    size_t cap = a.size == b.size ? a.size : a.size + b.size;
+    for (;;) {
+        if (!lt_out_init(&out, cap))
+            return lt_raise_nomem(env);
+        lt_err e = lt_vclock_merge(&va, &vb, &out.buf);
+        if (e == LT_OK)
+            return lt_out_finish(env, &out);
         lt_out_abandon(&out);
+        if (e == LT_E_NOMEM && out.buf.failed && cap < a.size + b.size) {
+            cap = a.size + b.size;
+            continue;
+        }
         return bad_clock_of(env, tag, e);
     }
-    return lt_out_finish(env, &out);
 }
 
 /* compare(A, B) -> eq | lt | gt | concurrent | {error, ...}. Yields on large clocks: the
