@@ -162,6 +162,7 @@ typedef struct {
     ERL_NIF_TERM (*query)(ErlNifEnv *env, void *state, ERL_NIF_TERM query);
     lt_err (*snapshot)(void *state, lt_buf *out);
     lt_err (*digest)(void *state, uint8_t out[16]);
+    size_t (*entries)(void *state); /* how big a snapshot is: picks a dirty scheduler */
 } lt_obj_type;
 
 extern const lt_obj_type lt_obj_gcounter;

@@ -187,9 +187,22 @@ static lt_err gc_digest(void *state, uint8_t out[16]) {
     return lt_gcounter_obj_digest(state, out);
 }
 
+static size_t gc_entries(void *state) {
+    return ((lt_gcounter_obj *)state)->actors.n;
+}
+
 const lt_obj_type lt_obj_gcounter = {
-    LT_TYPE_GCOUNTER, &lt_atom.bad_gcounter, gc_create, gc_destroy, gc_join, gc_update, gc_value,
-    gc_query,         gc_snapshot,           gc_digest,
+    .tag = LT_TYPE_GCOUNTER,
+    .bad_kind = &lt_atom.bad_gcounter,
+    .create = gc_create,
+    .destroy = gc_destroy,
+    .join = gc_join,
+    .update = gc_update,
+    .value = gc_value,
+    .query = gc_query,
+    .snapshot = gc_snapshot,
+    .digest = gc_digest,
+    .entries = gc_entries,
 };
 
 /* ---- PN-Counter objects ------------------------------------------------------------------- */
@@ -272,10 +285,21 @@ static lt_err pn_digest(void *state, uint8_t out[16]) {
     return lt_pncounter_obj_digest(state, out);
 }
 
+static size_t pn_entries(void *state) {
+    lt_pncounter_obj *o = state;
+    return o->p.actors.n + o->n.actors.n;
+}
+
 const lt_obj_type lt_obj_pncounter = {
-    LT_TYPE_PNCOUNTER, &lt_atom.bad_pncounter,
-    pn_create,         pn_destroy,
-    pn_join,           pn_update,
-    pn_value,          pn_query,
-    pn_snapshot,       pn_digest,
+    .tag = LT_TYPE_PNCOUNTER,
+    .bad_kind = &lt_atom.bad_pncounter,
+    .create = pn_create,
+    .destroy = pn_destroy,
+    .join = pn_join,
+    .update = pn_update,
+    .value = pn_value,
+    .query = pn_query,
+    .snapshot = pn_snapshot,
+    .digest = pn_digest,
+    .entries = pn_entries,
 };
