@@ -111,8 +111,8 @@ consumers: all
 # Fuzzing: one libFuzzer target per decoder, a bounded run each (FUZZ_SECONDS per target).
 FUZZ_SECONDS ?= 60
 FUZZ_TARGETS := $(patsubst fuzz/%.c,build/fuzz/%,$(sort $(wildcard fuzz/fuzz_*.c)))
-build/fuzz/%: fuzz/%.c $(CORE_SRC) $(CORE_HDR) | build/fuzz
-	clang -std=c99 -O1 -g -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -Ic_src -o $@ $< $(CORE_SRC)
+build/fuzz/%: fuzz/%.c $(CORE_SRC) $(CORE_HDR) $(wildcard cnode/lt_*.[ch]) | build/fuzz
+	clang -std=c99 -O1 -g -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -Ic_src -Icnode -o $@ $< $(CORE_SRC) $(wildcard cnode/lt_*.c)
 
 .PHONY: fuzz
 fuzz: $(FUZZ_TARGETS)

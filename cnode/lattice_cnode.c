@@ -27,8 +27,8 @@
  * yes, so net_adm:ping/1 works against this node.
  *
  * Input is untrusted: a packet longer than CN_MAX_MSG is discarded unread, and every payload is
- * walked by cn_skip_term, which checks each length against the bytes received, before any
- * ei_decode_* call (those take no buffer length).
+ * walked by lt_cnode_check_payload (lt_cnode_term.c), which checks each length against the bytes
+ * received, before any ei_decode_* call (those take no buffer length).
  *
  * Exit status: 0 for a clean stop, 1 when start-up fails (listen, epmd, owner unreachable), 2 for
  * bad arguments or no cookie.
@@ -50,21 +50,51 @@
 #include <ei.h>
 
 #include "lt_version.h"
+#include "lt_cnode_term.h"
 
-#define CN_MAX_MSG (1u << 20)    /* longer packets are discarded unread */
-#define CN_MAX_CONNS 64          /* node connections, the owner's included */
-#define CN_IO_TMO_MS 5000u       /* reading or writing one message; one handshake */
-#define CN_DRAIN_CHUNK 65536     /* bytes of an oversized packet discarded per wake-up */
-#define CN_EXIT_USAGE 2          /* bad arguments or no cookie */
-#define CN_EXIT_START 1          /* listen, epmd or owner connection failed */
-#define CN_VERSION_MAGIC 131     /* first byte of every payload */
-#define CN_FUN_SIZE_FIELD 4      /* NEW_FUN_EXT's size counts its own 4 bytes */
-#define CN_ERL_MONITOR_P 9       /* MONITOR_P (19) as ei reports it, with 10 taken off */
-#define CN_ERL_DEMONITOR_P 10    /* DEMONITOR_P (20) as ei reports it */
-#define CN_ERL_MONITOR_P_EXIT 11 /* MONITOR_P_EXIT (21) as ei reports it */
+#define CN_MAX_MSG LT_CNODE_MAX_MSG /* longer packets are discarded unread */
+#define CN_MAX_CONNS 64             /* node connections, the owner's included */
+#define CN_IO_TMO_MS 5000u          /* reading or writing one message; one handshake */
+#define CN_DRAIN_CHUNK 65536        /* bytes of an oversized packet discarded per wake-up */
+#define CN_EXIT_USAGE 2             /* bad arguments or no cookie */
+#define CN_EXIT_START 1             /* listen, epmd or owner connection failed */
+#define CN_ERL_MONITOR_P 9          /* MONITOR_P (19) as ei reports it, with 10 taken off */
+#define CN_ERL_DEMONITOR_P 10       /* DEMONITOR_P (20) as ei reports it */
+#define CN_ERL_MONITOR_P_EXIT 11    /* MONITOR_P_EXIT (21) as ei reports it */
 
 /* Offsets into a payload are kept in ei's int indexes. */
 _Static_assert(CN_MAX_MSG < INT_MAX / 2, "CN_MAX_MSG must fit ei's int indexes");
+
+/* lt_cnode_term.c walks payloads without ei.h; its tags must be ei's. */
+#define CN_SAME_TAG(ours, eis) _Static_assert((ours) == (eis), #ours " differs from " #eis)
+CN_SAME_TAG(LT_CNODE_TAG_NEW_FLOAT, NEW_FLOAT_EXT);
+CN_SAME_TAG(LT_CNODE_TAG_BIT_BINARY, ERL_BIT_BINARY_EXT);
+CN_SAME_TAG(LT_CNODE_TAG_NEW_PID, ERL_NEW_PID_EXT);
+CN_SAME_TAG(LT_CNODE_TAG_NEW_PORT, ERL_NEW_PORT_EXT);
+CN_SAME_TAG(LT_CNODE_TAG_NEWER_REFERENCE, ERL_NEWER_REFERENCE_EXT);
+CN_SAME_TAG(LT_CNODE_TAG_SMALL_INTEGER, ERL_SMALL_INTEGER_EXT);
+CN_SAME_TAG(LT_CNODE_TAG_INTEGER, ERL_INTEGER_EXT);
+CN_SAME_TAG(LT_CNODE_TAG_FLOAT, ERL_FLOAT_EXT);
+CN_SAME_TAG(LT_CNODE_TAG_ATOM, ERL_ATOM_EXT);
+CN_SAME_TAG(LT_CNODE_TAG_REFERENCE, ERL_REFERENCE_EXT);
+CN_SAME_TAG(LT_CNODE_TAG_PORT, ERL_PORT_EXT);
+CN_SAME_TAG(LT_CNODE_TAG_PID, ERL_PID_EXT);
+CN_SAME_TAG(LT_CNODE_TAG_SMALL_TUPLE, ERL_SMALL_TUPLE_EXT);
+CN_SAME_TAG(LT_CNODE_TAG_LARGE_TUPLE, ERL_LARGE_TUPLE_EXT);
+CN_SAME_TAG(LT_CNODE_TAG_NIL, ERL_NIL_EXT);
+CN_SAME_TAG(LT_CNODE_TAG_STRING, ERL_STRING_EXT);
+CN_SAME_TAG(LT_CNODE_TAG_LIST, ERL_LIST_EXT);
+CN_SAME_TAG(LT_CNODE_TAG_BINARY, ERL_BINARY_EXT);
+CN_SAME_TAG(LT_CNODE_TAG_SMALL_BIG, ERL_SMALL_BIG_EXT);
+CN_SAME_TAG(LT_CNODE_TAG_LARGE_BIG, ERL_LARGE_BIG_EXT);
+CN_SAME_TAG(LT_CNODE_TAG_NEW_FUN, ERL_NEW_FUN_EXT);
+CN_SAME_TAG(LT_CNODE_TAG_EXPORT, ERL_EXPORT_EXT);
+CN_SAME_TAG(LT_CNODE_TAG_NEW_REFERENCE, ERL_NEW_REFERENCE_EXT);
+CN_SAME_TAG(LT_CNODE_TAG_SMALL_ATOM, ERL_SMALL_ATOM_EXT);
+CN_SAME_TAG(LT_CNODE_TAG_MAP, ERL_MAP_EXT);
+CN_SAME_TAG(LT_CNODE_TAG_ATOM_UTF8, ERL_ATOM_UTF8_EXT);
+CN_SAME_TAG(LT_CNODE_TAG_SMALL_ATOM_UTF8, ERL_SMALL_ATOM_UTF8_EXT);
+CN_SAME_TAG(LT_CNODE_TAG_V4_PORT, ERL_V4_PORT_EXT);
 
 /* One connection to another node. The table owns fd and closes it with ei_close_connection. */
 typedef struct {
@@ -222,175 +252,6 @@ static int cn_setup_signals(void) {
     return p[0];
 }
 
-/* Big-endian reads of the external term format; p is borrowed and holds enough bytes. */
-static uint32_t cn_get16(const char *p) {
-    const unsigned char *u = (const unsigned char *)p;
-    return ((uint32_t)u[0] << 8) | u[1];
-}
-
-static uint32_t cn_get32(const char *p) {
-    const unsigned char *u = (const unsigned char *)p;
-    return ((uint32_t)u[0] << 24) | ((uint32_t)u[1] << 16) | ((uint32_t)u[2] << 8) | u[3];
-}
-
-/* Advances *pos past `need` bytes of buf[0..len), or returns -1 if fewer are left. */
-static int cn_take(size_t len, size_t *pos, uint64_t need) {
-    if (need > len - *pos)
-        return -1;
-    *pos += (size_t)need;
-    return 0;
-}
-
-/* Checks the atom at buf[*pos..len) (buf borrowed) and advances *pos past it. Returns 0, or -1
- * for anything but a complete atom. */
-static int cn_skip_atom(const char *buf, size_t len, size_t *pos) {
-    if (*pos >= len)
-        return -1;
-    char tag = buf[(*pos)++];
-    switch (tag) {
-    case ERL_ATOM_EXT:
-    case ERL_ATOM_UTF8_EXT:
-        if (len - *pos < 2)
-            return -1;
-        return cn_take(len, pos, 2 + (uint64_t)cn_get16(buf + *pos));
-    case ERL_SMALL_ATOM_EXT:
-    case ERL_SMALL_ATOM_UTF8_EXT:
-        if (len - *pos < 1)
-            return -1;
-        return cn_take(len, pos, 1 + (uint64_t)(unsigned char)buf[*pos]);
-    default:
-        return -1;
-    }
-}
-
-/* Walks one complete term at buf[*pos..len) (buf borrowed), checking every length field against
- * the bytes left, and advances *pos past it. Iterative, with a count of terms still to walk, so a
- * deeply nested term cannot exhaust the stack. Returns 0, or -1 for a truncated or oversized term
- * or one this node does not accept (atom cache references, the old FUN_EXT). */
-static int cn_skip_term(const char *buf, size_t len, size_t *pos) {
-    uint64_t pending = 1;
-    size_t p = *pos;
-
-    while (pending > 0) {
-        /* Every term still to walk takes at least one byte. */
-        if (pending > len - p)
-            return -1;
-        pending--;
-        char tag = buf[p++];
-        int rc = 0;
-        switch (tag) {
-        case ERL_NIL_EXT:
-            break;
-        case ERL_SMALL_INTEGER_EXT:
-            rc = cn_take(len, &p, 1);
-            break;
-        case ERL_INTEGER_EXT:
-            rc = cn_take(len, &p, 4);
-            break;
-        case NEW_FLOAT_EXT:
-            rc = cn_take(len, &p, 8);
-            break;
-        case ERL_FLOAT_EXT:
-            rc = cn_take(len, &p, 31);
-            break;
-        case ERL_ATOM_EXT:
-        case ERL_ATOM_UTF8_EXT:
-        case ERL_SMALL_ATOM_EXT:
-        case ERL_SMALL_ATOM_UTF8_EXT:
-            p--;
-            rc = cn_skip_atom(buf, len, &p);
-            break;
-        case ERL_STRING_EXT:
-            rc = len - p < 2 ? -1 : cn_take(len, &p, 2 + (uint64_t)cn_get16(buf + p));
-            break;
-        case ERL_BINARY_EXT:
-            rc = len - p < 4 ? -1 : cn_take(len, &p, 4 + (uint64_t)cn_get32(buf + p));
-            break;
-        case ERL_BIT_BINARY_EXT:
-            rc = len - p < 5 ? -1 : cn_take(len, &p, 5 + (uint64_t)cn_get32(buf + p));
-            break;
-        case ERL_SMALL_BIG_EXT:
-            rc = len - p < 1 ? -1 : cn_take(len, &p, 2 + (uint64_t)(unsigned char)buf[p]);
-            break;
-        case ERL_LARGE_BIG_EXT:
-            rc = len - p < 4 ? -1 : cn_take(len, &p, 5 + (uint64_t)cn_get32(buf + p));
-            break;
-        case ERL_SMALL_TUPLE_EXT:
-            rc = len - p < 1 ? -1 : 0;
-            if (rc == 0)
-                pending += (unsigned char)buf[p++];
-            break;
-        case ERL_LARGE_TUPLE_EXT:
-            rc = len - p < 4 ? -1 : 0;
-            if (rc == 0) {
-                pending += cn_get32(buf + p);
-                p += 4;
-            }
-            break;
-        case ERL_LIST_EXT: /* the elements, then the tail */
-            rc = len - p < 4 ? -1 : 0;
-            if (rc == 0) {
-                pending += (uint64_t)cn_get32(buf + p) + 1;
-                p += 4;
-            }
-            break;
-        case ERL_MAP_EXT: /* keys and values */
-            rc = len - p < 4 ? -1 : 0;
-            if (rc == 0) {
-                pending += 2 * (uint64_t)cn_get32(buf + p);
-                p += 4;
-            }
-            break;
-        case ERL_PID_EXT: /* node, id, serial, 1-byte creation */
-            rc = cn_skip_atom(buf, len, &p) || cn_take(len, &p, 9) ? -1 : 0;
-            break;
-        case ERL_NEW_PID_EXT: /* node, id, serial, 4-byte creation */
-            rc = cn_skip_atom(buf, len, &p) || cn_take(len, &p, 12) ? -1 : 0;
-            break;
-        case ERL_PORT_EXT:
-        case ERL_REFERENCE_EXT: /* node, id, 1-byte creation */
-            rc = cn_skip_atom(buf, len, &p) || cn_take(len, &p, 5) ? -1 : 0;
-            break;
-        case ERL_NEW_PORT_EXT: /* node, id, 4-byte creation */
-            rc = cn_skip_atom(buf, len, &p) || cn_take(len, &p, 8) ? -1 : 0;
-            break;
-        case ERL_V4_PORT_EXT: /* node, 8-byte id, 4-byte creation */
-            rc = cn_skip_atom(buf, len, &p) || cn_take(len, &p, 12) ? -1 : 0;
-            break;
-        case ERL_NEW_REFERENCE_EXT:   /* word count, node, 1-byte creation, words */
-        case ERL_NEWER_REFERENCE_EXT: /* word count, node, 4-byte creation, words */
-            if (len - p < 2) {
-                rc = -1;
-            } else {
-                uint64_t words = cn_get16(buf + p);
-                p += 2;
-                rc = cn_skip_atom(buf, len, &p) ||
-                             cn_take(len, &p, (tag == ERL_NEW_REFERENCE_EXT ? 1 : 4) + 4 * words)
-                         ? -1
-                         : 0;
-            }
-            break;
-        case ERL_EXPORT_EXT: /* module, function, arity (a small integer term) */
-            rc = cn_skip_atom(buf, len, &p) || cn_skip_atom(buf, len, &p) ? -1 : 0;
-            pending += 1;
-            break;
-        case ERL_NEW_FUN_EXT: /* opaque here: its size field covers the whole term */
-            if (len - p < CN_FUN_SIZE_FIELD || cn_get32(buf + p) < CN_FUN_SIZE_FIELD)
-                rc = -1;
-            else
-                rc = cn_take(len, &p, cn_get32(buf + p));
-            break;
-        default:
-            rc = -1;
-            break;
-        }
-        if (rc != 0)
-            return -1;
-    }
-    *pos = p;
-    return 0;
-}
-
 /* Takes ownership of fd, a connection to node name (borrowed). Returns the new slot (borrowed
  * from n), or NULL after closing fd when the table is full. */
 static cn_conn *cn_conn_add(cn_node *n, int fd, const char *name, int is_owner) {
@@ -439,8 +300,8 @@ static int cn_send(cn_node *n, cn_conn *c, erlang_pid *pid, ei_x_buff *x) {
 }
 
 /* Answers one request {Op, FromPid, Ref}, held in buf[0..len) (borrowed, already walked by
- * cn_skip_term), that came in on c (borrowed). Returns 1 if the owner's connection was closed, 0
- * otherwise. */
+ * lt_cnode_skip_term), that came in on c (borrowed). Returns 1 if the owner's connection was
+ * closed, 0 otherwise. */
 static int cn_handle_request(cn_node *n, cn_conn *c, const char *buf, size_t len) {
     int idx = 1, arity = 0;
     size_t op_start, op_end, ref_start, ref_end;
@@ -453,7 +314,7 @@ static int cn_handle_request(cn_node *n, cn_conn *c, const char *buf, size_t len
     if (ei_decode_tuple_header(buf, &idx, &arity) < 0 || arity != 3)
         goto ignore;
     op_start = op_end = (size_t)idx;
-    if (cn_skip_term(buf, len, &op_end) < 0)
+    if (lt_cnode_skip_term(buf, len, &op_end) < 0)
         goto ignore;
     idx = (int)op_end;
     if (ei_decode_pid(buf, &idx, &from) < 0)
@@ -515,7 +376,7 @@ static int cn_handle_net_kernel(cn_node *n, cn_conn *c, const char *buf, size_t 
         arity != 2 || ei_decode_pid(buf, &idx, &from) < 0)
         goto ignore;
     tag_start = tag_end = (size_t)idx;
-    if (cn_skip_term(buf, len, &tag_end) < 0)
+    if (lt_cnode_skip_term(buf, len, &tag_end) < 0)
         goto ignore;
     idx = (int)tag_end;
     if (ei_decode_tuple_header(buf, &idx, &arity) < 0 || arity != 2 ||
@@ -544,10 +405,8 @@ ignore:
 static int cn_dispatch(cn_node *n, cn_conn *c, const char *to_name) {
     const char *buf = n->in.buff;
     size_t len = n->in.index > 0 ? (size_t)n->in.index : 0;
-    size_t end = 1;
 
-    if (len < 2 || len > CN_MAX_MSG || (unsigned char)buf[0] != CN_VERSION_MAGIC ||
-        cn_skip_term(buf, len, &end) < 0 || end != len) {
+    if (lt_cnode_check_payload(buf, len) < 0) {
         n->ignored++;
         return 0;
     }
@@ -564,7 +423,7 @@ static int cn_peek_length(int fd, uint32_t *plen) {
     for (unsigned waited_ms = 0;; waited_ms++) {
         ssize_t got = recv(fd, h, sizeof h, MSG_PEEK | MSG_DONTWAIT);
         if (got == (ssize_t)sizeof h) {
-            *plen = cn_get32(h);
+            *plen = lt_cnode_get32(h);
             return 1;
         }
         if (got == 0)
