@@ -37,7 +37,8 @@ hostname() ->
     H.
 
 rows() ->
-    [{clocks, fun clocks/0}, {hlc, fun hlc/0}, {hash, fun hash/0}, {cutoff, fun cutoff/0}].
+    [{clocks, fun clocks/0}, {counters, fun counters/0}, {hlc, fun hlc/0}, {hash, fun hash/0},
+     {cutoff, fun cutoff/0}].
 
 run_group(Fun) ->
     lists:filtermap(fun row/1, Fun()).
@@ -142,7 +143,42 @@ clock_rows(N) ->
 target(compare, 8) -> 0.25;
 target(compare, 1000) -> 5.0;
 target(merge, 1000) -> 3.0;
+target(gmerge, 8) -> 0.25;
+target(gmerge, 1000) -> 3.0;
 target(_, _) -> none.
+
+%% ---- counters ------------------------------------------------------------------------------
+%% The plain Erlang baseline is riak_dt_gcounter's representation: an orddict of
+%% {Actor, Count} merged with orddict:merge/3.
+
+counters() ->
+    lists:append([counter_rows(N) || N <- [8, 1000]]) ++ object_rows().
+
+gcounter(L) ->
+    lists:foldl(fun({A, C}, S) -> {ok, S2, _} = lattice_gcounter:update({increment, C}, A, S), S2 end,
+                lattice_gcounter:new(), L).
+
+counter_rows(N) ->
+    {L1, L2} = same_actor_clocks(N),
+    A = gcounter(L1),
+    B = gcounter(L2),
+    OA = orddict:from_list(L1),
+    OB = orddict:from_list(L2),
+    Max = fun(_, X, Y) -> max(X, Y) end,
+    Label = fun(What) -> io_lib:format("G-Counter ~s, ~b actors", [What, N]) end,
+    [{Label("merge"), fun() -> lattice_gcounter:merge(A, B) end,
+      {"orddict merge (riak_dt)", fun() -> orddict:merge(Max, OA, OB) end}, target(gmerge, N)},
+     {Label("value"), fun() -> lattice_gcounter:value(A) end,
+      {"sum over the orddict", fun() -> lists:sum([C || {_, C} <- OA]) end}, none}].
+
+object_rows() ->
+    O = lattice_object:new(lattice_gcounter),
+    [{ok, _} = lattice_object:update({increment, 1}, {n, I}, O) || I <- lists:seq(1, 1000)],
+    [{"G-Counter object increment, 1000 actors",
+      fun() -> lattice_object:update({increment, 1}, {n, 500}, O) end,
+      {"binary update/3", fun() -> lattice_gcounter:update({increment, 1}, {n, 500},
+                                                             lattice_object:snapshot(O)) end},
+      none}].
 
 %% ---- hybrid logical clock ------------------------------------------------------------------
 
