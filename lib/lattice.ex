@@ -10,6 +10,10 @@ defmodule Lattice do
       and hashing them.
     * `Lattice.VClock` - vector clocks.
     * `Lattice.DVV` - dotted version vectors (causal contexts).
+    * `Lattice.GCounter` - grow-only counters (delta-state CRDT).
+    * `Lattice.PNCounter` - counters that go up and down (delta-state CRDT).
+    * `Lattice.Type` - what every CRDT type provides, and dispatch on a state's type.
+    * `Lattice.Object` - CRDT states updated in place, for a replicated store's hot path.
     * `Lattice.HLC` - the node's hybrid logical clock.
     * `Lattice.Hash` - XXH3 hashes and digests of terms.
     * `Lattice.CNode` - the C node, a separate OS process that joins the cluster.

@@ -154,6 +154,7 @@ static ErlNifFunc nif_funcs[] = {
     {"gcounter_value", 1, lt_nif_gcounter_value, 0},
     {"gcounter_digest", 1, lt_nif_gcounter_digest, 0},
     {"pncounter_digest", 1, lt_nif_pncounter_digest, 0},
+    {"pncounter_split", 1, lt_nif_pncounter_split, 0},
 };
 
 ERL_NIF_INIT(lattice_nif, nif_funcs, load, NULL, upgrade, unload)

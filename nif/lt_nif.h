@@ -140,6 +140,7 @@ LT_NIF(lt_nif_obj_digest);
 LT_NIF(lt_nif_gcounter_value);
 LT_NIF(lt_nif_gcounter_digest);
 LT_NIF(lt_nif_pncounter_digest);
+LT_NIF(lt_nif_pncounter_split);
 
 /* Resource types, opened in load and upgrade. */
 int lt_hash_open_resources(ErlNifEnv *env, ErlNifResourceFlags flags);

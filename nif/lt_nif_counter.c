@@ -91,6 +91,24 @@ LT_NIF(lt_nif_pncounter_digest) {
     return e == LT_OK ? digest_term(env, d) : bad(env, lt_atom.bad_pncounter, e);
 }
 
+/* pncounter_split(State) -> {P, N} (the two G-Counter halves, as sub-binaries) |
+ * {error, {bad_pncounter, Reason}}: the one parser of the PN-Counter's framing. The halves'
+ * headers are checked here; their bodies by whatever is done with them. */
+LT_NIF(lt_nif_pncounter_split) {
+    ErlNifBinary bin;
+    lt_pncounter_view v;
+    if (argc != 1 || !enif_inspect_binary(env, argv[0], &bin))
+        return enif_make_badarg(env);
+    lt_err e = lt_pncounter_open(&v, bin.data, bin.size);
+    if (e != LT_OK)
+        return bad(env, lt_atom.bad_pncounter, e);
+    /* The views point into bin; each half starts at its 2-byte header and minimal varint n. */
+    size_t p_start = (size_t)(v.p.ids - bin.data) - 2 - lt_varint_len(v.p.n);
+    size_t n_start = (size_t)(v.n.ids - bin.data) - 2 - lt_varint_len(v.n.n);
+    return enif_make_tuple2(env, enif_make_sub_binary(env, argv[0], p_start, n_start - p_start),
+                            enif_make_sub_binary(env, argv[0], n_start, bin.size - n_start));
+}
+
 /* {Tag, N} with N a positive integer below 2^64; 0 if the op is anything else. */
 static int get_op(ErlNifEnv *env, ERL_NIF_TERM op, ERL_NIF_TERM *tag, uint64_t *n) {
     int arity;

@@ -52,7 +52,9 @@ value(Query, State) ->
 %% @doc Whether two states are equal: byte equality, the format being canonical.
 -spec equal(state(), state()) -> boolean().
 equal(A, B) when is_binary(A), is_binary(B) ->
-    A =:= B.
+    A =:= B;
+equal(A, B) ->
+    erlang:error(badarg, [A, B]).
 
 -spec digest(state()) -> <<_:128>> | error().
 digest(State) ->

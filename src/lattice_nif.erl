@@ -12,7 +12,8 @@
          hlc_tick/2, hlc_receive/4]).
 -export([hash/3, term_digest/1]).
 -export([obj_new/1, obj_update/3, obj_join/2, obj_value/1, obj_query/2, obj_snapshot/1,
-         obj_digest/1, gcounter_value/1, gcounter_digest/1, pncounter_digest/1]).
+         obj_digest/1, gcounter_value/1, gcounter_digest/1, pncounter_digest/1,
+         pncounter_split/1]).
 -export([priv_dir/0]).
 
 -nifs([canon_encode/1, canon_decode/2,
@@ -24,7 +25,8 @@
        hlc_tick/2, hlc_receive/4,
        hash/3, term_digest/1,
        obj_new/1, obj_update/3, obj_join/2, obj_value/1, obj_query/2, obj_snapshot/1,
-       obj_digest/1, gcounter_value/1, gcounter_digest/1, pncounter_digest/1]).
+       obj_digest/1, gcounter_value/1, gcounter_digest/1, pncounter_digest/1,
+         pncounter_split/1]).
 
 -on_load(init/0).
 
@@ -106,3 +108,4 @@ obj_digest(_) -> ?NOT_LOADED.
 gcounter_value(_) -> ?NOT_LOADED.
 gcounter_digest(_) -> ?NOT_LOADED.
 pncounter_digest(_) -> ?NOT_LOADED.
+pncounter_split(_) -> ?NOT_LOADED.

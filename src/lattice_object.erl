@@ -13,10 +13,17 @@
 -opaque object() :: reference().
 -export_type([object/0]).
 
-%% @doc An object holding `State', or the empty state of the type `Module'.
+%% @doc An object holding `State', or the empty state of the type `Module'. A binary that is
+%% not a valid state of its type gives `{error, {bad_<type>, Reason}}'; anything that is not a
+%% state of a type with objects (see above), or the name of one, is `badarg'.
 -spec new(module() | lattice_type:state()) -> object() | {error, term()}.
 new(Module) when is_atom(Module) ->
-    lattice_nif:obj_new(Module:new());
+    case erlang:function_exported(Module, new, 0) orelse
+         (code:ensure_loaded(Module) =:= {module, Module} andalso
+          erlang:function_exported(Module, new, 0)) of
+        true -> lattice_nif:obj_new(Module:new());
+        false -> erlang:error(badarg, [Module])
+    end;
 new(State) ->
     lattice_nif:obj_new(State).
 

@@ -25,13 +25,17 @@ new() ->
 update({Dir, N} = Op, Actor, State) when (Dir =:= increment orelse Dir =:= decrement),
                                           is_integer(N), N > 0 ->
     with_halves(State, fun(P, M) ->
-        Side = case Dir of increment -> P; decrement -> M end,
-        case lattice_gcounter:update({increment, N}, Actor, Side) of
-            {ok, Side2, Delta} when Dir =:= increment ->
+        {Side, Other} = case Dir of increment -> {P, M}; decrement -> {M, P} end,
+        %% The half that is copied unchanged is checked too: no update passes on a bad state.
+        case {lattice_gcounter:update({increment, N}, Actor, Side),
+              lattice_nif:clock_size(16#10, Other)} of
+            {_, {error, _} = Error} ->
+                pn_error(Error);
+            {{ok, Side2, Delta}, _} when Dir =:= increment ->
                 {ok, join(Side2, M), join(Delta, lattice_gcounter:new())};
-            {ok, Side2, Delta} ->
+            {{ok, Side2, Delta}, _} ->
                 {ok, join(P, Side2), join(lattice_gcounter:new(), Delta)};
-            Error ->
+            {Error, _} ->
                 pn_error(Error)
         end
     end, Op, Actor);
@@ -72,7 +76,9 @@ value(Query, State) ->
 
 -spec equal(state(), state()) -> boolean().
 equal(A, B) when is_binary(A), is_binary(B) ->
-    A =:= B.
+    A =:= B;
+equal(A, B) ->
+    erlang:error(badarg, [A, B]).
 
 -spec digest(state()) -> <<_:128>> | error().
 digest(State) ->
@@ -106,20 +112,16 @@ validate(State) ->
 join(P, N) ->
     <<?TAG, 1, (varint(byte_size(P)))/binary, P/binary, N/binary>>.
 
-%% Calls Fun(P, N) on the halves of State; a malformed state gives {error, {bad_pncounter, _}}
-%% and a non-binary badarg (with Arg1, Arg2 as the arguments reported).
-with_halves(<<?TAG, 1, Rest/binary>>, Fun, _, _) ->
-    case read_varint(Rest, 0, 0) of
-        {ok, Len, Body} when byte_size(Body) >= Len ->
-            <<P:Len/binary, N/binary>> = Body,
-            Fun(P, N);
-        {ok, _, _} -> {error, {bad_pncounter, truncated}};
-        {error, Reason} -> {error, {bad_pncounter, Reason}}
+%% Calls Fun(P, N) on the halves of State (split by the C parser, so every function reports a
+%% malformed framing the same way); a non-binary is badarg, with Arg1, Arg2 as the other
+%% arguments reported.
+with_halves(State, Fun, _, _) when is_binary(State) ->
+    case lattice_nif:pncounter_split(State) of
+        {P, N} when is_binary(P) -> Fun(P, N);
+        {error, _} = Error -> Error
     end;
-with_halves(<<?TAG, _, _/binary>>, _, _, _) -> {error, {bad_pncounter, unknown_version}};
-with_halves(<<_, _, _/binary>>, _, _, _) -> {error, {bad_pncounter, wrong_type}};
-with_halves(Bin, _, _, _) when is_binary(Bin) -> {error, {bad_pncounter, truncated}};
-with_halves(Other, _, Arg1, Arg2) -> erlang:error(badarg, [Other, Arg1, Arg2]).
+with_halves(Other, _, Arg1, Arg2) ->
+    erlang:error(badarg, [Other, Arg1, Arg2]).
 
 %% Errors of the halves are errors of the PN-Counter.
 pn_error({error, {bad_gcounter, Reason}}) -> {error, {bad_pncounter, Reason}};
@@ -127,15 +129,3 @@ pn_error(Other) -> Other.
 
 varint(N) when N < 128 -> <<N>>;
 varint(N) -> <<1:1, (N band 127):7, (varint(N bsr 7))/binary>>.
-
-%% The shortest-form LEB128 rules of docs/FORMAT.md.
-read_varint(<<1:1, B:7, Rest/binary>>, Shift, Acc) when Shift < 63 ->
-    read_varint(Rest, Shift + 7, Acc bor (B bsl Shift));
-read_varint(<<0:1, 0:7, _/binary>>, Shift, _) when Shift > 0 ->
-    {error, noncanonical};
-read_varint(<<0:1, B:7, Rest/binary>>, Shift, Acc) when Shift =< 63 ->
-    {ok, Acc bor (B bsl Shift), Rest};
-read_varint(<<>>, _, _) ->
-    {error, truncated};
-read_varint(_, _, _) ->
-    {error, overflow}.

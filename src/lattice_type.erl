@@ -11,7 +11,7 @@
 %% raised `enomem' for internal failure.
 -module(lattice_type).
 
--export([module/1, merge/2, value/1, digest/1]).
+-export([module/1, merge/2, value/1, value/2, digest/1, to_term/1, validate/1]).
 
 -type state() :: binary().
 -type delta() :: binary().
@@ -26,6 +26,8 @@
 -callback equal(state(), state()) -> boolean().
 -callback digest(state()) -> <<_:128>> | {error, term()}.
 -callback to_term(state()) -> term().
+%% Every rule of the format, including canonical terms and ids: for states from outside.
+-callback validate(state()) -> ok | {error, term()}.
 
 %% @doc The module implementing the type of a state, from its type tag.
 -spec module(state()) -> module() | {error, {bad_state, atom()}}.
@@ -44,9 +46,21 @@ merge(A, B) ->
 value(State) ->
     with_module(State, fun(M) -> M:value(State) end).
 
+-spec value(term(), state()) -> term().
+value(Query, State) ->
+    with_module(State, fun(M) -> M:value(Query, State) end).
+
 -spec digest(state()) -> <<_:128>> | {error, term()}.
 digest(State) ->
     with_module(State, fun(M) -> M:digest(State) end).
+
+-spec to_term(state()) -> term().
+to_term(State) ->
+    with_module(State, fun(M) -> M:to_term(State) end).
+
+-spec validate(state()) -> ok | {error, term()}.
+validate(State) ->
+    with_module(State, fun(M) -> M:validate(State) end).
 
 with_module(State, Fun) ->
     case module(State) of

@@ -20,9 +20,8 @@ defmodule Lattice.DVV do
   ## Errors
 
     * A caller's bug (a context that is not a binary, an actor that is not data, a counter
-      below 1 or of 2^64 or more) raises `ArgumentError`; a dot that is not an
-      `{actor, n}` tuple, or a `from_list/1` argument that is not a pair of lists, raises
-      `FunctionClauseError`.
+      below 1 or of 2^64 or more, a dot that is not an `{actor, n}` tuple, a `from_list/1`
+      argument that is not a pair of lists) raises `ArgumentError`.
     * A binary that is not a valid context gives `{:error, {:bad_dvv, reason}}`.
     * `event/2` gives `{:error, :counter_overflow}` when the actor's counter is at 2^64 - 1.
 

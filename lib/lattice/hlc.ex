@@ -25,9 +25,9 @@ defmodule Lattice.HLC do
       iex> Lattice.HLC.pure_now(ts, 1_699_999_999_000) |> Lattice.HLC.logical()
       4
 
-  Arguments of the wrong type (not a non-negative integer, a logical part above 65535)
-  raise an exception: `ArgumentError` from the NIF functions, `FunctionClauseError` from the
-  arithmetic ones (`physical/1`, `logical/1`, `make/2`, `compare/2`).
+  Arguments of the wrong type or out of range (not a non-negative integer, a timestamp of
+  2^64 or more, a physical time of 2^48 ms or more, a logical part above 65535) raise
+  `ArgumentError`.
 
   Delegates to `:lattice_hlc`.
   """

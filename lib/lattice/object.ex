@@ -1,0 +1,127 @@
+defmodule Lattice.Object do
+  @moduledoc """
+  In-place CRDT objects: a state held as a mutable C object, for the replicated store's hot
+  path.
+
+  A state binary (`Lattice.GCounter`, `Lattice.PNCounter`) is immutable: every update copies
+  it and re-reads it, which costs O(n) in the number of actors. An object holds the same state
+  as a hash table of actors behind a resource, so a store that keeps one object per key can:
+
+    * update it in place, in O(1) per operation whatever the number of actors, getting back
+      the same delta the type's binary `update/3` gives, to send to other replicas;
+    * `join/2` the states and deltas other replicas send, in place;
+    * read `value/1` and `digest/1` in O(1): both are kept current as the object changes, so
+      replicas can compare digests (for anti-entropy) without serialising anything;
+    * take a `snapshot/1`, the canonical binary of the state, to store it or send it whole.
+
+  The object and the binaries agree exactly: after the same history, `snapshot(obj)` is the
+  binary state byte for byte, and `digest(obj) == Lattice.Type.digest(snapshot(obj))`.
+
+      iex> alias Lattice.{GCounter, Object}
+      iex> obj = Object.new(GCounter)
+      iex> {:ok, _delta} = Object.update(obj, {:increment, 2}, :alice)
+      iex> {:ok, remote, _delta} = GCounter.new() |> GCounter.increment(:bob, 5)
+      iex> Object.join(obj, remote)
+      :ok
+      iex> Object.value(obj)
+      7
+      iex> GCounter.to_term(Object.snapshot(obj))
+      {:gcounter, [alice: 2, bob: 5]}
+      iex> Object.digest(obj) == Lattice.Type.digest(Object.snapshot(obj))
+      true
+
+  Objects exist for G-Counters and PN-Counters; operations and queries are the type's (see
+  `Lattice.GCounter` and `Lattice.PNCounter`). Any process may use an object - a mutex guards
+  each one, so concurrent updates from several processes are all applied - and the object is
+  freed when no process refers to it any more. An object is local to its node: send
+  snapshots or deltas to other nodes, not the object.
+
+  ## Errors
+
+    * A caller's bug - an unknown operation or query (including one of another type, such
+      as `{:decrement, n}` on a G-Counter), an actor that is not data, an argument that is
+      not an object, a binary for `new/1` whose type has no objects - raises `ArgumentError`.
+    * A state that is not valid gives the type's `{:error, {:bad_gcounter, reason}}` or
+      `{:error, {:bad_pncounter, reason}}`, from `new/1` and `join/2`. A join that fails
+      leaves the object unchanged; so does an update that fails.
+    * An update that would take a count to 2^64 or more gives `{:error, :counter_overflow}`.
+
+  Delegates to `:lattice_object`, with the object as the first argument.
+  """
+
+  @typedoc "An in-place object: a reference to a resource."
+  @type t :: :lattice_object.object()
+
+  @typedoc "A type with objects: its Elixir or its Erlang module."
+  @type type_module ::
+          Lattice.GCounter | Lattice.PNCounter | :lattice_gcounter | :lattice_pncounter
+
+  # The Elixir facades of the types with objects, and their Erlang modules.
+  @erlang_modules %{
+    Lattice.GCounter => :lattice_gcounter,
+    Lattice.PNCounter => :lattice_pncounter
+  }
+
+  @doc """
+  An object holding the empty state of a type (given as `Lattice.GCounter`,
+  `Lattice.PNCounter` or their Erlang modules), or holding `state`, a G-Counter or PN-Counter
+  binary.
+
+  A corrupt state gives the type's error; a binary of a type without objects, or a module
+  that is not a type with objects, raises `ArgumentError`.
+  """
+  @spec new(type_module() | Lattice.Type.state()) :: t() | {:error, {atom(), atom()}}
+  def new(module_or_state)
+
+  def new(module) when is_map_key(@erlang_modules, module),
+    do: :lattice_object.new(Map.fetch!(@erlang_modules, module))
+
+  def new(module) when module in [:lattice_gcounter, :lattice_pncounter],
+    do: :lattice_object.new(module)
+
+  def new(state) when is_binary(state), do: :lattice_object.new(state)
+
+  def new(other) do
+    raise ArgumentError,
+          "expected Lattice.GCounter, Lattice.PNCounter or a state binary, got: #{inspect(other)}"
+  end
+
+  @doc """
+  Applies `op` by `actor` in place; returns the delta to send to other replicas, the same
+  delta the type's binary `update/3` gives.
+  """
+  @spec update(t(), term(), Lattice.Type.actor()) ::
+          {:ok, Lattice.Type.delta()} | {:error, :counter_overflow}
+  def update(object, op, actor), do: :lattice_object.update(op, actor, object)
+
+  @doc """
+  Merges a state or delta of the object's type into the object, in place.
+
+  A corrupt binary, or one of another type, gives the type's error and leaves the object
+  unchanged.
+  """
+  @spec join(t(), Lattice.Type.state()) :: :ok | {:error, {atom(), atom()}}
+  def join(object, state_or_delta), do: :lattice_object.join(state_or_delta, object)
+
+  @doc "The value of the object's state, kept current: O(1)."
+  @spec value(t()) :: term()
+  def value(object), do: :lattice_object.value(object)
+
+  @doc """
+  The answer to the type's `query`, such as `{:get, actor}`. An unknown query raises
+  `ArgumentError`.
+  """
+  @spec value(t(), term()) :: term()
+  def value(object, query), do: :lattice_object.value(query, object)
+
+  @doc "The canonical binary of the object's state, as the type's binary functions would have it."
+  @spec snapshot(t()) :: Lattice.Type.state()
+  def snapshot(object), do: :lattice_object.snapshot(object)
+
+  @doc """
+  The digest of the object's state, kept current: O(1), and equal to
+  `Lattice.Type.digest(snapshot(object))`.
+  """
+  @spec digest(t()) :: <<_::128>>
+  def digest(object), do: :lattice_object.digest(object)
+end
