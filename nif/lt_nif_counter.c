@@ -180,21 +180,23 @@ static ERL_NIF_TERM gc_value(ErlNifEnv *env, void *state) {
     return make_integer(env, 0, ((lt_gcounter_obj *)state)->sum);
 }
 
-/* {get, Actor}: the actor's count. */
-static ERL_NIF_TERM gc_query(ErlNifEnv *env, void *state, ERL_NIF_TERM query) {
+/* The actor of a {get, Actor} query, encoded into a (which the caller frees either way). */
+static int get_query_actor(ErlNifEnv *env, ERL_NIF_TERM query, lt_buf *a, uint64_t *id) {
     int arity;
     const ERL_NIF_TERM *el;
+    lt_buf_init(a);
+    return enif_get_tuple(env, query, &arity, &el) && arity == 2 && el[0] == lt_atom.get &&
+           lt_actor_from_term(env, el[1], a, id);
+}
+
+/* {get, Actor}: the actor's count. */
+static ERL_NIF_TERM gc_query(ErlNifEnv *env, void *state, ERL_NIF_TERM query) {
     uint64_t id;
     lt_buf a;
-    lt_buf_init(&a);
-    if (!enif_get_tuple(env, query, &arity, &el) || arity != 2 || el[0] != lt_atom.get ||
-        !lt_actor_from_term(env, el[1], &a, &id)) {
-        lt_buf_free(&a);
-        return enif_make_badarg(env);
-    }
-    uint64_t c = lt_gcounter_obj_get(state, id, a.data, a.len);
+    int ok = get_query_actor(env, query, &a, &id);
+    uint64_t c = ok ? lt_gcounter_obj_get(state, id, a.data, a.len) : 0;
     lt_buf_free(&a);
-    return enif_make_uint64(env, c);
+    return ok ? enif_make_uint64(env, c) : enif_make_badarg(env);
 }
 
 static lt_err gc_snapshot(void *state, lt_buf *out) {
@@ -279,13 +281,9 @@ static ERL_NIF_TERM pn_value(ErlNifEnv *env, void *state) {
 /* {get, Actor}: the actor's increments less its decrements. */
 static ERL_NIF_TERM pn_query(ErlNifEnv *env, void *state, ERL_NIF_TERM query) {
     lt_pncounter_obj *o = state;
-    int arity;
-    const ERL_NIF_TERM *el;
     uint64_t id;
     lt_buf a;
-    lt_buf_init(&a);
-    if (!enif_get_tuple(env, query, &arity, &el) || arity != 2 || el[0] != lt_atom.get ||
-        !lt_actor_from_term(env, el[1], &a, &id)) {
+    if (!get_query_actor(env, query, &a, &id)) {
         lt_buf_free(&a);
         return enif_make_badarg(env);
     }
