@@ -220,8 +220,8 @@ big_map() ->
 
 %% ---- the dirty cut-offs -------------------------------------------------------------------
 %% Calls that cannot yield move to a dirty scheduler above a cut-off (nif/lt_nif.h): 256 KiB
-%% for passes over bytes in C, 16 KiB for work that builds terms, sorts or hashes every
-%% actor. These rows time the slowest calls of each kind just under their cut-off: all must
+%% for passes over bytes in C, 16 KiB for work that builds terms or hashes every actor, 4 KiB
+%% for DVV operations. These rows time the slowest calls of each kind just under their cut-off: all must
 %% stay well under 1 ms, or the cut-off is too high.
 
 cutoff() ->
@@ -233,7 +233,7 @@ cutoff() ->
                 fun(C) -> C end, 16 * 1024),
     DVV = fit(fun(N) -> lattice_dvv:from_list({[{{n, I}, I} || I <- lists:seq(1, N div 2)],
                                                [{{n, I}, I + 2} || I <- lists:seq(1, N div 2)]})
-              end, fun(D) -> D end, 16 * 1024),
+              end, fun(D) -> D end, 4 * 1024),
     DVV2 = lattice_dvv:add({{n, 0}, 1}, DVV),
     Half = fun(N) -> ?V:from_list([{{n, I}, I} || I <- lists:seq(1, N)]) end,
     BigA = fit(Half, fun(C) -> C end, 128 * 1024),

@@ -42,6 +42,8 @@ extern lt_resources lt_res;
  *                        about 30 ns a byte. */
 #define LT_DIRTY_BYTES (256 * 1024)
 #define LT_DIRTY_TERM_BYTES (16 * 1024)
+/* DVV operations parse into arrays and sort ranges: about 60 ns a byte, the slowest kind. */
+#define LT_DIRTY_DVV_BYTES (4 * 1024)
 
 /* Moves the current call to a dirty CPU scheduler when `bytes` is above `cutoff` and we are
  * on a normal scheduler; the same function runs again there with the same arguments. */

@@ -92,7 +92,7 @@ LT_NIF(lt_nif_dvv_from_list) {
     if (argc != 2 || !enif_get_list_length(env, argv[0], &nvv) ||
         !enif_get_list_length(env, argv[1], &ndots))
         return enif_make_badarg(env);
-    LT_DIRTY_IF_TERMS(env, "dvv_from_list", lt_nif_dvv_from_list, argc, argv,
+    LT_DIRTY_IF_ABOVE(LT_DIRTY_DVV_BYTES, env, "dvv_from_list", lt_nif_dvv_from_list, argc, argv,
                       ((size_t)nvv + ndots) * 64);
     lt_dvv_range *r = enif_alloc(((size_t)nvv + ndots + 1) * sizeof *r);
     lt_buf actors;
@@ -122,7 +122,8 @@ LT_NIF(lt_nif_dvv_to_list) {
         return enif_make_badarg(env);
     if (e != LT_OK)
         return bad_dvv(env, e);
-    LT_DIRTY_IF_TERMS(env, "dvv_to_list", lt_nif_dvv_to_list, argc, argv, bin.size);
+    LT_DIRTY_IF_ABOVE(LT_DIRTY_DVV_BYTES, env, "dvv_to_list", lt_nif_dvv_to_list, argc, argv,
+                      bin.size);
     if ((e = lt_dvv_check_full(&d)) != LT_OK) {
         lt_dvv_free(&d);
         return bad_dvv(env, e);
@@ -200,7 +201,8 @@ LT_NIF(lt_nif_dvv_add) {
     ERL_NIF_TERM result;
     if (argc != 3 || !enif_get_uint64(env, argv[1], &c) || c == 0)
         return enif_make_badarg(env);
-    LT_DIRTY_IF_TERMS(env, "dvv_add", lt_nif_dvv_add, argc, argv, binary_size(env, argv[2]));
+    LT_DIRTY_IF_ABOVE(LT_DIRTY_DVV_BYTES, env, "dvv_add", lt_nif_dvv_add, argc, argv,
+                      binary_size(env, argv[2]));
     if (!actor_and_dvv(env, argv[0], argv[2], &actor, &id, &d, &result))
         return result;
     result = add_dot(env, &d, id, &actor, c, argv[2]);
@@ -217,7 +219,8 @@ LT_NIF(lt_nif_dvv_event) {
     ERL_NIF_TERM result;
     if (argc != 2)
         return enif_make_badarg(env);
-    LT_DIRTY_IF_TERMS(env, "dvv_event", lt_nif_dvv_event, argc, argv, binary_size(env, argv[1]));
+    LT_DIRTY_IF_ABOVE(LT_DIRTY_DVV_BYTES, env, "dvv_event", lt_nif_dvv_event, argc, argv,
+                      binary_size(env, argv[1]));
     if (!actor_and_dvv(env, argv[0], argv[1], &actor, &id, &d, &result))
         return result;
     uint64_t max = lt_dvv_max(&d, id, actor.data, actor.len);
@@ -240,7 +243,7 @@ LT_NIF(lt_nif_dvv_contains) {
     ERL_NIF_TERM result;
     if (argc != 3 || !enif_get_uint64(env, argv[1], &c) || c == 0)
         return enif_make_badarg(env);
-    LT_DIRTY_IF_TERMS(env, "dvv_contains", lt_nif_dvv_contains, argc, argv,
+    LT_DIRTY_IF_ABOVE(LT_DIRTY_DVV_BYTES, env, "dvv_contains", lt_nif_dvv_contains, argc, argv,
                       binary_size(env, argv[2]));
     if (!actor_and_dvv(env, argv[0], argv[2], &actor, &id, &d, &result))
         return result;
@@ -258,7 +261,8 @@ LT_NIF(lt_nif_dvv_max) {
     ERL_NIF_TERM result;
     if (argc != 2)
         return enif_make_badarg(env);
-    LT_DIRTY_IF_TERMS(env, "dvv_max", lt_nif_dvv_max, argc, argv, binary_size(env, argv[1]));
+    LT_DIRTY_IF_ABOVE(LT_DIRTY_DVV_BYTES, env, "dvv_max", lt_nif_dvv_max, argc, argv,
+                      binary_size(env, argv[1]));
     if (!actor_and_dvv(env, argv[0], argv[1], &actor, &id, &d, &result))
         return result;
     result = enif_make_uint64(env, lt_dvv_max(&d, id, actor.data, actor.len));
@@ -296,7 +300,7 @@ LT_NIF(lt_nif_dvv_merge) {
     ERL_NIF_TERM result;
     if (argc != 2)
         return enif_make_badarg(env);
-    LT_DIRTY_IF_TERMS(env, "dvv_merge", lt_nif_dvv_merge, argc, argv,
+    LT_DIRTY_IF_ABOVE(LT_DIRTY_DVV_BYTES, env, "dvv_merge", lt_nif_dvv_merge, argc, argv,
                       binary_size(env, argv[0]) + binary_size(env, argv[1]));
     if (!two_dvvs(env, argv, &a, &b, &result))
         return result;
@@ -321,7 +325,7 @@ LT_NIF(lt_nif_dvv_descends) {
     ERL_NIF_TERM result;
     if (argc != 2)
         return enif_make_badarg(env);
-    LT_DIRTY_IF_TERMS(env, "dvv_descends", lt_nif_dvv_descends, argc, argv,
+    LT_DIRTY_IF_ABOVE(LT_DIRTY_DVV_BYTES, env, "dvv_descends", lt_nif_dvv_descends, argc, argv,
                       binary_size(env, argv[0]) + binary_size(env, argv[1]));
     if (!two_dvvs(env, argv, &a, &b, &result))
         return result;
@@ -340,7 +344,7 @@ LT_NIF(lt_nif_dvv_validate) {
         return enif_make_badarg(env);
     if (e != LT_OK)
         return bad_dvv(env, e);
-    if (bin.size > LT_DIRTY_TERM_BYTES && enif_thread_type() == ERL_NIF_THR_NORMAL_SCHEDULER) {
+    if (bin.size > LT_DIRTY_DVV_BYTES && enif_thread_type() == ERL_NIF_THR_NORMAL_SCHEDULER) {
         lt_dvv_free(&d);
         return enif_schedule_nif(env, "dvv_validate", ERL_NIF_DIRTY_JOB_CPU_BOUND,
                                  lt_nif_dvv_validate, argc, argv);
