@@ -12,6 +12,9 @@ defmodule Lattice do
     * `Lattice.DVV` - dotted version vectors (causal contexts).
     * `Lattice.GCounter` - grow-only counters (delta-state CRDT).
     * `Lattice.PNCounter` - counters that go up and down (delta-state CRDT).
+    * `Lattice.LWWRegister` - a last-writer-wins register of one term (delta-state CRDT).
+    * `Lattice.GSet` - grow-only sets of data terms (delta-state CRDT).
+    * `Lattice.TwoPSet` - sets whose removed elements never come back (delta-state CRDT).
     * `Lattice.Type` - what every CRDT type provides, and dispatch on a state's type.
     * `Lattice.Object` - CRDT states updated in place, for a replicated store's hot path.
     * `Lattice.HLC` - the node's hybrid logical clock.

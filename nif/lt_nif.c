@@ -27,6 +27,24 @@ static void make_atoms(ErlNifEnv *env) {
     ATOM(increment, "increment");
     ATOM(decrement, "decrement");
     ATOM(get, "get");
+    /* LWW-Register */
+    ATOM(bad_lwwreg, "bad_lwwreg");
+    ATOM(assign, "assign");
+    ATOM(value, "value");
+    ATOM(timestamp, "timestamp");
+    ATOM(actor, "actor");
+    ATOM(precondition, "precondition");
+    ATOM(stale_timestamp, "stale_timestamp");
+    ATOM(timestamp_overflow, "timestamp_overflow");
+    /* G-Set and 2P-Set (they also use `precondition`, made above) */
+    ATOM(bad_gset, "bad_gset");
+    ATOM(bad_twopset, "bad_twopset");
+    ATOM(not_present, "not_present");
+    ATOM(add, "add");
+    ATOM(add_all, "add_all");
+    ATOM(remove, "remove");
+    ATOM(contains, "contains");
+    ATOM(size, "size");
 #undef ATOM
 }
 
@@ -155,6 +173,22 @@ static ErlNifFunc nif_funcs[] = {
     {"gcounter_digest", 1, lt_nif_gcounter_digest, 0},
     {"pncounter_digest", 1, lt_nif_pncounter_digest, 0},
     {"pncounter_split", 1, lt_nif_pncounter_split, 0},
+    /* LWW-Register */
+    {"lwwreg_merge", 2, lt_nif_lwwreg_merge, 0},
+    {"lwwreg_assign", 4, lt_nif_lwwreg_assign, 0},
+    {"lwwreg_value", 2, lt_nif_lwwreg_value, 0},
+    {"lwwreg_digest", 1, lt_nif_lwwreg_digest, 0},
+    {"lwwreg_validate", 1, lt_nif_lwwreg_validate, 0},
+    {"lwwreg_to_term", 1, lt_nif_lwwreg_to_term, 0},
+    /* G-Set and 2P-Set */
+    {"set_update", 3, lt_nif_set_update, 0},
+    {"set_merge", 3, lt_nif_set_merge, 0},
+    {"set_value", 2, lt_nif_set_value, 0},
+    {"set_contains", 3, lt_nif_set_contains, 0},
+    {"set_size", 2, lt_nif_set_size, 0},
+    {"set_digest", 2, lt_nif_set_digest, 0},
+    {"set_validate", 2, lt_nif_set_validate, 0},
+    {"set_to_list", 2, lt_nif_set_to_list, 0},
 };
 
 ERL_NIF_INIT(lattice_nif, nif_funcs, load, NULL, upgrade, unload)

@@ -20,6 +20,11 @@ typedef struct {
     ERL_NIF_TERM enomem, clock_skew, unknown_atom, counter_overflow;
     ERL_NIF_TERM bad_term, bad_vclock, bad_dvv, bad_gcounter, bad_pncounter;
     ERL_NIF_TERM increment, decrement, get;
+    /* LWW-Register */
+    ERL_NIF_TERM bad_lwwreg, assign, value, timestamp, actor;
+    ERL_NIF_TERM precondition, stale_timestamp, timestamp_overflow;
+    /* G-Set and 2P-Set (they also use `precondition`, above) */
+    ERL_NIF_TERM bad_gset, bad_twopset, not_present, add, add_all, remove, contains, size;
 } lt_atoms;
 
 /* Made once in load (atoms are valid in every environment). */
@@ -143,6 +148,28 @@ LT_NIF(lt_nif_gcounter_value);
 LT_NIF(lt_nif_gcounter_digest);
 LT_NIF(lt_nif_pncounter_digest);
 LT_NIF(lt_nif_pncounter_split);
+/* G-Set and 2P-Set (lt_nif_set.c) */
+LT_NIF(lt_nif_set_update);
+LT_NIF(lt_nif_set_merge);
+LT_NIF(lt_nif_set_value);
+LT_NIF(lt_nif_set_contains);
+LT_NIF(lt_nif_set_size);
+LT_NIF(lt_nif_set_digest);
+LT_NIF(lt_nif_set_validate);
+LT_NIF(lt_nif_set_to_list);
+/* LWW-Register (lt_nif_lwwreg.c) */
+LT_NIF(lt_nif_lwwreg_merge);
+LT_NIF(lt_nif_lwwreg_assign);
+LT_NIF(lt_nif_lwwreg_value);
+LT_NIF(lt_nif_lwwreg_digest);
+LT_NIF(lt_nif_lwwreg_validate);
+LT_NIF(lt_nif_lwwreg_to_term);
+
+/* The node-global HLC (lt_nif_hlc.c), for types that stamp their own writes: moves the clock
+ * past `ts` by the receive rule without the max-offset check — max(last + 1, ts + 1, wall) —
+ * and returns the new timestamp, greater than ts unless ts is UINT64_MAX (then UINT64_MAX:
+ * callers refuse that case first). */
+uint64_t lt_hlc_advance_past(uint64_t ts);
 
 /* Resource types, opened in load and upgrade. */
 int lt_hash_open_resources(ErlNifEnv *env, ErlNifResourceFlags flags);
@@ -166,9 +193,21 @@ typedef struct {
     lt_err (*snapshot)(void *state, lt_buf *out);
     lt_err (*digest)(void *state, uint8_t out[16]);
     size_t (*entries)(void *state); /* how big a snapshot is: picks a dirty scheduler */
+    /* Optional (NULL: always cheap), for types whose ops and values hold terms of any size
+     * (LWW-Register). update_is_big: whether applying `op` is too much work for a normal
+     * scheduler (a large term to encode), called without the mutex; obj_update then runs on
+     * a dirty one. value_is_big: whether building the value or a query's answer is (a large
+     * term to decode), called with the mutex held; obj_value and obj_query then go dirty. */
+    int (*update_is_big)(ErlNifEnv *env, ERL_NIF_TERM op);
+    int (*value_is_big)(void *state);
 } lt_obj_type;
 
 extern const lt_obj_type lt_obj_gcounter;
 extern const lt_obj_type lt_obj_pncounter;
+/* LWW-Register */
+extern const lt_obj_type lt_obj_lwwreg;
+/* G-Set and 2P-Set (lt_nif_set.c) */
+extern const lt_obj_type lt_obj_gset;
+extern const lt_obj_type lt_obj_twopset;
 
 #endif

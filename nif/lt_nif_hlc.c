@@ -54,6 +54,19 @@ LT_NIF(lt_nif_hlc_update) {
     return enif_make_tuple2(env, lt_atom.ok, enif_make_uint64(env, next));
 }
 
+/* LWW-Register: moves the clock past a timestamp of our own state (see lt_nif.h). The receive
+ * rule with no offset limit (UINT64_MAX ms is never exceeded), so it cannot fail. */
+uint64_t lt_hlc_advance_past(uint64_t ts) {
+    uint64_t pt = wall_ms();
+    uint64_t old = atomic_load_explicit(&hlc_last, memory_order_relaxed), next = 0, skew;
+    do {
+        if (lt_hlc_receive(old, ts, pt, UINT64_MAX, &next, &skew) != LT_OK)
+            return UINT64_MAX; /* unreachable */
+    } while (!atomic_compare_exchange_weak_explicit(&hlc_last, &old, next, memory_order_acq_rel,
+                                                    memory_order_relaxed));
+    return next;
+}
+
 /* peek() -> the last timestamp handed out (0 before the first), without advancing. */
 LT_NIF(lt_nif_hlc_peek) {
     (void)argv;

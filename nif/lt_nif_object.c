@@ -4,7 +4,15 @@
 #include "lt_nif.h"
 
 /* The types that have objects, found by the tag byte of a state binary. */
-static const lt_obj_type *const obj_types[] = {&lt_obj_gcounter, &lt_obj_pncounter};
+static const lt_obj_type *const obj_types[] = {
+    &lt_obj_gcounter,
+    &lt_obj_pncounter,
+    /* LWW-Register */
+    &lt_obj_lwwreg,
+    /* G-Set and 2P-Set */
+    &lt_obj_gset,
+    &lt_obj_twopset,
+};
 
 typedef struct {
     const lt_obj_type *type;
@@ -31,6 +39,29 @@ int lt_object_open_resources(ErlNifEnv *env, ErlNifResourceFlags flags) {
 static int get_object(ErlNifEnv *env, ERL_NIF_TERM t, lt_object **o) {
     return enif_get_resource(env, t, lt_res.object, (void **)o) && (*o)->state != NULL;
 }
+
+/* The optional hooks of lt_obj_type (LWW-Register): whether this call, on a normal scheduler,
+ * should move to a dirty one. `op` points to the update's op, or is NULL for obj_value and
+ * obj_query. */
+static int object_call_is_big(ErlNifEnv *env, lt_object *o, const ERL_NIF_TERM *op) {
+    int big = 0;
+    if (enif_thread_type() != ERL_NIF_THR_NORMAL_SCHEDULER)
+        return 0;
+    if (op != NULL)
+        return o->type->update_is_big != NULL && o->type->update_is_big(env, *op);
+    if (o->type->value_is_big != NULL) {
+        enif_mutex_lock(o->lock);
+        big = o->type->value_is_big(o->state);
+        enif_mutex_unlock(o->lock);
+    }
+    return big;
+}
+#define LT_OBJECT_DIRTY_IF_BIG(env, name, fn, argc, argv, o, op)                                   \
+    do {                                                                                           \
+        if (object_call_is_big((env), (o), (op)))                                                  \
+            return enif_schedule_nif((env), (name), ERL_NIF_DIRTY_JOB_CPU_BOUND, (fn), (argc),     \
+                                     (argv));                                                      \
+    } while (0)
 
 /* obj_new(StateBinary) -> Object | {error, {bad_<type>, Reason}}: an object holding the state. */
 LT_NIF(lt_nif_obj_new) {
@@ -65,6 +96,7 @@ LT_NIF(lt_nif_obj_update) {
     lt_object *o;
     if (argc != 3 || !get_object(env, argv[0], &o))
         return enif_make_badarg(env);
+    LT_OBJECT_DIRTY_IF_BIG(env, "obj_update", lt_nif_obj_update, argc, argv, o, &argv[1]);
     enif_mutex_lock(o->lock);
     ERL_NIF_TERM r = o->type->update(env, o->state, argv[1], argv[2]);
     enif_mutex_unlock(o->lock);
@@ -91,6 +123,7 @@ LT_NIF(lt_nif_obj_value) {
     lt_object *o;
     if (argc != 1 || !get_object(env, argv[0], &o))
         return enif_make_badarg(env);
+    LT_OBJECT_DIRTY_IF_BIG(env, "obj_value", lt_nif_obj_value, argc, argv, o, NULL);
     enif_mutex_lock(o->lock);
     ERL_NIF_TERM r = o->type->value(env, o->state);
     enif_mutex_unlock(o->lock);
@@ -102,6 +135,7 @@ LT_NIF(lt_nif_obj_query) {
     lt_object *o;
     if (argc != 2 || !get_object(env, argv[0], &o))
         return enif_make_badarg(env);
+    LT_OBJECT_DIRTY_IF_BIG(env, "obj_query", lt_nif_obj_query, argc, argv, o, NULL);
     enif_mutex_lock(o->lock);
     ERL_NIF_TERM r = o->type->query(env, o->state, argv[1]);
     enif_mutex_unlock(o->lock);

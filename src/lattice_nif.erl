@@ -28,6 +28,18 @@
        obj_digest/1, gcounter_value/1, gcounter_digest/1, pncounter_digest/1,
          pncounter_split/1]).
 
+%% LWW-Register (nif/lt_nif_lwwreg.c).
+-export([lwwreg_merge/2, lwwreg_assign/4, lwwreg_value/2, lwwreg_digest/1, lwwreg_validate/1,
+         lwwreg_to_term/1]).
+-nifs([lwwreg_merge/2, lwwreg_assign/4, lwwreg_value/2, lwwreg_digest/1, lwwreg_validate/1,
+       lwwreg_to_term/1]).
+
+%% G-Set and 2P-Set (nif/lt_nif_set.c); -nifs attributes add up.
+-export([set_update/3, set_merge/3, set_value/2, set_contains/3, set_size/2, set_digest/2,
+         set_validate/2, set_to_list/2]).
+-nifs([set_update/3, set_merge/3, set_value/2, set_contains/3, set_size/2, set_digest/2,
+       set_validate/2, set_to_list/2]).
+
 -on_load(init/0).
 
 -spec init() -> ok | {error, term()}.
@@ -109,3 +121,19 @@ gcounter_value(_) -> ?NOT_LOADED.
 gcounter_digest(_) -> ?NOT_LOADED.
 pncounter_digest(_) -> ?NOT_LOADED.
 pncounter_split(_) -> ?NOT_LOADED.
+%% LWW-Register
+lwwreg_merge(_, _) -> ?NOT_LOADED.
+lwwreg_assign(_, _, _, _) -> ?NOT_LOADED.
+lwwreg_value(_, _) -> ?NOT_LOADED.
+lwwreg_digest(_) -> ?NOT_LOADED.
+lwwreg_validate(_) -> ?NOT_LOADED.
+lwwreg_to_term(_) -> ?NOT_LOADED.
+%% G-Set and 2P-Set
+set_update(_, _, _) -> ?NOT_LOADED.
+set_merge(_, _, _) -> ?NOT_LOADED.
+set_value(_, _) -> ?NOT_LOADED.
+set_contains(_, _, _) -> ?NOT_LOADED.
+set_size(_, _) -> ?NOT_LOADED.
+set_digest(_, _) -> ?NOT_LOADED.
+set_validate(_, _) -> ?NOT_LOADED.
+set_to_list(_, _) -> ?NOT_LOADED.

@@ -4,7 +4,7 @@
 %% in place; the value and the digest are kept current as the object changes; a snapshot is
 %% the canonical binary of the state.
 %%
-%% Objects exist for: G-Counter, PN-Counter. Any process may use an object (a mutex guards
+%% Objects exist for: G-Counter, PN-Counter, LWW-Register, G-Set, 2P-Set. Any process may use an object (a mutex guards
 %% it); an object is freed when no process refers to it any more.
 -module(lattice_object).
 

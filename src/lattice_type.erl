@@ -33,6 +33,11 @@
 -spec module(state()) -> module() | {error, {bad_state, atom()}}.
 module(<<16#10, _/binary>>) -> lattice_gcounter;
 module(<<16#11, _/binary>>) -> lattice_pncounter;
+%% G-Set and 2P-Set
+module(<<16#12, _/binary>>) -> lattice_gset;
+module(<<16#13, _/binary>>) -> lattice_twopset;
+%% LWW-Register
+module(<<16#15, _/binary>>) -> lattice_lwwreg;
 module(<<_, _/binary>>) -> {error, {bad_state, unknown_type}};
 module(Bin) when is_binary(Bin) -> {error, {bad_state, truncated}};
 module(Other) -> erlang:error(badarg, [Other]).

@@ -36,6 +36,12 @@ defmodule Lattice.Object do
   freed when no process refers to it any more. An object is local to its node: send
   snapshots or deltas to other nodes, not the object.
 
+  Objects also exist for G-Sets and 2P-Sets (`Lattice.GSet`, `Lattice.TwoPSet`): adding,
+  removing and testing an element, and the `:size` query, cost O(1); the value (the list of
+  elements) is built when asked for. A 2P-Set object's remove of an element not in the value
+  gives the same `{:error, {:precondition, {:not_present, element}}}` as the binary update,
+  and changes nothing.
+
   ## Errors
 
     * A caller's bug - an unknown operation or query (including one of another type, such
@@ -54,12 +60,23 @@ defmodule Lattice.Object do
 
   @typedoc "A type with objects: its Elixir or its Erlang module."
   @type type_module ::
-          Lattice.GCounter | Lattice.PNCounter | :lattice_gcounter | :lattice_pncounter
+          Lattice.GCounter
+          | Lattice.PNCounter
+          | :lattice_gcounter
+          | :lattice_pncounter
+          # G-Set and 2P-Set
+          | Lattice.GSet
+          | Lattice.TwoPSet
+          | :lattice_gset
+          | :lattice_twopset
 
   # The Elixir facades of the types with objects, and their Erlang modules.
   @erlang_modules %{
     Lattice.GCounter => :lattice_gcounter,
-    Lattice.PNCounter => :lattice_pncounter
+    Lattice.PNCounter => :lattice_pncounter,
+    # G-Set and 2P-Set
+    Lattice.GSet => :lattice_gset,
+    Lattice.TwoPSet => :lattice_twopset
   }
 
   @doc """
@@ -77,6 +94,10 @@ defmodule Lattice.Object do
     do: :lattice_object.new(Map.fetch!(@erlang_modules, module))
 
   def new(module) when module in [:lattice_gcounter, :lattice_pncounter],
+    do: :lattice_object.new(module)
+
+  # G-Set and 2P-Set
+  def new(module) when module in [:lattice_gset, :lattice_twopset],
     do: :lattice_object.new(module)
 
   def new(state) when is_binary(state), do: :lattice_object.new(state)

@@ -6,6 +6,8 @@ defmodule Lattice.Type do
   (`:lattice_pncounter`). Each Erlang module implements the `:lattice_type` behaviour; the
   Elixir modules offer the same functions with the state first.
 
+  The sets: `Lattice.GSet` (`:lattice_gset`) and `Lattice.TwoPSet` (`:lattice_twopset`).
+
   ## The contract
 
     * **Canonical binaries.** A state is a binary: a type tag, a format version and a body
@@ -58,7 +60,7 @@ defmodule Lattice.Type do
 
   @doc """
   The Erlang module implementing the type of `state`, from its type tag: `:lattice_gcounter`
-  or `:lattice_pncounter`.
+  or `:lattice_pncounter`; `:lattice_gset` or `:lattice_twopset` for the sets.
 
   Only the tag is read: the rest of the state is not checked.
   """
