@@ -4,8 +4,9 @@
 %% in place; the value and the digest are kept current as the object changes; a snapshot is
 %% the canonical binary of the state.
 %%
-%% Objects exist for: G-Counter, PN-Counter, LWW-Register, G-Set, 2P-Set. Any process may use an object (a mutex guards
-%% it); an object is freed when no process refers to it any more.
+%% Objects exist for: G-Counter, PN-Counter, LWW-Register, G-Set, 2P-Set.
+%% Any process may use an object (a mutex guards it); an object is freed when no process
+%% refers to it any more. An object lives on its node: send snapshots or deltas, not objects.
 -module(lattice_object).
 
 -export([new/1, update/3, join/2, value/1, value/2, snapshot/1, digest/1]).
