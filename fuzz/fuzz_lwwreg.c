@@ -37,6 +37,7 @@ static void require_obj_is(const lt_lwwreg_obj *o, const uint8_t *p, size_t len)
     lt_buf_free(&s);
 }
 
+/* The whole input (the fuzzer's bytes, read only) as one register. */
 static void whole(const uint8_t *data, size_t size) {
     lt_lwwreg_view v;
     lt_lwwreg_obj o;
@@ -72,6 +73,7 @@ static void whole(const uint8_t *data, size_t size) {
     lt_lwwreg_obj_free(&o);
 }
 
+/* The input as two registers, split where its first byte says. */
 static void halves(const uint8_t *data, size_t size) {
     if (size < 2)
         return;
@@ -119,6 +121,7 @@ static void halves(const uint8_t *data, size_t size) {
     lt_lwwreg_obj_free(&o2);
 }
 
+/* The first 24 bytes as (last, current, wall) for lt_lwwreg_next_ts. */
 static void next_ts(const uint8_t *data, size_t size) {
     if (size < 24)
         return;

@@ -11,6 +11,7 @@
  * lt_encode_term (canon_encode's budget is twice this for about 1 ms). */
 #define LT_LWWREG_ENCODE_BUDGET 25000
 
+/* {error, {bad_lwwreg, Reason}} for bad data; raises enomem for LT_E_NOMEM. */
 static ERL_NIF_TERM bad(ErlNifEnv *env, lt_err e) {
     return e == LT_E_NOMEM ? lt_raise_nomem(env) : lt_make_error(env, lt_atom.bad_lwwreg, e);
 }
@@ -23,6 +24,7 @@ static ERL_NIF_TERM stale(ErlNifEnv *env, uint64_t ts) {
     return enif_make_tuple2(env, lt_atom.error, enif_make_tuple2(env, lt_atom.precondition, why));
 }
 
+/* A fresh 16-byte binary holding a copy of d (the caller's). */
 static ERL_NIF_TERM digest_term(ErlNifEnv *env, const uint8_t d[16]) {
     ERL_NIF_TERM t;
     unsigned char *p = enif_make_new_binary(env, 16, &t);
@@ -67,13 +69,17 @@ static int encoded_is_big(int rc, const lt_buf *b) {
     return rc == LT_ENC_BUDGET || (rc == LT_ENC_OK && b->len > LT_DIRTY_BYTES);
 }
 
-/* Encodes a value into b (cleared first) with a budget on a normal scheduler, none on a dirty
- * one; returns an LT_ENC_* code, LT_ENC_BUDGET meaning "go dirty". */
+/* Encodes a value into b (the caller's buffer, cleared first; the caller frees it) with a
+ * budget on a normal scheduler, none on a dirty one; returns an LT_ENC_* code, LT_ENC_BUDGET
+ * meaning "go dirty". A large binary at the top goes dirty before it is copied. */
 static int encode_value(ErlNifEnv *env, ERL_NIF_TERM value, lt_buf *b) {
     long budget = LT_LWWREG_ENCODE_BUDGET;
     int normal = enif_thread_type() == ERL_NIF_THR_NORMAL_SCHEDULER;
+    ErlNifBinary blob;
     b->len = 0;
     b->failed = 0;
+    if (normal && enif_inspect_binary(env, value, &blob) && blob.size > LT_DIRTY_BYTES)
+        return LT_ENC_BUDGET;
     int rc = lt_encode_term(env, value, b, normal ? &budget : NULL);
     return normal && encoded_is_big(rc, b) ? LT_ENC_BUDGET : rc;
 }
@@ -231,6 +237,8 @@ LT_NIF(lt_nif_lwwreg_to_term) {
 
 /* ---- in-place objects ----------------------------------------------------------------- */
 
+/* A new empty register object, owned by the caller (reg_destroy frees it); NULL when out of
+ * memory. */
 static void *reg_create(void) {
     lt_lwwreg_obj *o = malloc(sizeof *o);
     if (o != NULL && lt_lwwreg_obj_init(o) != LT_OK) {
@@ -241,11 +249,13 @@ static void *reg_create(void) {
     return o;
 }
 
+/* Frees an object from reg_create and everything it owns. */
 static void reg_destroy(void *state) {
     lt_lwwreg_obj_free(state);
     free(state);
 }
 
+/* Joins the register bin[0..len) (the caller's bytes; copied if kept). */
 static lt_err reg_join(void *state, const uint8_t *bin, size_t len) {
     return lt_lwwreg_obj_join(state, bin, len);
 }
@@ -300,6 +310,7 @@ static ERL_NIF_TERM reg_update(ErlNifEnv *env, void *state, ERL_NIF_TERM op, ERL
     return r;
 }
 
+/* The value term (decoded from the object's bytes), `undefined` when empty. */
 static ERL_NIF_TERM reg_value(ErlNifEnv *env, void *state) {
     lt_lwwreg_obj *o = state;
     ERL_NIF_TERM r;
@@ -316,10 +327,12 @@ static ERL_NIF_TERM reg_query(ErlNifEnv *env, void *state, ERL_NIF_TERM query) {
     return r;
 }
 
+/* Appends a copy of the state's bytes to out (the caller's). */
 static lt_err reg_snapshot(void *state, lt_buf *out) {
     return lt_lwwreg_obj_snapshot(state, out);
 }
 
+/* The digest kept by the object, copied to out; never fails. */
 static lt_err reg_digest(void *state, uint8_t out[16]) {
     lt_lwwreg_obj_digest(state, out);
     return LT_OK;
@@ -344,6 +357,7 @@ static int reg_update_is_big(ErlNifEnv *env, ERL_NIF_TERM op) {
     return rc == LT_ENC_BUDGET;
 }
 
+/* Whether decoding the value (or actor) is too much for a normal scheduler: by state size. */
 static int reg_value_is_big(void *state) {
     return ((lt_lwwreg_obj *)state)->state.len > LT_DIRTY_TERM_BYTES;
 }

@@ -42,6 +42,13 @@ defmodule Lattice.Object do
   gives the same `{:error, {:precondition, {:not_present, element}}}` as the binary update,
   and changes nothing.
 
+  Objects exist for LWW-Registers too (`Lattice.LWWRegister`): an object holds the
+  register's bytes, with its digest kept current; `{:assign, value}` stamps the write with the
+  node's HLC past the register's timestamp, and the delta is the new register. A stale
+  `{:assign, value, ts}` gives the same `{:error, {:precondition, {:stale_timestamp, ts}}}` as
+  the binary update, and changes nothing. Large values are encoded and decoded on a dirty
+  scheduler.
+
   ## Errors
 
     * A caller's bug - an unknown operation or query (including one of another type, such
@@ -69,6 +76,9 @@ defmodule Lattice.Object do
           | Lattice.TwoPSet
           | :lattice_gset
           | :lattice_twopset
+          # LWW-Register
+          | Lattice.LWWRegister
+          | :lattice_lwwreg
 
   # The Elixir facades of the types with objects, and their Erlang modules.
   @erlang_modules %{
@@ -76,7 +86,9 @@ defmodule Lattice.Object do
     Lattice.PNCounter => :lattice_pncounter,
     # G-Set and 2P-Set
     Lattice.GSet => :lattice_gset,
-    Lattice.TwoPSet => :lattice_twopset
+    Lattice.TwoPSet => :lattice_twopset,
+    # LWW-Register
+    Lattice.LWWRegister => :lattice_lwwreg
   }
 
   @doc """
@@ -99,6 +111,9 @@ defmodule Lattice.Object do
   # G-Set and 2P-Set
   def new(module) when module in [:lattice_gset, :lattice_twopset],
     do: :lattice_object.new(module)
+
+  # LWW-Register
+  def new(:lattice_lwwreg), do: :lattice_object.new(:lattice_lwwreg)
 
   def new(state) when is_binary(state), do: :lattice_object.new(state)
 

@@ -8,6 +8,8 @@ defmodule Lattice.Type do
 
   The sets: `Lattice.GSet` (`:lattice_gset`) and `Lattice.TwoPSet` (`:lattice_twopset`).
 
+  The register: `Lattice.LWWRegister` (`:lattice_lwwreg`).
+
   ## The contract
 
     * **Canonical binaries.** A state is a binary: a type tag, a format version and a body
@@ -60,7 +62,8 @@ defmodule Lattice.Type do
 
   @doc """
   The Erlang module implementing the type of `state`, from its type tag: `:lattice_gcounter`
-  or `:lattice_pncounter`; `:lattice_gset` or `:lattice_twopset` for the sets.
+  or `:lattice_pncounter`; `:lattice_gset` or `:lattice_twopset` for the sets;
+  `:lattice_lwwreg` for the LWW-Register.
 
   Only the tag is read: the rest of the state is not checked.
   """

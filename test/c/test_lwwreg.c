@@ -17,6 +17,7 @@ typedef struct {
     size_t len;
 } term_t;
 
+/* The canonical bytes of an atom, an integer, a binary (returned by value: nothing owned). */
 static term_t atom(const char *name) {
     term_t t;
     lt_buf b;
@@ -57,6 +58,7 @@ static lt_buf reg(uint64_t ts, term_t actor, term_t value) {
 
 static const uint8_t EMPTY[] = {0x15, 0x01};
 
+/* The bytes of a register, field by field; the size computation; the writer's refusals. */
 static void test_format(void) {
     /* ts 0x0102030405060708, actor 'a' (04 01 61), value 7 (zigzag 14). */
     static const uint8_t want[] = {0x15, 0x01, 1, 2,    3,    4,   5,    6,
@@ -125,6 +127,7 @@ static void test_format(void) {
     CHECK(w.failed);
 }
 
+/* Opening p[0..len) (the caller's bytes) fails with `want`; `line` names the case. */
 static void expect_reject(const uint8_t *p, size_t len, lt_err want, int line) {
     lt_lwwreg_view v;
     lt_err got = lt_lwwreg_open(&v, p, len);
@@ -134,6 +137,7 @@ static void expect_reject(const uint8_t *p, size_t len, lt_err want, int line) {
 }
 #define REJECT(arr, want) expect_reject((arr), sizeof(arr), (want), __LINE__)
 
+/* Every decoder error, one case each; then every prefix and every one-byte change. */
 static void test_reject(void) {
     static const uint8_t none[1] = {0};
     expect_reject(none, 0, LT_E_TRUNCATED, __LINE__);
@@ -216,6 +220,7 @@ static void test_reject(void) {
     lt_buf_free(&b);
 }
 
+/* lt_lwwreg_cmp of two registers held in buffers (opened here; both must be valid). */
 static int cmp_bufs(const lt_buf *a, const lt_buf *b) {
     lt_lwwreg_view va, vb;
     CHECK_ERR(lt_lwwreg_open(&va, a->data, a->len), LT_OK);
@@ -223,6 +228,7 @@ static int cmp_bufs(const lt_buf *a, const lt_buf *b) {
     return lt_lwwreg_cmp(&va, &vb);
 }
 
+/* The order: timestamp, then actor bytes, then value bytes; the empty register lowest. */
 static void test_order(void) {
     lt_buf empty;
     lt_buf_init(&empty);
@@ -277,6 +283,7 @@ static void digest_by_hand(const uint8_t *body, size_t body_len, uint8_t out[16]
     lt_write_be64(out + 8, h.lo);
 }
 
+/* lt_lwwreg_digest against its definition, for the empty and a non-empty register. */
 static void test_digest(void) {
     lt_lwwreg_view v;
     uint8_t d[16], want[16], d2[16];
@@ -299,6 +306,8 @@ static void test_digest(void) {
     lt_buf_free(&r2);
 }
 
+/* The next-timestamp rule: examples, saturation, and a randomized check against
+ * lt_hlc_receive with no offset limit. */
 static void test_next_ts(void) {
     uint64_t now = lt_hlc_make(MS, 0);
     /* A fresh clock and an empty register: the wall clock. */
@@ -330,6 +339,7 @@ static void test_next_ts(void) {
     }
 }
 
+/* The object holds exactly the register `want` (the caller's): bytes, digest, timestamp. */
 static void check_obj_is(const lt_lwwreg_obj *o, const lt_buf *want) {
     lt_buf s;
     lt_lwwreg_view v;
@@ -345,6 +355,8 @@ static void check_obj_is(const lt_lwwreg_obj *o, const lt_buf *want) {
     lt_buf_free(&s);
 }
 
+/* The in-place object: assign, stale assigns, joins, refused joins; then a randomized
+ * differential test against the binary functions. */
 static void test_object(void) {
     lt_lwwreg_obj o;
     lt_buf empty;

@@ -110,4 +110,14 @@ defmodule Lattice.LWWRegisterTest do
     assert :ok = Object.join(obj, at("w", :z, 7))
     assert Object.value(obj) == "w"
   end
+
+  test "an object of the empty register, from the module" do
+    for module <- [LWWRegister, :lattice_lwwreg] do
+      obj = Object.new(module)
+      assert Object.snapshot(obj) === LWWRegister.new()
+      assert {:ok, delta} = Object.update(obj, {:assign, :v}, :a)
+      assert LWWRegister.value(delta) == :v
+      assert Object.digest(obj) == LWWRegister.digest(delta)
+    end
+  end
 end
