@@ -33,6 +33,12 @@ const char *lt_err_name(lt_err err) {
         return "zero_counter";
     case LT_E_ID:
         return "bad_actor_id";
+    case LT_E_BIAS:
+        return "bias_mismatch";
+    case LT_E_ABSENT:
+        return "not_present";
+    case LT_E_DOT:
+        return "bad_dot";
     case LT_E_NOMEM:
         return "enomem";
     }

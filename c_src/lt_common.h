@@ -39,6 +39,9 @@ typedef enum {
     LT_E_OVERFLOW,     /* a counter or size would exceed its range */
     LT_E_ZERO,         /* a counter of zero where only positive ones are allowed */
     LT_E_ID,           /* an actor id that is not the hash of its actor */
+    LT_E_BIAS,         /* two LWW-Element-Sets of different bias (lt_lwwset.h) */
+    LT_E_ABSENT,       /* an update removes a key the state does not hold (lt_dotkernel.h) */
+    LT_E_DOT,          /* a dot outside the state's causal context, or under two keys */
     LT_E_NOMEM         /* out of memory (internal failure, not bad input) */
 } lt_err;
 

@@ -1,0 +1,936 @@
+/* lt_dotkernel.c — the dot kernel over binaries: parsing, checks, join, digest, updates. The
+ * in-place object is in lt_dotkernel_obj.c. See lt_dotkernel.h. */
+#include "lt_dotkernel.h"
+
+#include "lt_canon.h"
+#include "lt_hash.h"
+#include "lt_vclock.h" /* LT_FORMAT_V1, lt_actor_cmp: the canonical (id, bytes) order */
+
+#include <stdlib.h>
+
+/* ---- parsing ------------------------------------------------------------------------------ */
+
+void lt_dk_close(lt_dk_view *v) {
+    if (v->actors != v->inline_actors)
+        free(v->actors);
+    if (v->cloud_mem != v->inline_cloud)
+        free(v->cloud_mem);
+    v->actors = NULL;
+    v->cloud_mem = NULL;
+    v->na = v->ne = 0;
+}
+
+/* Reads one context entry at p[*off..len): checks it and, when `cloud` is not NULL, stores its
+ * cloud dots there. *first_gap receives where its gaps start. */
+static lt_err read_actor(const uint8_t *p, size_t len, size_t *off, lt_dk_actor *a,
+                         uint64_t *cloud) {
+    uint64_t alen, base, k;
+    lt_err e;
+    if (len - *off < 8)
+        return LT_E_TRUNCATED;
+    a->id = lt_read_be64(p + *off);
+    *off += 8;
+    if ((e = lt_varint_read(p, len, off, &alen)) != LT_OK)
+        return e;
+    if (alen == 0)
+        return LT_E_NONCANONICAL;
+    if (alen > len - *off)
+        return LT_E_TRUNCATED;
+    a->bytes = p + *off;
+    a->len = (size_t)alen;
+    *off += (size_t)alen;
+    if ((e = lt_varint_read(p, len, off, &base)) != LT_OK ||
+        (e = lt_varint_read(p, len, off, &k)) != LT_OK)
+        return e;
+    if (k > len - *off)
+        return LT_E_TRUNCATED;
+    if (base == 0 && k == 0)
+        return LT_E_NONCANONICAL; /* an empty context entry is left out */
+    a->base = base;
+    a->ncloud = (size_t)k;
+    uint64_t dot = base + 1;
+    for (size_t i = 0; i < k; i++) {
+        uint64_t gap;
+        if ((e = lt_varint_read(p, len, off, &gap)) != LT_OK)
+            return e;
+        if (gap == 0)
+            return LT_E_NONCANONICAL;
+        if (dot > UINT64_MAX - gap)
+            return LT_E_OVERFLOW;
+        dot += gap;
+        if (cloud != NULL)
+            cloud[i] = dot;
+    }
+    if (base == UINT64_MAX && k > 0)
+        return LT_E_OVERFLOW;
+    return LT_OK;
+}
+
+lt_err lt_dk_open(lt_dk_view *v, const uint8_t *p, size_t len, uint8_t tag) {
+    size_t off = 2, ncloud = 0;
+    uint64_t na, ne;
+    lt_err e;
+    v->actors = v->inline_actors;
+    v->cloud_mem = v->inline_cloud;
+    v->na = v->ne = 0;
+    if (len < 4)
+        return LT_E_TRUNCATED;
+    if (p[0] != tag)
+        return LT_E_WRONG_TYPE;
+    if (p[1] != LT_FORMAT_V1)
+        return LT_E_VERSION;
+    v->tag = tag;
+    v->ctx = p + 2;
+    if ((e = lt_varint_read(p, len, &off, &na)) != LT_OK)
+        return e;
+    /* A context entry takes at least 12 bytes: id, length, one byte of actor, base, k. */
+    if (na > (len - off) / 12)
+        return LT_E_TRUNCATED;
+    if (na > LT_DK_INLINE_ACTORS) {
+        v->actors = malloc((size_t)na * sizeof *v->actors);
+        if (v->actors == NULL) {
+            v->actors = v->inline_actors;
+            return LT_E_NOMEM;
+        }
+    }
+    v->na = (size_t)na;
+    /* First pass: check every entry and count the cloud. */
+    size_t start = off;
+    for (size_t i = 0; i < v->na; i++) {
+        lt_dk_actor *a = &v->actors[i];
+        if ((e = read_actor(p, len, &off, a, NULL)) != LT_OK)
+            goto fail;
+        if (i > 0 && lt_actor_cmp(v->actors[i - 1].id, v->actors[i - 1].bytes,
+                                  v->actors[i - 1].len, a->id, a->bytes, a->len) >= 0) {
+            e = LT_E_ORDER;
+            goto fail;
+        }
+        ncloud += a->ncloud;
+    }
+    /* Second pass, only when some actor has a cloud: store the cloud dots. */
+    if (ncloud > 0) {
+        if (ncloud > LT_DK_INLINE_CLOUD) {
+            v->cloud_mem = malloc(ncloud * sizeof(uint64_t));
+            if (v->cloud_mem == NULL) {
+                v->cloud_mem = v->inline_cloud;
+                e = LT_E_NOMEM;
+                goto fail;
+            }
+        }
+        size_t at = 0, o2 = start;
+        for (size_t i = 0; i < v->na; i++) {
+            lt_dk_actor *a = &v->actors[i];
+            (void)read_actor(p, len, &o2, a, v->cloud_mem + at);
+            a->cloud = v->cloud_mem + at;
+            at += a->ncloud;
+        }
+    } else {
+        for (size_t i = 0; i < v->na; i++)
+            v->actors[i].cloud = NULL;
+    }
+    v->ctx_len = off - 2;
+    if ((e = lt_varint_read(p, len, &off, &ne)) != LT_OK)
+        goto fail;
+    /* An entry takes at least 13 bytes: id, length, a byte of key, nd, a two-byte dot. */
+    if (ne > (len - off) / 13) {
+        e = LT_E_TRUNCATED;
+        goto fail;
+    }
+    v->ne = (size_t)ne;
+    v->ids = p + off;
+    v->entries = v->ids + 8 * v->ne;
+    v->entries_len = len - off - 8 * v->ne;
+    return LT_OK;
+fail:
+    lt_dk_close(v);
+    return e;
+}
+
+int lt_dk_seen(const lt_dk_view *v, size_t a, uint64_t c) {
+    const lt_dk_actor *ac = &v->actors[a];
+    if (c <= ac->base)
+        return 1;
+    size_t lo = 0, hi = ac->ncloud;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (ac->cloud[mid] == c)
+            return 1;
+        if (ac->cloud[mid] < c)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return 0;
+}
+
+uint64_t lt_dk_actor_max(const lt_dk_view *v, size_t a) {
+    const lt_dk_actor *ac = &v->actors[a];
+    return ac->ncloud ? ac->cloud[ac->ncloud - 1] : ac->base;
+}
+
+lt_err lt_dk_next(const lt_dk_view *v, size_t i, size_t *off, lt_dk_entry *e) {
+    const uint8_t *p = v->entries;
+    size_t len = v->entries_len;
+    uint64_t klen, nd;
+    lt_err err;
+    e->id = lt_read_be64(v->ids + 8 * i);
+    if ((err = lt_varint_read(p, len, off, &klen)) != LT_OK)
+        return err;
+    if (klen == 0)
+        return LT_E_NONCANONICAL;
+    if (klen > len - *off)
+        return LT_E_TRUNCATED;
+    e->key = p + *off;
+    e->key_len = (size_t)klen;
+    *off += (size_t)klen;
+    if ((err = lt_varint_read(p, len, off, &nd)) != LT_OK)
+        return err;
+    if (nd == 0)
+        return LT_E_NONCANONICAL; /* a key without dots is absent, so left out */
+    if (nd > (len - *off) / 2)
+        return LT_E_TRUNCATED;
+    e->nd = (size_t)nd;
+    e->dots = p + *off;
+    int payload = lt_dk_has_payload(v->tag);
+    uint64_t pa = 0, pc = 0;
+    for (size_t j = 0; j < e->nd; j++) {
+        uint64_t a, c;
+        if ((err = lt_varint_read(p, len, off, &a)) != LT_OK ||
+            (err = lt_varint_read(p, len, off, &c)) != LT_OK)
+            return err;
+        if (a >= v->na)
+            return LT_E_DOT;
+        if (c == 0)
+            return LT_E_ZERO;
+        if (j > 0 && (a < pa || (a == pa && c <= pc)))
+            return LT_E_ORDER;
+        if (payload) {
+            uint64_t plen;
+            if ((err = lt_varint_read(p, len, off, &plen)) != LT_OK)
+                return err;
+            if (plen < 9)
+                return LT_E_NONCANONICAL; /* a timestamp and at least one byte of value */
+            if (plen > len - *off)
+                return LT_E_TRUNCATED;
+            *off += (size_t)plen;
+        }
+        if (!lt_dk_seen(v, (size_t)a, c))
+            return LT_E_DOT;
+        pa = a;
+        pc = c;
+    }
+    e->dots_len = (size_t)(p + *off - e->dots);
+    return LT_OK;
+}
+
+void lt_dk_dot_at(const lt_dk_view *v, const lt_dk_entry *e, size_t *off, lt_dk_dot *d) {
+    uint64_t a = 0, c = 0, plen = 0;
+    /* Cannot fail: lt_dk_next read these already. */
+    (void)lt_varint_read(e->dots, e->dots_len, off, &a);
+    (void)lt_varint_read(e->dots, e->dots_len, off, &c);
+    d->actor = (uint32_t)a;
+    d->counter = c;
+    d->payload = NULL;
+    d->payload_len = 0;
+    if (lt_dk_has_payload(v->tag)) {
+        (void)lt_varint_read(e->dots, e->dots_len, off, &plen);
+        d->payload = e->dots + *off;
+        d->payload_len = (size_t)plen;
+        *off += (size_t)plen;
+    }
+}
+
+/* The canonical order of two entries: by id, then key bytes. */
+static int entry_cmp(const lt_dk_entry *a, const lt_dk_entry *b) {
+    return lt_actor_cmp(a->id, a->key, a->key_len, b->id, b->key, b->key_len);
+}
+
+/* Walks every entry, checking each and their order; calls `visit` (when not NULL) on each. */
+typedef lt_err (*visit_fn)(const lt_dk_view *v, const lt_dk_entry *e, void *arg);
+
+static lt_err walk(const lt_dk_view *v, visit_fn visit, void *arg) {
+    size_t off = 0;
+    lt_dk_entry prev = {0, NULL, 0, 0, NULL, 0}, cur;
+    for (size_t i = 0; i < v->ne; i++) {
+        lt_err e = lt_dk_next(v, i, &off, &cur);
+        if (e != LT_OK)
+            return e;
+        if (i > 0 && entry_cmp(&prev, &cur) >= 0)
+            return LT_E_ORDER;
+        if (visit != NULL && (e = visit(v, &cur, arg)) != LT_OK)
+            return e;
+        prev = cur;
+    }
+    return off == v->entries_len ? LT_OK : LT_E_TRAILING;
+}
+
+lt_err lt_dk_check(const lt_dk_view *v) {
+    return walk(v, NULL, NULL);
+}
+
+/* ---- the full check -------------------------------------------------------------------------- */
+
+typedef struct {
+    uint64_t *dots; /* (actor << 0) pairs: actor, counter */
+    size_t n;
+} dot_list;
+
+static lt_err full_visit(const lt_dk_view *v, const lt_dk_entry *e, void *arg) {
+    dot_list *dl = arg;
+    lt_err err = lt_canon_validate(e->key, e->key_len);
+    if (err != LT_OK)
+        return err;
+    if (lt_actor_id(e->key, e->key_len) != e->id)
+        return LT_E_ID;
+    size_t off = 0;
+    for (size_t j = 0; j < e->nd; j++) {
+        lt_dk_dot d;
+        lt_dk_dot_at(v, e, &off, &d);
+        if (d.payload != NULL && (err = lt_canon_validate(d.payload + 8, d.payload_len - 8)) != LT_OK)
+            return err;
+        dl->dots[2 * dl->n] = d.actor;
+        dl->dots[2 * dl->n + 1] = d.counter;
+        dl->n++;
+    }
+    return LT_OK;
+}
+
+static int pair_cmp(const void *x, const void *y) {
+    const uint64_t *a = x, *b = y;
+    if (a[0] != b[0])
+        return a[0] < b[0] ? -1 : 1;
+    return a[1] < b[1] ? -1 : (a[1] > b[1]);
+}
+
+lt_err lt_dk_check_full(const lt_dk_view *v) {
+    lt_err e = lt_dk_check(v);
+    if (e != LT_OK)
+        return e;
+    for (size_t i = 0; i < v->na; i++) {
+        const lt_dk_actor *a = &v->actors[i];
+        if ((e = lt_canon_validate(a->bytes, a->len)) != LT_OK)
+            return e;
+        if (lt_actor_id(a->bytes, a->len) != a->id)
+            return LT_E_ID;
+    }
+    /* Every dot is at least 2 bytes of the entry section: that bounds the count. */
+    size_t max = v->entries_len / 2;
+    dot_list dl = {NULL, 0};
+    if (max > SIZE_MAX / (2 * sizeof(uint64_t)))
+        return LT_E_NOMEM;
+    dl.dots = malloc((max ? max : 1) * 2 * sizeof(uint64_t));
+    if (dl.dots == NULL)
+        return LT_E_NOMEM;
+    e = walk(v, full_visit, &dl);
+    if (e == LT_OK && dl.n > 1) {
+        qsort(dl.dots, dl.n, 2 * sizeof(uint64_t), pair_cmp);
+        for (size_t i = 1; i < dl.n && e == LT_OK; i++)
+            if (dl.dots[2 * i] == dl.dots[2 * i - 2] && dl.dots[2 * i + 1] == dl.dots[2 * i - 1])
+                e = LT_E_DOT;
+    }
+    free(dl.dots);
+    return e;
+}
+
+/* ---- lookup ----------------------------------------------------------------------------------- */
+
+typedef struct {
+    lt_dk_entry target, *out;
+    int *found;
+} find_arg;
+
+static lt_err find_visit(const lt_dk_view *v, const lt_dk_entry *e, void *arg) {
+    find_arg *f = arg;
+    (void)v;
+    if (e->id == f->target.id && entry_cmp(e, &f->target) == 0) {
+        *f->out = *e;
+        *f->found = 1;
+    }
+    return LT_OK;
+}
+
+lt_err lt_dk_lookup(const lt_dk_view *v, uint64_t id, const uint8_t *key, size_t key_len,
+                    lt_dk_entry *e, int *found) {
+    find_arg f = {{id, key, key_len, 0, NULL, 0}, e, found};
+    *found = 0;
+    return walk(v, find_visit, &f);
+}
+
+/* ---- join ------------------------------------------------------------------------------------- */
+
+/* Appends the union of two actors' contexts (either may be NULL) in compact form, the actor's
+ * id and bytes first. `tmp` has room for both clouds. */
+static void put_ctx_union(lt_buf *out, const lt_dk_actor *x, const lt_dk_actor *y, uint64_t *tmp) {
+    const lt_dk_actor *who = x != NULL ? x : y;
+    uint64_t base = 0;
+    size_t n = 0, i = 0, j = 0, nx = x ? x->ncloud : 0, ny = y ? y->ncloud : 0;
+    if (x != NULL && x->base > base)
+        base = x->base;
+    if (y != NULL && y->base > base)
+        base = y->base;
+    while (i < nx || j < ny) {
+        uint64_t c;
+        if (j == ny || (i < nx && x->cloud[i] < y->cloud[j]))
+            c = x->cloud[i++];
+        else if (i == nx || y->cloud[j] < x->cloud[i])
+            c = y->cloud[j++];
+        else {
+            c = x->cloud[i++];
+            j++;
+        }
+        if (c <= base)
+            continue;
+        if (n == 0 && c == base + 1)
+            base++; /* extends the base */
+        else
+            tmp[n++] = c;
+    }
+    /* The cloud may now start at base + 1 (when the base grew past a gap): absorb it. */
+    size_t skip = 0;
+    while (skip < n && tmp[skip] == base + 1) {
+        base++;
+        skip++;
+    }
+    lt_buf_put_be64(out, who->id);
+    lt_buf_put_varint(out, who->len);
+    lt_buf_put(out, who->bytes, who->len);
+    lt_buf_put_varint(out, base);
+    lt_buf_put_varint(out, n - skip);
+    uint64_t prev = base + 1;
+    for (size_t k = skip; k < n; k++) {
+        lt_buf_put_varint(out, tmp[k] - prev);
+        prev = tmp[k];
+    }
+}
+
+/* Appends one dot: its actor index in the output, its counter, its payload. */
+static inline void put_dot(lt_buf *b, uint32_t actor, const lt_dk_dot *d) {
+    if (lt_buf_reserve(b, 20) != 0)
+        return;
+    b->len += lt_varint_write(b->data + b->len, actor);
+    b->len += lt_varint_write(b->data + b->len, d->counter);
+    if (d->payload != NULL) {
+        b->len += lt_varint_write(b->data + b->len, d->payload_len);
+        lt_buf_put(b, d->payload, d->payload_len);
+    }
+}
+
+typedef struct {
+    const lt_dk_view *v, *other;
+    const uint32_t *to_out;   /* actor index -> output index */
+    const int64_t *to_other; /* actor index -> other's index, or -1 */
+} side;
+
+/* Whether the other side has seen dot d of this side. */
+static inline int other_seen(const side *s, const lt_dk_dot *d) {
+    int64_t j = s->to_other[d->actor];
+    return j >= 0 && lt_dk_seen(s->other, (size_t)j, d->counter);
+}
+
+/* Appends to `dots` the dots of e (from side s) the other side has not seen; returns how many. */
+static size_t survivors_one(const side *s, const lt_dk_entry *e, lt_buf *dots) {
+    size_t off = 0, n = 0;
+    for (size_t k = 0; k < e->nd; k++) {
+        lt_dk_dot d;
+        lt_dk_dot_at(s->v, e, &off, &d);
+        if (!other_seen(s, &d)) {
+            put_dot(dots, s->to_out[d.actor], &d);
+            n++;
+        }
+    }
+    return n;
+}
+
+/* The join of one key's dots from both sides. */
+static size_t survivors_both(const side *sa, const lt_dk_entry *ea, const side *sb,
+                             const lt_dk_entry *eb, lt_buf *dots) {
+    size_t offa = 0, offb = 0, ka = 0, kb = 0, n = 0;
+    lt_dk_dot da, db;
+    if (ea->nd)
+        lt_dk_dot_at(sa->v, ea, &offa, &da);
+    if (eb->nd)
+        lt_dk_dot_at(sb->v, eb, &offb, &db);
+    while (ka < ea->nd || kb < eb->nd) {
+        int order;
+        if (ka == ea->nd)
+            order = 1;
+        else if (kb == eb->nd)
+            order = -1;
+        else {
+            uint32_t oa = sa->to_out[da.actor], ob = sb->to_out[db.actor];
+            order = oa != ob ? (oa < ob ? -1 : 1)
+                             : (da.counter != db.counter ? (da.counter < db.counter ? -1 : 1) : 0);
+        }
+        if (order == 0) {
+            /* The same write on both sides. Its payload is the same unless a peer forged
+             * one: keep the smaller, so the join stays commutative. */
+            const lt_dk_dot *keep = &da;
+            if (da.payload != NULL &&
+                lt_bytes_cmp(db.payload, db.payload_len, da.payload, da.payload_len) < 0)
+                keep = &db;
+            put_dot(dots, sa->to_out[da.actor], keep);
+            n++;
+        } else if (order < 0) {
+            if (!other_seen(sa, &da)) {
+                put_dot(dots, sa->to_out[da.actor], &da);
+                n++;
+            }
+        } else if (!other_seen(sb, &db)) {
+            put_dot(dots, sb->to_out[db.actor], &db);
+            n++;
+        }
+        if (order <= 0 && ++ka < ea->nd)
+            lt_dk_dot_at(sa->v, ea, &offa, &da);
+        if (order >= 0 && ++kb < eb->nd)
+            lt_dk_dot_at(sb->v, eb, &offb, &db);
+    }
+    return n;
+}
+
+/* Appends an entry's key and dots (n of them, in `dots`) to `body`. */
+static void put_entry(lt_buf *body, const lt_dk_entry *e, size_t n, const lt_buf *dots) {
+    if (lt_buf_reserve(body, 20 + e->key_len + dots->len) != 0)
+        return;
+    body->len += lt_varint_write(body->data + body->len, e->key_len);
+    memcpy(body->data + body->len, e->key, e->key_len);
+    body->len += e->key_len;
+    body->len += lt_varint_write(body->data + body->len, n);
+    memcpy(body->data + body->len, dots->data, dots->len);
+    body->len += dots->len;
+}
+
+lt_err lt_dk_merge(const lt_dk_view *a, const lt_dk_view *b, lt_buf *out) {
+    if (a->tag != b->tag)
+        return LT_E_WRONG_TYPE;
+    size_t mark = out->len, na = a->na, nb = b->na, nclouds = 0;
+    lt_err e = LT_OK;
+    for (size_t i = 0; i < na; i++)
+        nclouds += a->actors[i].ncloud;
+    for (size_t j = 0; j < nb; j++)
+        nclouds += b->actors[j].ncloud;
+    /* Scratch: the actor maps, the cloud union, the output ids. */
+    size_t maps = (na + nb) * (sizeof(uint32_t) + sizeof(int64_t)) + nclouds * sizeof(uint64_t);
+    uint8_t *scratch = malloc(maps ? maps : 1);
+    uint64_t *ids = malloc((a->ne + b->ne ? a->ne + b->ne : 1) * sizeof(uint64_t));
+    lt_buf body, dots;
+    lt_buf_init(&body);
+    lt_buf_init(&dots);
+    if (scratch == NULL || ids == NULL) {
+        e = LT_E_NOMEM;
+        goto done;
+    }
+    int64_t *a2b = (int64_t *)scratch, *b2a = a2b + na;
+    uint64_t *cloud_tmp = (uint64_t *)(b2a + nb);
+    uint32_t *a2o = (uint32_t *)(cloud_tmp + nclouds), *b2o = a2o + na;
+    /* The actors' union, in order, with the contexts united. */
+    lt_buf_put_u8(out, a->tag);
+    lt_buf_put_u8(out, LT_FORMAT_V1);
+    size_t i = 0, j = 0, k = 0;
+    while (i < na || j < nb) {
+        int order = i == na   ? 1
+                    : j == nb ? -1
+                              : lt_actor_cmp(a->actors[i].id, a->actors[i].bytes, a->actors[i].len,
+                                             b->actors[j].id, b->actors[j].bytes, b->actors[j].len);
+        if (order <= 0) {
+            a2o[i] = (uint32_t)k;
+            a2b[i] = order == 0 ? (int64_t)j : -1;
+        }
+        if (order >= 0) {
+            b2o[j] = (uint32_t)k;
+            b2a[j] = order == 0 ? (int64_t)i : -1;
+        }
+        i += order <= 0;
+        j += order >= 0;
+        k++;
+    }
+    lt_buf_put_varint(out, k);
+    for (i = 0, j = 0; i < na || j < nb;) {
+        int both = i < na && j < nb && a2o[i] == b2o[j];
+        int take_a = i < na && (j == nb || a2o[i] <= b2o[j]);
+        put_ctx_union(out, take_a ? &a->actors[i] : NULL,
+                      (both || !take_a) ? &b->actors[j] : NULL, cloud_tmp);
+        i += take_a;
+        j += both || !take_a;
+    }
+    /* The entries, in one walk over both. */
+    side sa = {a, b, a2o, a2b}, sb = {b, a, b2o, b2a};
+    size_t offa = 0, offb = 0, nout = 0;
+    lt_dk_entry ea, eb, pa, pb;
+    i = j = 0;
+    if (a->ne && (e = lt_dk_next(a, 0, &offa, &ea)) != LT_OK)
+        goto done;
+    if (b->ne && (e = lt_dk_next(b, 0, &offb, &eb)) != LT_OK)
+        goto done;
+    while (i < a->ne || j < b->ne) {
+        int order = i == a->ne ? 1 : j == b->ne ? -1 : entry_cmp(&ea, &eb);
+        size_t n;
+        dots.len = 0;
+        if (order == 0)
+            n = survivors_both(&sa, &ea, &sb, &eb, &dots);
+        else
+            n = order < 0 ? survivors_one(&sa, &ea, &dots) : survivors_one(&sb, &eb, &dots);
+        if (n > 0) {
+            const lt_dk_entry *src = order <= 0 ? &ea : &eb;
+            ids[nout++] = src->id;
+            put_entry(&body, src, n, &dots);
+        }
+        if (order <= 0) {
+            pa = ea;
+            if (++i < a->ne) {
+                if ((e = lt_dk_next(a, i, &offa, &ea)) != LT_OK)
+                    goto done;
+                if (entry_cmp(&pa, &ea) >= 0) {
+                    e = LT_E_ORDER;
+                    goto done;
+                }
+            }
+        }
+        if (order >= 0) {
+            pb = eb;
+            if (++j < b->ne) {
+                if ((e = lt_dk_next(b, j, &offb, &eb)) != LT_OK)
+                    goto done;
+                if (entry_cmp(&pb, &eb) >= 0) {
+                    e = LT_E_ORDER;
+                    goto done;
+                }
+            }
+        }
+    }
+    if (offa != a->entries_len || offb != b->entries_len) {
+        e = LT_E_TRAILING;
+        goto done;
+    }
+    lt_buf_put_varint(out, nout);
+    if (lt_buf_reserve(out, 8 * nout) == 0) {
+        for (size_t x = 0; x < nout; x++)
+            lt_write_be64(out->data + out->len + 8 * x, ids[x]);
+        out->len += 8 * nout;
+    }
+    lt_buf_put(out, body.data, body.len);
+    if (out->failed || body.failed || dots.failed)
+        e = LT_E_NOMEM;
+done:
+    free(scratch);
+    free(ids);
+    lt_buf_free(&body);
+    lt_buf_free(&dots);
+    if (e != LT_OK)
+        out->len = mark;
+    return e;
+}
+
+/* ---- digest ----------------------------------------------------------------------------------- */
+
+typedef struct {
+    lt_digest_acc acc;
+    lt_buf buf;
+} digest_arg;
+
+static lt_err digest_visit(const lt_dk_view *v, const lt_dk_entry *e, void *arg) {
+    digest_arg *d = arg;
+    size_t off = 0;
+    d->buf.len = 0;
+    lt_buf_put_be64(&d->buf, e->id);
+    lt_buf_put(&d->buf, e->key, e->key_len);
+    for (size_t j = 0; j < e->nd; j++) {
+        lt_dk_dot dot;
+        lt_dk_dot_at(v, e, &off, &dot);
+        lt_buf_put_be64(&d->buf, v->actors[dot.actor].id);
+        lt_buf_put_varint(&d->buf, dot.counter);
+        if (dot.payload != NULL) {
+            lt_buf_put_varint(&d->buf, dot.payload_len);
+            lt_buf_put(&d->buf, dot.payload, dot.payload_len);
+        }
+    }
+    if (d->buf.failed)
+        return LT_E_NOMEM;
+    lt_digest_add(&d->acc, lt_hash128(d->buf.data, d->buf.len, 0));
+    return LT_OK;
+}
+
+lt_err lt_dk_digest(const lt_dk_view *v, uint8_t out[16]) {
+    digest_arg d;
+    lt_digest_init(&d.acc);
+    lt_buf_init(&d.buf);
+    lt_err e = walk(v, digest_visit, &d);
+    lt_buf_free(&d.buf);
+    if (e != LT_OK)
+        return e;
+    return lt_digest_final(&d.acc, v->tag, LT_FORMAT_V1, v->ctx, v->ctx_len, out);
+}
+
+/* ---- updates ---------------------------------------------------------------------------------- */
+
+static int cdot_cmp(const void *x, const void *y) {
+    const lt_dk_cdot *a = x, *b = y;
+    int c = lt_actor_cmp(a->id, a->actor, a->actor_len, b->id, b->actor, b->actor_len);
+    if (c != 0)
+        return c;
+    return a->counter < b->counter ? -1 : (a->counter > b->counter);
+}
+
+static int add_cmp(const void *x, const void *y) {
+    const lt_dk_add *a = x, *b = y;
+    return lt_actor_cmp(a->op->id, a->op->key, a->op->key_len, b->op->id, b->op->key,
+                        b->op->key_len);
+}
+
+lt_err lt_dk_build_delta(uint8_t tag, lt_dk_cdot *ctx, size_t nctx, lt_dk_add *adds, size_t nadds,
+                         lt_buf *out) {
+    size_t mark = out->len, na = 0, self = 0;
+    if (nctx > 1)
+        qsort(ctx, nctx, sizeof *ctx, cdot_cmp);
+    if (nadds > 1)
+        qsort(adds, nadds, sizeof *adds, add_cmp);
+    for (size_t i = 0; i < nctx; i++)
+        na += i == 0 || lt_actor_cmp(ctx[i - 1].id, ctx[i - 1].actor, ctx[i - 1].actor_len,
+                                     ctx[i].id, ctx[i].actor, ctx[i].actor_len) != 0;
+    lt_buf_put_u8(out, tag);
+    lt_buf_put_u8(out, LT_FORMAT_V1);
+    lt_buf_put_varint(out, na);
+    /* Each actor: its sorted, distinct counters as base (the run from 1) and cloud. */
+    size_t idx = 0;
+    for (size_t i = 0; i < nctx;) {
+        size_t end = i + 1;
+        while (end < nctx && lt_actor_cmp(ctx[i].id, ctx[i].actor, ctx[i].actor_len, ctx[end].id,
+                                          ctx[end].actor, ctx[end].actor_len) == 0)
+            end++;
+        uint64_t base = 0;
+        size_t p = i, ncloud = 0;
+        for (; p < end && ctx[p].counter <= base + 1; p++)
+            base = ctx[p].counter > base ? ctx[p].counter : base;
+        for (size_t q = p; q < end; q++)
+            ncloud += q == p || ctx[q].counter != ctx[q - 1].counter;
+        lt_buf_put_be64(out, ctx[i].id);
+        lt_buf_put_varint(out, ctx[i].actor_len);
+        lt_buf_put(out, ctx[i].actor, ctx[i].actor_len);
+        lt_buf_put_varint(out, base);
+        lt_buf_put_varint(out, ncloud);
+        uint64_t prev = base + 1;
+        for (size_t q = p; q < end; q++) {
+            if (q > p && ctx[q].counter == ctx[q - 1].counter)
+                continue;
+            lt_buf_put_varint(out, ctx[q].counter - prev);
+            prev = ctx[q].counter;
+        }
+        if (nadds > 0 && adds[0].actor_id == ctx[i].id && adds[0].actor_len == ctx[i].actor_len &&
+            memcmp(adds[0].actor, ctx[i].actor, ctx[i].actor_len) == 0)
+            self = idx;
+        idx++;
+        i = end;
+    }
+    lt_buf_put_varint(out, nadds);
+    for (size_t i = 0; i < nadds; i++)
+        lt_buf_put_be64(out, adds[i].op->id);
+    for (size_t i = 0; i < nadds; i++) {
+        const lt_dk_op *op = adds[i].op;
+        lt_buf_put_varint(out, op->key_len);
+        lt_buf_put(out, op->key, op->key_len);
+        lt_buf_put_varint(out, 1);
+        lt_buf_put_varint(out, self);
+        lt_buf_put_varint(out, adds[i].counter);
+        if (lt_dk_has_payload(tag)) {
+            lt_buf_put_varint(out, op->payload_len);
+            lt_buf_put(out, op->payload, op->payload_len);
+        }
+    }
+    if (out->failed) {
+        out->len = mark;
+        return LT_E_NOMEM;
+    }
+    return LT_OK;
+}
+
+lt_err lt_dk_ops_plan(const lt_dk_op *ops, size_t k, lt_dk_plan *plan) {
+    plan->order = malloc((k ? k : 1) * sizeof(size_t));
+    plan->dup = calloc(k ? k : 1, 1);
+    if (plan->order == NULL || plan->dup == NULL) {
+        lt_dk_plan_free(plan);
+        return LT_E_NOMEM;
+    }
+    for (size_t i = 0; i < k; i++)
+        plan->order[i] = i;
+    /* qsort has no context argument and the order needs the ops: a merge sort of indices
+     * instead, bottom-up, stable (so a key's first op comes first). */
+    if (k > 1) {
+        size_t *tmp = malloc(k * sizeof(size_t));
+        if (tmp == NULL) {
+            lt_dk_plan_free(plan);
+            return LT_E_NOMEM;
+        }
+        for (size_t w = 1; w < k; w *= 2) {
+            for (size_t lo = 0; lo < k; lo += 2 * w) {
+                size_t mid = lo + w < k ? lo + w : k, hi = lo + 2 * w < k ? lo + 2 * w : k;
+                size_t x = lo, y = mid, t = lo;
+                while (x < mid || y < hi) {
+                    int take_x;
+                    if (x == mid)
+                        take_x = 0;
+                    else if (y == hi)
+                        take_x = 1;
+                    else {
+                        const lt_dk_op *a = &ops[plan->order[x]], *b = &ops[plan->order[y]];
+                        take_x = lt_actor_cmp(a->id, a->key, a->key_len, b->id, b->key,
+                                              b->key_len) <= 0;
+                    }
+                    tmp[t++] = take_x ? plan->order[x++] : plan->order[y++];
+                }
+            }
+            memcpy(plan->order, tmp, k * sizeof(size_t));
+        }
+        free(tmp);
+    }
+    for (size_t i = 1; i < k; i++) {
+        const lt_dk_op *a = &ops[plan->order[i - 1]], *b = &ops[plan->order[i]];
+        if (lt_actor_cmp(a->id, a->key, a->key_len, b->id, b->key, b->key_len) == 0)
+            plan->dup[plan->order[i]] = 1;
+    }
+    return LT_OK;
+}
+
+void lt_dk_plan_free(lt_dk_plan *plan) {
+    free(plan->order);
+    free(plan->dup);
+    plan->order = NULL;
+    plan->dup = NULL;
+}
+
+typedef struct {
+    const lt_dk_op *ops;
+    size_t k, pos;
+    const size_t *order;
+    lt_dk_entry *found; /* per op; nd = 0 when absent */
+    size_t all_dots;    /* dots of the whole state */
+} update_arg;
+
+static lt_err update_visit(const lt_dk_view *v, const lt_dk_entry *e, void *arg) {
+    update_arg *u = arg;
+    (void)v;
+    u->all_dots += e->nd;
+    while (u->pos < u->k) {
+        const lt_dk_op *op = &u->ops[u->order[u->pos]];
+        int c = lt_actor_cmp(op->id, op->key, op->key_len, e->id, e->key, e->key_len);
+        if (c > 0)
+            break;
+        if (c == 0)
+            u->found[u->order[u->pos]] = *e;
+        u->pos++;
+    }
+    return LT_OK;
+}
+
+typedef struct {
+    lt_dk_cdot *ctx;
+    size_t n;
+} collect_arg;
+
+static void collect_dots(const lt_dk_view *v, const lt_dk_entry *e, collect_arg *c) {
+    size_t off = 0;
+    for (size_t j = 0; j < e->nd; j++) {
+        lt_dk_dot d;
+        lt_dk_dot_at(v, e, &off, &d);
+        const lt_dk_actor *a = &v->actors[d.actor];
+        lt_dk_cdot cd = {a->id, a->bytes, a->len, d.counter};
+        c->ctx[c->n++] = cd;
+    }
+}
+
+static lt_err collect_visit(const lt_dk_view *v, const lt_dk_entry *e, void *arg) {
+    collect_dots(v, e, arg);
+    return LT_OK;
+}
+
+/* The index of an actor in the view, or -1. */
+static ptrdiff_t find_actor(const lt_dk_view *v, uint64_t id, const uint8_t *actor, size_t len) {
+    size_t lo = 0, hi = v->na;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        const lt_dk_actor *a = &v->actors[mid];
+        int c = lt_actor_cmp(a->id, a->bytes, a->len, id, actor, len);
+        if (c == 0)
+            return (ptrdiff_t)mid;
+        if (c < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return -1;
+}
+
+lt_err lt_dk_update(const lt_dk_view *v, uint64_t actor_id, const uint8_t *actor,
+                    size_t actor_len, lt_dk_op *ops, size_t k, int all, lt_buf *delta,
+                    lt_buf *state, size_t *absent) {
+    lt_dk_plan plan;
+    lt_err e = lt_dk_ops_plan(ops, k, &plan);
+    if (e != LT_OK)
+        return e;
+    lt_dk_entry *found = calloc(k ? k : 1, sizeof *found);
+    lt_dk_cdot *ctx = NULL;
+    lt_dk_add *adds = NULL;
+    size_t mark = delta->len;
+    update_arg u = {ops, k, 0, plan.order, found, 0};
+    if (found == NULL) {
+        e = LT_E_NOMEM;
+        goto done;
+    }
+    if ((e = walk(v, update_visit, &u)) != LT_OK)
+        goto done;
+    size_t nctx = 0, nadds = 0;
+    for (size_t i = 0; i < k; i++) {
+        if (plan.dup[i])
+            continue;
+        if (!ops[i].add && found[i].nd == 0) {
+            *absent = i;
+            e = LT_E_ABSENT;
+            goto done;
+        }
+        nctx += all ? 0 : found[i].nd;
+        nadds += ops[i].add != 0;
+    }
+    if (all)
+        nctx = u.all_dots;
+    ptrdiff_t self = find_actor(v, actor_id, actor, actor_len);
+    uint64_t max = self >= 0 ? lt_dk_actor_max(v, (size_t)self) : 0;
+    if (max > UINT64_MAX - nadds) {
+        e = LT_E_OVERFLOW;
+        goto done;
+    }
+    ctx = malloc((nctx + nadds ? nctx + nadds : 1) * sizeof *ctx);
+    adds = malloc((nadds ? nadds : 1) * sizeof *adds);
+    if (ctx == NULL || adds == NULL) {
+        e = LT_E_NOMEM;
+        goto done;
+    }
+    collect_arg c = {ctx, 0};
+    if (all)
+        (void)walk(v, collect_visit, &c); /* checked above */
+    size_t na = 0;
+    for (size_t i = 0; i < k; i++) {
+        if (plan.dup[i])
+            continue;
+        if (!all && found[i].nd)
+            collect_dots(v, &found[i], &c);
+        if (ops[i].add) {
+            lt_dk_add a = {&ops[i], actor_id, actor, actor_len, max + ++na};
+            lt_dk_cdot cd = {actor_id, actor, actor_len, a.counter};
+            adds[na - 1] = a;
+            c.ctx[c.n++] = cd;
+        }
+    }
+    if ((e = lt_dk_build_delta(v->tag, ctx, c.n, adds, nadds, delta)) == LT_OK) {
+        lt_dk_view dv;
+        if ((e = lt_dk_open(&dv, delta->data + mark, delta->len - mark, v->tag)) == LT_OK) {
+            e = lt_dk_merge(v, &dv, state);
+            lt_dk_close(&dv);
+        }
+        if (e != LT_OK)
+            delta->len = mark;
+    }
+done:
+    lt_dk_plan_free(&plan);
+    free(found);
+    free(ctx);
+    free(adds);
+    return e;
+}

@@ -1,0 +1,825 @@
+/* lt_dotkernel_obj.c — the dot kernel as an in-place object. See lt_dotkernel.h.
+ *
+ * Every change goes through one join (an update builds its delta, then joins it), so an object
+ * and the binary functions cannot disagree on the rules. A join touches only what the other
+ * side names: the keys of its entries, and the dots of its context, found through the dot
+ * index (or by a scan of all dots when the context is larger than the object). */
+#include "lt_dotkernel.h"
+
+#include "lt_hash.h"
+#include "lt_vclock.h" /* LT_FORMAT_V1, lt_actor_cmp */
+
+#include <stdlib.h>
+
+/* A slot of the dot index: key is the key slot + 1, or 0 for a free slot. */
+struct lt_dk_slot {
+    uint64_t counter;
+    uint32_t actor;
+    uint32_t key;
+};
+
+/* ---- the dot index: linear probing with backward-shift deletion --------------------------- */
+
+static inline size_t dot_home(const lt_dk_obj *o, uint32_t a, uint64_t c) {
+    uint64_t h = (c ^ ((uint64_t)a << 40) ^ a) * 0x9E3779B97F4A7C15ull;
+    return (size_t)(h ^ (h >> 32)) & (o->index_cap - 1);
+}
+
+static ptrdiff_t index_find(const lt_dk_obj *o, uint32_t a, uint64_t c) {
+    if (o->index_cap == 0)
+        return -1;
+    size_t mask = o->index_cap - 1;
+    for (size_t i = dot_home(o, a, c);; i = (i + 1) & mask) {
+        const struct lt_dk_slot *s = &o->index[i];
+        if (s->key == 0)
+            return -1;
+        if (s->counter == c && s->actor == a)
+            return (ptrdiff_t)i;
+    }
+}
+
+static void index_put(lt_dk_obj *o, uint32_t a, uint64_t c, uint32_t key) {
+    size_t mask = o->index_cap - 1, i = dot_home(o, a, c);
+    while (o->index[i].key != 0)
+        i = (i + 1) & mask;
+    o->index[i].counter = c;
+    o->index[i].actor = a;
+    o->index[i].key = key + 1;
+}
+
+/* Room for one more dot (load factor at most 1/2). -1 when out of memory. */
+static int index_reserve(lt_dk_obj *o) {
+    if (2 * (o->ndots + 1) <= o->index_cap)
+        return 0;
+    size_t cap = o->index_cap ? 2 * o->index_cap : 16;
+    struct lt_dk_slot *old = o->index;
+    size_t old_cap = o->index_cap;
+    if (cap > SIZE_MAX / sizeof *old)
+        return -1;
+    struct lt_dk_slot *index = calloc(cap, sizeof *index);
+    if (index == NULL)
+        return -1;
+    o->index = index;
+    o->index_cap = cap;
+    for (size_t i = 0; i < old_cap; i++)
+        if (old[i].key != 0)
+            index_put(o, old[i].actor, old[i].counter, old[i].key - 1);
+    free(old);
+    return 0;
+}
+
+static void index_delete(lt_dk_obj *o, size_t i) {
+    size_t mask = o->index_cap - 1;
+    for (size_t j = (i + 1) & mask; o->index[j].key != 0; j = (j + 1) & mask) {
+        size_t home = dot_home(o, o->index[j].actor, o->index[j].counter);
+        /* j's entry may move back to i when its home is not in (i, j] cyclically. */
+        int between = i <= j ? (home > i && home <= j) : (home > i || home <= j);
+        if (!between) {
+            o->index[i] = o->index[j];
+            i = j;
+        }
+    }
+    o->index[i].key = 0;
+}
+
+/* ---- dot lists ----------------------------------------------------------------------------- */
+
+static inline lt_dk_odot *dots_of(lt_dk_dots *d) {
+    return d->cap == 0 ? &d->u.one : d->u.many;
+}
+
+static int dots_push(lt_dk_dots *d, lt_dk_odot x) {
+    if (d->cap == 0 && d->n == 0) {
+        d->u.one = x;
+        d->n = 1;
+        return 0;
+    }
+    if (d->cap == 0) {
+        lt_dk_odot *m = malloc(4 * sizeof *m);
+        if (m == NULL)
+            return -1;
+        m[0] = d->u.one;
+        d->u.many = m;
+        d->cap = 4;
+    } else if (d->n == d->cap) {
+        if (d->cap > UINT32_MAX / 2)
+            return -1;
+        lt_dk_odot *m = realloc(d->u.many, 2 * (size_t)d->cap * sizeof *m);
+        if (m == NULL)
+            return -1;
+        d->u.many = m;
+        d->cap *= 2;
+    }
+    d->u.many[d->n++] = x;
+    return 0;
+}
+
+/* Removes dot i (order within a list does not matter: it is sorted when written). */
+static void dots_remove(lt_dk_dots *d, size_t i) {
+    lt_dk_odot *arr = dots_of(d);
+    free(arr[i].payload);
+    arr[i] = arr[d->n - 1];
+    d->n--;
+    if (d->cap > 0 && d->n == 0) {
+        free(d->u.many);
+        d->cap = 0;
+    }
+}
+
+/* ---- contexts ------------------------------------------------------------------------------- */
+
+static int ctx_seen(const lt_dk_ctx *c, uint64_t n) {
+    if (n <= c->base)
+        return 1;
+    size_t lo = 0, hi = c->ncloud;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (c->cloud[mid] == n)
+            return 1;
+        if (c->cloud[mid] < n)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return 0;
+}
+
+static uint64_t ctx_max(const lt_dk_ctx *c) {
+    return c->ncloud ? c->cloud[c->ncloud - 1] : c->base;
+}
+
+/* Moves cloud dots that now continue the base into it. */
+static void ctx_absorb(lt_dk_ctx *c) {
+    size_t drop = 0;
+    while (drop < c->ncloud && c->cloud[drop] <= c->base + 1) {
+        if (c->cloud[drop] == c->base + 1)
+            c->base++;
+        drop++;
+    }
+    if (drop > 0) {
+        memmove(c->cloud, c->cloud + drop, (c->ncloud - drop) * sizeof(uint64_t));
+        c->ncloud -= (uint32_t)drop;
+    }
+}
+
+static int ctx_add(lt_dk_ctx *c, uint64_t n) {
+    if (ctx_seen(c, n))
+        return 0;
+    if (n == c->base + 1) {
+        c->base++;
+        ctx_absorb(c);
+        return 0;
+    }
+    if (c->ncloud == c->cloud_cap) {
+        uint32_t cap = c->cloud_cap ? 2 * c->cloud_cap : 4;
+        if (c->cloud_cap > UINT32_MAX / 2)
+            return -1;
+        uint64_t *m = realloc(c->cloud, (size_t)cap * sizeof *m);
+        if (m == NULL)
+            return -1;
+        c->cloud = m;
+        c->cloud_cap = cap;
+    }
+    size_t at = c->ncloud;
+    while (at > 0 && c->cloud[at - 1] > n)
+        at--;
+    memmove(c->cloud + at + 1, c->cloud + at, (c->ncloud - at) * sizeof(uint64_t));
+    c->cloud[at] = n;
+    c->ncloud++;
+    return 0;
+}
+
+static int ctx_union(lt_dk_ctx *c, const lt_dk_actor *a) {
+    if (a->base > c->base) {
+        c->base = a->base;
+        ctx_absorb(c);
+    }
+    for (size_t i = 0; i < a->ncloud; i++)
+        if (ctx_add(c, a->cloud[i]) != 0)
+            return -1;
+    return 0;
+}
+
+/* ---- the object ----------------------------------------------------------------------------- */
+
+void lt_dk_obj_init(lt_dk_obj *o, uint8_t tag) {
+    memset(o, 0, sizeof *o);
+    o->tag = tag;
+    lt_table_init(&o->actors);
+    lt_table_init(&o->keys);
+    lt_digest_init(&o->digest);
+    lt_buf_init(&o->scratch);
+}
+
+void lt_dk_obj_free(lt_dk_obj *o) {
+    for (size_t s = 0; s < o->keys.n; s++) {
+        lt_dk_odot *arr = dots_of(&o->dots[s]);
+        for (size_t i = 0; i < o->dots[s].n; i++)
+            free(arr[i].payload);
+        if (o->dots[s].cap > 0)
+            free(o->dots[s].u.many);
+    }
+    for (size_t a = 0; a < o->actors.n; a++)
+        free(o->ctx[a].cloud);
+    free(o->ctx);
+    free(o->dots);
+    free(o->mark);
+    free(o->index);
+    lt_table_free(&o->actors);
+    lt_table_free(&o->keys);
+    lt_buf_free(&o->scratch);
+    lt_dk_obj_init(o, o->tag);
+}
+
+/* The slot of an actor, added with an empty context if new; -1 when out of memory. */
+static ptrdiff_t actor_slot(lt_dk_obj *o, uint64_t id, const uint8_t *bytes, size_t len) {
+    int added;
+    if (o->actors.n + 1 > o->ctx_cap) {
+        size_t cap = o->ctx_cap ? 2 * o->ctx_cap : 8;
+        lt_dk_ctx *m = realloc(o->ctx, cap * sizeof *m);
+        if (m == NULL)
+            return -1;
+        memset(m + o->ctx_cap, 0, (cap - o->ctx_cap) * sizeof *m);
+        o->ctx = m;
+        o->ctx_cap = cap;
+    }
+    return lt_table_upsert(&o->actors, id, bytes, len, &added);
+}
+
+/* The slot of a key, added without dots if new; -1 when out of memory. */
+static ptrdiff_t key_slot(lt_dk_obj *o, uint64_t id, const uint8_t *key, size_t len) {
+    int added;
+    if (o->keys.n + 1 > o->keys_cap) {
+        size_t cap = o->keys_cap ? 2 * o->keys_cap : 8;
+        lt_dk_dots *d = realloc(o->dots, cap * sizeof *d);
+        if (d != NULL)
+            o->dots = d;
+        uint8_t *m = realloc(o->mark, cap);
+        if (m != NULL)
+            o->mark = m;
+        if (d == NULL || m == NULL)
+            return -1;
+        memset(o->dots + o->keys_cap, 0, (cap - o->keys_cap) * sizeof *d);
+        memset(o->mark + o->keys_cap, 0, cap - o->keys_cap);
+        o->keys_cap = cap;
+    }
+    return lt_table_upsert(&o->keys, id, key, len, &added);
+}
+
+ptrdiff_t lt_dk_obj_find(const lt_dk_obj *o, uint64_t id, const uint8_t *key, size_t key_len) {
+    ptrdiff_t s = lt_table_find(&o->keys, id, key, key_len);
+    return s >= 0 && o->dots[s].n > 0 ? s : -1;
+}
+
+/* The order of two dots of one key in canonical form: actor (id, bytes), then counter. */
+static int odot_cmp(const lt_dk_obj *o, const lt_dk_odot *x, const lt_dk_odot *y) {
+    if (x->actor != y->actor) {
+        const lt_table *t = &o->actors;
+        return lt_actor_cmp(t->ids[x->actor], lt_table_key(t, x->actor), t->key_len[x->actor],
+                            t->ids[y->actor], lt_table_key(t, y->actor), t->key_len[y->actor]);
+    }
+    return x->counter < y->counter ? -1 : (x->counter > y->counter);
+}
+
+/* Sorts a key's dots in place into canonical order (lists are short: insertion sort). */
+static void sort_dots(const lt_dk_obj *o, lt_dk_dots *d) {
+    lt_dk_odot *arr = dots_of(d);
+    for (size_t i = 1; i < d->n; i++) {
+        lt_dk_odot x = arr[i];
+        size_t j = i;
+        while (j > 0 && odot_cmp(o, &arr[j - 1], &x) > 0) {
+            arr[j] = arr[j - 1];
+            j--;
+        }
+        arr[j] = x;
+    }
+}
+
+/* The hash of a key's entry, as lt_dk_digest computes it from a binary. */
+static lt_err entry_hash(lt_dk_obj *o, size_t s, lt_hash128_t *h) {
+    lt_buf *b = &o->scratch;
+    const lt_table *t = &o->actors;
+    sort_dots(o, &o->dots[s]);
+    const lt_dk_odot *arr = dots_of(&o->dots[s]);
+    b->len = 0;
+    lt_buf_put_be64(b, o->keys.ids[s]);
+    lt_buf_put(b, lt_table_key(&o->keys, s), o->keys.key_len[s]);
+    for (size_t i = 0; i < o->dots[s].n; i++) {
+        lt_buf_put_be64(b, t->ids[arr[i].actor]);
+        lt_buf_put_varint(b, arr[i].counter);
+        if (arr[i].payload != NULL) {
+            lt_buf_put_varint(b, arr[i].payload_len);
+            lt_buf_put(b, arr[i].payload, arr[i].payload_len);
+        }
+    }
+    if (b->failed) {
+        lt_buf_free(b);
+        return LT_E_NOMEM;
+    }
+    *h = lt_hash128(b->data, b->len, 0);
+    return LT_OK;
+}
+
+/* A join in progress: the keys it named or changed. A changed key's digest term is taken out
+ * at its first change and put back at the end; a named key (one of the view's entries) is
+ * settled by its entry, so the context pass leaves it alone. */
+enum { NAMED = 1, CHANGED = 2 };
+
+typedef struct {
+    size_t *slots;
+    size_t n, cap;
+    lt_err err;
+} touched;
+
+/* Records key s with flag `how`; 0, or -1 (and t->err) when out of memory. */
+static int touch(lt_dk_obj *o, touched *t, size_t s, uint8_t how) {
+    if ((o->mark[s] & how) == how)
+        return 0;
+    if (o->mark[s] == 0) {
+        if (t->n == t->cap) {
+            size_t cap = t->cap ? 2 * t->cap : 16;
+            size_t *m = realloc(t->slots, cap * sizeof *m);
+            if (m == NULL) {
+                t->err = LT_E_NOMEM;
+                return -1;
+            }
+            t->slots = m;
+            t->cap = cap;
+        }
+        t->slots[t->n++] = s;
+    }
+    if (how == CHANGED && o->dots[s].n > 0) {
+        lt_hash128_t h;
+        lt_err e = entry_hash(o, s, &h);
+        if (e != LT_OK) {
+            t->err = e;
+            return -1;
+        }
+        lt_digest_sub(&o->digest, h);
+        o->live--;
+    }
+    o->mark[s] |= how;
+    return 0;
+}
+
+/* Puts the changed keys' digest terms back, and clears the marks. */
+static lt_err untouch_all(lt_dk_obj *o, touched *t) {
+    lt_err err = t->err;
+    for (size_t i = 0; i < t->n; i++) {
+        size_t s = t->slots[i];
+        lt_hash128_t h;
+        uint8_t m = o->mark[s];
+        o->mark[s] = 0;
+        if (!(m & CHANGED) || o->dots[s].n == 0)
+            continue;
+        lt_err e = entry_hash(o, s, &h);
+        if (e != LT_OK) {
+            err = e;
+            continue;
+        }
+        lt_digest_add(&o->digest, h);
+        o->live++;
+    }
+    free(t->slots);
+    return err;
+}
+
+/* Removes dot i of key s, and its index entry. */
+static void drop_dot(lt_dk_obj *o, size_t s, size_t i) {
+    const lt_dk_odot *d = &dots_of(&o->dots[s])[i];
+    ptrdiff_t at = index_find(o, d->actor, d->counter);
+    if (at >= 0)
+        index_delete(o, (size_t)at);
+    dots_remove(&o->dots[s], i);
+    o->ndots--;
+}
+
+/* Adds a dot (copying its payload) to key s. */
+static lt_err add_dot(lt_dk_obj *o, size_t s, uint32_t actor, const lt_dk_dot *d) {
+    lt_dk_odot x = {actor, 0, d->counter, NULL};
+    if (index_reserve(o) != 0)
+        return LT_E_NOMEM;
+    if (d->payload != NULL) {
+        x.payload = malloc(d->payload_len);
+        if (x.payload == NULL)
+            return LT_E_NOMEM;
+        memcpy(x.payload, d->payload, d->payload_len);
+        x.payload_len = (uint32_t)d->payload_len;
+    }
+    if (dots_push(&o->dots[s], x) != 0) {
+        free(x.payload);
+        return LT_E_NOMEM;
+    }
+    index_put(o, actor, d->counter, (uint32_t)s);
+    o->ndots++;
+    return LT_OK;
+}
+
+/* Replaces a dot's payload with a smaller one (a forged duplicate: see lt_dk_merge). */
+static lt_err min_payload(lt_dk_odot *od, const lt_dk_dot *vd) {
+    if (vd->payload == NULL ||
+        lt_bytes_cmp(vd->payload, vd->payload_len, od->payload, od->payload_len) >= 0)
+        return LT_OK;
+    uint8_t *p = malloc(vd->payload_len);
+    if (p == NULL)
+        return LT_E_NOMEM;
+    memcpy(p, vd->payload, vd->payload_len);
+    free(od->payload);
+    od->payload = p;
+    od->payload_len = (uint32_t)vd->payload_len;
+    return LT_OK;
+}
+
+#define INLINE_DOTS 16
+
+/* Step one of a join: one entry of the view. vmap maps view actors to object slots, omap the
+ * object's actors to view indices (-1: not in the view). */
+static lt_err join_entry(lt_dk_obj *o, const lt_dk_view *v, const lt_dk_entry *e,
+                         const uint32_t *vmap, const int64_t *omap, touched *t) {
+    lt_dk_dot inline_vd[INLINE_DOTS], *vd = inline_vd;
+    uint8_t inline_matched[INLINE_DOTS], *matched = inline_matched;
+    lt_err err = LT_OK;
+    size_t off = 0, fresh = 0;
+    if (e->nd > INLINE_DOTS) {
+        vd = malloc(e->nd * sizeof *vd);
+        matched = malloc(e->nd);
+        if (vd == NULL || matched == NULL) {
+            err = LT_E_NOMEM;
+            goto done;
+        }
+    }
+    for (size_t j = 0; j < e->nd; j++) {
+        lt_dk_dot_at(v, e, &off, &vd[j]);
+        vd[j].actor = vmap[vd[j].actor];
+        matched[j] = 0;
+        fresh += !ctx_seen(&o->ctx[vd[j].actor], vd[j].counter);
+    }
+    ptrdiff_t s = lt_table_find(&o->keys, e->id, e->key, e->key_len);
+    if (s < 0) {
+        if (fresh == 0)
+            goto done; /* every dot was seen here, and is gone */
+        if ((s = key_slot(o, e->id, e->key, e->key_len)) < 0) {
+            err = LT_E_NOMEM;
+            goto done;
+        }
+    }
+    if (touch(o, t, (size_t)s, NAMED) != 0)
+        goto done;
+    lt_dk_dots *dl = &o->dots[s];
+    for (size_t i = 0; i < dl->n;) {
+        lt_dk_odot *od = &dots_of(dl)[i];
+        size_t j = 0;
+        while (j < e->nd && (vd[j].actor != od->actor || vd[j].counter != od->counter))
+            j++;
+        if (j < e->nd) { /* both have it */
+            matched[j] = 1;
+            if (vd[j].payload != NULL &&
+                lt_bytes_cmp(vd[j].payload, vd[j].payload_len, od->payload, od->payload_len) < 0) {
+                if (touch(o, t, (size_t)s, CHANGED) != 0 ||
+                    (err = min_payload(&dots_of(dl)[i], &vd[j])) != LT_OK)
+                    goto done;
+            }
+            i++;
+        } else if (omap[od->actor] >= 0 && lt_dk_seen(v, (size_t)omap[od->actor], od->counter)) {
+            if (touch(o, t, (size_t)s, CHANGED) != 0)
+                goto done;
+            drop_dot(o, (size_t)s, i); /* the view saw it and dropped it */
+        } else {
+            i++;
+        }
+    }
+    for (size_t j = 0; j < e->nd; j++)
+        if (!matched[j] && !ctx_seen(&o->ctx[vd[j].actor], vd[j].counter) &&
+            (touch(o, t, (size_t)s, CHANGED) != 0 ||
+             (err = add_dot(o, (size_t)s, vd[j].actor, &vd[j])) != LT_OK))
+            goto done;
+done:
+    if (vd != inline_vd)
+        free(vd);
+    if (matched != inline_matched)
+        free(matched);
+    return err;
+}
+
+/* Drops dot (a, c) wherever it is, unless its key was settled by an entry of the view. */
+static void drop_seen(lt_dk_obj *o, uint32_t a, uint64_t c, touched *t) {
+    ptrdiff_t at = index_find(o, a, c);
+    if (at < 0)
+        return;
+    size_t s = o->index[at].key - 1;
+    if ((o->mark[s] & NAMED) || touch(o, t, s, CHANGED) != 0)
+        return;
+    lt_dk_dots *dl = &o->dots[s];
+    for (size_t i = 0; i < dl->n; i++) {
+        const lt_dk_odot *d = &dots_of(dl)[i];
+        if (d->actor == a && d->counter == c) {
+            index_delete(o, (size_t)at);
+            dots_remove(dl, i);
+            o->ndots--;
+            return;
+        }
+    }
+}
+
+/* Rebuilds the key table without its dotless keys, when they are the most of it. */
+static void compact(lt_dk_obj *o) {
+    size_t dead = o->keys.n - o->live;
+    if (dead <= 1024 || dead <= o->live)
+        return;
+    lt_table nt;
+    size_t cap = o->live ? o->live : 1;
+    lt_dk_dots *nd = calloc(cap, sizeof *nd);
+    uint8_t *nm = calloc(cap, 1);
+    lt_table_init(&nt);
+    if (nd == NULL || nm == NULL)
+        goto fail;
+    for (size_t s = 0; s < o->keys.n; s++) {
+        int added;
+        if (o->dots[s].n == 0)
+            continue;
+        ptrdiff_t ns = lt_table_upsert(&nt, o->keys.ids[s], lt_table_key(&o->keys, s),
+                                       o->keys.key_len[s], &added);
+        if (ns < 0)
+            goto fail;
+        nd[ns] = o->dots[s];
+    }
+    /* Committed: the dot lists moved; re-point the index at the new slots. */
+    free(o->dots);
+    free(o->mark);
+    lt_table_free(&o->keys);
+    o->keys = nt;
+    o->dots = nd;
+    o->mark = nm;
+    o->keys_cap = cap;
+    memset(o->index, 0, o->index_cap * sizeof *o->index);
+    for (size_t s = 0; s < o->keys.n; s++) {
+        const lt_dk_odot *arr = dots_of(&o->dots[s]);
+        for (size_t i = 0; i < o->dots[s].n; i++)
+            index_put(o, arr[i].actor, arr[i].counter, (uint32_t)s);
+    }
+    return;
+fail:
+    free(nd);
+    free(nm);
+    lt_table_free(&nt);
+}
+
+/* The join of a checked view. */
+static lt_err join(lt_dk_obj *o, const lt_dk_view *v) {
+    uint32_t *vmap = malloc((v->na ? v->na : 1) * sizeof *vmap);
+    int64_t *omap = NULL;
+    touched t = {NULL, 0, 0, LT_OK};
+    lt_err err = LT_OK;
+    if (vmap == NULL)
+        return LT_E_NOMEM;
+    for (size_t i = 0; i < v->na; i++) {
+        ptrdiff_t a = actor_slot(o, v->actors[i].id, v->actors[i].bytes, v->actors[i].len);
+        if (a < 0) {
+            free(vmap);
+            return LT_E_NOMEM;
+        }
+        vmap[i] = (uint32_t)a;
+    }
+    omap = malloc((o->actors.n ? o->actors.n : 1) * sizeof *omap);
+    if (omap == NULL) {
+        free(vmap);
+        return LT_E_NOMEM;
+    }
+    for (size_t a = 0; a < o->actors.n; a++)
+        omap[a] = -1;
+    for (size_t i = 0; i < v->na; i++)
+        omap[vmap[i]] = (int64_t)i;
+    /* 1. The keys the view has. */
+    size_t off = 0;
+    for (size_t i = 0; i < v->ne && err == LT_OK; i++) {
+        lt_dk_entry e;
+        if ((err = lt_dk_next(v, i, &off, &e)) == LT_OK)
+            err = join_entry(o, v, &e, vmap, omap, &t);
+    }
+    /* 2. Dots the view has seen and no longer holds, under keys it does not name: probe its
+     * context, or scan our dots, whichever is fewer. */
+    uint64_t seen = 0;
+    for (size_t i = 0; i < v->na; i++) {
+        uint64_t n = v->actors[i].base + v->actors[i].ncloud;
+        seen = n < v->actors[i].base || seen > UINT64_MAX - n ? UINT64_MAX : seen + n;
+    }
+    if (err == LT_OK && seen <= o->ndots) {
+        for (size_t i = 0; i < v->na; i++) {
+            const lt_dk_actor *a = &v->actors[i];
+            for (uint64_t c = 1; c <= a->base; c++)
+                drop_seen(o, vmap[i], c, &t);
+            for (size_t j = 0; j < a->ncloud; j++)
+                drop_seen(o, vmap[i], a->cloud[j], &t);
+        }
+    } else if (err == LT_OK) {
+        for (size_t s = 0; s < o->keys.n; s++) {
+            if (o->mark[s] & NAMED)
+                continue;
+            lt_dk_dots *dl = &o->dots[s];
+            for (size_t i = 0; i < dl->n;) {
+                const lt_dk_odot *d = &dots_of(dl)[i];
+                if (omap[d->actor] >= 0 && lt_dk_seen(v, (size_t)omap[d->actor], d->counter)) {
+                    if (touch(o, &t, s, CHANGED) != 0)
+                        break;
+                    drop_dot(o, s, i);
+                } else {
+                    i++;
+                }
+            }
+        }
+    }
+    /* 3. The contexts. */
+    for (size_t i = 0; i < v->na && err == LT_OK; i++)
+        if (ctx_union(&o->ctx[vmap[i]], &v->actors[i]) != 0)
+            err = LT_E_NOMEM;
+    lt_err e2 = untouch_all(o, &t);
+    if (err == LT_OK)
+        err = e2;
+    free(vmap);
+    free(omap);
+    compact(o);
+    return err;
+}
+
+lt_err lt_dk_obj_join(lt_dk_obj *o, const lt_dk_view *v) {
+    if (v->tag != o->tag)
+        return LT_E_WRONG_TYPE;
+    lt_err e = lt_dk_check_full(v);
+    return e != LT_OK ? e : join(o, v);
+}
+
+lt_err lt_dk_obj_update(lt_dk_obj *o, uint64_t actor_id, const uint8_t *actor, size_t actor_len,
+                        lt_dk_op *ops, size_t k, int all, lt_buf *delta, size_t *absent) {
+    lt_dk_plan plan;
+    lt_err e = lt_dk_ops_plan(ops, k, &plan);
+    if (e != LT_OK)
+        return e;
+    lt_dk_cdot *ctx = NULL;
+    lt_dk_add *adds = NULL;
+    ptrdiff_t *slots = malloc((k ? k : 1) * sizeof *slots);
+    size_t nctx = 0, nadds = 0, mark = delta->len;
+    if (slots == NULL) {
+        e = LT_E_NOMEM;
+        goto done;
+    }
+    for (size_t i = 0; i < k; i++) {
+        slots[i] = plan.dup[i] ? -1 : lt_dk_obj_find(o, ops[i].id, ops[i].key, ops[i].key_len);
+        if (plan.dup[i])
+            continue;
+        if (!ops[i].add && slots[i] < 0) {
+            *absent = i;
+            e = LT_E_ABSENT;
+            goto done;
+        }
+        nctx += !all && slots[i] >= 0 ? o->dots[slots[i]].n : 0;
+        nadds += ops[i].add != 0;
+    }
+    if (all)
+        nctx = o->ndots;
+    ptrdiff_t self = lt_table_find(&o->actors, actor_id, actor, actor_len);
+    uint64_t max = self >= 0 ? ctx_max(&o->ctx[self]) : 0;
+    if (max > UINT64_MAX - nadds) {
+        e = LT_E_OVERFLOW;
+        goto done;
+    }
+    ctx = malloc((nctx + nadds ? nctx + nadds : 1) * sizeof *ctx);
+    adds = malloc((nadds ? nadds : 1) * sizeof *adds);
+    if (ctx == NULL || adds == NULL) {
+        e = LT_E_NOMEM;
+        goto done;
+    }
+    size_t c = 0, na = 0;
+    const lt_table *at = &o->actors;
+    for (size_t s = 0; all && s < o->keys.n; s++) {
+        const lt_dk_odot *arr = dots_of(&o->dots[s]);
+        for (size_t j = 0; j < o->dots[s].n; j++) {
+            lt_dk_cdot cd = {at->ids[arr[j].actor], lt_table_key(at, arr[j].actor),
+                             at->key_len[arr[j].actor], arr[j].counter};
+            ctx[c++] = cd;
+        }
+    }
+    for (size_t i = 0; i < k; i++) {
+        if (plan.dup[i])
+            continue;
+        if (!all && slots[i] >= 0) {
+            const lt_dk_odot *arr = dots_of(&o->dots[slots[i]]);
+            for (size_t j = 0; j < o->dots[slots[i]].n; j++) {
+                lt_dk_cdot cd = {at->ids[arr[j].actor], lt_table_key(at, arr[j].actor),
+                                 at->key_len[arr[j].actor], arr[j].counter};
+                ctx[c++] = cd;
+            }
+        }
+        if (ops[i].add) {
+            lt_dk_add a = {&ops[i], actor_id, actor, actor_len, max + ++na};
+            lt_dk_cdot cd = {actor_id, actor, actor_len, a.counter};
+            adds[na - 1] = a;
+            ctx[c++] = cd;
+        }
+    }
+    if ((e = lt_dk_build_delta(o->tag, ctx, c, adds, nadds, delta)) == LT_OK) {
+        lt_dk_view dv;
+        /* The delta's actor bytes point into the object's table, which the join may grow:
+         * the view points into `delta` instead, a separate copy. */
+        if ((e = lt_dk_open(&dv, delta->data + mark, delta->len - mark, o->tag)) == LT_OK) {
+            e = join(o, &dv);
+            lt_dk_close(&dv);
+        }
+    }
+done:
+    lt_dk_plan_free(&plan);
+    free(slots);
+    free(ctx);
+    free(adds);
+    return e;
+}
+
+/* ---- snapshot and digest -------------------------------------------------------------------- */
+
+/* Writes the context section (varint na, then each actor with a non-empty context, in order),
+ * filling aout with each actor slot's index in it (UINT32_MAX when left out). */
+static lt_err put_context(const lt_dk_obj *o, lt_buf *out, uint32_t *aout) {
+    const lt_table *t = &o->actors;
+    size_t *order = malloc((t->n ? t->n : 1) * sizeof *order), na = 0;
+    if (order == NULL)
+        return LT_E_NOMEM;
+    lt_table_sorted(t, order);
+    for (size_t i = 0; i < t->n; i++) {
+        const lt_dk_ctx *c = &o->ctx[order[i]];
+        aout[order[i]] = c->base || c->ncloud ? (uint32_t)na++ : UINT32_MAX;
+    }
+    lt_buf_put_varint(out, na);
+    for (size_t i = 0; i < t->n; i++) {
+        size_t a = order[i];
+        const lt_dk_ctx *c = &o->ctx[a];
+        if (aout[a] == UINT32_MAX)
+            continue;
+        lt_buf_put_be64(out, t->ids[a]);
+        lt_buf_put_varint(out, t->key_len[a]);
+        lt_buf_put(out, lt_table_key(t, a), t->key_len[a]);
+        lt_buf_put_varint(out, c->base);
+        lt_buf_put_varint(out, c->ncloud);
+        uint64_t prev = c->base + 1;
+        for (size_t j = 0; j < c->ncloud; j++) {
+            lt_buf_put_varint(out, c->cloud[j] - prev);
+            prev = c->cloud[j];
+        }
+    }
+    free(order);
+    return out->failed ? LT_E_NOMEM : LT_OK;
+}
+
+lt_err lt_dk_obj_snapshot(lt_dk_obj *o, lt_buf *out) {
+    size_t mark = out->len, n = o->keys.n;
+    uint32_t *aout = malloc((o->actors.n ? o->actors.n : 1) * sizeof *aout);
+    size_t *order = malloc((n ? n : 1) * sizeof *order);
+    lt_err e = LT_E_NOMEM;
+    if (aout == NULL || order == NULL)
+        goto done;
+    lt_buf_put_u8(out, o->tag);
+    lt_buf_put_u8(out, LT_FORMAT_V1);
+    if ((e = put_context(o, out, aout)) != LT_OK)
+        goto done;
+    lt_table_sorted(&o->keys, order);
+    lt_buf_put_varint(out, o->live);
+    for (size_t i = 0; i < n; i++)
+        if (o->dots[order[i]].n > 0)
+            lt_buf_put_be64(out, o->keys.ids[order[i]]);
+    for (size_t i = 0; i < n; i++) {
+        size_t s = order[i];
+        if (o->dots[s].n == 0)
+            continue;
+        sort_dots(o, &o->dots[s]);
+        const lt_dk_odot *arr = dots_of(&o->dots[s]);
+        lt_buf_put_varint(out, o->keys.key_len[s]);
+        lt_buf_put(out, lt_table_key(&o->keys, s), o->keys.key_len[s]);
+        lt_buf_put_varint(out, o->dots[s].n);
+        for (size_t j = 0; j < o->dots[s].n; j++) {
+            lt_buf_put_varint(out, aout[arr[j].actor]);
+            lt_buf_put_varint(out, arr[j].counter);
+            if (arr[j].payload != NULL) {
+                lt_buf_put_varint(out, arr[j].payload_len);
+                lt_buf_put(out, arr[j].payload, arr[j].payload_len);
+            }
+        }
+    }
+    e = out->failed ? LT_E_NOMEM : LT_OK;
+done:
+    free(aout);
+    free(order);
+    if (e != LT_OK)
+        out->len = mark;
+    return e;
+}
+
+lt_err lt_dk_obj_digest(lt_dk_obj *o, uint8_t out[16]) {
+    uint32_t *aout = malloc((o->actors.n ? o->actors.n : 1) * sizeof *aout);
+    lt_buf ctx;
+    lt_buf_init(&ctx);
+    lt_err e = aout == NULL ? LT_E_NOMEM : put_context(o, &ctx, aout);
+    if (e == LT_OK) {
+        e = lt_digest_final(&o->digest, o->tag, LT_FORMAT_V1, ctx.data, ctx.len, out);
+    }
+    free(aout);
+    lt_buf_free(&ctx);
+    return e;
+}
