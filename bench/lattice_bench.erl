@@ -2,9 +2,11 @@
 %%
 %% Each row times an operation in a tight loop: ROUNDS rounds of enough iterations to take
 %% about 20 ms each, reporting the median time per operation. The plain Erlang column runs
-%% the models in test/ (written the way riak_dt does it) or, where no Erlang version exists,
-%% the closest built-in, named in the row. Ratios compare the two columns of the same run,
-%% which is what survives a noisy machine.
+%% the models in test/ (written the way riak_dt does it), riak_dt's ORSWOT as
+%% bench/lattice_bench_orswot.erl re-implements it, or, where no Erlang version exists, the
+%% closest built-in, named in the row. Ratios compare the two columns of the same run, which
+%% is what survives a noisy machine. A row whose lattice type is not written yet (the OR-Set)
+%% shows the plain Erlang figure alone.
 -module(lattice_bench).
 
 -export([main/0, main/1]).
@@ -37,18 +39,23 @@ hostname() ->
     H.
 
 rows() ->
-    [{clocks, fun clocks/0}, {counters, fun counters/0}, {hlc, fun hlc/0}, {hash, fun hash/0},
-     {cutoff, fun cutoff/0}].
+    [{clocks, fun clocks/0}, {counters, fun counters/0}, {sets, fun sets/0}, {lwwreg, fun lwwreg/0},
+     {orset, fun orset/0}, {hlc, fun hlc/0}, {hash, fun hash/0}, {cutoff, fun cutoff/0}].
 
 run_group(Fun) ->
     lists:filtermap(fun row/1, Fun()).
 
-%% {Name, LatticeFun, {BaselineName, BaselineFun} | none, TargetUs | none}
+%% {Name, LatticeFun | none, {BaselineName, BaselineFun} | none, TargetUs | none}. A row
+%% without a lattice fun (a baseline waiting for its lattice type) prints the baseline alone.
 row({Name, F, Baseline, Target}) ->
-    Ours = median_us(F),
+    Ours = case F of
+               none -> none;
+               _ -> median_us(F)
+           end,
     {TheirsText, BaseName, Ratio} =
         case Baseline of
             none -> {"", "", ""};
+            {BName, G} when Ours =:= none -> {fmt_us(median_us(G)), BName, ""};
             {BName, G} ->
                 Theirs = median_us(G),
                 {fmt_us(Theirs), BName, io_lib:format("~.1fx", [Theirs / Ours])}
@@ -56,11 +63,16 @@ row({Name, F, Baseline, Target}) ->
     {TargetText, Met} =
         case Target of
             none -> {"", ""};
+            T when Ours =:= none -> {"<= " ++ fmt_us(T), ""};
             T when Ours =< T -> {"<= " ++ fmt_us(T), "yes"};
             T -> {"<= " ++ fmt_us(T), "**no**"}
         end,
+    OursText = case Ours of
+                   none -> "";
+                   _ -> fmt_us(Ours)
+               end,
     io:format("| ~s | ~s | ~s | ~s | ~s | ~s | ~s |~n",
-              [Name, fmt_us(Ours), TheirsText, BaseName, Ratio, TargetText, Met]),
+              [Name, OursText, TheirsText, BaseName, Ratio, TargetText, Met]),
     case Met of
         "**no**" -> {true, Name};
         _ -> false
@@ -179,6 +191,138 @@ object_rows() ->
       {"binary update/3", fun() -> lattice_gcounter:update({increment, 1}, {n, 500},
                                                              lattice_object:snapshot(O)) end},
       none}].
+
+%% ---- sets: scenarios ------------------------------------------------------------------------
+%% Set scenarios in terms any set type can build, so that each type (and the riak_dt baseline)
+%% runs the same ones. Elements are {e, 2 * I}, so that {e, 1} is a new element first in term
+%% order and {e, N + 1} one in the middle (where an orddict insert costs most).
+%%   {merge, Base, OnlyA, OnlyB}: replica A is actor a adding Base then OnlyA; replica B starts
+%%       from the same Base and actor b adds OnlyB; the timed call merges A and B.
+%%   {contains, Elements, Probe}: membership of Probe in the set of Elements.
+%%   {add, Elements, New}: actor a adds New to the set of Elements (the state stays as it was:
+%%       every call adds to the same set).
+
+elements(N) -> [{e, 2 * I} || I <- lists:seq(1, N)].
+
+%% Two 10k-element sets sharing 9k.
+merge_scenario() ->
+    {merge, elements(9000), [{e, 2 * I} || I <- lists:seq(9001, 10000)],
+     [{f, I} || I <- lists:seq(1, 1000)]}.
+
+%% The fun that times Scenario on set module M: a lattice type (update/3 gives {ok, S, Delta})
+%% or a riak_dt-style one (update/3 gives {ok, S}). The states are built here, not timed.
+scenario_fun(M, {merge, Base, OnlyA, OnlyB}) ->
+    S0 = add_all(M, Base, a, M:new()),
+    A = add_all(M, OnlyA, a, S0),
+    B = add_all(M, OnlyB, b, S0),
+    fun() -> M:merge(A, B) end;
+scenario_fun(M, {contains, Elements, Probe}) ->
+    S = add_all(M, Elements, a, M:new()),
+    true = M:value({contains, Probe}, S),
+    fun() -> M:value({contains, Probe}, S) end;
+scenario_fun(M, {add, Elements, New}) ->
+    S = add_all(M, Elements, a, M:new()),
+    fun() -> M:update({add, New}, a, S) end.
+
+%% In reverse order: an orddict (riak_dt) then takes each add at its head, which keeps building
+%% 10k-element baselines quick; the lattice types do not care about the order.
+add_all(M, Elements, Actor, S) ->
+    case M:update({add_all, lists:reverse(Elements)}, Actor, S) of
+        {ok, S2} -> S2;
+        {ok, S2, _Delta} -> S2
+    end.
+
+%% ---- G-Set and 2P-Set -------------------------------------------------------------------------
+%% The plain Erlang baseline is an ordset (riak_dt_gset's representation; a 2P-Set is two).
+
+sets() ->
+    {merge, Base, OnlyA, OnlyB} = Merge = merge_scenario(),
+    OA = ordsets:from_list(Base ++ OnlyA),
+    OB = ordsets:from_list(Base ++ OnlyB),
+    Es = elements(10000),
+    Probe = {e, 10000},
+    Ordset = ordsets:from_list(Es),
+    GS = element(2, lattice_gset:update({add_all, Es}, a, lattice_gset:new())),
+    [{"G-Set merge, 2 x 10k sharing 9k", scenario_fun(lattice_gset, Merge),
+      {"ordsets:union", fun() -> ordsets:union(OA, OB) end}, none},
+     {"2P-Set merge, 2 x 10k sharing 9k", scenario_fun(lattice_twopset, Merge),
+      {"ordsets:union x2", fun() -> {ordsets:union(OA, OB), ordsets:union([], [])} end}, none},
+     {"G-Set contains, 10k", scenario_fun(lattice_gset, {contains, Es, Probe}),
+      {"ordsets:is_element", fun() -> ordsets:is_element(Probe, Ordset) end}, none},
+     {"2P-Set contains, 10k", scenario_fun(lattice_twopset, {contains, Es, Probe}),
+      {"ordsets:is_element", fun() -> ordsets:is_element(Probe, Ordset) end}, none},
+     {"G-Set object contains, 10k", object_fun(GS, fun(O) -> lattice_object:value({contains, Probe}, O) end),
+      {"binary value/2", fun() -> lattice_gset:value({contains, Probe}, GS) end}, none}]
+        ++ [set_object_add_row(N) || N <- [10000, 100000]].
+
+%% Adds a new element each call, so the object grows by the number of calls in the row (a few
+%% hundred thousand at most) on top of its N elements; the binary baseline adds one new element
+%% to the same N-element state every time.
+set_object_add_row(N) ->
+    S = element(2, lattice_gset:update({add_all, elements(N)}, a, lattice_gset:new())),
+    Counter = counters:new(1, []),
+    Next = fun() -> counters:add(Counter, 1, 1), {new, counters:get(Counter, 1)} end,
+    {io_lib:format("G-Set object add (new elements), ~bk", [N div 1000]),
+     object_fun(S, fun(O) -> lattice_object:update({add, Next()}, a, O) end),
+     {"binary update/3", fun() -> lattice_gset:update({add, {e, N + 1}}, a, S) end}, none}.
+
+object_fun(State, F) ->
+    O = lattice_object:new(State),
+    fun() -> F(O) end.
+
+%% ---- LWW-Register -----------------------------------------------------------------------------
+%% The plain Erlang baseline is riak_dt_lwwreg's representation, {Value, Timestamp}, the greater
+%% timestamp winning.
+
+lwwreg() ->
+    Value = <<"a value of some thirty-two bytes">>,
+    {ok, A, _} = lattice_lwwreg:update({assign, Value, 100}, n1, lattice_lwwreg:new()),
+    {ok, B, _} = lattice_lwwreg:update({assign, Value, 200}, n2, lattice_lwwreg:new()),
+    PA = {Value, 100},
+    PB = {Value, 200},
+    [{"LWW-Register merge", fun() -> lattice_lwwreg:merge(A, B) end,
+      {"{V, Ts} compare", fun() -> lww_merge(PA, PB) end}, none},
+     {"LWW-Register assign (explicit timestamp)",
+      fun() -> lattice_lwwreg:update({assign, Value, 300}, n1, A) end,
+      {"{V, Ts} compare", fun() -> lww_assign(Value, 300, PA) end}, none},
+     {"LWW-Register assign (HLC)", fun() -> lattice_lwwreg:update({assign, Value}, n1, A) end,
+      {"{V, Ts} with erlang:system_time",
+       fun() -> lww_assign(Value, erlang:system_time(microsecond), PA) end}, none}].
+
+lww_merge({_, TA} = A, {_, TB}) when TA > TB -> A;
+lww_merge(_, B) -> B.
+
+lww_assign(V, Ts, {_, Old}) when Ts > Old -> {ok, {V, Ts}};
+lww_assign(_, _, Reg) -> {ok, Reg}.
+
+%% ---- OR-Set -------------------------------------------------------------------------------------
+%% For now only the baseline: riak_dt_orswot as bench/lattice_bench_orswot.erl re-implements
+%% it. The lattice OR-Set joins through orset_rows/1, which takes a fun from a scenario to the
+%% fun to time (or none). Once lattice_orset exists, orset/0 becomes
+%%     orset_rows(fun(Scenario) -> scenario_fun(lattice_orset, Scenario) end)
+%% and its rows get the lattice column and the speed-up next to riak_dt's figures (add object
+%% rows the way sets/0 does).
+
+-define(ORSWOT, lattice_bench_orswot).
+
+orset() ->
+    orset_rows().
+
+%% The baseline rows alone, to set ours next to.
+orset_rows() ->
+    orset_rows(fun(_Scenario) -> none end).
+
+orset_rows(Ours) ->
+    [{Name, Ours(Scenario), {"riak_dt_orswot (Erlang)", scenario_fun(?ORSWOT, Scenario)}, Target}
+     || {Name, Scenario, Target} <- orset_scenarios()].
+
+%% {Name, Scenario, TargetUs | none}
+orset_scenarios() ->
+    Es = elements(10000),
+    [{"OR-Set merge, 2 x 10k sharing 9k", merge_scenario(), none},
+     {"OR-Set contains, 10k", {contains, Es, {e, 10000}}, none},
+     {"OR-Set add, 10k (new element, first in order)", {add, Es, {e, 1}}, none},
+     {"OR-Set add, 10k (new element, mid-order)", {add, Es, {e, 10001}}, none}].
 
 %% ---- hybrid logical clock ------------------------------------------------------------------
 

@@ -15,6 +15,8 @@ defmodule Lattice do
     * `Lattice.LWWRegister` - a last-writer-wins register of one term (delta-state CRDT).
     * `Lattice.GSet` - grow-only sets of data terms (delta-state CRDT).
     * `Lattice.TwoPSet` - sets whose removed elements never come back (delta-state CRDT).
+    * `Lattice.LWWSet` - last-writer-wins element sets, add- or remove-biased (delta-state
+      CRDT).
     * `Lattice.Type` - what every CRDT type provides, and dispatch on a state's type.
     * `Lattice.Object` - CRDT states updated in place, for a replicated store's hot path.
     * `Lattice.HLC` - the node's hybrid logical clock.

@@ -45,6 +45,15 @@ static void make_atoms(ErlNifEnv *env) {
     ATOM(remove, "remove");
     ATOM(contains, "contains");
     ATOM(size, "size");
+    /* LWW-Element-Set */
+    ATOM(bad_lwwset, "bad_lwwset");
+    ATOM(remove_all, "remove_all");
+    /* OR-Set, LWW-Map, MV-Register */
+    ATOM(bad_orset, "bad_orset");
+    ATOM(bad_lwwmap, "bad_lwwmap");
+    ATOM(bad_mvreg, "bad_mvreg");
+    ATOM(put, "put");
+    ATOM(not_found, "not_found");
 #undef ATOM
 }
 
@@ -189,6 +198,23 @@ static ErlNifFunc nif_funcs[] = {
     {"set_digest", 2, lt_nif_set_digest, 0},
     {"set_validate", 2, lt_nif_set_validate, 0},
     {"set_to_list", 2, lt_nif_set_to_list, 0},
+    /* OR-Set, LWW-Map, MV-Register */
+    {"dk_update", 4, lt_nif_dk_update, 0},
+    {"dk_merge", 3, lt_nif_dk_merge, 0},
+    {"dk_value", 2, lt_nif_dk_value, 0},
+    {"dk_query", 3, lt_nif_dk_query, 0},
+    {"dk_digest", 2, lt_nif_dk_digest, 0},
+    {"dk_validate", 2, lt_nif_dk_validate, 0},
+    {"dk_to_list", 2, lt_nif_dk_to_list, 0},
+    /* LWW-Element-Set */
+    {"lwwset_update", 2, lt_nif_lwwset_update, 0},
+    {"lwwset_merge", 2, lt_nif_lwwset_merge, 0},
+    {"lwwset_value", 1, lt_nif_lwwset_value, 0},
+    {"lwwset_contains", 2, lt_nif_lwwset_contains, 0},
+    {"lwwset_size", 1, lt_nif_lwwset_size, 0},
+    {"lwwset_digest", 1, lt_nif_lwwset_digest, 0},
+    {"lwwset_validate", 1, lt_nif_lwwset_validate, 0},
+    {"lwwset_to_list", 1, lt_nif_lwwset_to_list, 0},
 };
 
 ERL_NIF_INIT(lattice_nif, nif_funcs, load, NULL, upgrade, unload)

@@ -25,6 +25,11 @@ typedef struct {
     ERL_NIF_TERM precondition, stale_timestamp, timestamp_overflow;
     /* G-Set and 2P-Set (they also use `precondition`, above) */
     ERL_NIF_TERM bad_gset, bad_twopset, not_present, add, add_all, remove, contains, size;
+    /* OR-Set, LWW-Map, MV-Register (lt_nif_dotkernel.c) */
+    ERL_NIF_TERM bad_orset, bad_lwwmap, bad_mvreg, put, not_found;
+    /* LWW-Element-Set (also `add`, `add_all`, `remove`, `contains`, `size`, `precondition`,
+     * `not_present`, `timestamp_overflow`, above) */
+    ERL_NIF_TERM bad_lwwset, remove_all;
 } lt_atoms;
 
 /* Made once in load (atoms are valid in every environment). */
@@ -104,6 +109,33 @@ lt_err lt_decode_term(ErlNifEnv *env, const uint8_t *p, size_t len, size_t *off,
  * term that cannot be an actor, 1 on success; raises nothing. */
 int lt_actor_from_term(ErlNifEnv *env, ERL_NIF_TERM t, lt_buf *scratch, uint64_t *id);
 
+/* ---- values (lt_nif_value.c) -------------------------------------------------------------- */
+
+/* A new 16-byte binary term holding d (copied); raises enomem. */
+ERL_NIF_TERM lt_digest_term(ErlNifEnv *env, const uint8_t d[16]);
+/* Decodes p[0..len), which must be exactly one canonical term, into *t. */
+lt_err lt_decode_whole(ErlNifEnv *env, const uint8_t *p, size_t len, ERL_NIF_TERM *t);
+
+/* An element decoded from canonical bytes, with a key that orders the common scalar kinds
+ * without calling into the VM. */
+typedef struct {
+    ERL_NIF_TERM t;
+    const uint8_t *bytes; /* the canonical bytes, the caller's */
+    size_t len;
+    uint8_t kind;       /* LT_TAG_INT, LT_TAG_ATOM, LT_TAG_BINARY, or 0 (anything else) */
+    int64_t i;          /* LT_TAG_INT */
+    const uint8_t *txt; /* LT_TAG_ATOM: UTF-8 text; LT_TAG_BINARY: bytes */
+    size_t txt_len;
+} lt_value_item;
+
+/* Decodes `bytes` into it->t and fills its sort key. */
+lt_err lt_value_item_init(ErlNifEnv *env, lt_value_item *it, const uint8_t *bytes, size_t len);
+/* Sorts pointers to items into the order of lattice_gset:sort_elements/1: Erlang term order,
+ * ties (1 and 1.0) by canonical bytes. */
+void lt_value_items_sort(lt_value_item **order, size_t k);
+/* Sorts, then makes the list of the items' terms. */
+ERL_NIF_TERM lt_value_items_list(ErlNifEnv *env, lt_value_item **order, size_t k);
+
 /* ---- the NIFs, one file per concept; the table is in lt_nif.c --------------------------- */
 #define LT_NIF(name) ERL_NIF_TERM name(ErlNifEnv *env, int argc, const ERL_NIF_TERM argv[])
 
@@ -164,6 +196,24 @@ LT_NIF(lt_nif_lwwreg_value);
 LT_NIF(lt_nif_lwwreg_digest);
 LT_NIF(lt_nif_lwwreg_validate);
 LT_NIF(lt_nif_lwwreg_to_term);
+/* LWW-Element-Set (lt_nif_lwwset.c) */
+LT_NIF(lt_nif_lwwset_update);
+LT_NIF(lt_nif_lwwset_merge);
+LT_NIF(lt_nif_lwwset_value);
+LT_NIF(lt_nif_lwwset_contains);
+LT_NIF(lt_nif_lwwset_size);
+LT_NIF(lt_nif_lwwset_digest);
+LT_NIF(lt_nif_lwwset_validate);
+LT_NIF(lt_nif_lwwset_to_list);
+
+/* OR-Set, LWW-Map, MV-Register (lt_nif_dotkernel.c) */
+LT_NIF(lt_nif_dk_update);
+LT_NIF(lt_nif_dk_merge);
+LT_NIF(lt_nif_dk_value);
+LT_NIF(lt_nif_dk_query);
+LT_NIF(lt_nif_dk_digest);
+LT_NIF(lt_nif_dk_validate);
+LT_NIF(lt_nif_dk_to_list);
 
 /* The node-global HLC (lt_nif_hlc.c), for types that stamp their own writes: moves the clock
  * past `ts` by the receive rule without the max-offset check — max(last + 1, ts + 1, wall) —
@@ -200,6 +250,9 @@ typedef struct {
      * term to decode), called with the mutex held; obj_value and obj_query then go dirty. */
     int (*update_is_big)(ErlNifEnv *env, ERL_NIF_TERM op);
     int (*value_is_big)(void *state);
+    /* Optional: whether answering `query` is too much work for a normal scheduler (mutex
+     * held). Without it a query is judged by value_is_big. */
+    int (*query_is_big)(ErlNifEnv *env, void *state, ERL_NIF_TERM query);
 } lt_obj_type;
 
 extern const lt_obj_type lt_obj_gcounter;
@@ -209,5 +262,11 @@ extern const lt_obj_type lt_obj_lwwreg;
 /* G-Set and 2P-Set (lt_nif_set.c) */
 extern const lt_obj_type lt_obj_gset;
 extern const lt_obj_type lt_obj_twopset;
+/* OR-Set, LWW-Map, MV-Register (lt_nif_dotkernel.c) */
+extern const lt_obj_type lt_obj_orset;
+extern const lt_obj_type lt_obj_lwwmap;
+extern const lt_obj_type lt_obj_mvreg;
+/* LWW-Element-Set (lt_nif_lwwset.c) */
+extern const lt_obj_type lt_obj_lwwset;
 
 #endif

@@ -12,6 +12,12 @@ static const lt_obj_type *const obj_types[] = {
     /* G-Set and 2P-Set */
     &lt_obj_gset,
     &lt_obj_twopset,
+    /* OR-Set, LWW-Map, MV-Register */
+    &lt_obj_orset,
+    &lt_obj_lwwmap,
+    &lt_obj_mvreg,
+    /* LWW-Element-Set */
+    &lt_obj_lwwset,
 };
 
 typedef struct {
@@ -40,25 +46,31 @@ static int get_object(ErlNifEnv *env, ERL_NIF_TERM t, lt_object **o) {
     return enif_get_resource(env, t, lt_res.object, (void **)o) && (*o)->state != NULL;
 }
 
-/* The optional hooks of lt_obj_type (LWW-Register): whether this call, on a normal scheduler,
- * should move to a dirty one. `op` points to the update's op, or is NULL for obj_value and
- * obj_query. */
-static int object_call_is_big(ErlNifEnv *env, lt_object *o, const ERL_NIF_TERM *op) {
+/* The optional hooks of lt_obj_type: whether this call, on a normal scheduler, should move to
+ * a dirty one. `op` points to the update's op (obj_update), `query` to the query (obj_query);
+ * both are NULL for obj_value. A query goes to query_is_big when the type has it, else it is
+ * judged as the whole value. */
+static int object_call_is_big(ErlNifEnv *env, lt_object *o, const ERL_NIF_TERM *op,
+                              const ERL_NIF_TERM *query) {
     int big = 0;
     if (enif_thread_type() != ERL_NIF_THR_NORMAL_SCHEDULER)
         return 0;
     if (op != NULL)
         return o->type->update_is_big != NULL && o->type->update_is_big(env, *op);
-    if (o->type->value_is_big != NULL) {
+    if (query != NULL && o->type->query_is_big != NULL) {
+        enif_mutex_lock(o->lock);
+        big = o->type->query_is_big(env, o->state, *query);
+        enif_mutex_unlock(o->lock);
+    } else if (o->type->value_is_big != NULL) {
         enif_mutex_lock(o->lock);
         big = o->type->value_is_big(o->state);
         enif_mutex_unlock(o->lock);
     }
     return big;
 }
-#define LT_OBJECT_DIRTY_IF_BIG(env, name, fn, argc, argv, o, op)                                   \
+#define LT_OBJECT_DIRTY_IF_BIG(env, name, fn, argc, argv, o, op, query)                            \
     do {                                                                                           \
-        if (object_call_is_big((env), (o), (op)))                                                  \
+        if (object_call_is_big((env), (o), (op), (query)))                                                  \
             return enif_schedule_nif((env), (name), ERL_NIF_DIRTY_JOB_CPU_BOUND, (fn), (argc),     \
                                      (argv));                                                      \
     } while (0)
@@ -96,7 +108,7 @@ LT_NIF(lt_nif_obj_update) {
     lt_object *o;
     if (argc != 3 || !get_object(env, argv[0], &o))
         return enif_make_badarg(env);
-    LT_OBJECT_DIRTY_IF_BIG(env, "obj_update", lt_nif_obj_update, argc, argv, o, &argv[1]);
+    LT_OBJECT_DIRTY_IF_BIG(env, "obj_update", lt_nif_obj_update, argc, argv, o, &argv[1], NULL);
     enif_mutex_lock(o->lock);
     ERL_NIF_TERM r = o->type->update(env, o->state, argv[1], argv[2]);
     enif_mutex_unlock(o->lock);
@@ -123,7 +135,7 @@ LT_NIF(lt_nif_obj_value) {
     lt_object *o;
     if (argc != 1 || !get_object(env, argv[0], &o))
         return enif_make_badarg(env);
-    LT_OBJECT_DIRTY_IF_BIG(env, "obj_value", lt_nif_obj_value, argc, argv, o, NULL);
+    LT_OBJECT_DIRTY_IF_BIG(env, "obj_value", lt_nif_obj_value, argc, argv, o, NULL, NULL);
     enif_mutex_lock(o->lock);
     ERL_NIF_TERM r = o->type->value(env, o->state);
     enif_mutex_unlock(o->lock);
@@ -135,7 +147,7 @@ LT_NIF(lt_nif_obj_query) {
     lt_object *o;
     if (argc != 2 || !get_object(env, argv[0], &o))
         return enif_make_badarg(env);
-    LT_OBJECT_DIRTY_IF_BIG(env, "obj_query", lt_nif_obj_query, argc, argv, o, NULL);
+    LT_OBJECT_DIRTY_IF_BIG(env, "obj_query", lt_nif_obj_query, argc, argv, o, NULL, &argv[1]);
     enif_mutex_lock(o->lock);
     ERL_NIF_TERM r = o->type->query(env, o->state, argv[1]);
     enif_mutex_unlock(o->lock);

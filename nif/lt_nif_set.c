@@ -258,14 +258,6 @@ LT_NIF(lt_nif_set_merge) {
     return lt_out_finish(env, &out);
 }
 
-/* Decodes the element bytes p[0..len) (already checked canonical) into *t. */
-static lt_err decode_elem(ErlNifEnv *env, const uint8_t *p, size_t len, ERL_NIF_TERM *t) {
-    size_t off = 0;
-    int unknown = 0;
-    lt_err e = lt_decode_term(env, p, len, &off, 0, t, &unknown);
-    return e == LT_OK && off != len ? LT_E_TRAILING : e;
-}
-
 /* The list of the elements of a checked (lt_set_check_full) set, in the binary's order: those
  * in the value (`all` = 0), or every entry (`all` = 1) as E for a G-Set and {E, Flags} for a
  * 2P-Set. *err receives what went wrong when it returns 0. */
@@ -282,7 +274,7 @@ static ERL_NIF_TERM elements_list(ErlNifEnv *env, const lt_set_view *v, int all,
             break;
         if (!all && flags != LT_SET_ADDED)
             continue;
-        if ((*err = decode_elem(env, elem, elen, &t)) != LT_OK)
+        if ((*err = lt_decode_whole(env, elem, elen, &t)) != LT_OK)
             break;
         if (all && v->tag == LT_TYPE_TWOPSET)
             t = enif_make_tuple2(env, t, enif_make_uint(env, flags));
@@ -375,16 +367,6 @@ LT_NIF(lt_nif_set_size) {
     return enif_make_uint64(env, count);
 }
 
-/* A new 16-byte binary term holding d (copied); raises enomem. */
-static ERL_NIF_TERM digest_term(ErlNifEnv *env, const uint8_t d[16]) {
-    ERL_NIF_TERM t;
-    unsigned char *p = enif_make_new_binary(env, 16, &t);
-    if (p == NULL)
-        return lt_raise_nomem(env);
-    memcpy(p, d, 16);
-    return t;
-}
-
 /* set_digest(Tag, State) -> <<_:128>> | {error, ...}. */
 LT_NIF(lt_nif_set_digest) {
     ErlNifBinary bin;
@@ -398,7 +380,7 @@ LT_NIF(lt_nif_set_digest) {
     LT_DIRTY_IF_TERMS(env, "set_digest", lt_nif_set_digest, argc, argv, bin.size);
     if ((e = lt_set_digest(&v, d)) != LT_OK)
         return bad_set(env, tag, e);
-    return digest_term(env, d);
+    return lt_digest_term(env, d);
 }
 
 /* set_validate(Tag, State) -> ok | {error, ...}: every rule, with canonical elements and ids. */
@@ -492,59 +474,14 @@ static ERL_NIF_TERM set_update(ErlNifEnv *env, void *state, ERL_NIF_TERM op, ERL
     return enif_is_exception(env, d) ? d : enif_make_tuple2(env, lt_atom.ok, d);
 }
 
-/* An element decoded from an object's slot, with its bytes for ordering ties and, for the
- * common scalar kinds, a key that orders it without calling into the VM. */
-typedef struct {
-    ERL_NIF_TERM t;
-    const uint8_t *bytes; /* canonical bytes, in the object's arena */
-    size_t len;
-    uint8_t kind;       /* LT_TAG_INT, LT_TAG_ATOM, LT_TAG_BINARY, or 0 (anything else) */
-    int64_t i;          /* LT_TAG_INT */
-    const uint8_t *txt; /* LT_TAG_ATOM: UTF-8 text; LT_TAG_BINARY: bytes */
-    size_t txt_len;
-} value_item;
-
-/* qsort order of two value_item pointers: Erlang term order; terms that compare equal without being
- * the same (1 and 1.0) by their canonical bytes, as lattice_gset:sort_elements/1 orders them. Two
- * integers, two atoms or two binaries are compared here directly, as the VM does it: integers by
- * value, atoms by their text (UTF-8 byte order is code point order), binaries byte by byte, a
- * prefix first. Anything else goes to enif_compare. */
-static int value_item_cmp(const void *x, const void *y) {
-    const value_item *a = *(const value_item *const *)x, *b = *(const value_item *const *)y;
-    int c;
-    if (a->kind != 0 && a->kind == b->kind)
-        c = a->kind == LT_TAG_INT ? (a->i > b->i) - (a->i < b->i)
-                                  : lt_bytes_cmp(a->txt, a->txt_len, b->txt, b->txt_len);
-    else
-        c = enif_compare(a->t, b->t);
-    return c != 0 ? c : lt_bytes_cmp(a->bytes, a->len, b->bytes, b->len);
-}
-
-/* Fills the sort key of an item from its canonical bytes (kind 0 when it has none). */
-static void value_item_key(value_item *it) {
-    lt_canon_item c;
-    size_t off = 0;
-    it->kind = 0;
-    if (lt_canon_next(it->bytes, it->len, &off, &c) != LT_OK || off != it->len)
-        return; /* a container: its header only was read */
-    if (c.tag == LT_TAG_INT) {
-        it->kind = LT_TAG_INT;
-        it->i = c.i;
-    } else if (c.tag == LT_TAG_ATOM || c.tag == LT_TAG_BINARY) {
-        it->kind = c.tag;
-        it->txt = c.data;
-        it->txt_len = (size_t)c.n;
-    }
-}
-
 /* The elements in the value, sorted as the binary type's value/1 sorts them. */
 static ERL_NIF_TERM set_value(ErlNifEnv *env, void *state) {
     lt_set_obj *o = state;
     const lt_table *t = &o->elems;
     size_t n = o->live ? o->live : 1, k = 0;
     /* The items, and pointers to them to sort (moving 8 bytes, not an item, per step). */
-    value_item *items = n <= SIZE_MAX / sizeof *items ? enif_alloc(n * sizeof *items) : NULL;
-    value_item **order = n <= SIZE_MAX / sizeof *order ? enif_alloc(n * sizeof *order) : NULL;
+    lt_value_item *items = n <= SIZE_MAX / sizeof *items ? enif_alloc(n * sizeof *items) : NULL;
+    lt_value_item **order = n <= SIZE_MAX / sizeof *order ? enif_alloc(n * sizeof *order) : NULL;
     if (items == NULL || order == NULL) {
         if (items != NULL)
             enif_free(items);
@@ -555,23 +492,16 @@ static ERL_NIF_TERM set_value(ErlNifEnv *env, void *state) {
     for (size_t s = 0; s < t->n && k < o->live; s++) {
         if (o->flags[s] != LT_SET_ADDED)
             continue;
-        items[k].bytes = lt_table_key(t, s);
-        items[k].len = t->key_len[s];
         /* The object's elements came from fully checked binaries or from encoding terms. */
-        if (decode_elem(env, items[k].bytes, items[k].len, &items[k].t) != LT_OK) {
+        if (lt_value_item_init(env, &items[k], lt_table_key(t, s), t->key_len[s]) != LT_OK) {
             enif_free(items);
             enif_free(order);
             return lt_raise_nomem(env);
         }
-        value_item_key(&items[k]);
         order[k] = &items[k];
         k++;
     }
-    if (k > 1)
-        qsort(order, k, sizeof *order, value_item_cmp);
-    ERL_NIF_TERM list = enif_make_list(env, 0);
-    for (size_t i = k; i-- > 0;)
-        list = enif_make_list_cell(env, order[i]->t, list);
+    ERL_NIF_TERM list = lt_value_items_list(env, order, k);
     enif_free(items);
     enif_free(order);
     return list;

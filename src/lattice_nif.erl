@@ -28,6 +28,12 @@
        obj_digest/1, gcounter_value/1, gcounter_digest/1, pncounter_digest/1,
          pncounter_split/1]).
 
+%% OR-Set, LWW-Map, MV-Register (nif/lt_nif_dotkernel.c): the type tag comes first.
+-export([dk_update/4, dk_merge/3, dk_value/2, dk_query/3, dk_digest/2, dk_validate/2,
+         dk_to_list/2]).
+-nifs([dk_update/4, dk_merge/3, dk_value/2, dk_query/3, dk_digest/2, dk_validate/2,
+       dk_to_list/2]).
+
 %% LWW-Register (nif/lt_nif_lwwreg.c).
 -export([lwwreg_merge/2, lwwreg_assign/4, lwwreg_value/2, lwwreg_digest/1, lwwreg_validate/1,
          lwwreg_to_term/1]).
@@ -39,6 +45,12 @@
          set_validate/2, set_to_list/2]).
 -nifs([set_update/3, set_merge/3, set_value/2, set_contains/3, set_size/2, set_digest/2,
        set_validate/2, set_to_list/2]).
+
+%% LWW-Element-Set (nif/lt_nif_lwwset.c).
+-export([lwwset_update/2, lwwset_merge/2, lwwset_value/1, lwwset_contains/2, lwwset_size/1,
+         lwwset_digest/1, lwwset_validate/1, lwwset_to_list/1]).
+-nifs([lwwset_update/2, lwwset_merge/2, lwwset_value/1, lwwset_contains/2, lwwset_size/1,
+       lwwset_digest/1, lwwset_validate/1, lwwset_to_list/1]).
 
 -on_load(init/0).
 
@@ -137,3 +149,20 @@ set_size(_, _) -> ?NOT_LOADED.
 set_digest(_, _) -> ?NOT_LOADED.
 set_validate(_, _) -> ?NOT_LOADED.
 set_to_list(_, _) -> ?NOT_LOADED.
+%% LWW-Element-Set
+lwwset_update(_, _) -> ?NOT_LOADED.
+lwwset_merge(_, _) -> ?NOT_LOADED.
+lwwset_value(_) -> ?NOT_LOADED.
+lwwset_contains(_, _) -> ?NOT_LOADED.
+lwwset_size(_) -> ?NOT_LOADED.
+lwwset_digest(_) -> ?NOT_LOADED.
+lwwset_validate(_) -> ?NOT_LOADED.
+lwwset_to_list(_) -> ?NOT_LOADED.
+
+dk_update(_, _, _, _) -> ?NOT_LOADED.
+dk_merge(_, _, _) -> ?NOT_LOADED.
+dk_value(_, _) -> ?NOT_LOADED.
+dk_query(_, _, _) -> ?NOT_LOADED.
+dk_digest(_, _) -> ?NOT_LOADED.
+dk_validate(_, _) -> ?NOT_LOADED.
+dk_to_list(_, _) -> ?NOT_LOADED.

@@ -38,6 +38,12 @@ module(<<16#12, _/binary>>) -> lattice_gset;
 module(<<16#13, _/binary>>) -> lattice_twopset;
 %% LWW-Register
 module(<<16#15, _/binary>>) -> lattice_lwwreg;
+%% The dot-kernel types
+module(<<16#14, _/binary>>) -> lattice_orset;
+module(<<16#17, _/binary>>) -> lattice_lwwmap;
+module(<<16#18, _/binary>>) -> lattice_mvreg;
+%% LWW-Element-Set
+module(<<16#16, _/binary>>) -> lattice_lwwset;
 module(<<_, _/binary>>) -> {error, {bad_state, unknown_type}};
 module(Bin) when is_binary(Bin) -> {error, {bad_state, truncated}};
 module(Other) -> erlang:error(badarg, [Other]).

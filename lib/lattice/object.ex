@@ -79,6 +79,9 @@ defmodule Lattice.Object do
           # LWW-Register
           | Lattice.LWWRegister
           | :lattice_lwwreg
+          # LWW-Element-Set (the bias is the state's: `Lattice.LWWSet` alone means add bias)
+          | Lattice.LWWSet
+          | :lattice_lwwset
 
   # The Elixir facades of the types with objects, and their Erlang modules.
   @erlang_modules %{
@@ -88,7 +91,9 @@ defmodule Lattice.Object do
     Lattice.GSet => :lattice_gset,
     Lattice.TwoPSet => :lattice_twopset,
     # LWW-Register
-    Lattice.LWWRegister => :lattice_lwwreg
+    Lattice.LWWRegister => :lattice_lwwreg,
+    # LWW-Element-Set
+    Lattice.LWWSet => :lattice_lwwset
   }
 
   @doc """
@@ -114,6 +119,9 @@ defmodule Lattice.Object do
 
   # LWW-Register
   def new(:lattice_lwwreg), do: :lattice_object.new(:lattice_lwwreg)
+
+  # LWW-Element-Set
+  def new(:lattice_lwwset), do: :lattice_object.new(:lattice_lwwset)
 
   def new(state) when is_binary(state), do: :lattice_object.new(state)
 
