@@ -182,8 +182,6 @@ clock_subtract_dots(Dots, Clock) ->
     lists:sort([{Actor, N} || {Actor, N} <- Dots, clock_get(Actor, Clock) < N]).
 
 %% The pointwise maximum of a list of clocks, each sorted by actor first.
-clock_merge([]) ->
-    [];
 clock_merge([Clock]) ->
     Clock;
 clock_merge([First | Rest]) ->

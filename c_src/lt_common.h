@@ -150,6 +150,11 @@ static inline lt_err lt_varint_read(const uint8_t *p, size_t len, size_t *off, u
         *off = i + 1;
         return LT_OK;
     }
+    if (LT_LIKELY(i + 1 < len && p[i + 1] < 0x80 && p[i + 1] != 0)) { /* two bytes: < 2^14 */
+        *out = (uint64_t)(p[i] & 0x7f) | (uint64_t)p[i + 1] << 7;
+        *off = i + 2;
+        return LT_OK;
+    }
     uint64_t v = 0;
     unsigned shift = 0;
     for (;;) {

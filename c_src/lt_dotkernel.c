@@ -100,8 +100,8 @@ lt_err lt_dk_open(lt_dk_view *v, const uint8_t *p, size_t len, uint8_t tag) {
         lt_dk_actor *a = &v->actors[i];
         if ((e = read_actor(p, len, &off, a, NULL)) != LT_OK)
             goto fail;
-        if (i > 0 && lt_actor_cmp(v->actors[i - 1].id, v->actors[i - 1].bytes,
-                                  v->actors[i - 1].len, a->id, a->bytes, a->len) >= 0) {
+        if (i > 0 && lt_actor_cmp(v->actors[i - 1].id, v->actors[i - 1].bytes, v->actors[i - 1].len,
+                                  a->id, a->bytes, a->len) >= 0) {
             e = LT_E_ORDER;
             goto fail;
         }
@@ -146,16 +146,14 @@ fail:
     return e;
 }
 
-int lt_dk_seen(const lt_dk_view *v, size_t a, uint64_t c) {
-    const lt_dk_actor *ac = &v->actors[a];
-    if (c <= ac->base)
-        return 1;
-    size_t lo = 0, hi = ac->ncloud;
+/* Whether a cloud (ascending) holds c. */
+static int cloud_has(const uint64_t *cloud, size_t n, uint64_t c) {
+    size_t lo = 0, hi = n;
     while (lo < hi) {
         size_t mid = lo + (hi - lo) / 2;
-        if (ac->cloud[mid] == c)
+        if (cloud[mid] == c)
             return 1;
-        if (ac->cloud[mid] < c)
+        if (cloud[mid] < c)
             lo = mid + 1;
         else
             hi = mid;
@@ -163,40 +161,49 @@ int lt_dk_seen(const lt_dk_view *v, size_t a, uint64_t c) {
     return 0;
 }
 
+static inline int seen_at(const lt_dk_view *v, size_t a, uint64_t c) {
+    const lt_dk_actor *ac = &v->actors[a];
+    if (LT_LIKELY(c <= ac->base))
+        return 1;
+    return ac->ncloud != 0 && cloud_has(ac->cloud, ac->ncloud, c);
+}
+
+int lt_dk_seen(const lt_dk_view *v, size_t a, uint64_t c) {
+    return seen_at(v, a, c);
+}
+
 uint64_t lt_dk_actor_max(const lt_dk_view *v, size_t a) {
     const lt_dk_actor *ac = &v->actors[a];
     return ac->ncloud ? ac->cloud[ac->ncloud - 1] : ac->base;
 }
 
-lt_err lt_dk_next(const lt_dk_view *v, size_t i, size_t *off, lt_dk_entry *e) {
+static inline lt_err next_entry(const lt_dk_view *v, size_t i, size_t *offp, lt_dk_entry *e) {
     const uint8_t *p = v->entries;
-    size_t len = v->entries_len;
+    size_t len = v->entries_len, off = *offp; /* a local: stores to *e cannot alias it */
     uint64_t klen, nd;
     lt_err err;
     e->id = lt_read_be64(v->ids + 8 * i);
-    if ((err = lt_varint_read(p, len, off, &klen)) != LT_OK)
+    if ((err = lt_varint_read(p, len, &off, &klen)) != LT_OK)
         return err;
     if (klen == 0)
         return LT_E_NONCANONICAL;
-    if (klen > len - *off)
+    if (klen > len - off)
         return LT_E_TRUNCATED;
-    e->key = p + *off;
-    e->key_len = (size_t)klen;
-    *off += (size_t)klen;
-    if ((err = lt_varint_read(p, len, off, &nd)) != LT_OK)
+    const uint8_t *key = p + off;
+    off += (size_t)klen;
+    if ((err = lt_varint_read(p, len, &off, &nd)) != LT_OK)
         return err;
     if (nd == 0)
         return LT_E_NONCANONICAL; /* a key without dots is absent, so left out */
-    if (nd > (len - *off) / 2)
+    if (nd > (len - off) / 2)
         return LT_E_TRUNCATED;
-    e->nd = (size_t)nd;
-    e->dots = p + *off;
+    const uint8_t *dots = p + off;
     int payload = lt_dk_has_payload(v->tag);
     uint64_t pa = 0, pc = 0;
-    for (size_t j = 0; j < e->nd; j++) {
+    for (size_t j = 0; j < nd; j++) {
         uint64_t a, c;
-        if ((err = lt_varint_read(p, len, off, &a)) != LT_OK ||
-            (err = lt_varint_read(p, len, off, &c)) != LT_OK)
+        if ((err = lt_varint_read(p, len, &off, &a)) != LT_OK ||
+            (err = lt_varint_read(p, len, &off, &c)) != LT_OK)
             return err;
         if (a >= v->na)
             return LT_E_DOT;
@@ -206,42 +213,57 @@ lt_err lt_dk_next(const lt_dk_view *v, size_t i, size_t *off, lt_dk_entry *e) {
             return LT_E_ORDER;
         if (payload) {
             uint64_t plen;
-            if ((err = lt_varint_read(p, len, off, &plen)) != LT_OK)
+            if ((err = lt_varint_read(p, len, &off, &plen)) != LT_OK)
                 return err;
             if (plen < 9)
                 return LT_E_NONCANONICAL; /* a timestamp and at least one byte of value */
-            if (plen > len - *off)
+            if (plen > len - off)
                 return LT_E_TRUNCATED;
-            *off += (size_t)plen;
+            off += (size_t)plen;
         }
-        if (!lt_dk_seen(v, (size_t)a, c))
+        if (!seen_at(v, (size_t)a, c))
             return LT_E_DOT;
         pa = a;
         pc = c;
     }
-    e->dots_len = (size_t)(p + *off - e->dots);
+    e->key = key;
+    e->key_len = (size_t)klen;
+    e->nd = (size_t)nd;
+    e->dots = dots;
+    e->dots_len = (size_t)(p + off - dots);
+    *offp = off;
     return LT_OK;
 }
 
-void lt_dk_dot_at(const lt_dk_view *v, const lt_dk_entry *e, size_t *off, lt_dk_dot *d) {
+lt_err lt_dk_next(const lt_dk_view *v, size_t i, size_t *off, lt_dk_entry *e) {
+    return next_entry(v, i, off, e);
+}
+
+static inline void dot_at(const lt_dk_view *v, const lt_dk_entry *e, size_t *offp, lt_dk_dot *d) {
     uint64_t a = 0, c = 0, plen = 0;
-    /* Cannot fail: lt_dk_next read these already. */
-    (void)lt_varint_read(e->dots, e->dots_len, off, &a);
-    (void)lt_varint_read(e->dots, e->dots_len, off, &c);
+    size_t off = *offp;
+    /* Cannot fail: next_entry read these already. */
+    (void)lt_varint_read(e->dots, e->dots_len, &off, &a);
+    (void)lt_varint_read(e->dots, e->dots_len, &off, &c);
     d->actor = (uint32_t)a;
     d->counter = c;
     d->payload = NULL;
     d->payload_len = 0;
     if (lt_dk_has_payload(v->tag)) {
-        (void)lt_varint_read(e->dots, e->dots_len, off, &plen);
-        d->payload = e->dots + *off;
+        (void)lt_varint_read(e->dots, e->dots_len, &off, &plen);
+        d->payload = e->dots + off;
         d->payload_len = (size_t)plen;
-        *off += (size_t)plen;
+        off += (size_t)plen;
     }
+    *offp = off;
+}
+
+void lt_dk_dot_at(const lt_dk_view *v, const lt_dk_entry *e, size_t *off, lt_dk_dot *d) {
+    dot_at(v, e, off, d);
 }
 
 /* The canonical order of two entries: by id, then key bytes. */
-static int entry_cmp(const lt_dk_entry *a, const lt_dk_entry *b) {
+static inline int entry_cmp(const lt_dk_entry *a, const lt_dk_entry *b) {
     return lt_actor_cmp(a->id, a->key, a->key_len, b->id, b->key, b->key_len);
 }
 
@@ -252,7 +274,7 @@ static lt_err walk(const lt_dk_view *v, visit_fn visit, void *arg) {
     size_t off = 0;
     lt_dk_entry prev = {0, NULL, 0, 0, NULL, 0}, cur;
     for (size_t i = 0; i < v->ne; i++) {
-        lt_err e = lt_dk_next(v, i, &off, &cur);
+        lt_err e = next_entry(v, i, &off, &cur);
         if (e != LT_OK)
             return e;
         if (i > 0 && entry_cmp(&prev, &cur) >= 0)
@@ -285,8 +307,9 @@ static lt_err full_visit(const lt_dk_view *v, const lt_dk_entry *e, void *arg) {
     size_t off = 0;
     for (size_t j = 0; j < e->nd; j++) {
         lt_dk_dot d;
-        lt_dk_dot_at(v, e, &off, &d);
-        if (d.payload != NULL && (err = lt_canon_validate(d.payload + 8, d.payload_len - 8)) != LT_OK)
+        dot_at(v, e, &off, &d);
+        if (d.payload != NULL &&
+            (err = lt_canon_validate(d.payload + 8, d.payload_len - 8)) != LT_OK)
             return err;
         dl->dots[2 * dl->n] = d.actor;
         dl->dots[2 * dl->n + 1] = d.counter;
@@ -332,7 +355,8 @@ lt_err lt_dk_check_full(const lt_dk_view *v) {
     return e;
 }
 
-/* ---- lookup ----------------------------------------------------------------------------------- */
+/* ---- lookup -----------------------------------------------------------------------------------
+ */
 
 typedef struct {
     lt_dk_entry target, *out;
@@ -356,7 +380,8 @@ lt_err lt_dk_lookup(const lt_dk_view *v, uint64_t id, const uint8_t *key, size_t
     return walk(v, find_visit, &f);
 }
 
-/* ---- join ------------------------------------------------------------------------------------- */
+/* ---- join -------------------------------------------------------------------------------------
+ */
 
 /* Appends the union of two actors' contexts (either may be NULL) in compact form, the actor's
  * id and bytes first. `tmp` has room for both clouds. */
@@ -403,53 +428,54 @@ static void put_ctx_union(lt_buf *out, const lt_dk_actor *x, const lt_dk_actor *
     }
 }
 
-/* Appends one dot: its actor index in the output, its counter, its payload. */
-static inline void put_dot(lt_buf *b, uint32_t actor, const lt_dk_dot *d) {
-    if (lt_buf_reserve(b, 20) != 0)
-        return;
-    b->len += lt_varint_write(b->data + b->len, actor);
-    b->len += lt_varint_write(b->data + b->len, d->counter);
+/* Writes one dot at p (room reserved by the caller): its actor index in the output, its
+ * counter, its payload. Returns the bytes written. */
+static inline size_t put_dot(uint8_t *p, uint32_t actor, const lt_dk_dot *d) {
+    size_t n = lt_varint_write(p, actor);
+    n += lt_varint_write(p + n, d->counter);
     if (d->payload != NULL) {
-        b->len += lt_varint_write(b->data + b->len, d->payload_len);
-        lt_buf_put(b, d->payload, d->payload_len);
+        n += lt_varint_write(p + n, d->payload_len);
+        memcpy(p + n, d->payload, d->payload_len);
+        n += d->payload_len;
     }
+    return n;
 }
 
 typedef struct {
     const lt_dk_view *v, *other;
-    const uint32_t *to_out;   /* actor index -> output index */
+    const uint32_t *to_out;  /* actor index -> output index */
     const int64_t *to_other; /* actor index -> other's index, or -1 */
 } side;
 
 /* Whether the other side has seen dot d of this side. */
 static inline int other_seen(const side *s, const lt_dk_dot *d) {
     int64_t j = s->to_other[d->actor];
-    return j >= 0 && lt_dk_seen(s->other, (size_t)j, d->counter);
+    return j >= 0 && seen_at(s->other, (size_t)j, d->counter);
 }
 
-/* Appends to `dots` the dots of e (from side s) the other side has not seen; returns how many. */
-static size_t survivors_one(const side *s, const lt_dk_entry *e, lt_buf *dots) {
-    size_t off = 0, n = 0;
+/* Writes at p the dots of e (from side s) the other side has not seen; returns how many, and
+ * the bytes written in *w. */
+static inline size_t survivors_one(const side *s, const lt_dk_entry *e, uint8_t *p, size_t *w) {
+    size_t off = 0, n = 0, at = 0;
     for (size_t k = 0; k < e->nd; k++) {
         lt_dk_dot d;
-        lt_dk_dot_at(s->v, e, &off, &d);
+        dot_at(s->v, e, &off, &d);
         if (!other_seen(s, &d)) {
-            put_dot(dots, s->to_out[d.actor], &d);
+            at += put_dot(p + at, s->to_out[d.actor], &d);
             n++;
         }
     }
+    *w = at;
     return n;
 }
 
-/* The join of one key's dots from both sides. */
+/* The join of one key's dots from both sides, written at p. */
 static size_t survivors_both(const side *sa, const lt_dk_entry *ea, const side *sb,
-                             const lt_dk_entry *eb, lt_buf *dots) {
-    size_t offa = 0, offb = 0, ka = 0, kb = 0, n = 0;
+                             const lt_dk_entry *eb, uint8_t *p, size_t *w) {
+    size_t offa = 0, offb = 0, ka = 0, kb = 0, n = 0, at = 0;
     lt_dk_dot da, db;
-    if (ea->nd)
-        lt_dk_dot_at(sa->v, ea, &offa, &da);
-    if (eb->nd)
-        lt_dk_dot_at(sb->v, eb, &offb, &db);
+    dot_at(sa->v, ea, &offa, &da);
+    dot_at(sb->v, eb, &offb, &db);
     while (ka < ea->nd || kb < eb->nd) {
         int order;
         if (ka == ea->nd)
@@ -468,35 +494,55 @@ static size_t survivors_both(const side *sa, const lt_dk_entry *ea, const side *
             if (da.payload != NULL &&
                 lt_bytes_cmp(db.payload, db.payload_len, da.payload, da.payload_len) < 0)
                 keep = &db;
-            put_dot(dots, sa->to_out[da.actor], keep);
+            at += put_dot(p + at, sa->to_out[da.actor], keep);
             n++;
         } else if (order < 0) {
             if (!other_seen(sa, &da)) {
-                put_dot(dots, sa->to_out[da.actor], &da);
+                at += put_dot(p + at, sa->to_out[da.actor], &da);
                 n++;
             }
         } else if (!other_seen(sb, &db)) {
-            put_dot(dots, sb->to_out[db.actor], &db);
+            at += put_dot(p + at, sb->to_out[db.actor], &db);
             n++;
         }
         if (order <= 0 && ++ka < ea->nd)
-            lt_dk_dot_at(sa->v, ea, &offa, &da);
+            dot_at(sa->v, ea, &offa, &da);
         if (order >= 0 && ++kb < eb->nd)
-            lt_dk_dot_at(sb->v, eb, &offb, &db);
+            dot_at(sb->v, eb, &offb, &db);
     }
+    *w = at;
     return n;
 }
 
-/* Appends an entry's key and dots (n of them, in `dots`) to `body`. */
-static void put_entry(lt_buf *body, const lt_dk_entry *e, size_t n, const lt_buf *dots) {
-    if (lt_buf_reserve(body, 20 + e->key_len + dots->len) != 0)
-        return;
-    body->len += lt_varint_write(body->data + body->len, e->key_len);
-    memcpy(body->data + body->len, e->key, e->key_len);
-    body->len += e->key_len;
-    body->len += lt_varint_write(body->data + body->len, n);
-    memcpy(body->data + body->len, dots->data, dots->len);
-    body->len += dots->len;
+/* Appends the join of one key (from a, b or both: ea or eb NULL when a side lacks it) to
+ * body; returns whether the key survived. */
+static int put_joined(lt_buf *body, const side *sa, const lt_dk_entry *ea, const side *sb,
+                      const lt_dk_entry *eb) {
+    const lt_dk_entry *e = ea != NULL ? ea : eb;
+    size_t nd_max = (ea ? ea->nd : 0) + (eb ? eb->nd : 0);
+    size_t room = 20 + e->key_len + (ea ? ea->dots_len : 0) + (eb ? eb->dots_len : 0);
+    /* Output actor indices may take more bytes than the input's: up to 5 per dot. */
+    if (lt_buf_reserve(body, room + 5 * nd_max) != 0)
+        return 0;
+    uint8_t *p = body->data + body->len;
+    size_t at = lt_varint_write(p, e->key_len);
+    memcpy(p + at, e->key, e->key_len);
+    at += e->key_len;
+    size_t nd_room = lt_varint_len(nd_max), w, n;
+    if (ea != NULL && eb != NULL)
+        n = survivors_both(sa, ea, sb, eb, p + at + nd_room, &w);
+    else if (ea != NULL)
+        n = survivors_one(sa, ea, p + at + nd_room, &w);
+    else
+        n = survivors_one(sb, eb, p + at + nd_room, &w);
+    if (n == 0)
+        return 0;
+    size_t nd_len = lt_varint_len(n);
+    if (nd_len < nd_room)
+        memmove(p + at + nd_len, p + at + nd_room, w);
+    lt_varint_write(p + at, n);
+    body->len += at + nd_len + w;
+    return 1;
 }
 
 lt_err lt_dk_merge(const lt_dk_view *a, const lt_dk_view *b, lt_buf *out) {
@@ -512,9 +558,8 @@ lt_err lt_dk_merge(const lt_dk_view *a, const lt_dk_view *b, lt_buf *out) {
     size_t maps = (na + nb) * (sizeof(uint32_t) + sizeof(int64_t)) + nclouds * sizeof(uint64_t);
     uint8_t *scratch = malloc(maps ? maps : 1);
     uint64_t *ids = malloc((a->ne + b->ne ? a->ne + b->ne : 1) * sizeof(uint64_t));
-    lt_buf body, dots;
+    lt_buf body;
     lt_buf_init(&body);
-    lt_buf_init(&dots);
     if (scratch == NULL || ids == NULL) {
         e = LT_E_NOMEM;
         goto done;
@@ -547,8 +592,8 @@ lt_err lt_dk_merge(const lt_dk_view *a, const lt_dk_view *b, lt_buf *out) {
     for (i = 0, j = 0; i < na || j < nb;) {
         int both = i < na && j < nb && a2o[i] == b2o[j];
         int take_a = i < na && (j == nb || a2o[i] <= b2o[j]);
-        put_ctx_union(out, take_a ? &a->actors[i] : NULL,
-                      (both || !take_a) ? &b->actors[j] : NULL, cloud_tmp);
+        put_ctx_union(out, take_a ? &a->actors[i] : NULL, (both || !take_a) ? &b->actors[j] : NULL,
+                      cloud_tmp);
         i += take_a;
         j += both || !take_a;
     }
@@ -557,27 +602,22 @@ lt_err lt_dk_merge(const lt_dk_view *a, const lt_dk_view *b, lt_buf *out) {
     size_t offa = 0, offb = 0, nout = 0;
     lt_dk_entry ea, eb, pa, pb;
     i = j = 0;
-    if (a->ne && (e = lt_dk_next(a, 0, &offa, &ea)) != LT_OK)
+    if (lt_buf_reserve(&body, a->entries_len + b->entries_len + 64) != 0) {
+        e = LT_E_NOMEM;
         goto done;
-    if (b->ne && (e = lt_dk_next(b, 0, &offb, &eb)) != LT_OK)
+    }
+    if (a->ne && (e = next_entry(a, 0, &offa, &ea)) != LT_OK)
+        goto done;
+    if (b->ne && (e = next_entry(b, 0, &offb, &eb)) != LT_OK)
         goto done;
     while (i < a->ne || j < b->ne) {
         int order = i == a->ne ? 1 : j == b->ne ? -1 : entry_cmp(&ea, &eb);
-        size_t n;
-        dots.len = 0;
-        if (order == 0)
-            n = survivors_both(&sa, &ea, &sb, &eb, &dots);
-        else
-            n = order < 0 ? survivors_one(&sa, &ea, &dots) : survivors_one(&sb, &eb, &dots);
-        if (n > 0) {
-            const lt_dk_entry *src = order <= 0 ? &ea : &eb;
-            ids[nout++] = src->id;
-            put_entry(&body, src, n, &dots);
-        }
+        if (put_joined(&body, &sa, order <= 0 ? &ea : NULL, &sb, order >= 0 ? &eb : NULL))
+            ids[nout++] = order <= 0 ? ea.id : eb.id;
         if (order <= 0) {
             pa = ea;
             if (++i < a->ne) {
-                if ((e = lt_dk_next(a, i, &offa, &ea)) != LT_OK)
+                if ((e = next_entry(a, i, &offa, &ea)) != LT_OK)
                     goto done;
                 if (entry_cmp(&pa, &ea) >= 0) {
                     e = LT_E_ORDER;
@@ -588,7 +628,7 @@ lt_err lt_dk_merge(const lt_dk_view *a, const lt_dk_view *b, lt_buf *out) {
         if (order >= 0) {
             pb = eb;
             if (++j < b->ne) {
-                if ((e = lt_dk_next(b, j, &offb, &eb)) != LT_OK)
+                if ((e = next_entry(b, j, &offb, &eb)) != LT_OK)
                     goto done;
                 if (entry_cmp(&pb, &eb) >= 0) {
                     e = LT_E_ORDER;
@@ -608,19 +648,19 @@ lt_err lt_dk_merge(const lt_dk_view *a, const lt_dk_view *b, lt_buf *out) {
         out->len += 8 * nout;
     }
     lt_buf_put(out, body.data, body.len);
-    if (out->failed || body.failed || dots.failed)
+    if (out->failed || body.failed)
         e = LT_E_NOMEM;
 done:
     free(scratch);
     free(ids);
     lt_buf_free(&body);
-    lt_buf_free(&dots);
     if (e != LT_OK)
         out->len = mark;
     return e;
 }
 
-/* ---- digest ----------------------------------------------------------------------------------- */
+/* ---- digest -----------------------------------------------------------------------------------
+ */
 
 typedef struct {
     lt_digest_acc acc;
@@ -635,7 +675,7 @@ static lt_err digest_visit(const lt_dk_view *v, const lt_dk_entry *e, void *arg)
     lt_buf_put(&d->buf, e->key, e->key_len);
     for (size_t j = 0; j < e->nd; j++) {
         lt_dk_dot dot;
-        lt_dk_dot_at(v, e, &off, &dot);
+        dot_at(v, e, &off, &dot);
         lt_buf_put_be64(&d->buf, v->actors[dot.actor].id);
         lt_buf_put_varint(&d->buf, dot.counter);
         if (dot.payload != NULL) {
@@ -660,7 +700,8 @@ lt_err lt_dk_digest(const lt_dk_view *v, uint8_t out[16]) {
     return lt_digest_final(&d.acc, v->tag, LT_FORMAT_V1, v->ctx, v->ctx_len, out);
 }
 
-/* ---- updates ---------------------------------------------------------------------------------- */
+/* ---- updates ----------------------------------------------------------------------------------
+ */
 
 static int cdot_cmp(const void *x, const void *y) {
     const lt_dk_cdot *a = x, *b = y;
@@ -771,8 +812,8 @@ lt_err lt_dk_ops_plan(const lt_dk_op *ops, size_t k, lt_dk_plan *plan) {
                         take_x = 1;
                     else {
                         const lt_dk_op *a = &ops[plan->order[x]], *b = &ops[plan->order[y]];
-                        take_x = lt_actor_cmp(a->id, a->key, a->key_len, b->id, b->key,
-                                              b->key_len) <= 0;
+                        take_x =
+                            lt_actor_cmp(a->id, a->key, a->key_len, b->id, b->key, b->key_len) <= 0;
                     }
                     tmp[t++] = take_x ? plan->order[x++] : plan->order[y++];
                 }
@@ -829,7 +870,7 @@ static void collect_dots(const lt_dk_view *v, const lt_dk_entry *e, collect_arg 
     size_t off = 0;
     for (size_t j = 0; j < e->nd; j++) {
         lt_dk_dot d;
-        lt_dk_dot_at(v, e, &off, &d);
+        dot_at(v, e, &off, &d);
         const lt_dk_actor *a = &v->actors[d.actor];
         lt_dk_cdot cd = {a->id, a->bytes, a->len, d.counter};
         c->ctx[c->n++] = cd;
@@ -858,9 +899,9 @@ static ptrdiff_t find_actor(const lt_dk_view *v, uint64_t id, const uint8_t *act
     return -1;
 }
 
-lt_err lt_dk_update(const lt_dk_view *v, uint64_t actor_id, const uint8_t *actor,
-                    size_t actor_len, lt_dk_op *ops, size_t k, int all, lt_buf *delta,
-                    lt_buf *state, size_t *absent) {
+lt_err lt_dk_update(const lt_dk_view *v, uint64_t actor_id, const uint8_t *actor, size_t actor_len,
+                    lt_dk_op *ops, size_t k, int all, lt_buf *delta, lt_buf *state,
+                    size_t *absent) {
     lt_dk_plan plan;
     lt_err e = lt_dk_ops_plan(ops, k, &plan);
     if (e != LT_OK)

@@ -172,8 +172,8 @@ typedef struct {
 
 /* Appends the delta holding `adds` (keys distinct, all by one actor) with the context of
  * `ctx`, which must include the new dots. Sorts both arrays in place. */
-LT_WARN_UNUSED lt_err lt_dk_build_delta(uint8_t tag, lt_dk_cdot *ctx, size_t nctx,
-                                        lt_dk_add *adds, size_t nadds, lt_buf *out);
+LT_WARN_UNUSED lt_err lt_dk_build_delta(uint8_t tag, lt_dk_cdot *ctx, size_t nctx, lt_dk_add *adds,
+                                        size_t nadds, lt_buf *out);
 
 /* The ops in key order (stable), and which ops repeat an earlier op's key. Owns both arrays. */
 typedef struct {

@@ -39,8 +39,9 @@ static int get_tag(ErlNifEnv *env, ERL_NIF_TERM t, uint8_t *tag) {
 }
 
 static ERL_NIF_TERM kind_of(uint8_t tag) {
-    return tag == LT_TYPE_ORSET ? lt_atom.bad_orset
-                                : tag == LT_TYPE_LWWMAP ? lt_atom.bad_lwwmap : lt_atom.bad_mvreg;
+    return tag == LT_TYPE_ORSET    ? lt_atom.bad_orset
+           : tag == LT_TYPE_LWWMAP ? lt_atom.bad_lwwmap
+                                   : lt_atom.bad_mvreg;
 }
 
 /* {error, {bad_<type>, Reason}}, or the raised enomem. */
@@ -169,8 +170,8 @@ static int read_ops(ErlNifEnv *env, const op_term *p, long *budget, op_list *l) 
         op->id = lt_actor_id(op->key, op->key_len);
         op->payload = l->offs[4 * k + 3] ? l->bytes.data + l->offs[4 * k + 2] : NULL;
         op->payload_len = l->offs[4 * k + 3];
-        op->add = p->kind == OP_ADD || p->kind == OP_ADD_ALL || p->kind == OP_ASSIGN ||
-                  p->kind == OP_PUT;
+        op->add =
+            p->kind == OP_ADD || p->kind == OP_ADD_ALL || p->kind == OP_ASSIGN || p->kind == OP_PUT;
     }
     return LT_ENC_OK;
 }
@@ -462,16 +463,19 @@ static ERL_NIF_TERM query_key(ErlNifEnv *env, uint8_t tag, ERL_NIF_TERM q, ERL_N
     return 0;
 }
 
-/* The answer to `query` about an entry that is present (found) or not, for a view or object. */
-static ERL_NIF_TERM answer(ErlNifEnv *env, ERL_NIF_TERM what, int found, const uint8_t *pl,
-                           size_t plen) {
+/* The answer to `query` about an entry that is present (found) or not, for a view or object.
+ * An object's payload was checked when it came in, so only memory can fail its decoding; a
+ * view's (dk_query checks only the structure) may be bad data: {error, {bad_<type>, _}}. */
+static ERL_NIF_TERM answer(ErlNifEnv *env, uint8_t tag, ERL_NIF_TERM what, int found,
+                           const uint8_t *pl, size_t plen) {
     ERL_NIF_TERM v;
     if (what == lt_atom.contains)
         return found ? lt_atom.true_ : lt_atom.false_;
     if (!found)
         return enif_make_tuple2(env, lt_atom.error, lt_atom.not_found);
-    if (lt_decode_whole(env, pl + 8, plen - 8, &v) != LT_OK)
-        return lt_raise_nomem(env); /* checked when it came in: cannot fail but for memory */
+    lt_err e = lt_decode_whole(env, pl + 8, plen - 8, &v);
+    if (e != LT_OK)
+        return bad(env, tag, e);
     return enif_make_tuple2(env, lt_atom.ok, v);
 }
 
@@ -528,7 +532,7 @@ LT_NIF(lt_nif_dk_query) {
     size_t plen = 0;
     if (e == LT_OK && found && tag == LT_TYPE_LWWMAP)
         view_winner(&v, &en, &pl, &plen);
-    result = e == LT_OK ? answer(env, what, found, pl, plen) : bad(env, tag, e);
+    result = e == LT_OK ? answer(env, tag, what, found, pl, plen) : bad(env, tag, e);
     lt_buf_free(&scratch);
     lt_dk_close(&v);
     return result;
@@ -628,7 +632,8 @@ LT_NIF(lt_nif_dk_to_list) {
     return enif_make_tuple2(env, result, ctx);
 }
 
-/* ---- in-place objects -------------------------------------------------------------------------- */
+/* ---- in-place objects --------------------------------------------------------------------------
+ */
 
 static void *create(uint8_t tag) {
     lt_dk_obj *o = malloc(sizeof *o);
@@ -700,8 +705,8 @@ static ERL_NIF_TERM update(ErlNifEnv *env, void *state, ERL_NIF_TERM opt, ERL_NI
     lt_buf delta;
     size_t absent = 0;
     lt_buf_init(&delta);
-    lt_err e = lt_dk_obj_update(o, actor_id, actor.data, actor.len, l.ops, l.n,
-                                p.kind == OP_ASSIGN, &delta, &absent);
+    lt_err e = lt_dk_obj_update(o, actor_id, actor.data, actor.len, l.ops, l.n, p.kind == OP_ASSIGN,
+                                &delta, &absent);
     if (e != LT_OK) {
         lt_buf_free(&delta);
         result = update_error(env, o->tag, e, &l, absent);
@@ -787,7 +792,7 @@ static ERL_NIF_TERM query(ErlNifEnv *env, void *state, ERL_NIF_TERM q) {
     } else {
         ptrdiff_t s = lt_dk_obj_find(o, id, scratch.data, scratch.len);
         const lt_dk_odot *w = s >= 0 && o->tag == LT_TYPE_LWWMAP ? obj_winner(o, (size_t)s) : NULL;
-        result = answer(env, what, s >= 0, w ? w->payload : NULL, w ? w->payload_len : 0);
+        result = answer(env, o->tag, what, s >= 0, w ? w->payload : NULL, w ? w->payload_len : 0);
     }
     lt_buf_free(&scratch);
     return result;

@@ -70,7 +70,7 @@ static int object_call_is_big(ErlNifEnv *env, lt_object *o, const ERL_NIF_TERM *
 }
 #define LT_OBJECT_DIRTY_IF_BIG(env, name, fn, argc, argv, o, op, query)                            \
     do {                                                                                           \
-        if (object_call_is_big((env), (o), (op), (query)))                                                  \
+        if (object_call_is_big((env), (o), (op), (query)))                                         \
             return enif_schedule_nif((env), (name), ERL_NIF_DIRTY_JOB_CPU_BOUND, (fn), (argc),     \
                                      (argv));                                                      \
     } while (0)

@@ -156,8 +156,8 @@ static void random_update(replica *reps, size_t ri, uint8_t tag, uint64_t *rng, 
     if (!open_ok(&v, &r->state, tag))
         return;
     int all = tag == LT_TYPE_MVREG;
-    lt_err e1 = lt_dk_update(&v, actors[ri].id, actors[ri].b, actors[ri].len, ops, k, all, &d1,
-                             &s1, &absent1);
+    lt_err e1 = lt_dk_update(&v, actors[ri].id, actors[ri].b, actors[ri].len, ops, k, all, &d1, &s1,
+                             &absent1);
     lt_err e2 = lt_dk_obj_update(&r->obj, actors[ri].id, actors[ri].b, actors[ri].len, ops, k, all,
                                  &d2, &absent2);
     lt_dk_close(&v);
@@ -370,8 +370,9 @@ static void known_bytes(void) {
     lt_buf_init(&d);
     lt_buf_init(&s);
     CHECK_ERR(lt_dk_open(&v, empty, sizeof empty, LT_TYPE_ORSET), LT_OK);
-    CHECK_ERR(lt_dk_update(&v, actors[0].id, actors[0].b, actors[0].len, &op, 1, 0, &d, &s, &absent),
-              LT_OK);
+    CHECK_ERR(
+        lt_dk_update(&v, actors[0].id, actors[0].b, actors[0].len, &op, 1, 0, &d, &s, &absent),
+        LT_OK);
     lt_dk_close(&v);
     CHECK_MEM(d.data, d.len, s.data, s.len); /* from empty, the delta is the state */
     /* tag, version, 1 actor: id, len, bytes, base 1, no cloud; 1 key: id, len, bytes, 1 dot
@@ -400,17 +401,17 @@ static void known_bytes(void) {
     lt_buf_init(&s2);
     op.add = 0;
     CHECK_ERR(lt_dk_open(&v, s.data, s.len, LT_TYPE_ORSET), LT_OK);
-    CHECK_ERR(lt_dk_update(&v, actors[1].id, actors[1].b, actors[1].len, &op, 1, 0, &d2, &s2,
-                           &absent),
-              LT_OK);
+    CHECK_ERR(
+        lt_dk_update(&v, actors[1].id, actors[1].b, actors[1].len, &op, 1, 0, &d2, &s2, &absent),
+        LT_OK);
     lt_dk_close(&v);
     CHECK_U64(s2.len, want.len - (8 + 1 + keys[0].len + 3));
     CHECK(s2.data[s2.len - 1] == 0); /* no keys */
     /* Removing an absent key. */
     CHECK_ERR(lt_dk_open(&v, s2.data, s2.len, LT_TYPE_ORSET), LT_OK);
-    CHECK_ERR(lt_dk_update(&v, actors[1].id, actors[1].b, actors[1].len, &op, 1, 0, &d2, &s2,
-                           &absent),
-              LT_E_ABSENT);
+    CHECK_ERR(
+        lt_dk_update(&v, actors[1].id, actors[1].b, actors[1].len, &op, 1, 0, &d2, &s2, &absent),
+        LT_E_ABSENT);
     CHECK(absent == 0);
     lt_dk_close(&v);
     /* Wrong type and version. */
