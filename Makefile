@@ -142,12 +142,14 @@ deps:
 test: deps
 	$(MAKE) check
 
+# make bench BENCH_GROUP=orset runs one group (see rows() in bench/lattice_bench.erl).
+BENCH_GROUP ?= all
 .PHONY: bench
 bench: deps
 	$(MAKE) all
 	rebar3 as bench compile
 	erl -noshell -pa _build/bench/lib/lattice/ebin -pa _build/bench/lib/lattice/bench \
-	  -eval 'lattice_bench:main(), halt().'
+	  -pa _build/bench/lib/lattice/test -eval 'lattice_bench:main($(BENCH_GROUP)), halt().'
 
 .PHONY: shell
 shell: deps

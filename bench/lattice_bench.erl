@@ -5,8 +5,11 @@
 %% the models in test/ (written the way riak_dt does it), riak_dt's ORSWOT as
 %% bench/lattice_bench_orswot.erl re-implements it, or, where no Erlang version exists, the
 %% closest built-in, named in the row. Ratios compare the two columns of the same run, which
-%% is what survives a noisy machine. A row whose lattice type is not written yet (the OR-Set)
-%% shows the plain Erlang figure alone.
+%% is what survives a noisy machine. A row without a lattice fun shows the plain Erlang figure
+%% alone. The "bytes" rows are sizes, not times: bytes per element of a canonical binary
+%% against the canonical bytes of what it holds.
+%%
+%% `lattice_bench:main()' runs every group; `main(Group)' (an atom, or a list of them) one.
 -module(lattice_bench).
 
 -export([main/0, main/1]).
@@ -20,13 +23,21 @@
 main() ->
     main(all).
 
+main(Only) when is_atom(Only), Only =/= all ->
+    main([Only]);
 main(Only) ->
+    Known = [G || {G, _} <- rows()],
+    case Only =:= all orelse Only -- Known of
+        true -> ok;
+        [] -> ok;
+        Unknown -> erlang:error({unknown_groups, Unknown, {groups, Known}})
+    end,
     io:format("lattice benchmarks - ~s, OTP ~s, ~b schedulers, median of ~b rounds~n~n",
               [hostname(), erlang:system_info(otp_release), erlang:system_info(schedulers_online),
                ?ROUNDS]),
     io:format("| benchmark | lattice | plain Erlang | baseline | speed-up | target | met |~n"),
     io:format("|---|---:|---:|---|---:|---:|:-:|~n"),
-    Rows = [R || {Group, _} = R <- rows(), Only =:= all orelse Only =:= Group],
+    Rows = [R || {Group, _} = R <- rows(), Only =:= all orelse lists:member(Group, Only)],
     Missed = lists:append([run_group(G) || {_, G} <- Rows]),
     io:format("~n"),
     case Missed of
@@ -40,14 +51,35 @@ hostname() ->
 
 rows() ->
     [{clocks, fun clocks/0}, {counters, fun counters/0}, {sets, fun sets/0}, {lwwreg, fun lwwreg/0},
-     {orset, fun orset/0}, {hlc, fun hlc/0}, {hash, fun hash/0}, {cutoff, fun cutoff/0}].
+     {orset, fun orset/0}, {lwwset, fun lwwset/0}, {lwwmap, fun lwwmap/0}, {mvreg, fun mvreg/0},
+     {bytes, fun bytes/0}, {hlc, fun hlc/0}, {hash, fun hash/0}, {cutoff, fun cutoff/0}].
 
 run_group(Fun) ->
     lists:filtermap(fun row/1, Fun()).
 
 %% {Name, LatticeFun | none, {BaselineName, BaselineFun} | none, TargetUs | none}. A row
 %% without a lattice fun (a baseline waiting for its lattice type) prints the baseline alone.
-row({Name, F, Baseline, Target}) ->
+%% Name may be a fun of the lattice median (microseconds), for rows that report a rate.
+%% A timed fun may be {prepare, Prep}: before each round of N calls, Prep(N) (not timed)
+%% returns the fun to call N times (for operations that use something up, as a remove).
+%%
+%% {bytes, Name, PayloadPerElem, BinaryPerElem, MaxOverheadPerElem | none}: a size row.
+row({bytes, Name, Payload, Binary, MaxOver}) ->
+    Over = Binary - Payload,
+    {TargetText, Met} =
+        case MaxOver of
+            none -> {"", ""};
+            M when Over =< M -> {io_lib:format("overhead <= ~b B", [M]), "yes"};
+            M -> {io_lib:format("overhead <= ~b B", [M]), "**no**"}
+        end,
+    io:format("| ~s | ~.1f B/elem | ~.1f B/elem | canonical payload (lattice_canon:encode sizes) "
+              "| overhead ~.1f B/elem | ~s | ~s |~n",
+              [Name, Binary, Payload, Over, TargetText, Met]),
+    case Met of
+        "**no**" -> {true, Name};
+        _ -> false
+    end;
+row({Name0, F, Baseline, Target}) ->
     Ours = case F of
                none -> none;
                _ -> median_us(F)
@@ -71,6 +103,10 @@ row({Name, F, Baseline, Target}) ->
                    none -> "";
                    _ -> fmt_us(Ours)
                end,
+    Name = case Name0 of
+               _ when is_function(Name0, 1) -> Name0(Ours);
+               _ -> Name0
+           end,
     io:format("| ~s | ~s | ~s | ~s | ~s | ~s | ~s |~n",
               [Name, OursText, TheirsText, BaseName, Ratio, TargetText, Met]),
     case Met of
@@ -83,8 +119,14 @@ fmt_us(Us) when Us < 1000 -> io_lib:format("~.2f us", [Us]);
 fmt_us(Us) -> io_lib:format("~.2f ms", [Us / 1000]).
 
 %% Median microseconds per call of F over ?ROUNDS rounds.
+median_us({prepare, Prep} = F) ->
+    (Prep(1))(),
+    median_rounds(F);
 median_us(F) ->
     F(),
+    median_rounds(F).
+
+median_rounds(F) ->
     N = calibrate(F, 1),
     Times = lists:sort([round_ns(F, N) / N || _ <- lists:seq(1, ?ROUNDS)]),
     lists:nth(?ROUNDS div 2 + 1, Times) / 1000.
@@ -96,6 +138,8 @@ calibrate(F, N) ->
         true -> calibrate(F, N * 4)
     end.
 
+round_ns({prepare, Prep}, N) ->
+    round_ns(Prep(N), N);
 round_ns(F, N) ->
     T0 = erlang:monotonic_time(nanosecond),
     loop(F, N),
@@ -201,6 +245,7 @@ object_rows() ->
 %%   {contains, Elements, Probe}: membership of Probe in the set of Elements.
 %%   {add, Elements, New}: actor a adds New to the set of Elements (the state stays as it was:
 %%       every call adds to the same set).
+%%   {remove, Elements, Old}: actor a removes Old, one of Elements, from the same set each call.
 
 elements(N) -> [{e, 2 * I} || I <- lists:seq(1, N)].
 
@@ -222,7 +267,14 @@ scenario_fun(M, {contains, Elements, Probe}) ->
     fun() -> M:value({contains, Probe}, S) end;
 scenario_fun(M, {add, Elements, New}) ->
     S = add_all(M, Elements, a, M:new()),
-    fun() -> M:update({add, New}, a, S) end.
+    fun() -> M:update({add, New}, a, S) end;
+scenario_fun(M, {remove, Elements, Old}) ->
+    S = add_all(M, Elements, a, M:new()),
+    case M:update({remove, Old}, a, S) of
+        {ok, _} -> ok;
+        {ok, _, _} -> ok
+    end,
+    fun() -> M:update({remove, Old}, a, S) end.
 
 %% In reverse order: an orddict (riak_dt) then takes each add at its head, which keeps building
 %% 10k-element baselines quick; the lattice types do not care about the order.
@@ -296,22 +348,18 @@ lww_assign(V, Ts, {_, Old}) when Ts > Old -> {ok, {V, Ts}};
 lww_assign(_, _, Reg) -> {ok, Reg}.
 
 %% ---- OR-Set -------------------------------------------------------------------------------------
-%% For now only the baseline: riak_dt_orswot as bench/lattice_bench_orswot.erl re-implements
-%% it. The lattice OR-Set joins through orset_rows/1, which takes a fun from a scenario to the
-%% fun to time (or none). Once lattice_orset exists, orset/0 becomes
-%%     orset_rows(fun(Scenario) -> scenario_fun(lattice_orset, Scenario) end)
-%% and its rows get the lattice column and the speed-up next to riak_dt's figures (add object
-%% rows the way sets/0 does).
+%% The baseline is riak_dt_orswot as bench/lattice_bench_orswot.erl re-implements it (a dict of
+%% element -> dots, as the released riak_dt). The scenario rows run one scenario on both: our
+%% binary (lattice_orset) and riak_dt's term. The object rows time lattice_object on the same
+%% sets, with riak_dt's figure for the same operation beside them (riak_dt has no in-place
+%% form: its state is an Erlang term either way).
 
 -define(ORSWOT, lattice_bench_orswot).
 
 orset() ->
-    orset_rows().
+    orset_rows(fun(Scenario) -> scenario_fun(lattice_orset, Scenario) end) ++ orset_object_rows().
 
-%% The baseline rows alone, to set ours next to.
-orset_rows() ->
-    orset_rows(fun(_Scenario) -> none end).
-
+%% Ours is a fun from a scenario to the lattice fun to time (or none).
 orset_rows(Ours) ->
     [{Name, Ours(Scenario), {"riak_dt_orswot (Erlang)", scenario_fun(?ORSWOT, Scenario)}, Target}
      || {Name, Scenario, Target} <- orset_scenarios()].
@@ -319,10 +367,230 @@ orset_rows(Ours) ->
 %% {Name, Scenario, TargetUs | none}
 orset_scenarios() ->
     Es = elements(10000),
-    [{"OR-Set merge, 2 x 10k sharing 9k", merge_scenario(), none},
-     {"OR-Set contains, 10k", {contains, Es, {e, 10000}}, none},
-     {"OR-Set add, 10k (new element, first in order)", {add, Es, {e, 1}}, none},
-     {"OR-Set add, 10k (new element, mid-order)", {add, Es, {e, 10001}}, none}].
+    [{"OR-Set merge, 2 x 10k sharing 9k (binary merge/2; 2 x ~220 KiB: dirty)", merge_scenario(),
+      350.0},
+     {"OR-Set contains, 10k (binary value/2)", {contains, Es, {e, 10000}}, none},
+     {"OR-Set add, 10k (binary update/3; new element, first in order)", {add, Es, {e, 1}}, none},
+     {"OR-Set add, 10k (binary update/3; new element, mid-order)", {add, Es, {e, 10001}}, none}].
+
+orset_object_rows() ->
+    Es = elements(10000),
+    S10k = add_all(lattice_orset, Es, a, lattice_orset:new()),
+    S100k = add_all(lattice_orset, elements(100000), a, lattice_orset:new()),
+    Probe = {e, 10000},
+    Riak = fun(Scenario) -> {"riak_dt_orswot (Erlang)", scenario_fun(?ORSWOT, Scenario)} end,
+    {ok, _, Delta} = lattice_orset:update({add, {d, 0}}, b, lattice_orset:new()),
+    [{"OR-Set object contains, 10k",
+      object_fun(S10k, fun(O) -> lattice_object:value({contains, Probe}, O) end),
+      Riak({contains, Es, Probe}), 1.0},
+     orset_object_add_row(10000, S10k, Riak),
+     orset_object_add_row(100000, S100k, Riak),
+     {"OR-Set object remove, 10k (each call removes an element added, untimed, before its round)",
+      orset_object_remove_fun(S10k), Riak({remove, Es, Probe}), none},
+     {"OR-Set object delta join, 100k (a new one-add delta of actor b each call: the object grows)",
+      orset_object_join_fun(S100k),
+      {"binary merge/2 (one delta into the 100k binary; dirty)",
+       fun() -> lattice_orset:merge(S100k, Delta) end}, none}].
+
+%% The riak_dt baseline adds one new element to the same N-element term every time.
+orset_object_add_row(N, State, Riak) ->
+    Next = fresh_elements(new),
+    {io_lib:format("OR-Set object add, ~bk (a new element each call: the object grows)",
+                   [N div 1000]),
+     object_fun(State, fun(O) -> lattice_object:update({add, Next()}, a, O) end),
+     Riak({add, elements(N), {e, N + 1}}), 1.0}.
+
+%% Before each round of N calls, N new elements are added (one add_all, not timed); each call
+%% then removes the next of them, so every remove finds its element present.
+orset_object_remove_fun(State) ->
+    O = lattice_object:new(State),
+    Added = counters:new(1, []),
+    {prepare,
+     fun(N) ->
+             First = counters:get(Added, 1) + 1,
+             counters:add(Added, 1, N),
+             Es = [{r, I} || I <- lists:seq(First, First + N - 1)],
+             {ok, _} = lattice_object:update({add_all, Es}, a, O),
+             Next = counters:new(1, []),
+             fun() ->
+                     counters:add(Next, 1, 1),
+                     lattice_object:update({remove, {r, First - 1 + counters:get(Next, 1)}}, a, O)
+             end
+     end}.
+
+%% Before each round of N calls, another replica (an object of actor b) makes N one-add deltas,
+%% not timed; each call joins the next of them, in order, into the object.
+orset_object_join_fun(State) ->
+    O = lattice_object:new(State),
+    Other = lattice_object:new(lattice_orset),
+    Next = fresh_elements(d),
+    {prepare,
+     fun(N) ->
+             Deltas = list_to_tuple([element(2, lattice_object:update({add, Next()}, b, Other))
+                                     || _ <- lists:seq(1, N)]),
+             I = counters:new(1, []),
+             fun() ->
+                     counters:add(I, 1, 1),
+                     lattice_object:join(element(counters:get(I, 1), Deltas), O)
+             end
+     end}.
+
+%% A fun giving {Tag, 1}, {Tag, 2}, ...: a new element on every call.
+fresh_elements(Tag) ->
+    Counter = counters:new(1, []),
+    fun() -> counters:add(Counter, 1, 1), {Tag, counters:get(Counter, 1)} end.
+
+%% ---- LWW-Element-Set ------------------------------------------------------------------------
+%% No riak_dt type: the plain Erlang baseline is a map of element -> {AddTs, RemoveTs}, merged
+%% key by key keeping the later of each timestamp.
+
+lwwset() ->
+    {merge, Base, OnlyA, OnlyB} = Merge = merge_scenario(),
+    Stamped = fun(Es, T0) -> maps:from_list([{E, {T0 + I, 0}} || {I, E} <- enumerate(Es)]) end,
+    MA = maps:merge(Stamped(Base, 0), Stamped(OnlyA, 100000)),
+    MB = maps:merge(Stamped(Base, 0), Stamped(OnlyB, 200000)),
+    Later = fun({A1, R1}, {A2, R2}) -> {max(A1, A2), max(R1, R2)} end,
+    S10k = add_all(lattice_lwwset, elements(10000), a, lattice_lwwset:new()),
+    Next = fresh_elements(new),
+    [{"LWW-Element-Set merge, 2 x 10k sharing 9k", scenario_fun(lattice_lwwset, Merge),
+      {"maps fold, later {AddTs, RemTs}", fun() -> maps_join(Later, MA, MB) end}, none},
+     {"LWW-Element-Set object add, 10k (a new element each call: the object grows)",
+      object_fun(S10k, fun(O) -> lattice_object:update({add, Next()}, a, O) end),
+      {"binary update/3", fun() -> lattice_lwwset:update({add, {e, 10001}}, a, S10k) end}, none}].
+
+%% The key-by-key join of two maps: the smaller folded into the larger, writing only the keys
+%% whose joined value differs. (maps:merge_with/3 writes every common key: about twice as slow
+%% on these sets, where most common keys are equal.)
+maps_join(Join, A, B) when map_size(A) < map_size(B) ->
+    maps_join(Join, B, A);
+maps_join(Join, A, B) ->
+    maps:fold(fun(K, V, Acc) ->
+                      case Acc of
+                          #{K := Old} ->
+                              case Join(Old, V) of
+                                  Old -> Acc;
+                                  New -> Acc#{K := New}
+                              end;
+                          #{} ->
+                              Acc#{K => V}
+                      end
+              end, A, B).
+
+enumerate(L) ->
+    lists:zip(lists:seq(1, length(L)), L).
+
+%% ---- LWW-Map ------------------------------------------------------------------------------------
+%% The plain Erlang baseline is the simplest LWW map, #{K => {Ts, Actor, V}}, merged key by key
+%% keeping the greater triple (maps_join/3). It has no removes (no dots, no causal context),
+%% so it does less work than an add-wins map: it is a floor, not a like-for-like rival.
+%% Keys are {k, I} (and {l, I} for replica B's own), values <<"v", I>> in decimal.
+
+lwwmap() ->
+    Base = lwwmap_entries(k, 1, 90000),
+    OnlyA = lwwmap_entries(k, 90001, 100000),
+    OnlyB = lwwmap_entries(l, 1, 10000),
+    S0 = lwwmap_puts(lattice_lwwmap:new(), Base, a),
+    A = lwwmap_puts(S0, OnlyA, a),
+    B = lwwmap_puts(S0, OnlyB, b),
+    Plain = fun(Entries, Actor) ->
+                    maps:from_list([{K, {Ts, Actor, V}} || {K, V, Ts} <- Entries])
+            end,
+    MA = maps:merge(Plain(Base, a), Plain(OnlyA, a)),
+    MB = maps:merge(Plain(Base, a), Plain(OnlyB, b)),
+    Greater = fun(X, Y) -> max(X, Y) end,
+    Key = {k, 50000},
+    Value = lwwmap_value(7),
+    Next = fresh_elements(new),
+    [{"LWW-Map merge, 2 x 100k sharing 90k (binary merge/2; dirty)",
+      fun() -> lattice_lwwmap:merge(A, B) end,
+      {"maps fold, greater {Ts, Actor, V} (no removes: less work)",
+       fun() -> maps_join(Greater, MA, MB) end}, none},
+     {"LWW-Map object put, 100k (an existing key, HLC timestamp)",
+      object_fun(A, fun(O) -> lattice_object:update({put, Key, Value}, a, O) end),
+      {"maps:put of {erlang:system_time, Actor, V}",
+       fun() -> maps:put(Key, {erlang:system_time(microsecond), a, Value}, MA) end}, none},
+     {"LWW-Map object put, 100k (a new key each call, HLC timestamp: the object grows)",
+      object_fun(A, fun(O) -> lattice_object:update({put, Next(), Value}, a, O) end),
+      {"maps:put of a new key",
+       fun() -> maps:put({k, 100001}, {erlang:system_time(microsecond), a, Value}, MA) end}, none},
+     {"LWW-Map object get, 100k", object_fun(A, fun(O) -> lattice_object:value({get, Key}, O) end),
+      {"maps:find", fun() -> maps:find(Key, MA) end}, none}].
+
+%% [{Key, Value, Ts}] for {Tag, From..To}, each timestamped with its number.
+lwwmap_entries(Tag, From, To) ->
+    [{{Tag, I}, lwwmap_value(I), I} || I <- lists:seq(From, To)].
+
+lwwmap_value(I) ->
+    <<"v", (integer_to_binary(I))/binary>>.
+
+%% The state after Actor puts every entry, with its explicit timestamp, through an object: the
+%% binary update/3 copies the whole state on every put, too slow to build 100k keys.
+lwwmap_puts(State, Entries, Actor) ->
+    O = lattice_object:new(State),
+    lists:foreach(fun({K, V, Ts}) -> {ok, _} = lattice_object:update({put, K, V, Ts}, Actor, O) end,
+                  Entries),
+    lattice_object:snapshot(O).
+
+%% ---- MV-Register --------------------------------------------------------------------------------
+%% The plain Erlang baseline is the tombstone model test/lattice_mvreg_model.erl. Until
+%% src/lattice_mvreg.erl exists, the binary rows call the dot-kernel NIFs with its tag (0x18)
+%% and say so; objects need only the state.
+
+-define(MVREG_TAG, 16#18).
+-define(MVM, lattice_mvreg_model).
+
+mvreg() ->
+    {New, Update, Merge, Via} = mvreg_api(),
+    Value = <<"a value of some thirty-two bytes">>,
+    {ok, R0, _} = Update({assign, Value}, a, New),
+    {ok, RA, _} = Update({assign, <<"value from a">>}, a, R0),
+    {ok, RB, _} = Update({assign, <<"value from b">>}, b, R0),
+    {ok, M0, _} = ?MVM:update({assign, Value}, a, ?MVM:new()),
+    {ok, MA, _} = ?MVM:update({assign, <<"value from a">>}, a, M0),
+    {ok, MB, _} = ?MVM:update({assign, <<"value from b">>}, b, M0),
+    [{"MV-Register merge, 2 concurrent assigns over a common one" ++ Via,
+      fun() -> Merge(RA, RB) end,
+      {"tombstone model (test/lattice_mvreg_model)", fun() -> ?MVM:merge(MA, MB) end}, none},
+     {"MV-Register object assign",
+      object_fun(R0, fun(O) -> lattice_object:update({assign, Value}, a, O) end),
+      {"tombstone model (test/lattice_mvreg_model)",
+       fun() -> ?MVM:update({assign, Value}, a, M0) end},
+      none}].
+
+mvreg_api() ->
+    case code:ensure_loaded(lattice_mvreg) of
+        {module, _} ->
+            {lattice_mvreg:new(), fun lattice_mvreg:update/3, fun lattice_mvreg:merge/2, ""};
+        _ ->
+            {<<?MVREG_TAG, 1, 0, 0>>,
+             fun(Op, Actor, S) -> lattice_nif:dk_update(?MVREG_TAG, Op, Actor, S) end,
+             fun(A, B) -> lattice_nif:dk_merge(?MVREG_TAG, A, B) end,
+             " (lattice_nif:dk_merge: no lattice_mvreg yet)"}
+    end.
+
+%% ---- bytes ---------------------------------------------------------------------------------------
+%% Bytes per element of the canonical binary against the canonical payload: the sum over the
+%% elements (keys, plus values for a map) of byte_size(lattice_canon:encode(T)). The rest is
+%% the format's: per element an id (8 bytes), lengths, the dots (actor index, counter), and an
+%% LWW-Map dot's timestamp (8 bytes); the causal context is a few bytes per actor.
+
+bytes() ->
+    N = 100000,
+    Es = elements(N),
+    EsPayload = lists:sum([byte_size(lattice_canon:encode(E)) || E <- Es]),
+    One = add_all(lattice_orset, Es, a, lattice_orset:new()),
+    Eighth = fun(I) -> [E || {J, E} <- enumerate(Es), J rem 8 =:= I] end,
+    Eight = lists:foldl(fun(I, S) -> add_all(lattice_orset, Eighth(I), {n, I}, S) end,
+                        lattice_orset:new(), lists:seq(0, 7)),
+    Entries = lwwmap_entries(k, 1, N),
+    Map = lwwmap_puts(lattice_lwwmap:new(), Entries, a),
+    MapPayload = lists:sum([byte_size(lattice_canon:encode(K)) + byte_size(lattice_canon:encode(V))
+                            || {K, V, _} <- Entries]),
+    [{bytes, "OR-Set binary, 100k elements (one actor)", EsPayload / N, byte_size(One) / N, 24},
+     {bytes, "OR-Set binary, 100k elements (8 actors, every 8th element each)", EsPayload / N,
+      byte_size(Eight) / N, 24},
+     {bytes, "LWW-Map binary, 100k keys (one actor; payload: key + value)", MapPayload / N,
+      byte_size(Map) / N, 24}].
 
 %% ---- hybrid logical clock ------------------------------------------------------------------
 
@@ -365,8 +633,11 @@ big_map() ->
 %% ---- the dirty cut-offs -------------------------------------------------------------------
 %% Calls that cannot yield move to a dirty scheduler above a cut-off (nif/lt_nif.h): 256 KiB
 %% for passes over bytes in C, 16 KiB for work that builds terms or hashes every actor, 4 KiB
-%% for DVV operations. These rows time the slowest calls of each kind just under their cut-off: all must
-%% stay well under 1 ms, or the cut-off is too high.
+%% for DVV operations; 256 KiB for the dot kernel's passes (nif/lt_nif_dotkernel.c). These rows
+%% time the slowest calls of each kind just under their cut-off: all must stay well under
+%% 1 ms, or the cut-off is too high.
+
+-define(DK_DIRTY_BYTES, (256 * 1024)).
 
 cutoff() ->
     Term = fit(fun(N) -> [{I, <<"v">>} || I <- lists:seq(1, N)] end,
@@ -391,7 +662,29 @@ cutoff() ->
      {"dvv merge, " ++ KiB(DVV), fun() -> lattice_dvv:merge(DVV, DVV2) end, none, none},
      {"vclock merge (disjoint), 2 x " ++ KiB(BigA), fun() -> ?V:merge(BigA, BigB) end,
       none, none},
-     {"vclock increment, " ++ KiB(Big), fun() -> ?V:increment({n, 1}, Big) end, none, none}].
+     {"vclock increment, " ++ KiB(Big), fun() -> ?V:increment({n, 1}, Big) end, none, none}]
+        ++ [orset_cutoff_row(Total, Target) || {Total, Target} <- [{64 * 1024, none},
+                                                                   {?DK_DIRTY_BYTES, 1000.0}]].
+
+%% The dot kernel's merge (nif/lt_nif_dotkernel.c) goes dirty when its two inputs together pass
+%% DK_DIRTY_BYTES. Its slowest shape: two sets of the same size, disjoint, by two actors (every
+%% element is checked against the other side's context and copied out). The rate at 64 KiB
+%% and at the cut-off shows whether the time per byte holds up; the call at the cut-off should
+%% take about 1 ms at most.
+
+orset_cutoff_row(Total, Target) ->
+    Make = fun(N) ->
+                   Empty = lattice_orset:new(),
+                   {add_all(lattice_orset, elements(N), a, Empty),
+                    add_all(lattice_orset, [{f, I} || I <- lists:seq(1, N)], b, Empty)}
+           end,
+    {A, B} = fit(Make, fun({X, Y}) -> <<X/binary, Y/binary>> end, Total, 1, 1 bsl 14),
+    Bytes = byte_size(A) + byte_size(B),
+    Name = fun(Us) ->
+                   io_lib:format("OR-Set merge (disjoint, 2 actors), ~b + ~b KiB: ~.2f ns/byte",
+                                 [byte_size(A) div 1024, byte_size(B) div 1024, Us * 1000 / Bytes])
+           end,
+    {Name, fun() -> lattice_orset:merge(A, B) end, none, Target}.
 
 %% The largest value Make(N) whose size Size(Value) is at most Limit bytes.
 fit(Make, Size, Limit) ->

@@ -73,12 +73,14 @@ lt_err lt_dk_open(lt_dk_view *v, const uint8_t *p, size_t len, uint8_t tag) {
     v->actors = v->inline_actors;
     v->cloud_mem = v->inline_cloud;
     v->na = v->ne = 0;
+    /* The tag and the version first, as soon as their bytes are there: a short binary of
+     * another type (a G-Counter's empty state is 3 bytes) is wrong_type, not truncated. */
+    if (len >= 1 && p[0] != tag)
+        return LT_E_WRONG_TYPE;
+    if (len >= 2 && p[1] != LT_FORMAT_V1)
+        return LT_E_VERSION;
     if (len < 4)
         return LT_E_TRUNCATED;
-    if (p[0] != tag)
-        return LT_E_WRONG_TYPE;
-    if (p[1] != LT_FORMAT_V1)
-        return LT_E_VERSION;
     v->tag = tag;
     v->ctx = p + 2;
     if ((e = lt_varint_read(p, len, &off, &na)) != LT_OK)
@@ -177,7 +179,14 @@ uint64_t lt_dk_actor_max(const lt_dk_view *v, size_t a) {
     return ac->ncloud ? ac->cloud[ac->ncloud - 1] : ac->base;
 }
 
-static inline lt_err next_entry(const lt_dk_view *v, size_t i, size_t *offp, lt_dk_entry *e) {
+#if defined(__GNUC__) || defined(__clang__)
+#define LT_ALWAYS_INLINE inline __attribute__((always_inline))
+#else
+#define LT_ALWAYS_INLINE inline
+#endif
+
+static LT_ALWAYS_INLINE lt_err next_entry(const lt_dk_view *v, size_t i, size_t *offp,
+                                          lt_dk_entry *e) {
     const uint8_t *p = v->entries;
     size_t len = v->entries_len, off = *offp; /* a local: stores to *e cannot alias it */
     uint64_t klen, nd;
@@ -223,6 +232,10 @@ static inline lt_err next_entry(const lt_dk_view *v, size_t i, size_t *offp, lt_
         }
         if (!seen_at(v, (size_t)a, c))
             return LT_E_DOT;
+        if (j == 0) {
+            e->a0 = (uint32_t)a;
+            e->c0 = c;
+        }
         pa = a;
         pc = c;
     }
@@ -239,7 +252,8 @@ lt_err lt_dk_next(const lt_dk_view *v, size_t i, size_t *off, lt_dk_entry *e) {
     return next_entry(v, i, off, e);
 }
 
-static inline void dot_at(const lt_dk_view *v, const lt_dk_entry *e, size_t *offp, lt_dk_dot *d) {
+static LT_ALWAYS_INLINE void dot_at(const lt_dk_view *v, const lt_dk_entry *e, size_t *offp,
+                                    lt_dk_dot *d) {
     uint64_t a = 0, c = 0, plen = 0;
     size_t off = *offp;
     /* Cannot fail: next_entry read these already. */
@@ -272,7 +286,7 @@ typedef lt_err (*visit_fn)(const lt_dk_view *v, const lt_dk_entry *e, void *arg)
 
 static lt_err walk(const lt_dk_view *v, visit_fn visit, void *arg) {
     size_t off = 0;
-    lt_dk_entry prev = {0, NULL, 0, 0, NULL, 0}, cur;
+    lt_dk_entry prev = {0, NULL, 0, 0, NULL, 0, 0, 0}, cur;
     for (size_t i = 0; i < v->ne; i++) {
         lt_err e = next_entry(v, i, &off, &cur);
         if (e != LT_OK)
@@ -375,7 +389,7 @@ static lt_err find_visit(const lt_dk_view *v, const lt_dk_entry *e, void *arg) {
 
 lt_err lt_dk_lookup(const lt_dk_view *v, uint64_t id, const uint8_t *key, size_t key_len,
                     lt_dk_entry *e, int *found) {
-    find_arg f = {{id, key, key_len, 0, NULL, 0}, e, found};
+    find_arg f = {{id, key, key_len, 0, NULL, 0, 0, 0}, e, found};
     *found = 0;
     return walk(v, find_visit, &f);
 }
@@ -529,6 +543,37 @@ static int put_joined(lt_buf *body, const side *sa, const lt_dk_entry *ea, const
     memcpy(p + at, e->key, e->key_len);
     at += e->key_len;
     size_t nd_room = lt_varint_len(nd_max), w, n;
+    if ((ea == NULL || ea->nd == 1) && (eb == NULL || eb->nd == 1) &&
+        !lt_dk_has_payload(sa->v->tag)) {
+        /* One dot a side, no payload: the common case, without the general walks. */
+        uint32_t oa = ea ? sa->to_out[ea->a0] : 0, ob = eb ? sb->to_out[eb->a0] : 0;
+        uint64_t c;
+        uint32_t o;
+        if (ea != NULL && eb != NULL && oa == ob && ea->c0 == eb->c0) {
+            o = oa; /* the same dot */
+            c = ea->c0;
+        } else if (ea != NULL && eb != NULL) {
+            goto general; /* two different dots: the general walk orders them */
+        } else if (ea != NULL) {
+            int64_t jb = sa->to_other[ea->a0];
+            if (jb >= 0 && seen_at(sb->v, (size_t)jb, ea->c0))
+                return 0;
+            o = oa;
+            c = ea->c0;
+        } else {
+            int64_t ja = sb->to_other[eb->a0];
+            if (ja >= 0 && seen_at(sa->v, (size_t)ja, eb->c0))
+                return 0;
+            o = ob;
+            c = eb->c0;
+        }
+        p[at++] = 1;
+        at += lt_varint_write(p + at, o);
+        at += lt_varint_write(p + at, c);
+        body->len += at;
+        return 1;
+    }
+general:
     if (ea != NULL && eb != NULL)
         n = survivors_both(sa, ea, sb, eb, p + at + nd_room, &w);
     else if (ea != NULL)
@@ -784,8 +829,13 @@ lt_err lt_dk_build_delta(uint8_t tag, lt_dk_cdot *ctx, size_t nctx, lt_dk_add *a
 }
 
 lt_err lt_dk_ops_plan(const lt_dk_op *ops, size_t k, lt_dk_plan *plan) {
-    plan->order = malloc((k ? k : 1) * sizeof(size_t));
-    plan->dup = calloc(k ? k : 1, 1);
+    plan->order = plan->inline_order;
+    plan->dup = plan->inline_dup;
+    memset(plan->inline_dup, 0, sizeof plan->inline_dup);
+    if (k > LT_DK_INLINE_OPS) {
+        plan->order = malloc(k * sizeof(size_t));
+        plan->dup = calloc(k, 1);
+    }
     if (plan->order == NULL || plan->dup == NULL) {
         lt_dk_plan_free(plan);
         return LT_E_NOMEM;
@@ -831,8 +881,10 @@ lt_err lt_dk_ops_plan(const lt_dk_op *ops, size_t k, lt_dk_plan *plan) {
 }
 
 void lt_dk_plan_free(lt_dk_plan *plan) {
-    free(plan->order);
-    free(plan->dup);
+    if (plan->order != plan->inline_order)
+        free(plan->order);
+    if (plan->dup != plan->inline_dup)
+        free(plan->dup);
     plan->order = NULL;
     plan->dup = NULL;
 }

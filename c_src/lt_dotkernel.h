@@ -91,6 +91,8 @@ typedef struct {
     size_t nd;
     const uint8_t *dots; /* nd dots, dots_len bytes */
     size_t dots_len;
+    uint64_t c0; /* the first dot's actor index and counter (a shortcut for nd = 1) */
+    uint32_t a0;
 } lt_dk_entry;
 
 typedef struct {
@@ -175,10 +177,14 @@ typedef struct {
 LT_WARN_UNUSED lt_err lt_dk_build_delta(uint8_t tag, lt_dk_cdot *ctx, size_t nctx, lt_dk_add *adds,
                                         size_t nadds, lt_buf *out);
 
-/* The ops in key order (stable), and which ops repeat an earlier op's key. Owns both arrays. */
+/* The ops in key order (stable), and which ops repeat an earlier op's key. Owns both arrays
+ * (inline for a few ops: not to be copied). */
+#define LT_DK_INLINE_OPS 8
 typedef struct {
     size_t *order;
     uint8_t *dup;
+    size_t inline_order[LT_DK_INLINE_OPS];
+    uint8_t inline_dup[LT_DK_INLINE_OPS];
 } lt_dk_plan;
 LT_WARN_UNUSED lt_err lt_dk_ops_plan(const lt_dk_op *ops, size_t k, lt_dk_plan *plan);
 void lt_dk_plan_free(lt_dk_plan *plan);

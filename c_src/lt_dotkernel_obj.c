@@ -325,10 +325,13 @@ static lt_err entry_hash(lt_dk_obj *o, size_t s, lt_hash128_t *h) {
  * settled by its entry, so the context pass leaves it alone. */
 enum { NAMED = 1, CHANGED = 2 };
 
+#define INLINE_TOUCHED 16
+
 typedef struct {
-    size_t *slots;
+    size_t *slots; /* inline_slots, or malloc'd when more */
     size_t n, cap;
     lt_err err;
+    size_t inline_slots[INLINE_TOUCHED];
 } touched;
 
 /* Records key s with flag `how`; 0, or -1 (and t->err) when out of memory. */
@@ -337,12 +340,15 @@ static int touch(lt_dk_obj *o, touched *t, size_t s, uint8_t how) {
         return 0;
     if (o->mark[s] == 0) {
         if (t->n == t->cap) {
-            size_t cap = t->cap ? 2 * t->cap : 16;
-            size_t *m = realloc(t->slots, cap * sizeof *m);
+            size_t cap = 2 * t->cap;
+            size_t *m = malloc(cap * sizeof *m);
             if (m == NULL) {
                 t->err = LT_E_NOMEM;
                 return -1;
             }
+            memcpy(m, t->slots, t->n * sizeof *m);
+            if (t->slots != t->inline_slots)
+                free(t->slots);
             t->slots = m;
             t->cap = cap;
         }
@@ -380,7 +386,8 @@ static lt_err untouch_all(lt_dk_obj *o, touched *t) {
         lt_digest_add(&o->digest, h);
         o->live++;
     }
-    free(t->slots);
+    if (t->slots != t->inline_slots)
+        free(t->slots);
     return err;
 }
 
@@ -565,24 +572,31 @@ fail:
 }
 
 /* The join of a checked view. */
+#define INLINE_ACTORS 32
+
 static lt_err join(lt_dk_obj *o, const lt_dk_view *v) {
-    uint32_t *vmap = malloc((v->na ? v->na : 1) * sizeof *vmap);
-    int64_t *omap = NULL;
-    touched t = {NULL, 0, 0, LT_OK};
+    uint32_t inline_vmap[INLINE_ACTORS], *vmap = inline_vmap;
+    int64_t inline_omap[INLINE_ACTORS], *omap = inline_omap;
+    touched t;
     lt_err err = LT_OK;
-    if (vmap == NULL)
+    t.slots = t.inline_slots;
+    t.n = 0;
+    t.cap = INLINE_TOUCHED;
+    t.err = LT_OK;
+    if (v->na > INLINE_ACTORS && (vmap = malloc(v->na * sizeof *vmap)) == NULL)
         return LT_E_NOMEM;
     for (size_t i = 0; i < v->na; i++) {
         ptrdiff_t a = actor_slot(o, v->actors[i].id, v->actors[i].bytes, v->actors[i].len);
         if (a < 0) {
-            free(vmap);
+            if (vmap != inline_vmap)
+                free(vmap);
             return LT_E_NOMEM;
         }
         vmap[i] = (uint32_t)a;
     }
-    omap = malloc((o->actors.n ? o->actors.n : 1) * sizeof *omap);
-    if (omap == NULL) {
-        free(vmap);
+    if (o->actors.n > INLINE_ACTORS && (omap = malloc(o->actors.n * sizeof *omap)) == NULL) {
+        if (vmap != inline_vmap)
+            free(vmap);
         return LT_E_NOMEM;
     }
     for (size_t a = 0; a < o->actors.n; a++)
@@ -635,8 +649,10 @@ static lt_err join(lt_dk_obj *o, const lt_dk_view *v) {
     lt_err e2 = untouch_all(o, &t);
     if (err == LT_OK)
         err = e2;
-    free(vmap);
-    free(omap);
+    if (vmap != inline_vmap)
+        free(vmap);
+    if (omap != inline_omap)
+        free(omap);
     compact(o);
     return err;
 }
@@ -648,17 +664,69 @@ lt_err lt_dk_obj_join(lt_dk_obj *o, const lt_dk_view *v) {
     return e != LT_OK ? e : join(o, v);
 }
 
+/* Applies a local update whose delta was just built: supersedes the named keys' dots (every
+ * dot, for `all`), then gives each added key its new dot, numbered from max + 1 in op order.
+ * This is exactly what joining the delta does (its context is those dots; the C tests and the
+ * fuzz target check the two agree), without parsing the delta back. */
+static lt_err apply_local(lt_dk_obj *o, uint64_t actor_id, const uint8_t *actor, size_t actor_len,
+                          const lt_dk_op *ops, size_t k, const lt_dk_plan *plan,
+                          const ptrdiff_t *slots, int all, uint64_t max) {
+    touched t;
+    lt_err err = LT_OK;
+    t.slots = t.inline_slots;
+    t.n = 0;
+    t.cap = INLINE_TOUCHED;
+    t.err = LT_OK;
+    ptrdiff_t a = actor_slot(o, actor_id, actor, actor_len);
+    if (a < 0)
+        return LT_E_NOMEM;
+    for (size_t s = 0; all && s < o->keys.n && err == LT_OK; s++) {
+        if (o->dots[s].n == 0)
+            continue;
+        if (touch(o, &t, s, CHANGED) != 0)
+            err = t.err;
+        while (err == LT_OK && o->dots[s].n > 0)
+            drop_dot(o, s, o->dots[s].n - 1);
+    }
+    for (size_t i = 0; !all && i < k && err == LT_OK; i++) {
+        if (plan->dup[i] || slots[i] < 0)
+            continue;
+        size_t s = (size_t)slots[i];
+        if (touch(o, &t, s, CHANGED) != 0)
+            err = t.err;
+        while (err == LT_OK && o->dots[s].n > 0)
+            drop_dot(o, s, o->dots[s].n - 1);
+    }
+    uint64_t c = max;
+    for (size_t i = 0; i < k && err == LT_OK; i++) {
+        if (plan->dup[i] || !ops[i].add)
+            continue;
+        ptrdiff_t s = key_slot(o, ops[i].id, ops[i].key, ops[i].key_len);
+        lt_dk_dot d = {(uint32_t)a, ++c, ops[i].payload, ops[i].payload_len};
+        if (s < 0)
+            err = LT_E_NOMEM;
+        else if (touch(o, &t, (size_t)s, CHANGED) != 0)
+            err = t.err;
+        else if ((err = add_dot(o, (size_t)s, (uint32_t)a, &d)) == LT_OK &&
+                 ctx_add(&o->ctx[a], c) != 0)
+            err = LT_E_NOMEM;
+    }
+    lt_err e2 = untouch_all(o, &t);
+    compact(o);
+    return err != LT_OK ? err : e2;
+}
+
 lt_err lt_dk_obj_update(lt_dk_obj *o, uint64_t actor_id, const uint8_t *actor, size_t actor_len,
                         lt_dk_op *ops, size_t k, int all, lt_buf *delta, size_t *absent) {
     lt_dk_plan plan;
     lt_err e = lt_dk_ops_plan(ops, k, &plan);
     if (e != LT_OK)
         return e;
-    lt_dk_cdot *ctx = NULL;
-    lt_dk_add *adds = NULL;
-    ptrdiff_t *slots = malloc((k ? k : 1) * sizeof *slots);
+    lt_dk_cdot inline_ctx[2 * LT_DK_INLINE_OPS], *ctx = inline_ctx;
+    lt_dk_add inline_adds[LT_DK_INLINE_OPS], *adds = inline_adds;
+    ptrdiff_t inline_slots[LT_DK_INLINE_OPS], *slots = inline_slots;
     size_t nctx = 0, nadds = 0, mark = delta->len;
-    if (slots == NULL) {
+    if (k > LT_DK_INLINE_OPS && (slots = malloc(k * sizeof *slots)) == NULL) {
         e = LT_E_NOMEM;
         goto done;
     }
@@ -682,8 +750,10 @@ lt_err lt_dk_obj_update(lt_dk_obj *o, uint64_t actor_id, const uint8_t *actor, s
         e = LT_E_OVERFLOW;
         goto done;
     }
-    ctx = malloc((nctx + nadds ? nctx + nadds : 1) * sizeof *ctx);
-    adds = malloc((nadds ? nadds : 1) * sizeof *adds);
+    if (nctx + nadds > 2 * LT_DK_INLINE_OPS)
+        ctx = malloc((nctx + nadds) * sizeof *ctx);
+    if (nadds > LT_DK_INLINE_OPS)
+        adds = malloc(nadds * sizeof *adds);
     if (ctx == NULL || adds == NULL) {
         e = LT_E_NOMEM;
         goto done;
@@ -716,20 +786,17 @@ lt_err lt_dk_obj_update(lt_dk_obj *o, uint64_t actor_id, const uint8_t *actor, s
             ctx[c++] = cd;
         }
     }
-    if ((e = lt_dk_build_delta(o->tag, ctx, c, adds, nadds, delta)) == LT_OK) {
-        lt_dk_view dv;
-        /* The delta's actor bytes point into the object's table, which the join may grow:
-         * the view points into `delta` instead, a separate copy. */
-        if ((e = lt_dk_open(&dv, delta->data + mark, delta->len - mark, o->tag)) == LT_OK) {
-            e = join(o, &dv);
-            lt_dk_close(&dv);
-        }
-    }
+    if ((e = lt_dk_build_delta(o->tag, ctx, c, adds, nadds, delta)) == LT_OK &&
+        (e = apply_local(o, actor_id, actor, actor_len, ops, k, &plan, slots, all, max)) != LT_OK)
+        delta->len = mark;
 done:
     lt_dk_plan_free(&plan);
-    free(slots);
-    free(ctx);
-    free(adds);
+    if (slots != inline_slots)
+        free(slots);
+    if (ctx != inline_ctx)
+        free(ctx);
+    if (adds != inline_adds)
+        free(adds);
     return e;
 }
 

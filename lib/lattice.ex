@@ -17,6 +17,8 @@ defmodule Lattice do
     * `Lattice.TwoPSet` - sets whose removed elements never come back (delta-state CRDT).
     * `Lattice.LWWSet` - last-writer-wins element sets, add- or remove-biased (delta-state
       CRDT).
+    * `Lattice.ORSet` - add-wins observed-remove sets, without tombstones (delta-state
+      CRDT).
     * `Lattice.Type` - what every CRDT type provides, and dispatch on a state's type.
     * `Lattice.Object` - CRDT states updated in place, for a replicated store's hot path.
     * `Lattice.HLC` - the node's hybrid logical clock.

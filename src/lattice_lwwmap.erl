@@ -109,8 +109,8 @@ digest(State) ->
            [{term(), non_neg_integer(), [pos_integer()]}]} | error().
 to_term(State) ->
     case lattice_nif:dk_to_list(?TAG, State) of
-        {Entries, Context} -> {lwwmap, Entries, Context};
-        Error -> Error
+        {error, _} = Error -> Error;
+        {Entries, Context} -> {lwwmap, Entries, Context}
     end.
 
 %% @doc Every rule of the format, including canonical terms, ids, and no dot under two keys:

@@ -4,7 +4,8 @@
 %% in place; the value and the digest are kept current as the object changes; a snapshot is
 %% the canonical binary of the state.
 %%
-%% Objects exist for: G-Counter, PN-Counter, LWW-Register, G-Set, 2P-Set, LWW-Element-Set.
+%% Objects exist for: G-Counter, PN-Counter, LWW-Register, G-Set, 2P-Set, LWW-Element-Set,
+%% and the dot-kernel types OR-Set, LWW-Map and MV-Register.
 %% An LWW-Element-Set object has the bias of the state it is made from:
 %% `new(lattice_lwwset)' is add-biased, `new(lattice_lwwset:new(remove))' remove-biased.
 %% Any process may use an object (a mutex guards it); an object is freed when no process

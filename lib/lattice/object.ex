@@ -49,6 +49,17 @@ defmodule Lattice.Object do
   the binary update, and changes nothing. Large values are encoded and decoded on a dirty
   scheduler.
 
+  Objects exist for LWW-Maps (`Lattice.LWWMap`): a put, a remove and the `{:get, key}`,
+  `{:contains, key}` and `:size` queries cost O(1), and the value (the map) is built when
+  asked for. A `{:put, key, value}` is stamped by the node's HLC past every timestamp the key
+  holds, as by `Lattice.LWWMap.put/4`.
+
+  Objects exist for OR-Sets (`Lattice.ORSet`): adding and removing an element, the
+  `{:contains, element}` and `:size` queries cost O(1), and the value (the list of elements)
+  is built when asked for. A remove of an absent element gives the same
+  `{:error, {:precondition, {:not_present, element}}}` as the binary update, and changes
+  nothing.
+
   ## Errors
 
     * A caller's bug - an unknown operation or query (including one of another type, such
@@ -82,6 +93,12 @@ defmodule Lattice.Object do
           # LWW-Element-Set (the bias is the state's: `Lattice.LWWSet` alone means add bias)
           | Lattice.LWWSet
           | :lattice_lwwset
+          # OR-Set
+          | Lattice.ORSet
+          | :lattice_orset
+          # LWW-Map
+          | Lattice.LWWMap
+          | :lattice_lwwmap
 
   # The Elixir facades of the types with objects, and their Erlang modules.
   @erlang_modules %{
@@ -93,7 +110,11 @@ defmodule Lattice.Object do
     # LWW-Register
     Lattice.LWWRegister => :lattice_lwwreg,
     # LWW-Element-Set
-    Lattice.LWWSet => :lattice_lwwset
+    Lattice.LWWSet => :lattice_lwwset,
+    # OR-Set
+    Lattice.ORSet => :lattice_orset,
+    # LWW-Map
+    Lattice.LWWMap => :lattice_lwwmap
   }
 
   @doc """
@@ -122,6 +143,12 @@ defmodule Lattice.Object do
 
   # LWW-Element-Set
   def new(:lattice_lwwset), do: :lattice_object.new(:lattice_lwwset)
+
+  # OR-Set
+  def new(:lattice_orset), do: :lattice_object.new(:lattice_orset)
+
+  # LWW-Map
+  def new(:lattice_lwwmap), do: :lattice_object.new(:lattice_lwwmap)
 
   def new(state) when is_binary(state), do: :lattice_object.new(state)
 

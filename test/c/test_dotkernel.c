@@ -418,6 +418,17 @@ static void known_bytes(void) {
     CHECK_ERR(lt_dk_open(&v, empty, sizeof empty, LT_TYPE_LWWMAP), LT_E_WRONG_TYPE);
     empty[1] = 2;
     CHECK_ERR(lt_dk_open(&v, empty, sizeof empty, LT_TYPE_ORSET), LT_E_VERSION);
+    /* Short binaries: the tag and the version are judged before the length. */
+    {
+        static const uint8_t gcounter[] = {0x10, 1, 0}, v2[] = {LT_TYPE_MVREG, 2, 0},
+                             short_ok[] = {LT_TYPE_MVREG, 1, 0};
+        CHECK_ERR(lt_dk_open(&v, gcounter, sizeof gcounter, LT_TYPE_MVREG), LT_E_WRONG_TYPE);
+        CHECK_ERR(lt_dk_open(&v, gcounter, 1, LT_TYPE_MVREG), LT_E_WRONG_TYPE);
+        CHECK_ERR(lt_dk_open(&v, v2, sizeof v2, LT_TYPE_MVREG), LT_E_VERSION);
+        CHECK_ERR(lt_dk_open(&v, short_ok, sizeof short_ok, LT_TYPE_MVREG), LT_E_TRUNCATED);
+        CHECK_ERR(lt_dk_open(&v, short_ok, 1, LT_TYPE_MVREG), LT_E_TRUNCATED);
+        CHECK_ERR(lt_dk_open(&v, short_ok, 0, LT_TYPE_MVREG), LT_E_TRUNCATED);
+    }
     lt_buf_free(&want);
     lt_buf_free(&d);
     lt_buf_free(&s);
