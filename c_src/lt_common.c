@@ -61,6 +61,11 @@ void lt_buf_init_fixed(lt_buf *b, uint8_t *data, size_t cap) {
     b->fixed = 1;
 }
 
+void lt_buf_init_spill(lt_buf *b, uint8_t *data, size_t cap) {
+    lt_buf_init_fixed(b, data, cap);
+    b->fixed = 2;
+}
+
 void lt_buf_free(lt_buf *b) {
     if (!b->fixed)
         free(b->data);
@@ -79,7 +84,7 @@ int lt_buf_grow(lt_buf *b, size_t extra) {
     }
     if (need <= b->cap)
         return 0;
-    if (b->fixed) {
+    if (b->fixed == 1) {
         b->failed = 1;
         return -1;
     }
@@ -90,6 +95,18 @@ int lt_buf_grow(lt_buf *b, size_t extra) {
             break;
         }
         cap *= 2;
+    }
+    if (b->fixed == 2) { /* spill the caller's memory to the heap */
+        uint8_t *heap = malloc(cap);
+        if (heap == NULL) {
+            b->failed = 1;
+            return -1;
+        }
+        memcpy(heap, b->data, b->len);
+        b->data = heap;
+        b->cap = cap;
+        b->fixed = 0;
+        return 0;
     }
     uint8_t *p = realloc(b->data, cap);
     if (p == NULL) {

@@ -57,13 +57,17 @@ typedef struct {
     size_t len;
     size_t cap;
     int failed;
-    int fixed; /* memory not ours: never realloc'd or freed; running out of room fails */
+    int fixed; /* memory not ours: never realloc'd or freed. 1: running out of room fails;
+                  2 (spill): it moves to the heap, and is then ours (fixed 0) */
 } lt_buf;
 
 void lt_buf_init(lt_buf *b);
 /* A buffer over caller-owned memory of `cap` bytes (an ErlNifBinary, say): writes past `cap`
  * fail instead of growing, so the caller sizes it from an upper bound of the output. */
 void lt_buf_init_fixed(lt_buf *b, uint8_t *data, size_t cap);
+/* A buffer that starts in caller-owned memory (a stack array, to save a malloc on small
+ * outputs) and moves to the heap when it outgrows it. lt_buf_free frees only heap memory. */
+void lt_buf_init_spill(lt_buf *b, uint8_t *data, size_t cap);
 void lt_buf_free(lt_buf *b);
 /* Makes room for `extra` more bytes. Returns 0, or -1 (and sets `failed`) on overflow/OOM.
  * The growing path is out of line; the check is inline, as the writers below run per byte. */

@@ -209,6 +209,8 @@ static LT_ALWAYS_INLINE lt_err next_entry(const lt_dk_view *v, size_t i, size_t 
     const uint8_t *dots = p + off;
     int payload = lt_dk_has_payload(v->tag);
     uint64_t pa = 0, pc = 0;
+    e->p0 = NULL;
+    e->p0_len = 0;
     for (size_t j = 0; j < nd; j++) {
         uint64_t a, c;
         if ((err = lt_varint_read(p, len, &off, &a)) != LT_OK ||
@@ -228,6 +230,10 @@ static LT_ALWAYS_INLINE lt_err next_entry(const lt_dk_view *v, size_t i, size_t 
                 return LT_E_NONCANONICAL; /* a timestamp and at least one byte of value */
             if (plen > len - off)
                 return LT_E_TRUNCATED;
+            if (j == 0) {
+                e->p0 = p + off;
+                e->p0_len = (size_t)plen;
+            }
             off += (size_t)plen;
         }
         if (!seen_at(v, (size_t)a, c))
@@ -286,7 +292,7 @@ typedef lt_err (*visit_fn)(const lt_dk_view *v, const lt_dk_entry *e, void *arg)
 
 static lt_err walk(const lt_dk_view *v, visit_fn visit, void *arg) {
     size_t off = 0;
-    lt_dk_entry prev = {0, NULL, 0, 0, NULL, 0, 0, 0}, cur;
+    lt_dk_entry prev = {0, NULL, 0, 0, NULL, 0, 0, 0, NULL, 0}, cur;
     for (size_t i = 0; i < v->ne; i++) {
         lt_err e = next_entry(v, i, &off, &cur);
         if (e != LT_OK)
@@ -389,7 +395,7 @@ static lt_err find_visit(const lt_dk_view *v, const lt_dk_entry *e, void *arg) {
 
 lt_err lt_dk_lookup(const lt_dk_view *v, uint64_t id, const uint8_t *key, size_t key_len,
                     lt_dk_entry *e, int *found) {
-    find_arg f = {{id, key, key_len, 0, NULL, 0, 0, 0}, e, found};
+    find_arg f = {{id, key, key_len, 0, NULL, 0, 0, 0, NULL, 0}, e, found};
     *found = 0;
     return walk(v, find_visit, &f);
 }
@@ -543,33 +549,39 @@ static int put_joined(lt_buf *body, const side *sa, const lt_dk_entry *ea, const
     memcpy(p + at, e->key, e->key_len);
     at += e->key_len;
     size_t nd_room = lt_varint_len(nd_max), w, n;
-    if ((ea == NULL || ea->nd == 1) && (eb == NULL || eb->nd == 1) &&
-        !lt_dk_has_payload(sa->v->tag)) {
-        /* One dot a side, no payload: the common case, without the general walks. */
-        uint32_t oa = ea ? sa->to_out[ea->a0] : 0, ob = eb ? sb->to_out[eb->a0] : 0;
-        uint64_t c;
+    if ((ea == NULL || ea->nd == 1) && (eb == NULL || eb->nd == 1)) {
+        /* One dot a side: the common case, without the general walks. */
+        const lt_dk_entry *src;
         uint32_t o;
-        if (ea != NULL && eb != NULL && oa == ob && ea->c0 == eb->c0) {
-            o = oa; /* the same dot */
-            c = ea->c0;
-        } else if (ea != NULL && eb != NULL) {
-            goto general; /* two different dots: the general walk orders them */
+        if (ea != NULL && eb != NULL) {
+            if (sa->to_out[ea->a0] != sb->to_out[eb->a0] || ea->c0 != eb->c0)
+                goto general; /* two different dots: the general walk orders them */
+            /* The same dot. Its payload is the same unless a peer forged one: keep the
+             * smaller, so the join stays commutative (as survivors_both). */
+            src = ea->p0 != NULL && lt_bytes_cmp(eb->p0, eb->p0_len, ea->p0, ea->p0_len) < 0 ? eb
+                                                                                             : ea;
+            o = sa->to_out[ea->a0];
         } else if (ea != NULL) {
             int64_t jb = sa->to_other[ea->a0];
             if (jb >= 0 && seen_at(sb->v, (size_t)jb, ea->c0))
                 return 0;
-            o = oa;
-            c = ea->c0;
+            src = ea;
+            o = sa->to_out[ea->a0];
         } else {
             int64_t ja = sb->to_other[eb->a0];
             if (ja >= 0 && seen_at(sa->v, (size_t)ja, eb->c0))
                 return 0;
-            o = ob;
-            c = eb->c0;
+            src = eb;
+            o = sb->to_out[eb->a0];
         }
         p[at++] = 1;
         at += lt_varint_write(p + at, o);
-        at += lt_varint_write(p + at, c);
+        at += lt_varint_write(p + at, src->c0);
+        if (src->p0 != NULL) {
+            at += lt_varint_write(p + at, src->p0_len);
+            memcpy(p + at, src->p0, src->p0_len);
+            at += src->p0_len;
+        }
         body->len += at;
         return 1;
     }

@@ -91,8 +91,11 @@ typedef struct {
     size_t nd;
     const uint8_t *dots; /* nd dots, dots_len bytes */
     size_t dots_len;
-    uint64_t c0; /* the first dot's actor index and counter (a shortcut for nd = 1) */
+    /* The first dot, parsed (a shortcut for the common nd = 1) */
+    uint64_t c0;
     uint32_t a0;
+    const uint8_t *p0; /* its payload, or NULL */
+    size_t p0_len;
 } lt_dk_entry;
 
 typedef struct {
@@ -223,8 +226,9 @@ typedef struct {
     lt_dk_dots *dots; /* per key slot; owned */
     uint8_t *mark;    /* per key slot, scratch for joins (0 outside one); owned */
     size_t keys_cap;
-    size_t live;  /* keys with at least one dot */
-    size_t ndots; /* dots held */
+    size_t live;          /* keys with at least one dot */
+    size_t ndots;         /* dots held */
+    size_t payload_bytes; /* bytes of the dots' payloads (LWW-Map values) */
     /* The dot index: open addressing on (actor slot, counter) -> key slot. */
     struct lt_dk_slot *index;
     size_t index_cap; /* a power of two, or 0 */

@@ -397,6 +397,7 @@ static void drop_dot(lt_dk_obj *o, size_t s, size_t i) {
     ptrdiff_t at = index_find(o, d->actor, d->counter);
     if (at >= 0)
         index_delete(o, (size_t)at);
+    o->payload_bytes -= d->payload_len;
     dots_remove(&o->dots[s], i);
     o->ndots--;
 }
@@ -419,11 +420,12 @@ static lt_err add_dot(lt_dk_obj *o, size_t s, uint32_t actor, const lt_dk_dot *d
     }
     index_put(o, actor, d->counter, (uint32_t)s);
     o->ndots++;
+    o->payload_bytes += x.payload_len;
     return LT_OK;
 }
 
 /* Replaces a dot's payload with a smaller one (a forged duplicate: see lt_dk_merge). */
-static lt_err min_payload(lt_dk_odot *od, const lt_dk_dot *vd) {
+static lt_err min_payload(lt_dk_obj *o, lt_dk_odot *od, const lt_dk_dot *vd) {
     if (vd->payload == NULL ||
         lt_bytes_cmp(vd->payload, vd->payload_len, od->payload, od->payload_len) >= 0)
         return LT_OK;
@@ -432,6 +434,7 @@ static lt_err min_payload(lt_dk_odot *od, const lt_dk_dot *vd) {
         return LT_E_NOMEM;
     memcpy(p, vd->payload, vd->payload_len);
     free(od->payload);
+    o->payload_bytes = o->payload_bytes - od->payload_len + vd->payload_len;
     od->payload = p;
     od->payload_len = (uint32_t)vd->payload_len;
     return LT_OK;
@@ -483,7 +486,7 @@ static lt_err join_entry(lt_dk_obj *o, const lt_dk_view *v, const lt_dk_entry *e
             if (vd[j].payload != NULL &&
                 lt_bytes_cmp(vd[j].payload, vd[j].payload_len, od->payload, od->payload_len) < 0) {
                 if (touch(o, t, (size_t)s, CHANGED) != 0 ||
-                    (err = min_payload(&dots_of(dl)[i], &vd[j])) != LT_OK)
+                    (err = min_payload(o, &dots_of(dl)[i], &vd[j])) != LT_OK)
                     goto done;
             }
             i++;
@@ -521,6 +524,7 @@ static void drop_seen(lt_dk_obj *o, uint32_t a, uint64_t c, touched *t) {
         const lt_dk_odot *d = &dots_of(dl)[i];
         if (d->actor == a && d->counter == c) {
             index_delete(o, (size_t)at);
+            o->payload_bytes -= d->payload_len;
             dots_remove(dl, i);
             o->ndots--;
             return;

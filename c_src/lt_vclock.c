@@ -514,7 +514,7 @@ static lt_err merge_general(const lt_vclock_view *a, const lt_vclock_view *b, lt
     lt_buf_init(&scratch);
     int overflow =
         lt_size_mul(max_n, 16, &room) != 0 || lt_size_add(room, max_names + hdr_max, &room) != 0;
-    if (!overflow && out->fixed && room > out->cap - out->len)
+    if (!overflow && out->fixed == 1 && room > out->cap - out->len)
         w_buf = &scratch;
     if (overflow || lt_buf_reserve(w_buf, room) != 0) {
         offsets_free(&oa);

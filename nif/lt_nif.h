@@ -105,6 +105,9 @@ int lt_encode_term(ErlNifEnv *env, ERL_NIF_TERM t, lt_buf *b, long *budget);
 lt_err lt_decode_term(ErlNifEnv *env, const uint8_t *p, size_t len, size_t *off, int existing_atoms,
                       ERL_NIF_TERM *out, int *unknown_atom);
 
+/* The largest actor, encoded: a scratch buffer of this size (fixed) never needs the heap. */
+#define LT_ACTOR_MAX_BYTES 1024
+
 /* Encodes an actor (any term) into `scratch`, returning its bytes and id. Returns 0 for a
  * term that cannot be an actor, 1 on success; raises nothing. */
 int lt_actor_from_term(ErlNifEnv *env, ERL_NIF_TERM t, lt_buf *scratch, uint64_t *id);

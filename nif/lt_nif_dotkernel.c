@@ -97,22 +97,28 @@ static int parse_op(ErlNifEnv *env, ERL_NIF_TERM op, uint8_t tag, op_term *p) {
     return p->kind;
 }
 
-/* The op's keys (and payloads), encoded into one buffer. Owns everything in it. */
+/* The op's keys (and payloads), encoded into one buffer. Owns everything in it; a few ops fit
+ * in the inline arrays (the common single-key op allocates nothing). Not to be copied. */
+#define INLINE_OPS 4
 typedef struct {
     lt_buf bytes;
     lt_dk_op *ops;
     ERL_NIF_TERM *terms; /* each op's element or key term, for error messages */
-    size_t *offs;        /* per op: key offset, payload offset */
+    size_t *offs;        /* per op: key offset and length, payload offset and length */
     size_t n;
+    lt_dk_op inline_ops[INLINE_OPS];
+    ERL_NIF_TERM inline_terms[INLINE_OPS];
+    size_t inline_offs[4 * INLINE_OPS];
+    uint8_t inline_bytes[256];
 } op_list;
 
 static void op_list_free(op_list *l) {
     lt_buf_free(&l->bytes);
-    if (l->ops != NULL)
+    if (l->ops != NULL && l->ops != l->inline_ops)
         enif_free(l->ops);
-    if (l->terms != NULL)
+    if (l->terms != NULL && l->terms != l->inline_terms)
         enif_free(l->terms);
-    if (l->offs != NULL)
+    if (l->offs != NULL && l->offs != l->inline_offs)
         enif_free(l->offs);
     l->ops = NULL;
     l->terms = NULL;
@@ -126,11 +132,17 @@ static void op_list_free(op_list *l) {
 static int read_ops(ErlNifEnv *env, const op_term *p, long *budget, op_list *l) {
     ERL_NIF_TERM head, tail = p->arg;
     size_t n = p->listed ? p->listed : 1;
-    lt_buf_init(&l->bytes);
+    lt_buf_init_spill(&l->bytes, l->inline_bytes, sizeof l->inline_bytes);
     l->n = 0;
-    l->ops = n <= SIZE_MAX / sizeof *l->ops ? enif_alloc(n * sizeof *l->ops) : NULL;
-    l->terms = n <= SIZE_MAX / sizeof *l->terms ? enif_alloc(n * sizeof *l->terms) : NULL;
-    l->offs = n <= SIZE_MAX / (4 * sizeof *l->offs) ? enif_alloc(4 * n * sizeof *l->offs) : NULL;
+    l->ops = l->inline_ops;
+    l->terms = l->inline_terms;
+    l->offs = l->inline_offs;
+    if (n > INLINE_OPS) {
+        l->ops = n <= SIZE_MAX / sizeof *l->ops ? enif_alloc(n * sizeof *l->ops) : NULL;
+        l->terms = n <= SIZE_MAX / sizeof *l->terms ? enif_alloc(n * sizeof *l->terms) : NULL;
+        l->offs =
+            n <= SIZE_MAX / (4 * sizeof *l->offs) ? enif_alloc(4 * n * sizeof *l->offs) : NULL;
+    }
     if (l->ops == NULL || l->terms == NULL || l->offs == NULL)
         return LT_ENC_NOMEM;
     int listed = p->kind == OP_ADD_ALL || p->kind == OP_REMOVE_ALL;
@@ -230,6 +242,7 @@ LT_NIF(lt_nif_dk_update) {
     uint8_t tag;
     op_term p;
     lt_buf actor;
+    uint8_t actor_mem[LT_ACTOR_MAX_BYTES];
     uint64_t actor_id;
     if (argc != 4 || !get_tag(env, argv[0], &tag) || !enif_inspect_binary(env, argv[3], &bin) ||
         parse_op(env, argv[1], tag, &p) == OP_NONE)
@@ -237,7 +250,7 @@ LT_NIF(lt_nif_dk_update) {
     LT_DIRTY_IF_ABOVE(DK_DIRTY_BYTES, env, "dk_update", lt_nif_dk_update, argc, argv, bin.size);
     LT_DIRTY_IF_TERMS(env, "dk_update", lt_nif_dk_update, argc, argv,
                       (size_t)p.listed * DK_BYTES_PER_LISTED);
-    lt_buf_init(&actor);
+    lt_buf_init_fixed(&actor, actor_mem, sizeof actor_mem);
     if (!lt_actor_from_term(env, argv[2], &actor, &actor_id)) {
         lt_buf_free(&actor);
         return enif_make_badarg(env);
@@ -674,11 +687,12 @@ static ERL_NIF_TERM update(ErlNifEnv *env, void *state, ERL_NIF_TERM opt, ERL_NI
     lt_dk_obj *o = state;
     op_term p;
     lt_buf actor;
+    uint8_t actor_mem[LT_ACTOR_MAX_BYTES], delta_mem[512];
     uint64_t actor_id;
     op_list l;
     if (parse_op(env, opt, o->tag, &p) == OP_NONE)
         return enif_make_badarg(env);
-    lt_buf_init(&actor);
+    lt_buf_init_fixed(&actor, actor_mem, sizeof actor_mem);
     if (!lt_actor_from_term(env, actor_t, &actor, &actor_id)) {
         lt_buf_free(&actor);
         return enif_make_badarg(env);
@@ -704,7 +718,7 @@ static ERL_NIF_TERM update(ErlNifEnv *env, void *state, ERL_NIF_TERM opt, ERL_NI
     }
     lt_buf delta;
     size_t absent = 0;
-    lt_buf_init(&delta);
+    lt_buf_init_spill(&delta, delta_mem, sizeof delta_mem);
     lt_err e = lt_dk_obj_update(o, actor_id, actor.data, actor.len, l.ops, l.n, p.kind == OP_ASSIGN,
                                 &delta, &absent);
     if (e != LT_OK) {
@@ -813,15 +827,31 @@ static size_t entries(void *state) {
 
 static int value_is_big(void *state) {
     const lt_dk_obj *o = state;
-    return o->live > DK_VALUE_DIRTY_KEYS || o->keys.arena.len > LT_DIRTY_TERM_BYTES;
+    return o->live > DK_VALUE_DIRTY_KEYS ||
+           o->keys.arena.len + o->payload_bytes > LT_DIRTY_TERM_BYTES;
 }
 
-/* Queries are O(1) but for encoding the key and, for a get, decoding the value. */
+static int update_is_big(ErlNifEnv *env, ERL_NIF_TERM opt);
+
+/* Queries are O(1) but for encoding the key (a big term: judged as an op's would be) and, for
+ * a get, decoding the winning value (big above LT_DIRTY_TERM_BYTES). */
 static int query_is_big(ErlNifEnv *env, void *state, ERL_NIF_TERM q) {
-    (void)env;
-    (void)state;
-    (void)q;
-    return 0;
+    const lt_dk_obj *o = state;
+    ERL_NIF_TERM key;
+    if (query_key(env, o->tag, q, &key) != lt_atom.get)
+        return q != lt_atom.size && update_is_big(env, q);
+    if (update_is_big(env, q))
+        return 1;
+    uint8_t small[256];
+    lt_buf scratch;
+    uint64_t id;
+    int big = 0;
+    if (encode_key(env, key, &scratch, small, sizeof small, &id) == 1) {
+        ptrdiff_t s = lt_dk_obj_find(o, id, scratch.data, scratch.len);
+        big = s >= 0 && obj_winner(o, (size_t)s)->payload_len > LT_DIRTY_TERM_BYTES;
+    }
+    lt_buf_free(&scratch);
+    return big;
 }
 
 /* Whether an op is big work: a long list, or terms whose encoding visits more than
@@ -834,6 +864,7 @@ static int update_is_big(ErlNifEnv *env, ERL_NIF_TERM opt) {
     ERL_NIF_TERM head, tail;
     long budget = DK_PROBE_BUDGET;
     lt_buf scratch;
+    uint8_t scratch_mem[256];
     int big = 0, is_list;
     if (!enif_get_tuple(env, opt, &arity, &el) || arity < 2)
         return 0;
@@ -842,7 +873,7 @@ static int update_is_big(ErlNifEnv *env, ERL_NIF_TERM opt) {
         return 0;
     if ((size_t)listed * DK_BYTES_PER_LISTED > LT_DIRTY_TERM_BYTES)
         return 1;
-    lt_buf_init(&scratch);
+    lt_buf_init_spill(&scratch, scratch_mem, sizeof scratch_mem);
     tail = el[1];
     for (unsigned k = 0; k < listed && !big; k++) {
         head = el[1];

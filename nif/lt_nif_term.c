@@ -8,7 +8,6 @@
  * lt_nif_canon_encode); about 1 ms of work on the bench machine. */
 #define LT_ENCODE_BUDGET 50000
 /* Actors are identities (node names, ids): their canonical form is capped. */
-#define LT_ACTOR_MAX_BYTES 1024
 /* The largest input canon_decode accepts. */
 #define LT_DECODE_MAX_BYTES (64u * 1024 * 1024)
 

@@ -548,6 +548,14 @@ bad_data() ->
     ?assertEqual({error, {bad_mvreg, trailing_bytes}}, ?M:merge(<<Good/binary, 0>>, Good)),
     ?assertEqual({error, {bad_mvreg, trailing_bytes}}, ?M:validate(<<?EMPTY/binary, 0>>)),
     ?assertEqual({error, {bad_mvreg, wrong_type}}, ?M:merge(Good, lattice_orset:new())),
+    %% The tag and the version are judged before the length: a short state of another type
+    %% (a G-Counter's empty state has 3 bytes) is of the wrong type, not truncated.
+    ?assertEqual({error, {bad_mvreg, wrong_type}}, ?M:merge(Good, lattice_gcounter:new())),
+    ?assertEqual({error, {bad_mvreg, wrong_type}}, ?M:value(<<16#14>>)),
+    ?assertEqual({error, {bad_mvreg, unknown_version}}, ?M:value(<<16#18, 2, 0>>)),
+    ?assertEqual({error, {bad_mvreg, unknown_version}}, ?M:value(<<16#18, 0>>)),
+    ?assertEqual({error, {bad_mvreg, truncated}}, ?M:value(<<16#18>>)),
+    ?assertEqual({error, {bad_mvreg, truncated}}, ?M:value(<<16#18, 1, 0>>)),
     ?assertEqual({error, {bad_mvreg, wrong_type}}, ?M:value(lattice_lwwmap:new())),
     ?assertEqual({error, {bad_mvreg, wrong_type}}, ?M:update({assign, a}, r1, lattice_orset:new())),
     ?assertEqual({error, {bad_state, unknown_type}}, lattice_type:value(<<16#7f, 1, 0>>)),

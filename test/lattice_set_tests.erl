@@ -725,15 +725,18 @@ latency_test_() ->
 latency() ->
     N = 300000,
     Es = [{e, I} || I <- lists:seq(1, N)],
-    Fs = [{f, I} || I <- lists:seq(1, N)],
     {ok, A, _} = ?GS:update({add_all, Es}, r1, ?GS:new()),
-    {ok, B, _} = ?GS:update({add_all, Fs}, r1, ?GS:new()),
+    {ok, B, _} = ?GS:update({add_all, [{f, I} || I <- lists:seq(1, N)]}, r1, ?GS:new()),
     O = lattice_object:new(A),
     garbage_collect(),
     Online = erlang:system_flag(schedulers_online, 1),
     try
         {Gaps, Results} =
             with_ticker(fun() ->
+                                %% Built here: a closure over the list would copy 300k
+                                %% terms into the worker when it is spawned, on the
+                                %% scheduler the ticker needs.
+                                Fs = [{f, I} || I <- lists:seq(1, N)],
                                 M = ?GS:merge(A, B),
                                 [?GS:value(size, M),
                                  element(1, ?GS:update({add, x}, r1, M)),

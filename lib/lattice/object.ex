@@ -60,6 +60,9 @@ defmodule Lattice.Object do
   `{:error, {:precondition, {:not_present, element}}}` as the binary update, and changes
   nothing.
 
+  Objects exist for MV-Registers (`Lattice.MVRegister`): an assign, the `{:contains, value}`
+  and `:size` queries cost O(1), and the value (the list of values) is built when asked for.
+
   ## Errors
 
     * A caller's bug - an unknown operation or query (including one of another type, such
@@ -99,6 +102,9 @@ defmodule Lattice.Object do
           # LWW-Map
           | Lattice.LWWMap
           | :lattice_lwwmap
+          # MV-Register
+          | Lattice.MVRegister
+          | :lattice_mvreg
 
   # The Elixir facades of the types with objects, and their Erlang modules.
   @erlang_modules %{
@@ -114,7 +120,9 @@ defmodule Lattice.Object do
     # OR-Set
     Lattice.ORSet => :lattice_orset,
     # LWW-Map
-    Lattice.LWWMap => :lattice_lwwmap
+    Lattice.LWWMap => :lattice_lwwmap,
+    # MV-Register
+    Lattice.MVRegister => :lattice_mvreg
   }
 
   @doc """
@@ -149,6 +157,9 @@ defmodule Lattice.Object do
 
   # LWW-Map
   def new(:lattice_lwwmap), do: :lattice_object.new(:lattice_lwwmap)
+
+  # MV-Register
+  def new(:lattice_mvreg), do: :lattice_object.new(:lattice_mvreg)
 
   def new(state) when is_binary(state), do: :lattice_object.new(state)
 
