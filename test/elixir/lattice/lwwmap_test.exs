@@ -139,7 +139,7 @@ defmodule Lattice.LWWMapTest do
     assert LWWMap.merge(<<0x17, 2, 0, 0>>, m) == {:error, {:bad_lwwmap, :unknown_version}}
     assert LWWMap.validate(m <> <<0>>) == {:error, {:bad_lwwmap, :trailing_bytes}}
     assert LWWMap.get(:lattice_orset.new(), :a) == {:error, {:bad_lwwmap, :wrong_type}}
-    assert LWWMap.merge(m, Lattice.LWWRegister.new()) == {:error, {:bad_lwwmap, :truncated}}
+    assert LWWMap.merge(m, Lattice.LWWRegister.new()) == {:error, {:bad_lwwmap, :wrong_type}}
     assert LWWMap.put(<<0x17, 1, 0>>, :k, :v, :a, 3) == {:error, {:bad_lwwmap, :truncated}}
 
     for n <- 0..(byte_size(m) - 1) do
