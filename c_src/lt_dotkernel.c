@@ -250,6 +250,8 @@ static LT_ALWAYS_INLINE lt_err next_entry(const lt_dk_view *v, size_t i, size_t 
     e->nd = (size_t)nd;
     e->dots = dots;
     e->dots_len = (size_t)(p + off - dots);
+    e->start = p + *offp;
+    e->span = off - *offp;
     *offp = off;
     return LT_OK;
 }
@@ -292,7 +294,7 @@ typedef lt_err (*visit_fn)(const lt_dk_view *v, const lt_dk_entry *e, void *arg)
 
 static lt_err walk(const lt_dk_view *v, visit_fn visit, void *arg) {
     size_t off = 0;
-    lt_dk_entry prev = {0, NULL, 0, 0, NULL, 0, 0, 0, NULL, 0}, cur;
+    lt_dk_entry prev = {0, NULL, 0, 0, NULL, 0, 0, 0, NULL, 0, NULL, 0}, cur;
     for (size_t i = 0; i < v->ne; i++) {
         lt_err e = next_entry(v, i, &off, &cur);
         if (e != LT_OK)
@@ -395,7 +397,7 @@ static lt_err find_visit(const lt_dk_view *v, const lt_dk_entry *e, void *arg) {
 
 lt_err lt_dk_lookup(const lt_dk_view *v, uint64_t id, const uint8_t *key, size_t key_len,
                     lt_dk_entry *e, int *found) {
-    find_arg f = {{id, key, key_len, 0, NULL, 0, 0, 0, NULL, 0}, e, found};
+    find_arg f = {{id, key, key_len, 0, NULL, 0, 0, 0, NULL, 0, NULL, 0}, e, found};
     *found = 0;
     return walk(v, find_visit, &f);
 }
@@ -465,6 +467,7 @@ typedef struct {
     const lt_dk_view *v, *other;
     const uint32_t *to_out;  /* actor index -> output index */
     const int64_t *to_other; /* actor index -> other's index, or -1 */
+    int wide;                /* output actor indices may take more bytes than the input's */
 } side;
 
 /* Whether the other side has seen dot d of this side. */
@@ -541,8 +544,9 @@ static int put_joined(lt_buf *body, const side *sa, const lt_dk_entry *ea, const
     const lt_dk_entry *e = ea != NULL ? ea : eb;
     size_t nd_max = (ea ? ea->nd : 0) + (eb ? eb->nd : 0);
     size_t room = 20 + e->key_len + (ea ? ea->dots_len : 0) + (eb ? eb->dots_len : 0);
-    /* Output actor indices may take more bytes than the input's: up to 5 per dot. */
-    if (lt_buf_reserve(body, room + 5 * nd_max) != 0)
+    /* Output actor indices may take more bytes than the input's (up to 5 per dot), but only
+     * past 128 actors: below, the output fits in lt_dk_merge_bound. */
+    if (lt_buf_reserve(body, room + (sa->wide ? 5 * nd_max : 0)) != 0)
         return 0;
     uint8_t *p = body->data + body->len;
     size_t at = lt_varint_write(p, e->key_len);
@@ -615,8 +619,6 @@ lt_err lt_dk_merge(const lt_dk_view *a, const lt_dk_view *b, lt_buf *out) {
     size_t maps = (na + nb) * (sizeof(uint32_t) + sizeof(int64_t)) + nclouds * sizeof(uint64_t);
     uint8_t *scratch = malloc(maps ? maps : 1);
     uint64_t *ids = malloc((a->ne + b->ne ? a->ne + b->ne : 1) * sizeof(uint64_t));
-    lt_buf body;
-    lt_buf_init(&body);
     if (scratch == NULL || ids == NULL) {
         e = LT_E_NOMEM;
         goto done;
@@ -655,21 +657,72 @@ lt_err lt_dk_merge(const lt_dk_view *a, const lt_dk_view *b, lt_buf *out) {
         j += both || !take_a;
     }
     /* The entries, in one walk over both. */
-    side sa = {a, b, a2o, a2b}, sb = {b, a, b2o, b2a};
+    int wide = k > 128;
+    side sa = {a, b, a2o, a2b, wide}, sb = {b, a, b2o, b2a, wide};
+    /* The entries go straight into `out`, after room for the key count and ids, which are
+     * known at the end: then the entries move down to follow them. */
+    size_t head = out->len, id_room = 10 + 8 * (a->ne + b->ne);
+    lt_buf *body = out;
     size_t offa = 0, offb = 0, nout = 0;
     lt_dk_entry ea, eb, pa, pb;
     i = j = 0;
-    if (lt_buf_reserve(&body, a->entries_len + b->entries_len + 64) != 0) {
+    if (lt_buf_reserve(out, id_room + a->entries_len + b->entries_len + 64) != 0) {
         e = LT_E_NOMEM;
         goto done;
     }
+    out->len += id_room;
+    int have_b = 0; /* eb holds B's entry j */
     if (a->ne && (e = next_entry(a, 0, &offa, &ea)) != LT_OK)
         goto done;
-    if (b->ne && (e = next_entry(b, 0, &offb, &eb)) != LT_OK)
-        goto done;
     while (i < a->ne || j < b->ne) {
+        if (i < a->ne && j < b->ne && !have_b && ea.nd == 1 && ea.a0 < b->na &&
+            a2o[ea.a0] == b2o[ea.a0] && lt_read_be64(b->ids + 8 * j) == ea.id &&
+            ea.span <= b->entries_len - offb &&
+            memcmp(b->entries + offb, ea.start, ea.span) == 0) {
+            /* B's entry is byte for byte A's, its one dot naming the same actor: the same
+             * key with the same dot, which survives. A's parse checked these bytes; what is
+             * B's own to check is its order and that the dot is in its context. */
+            if ((j > 0 && entry_cmp(&pb, &ea) >= 0) || !seen_at(b, ea.a0, ea.c0)) {
+                e = j > 0 && entry_cmp(&pb, &ea) >= 0 ? LT_E_ORDER : LT_E_DOT;
+                goto done;
+            }
+            if (a2o[ea.a0] == ea.a0 || lt_varint_len(a2o[ea.a0]) == lt_varint_len(ea.a0)) {
+                if (lt_buf_reserve(body, ea.span) == 0) {
+                    uint8_t *w = body->data + body->len;
+                    memcpy(w, ea.start, ea.span);
+                    if (a2o[ea.a0] != ea.a0) /* same width: rewrite the index in place */
+                        lt_varint_write(w + (ea.dots - ea.start), a2o[ea.a0]);
+                    body->len += ea.span;
+                }
+            } else {
+                (void)put_joined(body, &sa, &ea, &sb, &ea);
+            }
+            ids[nout++] = ea.id;
+            offb += ea.span;
+            pb = ea;
+            j++;
+            pa = ea;
+            if (++i < a->ne) {
+                if ((e = next_entry(a, i, &offa, &ea)) != LT_OK)
+                    goto done;
+                if (entry_cmp(&pa, &ea) >= 0) {
+                    e = LT_E_ORDER;
+                    goto done;
+                }
+            }
+            continue;
+        }
+        if (j < b->ne && !have_b) {
+            if ((e = next_entry(b, j, &offb, &eb)) != LT_OK)
+                goto done;
+            if (j > 0 && entry_cmp(&pb, &eb) >= 0) {
+                e = LT_E_ORDER;
+                goto done;
+            }
+            have_b = 1;
+        }
         int order = i == a->ne ? 1 : j == b->ne ? -1 : entry_cmp(&ea, &eb);
-        if (put_joined(&body, &sa, order <= 0 ? &ea : NULL, &sb, order >= 0 ? &eb : NULL))
+        if (put_joined(body, &sa, order <= 0 ? &ea : NULL, &sb, order >= 0 ? &eb : NULL))
             ids[nout++] = order <= 0 ? ea.id : eb.id;
         if (order <= 0) {
             pa = ea;
@@ -684,36 +737,41 @@ lt_err lt_dk_merge(const lt_dk_view *a, const lt_dk_view *b, lt_buf *out) {
         }
         if (order >= 0) {
             pb = eb;
-            if (++j < b->ne) {
-                if ((e = next_entry(b, j, &offb, &eb)) != LT_OK)
-                    goto done;
-                if (entry_cmp(&pb, &eb) >= 0) {
-                    e = LT_E_ORDER;
-                    goto done;
-                }
-            }
+            j++;
+            have_b = 0;
         }
     }
     if (offa != a->entries_len || offb != b->entries_len) {
         e = LT_E_TRAILING;
         goto done;
     }
-    lt_buf_put_varint(out, nout);
-    if (lt_buf_reserve(out, 8 * nout) == 0) {
-        for (size_t x = 0; x < nout; x++)
-            lt_write_be64(out->data + out->len + 8 * x, ids[x]);
-        out->len += 8 * nout;
-    }
-    lt_buf_put(out, body.data, body.len);
-    if (out->failed || body.failed)
+    if (out->failed) {
         e = LT_E_NOMEM;
+        goto done;
+    }
+    size_t body_at = head + id_room, body_len = out->len - body_at;
+    uint8_t *h = out->data + head;
+    h += lt_varint_write(h, nout);
+    for (size_t x = 0; x < nout; x++, h += 8)
+        lt_write_be64(h, ids[x]);
+    memmove(h, out->data + body_at, body_len);
+    out->len = (size_t)(h - out->data) + body_len;
 done:
     free(scratch);
     free(ids);
-    lt_buf_free(&body);
     if (e != LT_OK)
         out->len = mark;
     return e;
+}
+
+size_t lt_dk_merge_bound(const lt_dk_view *a, const lt_dk_view *b) {
+    if (a->na + b->na > 128)
+        return 0;
+    /* The united context is no longer than the two (union gaps are never wider); the
+     * entries, with one-byte actor indices on both sides, no longer than the two; plus the
+     * header, the id room lt_dk_merge sets aside, and its slack. */
+    return 2 + a->ctx_len + b->ctx_len + 10 + 8 * (a->ne + b->ne) + a->entries_len +
+           b->entries_len + 128;
 }
 
 /* ---- digest -----------------------------------------------------------------------------------

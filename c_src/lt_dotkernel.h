@@ -96,6 +96,8 @@ typedef struct {
     uint32_t a0;
     const uint8_t *p0; /* its payload, or NULL */
     size_t p0_len;
+    const uint8_t *start; /* the whole entry: from its key's length to its last dot */
+    size_t span;
 } lt_dk_entry;
 
 typedef struct {
@@ -124,6 +126,11 @@ LT_WARN_UNUSED lt_err lt_dk_lookup(const lt_dk_view *v, uint64_t id, const uint8
 /* Appends the join of a and b (views of one type) to `out` as a complete binary, after
  * checking both structures. On error out->len is unchanged. */
 LT_WARN_UNUSED lt_err lt_dk_merge(const lt_dk_view *a, const lt_dk_view *b, lt_buf *out);
+
+/* An upper bound of the size of lt_dk_merge's output, so it can go straight into a buffer of
+ * that size (a fixed one: the NIF's result binary); 0 when there is no cheap bound (more than
+ * 128 actors between them), then use a growing buffer. */
+size_t lt_dk_merge_bound(const lt_dk_view *a, const lt_dk_view *b);
 
 /* Writes the state's 16-byte digest (lt_digest.h): entries hash as u64be key id ‖ key bytes ‖
  * per dot (u64be actor id, varint counter[, varint plen, payload]); the global bytes are the

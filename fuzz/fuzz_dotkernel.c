@@ -143,6 +143,16 @@ static void halves(const uint8_t *data, size_t size) {
     lt_buf_init(&ab);
     lt_buf_init(&ba);
     lt_err e = lt_dk_merge(&a, &b, &ab);
+    size_t bound = lt_dk_merge_bound(&a, &b);
+    if (e == LT_OK && bound > 0) { /* the bound holds: the join fits a fixed buffer */
+        uint8_t *mem = malloc(bound);
+        lt_buf fixed;
+        REQUIRE(mem != NULL);
+        lt_buf_init_fixed(&fixed, mem, bound);
+        REQUIRE(lt_dk_merge(&a, &b, &fixed) == LT_OK);
+        REQUIRE(bytes_eq(&fixed, ab.data, ab.len));
+        free(mem);
+    }
     if (lt_dk_check_full(&a) == LT_OK && lt_dk_check_full(&b) == LT_OK) {
         REQUIRE(e == LT_OK);
         REQUIRE(lt_dk_merge(&b, &a, &ba) == LT_OK);

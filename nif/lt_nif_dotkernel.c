@@ -334,24 +334,40 @@ LT_NIF(lt_nif_dk_merge) {
         lt_dk_close(&va);
         return bad(env, tag, e);
     }
-    lt_buf out;
-    lt_buf_init(&out);
-    e = lt_dk_merge(&va, &vb, &out);
+    /* Straight into the result binary when its size can be bounded (the usual case), else
+     * through a growing buffer and a copy. */
+    size_t bound = lt_dk_merge_bound(&va, &vb);
+    lt_out direct;
+    lt_buf grown, *out = &grown;
+    lt_buf_init(&grown);
+    if (bound > 0) {
+        if (!lt_out_init(&direct, bound)) {
+            lt_dk_close(&va);
+            lt_dk_close(&vb);
+            return lt_raise_nomem(env);
+        }
+        out = &direct.buf;
+    }
+    e = lt_dk_merge(&va, &vb, out);
     lt_dk_close(&va);
     lt_dk_close(&vb);
     if (e != LT_OK) {
-        lt_buf_free(&out);
+        if (bound > 0)
+            lt_out_abandon(&direct);
+        lt_buf_free(&grown);
         return bad(env, tag, e);
     }
     /* A join that adds nothing to one side (a delta already seen) is that side: no copy. */
     for (int k = 1; k <= 2; k++) {
         const ErlNifBinary *in = k == 1 ? &a : &b;
-        if (out.len == in->size && memcmp(out.data, in->data, in->size) == 0) {
-            lt_buf_free(&out);
+        if (out->len == in->size && memcmp(out->data, in->data, in->size) == 0) {
+            if (bound > 0)
+                lt_out_abandon(&direct);
+            lt_buf_free(&grown);
             return argv[k];
         }
     }
-    return lt_buf_to_term(env, &out);
+    return bound > 0 ? lt_out_finish(env, &direct) : lt_buf_to_term(env, &grown);
 }
 
 /* ---- values ---------------------------------------------------------------------------------- */

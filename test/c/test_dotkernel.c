@@ -118,6 +118,15 @@ static void deliver(replica *r, const lt_buf *bin, uint8_t tag) {
     if (open_ok(&a, &r->state, tag)) {
         if (open_ok(&b, bin, tag)) {
             CHECK_ERR(lt_dk_merge(&a, &b, &out), LT_OK);
+            size_t bound = lt_dk_merge_bound(&a, &b);
+            if (bound > 0) { /* the bound holds: the join fits a fixed buffer of that size */
+                uint8_t *mem = malloc(bound);
+                lt_buf fixed;
+                lt_buf_init_fixed(&fixed, mem, bound);
+                CHECK_ERR(lt_dk_merge(&a, &b, &fixed), LT_OK);
+                CHECK_MEM(fixed.data, fixed.len, out.data, out.len);
+                free(mem);
+            }
             CHECK_ERR(lt_dk_obj_join(&r->obj, &b), LT_OK);
             lt_dk_close(&b);
         }
