@@ -677,8 +677,7 @@ lt_err lt_dk_merge(const lt_dk_view *a, const lt_dk_view *b, lt_buf *out) {
     while (i < a->ne || j < b->ne) {
         if (i < a->ne && j < b->ne && !have_b && ea.nd == 1 && ea.a0 < b->na &&
             a2o[ea.a0] == b2o[ea.a0] && lt_read_be64(b->ids + 8 * j) == ea.id &&
-            ea.span <= b->entries_len - offb &&
-            memcmp(b->entries + offb, ea.start, ea.span) == 0) {
+            ea.span <= b->entries_len - offb && memcmp(b->entries + offb, ea.start, ea.span) == 0) {
             /* B's entry is byte for byte A's, its one dot naming the same actor: the same
              * key with the same dot, which survives. A's parse checked these bytes; what is
              * B's own to check is its order and that the dot is in its context. */

@@ -246,9 +246,9 @@ static ptrdiff_t actor_slot(lt_dk_obj *o, uint64_t id, const uint8_t *bytes, siz
     return lt_table_upsert(&o->actors, id, bytes, len, &added);
 }
 
-/* The slot of a key, added without dots if new; -1 when out of memory. */
+/* A slot for a key the table does not have (lt_table_find gave -1), without dots; -1 when out
+ * of memory. */
 static ptrdiff_t key_slot(lt_dk_obj *o, uint64_t id, const uint8_t *key, size_t len) {
-    int added;
     if (o->keys.n + 1 > o->keys_cap) {
         size_t cap = o->keys_cap ? 2 * o->keys_cap : 8;
         lt_dk_dots *d = realloc(o->dots, cap * sizeof *d);
@@ -263,7 +263,7 @@ static ptrdiff_t key_slot(lt_dk_obj *o, uint64_t id, const uint8_t *key, size_t 
         memset(o->mark + o->keys_cap, 0, cap - o->keys_cap);
         o->keys_cap = cap;
     }
-    return lt_table_upsert(&o->keys, id, key, len, &added);
+    return lt_table_insert(&o->keys, id, key, len);
 }
 
 ptrdiff_t lt_dk_obj_find(const lt_dk_obj *o, uint64_t id, const uint8_t *key, size_t key_len) {
@@ -675,6 +675,7 @@ lt_err lt_dk_obj_join(lt_dk_obj *o, const lt_dk_view *v) {
 static lt_err apply_local(lt_dk_obj *o, uint64_t actor_id, const uint8_t *actor, size_t actor_len,
                           const lt_dk_op *ops, size_t k, const lt_dk_plan *plan,
                           const ptrdiff_t *slots, int all, uint64_t max) {
+    /* slots[i]: the op's key's slot in the table (live or not), or -1 when it has none. */
     touched t;
     lt_err err = LT_OK;
     t.slots = t.inline_slots;
@@ -693,7 +694,7 @@ static lt_err apply_local(lt_dk_obj *o, uint64_t actor_id, const uint8_t *actor,
             drop_dot(o, s, o->dots[s].n - 1);
     }
     for (size_t i = 0; !all && i < k && err == LT_OK; i++) {
-        if (plan->dup[i] || slots[i] < 0)
+        if (plan->dup[i] || slots[i] < 0 || o->dots[slots[i]].n == 0)
             continue;
         size_t s = (size_t)slots[i];
         if (touch(o, &t, s, CHANGED) != 0)
@@ -705,7 +706,7 @@ static lt_err apply_local(lt_dk_obj *o, uint64_t actor_id, const uint8_t *actor,
     for (size_t i = 0; i < k && err == LT_OK; i++) {
         if (plan->dup[i] || !ops[i].add)
             continue;
-        ptrdiff_t s = key_slot(o, ops[i].id, ops[i].key, ops[i].key_len);
+        ptrdiff_t s = slots[i] >= 0 ? slots[i] : key_slot(o, ops[i].id, ops[i].key, ops[i].key_len);
         lt_dk_dot d = {(uint32_t)a, ++c, ops[i].payload, ops[i].payload_len};
         if (s < 0)
             err = LT_E_NOMEM;
@@ -735,15 +736,18 @@ lt_err lt_dk_obj_update(lt_dk_obj *o, uint64_t actor_id, const uint8_t *actor, s
         goto done;
     }
     for (size_t i = 0; i < k; i++) {
-        slots[i] = plan.dup[i] ? -1 : lt_dk_obj_find(o, ops[i].id, ops[i].key, ops[i].key_len);
+        /* The key's slot, live or not (a removed key keeps its slot until compaction). */
+        slots[i] =
+            plan.dup[i] ? -1 : lt_table_find(&o->keys, ops[i].id, ops[i].key, ops[i].key_len);
         if (plan.dup[i])
             continue;
-        if (!ops[i].add && slots[i] < 0) {
+        int live = slots[i] >= 0 && o->dots[slots[i]].n > 0;
+        if (!ops[i].add && !live) {
             *absent = i;
             e = LT_E_ABSENT;
             goto done;
         }
-        nctx += !all && slots[i] >= 0 ? o->dots[slots[i]].n : 0;
+        nctx += !all && live ? o->dots[slots[i]].n : 0;
         nadds += ops[i].add != 0;
     }
     if (all)
@@ -775,7 +779,7 @@ lt_err lt_dk_obj_update(lt_dk_obj *o, uint64_t actor_id, const uint8_t *actor, s
     for (size_t i = 0; i < k; i++) {
         if (plan.dup[i])
             continue;
-        if (!all && slots[i] >= 0) {
+        if (!all && slots[i] >= 0 && o->dots[slots[i]].n > 0) {
             const lt_dk_odot *arr = dots_of(&o->dots[slots[i]]);
             for (size_t j = 0; j < o->dots[slots[i]].n; j++) {
                 lt_dk_cdot cd = {at->ids[arr[j].actor], lt_table_key(at, arr[j].actor),

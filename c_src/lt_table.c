@@ -28,11 +28,14 @@ ptrdiff_t lt_table_find(const lt_table *t, uint64_t id, const uint8_t *key, size
     if (t->index_cap == 0)
         return -1;
     size_t mask = t->index_cap - 1;
+    uint64_t tag = id >> 32 << 32;
     for (size_t i = (size_t)id & mask;; i = (i + 1) & mask) {
-        uint32_t s = t->index[i];
+        uint64_t s = t->index[i];
         if (s == 0)
             return -1;
-        size_t slot = s - 1;
+        if ((s & ~(uint64_t)UINT32_MAX) != tag)
+            continue;
+        size_t slot = (size_t)(s & UINT32_MAX) - 1;
         if (t->ids[slot] == id && t->key_len[slot] == len &&
             memcmp(lt_table_key(t, slot), key, len) == 0)
             return (ptrdiff_t)slot;
@@ -42,16 +45,16 @@ ptrdiff_t lt_table_find(const lt_table *t, uint64_t id, const uint8_t *key, size
 /* Doubles the index (load factor at most 1/2) and re-inserts every slot. */
 static int grow_index(lt_table *t) {
     size_t cap = t->index_cap ? 2 * t->index_cap : 16;
-    if (cap > SIZE_MAX / sizeof(uint32_t))
+    if (cap > SIZE_MAX / sizeof(uint64_t))
         return -1;
-    uint32_t *index = calloc(cap, sizeof(uint32_t));
+    uint64_t *index = calloc(cap, sizeof(uint64_t));
     if (index == NULL)
         return -1;
     for (size_t slot = 0; slot < t->n; slot++) {
         size_t i = (size_t)t->ids[slot] & (cap - 1);
         while (index[i] != 0)
             i = (i + 1) & (cap - 1);
-        index[i] = (uint32_t)(slot + 1);
+        index[i] = (t->ids[slot] >> 32 << 32) | (uint64_t)(slot + 1);
     }
     free(t->index);
     t->index = index;
@@ -85,6 +88,12 @@ ptrdiff_t lt_table_upsert(lt_table *t, uint64_t id, const uint8_t *key, size_t l
     *added = 0;
     if (found >= 0)
         return found;
+    found = lt_table_insert(t, id, key, len);
+    *added = found >= 0;
+    return found;
+}
+
+ptrdiff_t lt_table_insert(lt_table *t, uint64_t id, const uint8_t *key, size_t len) {
     if (len > UINT32_MAX)
         return -1;
     if (t->n == t->cap && grow_slots(t) != 0)
@@ -102,8 +111,7 @@ ptrdiff_t lt_table_upsert(lt_table *t, uint64_t id, const uint8_t *key, size_t l
     size_t mask = t->index_cap - 1, i = (size_t)id & mask;
     while (t->index[i] != 0)
         i = (i + 1) & mask;
-    t->index[i] = (uint32_t)(slot + 1);
-    *added = 1;
+    t->index[i] = (id >> 32 << 32) | (uint64_t)(slot + 1);
     return (ptrdiff_t)slot;
 }
 

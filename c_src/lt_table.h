@@ -14,7 +14,10 @@
 #include "lt_common.h"
 
 typedef struct {
-    uint32_t *index;   /* index_cap entries: slot + 1, or 0 for free; owned */
+    /* index_cap entries: (slot + 1) in the low 32 bits, the key id's high 32 bits above (a
+     * tag: most mismatches are settled without touching the slot arrays), or 0 for free;
+     * owned */
+    uint64_t *index;
     size_t index_cap;  /* a power of two */
     uint64_t *ids;     /* per slot; owned */
     size_t *key_off;   /* per slot, into arena; owned */
@@ -32,6 +35,10 @@ ptrdiff_t lt_table_find(const lt_table *t, uint64_t id, const uint8_t *key, size
 /* The slot of the key, adding it if absent (*added says which). -1 when out of memory or
  * past 2^32 - 2 slots. Slot arrays of the caller must then be grown to lt_table_cap(t). */
 ptrdiff_t lt_table_upsert(lt_table *t, uint64_t id, const uint8_t *key, size_t len, int *added);
+
+/* Adds a key the caller knows is absent (lt_table_find gave -1, and nothing was added since):
+ * the slot, or -1 as lt_table_upsert. */
+ptrdiff_t lt_table_insert(lt_table *t, uint64_t id, const uint8_t *key, size_t len);
 
 static inline size_t lt_table_cap(const lt_table *t) {
     return t->cap;
