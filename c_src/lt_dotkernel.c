@@ -606,10 +606,49 @@ general:
     return 1;
 }
 
-lt_err lt_dk_merge(const lt_dk_view *a, const lt_dk_view *b, lt_buf *out) {
+struct lt_dk_merger {
+    const lt_dk_view *a, *b;
+    lt_buf *out;
+    size_t mark;          /* out->len before the merge: restored on error */
+    size_t head, id_room; /* where the key count and ids go, and the room kept for them */
+    uint8_t *scratch;     /* the actor maps and the cloud union; owned */
+    uint64_t *ids;        /* the output's key ids; owned */
+    side sa, sb;
+    /* Where the walk over both inputs stands. */
+    size_t i, j, offa, offb, nout;
+    int have_b; /* eb holds B's entry j */
+    lt_dk_entry ea, eb, pa, pb;
+    /* After the walk the ids are written and the entries move down to follow them, a slice
+     * per step: touching tens of megabytes of fresh memory at once would hold the thread for
+     * milliseconds. */
+    int walked;
+    size_t ids_at, ids_written, dest, src, body_len, moved;
+};
+
+/* Work per unit of a step's budget after the walk: ids written, bytes of entries moved. */
+#define LT_DK_IDS_PER_STEP 32
+#define LT_DK_MOVE_PER_STEP 128
+
+void lt_dk_merge_free(lt_dk_merger *m) {
+    if (m == NULL)
+        return;
+    free(m->scratch);
+    free(m->ids);
+    free(m);
+}
+
+lt_err lt_dk_merge_start(const lt_dk_view *a, const lt_dk_view *b, lt_buf *out, lt_dk_merger **mp) {
+    *mp = NULL;
     if (a->tag != b->tag)
         return LT_E_WRONG_TYPE;
-    size_t mark = out->len, na = a->na, nb = b->na, nclouds = 0;
+    size_t na = a->na, nb = b->na, nclouds = 0;
+    lt_dk_merger *m = calloc(1, sizeof *m);
+    if (m == NULL)
+        return LT_E_NOMEM;
+    m->a = a;
+    m->b = b;
+    m->out = out;
+    m->mark = out->len;
     lt_err e = LT_OK;
     for (size_t i = 0; i < na; i++)
         nclouds += a->actors[i].ncloud;
@@ -617,13 +656,13 @@ lt_err lt_dk_merge(const lt_dk_view *a, const lt_dk_view *b, lt_buf *out) {
         nclouds += b->actors[j].ncloud;
     /* Scratch: the actor maps, the cloud union, the output ids. */
     size_t maps = (na + nb) * (sizeof(uint32_t) + sizeof(int64_t)) + nclouds * sizeof(uint64_t);
-    uint8_t *scratch = malloc(maps ? maps : 1);
-    uint64_t *ids = malloc((a->ne + b->ne ? a->ne + b->ne : 1) * sizeof(uint64_t));
-    if (scratch == NULL || ids == NULL) {
+    m->scratch = malloc(maps ? maps : 1);
+    m->ids = malloc((a->ne + b->ne ? a->ne + b->ne : 1) * sizeof(uint64_t));
+    if (m->scratch == NULL || m->ids == NULL) {
         e = LT_E_NOMEM;
-        goto done;
+        goto fail;
     }
-    int64_t *a2b = (int64_t *)scratch, *b2a = a2b + na;
+    int64_t *a2b = (int64_t *)m->scratch, *b2a = a2b + na;
     uint64_t *cloud_tmp = (uint64_t *)(b2a + nb);
     uint32_t *a2o = (uint32_t *)(cloud_tmp + nclouds), *b2o = a2o + na;
     /* The actors' union, in order, with the contexts united. */
@@ -656,25 +695,72 @@ lt_err lt_dk_merge(const lt_dk_view *a, const lt_dk_view *b, lt_buf *out) {
         i += take_a;
         j += both || !take_a;
     }
-    /* The entries, in one walk over both. */
     int wide = k > 128;
     side sa = {a, b, a2o, a2b, wide}, sb = {b, a, b2o, b2a, wide};
+    m->sa = sa;
+    m->sb = sb;
     /* The entries go straight into `out`, after room for the key count and ids, which are
      * known at the end: then the entries move down to follow them. */
-    size_t head = out->len, id_room = 10 + 8 * (a->ne + b->ne);
-    lt_buf *body = out;
-    size_t offa = 0, offb = 0, nout = 0;
-    lt_dk_entry ea, eb, pa, pb;
-    i = j = 0;
-    if (lt_buf_reserve(out, id_room + a->entries_len + b->entries_len + 64) != 0) {
+    m->head = out->len;
+    m->id_room = 10 + 8 * (a->ne + b->ne);
+    if (lt_buf_reserve(out, m->id_room + a->entries_len + b->entries_len + 64) != 0) {
         e = LT_E_NOMEM;
-        goto done;
+        goto fail;
     }
-    out->len += id_room;
-    int have_b = 0; /* eb holds B's entry j */
-    if (a->ne && (e = next_entry(a, 0, &offa, &ea)) != LT_OK)
-        goto done;
-    while (i < a->ne || j < b->ne) {
+    out->len += m->id_room;
+    if (a->ne && (e = next_entry(a, 0, &m->offa, &m->ea)) != LT_OK)
+        goto fail;
+    *mp = m;
+    return LT_OK;
+fail:
+    out->len = m->mark;
+    lt_dk_merge_free(m);
+    return e;
+}
+
+/* At most `budget` x `per` of the `left`, at least one. */
+static size_t slice_of(size_t left, size_t budget, size_t per) {
+    return budget >= left / per + 1 ? left : (budget ? budget : 1) * per;
+}
+
+/* Writes the next slice of the ids, then moves the next slice of the entries down (dest < src,
+ * so slices in increasing order never overwrite bytes not yet moved). */
+static lt_err finish_step(lt_dk_merger *m, size_t budget, int *done) {
+    uint8_t *base = m->out->data;
+    *done = 0;
+    if (m->ids_written < m->nout) {
+        size_t n = slice_of(m->nout - m->ids_written, budget, LT_DK_IDS_PER_STEP);
+        uint8_t *h = base + m->ids_at + 8 * m->ids_written;
+        for (size_t x = 0; x < n; x++, h += 8)
+            lt_write_be64(h, m->ids[m->ids_written + x]);
+        m->ids_written += n;
+        if (m->ids_written < m->nout || budget != SIZE_MAX)
+            return LT_OK;
+    }
+    size_t n = slice_of(m->body_len - m->moved, budget, LT_DK_MOVE_PER_STEP);
+    memmove(base + m->dest + m->moved, base + m->src + m->moved, n);
+    m->moved += n;
+    *done = m->moved == m->body_len;
+    if (*done)
+        m->out->len = m->dest + m->body_len;
+    return LT_OK;
+}
+
+lt_err lt_dk_merge_step(lt_dk_merger *m, size_t budget, int *done) {
+    if (m->walked)
+        return finish_step(m, budget, done);
+    /* The walk's state in locals (registers) while it runs, saved back when it pauses. */
+    const lt_dk_view *a = m->a, *b = m->b;
+    const side *sa = &m->sa, *sb = &m->sb;
+    const uint32_t *a2o = sa->to_out, *b2o = sb->to_out;
+    lt_buf *out = m->out, *body = out;
+    uint64_t *ids = m->ids;
+    size_t i = m->i, j = m->j, offa = m->offa, offb = m->offb, nout = m->nout, steps = 0;
+    int have_b = m->have_b;
+    lt_dk_entry ea = m->ea, eb = m->eb, pa = m->pa, pb = m->pb;
+    lt_err e = LT_OK;
+    *done = 0;
+    while ((i < a->ne || j < b->ne) && steps++ < budget) {
         if (i < a->ne && j < b->ne && !have_b && ea.nd == 1 && ea.a0 < b->na &&
             a2o[ea.a0] == b2o[ea.a0] && lt_read_be64(b->ids + 8 * j) == ea.id &&
             ea.span <= b->entries_len - offb && memcmp(b->entries + offb, ea.start, ea.span) == 0) {
@@ -683,7 +769,7 @@ lt_err lt_dk_merge(const lt_dk_view *a, const lt_dk_view *b, lt_buf *out) {
              * B's own to check is its order and that the dot is in its context. */
             if ((j > 0 && entry_cmp(&pb, &ea) >= 0) || !seen_at(b, ea.a0, ea.c0)) {
                 e = j > 0 && entry_cmp(&pb, &ea) >= 0 ? LT_E_ORDER : LT_E_DOT;
-                goto done;
+                goto fail;
             }
             if (a2o[ea.a0] == ea.a0 || lt_varint_len(a2o[ea.a0]) == lt_varint_len(ea.a0)) {
                 if (lt_buf_reserve(body, ea.span) == 0) {
@@ -694,7 +780,7 @@ lt_err lt_dk_merge(const lt_dk_view *a, const lt_dk_view *b, lt_buf *out) {
                     body->len += ea.span;
                 }
             } else {
-                (void)put_joined(body, &sa, &ea, &sb, &ea);
+                (void)put_joined(body, sa, &ea, sb, &ea);
             }
             ids[nout++] = ea.id;
             offb += ea.span;
@@ -703,34 +789,34 @@ lt_err lt_dk_merge(const lt_dk_view *a, const lt_dk_view *b, lt_buf *out) {
             pa = ea;
             if (++i < a->ne) {
                 if ((e = next_entry(a, i, &offa, &ea)) != LT_OK)
-                    goto done;
+                    goto fail;
                 if (entry_cmp(&pa, &ea) >= 0) {
                     e = LT_E_ORDER;
-                    goto done;
+                    goto fail;
                 }
             }
             continue;
         }
         if (j < b->ne && !have_b) {
             if ((e = next_entry(b, j, &offb, &eb)) != LT_OK)
-                goto done;
+                goto fail;
             if (j > 0 && entry_cmp(&pb, &eb) >= 0) {
                 e = LT_E_ORDER;
-                goto done;
+                goto fail;
             }
             have_b = 1;
         }
         int order = i == a->ne ? 1 : j == b->ne ? -1 : entry_cmp(&ea, &eb);
-        if (put_joined(body, &sa, order <= 0 ? &ea : NULL, &sb, order >= 0 ? &eb : NULL))
+        if (put_joined(body, sa, order <= 0 ? &ea : NULL, sb, order >= 0 ? &eb : NULL))
             ids[nout++] = order <= 0 ? ea.id : eb.id;
         if (order <= 0) {
             pa = ea;
             if (++i < a->ne) {
                 if ((e = next_entry(a, i, &offa, &ea)) != LT_OK)
-                    goto done;
+                    goto fail;
                 if (entry_cmp(&pa, &ea) >= 0) {
                     e = LT_E_ORDER;
-                    goto done;
+                    goto fail;
                 }
             }
         }
@@ -740,26 +826,49 @@ lt_err lt_dk_merge(const lt_dk_view *a, const lt_dk_view *b, lt_buf *out) {
             have_b = 0;
         }
     }
+    if (i < a->ne || j < b->ne) { /* out of budget: pause */
+        m->i = i;
+        m->j = j;
+        m->offa = offa;
+        m->offb = offb;
+        m->nout = nout;
+        m->have_b = have_b;
+        m->ea = ea;
+        m->eb = eb;
+        m->pa = pa;
+        m->pb = pb;
+        return out->failed ? (out->len = m->mark, LT_E_NOMEM) : LT_OK;
+    }
     if (offa != a->entries_len || offb != b->entries_len) {
         e = LT_E_TRAILING;
-        goto done;
+        goto fail;
     }
     if (out->failed) {
         e = LT_E_NOMEM;
-        goto done;
+        goto fail;
     }
-    size_t body_at = head + id_room, body_len = out->len - body_at;
-    uint8_t *h = out->data + head;
-    h += lt_varint_write(h, nout);
-    for (size_t x = 0; x < nout; x++, h += 8)
-        lt_write_be64(h, ids[x]);
-    memmove(h, out->data + body_at, body_len);
-    out->len = (size_t)(h - out->data) + body_len;
-done:
-    free(scratch);
-    free(ids);
+    m->walked = 1;
+    m->nout = nout;
+    m->ids_at = m->head + lt_varint_write(out->data + m->head, nout);
+    m->ids_written = 0;
+    m->dest = m->ids_at + 8 * nout;
+    m->src = m->head + m->id_room;
+    m->body_len = out->len - m->src;
+    m->moved = 0;
+    return budget == SIZE_MAX ? finish_step(m, budget, done) : LT_OK;
+fail:
+    out->len = m->mark;
+    return e;
+}
+
+lt_err lt_dk_merge(const lt_dk_view *a, const lt_dk_view *b, lt_buf *out) {
+    lt_dk_merger *m;
+    int done;
+    lt_err e = lt_dk_merge_start(a, b, out, &m);
     if (e != LT_OK)
-        out->len = mark;
+        return e;
+    e = lt_dk_merge_step(m, SIZE_MAX, &done);
+    lt_dk_merge_free(m);
     return e;
 }
 

@@ -127,6 +127,19 @@ LT_WARN_UNUSED lt_err lt_dk_lookup(const lt_dk_view *v, uint64_t id, const uint8
  * checking both structures. On error out->len is unchanged. */
 LT_WARN_UNUSED lt_err lt_dk_merge(const lt_dk_view *a, const lt_dk_view *b, lt_buf *out);
 
+/* The same join in steps, for a caller that must not hold its thread for long (the NIF yields
+ * between steps). start checks nothing but the headers and writes the united context; each
+ * step walks at most `budget` entries (then, once they are all written, writes the key ids
+ * and moves the entries into place in slices proportional to `budget`) and sets *done when
+ * the join is complete. a, b and out
+ * are borrowed: they must stay put until lt_dk_merge_free. On any error out->len is restored
+ * and the caller frees the merger. */
+typedef struct lt_dk_merger lt_dk_merger;
+LT_WARN_UNUSED lt_err lt_dk_merge_start(const lt_dk_view *a, const lt_dk_view *b, lt_buf *out,
+                                        lt_dk_merger **m);
+LT_WARN_UNUSED lt_err lt_dk_merge_step(lt_dk_merger *m, size_t budget, int *done);
+void lt_dk_merge_free(lt_dk_merger *m);
+
 /* An upper bound of the size of lt_dk_merge's output, so it can go straight into a buffer of
  * that size (a fixed one: the NIF's result binary); 0 when there is no cheap bound (more than
  * 128 actors between them), then use a growing buffer. */

@@ -59,7 +59,10 @@ static void make_atoms(ErlNifEnv *env) {
 
 static int open_resources(ErlNifEnv *env) {
     ErlNifResourceFlags flags = ERL_NIF_RT_CREATE | ERL_NIF_RT_TAKEOVER;
-    return lt_hash_open_resources(env, flags) && lt_object_open_resources(env, flags) ? 0 : 1;
+    return lt_hash_open_resources(env, flags) && lt_object_open_resources(env, flags) &&
+                   lt_dk_open_resources(env, flags)
+               ? 0
+               : 1;
 }
 
 static int load(ErlNifEnv *env, void **priv, ERL_NIF_TERM info) {

@@ -38,6 +38,7 @@ extern lt_atoms lt_atom;
 typedef struct {
     ErlNifResourceType *hash_job;
     ErlNifResourceType *object;
+    ErlNifResourceType *merge_job; /* a dot-kernel merge between yields */
 } lt_resources;
 
 extern lt_resources lt_res;
@@ -227,6 +228,7 @@ uint64_t lt_hlc_advance_past(uint64_t ts);
 /* Resource types, opened in load and upgrade. */
 int lt_hash_open_resources(ErlNifEnv *env, ErlNifResourceFlags flags);
 int lt_object_open_resources(ErlNifEnv *env, ErlNifResourceFlags flags);
+int lt_dk_open_resources(ErlNifEnv *env, ErlNifResourceFlags flags);
 
 /* ---- in-place objects (lt_nif_object.c) --------------------------------------------------
  * What a CRDT type supplies to have in-place objects. The object's mutex is held around every

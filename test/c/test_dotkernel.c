@@ -118,6 +118,22 @@ static void deliver(replica *r, const lt_buf *bin, uint8_t tag) {
     if (open_ok(&a, &r->state, tag)) {
         if (open_ok(&b, bin, tag)) {
             CHECK_ERR(lt_dk_merge(&a, &b, &out), LT_OK);
+            { /* in steps of a few entries: the same join */
+                lt_dk_merger *m;
+                lt_buf stepped;
+                int done = 0, steps = 0;
+                lt_buf_init(&stepped);
+                CHECK_ERR(lt_dk_merge_start(&a, &b, &stepped, &m), LT_OK);
+                while (!done && m != NULL) {
+                    lt_err se = lt_dk_merge_step(m, 1 + (size_t)(steps++ % 3), &done);
+                    CHECK_ERR(se, LT_OK);
+                    if (se != LT_OK)
+                        break;
+                }
+                lt_dk_merge_free(m);
+                CHECK_MEM(stepped.data, stepped.len, out.data, out.len);
+                lt_buf_free(&stepped);
+            }
             size_t bound = lt_dk_merge_bound(&a, &b);
             if (bound > 0) { /* the bound holds: the join fits a fixed buffer of that size */
                 uint8_t *mem = malloc(bound);
