@@ -92,6 +92,25 @@ static inline void lt_buf_put_u8(lt_buf *b, uint8_t v) {
 }
 
 /* ---- byte order: always through memcpy, never a cast of an unaligned pointer ----------- */
+/* A move of `len` bytes from offset `src` down to offset `dst` (dst <= src) in one buffer, in
+ * slices for work that must pause (a merge that yields). Slices go in increasing order, so one
+ * never overwrites bytes not yet moved. */
+typedef struct {
+    size_t dst, src, len, done;
+} lt_move;
+
+/* Moves the next slice of at most `max` bytes; returns its size. */
+static inline size_t lt_move_slice(uint8_t *base, lt_move *m, size_t max) {
+    size_t n = m->len - m->done < max ? m->len - m->done : max;
+    memmove(base + m->dst + m->done, base + m->src + m->done, n);
+    m->done += n;
+    return n;
+}
+
+static inline int lt_move_done(const lt_move *m) {
+    return m->done == m->len;
+}
+
 static inline uint64_t lt_read_be64(const uint8_t *p) {
     uint64_t v;
     memcpy(&v, p, 8);

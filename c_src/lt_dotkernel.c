@@ -622,7 +622,8 @@ struct lt_dk_merger {
      * per step: touching tens of megabytes of fresh memory at once would hold the thread for
      * milliseconds. */
     int walked;
-    size_t ids_at, ids_written, dest, src, body_len, moved;
+    size_t ids_at, ids_written;
+    lt_move body;
 };
 
 /* Work per unit of a step's budget after the walk: ids written, bytes of entries moved. */
@@ -737,12 +738,13 @@ static lt_err finish_step(lt_dk_merger *m, size_t budget, int *done) {
         if (m->ids_written < m->nout || budget != SIZE_MAX)
             return LT_OK;
     }
-    size_t n = slice_of(m->body_len - m->moved, budget, LT_DK_MOVE_PER_STEP);
-    memmove(base + m->dest + m->moved, base + m->src + m->moved, n);
-    m->moved += n;
-    *done = m->moved == m->body_len;
+    size_t max = budget > SIZE_MAX / LT_DK_MOVE_PER_STEP
+                     ? SIZE_MAX
+                     : (budget ? budget : 1) * LT_DK_MOVE_PER_STEP;
+    (void)lt_move_slice(base, &m->body, max);
+    *done = lt_move_done(&m->body);
     if (*done)
-        m->out->len = m->dest + m->body_len;
+        m->out->len = m->body.dst + m->body.len;
     return LT_OK;
 }
 
@@ -851,10 +853,10 @@ lt_err lt_dk_merge_step(lt_dk_merger *m, size_t budget, int *done) {
     m->nout = nout;
     m->ids_at = m->head + lt_varint_write(out->data + m->head, nout);
     m->ids_written = 0;
-    m->dest = m->ids_at + 8 * nout;
-    m->src = m->head + m->id_room;
-    m->body_len = out->len - m->src;
-    m->moved = 0;
+    m->body.dst = m->ids_at + 8 * nout;
+    m->body.src = m->head + m->id_room;
+    m->body.len = out->len - m->body.src;
+    m->body.done = 0;
     return budget == SIZE_MAX ? finish_step(m, budget, done) : LT_OK;
 fail:
     out->len = m->mark;
@@ -962,7 +964,7 @@ lt_err lt_dk_build_delta(uint8_t tag, lt_dk_cdot *ctx, size_t nctx, lt_dk_add *a
             end++;
         uint64_t base = 0;
         size_t p = i, ncloud = 0;
-        for (; p < end && ctx[p].counter <= base + 1; p++)
+        for (; p < end && (ctx[p].counter <= base || ctx[p].counter == base + 1); p++)
             base = ctx[p].counter > base ? ctx[p].counter : base;
         for (size_t q = p; q < end; q++)
             ncloud += q == p || ctx[q].counter != ctx[q - 1].counter;

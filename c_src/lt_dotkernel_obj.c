@@ -151,8 +151,9 @@ static uint64_t ctx_max(const lt_dk_ctx *c) {
 /* Moves cloud dots that now continue the base into it. */
 static void ctx_absorb(lt_dk_ctx *c) {
     size_t drop = 0;
-    while (drop < c->ncloud && c->cloud[drop] <= c->base + 1) {
-        if (c->cloud[drop] == c->base + 1)
+    /* (Not cloud[drop] <= base + 1: at base 2^64 - 1 that wraps to 0.) */
+    while (drop < c->ncloud && (c->cloud[drop] <= c->base || c->cloud[drop] == c->base + 1)) {
+        if (c->cloud[drop] > c->base)
             c->base++;
         drop++;
     }

@@ -1,9 +1,8 @@
 /* lt_lwwset.c — LWW-Element-Sets: binaries and in-place objects. See lt_lwwset.h.
  *
  * Laid out as lt_set.c: an operation over a binary starts with one pass (walk) that checks the
- * structure and, when asked, records where each entry's element starts; merging is then one
- * walk over both inputs in (id, bytes) order, writing the columns and elements at places sized
- * for the largest possible result and moving them down once the size is known. */
+ * structure and, when asked, records where each entry's element starts; merging (lt_colset.c,
+ * shared with the G-Set and 2P-Set) checks as it goes. */
 #include "lt_lwwset.h"
 
 #include "lt_canon.h"
@@ -154,8 +153,6 @@ lt_err lt_lwwset_count(const lt_lwwset_view *v, size_t *count) {
     return LT_OK;
 }
 
-/* ---- merge --------------------------------------------------------------------------------- */
-
 /* The element bytes (without their length) of entry i of a scanned view. */
 static void elem_at(const lt_lwwset_view *v, const offsets *o, size_t i, const uint8_t **elem,
                     size_t *elen) {
@@ -170,86 +167,31 @@ static uint64_t max64(uint64_t a, uint64_t b) {
     return a > b ? a : b;
 }
 
+/* ---- merge --------------------------------------------------------------------------------- */
+
+static lt_cols cols_of(const lt_lwwset_view *v) {
+    lt_cols c = {LT_COLS_LWWSET, v->n, v->ids, v->adds, v->rems, v->elems, v->elems_len};
+    return c;
+}
+
+lt_err lt_lwwset_merge_start(const lt_lwwset_view *a, const lt_lwwset_view *b, lt_buf *out,
+                             lt_cols_merger **m) {
+    lt_cols ca = cols_of(a), cb = cols_of(b);
+    const uint8_t head[3] = {LT_TYPE_LWWSET, LT_FORMAT_V1, a->bias};
+    /* Sets of different bias do not merge; bad bytes say first what is wrong with them. */
+    return lt_cols_merge_start(&ca, &cb, head, sizeof head, a->bias != b->bias ? LT_E_BIAS : LT_OK,
+                               out, m);
+}
+
 lt_err lt_lwwset_merge(const lt_lwwset_view *a, const lt_lwwset_view *b, lt_buf *out) {
-    offsets oa, ob;
-    lt_err e = scan(a, &oa);
+    lt_cols_merger *m;
+    int done;
+    lt_err e = lt_lwwset_merge_start(a, b, out, &m);
     if (e != LT_OK)
         return e;
-    if ((e = scan(b, &ob)) != LT_OK) {
-        offsets_free(&oa);
-        return e;
-    }
-    if (a->bias != b->bias) { /* after the structure: bad bytes say what is wrong with them */
-        offsets_free(&oa);
-        offsets_free(&ob);
-        return LT_E_BIAS;
-    }
-    size_t max_n = a->n + b->n;
-    size_t max_elems = a->elems_len + b->elems_len, hdr_max = 3 + lt_varint_len(max_n), room;
-    /* Both inputs exist in memory, so these sums cannot overflow; check anyway. */
-    if (lt_size_mul(max_n, LT_LWWSET_FIXED, &room) != 0 ||
-        lt_size_add(room, max_elems, &room) != 0 || lt_size_add(room, hdr_max, &room) != 0 ||
-        lt_buf_reserve(out, room) != 0) {
-        offsets_free(&oa);
-        offsets_free(&ob);
-        return LT_E_NOMEM;
-    }
-    uint8_t *base = out->data + out->len;
-    uint8_t *ids = base + hdr_max, *adds = ids + 8 * max_n, *rems = adds + 8 * max_n;
-    uint8_t *elems = rems + 8 * max_n;
-    size_t i = 0, j = 0, k = 0, w = 0;
-    while (i < a->n || j < b->n) {
-        int order;
-        if (i == a->n || j == b->n) {
-            order = i == a->n ? 1 : -1;
-        } else {
-            uint64_t ida = lt_lwwset_id(a, i), idb = lt_lwwset_id(b, j);
-            if (ida != idb) {
-                order = ida < idb ? -1 : 1;
-            } else { /* equal ids: the same element, or a collision the bytes settle */
-                const uint8_t *ea, *eb;
-                size_t la, lb;
-                elem_at(a, &oa, i, &ea, &la);
-                elem_at(b, &ob, j, &eb, &lb);
-                order = lt_bytes_cmp(ea, la, eb, lb);
-            }
-        }
-        const lt_lwwset_view *src = order <= 0 ? a : b;
-        const offsets *so = order <= 0 ? &oa : &ob;
-        size_t si = order <= 0 ? i : j;
-        size_t span = so->offs[si + 1] - so->offs[si];
-        uint64_t add =
-            max64(order <= 0 ? lt_lwwset_add_ts(a, i) : 0, order >= 0 ? lt_lwwset_add_ts(b, j) : 0);
-        uint64_t rem =
-            max64(order <= 0 ? lt_lwwset_rem_ts(a, i) : 0, order >= 0 ? lt_lwwset_rem_ts(b, j) : 0);
-        memcpy(ids + 8 * k, src->ids + 8 * si, 8);
-        lt_write_be64(adds + 8 * k, add);
-        lt_write_be64(rems + 8 * k, rem);
-        memcpy(elems + w, src->elems + so->offs[si], span);
-        w += span;
-        k++;
-        i += order <= 0;
-        j += order >= 0;
-    }
-    offsets_free(&oa);
-    offsets_free(&ob);
-    /* The header, then the columns and elements moved down to sit right after it (each
-     * destination ends before the next source starts). */
-    uint8_t *p = base;
-    *p++ = LT_TYPE_LWWSET;
-    *p++ = LT_FORMAT_V1;
-    *p++ = a->bias;
-    p += lt_varint_write(p, k);
-    memmove(p, ids, 8 * k);
-    p += 8 * k;
-    memmove(p, adds, 8 * k);
-    p += 8 * k;
-    memmove(p, rems, 8 * k);
-    p += 8 * k;
-    memmove(p, elems, w);
-    p += w;
-    out->len += (size_t)(p - base);
-    return LT_OK;
+    e = lt_cols_merge_step(m, SIZE_MAX, &done);
+    lt_cols_merge_free(m);
+    return e;
 }
 
 /* ---- digests --------------------------------------------------------------------------------- */

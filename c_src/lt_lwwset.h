@@ -30,6 +30,7 @@
 #ifndef LT_LWWSET_H
 #define LT_LWWSET_H
 
+#include "lt_colset.h"
 #include "lt_common.h"
 #include "lt_digest.h"
 #include "lt_table.h"
@@ -113,6 +114,12 @@ LT_WARN_UNUSED lt_err lt_lwwset_count(const lt_lwwset_view *v, size_t *count);
  * out->len is unchanged. */
 LT_WARN_UNUSED lt_err lt_lwwset_merge(const lt_lwwset_view *a, const lt_lwwset_view *b,
                                       lt_buf *out);
+
+/* The same merge in steps (the NIF yields between them): lt_cols_merge_step and
+ * lt_cols_merge_free (lt_colset.h) run and free the merger. The inputs' bytes and `out` must
+ * stay put until it is freed. */
+LT_WARN_UNUSED lt_err lt_lwwset_merge_start(const lt_lwwset_view *a, const lt_lwwset_view *b,
+                                            lt_buf *out, lt_cols_merger **m);
 
 /* Writes the 16-byte digest of the state to out, after checking its structure. Entry bytes:
  * u64be id ‖ u64be add_ts ‖ u64be rem_ts ‖ element bytes; global bytes: the bias byte. */

@@ -1,9 +1,7 @@
 /* lt_set.c — G-Sets and 2P-Sets: binaries and in-place objects. See lt_set.h.
  *
  * Like the vector clock, an operation over a binary starts with one pass (walk) that checks the
- * structure and, when asked, records where each entry's element starts; merging is then one
- * walk over both inputs in (id, bytes) order, writing the columns and elements at places sized
- * for the largest possible result and moving them down once the size is known. */
+ * structure; merging (lt_colset.c, shared with the LWW-Element-Set) checks as it goes. */
 #include "lt_set.h"
 
 #include "lt_canon.h"
@@ -42,27 +40,11 @@ lt_err lt_set_open(lt_set_view *v, const uint8_t *p, size_t len, uint8_t tag) {
     return LT_OK;
 }
 
-/* ---- the walk: structure, offsets, and an optional lookup -------------------------------- */
+/* ---- the walk: structure, and an optional lookup ---------------------------------------- */
 
-#define INLINE_OFFSETS 64
-
-/* offs[i] is where entry i (its length varint) starts in the element section; offs[n] is the
- * section's length. Owns `offs` when it is not `inline_offs`. */
-typedef struct {
-    size_t *offs;
-    size_t inline_offs[INLINE_OFFSETS + 1];
-} offsets;
-
-/* Frees the offsets array if it was malloc'd, and NULLs it. */
-static void offsets_free(offsets *o) {
-    if (o->offs != o->inline_offs)
-        free(o->offs);
-    o->offs = NULL;
-}
-
-/* Checks v's structure. When `offs` is not NULL it receives n + 1 offsets (see `offsets`).
- * When `find` is not NULL, *found receives the flags of the entry equal to it (0 if none). */
-static lt_err walk(const lt_set_view *v, size_t *offs, const lt_set_entry *find, uint8_t *found) {
+/* Checks v's structure. When `find` is not NULL, *found receives the flags of the entry equal
+ * to it (0 if none). */
+static lt_err walk(const lt_set_view *v, const lt_set_entry *find, uint8_t *found) {
     const uint8_t *elems = v->elems;
     size_t len = v->elems_len, off = 0, prev_off = 0, prev_len = 0;
     uint64_t prev = 0;
@@ -70,8 +52,6 @@ static lt_err walk(const lt_set_view *v, size_t *offs, const lt_set_entry *find,
         *found = 0;
     for (size_t i = 0; i < v->n; i++) {
         uint64_t elen;
-        if (offs != NULL)
-            offs[i] = off;
         lt_err e = lt_varint_read(elems, len, &off, &elen);
         if (LT_UNLIKELY(e != LT_OK))
             return e;
@@ -95,34 +75,15 @@ static lt_err walk(const lt_set_view *v, size_t *offs, const lt_set_entry *find,
     }
     if (off != len)
         return LT_E_TRAILING;
-    if (offs != NULL)
-        offs[v->n] = len;
     return LT_OK;
 }
 
-/* The walk, recording offsets into o (which the caller frees with offsets_free on LT_OK; on
- * error nothing is left to free). */
-static lt_err scan(const lt_set_view *v, offsets *o) {
-    o->offs = o->inline_offs;
-    if (v->n > INLINE_OFFSETS) {
-        if (v->n >= SIZE_MAX / sizeof(size_t))
-            return LT_E_NOMEM;
-        o->offs = malloc((v->n + 1) * sizeof(size_t));
-        if (o->offs == NULL)
-            return LT_E_NOMEM;
-    }
-    lt_err e = walk(v, o->offs, NULL, NULL);
-    if (e != LT_OK)
-        offsets_free(o);
-    return e;
-}
-
 lt_err lt_set_check(const lt_set_view *v) {
-    return walk(v, NULL, NULL, NULL);
+    return walk(v, NULL, NULL);
 }
 
 lt_err lt_set_check_full(const lt_set_view *v) {
-    lt_err e = walk(v, NULL, NULL, NULL);
+    lt_err e = walk(v, NULL, NULL);
     size_t off = 0;
     for (size_t i = 0; i < v->n && e == LT_OK; i++) {
         const uint8_t *elem;
@@ -138,11 +99,11 @@ lt_err lt_set_check_full(const lt_set_view *v) {
 lt_err lt_set_lookup(const lt_set_view *v, uint64_t id, const uint8_t *elem, size_t elem_len,
                      uint8_t *flags) {
     lt_set_entry target = {id, 0, elem, elem_len};
-    return walk(v, NULL, &target, flags);
+    return walk(v, &target, flags);
 }
 
 lt_err lt_set_count(const lt_set_view *v, size_t *count) {
-    lt_err e = walk(v, NULL, NULL, NULL);
+    lt_err e = walk(v, NULL, NULL);
     if (e != LT_OK)
         return e;
     size_t c = v->n;
@@ -157,88 +118,36 @@ lt_err lt_set_count(const lt_set_view *v, size_t *count) {
 
 /* ---- merge --------------------------------------------------------------------------------- */
 
-/* The element bytes (without their length) of entry i of a scanned view. */
-static void elem_at(const lt_set_view *v, const offsets *o, size_t i, const uint8_t **elem,
-                    size_t *elen) {
-    size_t off = o->offs[i];
-    *elem = NULL;
-    *elen = 0;
-    /* Cannot fail: the scan read this entry already. */
-    (void)lt_set_next_elem(v, &off, elem, elen);
+static lt_cols cols_of(const lt_set_view *v) {
+    lt_cols c = {v->tag == LT_TYPE_TWOPSET ? LT_COLS_TWOPSET : LT_COLS_GSET,
+                 v->n,
+                 v->ids,
+                 v->flags,
+                 NULL,
+                 v->elems,
+                 v->elems_len};
+    return c;
+}
+
+lt_err lt_set_merge_start(const lt_set_view *a, const lt_set_view *b, lt_buf *out,
+                          lt_cols_merger **m) {
+    *m = NULL;
+    if (a->tag != b->tag)
+        return LT_E_WRONG_TYPE;
+    lt_cols ca = cols_of(a), cb = cols_of(b);
+    const uint8_t head[2] = {a->tag, LT_FORMAT_V1};
+    return lt_cols_merge_start(&ca, &cb, head, sizeof head, LT_OK, out, m);
 }
 
 lt_err lt_set_merge(const lt_set_view *a, const lt_set_view *b, lt_buf *out) {
-    offsets oa, ob;
-    if (a->tag != b->tag)
-        return LT_E_WRONG_TYPE;
-    lt_err e = scan(a, &oa);
+    lt_cols_merger *m;
+    int done;
+    lt_err e = lt_set_merge_start(a, b, out, &m);
     if (e != LT_OK)
         return e;
-    if ((e = scan(b, &ob)) != LT_OK) {
-        offsets_free(&oa);
-        return e;
-    }
-    size_t fixed = fixed_width(a->tag), max_n = a->n + b->n;
-    size_t max_elems = a->elems_len + b->elems_len, hdr_max = 2 + lt_varint_len(max_n), room;
-    /* Both inputs exist in memory, so these sums cannot overflow; check anyway. */
-    if (lt_size_mul(max_n, fixed, &room) != 0 || lt_size_add(room, max_elems, &room) != 0 ||
-        lt_size_add(room, hdr_max, &room) != 0 || lt_buf_reserve(out, room) != 0) {
-        offsets_free(&oa);
-        offsets_free(&ob);
-        return LT_E_NOMEM;
-    }
-    uint8_t *base = out->data + out->len;
-    uint8_t *ids = base + hdr_max, *flags = ids + 8 * max_n;
-    uint8_t *elems = ids + fixed * max_n;
-    int two_p = a->tag == LT_TYPE_TWOPSET;
-    size_t i = 0, j = 0, k = 0, w = 0;
-    while (i < a->n || j < b->n) {
-        int order;
-        if (i == a->n || j == b->n) {
-            order = i == a->n ? 1 : -1;
-        } else {
-            uint64_t ida = lt_set_id(a, i), idb = lt_set_id(b, j);
-            if (ida != idb) {
-                order = ida < idb ? -1 : 1;
-            } else { /* equal ids: the same element, or a collision the bytes settle */
-                const uint8_t *ea, *eb;
-                size_t la, lb;
-                elem_at(a, &oa, i, &ea, &la);
-                elem_at(b, &ob, j, &eb, &lb);
-                order = lt_bytes_cmp(ea, la, eb, lb);
-            }
-        }
-        const lt_set_view *src = order <= 0 ? a : b;
-        const offsets *so = order <= 0 ? &oa : &ob;
-        size_t si = order <= 0 ? i : j;
-        size_t span = so->offs[si + 1] - so->offs[si];
-        memcpy(ids + 8 * k, src->ids + 8 * si, 8);
-        if (two_p)
-            flags[k] = (uint8_t)((order <= 0 ? a->flags[i] : 0) | (order >= 0 ? b->flags[j] : 0));
-        memcpy(elems + w, src->elems + so->offs[si], span);
-        w += span;
-        k++;
-        i += order <= 0;
-        j += order >= 0;
-    }
-    offsets_free(&oa);
-    offsets_free(&ob);
-    /* The header, then the columns and elements moved down to sit right after it (each
-     * destination ends before the next source starts). */
-    uint8_t *p = base;
-    *p++ = a->tag;
-    *p++ = LT_FORMAT_V1;
-    p += lt_varint_write(p, k);
-    memmove(p, ids, 8 * k);
-    p += 8 * k;
-    if (two_p) {
-        memmove(p, flags, k);
-        p += k;
-    }
-    memmove(p, elems, w);
-    p += w;
-    out->len += (size_t)(p - base);
-    return LT_OK;
+    e = lt_cols_merge_step(m, SIZE_MAX, &done);
+    lt_cols_merge_free(m);
+    return e;
 }
 
 /* ---- digests --------------------------------------------------------------------------------- */
@@ -269,7 +178,7 @@ static lt_err entry_hash(uint8_t tag, uint64_t id, uint8_t flags, const uint8_t 
 lt_err lt_set_digest(const lt_set_view *v, uint8_t out[16]) {
     lt_digest_acc acc;
     size_t off = 0;
-    lt_err e = walk(v, NULL, NULL, NULL);
+    lt_err e = walk(v, NULL, NULL);
     lt_digest_init(&acc);
     for (size_t i = 0; i < v->n && e == LT_OK; i++) {
         const uint8_t *elem;

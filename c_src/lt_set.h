@@ -25,6 +25,7 @@
 #ifndef LT_SET_H
 #define LT_SET_H
 
+#include "lt_colset.h"
 #include "lt_common.h"
 #include "lt_digest.h"
 #include "lt_table.h"
@@ -96,6 +97,12 @@ LT_WARN_UNUSED lt_err lt_set_count(const lt_set_view *v, size_t *count);
  * after checking both structures. The output is never longer than the two inputs together, so
  * `out` may be a fixed buffer of that size. On error, out->len is unchanged. */
 LT_WARN_UNUSED lt_err lt_set_merge(const lt_set_view *a, const lt_set_view *b, lt_buf *out);
+
+/* The same union in steps (the NIF yields between them): lt_cols_merge_step and
+ * lt_cols_merge_free (lt_colset.h) run and free the merger. The inputs' bytes and `out` must
+ * stay put until it is freed. */
+LT_WARN_UNUSED lt_err lt_set_merge_start(const lt_set_view *a, const lt_set_view *b, lt_buf *out,
+                                         lt_cols_merger **m);
 
 /* Writes the 16-byte digest of the state to out, after checking its structure. */
 LT_WARN_UNUSED lt_err lt_set_digest(const lt_set_view *v, uint8_t out[16]);

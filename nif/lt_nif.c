@@ -60,7 +60,7 @@ static void make_atoms(ErlNifEnv *env) {
 static int open_resources(ErlNifEnv *env) {
     ErlNifResourceFlags flags = ERL_NIF_RT_CREATE | ERL_NIF_RT_TAKEOVER;
     return lt_hash_open_resources(env, flags) && lt_object_open_resources(env, flags) &&
-                   lt_dk_open_resources(env, flags)
+                   lt_merge_open_resources(env, flags)
                ? 0
                : 1;
 }

@@ -38,7 +38,7 @@ extern lt_atoms lt_atom;
 typedef struct {
     ErlNifResourceType *hash_job;
     ErlNifResourceType *object;
-    ErlNifResourceType *merge_job; /* a dot-kernel merge between yields */
+    ErlNifResourceType *merge_job; /* a merge between yields (lt_nif_merge.c) */
 } lt_resources;
 
 extern lt_resources lt_res;
@@ -91,6 +91,35 @@ void lt_out_abandon(lt_out *o);
 ErlNifTime lt_slice_start(void);
 int lt_slice_spent(ErlNifEnv *env, ErlNifTime started);
 
+/* ---- merges that yield (lt_nif_merge.c) --------------------------------------------------
+ * What a type supplies: its state for one merge (views of the inputs and the core's stepper)
+ * lives in `ctx_size` bytes the runner keeps, on the stack or in a resource between yields. */
+typedef struct lt_merge_out lt_merge_out;
+typedef struct {
+    size_t ctx_size;
+    /* Opens a and b (of type `tag`) into ctx and starts the merge into the buffer that
+     * lt_merge_output(out, Bound) gives. On error ctx holds nothing to stop. */
+    lt_err (*start)(void *ctx, uint8_t tag, const ErlNifBinary *a, const ErlNifBinary *b,
+                    lt_merge_out *out);
+    /* Walks at most `budget` entries; *done when the join is complete. */
+    lt_err (*step)(void *ctx, size_t budget, int *done);
+    /* Frees what start made (once, after a successful start). */
+    void (*stop)(void *ctx);
+    /* {error, {bad_<type>, Reason}}, or the raised enomem. */
+    ERL_NIF_TERM (*bad)(ErlNifEnv *env, uint8_t tag, lt_err e);
+} lt_merge_kind;
+
+/* The merge's output buffer: the result binary itself when `bound` (> 0) bounds its size,
+ * else a growing buffer copied at the end. NULL when out of memory. */
+lt_buf *lt_merge_output(lt_merge_out *out, size_t bound);
+
+/* Merges the binaries in[0] and in[1] (inspected as a and b) of type `tag`: at once up to
+ * `yield_bytes` of input, else yielding. Returns the join (one of the inputs when it equals
+ * it) or kind->bad's error. */
+ERL_NIF_TERM lt_merge_run(ErlNifEnv *env, const lt_merge_kind *kind, uint8_t tag,
+                          const ERL_NIF_TERM in[2], const ErlNifBinary *a, const ErlNifBinary *b,
+                          size_t yield_bytes);
+
 /* ---- canonical terms (lt_nif_term.c) ---------------------------------------------------- */
 
 /* Encoder results besides LT_OK: the term has a type the format does not hold (badarg), or
@@ -99,6 +128,9 @@ enum { LT_ENC_OK = 0, LT_ENC_BADARG = 1, LT_ENC_BUDGET = 2, LT_ENC_NOMEM = 3 };
 
 /* Appends the canonical bytes of t. `budget` counts terms visited; NULL for no limit. */
 int lt_encode_term(ErlNifEnv *env, ERL_NIF_TERM t, lt_buf *b, long *budget);
+/* Whether encoding t is big work for a normal scheduler: it visits more than `budget` terms
+ * or writes more than LT_DIRTY_TERM_BYTES. Not data is "small" (the call says badarg). */
+int lt_term_is_big(ErlNifEnv *env, ERL_NIF_TERM t, long budget);
 /* Decodes one term at p[*off..len), checking every rule of the format on the way (no need
  * for lt_canon_validate first); bytes after the term are the caller's business. When
  * `existing_atoms` is set, an atom that does not exist yet is not created: returns LT_E_BAD_TAG and
@@ -228,7 +260,7 @@ uint64_t lt_hlc_advance_past(uint64_t ts);
 /* Resource types, opened in load and upgrade. */
 int lt_hash_open_resources(ErlNifEnv *env, ErlNifResourceFlags flags);
 int lt_object_open_resources(ErlNifEnv *env, ErlNifResourceFlags flags);
-int lt_dk_open_resources(ErlNifEnv *env, ErlNifResourceFlags flags);
+int lt_merge_open_resources(ErlNifEnv *env, ErlNifResourceFlags flags);
 
 /* ---- in-place objects (lt_nif_object.c) --------------------------------------------------
  * What a CRDT type supplies to have in-place objects. The object's mutex is held around every

@@ -26,11 +26,8 @@
 /* Passes over a binary (update, digest, lookups) go dirty above this many bytes: the slowest,
  * an update's merge of two disjoint sets, takes about 4 ns a byte (make bench, "cut-off"). */
 #define DK_DIRTY_BYTES (256 * 1024)
-/* Merges above this many input bytes yield: they walk DK_MERGE_CHUNK entries at a time and
- * reschedule when the process's timeslice is used up. */
+/* Merges above this many input bytes yield (lt_nif_merge.c). */
 #define DK_YIELD_BYTES (64 * 1024)
-#define DK_MERGE_CHUNK 2048
-#define DK_COMPARE_CHUNK (1024 * 1024)
 /* Objects with more keys than this build their value on a dirty scheduler. */
 #define DK_VALUE_DIRTY_KEYS 1024
 
@@ -322,184 +319,55 @@ done_list:
     return result;
 }
 
-/* A merge between yields: the inputs' views (into the argument binaries, which the
- * rescheduled call keeps alive and which do not move), the output, and the walk's state. */
+/* A merge's state for lt_merge_run: the inputs' views and the core's stepper. */
 typedef struct {
     lt_dk_view a, b;
-    int opened; /* how many views are open */
-    lt_out direct;
-    int direct_live; /* `direct` holds a binary not yet handed to the VM */
-    lt_buf grown;
-    lt_dk_merger *m; /* NULL once the join is written */
-    /* Then the join is compared with the inputs, a slice per step: `same` has bit k set
-     * while input k may equal it, `compared` bytes of it have been. */
-    int same;
-    size_t compared;
-} merge_job;
+    lt_dk_merger *m;
+} dk_merge_ctx;
 
-static void merge_job_dtor(ErlNifEnv *env, void *obj) {
-    merge_job *job = obj;
-    (void)env;
-    lt_dk_merge_free(job->m);
-    job->m = NULL;
-    if (job->opened > 1)
-        lt_dk_close(&job->b);
-    if (job->opened > 0)
-        lt_dk_close(&job->a);
-    job->opened = 0;
-    if (job->direct_live)
-        lt_out_abandon(&job->direct);
-    job->direct_live = 0;
-    lt_buf_free(&job->grown);
-}
-
-int lt_dk_open_resources(ErlNifEnv *env, ErlNifResourceFlags flags) {
-    lt_res.merge_job =
-        enif_open_resource_type(env, NULL, "lattice_dk_merge_job", merge_job_dtor, flags, NULL);
-    return lt_res.merge_job != NULL;
-}
-
-static lt_buf *merge_out(merge_job *job) {
-    return job->direct_live ? &job->direct.buf : &job->grown;
-}
-
-/* The join is written: which inputs have its size (only those can equal it). */
-static void merge_compare_start(merge_job *job, const ErlNifBinary *a, const ErlNifBinary *b) {
-    size_t len = merge_out(job)->len;
-    job->same = (len == a->size ? 1 : 0) | (len == b->size ? 2 : 0);
-    job->compared = 0;
-}
-
-/* Compares the next `n` bytes (at most) of the join with the inputs it may equal; returns 1
- * when the comparison is over. */
-static int merge_compare_step(merge_job *job, const ErlNifBinary *a, const ErlNifBinary *b,
-                              size_t n) {
-    const lt_buf *out = merge_out(job);
-    size_t left = out->len - job->compared;
-    if (n > left)
-        n = left;
-    for (int k = 1; k <= 2; k++) {
-        const ErlNifBinary *in = k == 1 ? a : b;
-        if ((job->same & k) && memcmp(out->data + job->compared, in->data + job->compared, n) != 0)
-            job->same &= ~k;
-    }
-    job->compared += n;
-    return job->same == 0 || job->compared == out->len;
-}
-
-/* The finished join as a term: an input when it equals it (a delta already seen adds
- * nothing: no copy), else the output binary. Hands the output over (or leaves it to the
- * destructor). */
-static ERL_NIF_TERM merge_result(ErlNifEnv *env, const ERL_NIF_TERM argv[], merge_job *job) {
-    if (job->same & 1)
-        return argv[1];
-    if (job->same & 2)
-        return argv[2];
-    if (job->direct_live) {
-        job->direct_live = 0;
-        return lt_out_finish(env, &job->direct);
-    }
-    return lt_buf_to_term(env, &job->grown);
-}
-
-/* Opens both inputs and starts the walk into the output (straight into the result binary
- * when its size can be bounded, the usual case, else through a growing buffer and a copy). */
-static lt_err merge_job_start(merge_job *job, const ErlNifBinary *a, const ErlNifBinary *b,
-                              uint8_t tag) {
-    lt_err e = lt_dk_open(&job->a, a->data, a->size, tag);
+static lt_err dk_merge_start(void *ctx, uint8_t tag, const ErlNifBinary *a, const ErlNifBinary *b,
+                             lt_merge_out *out) {
+    dk_merge_ctx *c = ctx;
+    lt_err e = lt_dk_open(&c->a, a->data, a->size, tag);
     if (e != LT_OK)
         return e;
-    job->opened = 1;
-    if ((e = lt_dk_open(&job->b, b->data, b->size, tag)) != LT_OK)
+    if ((e = lt_dk_open(&c->b, b->data, b->size, tag)) != LT_OK) {
+        lt_dk_close(&c->a);
         return e;
-    job->opened = 2;
-    size_t bound = lt_dk_merge_bound(&job->a, &job->b);
-    lt_buf *out = &job->grown;
-    if (bound > 0) {
-        if (!lt_out_init(&job->direct, bound))
-            return LT_E_NOMEM;
-        job->direct_live = 1;
-        out = &job->direct.buf;
     }
-    return lt_dk_merge_start(&job->a, &job->b, out, &job->m);
+    /* Straight into the result binary when its size can be bounded (the usual case). */
+    lt_buf *buf = lt_merge_output(out, lt_dk_merge_bound(&c->a, &c->b));
+    e = buf == NULL ? LT_E_NOMEM : lt_dk_merge_start(&c->a, &c->b, buf, &c->m);
+    if (e != LT_OK) {
+        lt_dk_close(&c->b);
+        lt_dk_close(&c->a);
+    }
+    return e;
 }
 
-static ERL_NIF_TERM dk_merge_continue(ErlNifEnv *env, int argc, const ERL_NIF_TERM argv[]);
+static lt_err dk_merge_step(void *ctx, size_t budget, int *done) {
+    return lt_dk_merge_step(((dk_merge_ctx *)ctx)->m, budget, done);
+}
+
+static void dk_merge_stop(void *ctx) {
+    dk_merge_ctx *c = ctx;
+    lt_dk_merge_free(c->m);
+    lt_dk_close(&c->b);
+    lt_dk_close(&c->a);
+}
+
+static const lt_merge_kind dk_merge_kind = {sizeof(dk_merge_ctx), dk_merge_start, dk_merge_step,
+                                            dk_merge_stop, bad};
 
 /* dk_merge(Tag, A, B) -> the join | {error, {bad_<type>, Reason}}. Merges of more than
- * DK_YIELD_BYTES keep their state in a resource and yield; smaller ones run at once. */
+ * DK_YIELD_BYTES yield. */
 LT_NIF(lt_nif_dk_merge) {
     ErlNifBinary a, b;
     uint8_t tag;
-    lt_err e;
     if (argc != 3 || !get_tag(env, argv[0], &tag) || !enif_inspect_binary(env, argv[1], &a) ||
         !enif_inspect_binary(env, argv[2], &b))
         return enif_make_badarg(env);
-    if (a.size + b.size <= DK_YIELD_BYTES) {
-        merge_job job;
-        ERL_NIF_TERM result;
-        memset(&job, 0, sizeof job);
-        lt_buf_init(&job.grown);
-        if ((e = merge_job_start(&job, &a, &b, tag)) == LT_OK) {
-            int done;
-            e = lt_dk_merge_step(job.m, SIZE_MAX, &done);
-        }
-        if (e == LT_OK) {
-            merge_compare_start(&job, &a, &b);
-            (void)merge_compare_step(&job, &a, &b, SIZE_MAX);
-        }
-        result = e == LT_OK ? merge_result(env, argv, &job) : bad(env, tag, e);
-        merge_job_dtor(env, &job);
-        return result;
-    }
-    /* The views point into the argument binaries across yields: binaries this large are
-     * off-heap and do not move, and the rescheduled call's arguments keep them alive. */
-    merge_job *job = enif_alloc_resource(lt_res.merge_job, sizeof *job);
-    if (job == NULL)
-        return lt_raise_nomem(env);
-    memset(job, 0, sizeof *job);
-    lt_buf_init(&job->grown);
-    ERL_NIF_TERM job_term = enif_make_resource(env, job);
-    enif_release_resource(job);
-    if ((e = merge_job_start(job, &a, &b, tag)) != LT_OK)
-        return bad(env, tag, e);
-    ERL_NIF_TERM args[4] = {argv[0], argv[1], argv[2], job_term};
-    return dk_merge_continue(env, 4, args);
-}
-
-/* The walk, DK_MERGE_CHUNK entries at a time, then the comparison with the inputs,
- * DK_COMPARE_CHUNK bytes at a time, until done or the timeslice is used up. */
-static ERL_NIF_TERM dk_merge_continue(ErlNifEnv *env, int argc, const ERL_NIF_TERM argv[]) {
-    ErlNifBinary a, b;
-    merge_job *job;
-    uint8_t tag;
-    if (argc != 4 || !get_tag(env, argv[0], &tag) || !enif_inspect_binary(env, argv[1], &a) ||
-        !enif_inspect_binary(env, argv[2], &b) ||
-        !enif_get_resource(env, argv[3], lt_res.merge_job, (void **)&job) || job->opened != 2)
-        return enif_make_badarg(env);
-    for (;;) {
-        ErlNifTime started = lt_slice_start();
-        if (job->m != NULL) {
-            int done;
-            lt_err e = lt_dk_merge_step(job->m, DK_MERGE_CHUNK, &done);
-            if (e != LT_OK || done) {
-                lt_dk_merge_free(job->m);
-                job->m = NULL;
-            }
-            if (e != LT_OK) {
-                job->opened = 0; /* a failed job cannot be continued */
-                lt_dk_close(&job->b);
-                lt_dk_close(&job->a);
-                return bad(env, tag, e);
-            }
-            if (done)
-                merge_compare_start(job, &a, &b);
-        } else if (merge_compare_step(job, &a, &b, DK_COMPARE_CHUNK)) {
-            return merge_result(env, argv, job);
-        }
-        if (lt_slice_spent(env, started))
-            return enif_schedule_nif(env, "dk_merge", 0, dk_merge_continue, argc, argv);
-    }
+    return lt_merge_run(env, &dk_merge_kind, tag, argv + 1, &a, &b, DK_YIELD_BYTES);
 }
 
 /* ---- values ---------------------------------------------------------------------------------- */

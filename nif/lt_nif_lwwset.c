@@ -19,6 +19,8 @@
 /* Work per element of an add_all or remove_all list, in bytes against the LT_DIRTY_TERM_BYTES
  * cut-off (as the sets count theirs). */
 #define LT_LWWSET_BYTES_PER_LISTED 64
+/* Merges above this many input bytes yield (lt_nif_merge.c), as the G-Set's do. */
+#define LWWSET_YIELD_BYTES (64 * 1024)
 
 /* {error, {bad_lwwset, Reason}}, or the raised enomem. */
 static ERL_NIF_TERM bad(ErlNifEnv *env, lt_err e) {
@@ -306,35 +308,51 @@ LT_NIF(lt_nif_lwwset_update) {
     return enif_make_tuple3(env, lt_atom.ok, s, d);
 }
 
+/* A merge's state for lt_merge_run: the inputs' views and the core's stepper. */
+typedef struct {
+    lt_lwwset_view a, b;
+    lt_cols_merger *m;
+} lwwset_merge_ctx;
+
+static lt_err lwwset_merge_start(void *ctx, uint8_t tag, const ErlNifBinary *a,
+                                 const ErlNifBinary *b, lt_merge_out *out) {
+    lwwset_merge_ctx *c = ctx;
+    (void)tag;
+    lt_err e = lt_lwwset_open(&c->a, a->data, a->size);
+    if (e == LT_OK)
+        e = lt_lwwset_open(&c->b, b->data, b->size);
+    if (e != LT_OK)
+        return e;
+    /* The merge is never longer than the two inputs together (lt_lwwset_merge). */
+    lt_buf *buf = lt_merge_output(out, a->size + b->size);
+    return buf == NULL ? LT_E_NOMEM : lt_lwwset_merge_start(&c->a, &c->b, buf, &c->m);
+}
+
+static lt_err lwwset_merge_step(void *ctx, size_t budget, int *done) {
+    return lt_cols_merge_step(((lwwset_merge_ctx *)ctx)->m, budget, done);
+}
+
+static void lwwset_merge_stop(void *ctx) {
+    lt_cols_merge_free(((lwwset_merge_ctx *)ctx)->m);
+}
+
+static ERL_NIF_TERM lwwset_merge_bad(ErlNifEnv *env, uint8_t tag, lt_err e) {
+    (void)tag;
+    return bad(env, e);
+}
+
+static const lt_merge_kind lwwset_merge_kind = {sizeof(lwwset_merge_ctx), lwwset_merge_start,
+                                                lwwset_merge_step, lwwset_merge_stop,
+                                                lwwset_merge_bad};
+
 /* lwwset_merge(A, B) -> the merge | {error, {bad_lwwset, Reason}} (bias_mismatch for two sets
- * of different bias). */
+ * of different bias). Merges of more than LWWSET_YIELD_BYTES yield. */
 LT_NIF(lt_nif_lwwset_merge) {
     ErlNifBinary a, b;
-    lt_lwwset_view va, vb;
-    lt_err ea, eb;
-    lt_out out;
-    if (argc != 2 || !get_set(env, argv[0], &a, &va, &ea) || !get_set(env, argv[1], &b, &vb, &eb))
+    if (argc != 2 || !enif_inspect_binary(env, argv[0], &a) ||
+        !enif_inspect_binary(env, argv[1], &b))
         return enif_make_badarg(env);
-    if (ea != LT_OK || eb != LT_OK)
-        return bad(env, ea != LT_OK ? ea : eb);
-    LT_DIRTY_IF_BIG(env, "lwwset_merge", lt_nif_lwwset_merge, argc, argv, a.size + b.size);
-    /* The merge is never longer than the two inputs together (lt_lwwset_merge). */
-    if (!lt_out_init(&out, a.size + b.size))
-        return lt_raise_nomem(env);
-    lt_err e = lt_lwwset_merge(&va, &vb, &out.buf);
-    if (e != LT_OK) {
-        lt_out_abandon(&out);
-        return bad(env, e);
-    }
-    /* A merge that adds nothing to one side (a delta already seen) is that side: no copy. */
-    for (int k = 0; k < 2; k++) {
-        const ErlNifBinary *in = k == 0 ? &a : &b;
-        if (out.buf.len == in->size && memcmp(out.buf.data, in->data, in->size) == 0) {
-            lt_out_abandon(&out);
-            return argv[k];
-        }
-    }
-    return lt_out_finish(env, &out);
+    return lt_merge_run(env, &lwwset_merge_kind, LT_TYPE_LWWSET, argv, &a, &b, LWWSET_YIELD_BYTES);
 }
 
 /* The list of the elements of a fully checked set, in the binary's order: those in the value
@@ -630,11 +648,19 @@ static size_t lwwset_entries(void *state) {
  * LT_DIRTY_TERM_BYTES, are built on a dirty scheduler. */
 #define LT_LWWSET_VALUE_DIRTY_ELEMENTS 1024
 
-/* Whether value/1 is big work (obj_query asks the same question: on a large set the O(1)
- * queries go dirty too, as the G-Set's do). */
+/* Whether value/1 is big work. */
 static int lwwset_value_is_big(void *state) {
     const lt_lwwset_obj *o = state;
     return o->live > LT_LWWSET_VALUE_DIRTY_ELEMENTS || o->elems.arena.len > LT_DIRTY_TERM_BYTES;
+}
+
+/* Queries are O(1) but for encoding the element of a {contains, E}. */
+static int lwwset_query_is_big(ErlNifEnv *env, void *state, ERL_NIF_TERM q) {
+    int arity;
+    const ERL_NIF_TERM *el;
+    (void)state;
+    return enif_get_tuple(env, q, &arity, &el) && arity == 2 &&
+           lt_term_is_big(env, el[1], LT_LWWSET_PROBE_BUDGET);
 }
 
 /* Whether an op is big work: a list of many elements, or elements whose encoding visits more
@@ -681,4 +707,5 @@ const lt_obj_type lt_obj_lwwset = {
     .entries = lwwset_entries,
     .update_is_big = lwwset_update_is_big,
     .value_is_big = lwwset_value_is_big,
+    .query_is_big = lwwset_query_is_big,
 };

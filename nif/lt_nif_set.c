@@ -18,6 +18,9 @@
 /* Work per element of an add_all list, in bytes against the LT_DIRTY_TERM_BYTES cut-off (as
  * clock_from_list counts its entries). */
 #define LT_SET_BYTES_PER_LISTED 64
+/* Merges above this many input bytes yield (lt_nif_merge.c): the merge walks about 0.5 ns a
+ * byte, so the call that runs at once takes some tens of microseconds. */
+#define SET_YIELD_BYTES (64 * 1024)
 
 /* The tag argument of a set_* NIF: 0 (badarg) unless it is a set type. */
 static int get_tag(ErlNifEnv *env, ERL_NIF_TERM t, uint8_t *tag) {
@@ -226,36 +229,45 @@ LT_NIF(lt_nif_set_update) {
     return enif_make_tuple3(env, lt_atom.ok, s, d);
 }
 
-/* set_merge(Tag, A, B) -> the union | {error, {bad_<type>, Reason}}. */
+/* A merge's state for lt_merge_run: the inputs' views and the core's stepper. */
+typedef struct {
+    lt_set_view a, b;
+    lt_cols_merger *m;
+} set_merge_ctx;
+
+static lt_err set_merge_start(void *ctx, uint8_t tag, const ErlNifBinary *a, const ErlNifBinary *b,
+                              lt_merge_out *out) {
+    set_merge_ctx *c = ctx;
+    lt_err e = lt_set_open(&c->a, a->data, a->size, tag);
+    if (e == LT_OK)
+        e = lt_set_open(&c->b, b->data, b->size, tag);
+    if (e != LT_OK)
+        return e;
+    /* The union is never longer than the two inputs together (lt_set_merge). */
+    lt_buf *buf = lt_merge_output(out, a->size + b->size);
+    return buf == NULL ? LT_E_NOMEM : lt_set_merge_start(&c->a, &c->b, buf, &c->m);
+}
+
+static lt_err set_merge_step(void *ctx, size_t budget, int *done) {
+    return lt_cols_merge_step(((set_merge_ctx *)ctx)->m, budget, done);
+}
+
+static void set_merge_stop(void *ctx) {
+    lt_cols_merge_free(((set_merge_ctx *)ctx)->m);
+}
+
+static const lt_merge_kind set_merge_kind = {sizeof(set_merge_ctx), set_merge_start, set_merge_step,
+                                             set_merge_stop, bad_set};
+
+/* set_merge(Tag, A, B) -> the union | {error, {bad_<type>, Reason}}. Merges of more than
+ * SET_YIELD_BYTES yield. */
 LT_NIF(lt_nif_set_merge) {
     ErlNifBinary a, b;
-    lt_set_view va, vb;
-    lt_err ea, eb;
-    lt_out out;
     uint8_t tag;
-    if (argc != 3 || !get_tag(env, argv[0], &tag) || !get_set(env, argv[1], tag, &a, &va, &ea) ||
-        !get_set(env, argv[2], tag, &b, &vb, &eb))
+    if (argc != 3 || !get_tag(env, argv[0], &tag) || !enif_inspect_binary(env, argv[1], &a) ||
+        !enif_inspect_binary(env, argv[2], &b))
         return enif_make_badarg(env);
-    if (ea != LT_OK || eb != LT_OK)
-        return bad_set(env, tag, ea != LT_OK ? ea : eb);
-    LT_DIRTY_IF_BIG(env, "set_merge", lt_nif_set_merge, argc, argv, a.size + b.size);
-    /* The union is never longer than the two inputs together (lt_set_merge). */
-    if (!lt_out_init(&out, a.size + b.size))
-        return lt_raise_nomem(env);
-    lt_err e = lt_set_merge(&va, &vb, &out.buf);
-    if (e != LT_OK) {
-        lt_out_abandon(&out);
-        return bad_set(env, tag, e);
-    }
-    /* A merge that adds nothing to one side (a delta already seen) is that side: no copy. */
-    for (int k = 1; k <= 2; k++) {
-        const ErlNifBinary *in = k == 1 ? &a : &b;
-        if (out.buf.len == in->size && memcmp(out.buf.data, in->data, in->size) == 0) {
-            lt_out_abandon(&out);
-            return argv[k];
-        }
-    }
-    return lt_out_finish(env, &out);
+    return lt_merge_run(env, &set_merge_kind, tag, argv + 1, &a, &b, SET_YIELD_BYTES);
 }
 
 /* The list of the elements of a checked (lt_set_check_full) set, in the binary's order: those
@@ -548,11 +560,19 @@ static size_t set_entries(void *state) {
  * under 1 ms below the cut-offs. */
 #define LT_SET_VALUE_DIRTY_ELEMENTS 1024
 
-/* Whether value/1 is big work (obj_query asks the same question: the hook does not see the
- * query, so on a large set the O(1) queries go dirty too). */
+/* Whether value/1 is big work. */
 static int set_value_is_big(void *state) {
     const lt_set_obj *o = state;
     return o->live > LT_SET_VALUE_DIRTY_ELEMENTS || o->elems.arena.len > LT_DIRTY_TERM_BYTES;
+}
+
+/* Queries are O(1) but for encoding the element of a {contains, E}. */
+static int set_query_is_big(ErlNifEnv *env, void *state, ERL_NIF_TERM q) {
+    int arity;
+    const ERL_NIF_TERM *el;
+    (void)state;
+    return enif_get_tuple(env, q, &arity, &el) && arity == 2 &&
+           lt_term_is_big(env, el[1], LT_SET_PROBE_BUDGET);
 }
 
 /* Whether an op is big work: an add_all of many elements, or elements whose encoding visits
@@ -603,6 +623,7 @@ const lt_obj_type lt_obj_gset = {
     .entries = set_entries,
     .update_is_big = set_update_is_big,
     .value_is_big = set_value_is_big,
+    .query_is_big = set_query_is_big,
 };
 
 const lt_obj_type lt_obj_twopset = {
@@ -619,4 +640,5 @@ const lt_obj_type lt_obj_twopset = {
     .entries = set_entries,
     .update_is_big = set_update_is_big,
     .value_is_big = set_value_is_big,
+    .query_is_big = set_query_is_big,
 };

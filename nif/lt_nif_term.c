@@ -202,6 +202,16 @@ int lt_encode_term(ErlNifEnv *env, ERL_NIF_TERM t, lt_buf *b, long *budget) {
     return encode(env, t, b, budget, 0);
 }
 
+int lt_term_is_big(ErlNifEnv *env, ERL_NIF_TERM t, long budget) {
+    uint8_t small[256];
+    lt_buf scratch;
+    lt_buf_init_spill(&scratch, small, sizeof small);
+    int rc = encode(env, t, &scratch, &budget, 0);
+    int big = rc == LT_ENC_BUDGET || (rc == LT_ENC_OK && scratch.len > LT_DIRTY_TERM_BYTES);
+    lt_buf_free(&scratch);
+    return big;
+}
+
 /* UTF-8 text whose code points are all below 256, as Latin-1; returns 0 if it has others. */
 static int utf8_to_latin1(const uint8_t *p, size_t n, char *out, size_t *out_len) {
     size_t w = 0;

@@ -277,6 +277,27 @@ object_test() ->
                  lattice_object:join(lattice_object:snapshot(O), lattice_object:new(G))),
     ?assertEqual(lattice_object:snapshot(O2), lattice_object:snapshot(O)).
 
+%% Found by fuzzing: one side's context for r3 ends at counter 2^64 - 1 and covers the other's
+%% cloud for r3, so every element is removed. The object must drop that cloud too (base + 1
+%% wraps to 0 there), and agree with the binary merge.
+counter_max_test() ->
+    A = <<20,1,2,52,171,227,12,71,149,39,73,4,4,2,114,51,255,255,255,191,3,5,1,120,1,1,4,248,
+          120,246,49,49,81,13,24,4,4,2,114,49,196,4,0,4,8,19,11,119,221,239,88,7,33,158,145,251,
+          36,72,236,233,48,186,190,72,94,183,249,205,116,174,116,62,252,72,190,179,2,1,2,1,0,48,
+          3,5,1,120,1,1,4,3,4,1,97,1,1,17,3,4,1,98,1,0,2>>,
+    B = <<20,1,2,52,171,227,12,71,149,39,73,4,4,2,114,51,255,255,255,255,255,255,255,255,255,1,
+          0,248,120,246,49,49,81,13,24,4,4,2,114,49,196,4,0,4,8,19,11,119,221,239,88,7,33,158,
+          145,251,36,72,236,233,48,186,190,72,94,183,249,205,116,174,116,62,252,72,190,179,2,1,
+          2,1,0,42,3,5,1,120,1,1,2,3,4,1,97,1,1,11,3,4,1,98,1,0,1>>,
+    ?assertEqual(ok, ?M:validate(A)),
+    ?assertEqual(ok, ?M:validate(B)),
+    M = ?M:merge(A, B),
+    ?assertEqual({orset, [], [{r3, 16#ffffffffffffffff, []}, {r1, 580, []}]}, ?M:to_term(M)),
+    O = lattice_object:new(A),
+    ?assertEqual(ok, lattice_object:join(B, O)),
+    ?assertEqual(M, lattice_object:snapshot(O)),
+    ?assertEqual(?M:digest(M), lattice_object:digest(O)).
+
 object_shared_by_processes_test() ->
     O = lattice_object:new(?M),
     Self = self(),

@@ -113,7 +113,29 @@ static lt_err merge(const lt_buf *a, const lt_buf *b, uint8_t tag, lt_buf *out) 
         return e;
     if ((e = lt_set_open(&vb, b->data, b->len, tag)) != LT_OK)
         return e;
-    return lt_set_merge(&va, &vb, out);
+    e = lt_set_merge(&va, &vb, out);
+    { /* in steps of a few entries and bytes: the same union, or the same error */
+        static unsigned steps;
+        lt_cols_merger *m;
+        lt_buf stepped;
+        int done = 0;
+        lt_err se;
+        lt_buf_init(&stepped);
+        lt_buf_put(&stepped, "pre", 3);
+        if ((se = lt_set_merge_start(&va, &vb, &stepped, &m)) == LT_OK) {
+            while (!done && (se = lt_cols_merge_step(m, 1 + steps++ % 3, &done)) == LT_OK)
+                ;
+            lt_cols_merge_free(m);
+        }
+        CHECK_ERR(se, e);
+        if (e == LT_OK)
+            CHECK(stepped.len == 3 + out->len &&
+                  memcmp(stepped.data + 3, out->data, out->len) == 0);
+        else
+            CHECK(stepped.len == 3);
+        lt_buf_free(&stepped);
+    }
+    return e;
 }
 
 static int same(const lt_buf *a, const lt_buf *b) {

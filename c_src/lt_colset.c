@@ -1,0 +1,235 @@
+/* lt_colset.c — the columnar sets' merge. See lt_colset.h.
+ *
+ * One walk over both inputs in (id, bytes) order, checking each entry as it is read (as the
+ * types' own walks do, in the same order, so a bad input gives the same error), writing the
+ * columns and elements at places sized for the largest possible result; then each column moves
+ * down to follow the one before, a slice per step. */
+#include "lt_colset.h"
+
+#include <stdlib.h>
+
+/* Where a walk over one input stands: entry i's id, column values and element (its bytes from
+ * the length varint on: `span` of them at `start`, the element itself at `elem`). */
+typedef struct {
+    size_t i, off;
+    uint64_t id, c1, c2;
+    const uint8_t *start, *elem;
+    size_t span, elen;
+} cursor;
+
+/* Reads entry c->i at c->off, checking it against the entry before it, `prev` (NULL for the
+ * first). */
+static inline lt_err cursor_read(const lt_cols *v, cursor *c, const cursor *prev) {
+    uint64_t elen;
+    size_t at = c->off;
+    lt_err e = lt_varint_read(v->elems, v->elems_len, &c->off, &elen);
+    if (LT_UNLIKELY(e != LT_OK))
+        return e;
+    if (LT_UNLIKELY(elen == 0))
+        return LT_E_NONCANONICAL;
+    if (LT_UNLIKELY(elen > v->elems_len - c->off))
+        return LT_E_TRUNCATED;
+    c->id = lt_read_be64(v->ids + 8 * c->i);
+    c->start = v->elems + at;
+    c->elem = v->elems + c->off;
+    c->elen = (size_t)elen;
+    c->off += (size_t)elen;
+    c->span = c->off - at;
+    if (LT_UNLIKELY(prev != NULL && c->id <= prev->id) &&
+        (c->id < prev->id || lt_bytes_cmp(prev->elem, prev->elen, c->elem, c->elen) >= 0))
+        return LT_E_ORDER;
+    switch (v->kind) {
+    case LT_COLS_TWOPSET: /* flags: added 1, removed 2, both 3 */
+        c->c1 = v->col1[c->i];
+        if (LT_UNLIKELY(c->c1 == 0 || c->c1 > 3))
+            return LT_E_NONCANONICAL;
+        break;
+    case LT_COLS_LWWSET: /* an absent element has no entry */
+        c->c1 = lt_read_be64(v->col1 + 8 * c->i);
+        c->c2 = lt_read_be64(v->col2 + 8 * c->i);
+        if (LT_UNLIKELY(c->c1 == 0 && c->c2 == 0))
+            return LT_E_NONCANONICAL;
+        break;
+    case LT_COLS_GSET:
+        break;
+    }
+    return LT_OK;
+}
+
+/* Moves to the next entry of v (reading it if there is one). */
+static inline lt_err cursor_next(const lt_cols *v, cursor *c) {
+    cursor next;
+    if (++c->i == v->n)
+        return LT_OK;
+    next.i = c->i;
+    next.off = c->off;
+    lt_err e = cursor_read(v, &next, c);
+    *c = next;
+    return e;
+}
+
+static uint64_t max64(uint64_t a, uint64_t b) {
+    return a > b ? a : b;
+}
+
+struct lt_cols_merger {
+    lt_cols a, b;
+    lt_buf *out;
+    lt_err verdict;
+    size_t mark;                   /* out->len before the merge: restored on error */
+    size_t head_len;               /* the type's bytes before the count, already written at mark */
+    size_t ids, col1, col2, elems; /* where the columns are written, from out->data */
+    cursor ca, cb;                 /* the next entry of each input */
+    size_t k, w;                   /* entries and element bytes written */
+    int walked;                    /* then: the moves */
+    lt_move moves[4];
+    int nmoves, move;
+};
+
+/* Bytes moved per unit of a step's budget once the walk is over. */
+#define MOVE_PER_STEP 128
+
+/* Bytes per entry in the type's own columns. */
+static size_t cols_width(lt_cols_kind kind) {
+    return kind == LT_COLS_TWOPSET ? 1 : kind == LT_COLS_LWWSET ? 16 : 0;
+}
+
+void lt_cols_merge_free(lt_cols_merger *m) {
+    free(m);
+}
+
+lt_err lt_cols_merge_start(const lt_cols *a, const lt_cols *b, const uint8_t *head, size_t head_len,
+                           lt_err verdict, lt_buf *out, lt_cols_merger **mp) {
+    *mp = NULL;
+    if (a->kind != b->kind)
+        return LT_E_WRONG_TYPE;
+    size_t width = cols_width(a->kind), max_n = a->n + b->n;
+    size_t max_elems = a->elems_len + b->elems_len, hdr_max = head_len + lt_varint_len(max_n);
+    size_t room;
+    /* Both inputs exist in memory, so these sums cannot overflow; check anyway. */
+    if (lt_size_mul(max_n, 8 + width, &room) != 0 || lt_size_add(room, max_elems, &room) != 0 ||
+        lt_size_add(room, hdr_max, &room) != 0 || lt_buf_reserve(out, room) != 0)
+        return LT_E_NOMEM;
+    lt_cols_merger *m = calloc(1, sizeof *m);
+    if (m == NULL)
+        return LT_E_NOMEM;
+    m->a = *a;
+    m->b = *b;
+    m->out = out;
+    m->verdict = verdict;
+    m->mark = out->len;
+    m->head_len = head_len;
+    m->ids = out->len + hdr_max;
+    m->col1 = m->ids + 8 * max_n;
+    m->col2 = m->col1 + (a->kind == LT_COLS_LWWSET ? 8 * max_n : 0);
+    m->elems = m->ids + (8 + width) * max_n;
+    memcpy(out->data + out->len, head, head_len);
+    lt_err e = LT_OK;
+    if ((a->n && (e = cursor_read(&m->a, &m->ca, NULL)) != LT_OK) ||
+        (b->n && (e = cursor_read(&m->b, &m->cb, NULL)) != LT_OK)) {
+        free(m);
+        return e;
+    }
+    *mp = m;
+    return LT_OK;
+}
+
+/* Moves the next slice of the columns into place. */
+static void move_step(lt_cols_merger *m, size_t budget, int *done) {
+    size_t max =
+        budget > SIZE_MAX / MOVE_PER_STEP ? SIZE_MAX : (budget ? budget : 1) * MOVE_PER_STEP;
+    while (m->move < m->nmoves && max > 0) {
+        max -= lt_move_slice(m->out->data, &m->moves[m->move], max);
+        if (lt_move_done(&m->moves[m->move]))
+            m->move++;
+    }
+    *done = m->move == m->nmoves;
+}
+
+lt_err lt_cols_merge_step(lt_cols_merger *m, size_t budget, int *done) {
+    const lt_cols *a = &m->a, *b = &m->b;
+    lt_buf *out = m->out;
+    *done = 0;
+    if (m->walked) {
+        move_step(m, budget, done);
+        return LT_OK;
+    }
+    uint8_t *ids = out->data + m->ids, *col1 = out->data + m->col1, *col2 = out->data + m->col2;
+    uint8_t *elems = out->data + m->elems;
+    lt_cols_kind kind = a->kind;
+    /* The walk's state in locals while it runs (the writes into `out` cannot alias them). */
+    cursor ca_now = m->ca, cb_now = m->cb, *ca = &ca_now, *cb = &cb_now;
+    size_t k = m->k, w = m->w, steps = 0;
+    lt_err e = LT_OK;
+    while ((ca->i < a->n || cb->i < b->n) && steps++ < budget) {
+        int order;
+        if (ca->i == a->n || cb->i == b->n)
+            order = ca->i == a->n ? 1 : -1;
+        else if (ca->id != cb->id)
+            order = ca->id < cb->id ? -1 : 1;
+        else /* equal ids: the same element, or a collision the bytes settle */
+            order = lt_bytes_cmp(ca->elem, ca->elen, cb->elem, cb->elen);
+        const cursor *src = order <= 0 ? ca : cb;
+        lt_write_be64(ids + 8 * k, src->id);
+        if (kind == LT_COLS_TWOPSET) {
+            col1[k] = (uint8_t)((order <= 0 ? ca->c1 : 0) | (order >= 0 ? cb->c1 : 0));
+        } else if (kind == LT_COLS_LWWSET) {
+            lt_write_be64(col1 + 8 * k, max64(order <= 0 ? ca->c1 : 0, order >= 0 ? cb->c1 : 0));
+            lt_write_be64(col2 + 8 * k, max64(order <= 0 ? ca->c2 : 0, order >= 0 ? cb->c2 : 0));
+        }
+        memcpy(elems + w, src->start, src->span);
+        w += src->span;
+        k++;
+        if ((order <= 0 && (e = cursor_next(a, ca)) != LT_OK) ||
+            (order >= 0 && (e = cursor_next(b, cb)) != LT_OK))
+            goto fail;
+    }
+    m->k = k;
+    m->w = w;
+    m->ca = ca_now;
+    m->cb = cb_now;
+    if (ca->i < a->n || cb->i < b->n) /* out of budget: pause */
+        return LT_OK;
+    if (ca->off != a->elems_len || cb->off != b->elems_len) {
+        e = LT_E_TRAILING;
+        goto fail;
+    }
+    if ((e = m->verdict) != LT_OK)
+        goto fail;
+    /* The count after the head; then the columns move down to sit right after it (each
+     * destination ends before the next source starts). */
+    size_t at = m->mark + m->head_len;
+    at += lt_varint_write(out->data + at, k);
+    m->moves[m->nmoves++] = (lt_move){at, m->ids, 8 * k, 0};
+    at += 8 * k;
+    if (kind != LT_COLS_GSET) {
+        size_t per = kind == LT_COLS_TWOPSET ? 1 : 8;
+        m->moves[m->nmoves++] = (lt_move){at, m->col1, per * k, 0};
+        at += per * k;
+        if (kind == LT_COLS_LWWSET) {
+            m->moves[m->nmoves++] = (lt_move){at, m->col2, 8 * k, 0};
+            at += 8 * k;
+        }
+    }
+    m->moves[m->nmoves++] = (lt_move){at, m->elems, w, 0};
+    out->len = at + w;
+    m->walked = 1;
+    if (budget == SIZE_MAX)
+        move_step(m, budget, done);
+    return LT_OK;
+fail:
+    out->len = m->mark;
+    return e;
+}
+
+lt_err lt_cols_merge(const lt_cols *a, const lt_cols *b, const uint8_t *head, size_t head_len,
+                     lt_err verdict, lt_buf *out) {
+    lt_cols_merger *m;
+    int done;
+    lt_err e = lt_cols_merge_start(a, b, head, head_len, verdict, out, &m);
+    if (e != LT_OK)
+        return e;
+    e = lt_cols_merge_step(m, SIZE_MAX, &done);
+    lt_cols_merge_free(m);
+    return e;
+}
