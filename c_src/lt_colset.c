@@ -17,9 +17,17 @@ typedef struct {
     size_t span, elen;
 } cursor;
 
-/* Reads entry c->i at c->off, checking it against the entry before it, `prev` (NULL for the
- * first). */
-static inline lt_err cursor_read(const lt_cols *v, cursor *c, const cursor *prev) {
+/* The entry before: what reading the next one checks its order against. */
+typedef struct {
+    uint64_t id;
+    const uint8_t *elem;
+    size_t elen;
+} previous;
+
+/* Reads entry c->i at c->off in place, checking it against the entry before it, `prev` (NULL
+ * for the first). (In place, field by field: copying whole cursors after a call stalls on
+ * store forwarding.) */
+static LT_ALWAYS_INLINE lt_err cursor_read(const lt_cols *v, cursor *c, const previous *prev) {
     uint64_t elen;
     size_t at = c->off;
     lt_err e = lt_varint_read(v->elems, v->elems_len, &c->off, &elen);
@@ -57,15 +65,11 @@ static inline lt_err cursor_read(const lt_cols *v, cursor *c, const cursor *prev
 }
 
 /* Moves to the next entry of v (reading it if there is one). */
-static inline lt_err cursor_next(const lt_cols *v, cursor *c) {
-    cursor next;
+static LT_ALWAYS_INLINE lt_err cursor_next(const lt_cols *v, cursor *c) {
     if (++c->i == v->n)
         return LT_OK;
-    next.i = c->i;
-    next.off = c->off;
-    lt_err e = cursor_read(v, &next, c);
-    *c = next;
-    return e;
+    previous prev = {c->id, c->elem, c->elen};
+    return cursor_read(v, c, &prev);
 }
 
 static uint64_t max64(uint64_t a, uint64_t b) {

@@ -16,10 +16,12 @@
 #define LT_WARN_UNUSED __attribute__((warn_unused_result))
 #define LT_LIKELY(x) __builtin_expect(!!(x), 1)
 #define LT_UNLIKELY(x) __builtin_expect(!!(x), 0)
+#define LT_ALWAYS_INLINE inline __attribute__((always_inline))
 #else
 #define LT_WARN_UNUSED
 #define LT_LIKELY(x) (x)
 #define LT_UNLIKELY(x) (x)
+#define LT_ALWAYS_INLINE inline
 #endif
 
 /* Errors from decoders and operations. LT_OK is zero; every other value names what was wrong
