@@ -69,7 +69,10 @@ static int load(ErlNifEnv *env, void **priv, ERL_NIF_TERM info) {
     (void)info;
     *priv = NULL;
     make_atoms(env);
-    return open_resources(env);
+    if (open_resources(env) != 0)
+        return 1;
+    lt_object_reaper_start();
+    return 0;
 }
 
 /* A reload of the module (hot upgrade): take over the resource types so that jobs in flight
@@ -82,6 +85,7 @@ static int upgrade(ErlNifEnv *env, void **priv, void **old_priv, ERL_NIF_TERM in
 static void unload(ErlNifEnv *env, void *priv) {
     (void)env;
     (void)priv;
+    lt_object_reaper_stop();
 }
 
 ERL_NIF_TERM lt_make_error(ErlNifEnv *env, ERL_NIF_TERM kind, lt_err err) {

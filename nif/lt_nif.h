@@ -260,6 +260,10 @@ uint64_t lt_hlc_advance_past(uint64_t ts);
 /* Resource types, opened in load and upgrade. */
 int lt_hash_open_resources(ErlNifEnv *env, ErlNifResourceFlags flags);
 int lt_object_open_resources(ErlNifEnv *env, ErlNifResourceFlags flags);
+/* The thread that frees big objects (lt_nif_object.c): started by each load and upgrade,
+ * stopped by each unload; it runs while any instance of the library is loaded. */
+void lt_object_reaper_start(void);
+void lt_object_reaper_stop(void);
 int lt_merge_open_resources(ErlNifEnv *env, ErlNifResourceFlags flags);
 
 /* ---- in-place objects (lt_nif_object.c) --------------------------------------------------

@@ -26,11 +26,111 @@ typedef struct {
     ErlNifMutex *lock; /* owned */
 } lt_object;
 
+/* ---- the reaper ------------------------------------------------------------------------------
+ * An object's destructor runs where its last reference went away, often on a normal scheduler,
+ * and freeing a million-element object takes about 10 ms. States with more than REAP_ENTRIES
+ * entries are handed to one background thread that frees them. It starts with the library
+ * and stops (after freeing what is queued) when the last instance of it unloads. */
+#define REAP_ENTRIES 16384
+
+typedef struct reap_item {
+    struct reap_item *next;
+    const lt_obj_type *type;
+    void *state;
+} reap_item;
+
+/* The lock and condition are made once and never destroyed: a destructor may still run after
+ * the last unload (the VM keeps the library until its resources are gone) and finds the
+ * reaper stopped, then frees in place. */
+static struct {
+    ErlNifMutex *lock;
+    ErlNifCond *wake;
+    ErlNifTid tid;
+    reap_item *queue;
+    int running, stop;
+    int users; /* loaded instances of the library */
+} reaper;
+
+static void *reaper_main(void *arg) {
+    (void)arg;
+    enif_mutex_lock(reaper.lock);
+    for (;;) {
+        while (reaper.queue == NULL && !reaper.stop)
+            enif_cond_wait(reaper.wake, reaper.lock);
+        reap_item *items = reaper.queue;
+        reaper.queue = NULL;
+        if (items == NULL) /* stopping, nothing left */
+            break;
+        enif_mutex_unlock(reaper.lock);
+        while (items != NULL) {
+            reap_item *next = items->next;
+            items->type->destroy(items->state);
+            enif_free(items);
+            items = next;
+        }
+        enif_mutex_lock(reaper.lock);
+    }
+    enif_mutex_unlock(reaper.lock);
+    return NULL;
+}
+
+void lt_object_reaper_start(void) {
+    if (reaper.users++ > 0)
+        return;
+    if (reaper.lock == NULL) {
+        reaper.lock = enif_mutex_create("lattice_reaper");
+        reaper.wake = enif_cond_create("lattice_reaper");
+        if (reaper.lock == NULL || reaper.wake == NULL)
+            return; /* no reaper: big objects are freed in place */
+    }
+    enif_mutex_lock(reaper.lock);
+    reaper.stop = 0;
+    reaper.running =
+        enif_thread_create("lattice_reaper", &reaper.tid, reaper_main, NULL, NULL) == 0;
+    enif_mutex_unlock(reaper.lock);
+}
+
+void lt_object_reaper_stop(void) {
+    if (reaper.users == 0 || --reaper.users > 0 || reaper.lock == NULL || reaper.wake == NULL)
+        return;
+    enif_mutex_lock(reaper.lock);
+    int running = reaper.running;
+    reaper.stop = 1; /* no more items are queued; the thread frees those that are */
+    enif_cond_signal(reaper.wake);
+    enif_mutex_unlock(reaper.lock);
+    if (running)
+        enif_thread_join(reaper.tid, NULL);
+    enif_mutex_lock(reaper.lock);
+    reaper.running = 0;
+    enif_mutex_unlock(reaper.lock);
+}
+
+/* Frees a state: on the reaper when it is big and the reaper runs, else here. */
+static void destroy_state(const lt_obj_type *type, void *state) {
+    reap_item *item;
+    if (reaper.wake != NULL && type->entries(state) > REAP_ENTRIES &&
+        (item = enif_alloc(sizeof *item)) != NULL) {
+        enif_mutex_lock(reaper.lock);
+        if (reaper.running && !reaper.stop) {
+            item->type = type;
+            item->state = state;
+            item->next = reaper.queue;
+            reaper.queue = item;
+            enif_cond_signal(reaper.wake);
+            enif_mutex_unlock(reaper.lock);
+            return;
+        }
+        enif_mutex_unlock(reaper.lock);
+        enif_free(item);
+    }
+    type->destroy(state);
+}
+
 static void object_dtor(ErlNifEnv *env, void *obj) {
     lt_object *o = obj;
     (void)env;
     if (o->state != NULL)
-        o->type->destroy(o->state);
+        destroy_state(o->type, o->state);
     o->state = NULL;
     if (o->lock != NULL)
         enif_mutex_destroy(o->lock);

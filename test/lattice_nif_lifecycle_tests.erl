@@ -12,6 +12,10 @@ run() ->
     Before = lattice_hlc:now(),
     Big = binary:copy(<<"x">>, 8 * 1024 * 1024),
     H = lattice_hash:xxh3_64(Big),
+    %% Objects big enough to be freed by the reaper thread, dropped after an upgrade and after
+    %% a full unload (when the reaper has stopped and the destructor frees in place).
+    Held1 = hold_big_object(),
+    Held2 = hold_big_object(),
 
     %% Upgrade: the same object code loaded again; the old instance becomes old code.
     {lattice_nif, Beam, File} = code:get_object_code(lattice_nif),
@@ -21,15 +25,38 @@ run() ->
     ?assertEqual(H, lattice_hash:xxh3_64(Big)), % yielding jobs use the taken-over resource type
     ?assert(code:soft_purge(lattice_nif)),
     ?assertEqual(H, lattice_hash:xxh3_64(Big)),
+    drop(Held1),
 
     %% Full unload and reload.
     ?assert(code:delete(lattice_nif)),
     ?assert(code:purge(lattice_nif) orelse true),
     ?assertEqual(false, code:is_loaded(lattice_nif)),
     {module, lattice_nif} = code:load_file(lattice_nif),
+    drop(Held2),
+    Held3 = hold_big_object(),
+    ?assertEqual(20000, element(2, Held3)),
+    drop(Held3),
     ?assertEqual(eq, lattice_vclock:compare(Clock, Clock)),
     ?assertEqual(H, lattice_hash:xxh3_64(Big)),
     ?assert(is_integer(lattice_hlc:now())).
+
+%% A process holding a 20k-element G-Set object (the only reference to it) until told to drop
+%% it: {Pid, the object's size}.
+hold_big_object() ->
+    Self = self(),
+    Pid = spawn(fun() ->
+                        O = lattice_object:new(lattice_gset),
+                        {ok, _} = lattice_object:update({add_all, lists:seq(1, 20000)}, a, O),
+                        Self ! {holding, self(), lattice_object:value(size, O)},
+                        receive drop -> ok end
+                end),
+    receive {holding, Pid, Size} -> {Pid, Size} end.
+
+%% The holder exits, and its object's destructor runs.
+drop({Pid, _}) ->
+    Ref = monitor(process, Pid),
+    Pid ! drop,
+    receive {'DOWN', Ref, process, Pid, _} -> ok end.
 
 missing_library_test_() ->
     %% A VM that finds lattice_nif.beam but no library next to it: loading fails with a

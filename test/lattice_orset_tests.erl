@@ -1025,8 +1025,8 @@ latency_work({A, B, OA}) ->
      ?M:merge(B, M)].
 
 %% Runs Setup() then Work(SetupResult) in a worker process; a ticker process records the time
-%% between its 1 ms ticks during Work only. Returns the gaps (ms), Work's result and Setup's
-%% time (ms).
+%% between its 1 ms ticks during Work and the worker's exit. Returns the gaps (ms), Work's
+%% result and Setup's time (ms).
 with_ticker(Setup, Work) ->
     Self = self(),
     Worker = spawn_link(fun() ->
@@ -1043,8 +1043,12 @@ with_ticker(Setup, Work) ->
                         end),
     SetupMs = receive {ready, Worker, Ms} -> Ms end,
     Ticker = spawn_link(fun() -> tick(erlang:monotonic_time(microsecond), []) end),
+    Ref = monitor(process, Worker),
     Worker ! go,
     Result = receive {done, Worker, R} -> R end,
+    %% The worker's exit drops its objects (a million elements): freeing them must not hold
+    %% the scheduler either, so it happens while the ticker runs.
+    receive {'DOWN', Ref, process, Worker, _} -> ok end,
     Ticker ! {stop, Self},
     Gaps = receive {gaps, Ticker, G} -> G end,
     {Gaps, Result, SetupMs}.
