@@ -20,7 +20,7 @@ run() ->
     garbage_collect(),
     Online = erlang:system_flag(schedulers_online, 1),
     try
-        {Gaps, Results} = with_ticker(
+        {Gaps, Results} = lattice_ticker:run(
                             fun() ->
                                     [lattice_vclock:compare(Same1, Same2),
                                      lattice_vclock:compare(Same1, Other),
@@ -38,23 +38,4 @@ run() ->
         ?assert(MaxGap < ?MAX_GAP_MS)
     after
         erlang:system_flag(schedulers_online, Online)
-    end.
-
-%% Runs Work in its own process while a ticker process records the time between its 1 ms
-%% ticks. Returns the gaps (ms) and Work's result.
-with_ticker(Work) ->
-    Self = self(),
-    Ticker = spawn_link(fun() -> tick(erlang:monotonic_time(microsecond), []) end),
-    Worker = spawn_link(fun() -> Self ! {done, self(), Work()} end),
-    Result = receive {done, Worker, R} -> R end,
-    Ticker ! {stop, Self},
-    Gaps = receive {gaps, Ticker, G} -> G end,
-    {Gaps, Result}.
-
-tick(Last, Gaps) ->
-    receive
-        {stop, From} -> From ! {gaps, self(), Gaps}
-    after 1 ->
-            Now = erlang:monotonic_time(microsecond),
-            tick(Now, [(Now - Last) / 1000 | Gaps])
     end.

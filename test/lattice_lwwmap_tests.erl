@@ -800,7 +800,7 @@ latency() ->
     Online = erlang:system_flag(schedulers_online, 1),
     try
         {Gaps, Results} =
-            with_ticker(
+            lattice_ticker:run(
               fun() ->
                       J = ?M:merge(A, B),
                       [?M:value(size, J), ?M:merge(J, A) =:= J, ?M:validate(J),
@@ -818,21 +818,4 @@ latency() ->
         ?assert(MaxGap < 20)
     after
         erlang:system_flag(schedulers_online, Online)
-    end.
-
-with_ticker(Work) ->
-    Self = self(),
-    Ticker = spawn_link(fun() -> tick(erlang:monotonic_time(microsecond), []) end),
-    Worker = spawn_link(fun() -> Self ! {done, self(), Work()} end),
-    Result = receive {done, Worker, R} -> R end,
-    Ticker ! {stop, Self},
-    Gaps = receive {gaps, Ticker, G} -> G end,
-    {Gaps, Result}.
-
-tick(Last, Gaps) ->
-    receive
-        {stop, From} -> From ! {gaps, self(), Gaps}
-    after 1 ->
-            Now = erlang:monotonic_time(microsecond),
-            tick(Now, [(Now - Last) / 1000 | Gaps])
     end.

@@ -535,7 +535,7 @@ latency() ->
     Online = erlang:system_flag(schedulers_online, 1),
     try
         {Gaps, Results} =
-            with_ticker(
+            lattice_ticker:run(
               fun() ->
                       {ok, S2, _} = ?R:update({assign, Big2, 20}, b, S),
                       O = lattice_object:new(S),
@@ -555,21 +555,4 @@ latency() ->
         ?assert(MaxGap < 20)
     after
         erlang:system_flag(schedulers_online, Online)
-    end.
-
-with_ticker(Work) ->
-    Self = self(),
-    Ticker = spawn_link(fun() -> tick(erlang:monotonic_time(microsecond), []) end),
-    Worker = spawn_link(fun() -> Self ! {done, self(), Work()} end),
-    Result = receive {done, Worker, R} -> R end,
-    Ticker ! {stop, Self},
-    Gaps = receive {gaps, Ticker, G} -> G end,
-    {Gaps, Result}.
-
-tick(Last, Gaps) ->
-    receive
-        {stop, From} -> From ! {gaps, self(), Gaps}
-    after 1 ->
-            Now = erlang:monotonic_time(microsecond),
-            tick(Now, [(Now - Last) / 1000 | Gaps])
     end.

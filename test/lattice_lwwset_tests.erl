@@ -707,7 +707,7 @@ latency() ->
         %% The work holds only binaries and the object (cheap to copy into the worker); the
         %% big lists are built inside it, by preemptible Erlang code.
         {Gaps, Results} =
-            with_ticker(fun() ->
+            lattice_ticker:run(fun() ->
                                 M = ?M:merge(A, B),
                                 [?M:value(size, M),
                                  element(1, ?M:update({add, x}, r1, M)),
@@ -728,21 +728,4 @@ latency() ->
         ?assert(MaxGap < 20)
     after
         erlang:system_flag(schedulers_online, Online)
-    end.
-
-with_ticker(Work) ->
-    Self = self(),
-    Ticker = spawn_link(fun() -> tick(erlang:monotonic_time(microsecond), []) end),
-    Worker = spawn_link(fun() -> Self ! {done, self(), Work()} end),
-    Result = receive {done, Worker, R} -> R end,
-    Ticker ! {stop, Self},
-    Gaps = receive {gaps, Ticker, G} -> G end,
-    {Gaps, Result}.
-
-tick(Last, Gaps) ->
-    receive
-        {stop, From} -> From ! {gaps, self(), Gaps}
-    after 1 ->
-            Now = erlang:monotonic_time(microsecond),
-            tick(Now, [(Now - Last) / 1000 | Gaps])
     end.

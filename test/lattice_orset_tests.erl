@@ -975,7 +975,7 @@ latency() ->
     garbage_collect(),
     Online = erlang:system_flag(schedulers_online, 1),
     try
-        {Gaps, Results, Setup} = with_ticker(fun latency_setup/0, fun latency_work/1),
+        {Gaps, Results, Setup} = lattice_ticker:run(fun latency_setup/0, fun latency_work/1),
         %% e1..e1000 removed by r2, e500..e1500 by r3 (both had seen them); 1000 new
         %% elements on each side.
         Size = ?BIG - 1500 + 2000,
@@ -1023,40 +1023,3 @@ latency_work({A, B, OA}) ->
      lattice_object:digest(OA),
      ?M:merge(M, A),
      ?M:merge(B, M)].
-
-%% Runs Setup() then Work(SetupResult) in a worker process; a ticker process records the time
-%% between its 1 ms ticks during Work and the worker's exit. Returns the gaps (ms), Work's
-%% result and Setup's time (ms).
-with_ticker(Setup, Work) ->
-    Self = self(),
-    Worker = spawn_link(fun() ->
-                                T0 = erlang:monotonic_time(millisecond),
-                                Input = Setup(),
-                                %% Setup leaves tens of MB of garbage binaries (the deltas);
-                                %% freeing them returns memory to the OS on the scheduler
-                                %% thread, which is setup's cost, not the work's.
-                                garbage_collect(),
-                                timer:sleep(100),
-                                Self ! {ready, self(), erlang:monotonic_time(millisecond) - T0},
-                                receive go -> ok end,
-                                Self ! {done, self(), Work(Input)}
-                        end),
-    SetupMs = receive {ready, Worker, Ms} -> Ms end,
-    Ticker = spawn_link(fun() -> tick(erlang:monotonic_time(microsecond), []) end),
-    Ref = monitor(process, Worker),
-    Worker ! go,
-    Result = receive {done, Worker, R} -> R end,
-    %% The worker's exit drops its objects (a million elements): freeing them must not hold
-    %% the scheduler either, so it happens while the ticker runs.
-    receive {'DOWN', Ref, process, Worker, _} -> ok end,
-    Ticker ! {stop, Self},
-    Gaps = receive {gaps, Ticker, G} -> G end,
-    {Gaps, Result, SetupMs}.
-
-tick(Last, Gaps) ->
-    receive
-        {stop, From} -> From ! {gaps, self(), Gaps}
-    after 1 ->
-            Now = erlang:monotonic_time(microsecond),
-            tick(Now, [(Now - Last) / 1000 | Gaps])
-    end.
