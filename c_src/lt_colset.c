@@ -140,8 +140,7 @@ lt_err lt_cols_merge_start(const lt_cols *a, const lt_cols *b, const uint8_t *he
 
 /* Moves the next slice of the columns into place. */
 static void move_step(lt_cols_merger *m, size_t budget, int *done) {
-    size_t max =
-        budget > SIZE_MAX / MOVE_PER_STEP ? SIZE_MAX : (budget ? budget : 1) * MOVE_PER_STEP;
+    size_t max = lt_slice_max(budget, MOVE_PER_STEP);
     while (m->move < m->nmoves && max > 0) {
         max -= lt_move_slice(m->out->data, &m->moves[m->move], max);
         if (lt_move_done(&m->moves[m->move]))

@@ -93,7 +93,14 @@ static inline void lt_buf_put_u8(lt_buf *b, uint8_t v) {
     b->data[b->len++] = v;
 }
 
-/* ---- byte order: always through memcpy, never a cast of an unaligned pointer ----------- */
+/* ---- work in slices ---------------------------------------------------------------------- */
+/* How much one step may do: `budget` units of `per` each (at least one unit), saturating. */
+static inline size_t lt_slice_max(size_t budget, size_t per) {
+    if (budget == 0)
+        budget = 1;
+    return budget > SIZE_MAX / per ? SIZE_MAX : budget * per;
+}
+
 /* A move of `len` bytes from offset `src` down to offset `dst` (dst <= src) in one buffer, in
  * slices for work that must pause (a merge that yields). Slices go in increasing order, so one
  * never overwrites bytes not yet moved. */
@@ -113,6 +120,7 @@ static inline int lt_move_done(const lt_move *m) {
     return m->done == m->len;
 }
 
+/* ---- byte order: always through memcpy, never a cast of an unaligned pointer ----------- */
 static inline uint64_t lt_read_be64(const uint8_t *p) {
     uint64_t v;
     memcpy(&v, p, 8);

@@ -719,18 +719,15 @@ fail:
     return e;
 }
 
-/* At most `budget` x `per` of the `left`, at least one. */
-static size_t slice_of(size_t left, size_t budget, size_t per) {
-    return budget >= left / per + 1 ? left : (budget ? budget : 1) * per;
-}
-
 /* Writes the next slice of the ids, then moves the next slice of the entries down (dest < src,
  * so slices in increasing order never overwrite bytes not yet moved). */
 static lt_err finish_step(lt_dk_merger *m, size_t budget, int *done) {
     uint8_t *base = m->out->data;
     *done = 0;
     if (m->ids_written < m->nout) {
-        size_t n = slice_of(m->nout - m->ids_written, budget, LT_DK_IDS_PER_STEP);
+        size_t n = m->nout - m->ids_written, max = lt_slice_max(budget, LT_DK_IDS_PER_STEP);
+        if (n > max)
+            n = max;
         uint8_t *h = base + m->ids_at + 8 * m->ids_written;
         for (size_t x = 0; x < n; x++, h += 8)
             lt_write_be64(h, m->ids[m->ids_written + x]);
@@ -738,10 +735,7 @@ static lt_err finish_step(lt_dk_merger *m, size_t budget, int *done) {
         if (m->ids_written < m->nout || budget != SIZE_MAX)
             return LT_OK;
     }
-    size_t max = budget > SIZE_MAX / LT_DK_MOVE_PER_STEP
-                     ? SIZE_MAX
-                     : (budget ? budget : 1) * LT_DK_MOVE_PER_STEP;
-    (void)lt_move_slice(base, &m->body, max);
+    (void)lt_move_slice(base, &m->body, lt_slice_max(budget, LT_DK_MOVE_PER_STEP));
     *done = lt_move_done(&m->body);
     if (*done)
         m->out->len = m->body.dst + m->body.len;

@@ -113,6 +113,11 @@ typedef struct {
  * else a growing buffer copied at the end. NULL when out of memory. */
 lt_buf *lt_merge_output(lt_merge_out *out, size_t bound);
 
+/* The step and stop of the columnar sets (G-Set, 2P-Set, LWW-Element-Set): their ctx is one
+ * lt_cols_merger pointer, which start fills (the merger copies what it needs of the views). */
+lt_err lt_merge_cols_step(void *ctx, size_t budget, int *done);
+void lt_merge_cols_stop(void *ctx);
+
 /* Merges the binaries in[0] and in[1] (inspected as a and b) of type `tag`: at once up to
  * `yield_bytes` of input, else yielding. Returns the join (one of the inputs when it equals
  * it) or kind->bad's error. */

@@ -308,32 +308,19 @@ LT_NIF(lt_nif_lwwset_update) {
     return enif_make_tuple3(env, lt_atom.ok, s, d);
 }
 
-/* A merge's state for lt_merge_run: the inputs' views and the core's stepper. */
-typedef struct {
-    lt_lwwset_view a, b;
-    lt_cols_merger *m;
-} lwwset_merge_ctx;
-
+/* Starts a merge for lt_merge_run; its state is the merger (lt_merge_cols_step). */
 static lt_err lwwset_merge_start(void *ctx, uint8_t tag, const ErlNifBinary *a,
                                  const ErlNifBinary *b, lt_merge_out *out) {
-    lwwset_merge_ctx *c = ctx;
+    lt_lwwset_view va, vb;
     (void)tag;
-    lt_err e = lt_lwwset_open(&c->a, a->data, a->size);
+    lt_err e = lt_lwwset_open(&va, a->data, a->size);
     if (e == LT_OK)
-        e = lt_lwwset_open(&c->b, b->data, b->size);
+        e = lt_lwwset_open(&vb, b->data, b->size);
     if (e != LT_OK)
         return e;
     /* The merge is never longer than the two inputs together (lt_lwwset_merge). */
     lt_buf *buf = lt_merge_output(out, a->size + b->size);
-    return buf == NULL ? LT_E_NOMEM : lt_lwwset_merge_start(&c->a, &c->b, buf, &c->m);
-}
-
-static lt_err lwwset_merge_step(void *ctx, size_t budget, int *done) {
-    return lt_cols_merge_step(((lwwset_merge_ctx *)ctx)->m, budget, done);
-}
-
-static void lwwset_merge_stop(void *ctx) {
-    lt_cols_merge_free(((lwwset_merge_ctx *)ctx)->m);
+    return buf == NULL ? LT_E_NOMEM : lt_lwwset_merge_start(&va, &vb, buf, ctx);
 }
 
 static ERL_NIF_TERM lwwset_merge_bad(ErlNifEnv *env, uint8_t tag, lt_err e) {
@@ -341,8 +328,8 @@ static ERL_NIF_TERM lwwset_merge_bad(ErlNifEnv *env, uint8_t tag, lt_err e) {
     return bad(env, e);
 }
 
-static const lt_merge_kind lwwset_merge_kind = {sizeof(lwwset_merge_ctx), lwwset_merge_start,
-                                                lwwset_merge_step, lwwset_merge_stop,
+static const lt_merge_kind lwwset_merge_kind = {sizeof(lt_cols_merger *), lwwset_merge_start,
+                                                lt_merge_cols_step, lt_merge_cols_stop,
                                                 lwwset_merge_bad};
 
 /* lwwset_merge(A, B) -> the merge | {error, {bad_lwwset, Reason}} (bias_mismatch for two sets

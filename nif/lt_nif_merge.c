@@ -5,6 +5,8 @@
  * with no copy. */
 #include "lt_nif.h"
 
+#include "lt_colset.h"
+
 #include <stdalign.h>
 
 /* Entries walked per step, and bytes compared per step. */
@@ -17,11 +19,10 @@ typedef struct lt_merge_out merge_job;
 struct lt_merge_out {
     const lt_merge_kind *kind;
     uint8_t tag;
-    int started; /* the kind's state is live: stop it */
+    int started; /* the kind's state is live: the join is being written (then compared) */
     lt_out direct;
     int direct_live; /* `direct` holds a binary not yet handed to the VM */
     lt_buf grown;
-    int walking; /* the join is being written; then compared */
     /* Bit k set while input k may equal the join; `compared` bytes of it have been. */
     int same;
     size_t compared;
@@ -72,7 +73,6 @@ static lt_buf *job_out(merge_job *job) {
 static lt_err job_start(merge_job *job, const ErlNifBinary *a, const ErlNifBinary *b) {
     lt_err e = job->kind->start(job->ctx, job->tag, a, b, job);
     job->started = e == LT_OK;
-    job->walking = job->started;
     return e;
 }
 
@@ -81,7 +81,6 @@ static void compare_start(merge_job *job, const ErlNifBinary *a, const ErlNifBin
     size_t len = job_out(job)->len;
     job->kind->stop(job->ctx);
     job->started = 0;
-    job->walking = 0;
     job->same = (len == a->size ? 1 : 0) | (len == b->size ? 2 : 0);
     job->compared = 0;
 }
@@ -170,7 +169,7 @@ static ERL_NIF_TERM merge_continue(ErlNifEnv *env, int argc, const ERL_NIF_TERM 
         return enif_make_badarg(env);
     for (;;) {
         ErlNifTime started = lt_slice_start();
-        if (job->walking) {
+        if (job->started) {
             int done;
             lt_err e = job->kind->step(job->ctx, MERGE_CHUNK, &done);
             if (e != LT_OK) {
@@ -186,4 +185,14 @@ static ERL_NIF_TERM merge_continue(ErlNifEnv *env, int argc, const ERL_NIF_TERM 
         if (lt_slice_spent(env, started))
             return enif_schedule_nif(env, "merge", 0, merge_continue, argc, argv);
     }
+}
+
+/* ---- the columnar sets (lt_colset.h): their state is the merger alone ----------------------- */
+
+lt_err lt_merge_cols_step(void *ctx, size_t budget, int *done) {
+    return lt_cols_merge_step(*(lt_cols_merger **)ctx, budget, done);
+}
+
+void lt_merge_cols_stop(void *ctx) {
+    lt_cols_merge_free(*(lt_cols_merger **)ctx);
 }

@@ -229,35 +229,22 @@ LT_NIF(lt_nif_set_update) {
     return enif_make_tuple3(env, lt_atom.ok, s, d);
 }
 
-/* A merge's state for lt_merge_run: the inputs' views and the core's stepper. */
-typedef struct {
-    lt_set_view a, b;
-    lt_cols_merger *m;
-} set_merge_ctx;
-
+/* Starts a merge for lt_merge_run; its state is the merger (lt_merge_cols_step). */
 static lt_err set_merge_start(void *ctx, uint8_t tag, const ErlNifBinary *a, const ErlNifBinary *b,
                               lt_merge_out *out) {
-    set_merge_ctx *c = ctx;
-    lt_err e = lt_set_open(&c->a, a->data, a->size, tag);
+    lt_set_view va, vb;
+    lt_err e = lt_set_open(&va, a->data, a->size, tag);
     if (e == LT_OK)
-        e = lt_set_open(&c->b, b->data, b->size, tag);
+        e = lt_set_open(&vb, b->data, b->size, tag);
     if (e != LT_OK)
         return e;
     /* The union is never longer than the two inputs together (lt_set_merge). */
     lt_buf *buf = lt_merge_output(out, a->size + b->size);
-    return buf == NULL ? LT_E_NOMEM : lt_set_merge_start(&c->a, &c->b, buf, &c->m);
+    return buf == NULL ? LT_E_NOMEM : lt_set_merge_start(&va, &vb, buf, ctx);
 }
 
-static lt_err set_merge_step(void *ctx, size_t budget, int *done) {
-    return lt_cols_merge_step(((set_merge_ctx *)ctx)->m, budget, done);
-}
-
-static void set_merge_stop(void *ctx) {
-    lt_cols_merge_free(((set_merge_ctx *)ctx)->m);
-}
-
-static const lt_merge_kind set_merge_kind = {sizeof(set_merge_ctx), set_merge_start, set_merge_step,
-                                             set_merge_stop, bad_set};
+static const lt_merge_kind set_merge_kind = {sizeof(lt_cols_merger *), set_merge_start,
+                                             lt_merge_cols_step, lt_merge_cols_stop, bad_set};
 
 /* set_merge(Tag, A, B) -> the union | {error, {bad_<type>, Reason}}. Merges of more than
  * SET_YIELD_BYTES yield. */
