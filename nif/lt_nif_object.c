@@ -146,34 +146,81 @@ static int get_object(ErlNifEnv *env, ERL_NIF_TERM t, lt_object **o) {
     return enif_get_resource(env, t, lt_res.object, (void **)o) && (*o)->state != NULL;
 }
 
-/* The optional hooks of lt_obj_type: whether this call, on a normal scheduler, should move to
- * a dirty one. `op` points to the update's op (obj_update), `query` to the query (obj_query);
- * both are NULL for obj_value. A query goes to query_is_big when the type has it, else it is
- * judged as the whole value. */
-static int object_call_is_big(ErlNifEnv *env, lt_object *o, const ERL_NIF_TERM *op,
-                              const ERL_NIF_TERM *query) {
-    int big = 0;
-    if (enif_thread_type() != ERL_NIF_THR_NORMAL_SCHEDULER)
+/* ---- entering an object ----------------------------------------------------------------------
+ * A NIF on a normal scheduler never waits for an object's lock (STYLE.md habit 14): a dirty job
+ * (a big join, snapshot or value) may hold it for a second, and a normal scheduler blocked in
+ * enif_mutex_lock stops every process on it. So a call on a normal scheduler only tries the
+ * lock; when it is held, the call moves to a dirty I/O scheduler and starts again there, where
+ * it may block. I/O, not CPU: such a call only waits, and a waiting call on a dirty CPU
+ * scheduler would take one of the few (one per core) that the big jobs themselves run on —
+ * with every dirty CPU scheduler waiting behind a big job, the next big job could not start.
+ * A call found big, on a normal scheduler or on a dirty I/O one, goes to a dirty CPU scheduler
+ * (releasing the lock first when judging it needed the state); calls there lock and wait.
+ * Uncontended calls cost one trylock instead of one lock. */
+typedef enum { OBJ_UPDATE, OBJ_JOIN, OBJ_VALUE, OBJ_QUERY, OBJ_SNAPSHOT, OBJ_DIGEST } obj_call;
+
+/* Objects with more entries than this snapshot on a dirty scheduler (a snapshot sorts them:
+ * about 0.1 ms per thousand on the bench machine). */
+#define LT_SNAPSHOT_DIRTY_ENTRIES 4096
+
+/* Whether the call is big work judged from its arguments alone (without the lock). */
+static int call_is_big_by_args(ErlNifEnv *env, const lt_object *o, obj_call call,
+                               const ERL_NIF_TERM argv[]) {
+    ErlNifBinary bin;
+    switch (call) {
+    case OBJ_UPDATE:
+        return o->type->update_is_big != NULL && o->type->update_is_big(env, argv[1]);
+    case OBJ_JOIN: /* obj_join checked that argv[1] is a binary */
+        return enif_inspect_binary(env, argv[1], &bin) && bin.size > LT_DIRTY_TERM_BYTES;
+    default:
         return 0;
-    if (op != NULL)
-        return o->type->update_is_big != NULL && o->type->update_is_big(env, *op);
-    if (query != NULL && o->type->query_is_big != NULL) {
-        enif_mutex_lock(o->lock);
-        big = o->type->query_is_big(env, o->state, *query);
-        enif_mutex_unlock(o->lock);
-    } else if (o->type->value_is_big != NULL) {
-        enif_mutex_lock(o->lock);
-        big = o->type->value_is_big(o->state);
-        enif_mutex_unlock(o->lock);
     }
-    return big;
 }
-#define LT_OBJECT_DIRTY_IF_BIG(env, name, fn, argc, argv, o, op, query)                            \
-    do {                                                                                           \
-        if (object_call_is_big((env), (o), (op), (query)))                                         \
-            return enif_schedule_nif((env), (name), ERL_NIF_DIRTY_JOB_CPU_BOUND, (fn), (argc),     \
-                                     (argv));                                                      \
-    } while (0)
+
+/* Whether the call is big work judged from the state (the lock held). A query goes to
+ * query_is_big when the type has it, else it is judged as the whole value. */
+static int call_is_big_by_state(ErlNifEnv *env, const lt_object *o, obj_call call,
+                                const ERL_NIF_TERM argv[]) {
+    switch (call) {
+    case OBJ_QUERY:
+        if (o->type->query_is_big != NULL)
+            return o->type->query_is_big(env, o->state, argv[1]);
+        /* fall through */
+    case OBJ_VALUE:
+        return o->type->value_is_big != NULL && o->type->value_is_big(o->state);
+    case OBJ_SNAPSHOT:
+        return o->type->entries(o->state) > LT_SNAPSHOT_DIRTY_ENTRIES;
+    default:
+        return 0;
+    }
+}
+
+/* Takes o's lock for the NIF `fn` (called as `name` with argc/argv) and returns 1, or returns
+ * 0 with *moved set to the call rescheduled: onto a dirty CPU scheduler when it is big work,
+ * onto a dirty I/O scheduler when the lock is held and we are on a normal scheduler. */
+static int object_enter(ErlNifEnv *env, lt_object *o, obj_call call, const char *name,
+                        ERL_NIF_TERM (*fn)(ErlNifEnv *, int, const ERL_NIF_TERM[]), int argc,
+                        const ERL_NIF_TERM argv[], ERL_NIF_TERM *moved) {
+    int thread = enif_thread_type();
+    if (thread != ERL_NIF_THR_NORMAL_SCHEDULER && thread != ERL_NIF_THR_DIRTY_IO_SCHEDULER) {
+        enif_mutex_lock(o->lock); /* a dirty CPU scheduler: the work runs here */
+        return 1;
+    }
+    if (call_is_big_by_args(env, o, call, argv))
+        goto to_cpu;
+    if (thread == ERL_NIF_THR_DIRTY_IO_SCHEDULER)
+        enif_mutex_lock(o->lock);
+    else if (enif_mutex_trylock(o->lock) != 0) {
+        *moved = enif_schedule_nif(env, name, ERL_NIF_DIRTY_JOB_IO_BOUND, fn, argc, argv);
+        return 0;
+    }
+    if (!call_is_big_by_state(env, o, call, argv))
+        return 1;
+    enif_mutex_unlock(o->lock);
+to_cpu:
+    *moved = enif_schedule_nif(env, name, ERL_NIF_DIRTY_JOB_CPU_BOUND, fn, argc, argv);
+    return 0;
+}
 
 /* obj_new(StateBinary) -> Object | {error, {bad_<type>, Reason}}: an object holding the state. */
 LT_NIF(lt_nif_obj_new) {
@@ -208,9 +255,10 @@ LT_NIF(lt_nif_obj_update) {
     lt_object *o;
     if (argc != 3 || !get_object(env, argv[0], &o))
         return enif_make_badarg(env);
-    LT_OBJECT_DIRTY_IF_BIG(env, "obj_update", lt_nif_obj_update, argc, argv, o, &argv[1], NULL);
-    enif_mutex_lock(o->lock);
-    ERL_NIF_TERM r = o->type->update(env, o->state, argv[1], argv[2]);
+    ERL_NIF_TERM r;
+    if (!object_enter(env, o, OBJ_UPDATE, "obj_update", lt_nif_obj_update, argc, argv, &r))
+        return r;
+    r = o->type->update(env, o->state, argv[1], argv[2]);
     enif_mutex_unlock(o->lock);
     return r;
 }
@@ -221,8 +269,9 @@ LT_NIF(lt_nif_obj_join) {
     ErlNifBinary bin;
     if (argc != 2 || !get_object(env, argv[0], &o) || !enif_inspect_binary(env, argv[1], &bin))
         return enif_make_badarg(env);
-    LT_DIRTY_IF_TERMS(env, "obj_join", lt_nif_obj_join, argc, argv, bin.size);
-    enif_mutex_lock(o->lock);
+    ERL_NIF_TERM r;
+    if (!object_enter(env, o, OBJ_JOIN, "obj_join", lt_nif_obj_join, argc, argv, &r))
+        return r;
     lt_err e = o->type->join(o->state, bin.data, bin.size);
     enif_mutex_unlock(o->lock);
     if (e == LT_E_NOMEM)
@@ -235,9 +284,10 @@ LT_NIF(lt_nif_obj_value) {
     lt_object *o;
     if (argc != 1 || !get_object(env, argv[0], &o))
         return enif_make_badarg(env);
-    LT_OBJECT_DIRTY_IF_BIG(env, "obj_value", lt_nif_obj_value, argc, argv, o, NULL, NULL);
-    enif_mutex_lock(o->lock);
-    ERL_NIF_TERM r = o->type->value(env, o->state);
+    ERL_NIF_TERM r;
+    if (!object_enter(env, o, OBJ_VALUE, "obj_value", lt_nif_obj_value, argc, argv, &r))
+        return r;
+    r = o->type->value(env, o->state);
     enif_mutex_unlock(o->lock);
     return r;
 }
@@ -247,16 +297,13 @@ LT_NIF(lt_nif_obj_query) {
     lt_object *o;
     if (argc != 2 || !get_object(env, argv[0], &o))
         return enif_make_badarg(env);
-    LT_OBJECT_DIRTY_IF_BIG(env, "obj_query", lt_nif_obj_query, argc, argv, o, NULL, &argv[1]);
-    enif_mutex_lock(o->lock);
-    ERL_NIF_TERM r = o->type->query(env, o->state, argv[1]);
+    ERL_NIF_TERM r;
+    if (!object_enter(env, o, OBJ_QUERY, "obj_query", lt_nif_obj_query, argc, argv, &r))
+        return r;
+    r = o->type->query(env, o->state, argv[1]);
     enif_mutex_unlock(o->lock);
     return r;
 }
-
-/* Objects with more entries than this snapshot on a dirty scheduler (a snapshot sorts them:
- * about 0.1 ms per thousand on the bench machine). */
-#define LT_SNAPSHOT_DIRTY_ENTRIES 4096
 
 /* obj_snapshot(Object) -> the canonical binary of its state. */
 LT_NIF(lt_nif_obj_snapshot) {
@@ -264,13 +311,10 @@ LT_NIF(lt_nif_obj_snapshot) {
     lt_buf b;
     if (argc != 1 || !get_object(env, argv[0], &o))
         return enif_make_badarg(env);
-    enif_mutex_lock(o->lock);
-    size_t entries = o->type->entries(o->state);
-    enif_mutex_unlock(o->lock);
-    LT_DIRTY_IF_ABOVE(LT_SNAPSHOT_DIRTY_ENTRIES, env, "obj_snapshot", lt_nif_obj_snapshot, argc,
-                      argv, entries);
+    ERL_NIF_TERM r;
+    if (!object_enter(env, o, OBJ_SNAPSHOT, "obj_snapshot", lt_nif_obj_snapshot, argc, argv, &r))
+        return r;
     lt_buf_init(&b);
-    enif_mutex_lock(o->lock);
     lt_err e = o->type->snapshot(o->state, &b);
     enif_mutex_unlock(o->lock);
     if (e != LT_OK) {
@@ -286,11 +330,11 @@ LT_NIF(lt_nif_obj_digest) {
     ERL_NIF_TERM t;
     if (argc != 1 || !get_object(env, argv[0], &o))
         return enif_make_badarg(env);
+    ERL_NIF_TERM r;
+    if (!object_enter(env, o, OBJ_DIGEST, "obj_digest", lt_nif_obj_digest, argc, argv, &r))
+        return r;
     unsigned char *p = enif_make_new_binary(env, 16, &t);
-    if (p == NULL)
-        return lt_raise_nomem(env);
-    enif_mutex_lock(o->lock);
-    lt_err e = o->type->digest(o->state, p);
+    lt_err e = p == NULL ? LT_E_NOMEM : o->type->digest(o->state, p);
     enif_mutex_unlock(o->lock);
     return e == LT_OK ? t : lt_raise_nomem(env);
 }
