@@ -51,7 +51,7 @@ add(Dot, DVV) ->
 
 %% @doc A new event of `Actor': its next dot (one above the highest it has) and the context
 %% with that dot added.
--spec event(actor(), dvv()) -> {dot(), dvv()} | error() | {error, counter_overflow}.
+-spec event(actor(), dvv()) -> {dot(), dvv()} | error() | {error, {overflow, counter}}.
 event(Actor, DVV) ->
     case lattice_nif:dvv_event(Actor, DVV) of
         {N, DVV2} when is_integer(N) -> {{Actor, N}, DVV2};

@@ -22,7 +22,7 @@ new() ->
     <<?TAG, 1, 0>>.
 
 -spec update({increment, pos_integer()}, lattice_type:actor(), state()) ->
-          {ok, state(), state()} | error() | {error, counter_overflow}.
+          {ok, state(), state()} | error() | {error, {overflow, counter}}.
 update({increment, N}, Actor, State) when is_integer(N), N > 0 ->
     case lattice_nif:clock_increment(?TAG, Actor, N, State) of
         {error, _} = Error ->

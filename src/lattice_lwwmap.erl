@@ -16,7 +16,7 @@
 %% here (as `lattice_hlc:update/1' does, without the maximum-offset check: it is our own
 %% state), so a local put always wins locally however far ahead the key's timestamps are.
 %% Only a key holding the largest timestamp, 2^64 - 1, cannot be passed:
-%% `{error, timestamp_overflow}'.</li>
+%% `{error, {overflow, timestamp}}'.</li>
 %% <li>`{put, K, V, Ts}': V at the explicit timestamp Ts, an integer 1..2^64-1 (for tests,
 %% and for callers that carry their own clock). A Ts older than the key's is allowed: the put
 %% supersedes the dots it has seen all the same, but may lose to a concurrent one. The node's
@@ -27,7 +27,7 @@
 %% adds and supersedes: `merge(State, Delta) =:= State2', and a delta is itself a state.
 %%
 %% {@link value/1} is the map of every key to its value. Queries for {@link value/2}:
-%% `{get, K}' (`{ok, V}' or `{error, not_found}'), `{contains, K}' and `size'. For O(1)
+%% `{get, K}' (`{ok, V}' or `{error, {not_found, K}}'), `{contains, K}' and `size'. For O(1)
 %% queries and updates on a large map, use an in-place object ({@link lattice_object}): a
 %% binary's operations walk it.
 %%
@@ -50,7 +50,7 @@
 -type query() :: {get, key()} | {contains, key()} | size.
 -type error() :: {error, {bad_lwwmap, atom()}}.
 -type update_error() :: error() | {error, {precondition, {not_present, key()}}}
-                      | {error, timestamp_overflow} | {error, counter_overflow}.
+                      | {error, {overflow, timestamp}} | {error, {overflow, counter}}.
 -export_type([state/0, key/0, op/0, query/0]).
 
 %% @doc The empty map.
@@ -79,10 +79,10 @@ merge(A, B) ->
 value(State) ->
     lattice_nif:dk_value(?TAG, State).
 
-%% @doc `{get, K}': `{ok, V}' or `{error, not_found}'; `{contains, K}': whether K is a key;
+%% @doc `{get, K}': `{ok, V}' or `{error, {not_found, K}}'; `{contains, K}': whether K is a key;
 %% `size': the number of keys.
 -spec value(query(), state()) ->
-          {ok, term()} | {error, not_found} | boolean() | non_neg_integer() | error().
+          {ok, term()} | {error, {not_found, key()}} | boolean() | non_neg_integer() | error().
 value({Kind, _} = Query, State) when Kind =:= get; Kind =:= contains ->
     lattice_nif:dk_query(?TAG, Query, State);
 value(size, State) ->

@@ -14,7 +14,7 @@
 %% does, without the maximum-offset check: it is our own state), so the new timestamp is
 %% greater than the register's however far ahead that is, and the write wins locally. Only a
 %% register at the largest timestamp, 2^64 - 1, cannot be written this way:
-%% `{error, timestamp_overflow}'.</li>
+%% `{error, {overflow, timestamp}}'.</li>
 %% <li>`{assign, V, Ts}': V at the explicit timestamp Ts, an integer 1..2^64-1 (for tests, and
 %% for callers that carry their own clock). Ts must be greater than the register's timestamp,
 %% else `{error, {precondition, {stale_timestamp, Ts}}}'. The node's clock is not touched.</li>
@@ -41,7 +41,7 @@
 -type op() :: {assign, term()} | {assign, term(), lattice_hlc:timestamp()}.
 -type error() :: {error, {bad_lwwreg, atom()}}.
 -type assign_error() :: error() | {error, {precondition, {stale_timestamp, pos_integer()}}}
-                      | {error, timestamp_overflow}.
+                      | {error, {overflow, timestamp}}.
 -export_type([state/0, op/0]).
 
 %% @doc The empty register (never assigned).

@@ -14,7 +14,7 @@
 %% timestamp from the node's HLC, first moved past every timestamp the named elements already
 %% carry here (as `lattice_lwwreg' does for its register), so a local operation always wins
 %% over everything this replica has seen. If one of them carries the largest timestamp,
-%% 2^64 - 1, none can be later: `{error, timestamp_overflow}'.</li>
+%% 2^64 - 1, none can be later: `{error, {overflow, timestamp}}'.</li>
 %% <li>`{add, E, Ts}', `{remove, E, Ts}': at the explicit timestamp Ts, an integer 1..2^64-1
 %% (for tests and replays). The node's clock is not touched; a Ts older than what the element
 %% has simply loses (the state does not change, the delta still carries Ts).</li>
@@ -48,7 +48,7 @@
             | {remove, element(), lattice_hlc:timestamp()}.
 -type error() :: {error, {bad_lwwset, atom()}}.
 -type update_error() :: error() | {error, {precondition, {not_present, element()}}}
-                      | {error, timestamp_overflow}.
+                      | {error, {overflow, timestamp}}.
 -export_type([state/0, element/0, bias/0, op/0]).
 
 %% @doc The empty set with add bias.

@@ -48,7 +48,7 @@ new() ->
 
 %% @doc Applies `{assign, V}' by `Actor'; returns the new state and the delta.
 -spec update(op(), lattice_type:actor(), state()) ->
-          {ok, state(), state()} | error() | {error, counter_overflow}.
+          {ok, state(), state()} | error() | {error, {overflow, counter}}.
 update({assign, _} = Op, Actor, State) ->
     lattice_nif:dk_update(?TAG, Op, Actor, State);
 update(Op, Actor, State) ->

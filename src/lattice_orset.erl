@@ -48,7 +48,7 @@ new() ->
 %% @doc Applies an op by `Actor'; returns the new state and the delta.
 -spec update(op(), lattice_type:actor(), state()) ->
           {ok, state(), state()} | error() | {error, {precondition, {not_present, element()}}}
-          | {error, counter_overflow}.
+          | {error, {overflow, counter}}.
 update({Kind, _} = Op, Actor, State) when Kind =:= add; Kind =:= remove ->
     lattice_nif:dk_update(?TAG, Op, Actor, State);
 update({Kind, List} = Op, Actor, State) when (Kind =:= add_all orelse Kind =:= remove_all),

@@ -21,7 +21,7 @@ new() ->
     join(lattice_gcounter:new(), lattice_gcounter:new()).
 
 -spec update({increment | decrement, pos_integer()}, lattice_type:actor(), state()) ->
-          {ok, state(), state()} | error() | {error, counter_overflow}.
+          {ok, state(), state()} | error() | {error, {overflow, counter}}.
 update({Dir, N} = Op, Actor, State) when (Dir =:= increment orelse Dir =:= decrement),
                                           is_integer(N), N > 0 ->
     with_halves(State, fun(P, M) ->

@@ -45,13 +45,13 @@ to_list(Clock) ->
     end.
 
 %% @doc Adds 1 to `Actor''s counter.
--spec increment(actor(), vclock()) -> vclock() | error() | {error, counter_overflow}.
+-spec increment(actor(), vclock()) -> vclock() | error() | {error, {overflow, counter}}.
 increment(Actor, Clock) ->
     lattice_nif:clock_increment(?TAG, Actor, 1, Clock).
 
 %% @doc Adds `By' (a positive integer) to `Actor''s counter.
 -spec increment(actor(), pos_integer(), vclock()) ->
-          vclock() | error() | {error, counter_overflow}.
+          vclock() | error() | {error, {overflow, counter}}.
 increment(Actor, By, Clock) ->
     lattice_nif:clock_increment(?TAG, Actor, By, Clock).
 

@@ -32,10 +32,10 @@ gcounter_big_value_test() ->
     {ok, G1, _} = ?G:update({increment, Max}, a, ?G:new()),
     {ok, G2, _} = ?G:update({increment, Max}, b, G1),
     ?assertEqual(2 * Max, ?G:value(G2)),
-    ?assertEqual({error, counter_overflow}, ?G:update({increment, 1}, a, G2)),
+    ?assertEqual({error, {overflow, counter}}, ?G:update({increment, 1}, a, G2)),
     O = lattice_object:new(G2),
     ?assertEqual(2 * Max, lattice_object:value(O)),
-    ?assertEqual({error, counter_overflow}, lattice_object:update({increment, 1}, a, O)),
+    ?assertEqual({error, {overflow, counter}}, lattice_object:update({increment, 1}, a, O)),
     ?assertEqual(G2, lattice_object:snapshot(O)).
 
 pncounter_test() ->

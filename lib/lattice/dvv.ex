@@ -23,7 +23,7 @@ defmodule Lattice.DVV do
       below 1 or of 2^64 or more, a dot that is not an `{actor, n}` tuple, a `from_list/1`
       argument that is not a pair of lists) raises `ArgumentError`.
     * A binary that is not a valid context gives `{:error, {:bad_dvv, reason}}`.
-    * `event/2` gives `{:error, :counter_overflow}` when the actor's counter is at 2^64 - 1.
+    * `event/2` gives `{:error, {:overflow, :counter}}` when the actor's counter is at 2^64 - 1.
 
   Delegates to `:lattice_dvv`, with the context as the first argument.
   """
@@ -63,7 +63,7 @@ defmodule Lattice.DVV do
   A new event of `actor`: its next dot (one above the highest it has) and the context with
   that dot added.
   """
-  @spec event(t(), actor()) :: {dot(), t()} | error() | {:error, :counter_overflow}
+  @spec event(t(), actor()) :: {dot(), t()} | error() | {:error, {:overflow, :counter}}
   def event(dvv, actor), do: :lattice_dvv.event(actor, dvv)
 
   @doc "Whether the context holds `dot`."

@@ -38,7 +38,7 @@ defmodule Lattice.GCounter do
     * A binary that is not a valid G-Counter gives `{:error, {:bad_gcounter, reason}}`, where
       `reason` is an atom such as `:truncated`, `:wrong_type` or `:unknown_version`.
     * An increment that would take an actor's count to 2^64 or more gives
-      `{:error, :counter_overflow}`.
+      `{:error, {:overflow, :counter}}`.
 
   Every call checks the state's structure; `validate/1` also checks each actor's canonical
   bytes and is the check to run on states received from elsewhere.
@@ -76,7 +76,8 @@ defmodule Lattice.GCounter do
 
   An unknown operation raises `ArgumentError`.
   """
-  @spec update(t(), op(), actor()) :: {:ok, t(), delta()} | error() | {:error, :counter_overflow}
+  @spec update(t(), op(), actor()) ::
+          {:ok, t(), delta()} | error() | {:error, {:overflow, :counter}}
   def update(state, op, actor), do: :lattice_gcounter.update(op, actor, state)
 
   @doc """
@@ -84,7 +85,7 @@ defmodule Lattice.GCounter do
   `{:increment, n}`.
   """
   @spec increment(t(), actor(), pos_integer()) ::
-          {:ok, t(), delta()} | error() | {:error, :counter_overflow}
+          {:ok, t(), delta()} | error() | {:error, {:overflow, :counter}}
   def increment(state, actor, n \\ 1), do: update(state, {:increment, n}, actor)
 
   @doc """

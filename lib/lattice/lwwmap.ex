@@ -23,7 +23,7 @@ defmodule Lattice.LWWMap do
       iex> LWWMap.get(both, :colour)
       {:ok, "green"}
       iex> LWWMap.get(both, :shape)
-      {:error, :not_found}
+      {:error, {:not_found, :shape}}
 
   A remove wins only over the puts it has seen:
 
@@ -46,7 +46,7 @@ defmodule Lattice.LWWMap do
       timestamp the key holds here (as `Lattice.HLC.update/1` does, but without the
       maximum-offset check, since this is our own state), so a local put always wins locally.
       A key holding the largest timestamp, 2^64 - 1, cannot be passed:
-      `{:error, :timestamp_overflow}`.
+      `{:error, {:overflow, :timestamp}}`.
     * `{:put, key, value, ts}` puts at the explicit timestamp `ts`, an integer from 1 to
       2^64 - 1, for tests and for callers that carry their own clock. A `ts` older than the
       key's is allowed: the put replaces what this replica has seen all the same, but may
@@ -59,7 +59,7 @@ defmodule Lattice.LWWMap do
   not the state, to other replicas; deltas merge with each other too.
 
   The queries for `value/2` are `{:get, key}` (`get/2`: `{:ok, value}` or
-  `{:error, :not_found}`), `{:contains, key}` (`has_key?/2`) and `:size` (`size/1`).
+  `{:error, {:not_found, key}}`), `{:contains, key}` (`has_key?/2`) and `:size` (`size/1`).
 
   ## Errors
 
@@ -103,8 +103,8 @@ defmodule Lattice.LWWMap do
   @typedoc "What an update can refuse besides bad data."
   @type update_error ::
           {:error, {:precondition, {:not_present, key()}}}
-          | {:error, :timestamp_overflow}
-          | {:error, :counter_overflow}
+          | {:error, {:overflow, :timestamp}}
+          | {:error, {:overflow, :counter}}
 
   @typedoc "The dots of a key in `to_term/1`: `{actor, counter, timestamp, value}`."
   @type dot :: {actor(), pos_integer(), timestamp(), term()}
@@ -150,17 +150,17 @@ defmodule Lattice.LWWMap do
   def value(state), do: :lattice_lwwmap.value(state)
 
   @doc """
-  The answer to `query`: `{:get, key}` gives `{:ok, value}` or `{:error, :not_found}`,
+  The answer to `query`: `{:get, key}` gives `{:ok, value}` or `{:error, {:not_found, key}}`,
   `{:contains, key}` whether the key is present, `:size` the number of keys.
 
   An unknown query raises `ArgumentError`.
   """
   @spec value(t(), query()) ::
-          {:ok, term()} | {:error, :not_found} | boolean() | non_neg_integer() | error()
+          {:ok, term()} | {:error, {:not_found, key()}} | boolean() | non_neg_integer() | error()
   def value(state, query), do: :lattice_lwwmap.value(query, state)
 
   @doc "The value under `key`: `value/2` with `{:get, key}`."
-  @spec get(t(), key()) :: {:ok, term()} | {:error, :not_found} | error()
+  @spec get(t(), key()) :: {:ok, term()} | {:error, {:not_found, key()}} | error()
   def get(state, key), do: value(state, {:get, key})
 
   @doc "Whether `key` is present: `value/2` with `{:contains, key}`."

@@ -52,7 +52,7 @@ defmodule Lattice.LWWRegister do
     * An explicit `ts` not above the register's gives
       `{:error, {:precondition, {:stale_timestamp, ts}}}`.
     * An assign by the HLC to a register at the largest timestamp, 2^64 - 1 (only a forged
-      state has one), gives `{:error, :timestamp_overflow}`.
+      state has one), gives `{:error, {:overflow, :timestamp}}`.
 
   Every call checks the whole format, canonical actor and value included; `validate/1` is
   the check to run on states received from elsewhere. For a register updated in place, see
@@ -85,7 +85,7 @@ defmodule Lattice.LWWRegister do
   @type assign_error ::
           error()
           | {:error, {:precondition, {:stale_timestamp, timestamp()}}}
-          | {:error, :timestamp_overflow}
+          | {:error, {:overflow, :timestamp}}
 
   @doc "The empty register (never assigned)."
   @spec new() :: t()

@@ -38,7 +38,7 @@ defmodule Lattice.LWWSet do
       `{:remove_all, [element]}` are stamped with one timestamp from the node's HLC, first
       moved past every timestamp the named elements carry here, so a local operation always
       wins over what this replica has seen. An element at the largest timestamp (2^64 - 1)
-      cannot be passed: `{:error, :timestamp_overflow}`.
+      cannot be passed: `{:error, {:overflow, :timestamp}}`.
     * `{:add, element, ts}` and `{:remove, element, ts}` use the explicit timestamp `ts`
       (an integer 1..2^64-1; for tests and replays): the node's clock is not touched, and a
       `ts` older than the element's simply loses.
@@ -94,7 +94,7 @@ defmodule Lattice.LWWSet do
 
   @typedoc "What an update can refuse besides bad data."
   @type update_error ::
-          {:error, {:precondition, {:not_present, element()}}} | {:error, :timestamp_overflow}
+          {:error, {:precondition, {:not_present, element()}}} | {:error, {:overflow, :timestamp}}
 
   @doc "The empty set with the given bias (`:add` by default)."
   @spec new(bias()) :: t()

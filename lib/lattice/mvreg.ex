@@ -83,7 +83,8 @@ defmodule Lattice.MVRegister do
 
   An unknown operation raises `ArgumentError`.
   """
-  @spec update(t(), op(), actor()) :: {:ok, t(), delta()} | error() | {:error, :counter_overflow}
+  @spec update(t(), op(), actor()) ::
+          {:ok, t(), delta()} | error() | {:error, {:overflow, :counter}}
   def update(state, op, actor), do: :lattice_mvreg.update(op, actor, state)
 
   @doc """
@@ -91,7 +92,7 @@ defmodule Lattice.MVRegister do
   `{:assign, value}`.
   """
   @spec assign(t(), term(), actor()) ::
-          {:ok, t(), delta()} | error() | {:error, :counter_overflow}
+          {:ok, t(), delta()} | error() | {:error, {:overflow, :counter}}
   def assign(state, value, actor), do: update(state, {:assign, value}, actor)
 
   @doc """

@@ -71,7 +71,7 @@ defmodule Lattice.Object do
     * A state that is not valid gives the type's `{:error, {:bad_gcounter, reason}}` or
       `{:error, {:bad_pncounter, reason}}`, from `new/1` and `join/2`. A join that fails
       leaves the object unchanged; so does an update that fails.
-    * An update that would take a count to 2^64 or more gives `{:error, :counter_overflow}`.
+    * An update that would take a count to 2^64 or more gives `{:error, {:overflow, :counter}}`.
 
   Delegates to `:lattice_object`, with the object as the first argument.
   """
@@ -173,7 +173,7 @@ defmodule Lattice.Object do
   delta the type's binary `update/3` gives.
   """
   @spec update(t(), term(), Lattice.Type.actor()) ::
-          {:ok, Lattice.Type.delta()} | {:error, :counter_overflow}
+          {:ok, Lattice.Type.delta()} | {:error, {:overflow, :counter}}
   def update(object, op, actor), do: :lattice_object.update(op, actor, object)
 
   @doc """

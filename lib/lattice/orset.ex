@@ -63,7 +63,7 @@ defmodule Lattice.ORSet do
     * A binary that is not a valid OR-Set gives `{:error, {:bad_orset, reason}}`, where
       `reason` is an atom such as `:truncated`, `:wrong_type` or `:unknown_version`.
     * A remove of an absent element gives `{:error, {:precondition, {:not_present, element}}}`;
-      an actor whose counter would pass 2^64 - 1 gives `{:error, :counter_overflow}`.
+      an actor whose counter would pass 2^64 - 1 gives `{:error, {:overflow, :counter}}`.
 
   Every call checks the state's structure; `value/1`, `to_term/1` and `validate/1` also check
   that every term is canonical and that no dot appears under two elements, and `validate/1`
@@ -100,7 +100,7 @@ defmodule Lattice.ORSet do
 
   @typedoc "What an update can refuse besides bad data."
   @type update_error ::
-          {:error, {:precondition, {:not_present, element()}}} | {:error, :counter_overflow}
+          {:error, {:precondition, {:not_present, element()}}} | {:error, {:overflow, :counter}}
 
   @typedoc "A dot in `to_term/1`: the actor that added the element, and its counter."
   @type dot :: {actor(), pos_integer()}

@@ -42,7 +42,7 @@ defmodule Lattice.PNCounter do
       where `reason` is an atom such as `:truncated`, `:wrong_type` or `:unknown_version`
       (including for a fault in either of its G-Counter sides).
     * An update that would take an actor's increments, or its decrements, to 2^64 or more
-      gives `{:error, :counter_overflow}`.
+      gives `{:error, {:overflow, :counter}}`.
 
   `update/3` reads only the side it changes, so it may not notice a fault in the other side;
   `validate/1` checks every rule of the format, including canonical actors, and is the check
@@ -81,7 +81,8 @@ defmodule Lattice.PNCounter do
 
   An unknown operation raises `ArgumentError`.
   """
-  @spec update(t(), op(), actor()) :: {:ok, t(), delta()} | error() | {:error, :counter_overflow}
+  @spec update(t(), op(), actor()) ::
+          {:ok, t(), delta()} | error() | {:error, {:overflow, :counter}}
   def update(state, op, actor), do: :lattice_pncounter.update(op, actor, state)
 
   @doc """
@@ -89,7 +90,7 @@ defmodule Lattice.PNCounter do
   with `{:increment, n}`.
   """
   @spec increment(t(), actor(), pos_integer()) ::
-          {:ok, t(), delta()} | error() | {:error, :counter_overflow}
+          {:ok, t(), delta()} | error() | {:error, {:overflow, :counter}}
   def increment(state, actor, n \\ 1), do: update(state, {:increment, n}, actor)
 
   @doc """
@@ -97,7 +98,7 @@ defmodule Lattice.PNCounter do
   with `{:decrement, n}`.
   """
   @spec decrement(t(), actor(), pos_integer()) ::
-          {:ok, t(), delta()} | error() | {:error, :counter_overflow}
+          {:ok, t(), delta()} | error() | {:error, {:overflow, :counter}}
   def decrement(state, actor, n \\ 1), do: update(state, {:decrement, n}, actor)
 
   @doc """

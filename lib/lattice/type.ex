@@ -28,7 +28,7 @@ defmodule Lattice.Type do
     * **Three error channels.** A caller's bug (an unknown operation or query, an argument of
       the wrong type, an actor that is not data) raises `ArgumentError`; bad data or an unmet
       precondition is `{:error, reason}`, such as `{:error, {:bad_gcounter, :truncated}}` for
-      a corrupt state or `{:error, :counter_overflow}`; an internal failure such as running
+      a corrupt state or `{:error, {:overflow, :counter}}`; an internal failure such as running
       out of memory raises.
 
   The functions here dispatch on the type tag of a state, for code that holds states of

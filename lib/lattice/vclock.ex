@@ -25,7 +25,7 @@ defmodule Lattice.VClock do
       raises `ArgumentError`.
     * A binary that is not a valid clock gives `{:error, {:bad_vclock, reason}}`, where
       `reason` is an atom such as `:truncated` or `:wrong_type`.
-    * `increment/2,3` gives `{:error, :counter_overflow}` when a counter would reach 2^64.
+    * `increment/2,3` gives `{:error, {:overflow, :counter}}` when a counter would reach 2^64.
 
   Every call checks the clock's structure (bounds, order, counters); `validate/1` also checks
   each actor's canonical bytes and is the check to run on clocks received from elsewhere.
@@ -66,7 +66,7 @@ defmodule Lattice.VClock do
   def to_list(clock), do: :lattice_vclock.to_list(clock)
 
   @doc "Adds 1 to `actor`'s counter."
-  @spec increment(t(), actor()) :: t() | error() | {:error, :counter_overflow}
+  @spec increment(t(), actor()) :: t() | error() | {:error, {:overflow, :counter}}
   def increment(clock, actor), do: :lattice_vclock.increment(actor, clock)
 
   @doc """
@@ -74,7 +74,7 @@ defmodule Lattice.VClock do
 
   A `by` that is not a positive integer below 2^64 raises `ArgumentError`.
   """
-  @spec increment(t(), actor(), pos_integer()) :: t() | error() | {:error, :counter_overflow}
+  @spec increment(t(), actor(), pos_integer()) :: t() | error() | {:error, {:overflow, :counter}}
   def increment(clock, actor, by), do: :lattice_vclock.increment(actor, by, clock)
 
   @doc "`actor`'s counter, 0 when absent."

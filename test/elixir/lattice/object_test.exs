@@ -89,7 +89,7 @@ defmodule Lattice.ObjectTest do
               assert Object.update(obj, op, actor) == {:ok, delta}
               {state2, overflows}
 
-            {:error, :counter_overflow} = error ->
+            {:error, {:overflow, :counter}} = error ->
               before = look(obj)
               assert Object.update(obj, op, actor) == error
               assert look(obj) == before
@@ -240,14 +240,14 @@ defmodule Lattice.ObjectTest do
       obj = Object.new(GCounter)
       assert {:ok, _} = Object.update(obj, {:increment, @max_count}, :a)
       before = look(obj)
-      assert Object.update(obj, {:increment, 1}, :a) == {:error, :counter_overflow}
+      assert Object.update(obj, {:increment, 1}, :a) == {:error, {:overflow, :counter}}
       assert look(obj) == before
       assert {:ok, _} = Object.update(obj, {:increment, @max_count}, :b)
       assert Object.value(obj) == 2 * @max_count
 
       obj = Object.new(PNCounter)
       assert {:ok, _} = Object.update(obj, {:decrement, @max_count}, :a)
-      assert Object.update(obj, {:decrement, 1}, :a) == {:error, :counter_overflow}
+      assert Object.update(obj, {:decrement, 1}, :a) == {:error, {:overflow, :counter}}
       assert {:ok, _} = Object.update(obj, {:increment, @max_count}, :a)
       assert Object.value(obj, {:get, :a}) == 0
     end
