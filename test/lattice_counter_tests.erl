@@ -84,7 +84,8 @@ errors_test() ->
     ?assertEqual(G, lattice_object:snapshot(O)),
     ?assertError(badarg, lattice_object:update({increment, 0}, a, O)),
     ?assertError(badarg, lattice_object:value(bogus, O)),
-    ?assertError(badarg, lattice_object:new(<<42, 1, 0>>)).
+    %% A binary that is not a state is data, not a caller's bug.
+    ?assertEqual({error, {bad_state, unknown_type}}, lattice_object:new(<<42, 1, 0>>)).
 
 object_shared_by_processes_test() ->
     O = lattice_object:new(lattice_gcounter),

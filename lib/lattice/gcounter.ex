@@ -1,4 +1,6 @@
 defmodule Lattice.GCounter do
+  import Lattice.Error, only: [wrap: 1]
+
   @moduledoc """
   Grow-only counters (G-Counters) as canonical binaries.
 
@@ -68,7 +70,7 @@ defmodule Lattice.GCounter do
 
   @doc "The counter with value 0."
   @spec new() :: t()
-  def new, do: :lattice_gcounter.new()
+  def new, do: wrap(:lattice_gcounter.new())
 
   @doc """
   Applies `op` by `actor`: the new state and the delta to send to other replicas, with
@@ -78,7 +80,7 @@ defmodule Lattice.GCounter do
   """
   @spec update(t(), op(), actor()) ::
           {:ok, t(), delta()} | error() | {:error, {:overflow, :counter}}
-  def update(state, op, actor), do: :lattice_gcounter.update(op, actor, state)
+  def update(state, op, actor), do: wrap(:lattice_gcounter.update(op, actor, state))
 
   @doc """
   Adds `n` (default 1), a positive integer below 2^64, to `actor`'s count: `update/3` with
@@ -93,11 +95,11 @@ defmodule Lattice.GCounter do
   idempotent.
   """
   @spec merge(t(), t()) :: t() | error()
-  def merge(a, b), do: :lattice_gcounter.merge(a, b)
+  def merge(a, b), do: wrap(:lattice_gcounter.merge(a, b))
 
   @doc "The sum of every actor's count (it may exceed 2^64)."
   @spec value(t()) :: non_neg_integer() | error()
-  def value(state), do: :lattice_gcounter.value(state)
+  def value(state), do: wrap(:lattice_gcounter.value(state))
 
   @doc """
   The answer to `query`: `{:get, actor}` gives the actor's count, 0 when absent.
@@ -105,30 +107,30 @@ defmodule Lattice.GCounter do
   An unknown query raises `ArgumentError`.
   """
   @spec value(t(), query()) :: non_neg_integer() | error()
-  def value(state, query), do: :lattice_gcounter.value(query, state)
+  def value(state, query), do: wrap(:lattice_gcounter.value(query, state))
 
   @doc """
   Whether two states are equal: byte equality, the format being canonical. Neither state is
   checked.
   """
   @spec equal?(t(), t()) :: boolean()
-  def equal?(a, b), do: :lattice_gcounter.equal(a, b)
+  def equal?(a, b), do: wrap(:lattice_gcounter.equal(a, b))
 
   @doc """
   The state's 16-byte digest, the same for equal states on every node (`Lattice.Type.digest/1`
   gives the same).
   """
   @spec digest(t()) :: <<_::128>> | error()
-  def digest(state), do: :lattice_gcounter.digest(state)
+  def digest(state), do: wrap(:lattice_gcounter.digest(state))
 
   @doc "`{:gcounter, [{actor, count}]}`, actors in Erlang term order."
   @spec to_term(t()) :: {:gcounter, [{actor(), pos_integer()}]} | error()
-  def to_term(state), do: :lattice_gcounter.to_term(state)
+  def to_term(state), do: wrap(:lattice_gcounter.to_term(state))
 
   @doc """
   Checks every rule of the format, including that each actor is canonical. Run it on states
   that come from elsewhere.
   """
   @spec validate(t()) :: :ok | error()
-  def validate(state), do: :lattice_gcounter.validate(state)
+  def validate(state), do: wrap(:lattice_gcounter.validate(state))
 end

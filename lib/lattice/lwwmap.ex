@@ -1,4 +1,6 @@
 defmodule Lattice.LWWMap do
+  import Lattice.Error, only: [wrap: 1]
+
   @moduledoc """
   Add-wins maps with last-writer-wins values (as delta_crdt's AWLWWMap) as canonical
   binaries.
@@ -111,7 +113,7 @@ defmodule Lattice.LWWMap do
 
   @doc "The empty map."
   @spec new() :: t()
-  def new, do: :lattice_lwwmap.new()
+  def new, do: wrap(:lattice_lwwmap.new())
 
   @doc """
   Applies `op` by `actor`: the new state and the delta to send to other replicas, with
@@ -120,7 +122,7 @@ defmodule Lattice.LWWMap do
   An unknown operation raises `ArgumentError`.
   """
   @spec update(t(), op(), actor()) :: {:ok, t(), delta()} | error() | update_error()
-  def update(state, op, actor), do: :lattice_lwwmap.update(op, actor, state)
+  def update(state, op, actor), do: wrap(:lattice_lwwmap.update(op, actor, state))
 
   @doc """
   Puts `value` under `key` by `actor` at the node's HLC time, past every timestamp the key
@@ -143,11 +145,11 @@ defmodule Lattice.LWWMap do
 
   @doc "The join of two states or deltas. Commutative, associative and idempotent."
   @spec merge(t(), t()) :: t() | error()
-  def merge(a, b), do: :lattice_lwwmap.merge(a, b)
+  def merge(a, b), do: wrap(:lattice_lwwmap.merge(a, b))
 
   @doc "The map of every key to its value (that of the key's winning put)."
   @spec value(t()) :: %{optional(key()) => term()} | error()
-  def value(state), do: :lattice_lwwmap.value(state)
+  def value(state), do: wrap(:lattice_lwwmap.value(state))
 
   @doc """
   The answer to `query`: `{:get, key}` gives `{:ok, value}` or `{:error, {:not_found, key}}`,
@@ -157,7 +159,7 @@ defmodule Lattice.LWWMap do
   """
   @spec value(t(), query()) ::
           {:ok, term()} | {:error, {:not_found, key()}} | boolean() | non_neg_integer() | error()
-  def value(state, query), do: :lattice_lwwmap.value(query, state)
+  def value(state, query), do: wrap(:lattice_lwwmap.value(query, state))
 
   @doc "The value under `key`: `value/2` with `{:get, key}`."
   @spec get(t(), key()) :: {:ok, term()} | {:error, {:not_found, key()}} | error()
@@ -176,14 +178,14 @@ defmodule Lattice.LWWMap do
   checked; arguments that are not binaries raise `ArgumentError`.
   """
   @spec equal?(t(), t()) :: boolean()
-  def equal?(a, b), do: :lattice_lwwmap.equal(a, b)
+  def equal?(a, b), do: wrap(:lattice_lwwmap.equal(a, b))
 
   @doc """
   The state's 16-byte digest, the same for equal states on every node (`Lattice.Type.digest/1`
   gives the same).
   """
   @spec digest(t()) :: <<_::128>> | error()
-  def digest(state), do: :lattice_lwwmap.digest(state)
+  def digest(state), do: wrap(:lattice_lwwmap.digest(state))
 
   @doc """
   `{:lwwmap, [{key, [dot]}], context}` for inspection: each key with its puts' dots
@@ -193,12 +195,12 @@ defmodule Lattice.LWWMap do
   @spec to_term(t()) ::
           {:lwwmap, [{key(), [dot()]}], [{actor(), non_neg_integer(), [pos_integer()]}]}
           | error()
-  def to_term(state), do: :lattice_lwwmap.to_term(state)
+  def to_term(state), do: wrap(:lattice_lwwmap.to_term(state))
 
   @doc """
   Checks every rule of the format, including canonical terms and ids, and that no put's dot
   appears under two keys. Run it on states that come from elsewhere.
   """
   @spec validate(t()) :: :ok | error()
-  def validate(state), do: :lattice_lwwmap.validate(state)
+  def validate(state), do: wrap(:lattice_lwwmap.validate(state))
 end

@@ -1,4 +1,6 @@
 defmodule Lattice.LWWRegister do
+  import Lattice.Error, only: [wrap: 1]
+
   @moduledoc """
   Last-writer-wins registers as canonical binaries.
 
@@ -89,7 +91,7 @@ defmodule Lattice.LWWRegister do
 
   @doc "The empty register (never assigned)."
   @spec new() :: t()
-  def new, do: :lattice_lwwreg.new()
+  def new, do: wrap(:lattice_lwwreg.new())
 
   @doc """
   Applies `op` by `actor`: the new state and the delta to send to other replicas (the new
@@ -98,7 +100,7 @@ defmodule Lattice.LWWRegister do
   An unknown operation raises `ArgumentError`.
   """
   @spec update(t(), op(), actor()) :: {:ok, t(), delta()} | assign_error()
-  def update(state, op, actor), do: :lattice_lwwreg.update(op, actor, state)
+  def update(state, op, actor), do: wrap(:lattice_lwwreg.update(op, actor, state))
 
   @doc """
   Writes `value` by `actor` at the node's HLC time, greater than the register's timestamp:
@@ -119,7 +121,7 @@ defmodule Lattice.LWWRegister do
   Commutative, associative and idempotent; the empty register is below every other.
   """
   @spec merge(t(), t()) :: t() | error()
-  def merge(a, b), do: :lattice_lwwreg.merge(a, b)
+  def merge(a, b), do: wrap(:lattice_lwwreg.merge(a, b))
 
   @doc "The value of the winning write, `nil` for the empty register."
   @spec value(t()) :: term() | error()
@@ -140,14 +142,14 @@ defmodule Lattice.LWWRegister do
   checked.
   """
   @spec equal?(t(), t()) :: boolean()
-  def equal?(a, b), do: :lattice_lwwreg.equal(a, b)
+  def equal?(a, b), do: wrap(:lattice_lwwreg.equal(a, b))
 
   @doc """
   The state's 16-byte digest, the same for equal states on every node (`Lattice.Type.digest/1`
   gives the same).
   """
   @spec digest(t()) :: <<_::128>> | error()
-  def digest(state), do: :lattice_lwwreg.digest(state)
+  def digest(state), do: wrap(:lattice_lwwreg.digest(state))
 
   @doc """
   `{:lwwreg, %{value: value, timestamp: ts, actor: actor}}`, or `{:lwwreg, nil}` for the
@@ -167,7 +169,7 @@ defmodule Lattice.LWWRegister do
   it on states that come from elsewhere.
   """
   @spec validate(t()) :: :ok | error()
-  def validate(state), do: :lattice_lwwreg.validate(state)
+  def validate(state), do: wrap(:lattice_lwwreg.validate(state))
 
   # The Erlang API says `undefined` for the empty register; Elixir says nil. A register can
   # hold the atom :undefined itself, so only the empty register's answer is translated.

@@ -1,4 +1,6 @@
 defmodule Lattice.MVRegister do
+  import Lattice.Error, only: [wrap: 1]
+
   @moduledoc """
   Multi-value registers as canonical binaries: every value written concurrently is kept (as
   Dynamo's and Riak's siblings), and a write that has seen them all replaces them with one.
@@ -75,7 +77,7 @@ defmodule Lattice.MVRegister do
 
   @doc "The empty register (never assigned): its value is `[]`."
   @spec new() :: t()
-  def new, do: :lattice_mvreg.new()
+  def new, do: wrap(:lattice_mvreg.new())
 
   @doc """
   Applies `op` by `actor`: the new state and the delta to send to other replicas, with
@@ -85,7 +87,7 @@ defmodule Lattice.MVRegister do
   """
   @spec update(t(), op(), actor()) ::
           {:ok, t(), delta()} | error() | {:error, {:overflow, :counter}}
-  def update(state, op, actor), do: :lattice_mvreg.update(op, actor, state)
+  def update(state, op, actor), do: wrap(:lattice_mvreg.update(op, actor, state))
 
   @doc """
   Writes `value` by `actor`, replacing every value the register holds: `update/3` with
@@ -100,11 +102,11 @@ defmodule Lattice.MVRegister do
   Commutative, associative and idempotent.
   """
   @spec merge(t(), t()) :: t() | error()
-  def merge(a, b), do: :lattice_mvreg.merge(a, b)
+  def merge(a, b), do: wrap(:lattice_mvreg.merge(a, b))
 
   @doc "The values, in term order; `[]` for a register never assigned."
   @spec value(t()) :: [term()] | error()
-  def value(state), do: :lattice_mvreg.value(state)
+  def value(state), do: wrap(:lattice_mvreg.value(state))
 
   @doc """
   The answer to `query`: `:size` gives the number of values, `{:contains, value}` whether
@@ -113,7 +115,7 @@ defmodule Lattice.MVRegister do
   An unknown query raises `ArgumentError`.
   """
   @spec value(t(), query()) :: non_neg_integer() | boolean() | error()
-  def value(state, query), do: :lattice_mvreg.value(query, state)
+  def value(state, query), do: wrap(:lattice_mvreg.value(query, state))
 
   @doc "Whether `value` is one of the register's values: `value/2` with `{:contains, value}`."
   @spec member?(t(), term()) :: boolean() | error()
@@ -128,14 +130,14 @@ defmodule Lattice.MVRegister do
   checked; arguments that are not binaries raise `ArgumentError`.
   """
   @spec equal?(t(), t()) :: boolean()
-  def equal?(a, b), do: :lattice_mvreg.equal(a, b)
+  def equal?(a, b), do: wrap(:lattice_mvreg.equal(a, b))
 
   @doc """
   The state's 16-byte digest, the same for equal states on every node (`Lattice.Type.digest/1`
   gives the same).
   """
   @spec digest(t()) :: <<_::128>> | error()
-  def digest(state), do: :lattice_mvreg.digest(state)
+  def digest(state), do: wrap(:lattice_mvreg.digest(state))
 
   @doc """
   `{:mvreg, [{value, [{actor, counter}]}], context}` for inspection: each value with the dots
@@ -147,12 +149,12 @@ defmodule Lattice.MVRegister do
           {:mvreg, [{term(), [{actor(), pos_integer()}]}],
            [{actor(), non_neg_integer(), [pos_integer()]}]}
           | error()
-  def to_term(state), do: :lattice_mvreg.to_term(state)
+  def to_term(state), do: wrap(:lattice_mvreg.to_term(state))
 
   @doc """
   Checks every rule of the format, including canonical terms and ids, and that no dot appears
   under two values. Run it on states that come from elsewhere.
   """
   @spec validate(t()) :: :ok | error()
-  def validate(state), do: :lattice_mvreg.validate(state)
+  def validate(state), do: wrap(:lattice_mvreg.validate(state))
 end

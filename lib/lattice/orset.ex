@@ -1,4 +1,6 @@
 defmodule Lattice.ORSet do
+  import Lattice.Error, only: [wrap: 1]
+
   @moduledoc """
   Observed-remove sets (OR-Sets), add-wins, without tombstones, as canonical binaries
   (Almeida et al.'s delta AWORSet, riak_dt's orswot).
@@ -107,7 +109,7 @@ defmodule Lattice.ORSet do
 
   @doc "The empty set."
   @spec new() :: t()
-  def new, do: :lattice_orset.new()
+  def new, do: wrap(:lattice_orset.new())
 
   @doc """
   Applies `op` by `actor`: the new state and the delta to send to other replicas, with
@@ -116,7 +118,7 @@ defmodule Lattice.ORSet do
   An unknown operation raises `ArgumentError`.
   """
   @spec update(t(), op(), actor()) :: {:ok, t(), delta()} | error() | update_error()
-  def update(state, op, actor), do: :lattice_orset.update(op, actor, state)
+  def update(state, op, actor), do: wrap(:lattice_orset.update(op, actor, state))
 
   @doc "Adds `element` by `actor`: `update/3` with `{:add, element}`."
   @spec add(t(), element(), actor()) :: {:ok, t(), delta()} | error() | update_error()
@@ -142,11 +144,11 @@ defmodule Lattice.ORSet do
 
   @doc "The join of two states or deltas. Commutative, associative and idempotent."
   @spec merge(t(), t()) :: t() | error()
-  def merge(a, b), do: :lattice_orset.merge(a, b)
+  def merge(a, b), do: wrap(:lattice_orset.merge(a, b))
 
   @doc "The elements, in the order of `Lattice.GSet.value/1`."
   @spec value(t()) :: [element()] | error()
-  def value(state), do: :lattice_orset.value(state)
+  def value(state), do: wrap(:lattice_orset.value(state))
 
   @doc """
   The answer to `query`: `{:contains, element}` gives whether the element is present,
@@ -155,7 +157,7 @@ defmodule Lattice.ORSet do
   An unknown query raises `ArgumentError`.
   """
   @spec value(t(), query()) :: boolean() | non_neg_integer() | error()
-  def value(state, query), do: :lattice_orset.value(query, state)
+  def value(state, query), do: wrap(:lattice_orset.value(query, state))
 
   @doc "Whether `element` is present: `value/2` with `{:contains, element}`."
   @spec member?(t(), element()) :: boolean() | error()
@@ -170,14 +172,14 @@ defmodule Lattice.ORSet do
   checked; arguments that are not binaries raise `ArgumentError`.
   """
   @spec equal?(t(), t()) :: boolean()
-  def equal?(a, b), do: :lattice_orset.equal(a, b)
+  def equal?(a, b), do: wrap(:lattice_orset.equal(a, b))
 
   @doc """
   The state's 16-byte digest, the same for equal states on every node (`Lattice.Type.digest/1`
   gives the same).
   """
   @spec digest(t()) :: <<_::128>> | error()
-  def digest(state), do: :lattice_orset.digest(state)
+  def digest(state), do: wrap(:lattice_orset.digest(state))
 
   @doc """
   `{:orset, [{element, [dot]}], context}` for inspection: each element with its dots
@@ -192,12 +194,12 @@ defmodule Lattice.ORSet do
   @spec to_term(t()) ::
           {:orset, [{element(), [dot()]}], [{actor(), non_neg_integer(), [pos_integer()]}]}
           | error()
-  def to_term(state), do: :lattice_orset.to_term(state)
+  def to_term(state), do: wrap(:lattice_orset.to_term(state))
 
   @doc """
   Checks every rule of the format, including canonical terms and ids, and that no dot appears
   under two elements. Run it on states that come from elsewhere.
   """
   @spec validate(t()) :: :ok | error()
-  def validate(state), do: :lattice_orset.validate(state)
+  def validate(state), do: wrap(:lattice_orset.validate(state))
 end

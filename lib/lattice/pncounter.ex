@@ -1,4 +1,6 @@
 defmodule Lattice.PNCounter do
+  import Lattice.Error, only: [wrap: 1]
+
   @moduledoc """
   Positive-negative counters (PN-Counters) as canonical binaries: counters that go up and
   down.
@@ -73,7 +75,7 @@ defmodule Lattice.PNCounter do
 
   @doc "The counter with value 0."
   @spec new() :: t()
-  def new, do: :lattice_pncounter.new()
+  def new, do: wrap(:lattice_pncounter.new())
 
   @doc """
   Applies `op` by `actor`: the new state and the delta to send to other replicas, with
@@ -83,7 +85,7 @@ defmodule Lattice.PNCounter do
   """
   @spec update(t(), op(), actor()) ::
           {:ok, t(), delta()} | error() | {:error, {:overflow, :counter}}
-  def update(state, op, actor), do: :lattice_pncounter.update(op, actor, state)
+  def update(state, op, actor), do: wrap(:lattice_pncounter.update(op, actor, state))
 
   @doc """
   Adds `n` (default 1), a positive integer below 2^64, to `actor`'s increments: `update/3`
@@ -106,11 +108,11 @@ defmodule Lattice.PNCounter do
   associative and idempotent.
   """
   @spec merge(t(), t()) :: t() | error()
-  def merge(a, b), do: :lattice_pncounter.merge(a, b)
+  def merge(a, b), do: wrap(:lattice_pncounter.merge(a, b))
 
   @doc "All the increments less all the decrements (it may be negative, and beyond ±2^64)."
   @spec value(t()) :: integer() | error()
-  def value(state), do: :lattice_pncounter.value(state)
+  def value(state), do: wrap(:lattice_pncounter.value(state))
 
   @doc """
   The answer to `query`: `{:get, actor}` gives the actor's increments less its decrements,
@@ -119,21 +121,21 @@ defmodule Lattice.PNCounter do
   An unknown query raises `ArgumentError`.
   """
   @spec value(t(), query()) :: integer() | error()
-  def value(state, query), do: :lattice_pncounter.value(query, state)
+  def value(state, query), do: wrap(:lattice_pncounter.value(query, state))
 
   @doc """
   Whether two states are equal: byte equality, the format being canonical. Neither state is
   checked.
   """
   @spec equal?(t(), t()) :: boolean()
-  def equal?(a, b), do: :lattice_pncounter.equal(a, b)
+  def equal?(a, b), do: wrap(:lattice_pncounter.equal(a, b))
 
   @doc """
   The state's 16-byte digest, the same for equal states on every node (`Lattice.Type.digest/1`
   gives the same).
   """
   @spec digest(t()) :: <<_::128>> | error()
-  def digest(state), do: :lattice_pncounter.digest(state)
+  def digest(state), do: wrap(:lattice_pncounter.digest(state))
 
   @doc """
   `{:pncounter, %{increments: [{actor, count}], decrements: [{actor, count}]}}`, actors in
@@ -143,12 +145,12 @@ defmodule Lattice.PNCounter do
           {:pncounter,
            %{increments: [{actor(), pos_integer()}], decrements: [{actor(), pos_integer()}]}}
           | error()
-  def to_term(state), do: :lattice_pncounter.to_term(state)
+  def to_term(state), do: wrap(:lattice_pncounter.to_term(state))
 
   @doc """
   Checks every rule of the format on both sides, including that each actor is canonical. Run
   it on states that come from elsewhere.
   """
   @spec validate(t()) :: :ok | error()
-  def validate(state), do: :lattice_pncounter.validate(state)
+  def validate(state), do: wrap(:lattice_pncounter.validate(state))
 end

@@ -57,16 +57,16 @@ defmodule Lattice.ObjectTest do
       assert {:error, {:bad_pncounter, _}} = Object.new(<<0x11, 1, 3, 0x10, 1, 0, 0x10, 1>>)
     end
 
-    test "a state of a type without objects, or something else, raises ArgumentError" do
-      for bad <- [
-            <<>>,
-            "garbage",
-            Lattice.VClock.new(),
-            Lattice.DVV.new(),
-            Lattice.VClock,
-            42,
-            nil
-          ] do
+    test "a binary that is not a CRDT state is data: an error tuple" do
+      assert Object.new(<<>>) == {:error, {:bad_state, :truncated}}
+
+      for bad <- ["garbage", Lattice.VClock.new(), Lattice.DVV.new()] do
+        assert Object.new(bad) == {:error, {:bad_state, :unknown_type}}
+      end
+    end
+
+    test "something that is neither a type nor a binary raises ArgumentError" do
+      for bad <- [Lattice.VClock, 42, nil] do
         assert_raise ArgumentError, fn -> Object.new(bad) end
       end
     end
