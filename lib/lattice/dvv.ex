@@ -8,14 +8,15 @@ defmodule Lattice.DVV do
   order. The stored form is always compact, because equal contexts must be equal bytes.
 
       iex> alias Lattice.DVV
-      iex> {dot, ctx} = DVV.new() |> DVV.event(:alice)
-      iex> dot
-      {:alice, 1}
-      iex> ctx = DVV.add(ctx, {:alice, 3})
-      iex> {DVV.contains?(ctx, {:alice, 2}), DVV.contains?(ctx, {:alice, 3})}
+      iex> alice = Lattice.actor()
+      iex> {dot, ctx} = DVV.new() |> DVV.event(alice)
+      iex> dot == {alice, 1}
+      true
+      iex> ctx = DVV.add(ctx, {alice, 3})
+      iex> {DVV.contains?(ctx, {alice, 2}), DVV.contains?(ctx, {alice, 3})}
       {false, true}
-      iex> ctx |> DVV.add({:alice, 2}) |> DVV.to_list()
-      {[alice: 3], []}
+      iex> ctx |> DVV.add({alice, 2}) |> DVV.to_list() == {[{alice, 3}], []}
+      true
 
   ## Errors
 

@@ -16,9 +16,11 @@ defmodule Lattice.LWWMap do
   `equal?/2`) is equality.
 
       iex> alias Lattice.LWWMap
-      iex> {:ok, a, _delta} = LWWMap.new() |> LWWMap.put(:colour, "blue", :alice, 10)
-      iex> {:ok, b, _delta} = LWWMap.new() |> LWWMap.put(:colour, "green", :bob, 20)
-      iex> {:ok, b, _delta} = LWWMap.put(b, :size, 3, :bob, 21)
+      iex> alice = Lattice.actor()
+      iex> bob = {:bob@host, 1}
+      iex> {:ok, a, _delta} = LWWMap.new() |> LWWMap.put(:colour, "blue", alice, 10)
+      iex> {:ok, b, _delta} = LWWMap.new() |> LWWMap.put(:colour, "green", bob, 20)
+      iex> {:ok, b, _delta} = LWWMap.put(b, :size, 3, bob, 21)
       iex> both = LWWMap.merge(a, b)
       iex> LWWMap.value(both)
       %{colour: "green", size: 3}
@@ -30,12 +32,14 @@ defmodule Lattice.LWWMap do
   A remove wins only over the puts it has seen:
 
       iex> alias Lattice.LWWMap
-      iex> {:ok, s, _} = LWWMap.new() |> LWWMap.put(:k, 1, :alice, 5)
-      iex> {:ok, removed, _} = LWWMap.remove(s, :k, :alice)
-      iex> {:ok, _, concurrent_put} = LWWMap.put(s, :k, 2, :bob, 1)
+      iex> alice = Lattice.actor()
+      iex> bob = {:bob@host, 1}
+      iex> {:ok, s, _} = LWWMap.new() |> LWWMap.put(:k, 1, alice, 5)
+      iex> {:ok, removed, _} = LWWMap.remove(s, :k, alice)
+      iex> {:ok, _, concurrent_put} = LWWMap.put(s, :k, 2, bob, 1)
       iex> LWWMap.merge(removed, concurrent_put) |> LWWMap.value()
       %{k: 2}
-      iex> LWWMap.remove(removed, :k, :alice)
+      iex> LWWMap.remove(removed, :k, alice)
       {:error, {:precondition, {:not_present, :k}}}
 
   Identity is `===`: `1` and `1.0` are two keys.

@@ -12,15 +12,17 @@ defmodule Lattice.LWWRegister do
   equal registers are byte-identical on every node, so `===` (or `equal?/2`) is equality.
 
       iex> alias Lattice.LWWRegister
-      iex> {:ok, a, _delta} = LWWRegister.new() |> LWWRegister.assign("blue", :alice, 10)
-      iex> {:ok, b, _delta} = LWWRegister.new() |> LWWRegister.assign("green", :bob, 20)
+      iex> alice = Lattice.actor()
+      iex> bob = {:bob@host, 1}
+      iex> {:ok, a, _delta} = LWWRegister.new() |> LWWRegister.assign("blue", alice, 10)
+      iex> {:ok, b, _delta} = LWWRegister.new() |> LWWRegister.assign("green", bob, 20)
       iex> both = LWWRegister.merge(a, b)
       iex> LWWRegister.value(both)
       "green"
       iex> LWWRegister.value(both, :timestamp)
       20
-      iex> LWWRegister.to_term(both)
-      {:lwwreg, %{value: "green", timestamp: 20, actor: :bob}}
+      iex> LWWRegister.to_term(both) == {:lwwreg, %{value: "green", timestamp: 20, actor: bob}}
+      true
       iex> LWWRegister.value(LWWRegister.new())
       nil
 

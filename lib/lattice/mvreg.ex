@@ -13,12 +13,14 @@ defmodule Lattice.MVRegister do
   byte-identical on every node, so `===` (or `equal?/2`) is equality.
 
       iex> alias Lattice.MVRegister
-      iex> {:ok, a, _delta} = MVRegister.new() |> MVRegister.assign("blue", :alice)
-      iex> {:ok, b, _delta} = MVRegister.new() |> MVRegister.assign("green", :bob)
+      iex> alice = Lattice.actor()
+      iex> bob = {:bob@host, 1}
+      iex> {:ok, a, _delta} = MVRegister.new() |> MVRegister.assign("blue", alice)
+      iex> {:ok, b, _delta} = MVRegister.new() |> MVRegister.assign("green", bob)
       iex> both = MVRegister.merge(a, b)
       iex> MVRegister.value(both)
       ["blue", "green"]
-      iex> {:ok, resolved, _delta} = MVRegister.assign(both, "teal", :alice)
+      iex> {:ok, resolved, _delta} = MVRegister.assign(both, "teal", alice)
       iex> MVRegister.value(resolved)
       ["teal"]
       iex> MVRegister.merge(both, resolved) |> MVRegister.value()

@@ -22,9 +22,10 @@ defmodule Lattice.Object do
   binary state byte for byte, and `digest(obj) == Lattice.Type.digest(snapshot(obj))`.
 
       iex> alias Lattice.{GCounter, Object}
+      iex> bob = {:bob@host, 1}
       iex> obj = Object.new(GCounter)
       iex> {:ok, _delta} = Object.update(obj, {:increment, 2}, Lattice.actor())
-      iex> {:ok, remote, _delta} = GCounter.new() |> GCounter.increment({:bob@host, 1}, 5)
+      iex> {:ok, remote, _delta} = GCounter.new() |> GCounter.increment(bob, 5)
       iex> Object.join(obj, remote)
       :ok
       iex> Object.value(obj)

@@ -15,22 +15,25 @@ defmodule Lattice.ORSet do
   a binary: equal sets are byte-identical on every node, so `===` (or `equal?/2`) is equality.
 
       iex> alias Lattice.ORSet
-      iex> {:ok, s, _delta} = ORSet.new() |> ORSet.add_all([:a, :b, :c], :alice)
-      iex> {:ok, s, _delta} = ORSet.remove(s, :b, :alice)
+      iex> alice = Lattice.actor()
+      iex> {:ok, s, _delta} = ORSet.new() |> ORSet.add_all([:a, :b, :c], alice)
+      iex> {:ok, s, _delta} = ORSet.remove(s, :b, alice)
       iex> ORSet.value(s)
       [:a, :c]
-      iex> ORSet.remove(s, :b, :alice)
+      iex> ORSet.remove(s, :b, alice)
       {:error, {:precondition, {:not_present, :b}}}
-      iex> {:ok, s, _delta} = ORSet.add(s, :b, :alice)
+      iex> {:ok, s, _delta} = ORSet.add(s, :b, alice)
       iex> ORSet.member?(s, :b)
       true
 
   An add concurrent with a remove wins:
 
       iex> alias Lattice.ORSet
-      iex> {:ok, s, _} = ORSet.new() |> ORSet.add(:x, :alice)
-      iex> {:ok, removed, _} = ORSet.remove(s, :x, :alice)
-      iex> {:ok, _, concurrent_add} = ORSet.add(s, :x, :bob)
+      iex> alice = Lattice.actor()
+      iex> bob = {:bob@host, 1}
+      iex> {:ok, s, _} = ORSet.new() |> ORSet.add(:x, alice)
+      iex> {:ok, removed, _} = ORSet.remove(s, :x, alice)
+      iex> {:ok, _, concurrent_add} = ORSet.add(s, :x, bob)
       iex> ORSet.merge(removed, concurrent_add) |> ORSet.value()
       [:x]
 
@@ -187,9 +190,10 @@ defmodule Lattice.ORSet do
   causal context as `{actor, base, [counter]}` (every counter up to `base`, and those listed).
 
       iex> alias Lattice.ORSet
-      iex> {:ok, s, _} = ORSet.new() |> ORSet.add(:a, :alice)
-      iex> ORSet.to_term(s)
-      {:orset, [a: [alice: 1]], [{:alice, 1, []}]}
+      iex> alice = Lattice.actor()
+      iex> {:ok, s, _} = ORSet.new() |> ORSet.add(:a, alice)
+      iex> ORSet.to_term(s) == {:orset, [a: [{alice, 1}]], [{alice, 1, []}]}
+      true
   """
   @spec to_term(t()) ::
           {:orset, [{element(), [dot()]}], [{actor(), non_neg_integer(), [pos_integer()]}]}

@@ -13,15 +13,17 @@ defmodule Lattice.PNCounter do
   every node, so `===` (or `equal?/2`) is equality.
 
       iex> alias Lattice.PNCounter
-      iex> {:ok, a, _delta} = PNCounter.new() |> PNCounter.increment(:alice, 5)
-      iex> {:ok, b, _delta} = PNCounter.new() |> PNCounter.decrement(:bob, 7)
+      iex> alice = Lattice.actor()
+      iex> bob = {:bob@host, 1}
+      iex> {:ok, a, _delta} = PNCounter.new() |> PNCounter.increment(alice, 5)
+      iex> {:ok, b, _delta} = PNCounter.new() |> PNCounter.decrement(bob, 7)
       iex> both = PNCounter.merge(a, b)
       iex> PNCounter.value(both)
       -2
-      iex> PNCounter.value(both, {:get, :bob})
+      iex> PNCounter.value(both, {:get, bob})
       -7
-      iex> PNCounter.to_term(both)
-      {:pncounter, %{increments: [alice: 5], decrements: [bob: 7]}}
+      iex> PNCounter.to_term(both) == {:pncounter, %{increments: [{alice, 5}], decrements: [{bob, 7}]}}
+      true
 
   ## Operations, queries and deltas
 

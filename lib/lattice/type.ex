@@ -40,7 +40,7 @@ defmodule Lattice.Type do
   a state of a known type that is corrupt gives that type's error. A non-binary raises
   `ArgumentError`.
 
-      iex> {:ok, state, _delta} = Lattice.PNCounter.new() |> Lattice.PNCounter.decrement(:a, 2)
+      iex> {:ok, state, _delta} = Lattice.PNCounter.new() |> Lattice.PNCounter.decrement(Lattice.actor(), 2)
       iex> Lattice.Type.module(state)
       :lattice_pncounter
       iex> Lattice.Type.value(state)
