@@ -81,6 +81,29 @@ defmodule Lattice.ErrorsTest do
     end
   end
 
+  test "an object made on another node: objects are node-local" do
+    name = :"lattice_errors_ex_peer_#{System.unique_integer([:positive])}"
+    ebin = :filename.dirname(:code.which(:lattice_object))
+
+    {:ok, peer, peer_node} =
+      :peer.start(%{name: name, connection: :standard_io, args: [~c"-pa", ebin]})
+
+    try do
+      remote = :peer.call(peer, :lattice_object, :new, [:lattice_gcounter])
+      assert node(remote) == peer_node
+
+      error =
+        assert_raise ArgumentError, fn ->
+          Object.update(remote, {:increment, 1}, Lattice.actor())
+        end
+
+      assert error.message =~ "Lattice.Object.update/3: the object was made on node"
+      assert error.message =~ "objects are node-local"
+    after
+      :peer.stop(peer)
+    end
+  end
+
   test "a binary that is not a state is data: an error tuple from every entry point" do
     assert Object.new("garbage") == {:error, {:bad_state, :unknown_type}}
     assert Object.new("") == {:error, {:bad_state, :truncated}}
