@@ -61,10 +61,10 @@ roles(M, update, [Op, Actor, State] = Args) when M =/= lattice_object ->
     [{1, fun() -> check_op(M, Op) end},
      {2, fun() -> check_actor(M, Actor) end},
      {3, fun() -> check_state(M, State, Args, 3) end}];
-roles(M, merge, [A, B] = Args) when M =/= lattice_vclock, M =/= lattice_dvv ->
-    [{1, fun() -> check_state(M, A, Args, 1) end}, {2, fun() -> check_state(M, B, Args, 2) end}];
-roles(M, equal, [A, B] = Args) ->
-    [{1, fun() -> check_state(M, A, Args, 1) end}, {2, fun() -> check_state(M, B, Args, 2) end}];
+roles(M, merge, [A, B]) when M =/= lattice_vclock, M =/= lattice_dvv ->
+    [{1, fun() -> check_state(M, A, [A], 1) end}, {2, fun() -> check_state(M, B, [B], 1) end}];
+roles(M, equal, [A, B]) ->
+    [{1, fun() -> check_state(M, A, [A], 1) end}, {2, fun() -> check_state(M, B, [B], 1) end}];
 roles(lattice_lwwset, new, [Bias]) ->
     [{1, fun() -> {error, fmt("the bias must be add or remove, got: ~ts", [show(Bias)])} end}];
 roles(lattice_object, new, [What]) ->
@@ -95,10 +95,19 @@ roles(lattice_vclock, increment, [Actor, By, Clock] = Args) ->
 roles(lattice_vclock, get, [Actor, Clock] = Args) ->
     [{1, fun() -> check_actor(lattice_vclock, Actor) end},
      {2, fun() -> check_state(lattice_vclock, Clock, Args, 2) end}];
-roles(lattice_vclock, F, [A, B] = Args) when F =:= merge; F =:= compare; F =:= descends;
+roles(lattice_vclock, F, [A, B]) when F =:= merge; F =:= compare; F =:= descends;
                                               F =:= dominates ->
-    [{1, fun() -> check_state(lattice_vclock, A, Args, 1) end},
-     {2, fun() -> check_state(lattice_vclock, B, Args, 2) end}];
+    [{1, fun() -> check_state(lattice_vclock, A, [A], 1) end},
+     {2, fun() -> check_state(lattice_vclock, B, [B], 1) end}];
+roles(lattice_dvv, F, [Actor, DVV] = Args) when F =:= event; F =:= counter ->
+    [{1, fun() -> check_actor(lattice_dvv, Actor) end},
+     {2, fun() -> check_state(lattice_dvv, DVV, Args, 2) end}];
+roles(lattice_dvv, F, [Dot, DVV] = Args) when F =:= add; F =:= contains ->
+    [{1, fun() -> check_dot(Dot) end},
+     {2, fun() -> check_state(lattice_dvv, DVV, Args, 2) end}];
+roles(lattice_dvv, F, [A, B]) when F =:= merge; F =:= descends ->
+    [{1, fun() -> check_state(lattice_dvv, A, [A], 1) end},
+     {2, fun() -> check_state(lattice_dvv, B, [B], 1) end}];
 roles(M, _, [State] = Args) ->
     [{1, fun() -> check_state(M, State, Args, 1) end}].
 
@@ -130,6 +139,7 @@ order_hint(Args, Pos) ->
     end.
 
 state_word(lattice_vclock) -> "clock";
+state_word(lattice_dvv) -> "DVV";
 state_word(_) -> "state".
 
 check_actor(_M, Actor) ->
@@ -189,6 +199,14 @@ find_first(List) -> find_in_list(List).
 check_count(_Word, N) when is_integer(N), N > 0, N < 1 bsl 64 -> ok;
 check_count(Word, N) ->
     {error, fmt("~ts must be a positive integer (1..2^64-1), got: ~ts", [Word, show(N)])}.
+
+check_dot({Actor, N}) ->
+    case check_actor(lattice_dvv, Actor) of
+        ok -> check_count("the dot's counter", N);
+        Error -> Error
+    end;
+check_dot(Dot) ->
+    {error, fmt("the dot must be {Actor, N}, N a positive integer, got: ~ts", [show(Dot)])}.
 
 check_ts(Ts) when is_integer(Ts), Ts >= 1, Ts < 1 bsl 64 -> ok;
 check_ts(Ts) ->
@@ -318,6 +336,7 @@ name(_) -> "CRDT".
 what(lattice_object) -> "a state of the object's type";
 what(lattice_type) -> "a CRDT state";
 what(lattice_vclock) -> "a vector clock";
+what(lattice_dvv) -> "a dotted version vector";
 what(M) -> a_name(M) ++ " state".
 
 %% ---- objects -----------------------------------------------------------------------------

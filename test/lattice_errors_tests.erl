@@ -73,6 +73,12 @@ mistakes() ->
       "the amount to increment by must be a positive integer (1..2^64-1), got: 0"},
      {"a vclock as a list", fun() -> lattice_vclock:merge([{a, 1}], V) end,
       "the clock must be a vector clock (a binary), got: [{a,1}]"},
+     {"a pid as a DVV actor", fun() -> lattice_dvv:event(self(), lattice_dvv:new()) end,
+      "the actor is not data: it is a pid"},
+     {"a DVV dot with counter 0", fun() -> lattice_dvv:add({a, 0}, lattice_dvv:new()) end,
+      "the dot's counter must be a positive integer"},
+     {"a DVV merge with a non-binary", fun() -> lattice_dvv:merge(lattice_dvv:new(), 42) end,
+      "the DVV must be a dotted version vector (a binary), got: 42"},
      {"lattice_type on a non-binary", fun() -> lattice_type:value(42) end,
       "the state must be a CRDT state (a binary), got: 42"}].
 

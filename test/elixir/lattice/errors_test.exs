@@ -69,6 +69,10 @@ defmodule Lattice.ErrorsTest do
        "the clock must be a vector clock (a binary)"},
       {"an element not data in a 2P-Set add_all",
        fn -> TwoPSet.add_all(TwoPSet.new(), [1, self()]) end, "the element"},
+      {"a pid as a DVV actor", fn -> Lattice.DVV.event(Lattice.DVV.new(), self()) end,
+       "Lattice.DVV.event/2: the actor is not data: it is a pid"},
+      {"a DVV dot with counter 0", fn -> Lattice.DVV.add(Lattice.DVV.new(), {a, 0}) end,
+       "the dot's counter must be a positive integer"},
       {"Lattice.Type on a non-binary", fn -> Lattice.Type.value(42) end,
        "the state must be a CRDT state (a binary), got: 42"}
     ]
