@@ -108,6 +108,13 @@ roles(lattice_dvv, F, [Dot, DVV] = Args) when F =:= add; F =:= contains ->
 roles(lattice_dvv, F, [A, B]) when F =:= merge; F =:= descends ->
     [{1, fun() -> check_state(lattice_dvv, A, [A], 1) end},
      {2, fun() -> check_state(lattice_dvv, B, [B], 1) end}];
+roles(lattice_hlc, make, [Physical, Logical]) ->
+    [{1, fun() -> check_range("the physical time (ms since the epoch)", Physical, 0,
+                              1 bsl 48 - 1) end},
+     {2, fun() -> check_range("the logical counter", Logical, 0, 16#FFFF) end}];
+roles(lattice_hlc, _, Timestamps) ->
+    [{I, fun() -> check_range("the timestamp (an HLC timestamp)", Ts, 0, 1 bsl 64 - 1) end}
+     || {I, Ts} <- lists:zip(lists:seq(1, length(Timestamps)), Timestamps)];
 roles(M, _, [State] = Args) ->
     [{1, fun() -> check_state(M, State, Args, 1) end}].
 
@@ -207,6 +214,10 @@ check_dot({Actor, N}) ->
     end;
 check_dot(Dot) ->
     {error, fmt("the dot must be {Actor, N}, N a positive integer, got: ~ts", [show(Dot)])}.
+
+check_range(_Word, N, Min, Max) when is_integer(N), N >= Min, N =< Max -> ok;
+check_range(Word, N, Min, Max) ->
+    {error, fmt("~ts must be an integer ~b..~b, got: ~ts", [Word, Min, Max, show(N)])}.
 
 check_ts(Ts) when is_integer(Ts), Ts >= 1, Ts < 1 bsl 64 -> ok;
 check_ts(Ts) ->

@@ -79,6 +79,10 @@ mistakes() ->
       "the dot's counter must be a positive integer"},
      {"a DVV merge with a non-binary", fun() -> lattice_dvv:merge(lattice_dvv:new(), 42) end,
       "the DVV must be a dotted version vector (a binary), got: 42"},
+     {"an HLC update with a float", fun() -> lattice_hlc:update(1.5) end,
+      "the timestamp (an HLC timestamp) must be an integer 0..18446744073709551615, got: 1.5"},
+     {"an HLC logical counter too big", fun() -> lattice_hlc:make(1, 1 bsl 16) end,
+      "the logical counter must be an integer 0..65535, got: 65536"},
      {"lattice_type on a non-binary", fun() -> lattice_type:value(42) end,
       "the state must be a CRDT state (a binary), got: 42"}].
 

@@ -73,6 +73,8 @@ defmodule Lattice.ErrorsTest do
        "Lattice.DVV.event/2: the actor is not data: it is a pid"},
       {"a DVV dot with counter 0", fn -> Lattice.DVV.add(Lattice.DVV.new(), {a, 0}) end,
        "the dot's counter must be a positive integer"},
+      {"an HLC update with a float", fn -> Lattice.HLC.update(1.5) end,
+       "the timestamp (an HLC timestamp) must be an integer 0..18446744073709551615"},
       {"Lattice.Type on a non-binary", fn -> Lattice.Type.value(42) end,
        "the state must be a CRDT state (a binary), got: 42"}
     ]
