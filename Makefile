@@ -5,6 +5,7 @@
 #   make bench      benchmarks (a table of medians, with ratios against plain Erlang)
 #   make fuzz       bounded libFuzzer runs over every decoder
 #   make shell      an IEx session with lattice loaded
+#   make docs       the API documentation (edoc) in doc/
 #   make demo       a local multi-node cluster (arrives with the replicated store)
 
 .DEFAULT_GOAL := all
@@ -103,6 +104,13 @@ exunit: all
 .PHONY: dialyzer
 dialyzer: all
 	rebar3 dialyzer
+
+# API documentation: edoc (Debian's erlang-edoc) of the Erlang modules into doc/. The Elixir
+# facade's @doc text is read with `h Lattice.ORSet` in IEx (ex_doc is not packaged).
+.PHONY: docs
+docs:
+	erl -noshell -eval 'case edoc:application(lattice, ".", [{dir, "doc"}, {preprocess, true}, {includes, ["src"]}]) of ok -> halt(0); _ -> halt(1) end.'
+	@echo "lattice: documentation in doc/index.html"
 
 .PHONY: consumers
 consumers: all

@@ -4,11 +4,19 @@ defmodule Mix.Tasks.Compile.LatticeMake do
 
   @impl true
   def run(_args) do
-    {output, status} = System.cmd("make", ["all"], stderr_to_stdout: true)
-    IO.binwrite(output)
+    # `make -q` asks whether anything is out of date, without building or printing: every
+    # Mix command would otherwise print make's "Nothing to be done for 'all'".
+    {_, up_to_date} = System.cmd("make", ["-q", "all"], stderr_to_stdout: true)
 
-    if status != 0 do
-      Mix.raise("lattice: `make all` failed with exit status #{status}; see the output above")
+    if up_to_date != 0 do
+      {output, status} =
+        System.cmd("make", ["--no-print-directory", "all"], stderr_to_stdout: true)
+
+      IO.binwrite(output)
+
+      if status != 0 do
+        Mix.raise("lattice: `make all` failed with exit status #{status}; see the output above")
+      end
     end
 
     # Mix copies priv/ into _build before custom compilers run; copy again now that make has
@@ -31,8 +39,9 @@ defmodule Lattice.MixProject do
       erlc_options: [:debug_info, :warnings_as_errors],
       test_paths: ["test/elixir"],
       start_permanent: Mix.env() == :prod,
-      deps: [],
-      docs: [main: "readme", extras: ["README.md", "docs/FORMAT.md"]]
+      # No docs: config: ex_doc is not packaged. `make docs` writes the edoc of the Erlang
+      # modules into doc/.
+      deps: []
     ]
   end
 

@@ -19,20 +19,51 @@ defmodule Lattice do
       CRDT).
     * `Lattice.ORSet` - add-wins observed-remove sets, without tombstones (delta-state
       CRDT).
+    * `Lattice.LWWMap` - maps with add-wins keys and last-writer-wins values (delta-state
+      CRDT).
+    * `Lattice.MVRegister` - multi-value registers (delta-state CRDT).
     * `Lattice.Type` - what every CRDT type provides, and dispatch on a state's type.
-    * `Lattice.Object` - CRDT states updated in place, for a replicated store's hot path.
+    * `Lattice.Object` - CRDT states of every type updated in place, for a replicated
+      store's hot path.
     * `Lattice.HLC` - the node's hybrid logical clock.
     * `Lattice.Hash` - XXH3 hashes and digests of terms.
     * `Lattice.CNode` - the C node, a separate OS process that joins the cluster.
 
   Each is a thin layer over the Erlang module of the same concept (`:lattice_canon`,
-  `:lattice_vclock`, `:lattice_dvv`, `:lattice_hlc`, `:lattice_hash`), with the subject of
-  each call first, as is the Elixir habit.
+  `:lattice_vclock`, `:lattice_orset`, ...), with the subject of each call first, as is the
+  Elixir habit (Erlang puts it last).
+
+  Every update names an actor: use `actor/0`, not `node()` (see there why).
 
   Errors come in three kinds: an `ArgumentError` for a caller's bug (a wrong type or shape),
-  `{:error, reason}` for bad data (a corrupt clock, a timestamp too far ahead), and a raised
-  exception for an internal failure such as running out of memory.
+  whose message says which argument is wrong and why; `{:error, {kind, reason}}` for bad
+  data (a corrupt state, a timestamp too far ahead, a counter at its largest); and a raised
+  exception for an internal failure such as running out of memory. docs/ERRORS.md lists
+  them all.
   """
+
+  @typedoc "The actor of `actor/0`: this node and its incarnation."
+  @type actor :: {node(), non_neg_integer()}
+
+  @doc """
+  This node's actor for CRDT updates: `{node(), incarnation}`, the incarnation a random
+  64-bit integer chosen once per start of the VM and the same for every process.
+
+  Do not use `node()` alone as an actor. Each actor numbers its writes (dots) 1, 2, 3...; a
+  node that restarts with fresh state under the same actor numbers its new writes from 1
+  again. Its peers have seen those dots, so they drop its new adds, and worse: a delta or
+  state carrying a dot the peer holds under another element makes the peer take that
+  element for removed. After the next exchange of snapshots both nodes have lost elements.
+  With `actor/0` the restarted node writes under a new actor and nothing is lost.
+
+      iex> {node, incarnation} = Lattice.actor()
+      iex> node == node() and is_integer(incarnation)
+      true
+      iex> Lattice.actor() == Lattice.actor()
+      true
+  """
+  @spec actor() :: actor()
+  def actor, do: :lattice.actor()
 
   @doc """
   The version of the lattice application, such as `"0.1.0"`.

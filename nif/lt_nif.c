@@ -18,7 +18,8 @@ static void make_atoms(ErlNifEnv *env) {
     ATOM(enomem, "enomem");
     ATOM(clock_skew, "clock_skew");
     ATOM(unknown_atom, "unknown_atom");
-    ATOM(counter_overflow, "counter_overflow");
+    ATOM(overflow, "overflow");
+    ATOM(counter, "counter");
     ATOM(bad_term, "bad_term");
     ATOM(bad_vclock, "bad_vclock");
     ATOM(bad_dvv, "bad_dvv");
@@ -35,7 +36,6 @@ static void make_atoms(ErlNifEnv *env) {
     ATOM(actor, "actor");
     ATOM(precondition, "precondition");
     ATOM(stale_timestamp, "stale_timestamp");
-    ATOM(timestamp_overflow, "timestamp_overflow");
     /* G-Set and 2P-Set (they also use `precondition`, made above) */
     ATOM(bad_gset, "bad_gset");
     ATOM(bad_twopset, "bad_twopset");
@@ -91,6 +91,14 @@ static void unload(ErlNifEnv *env, void *priv) {
 ERL_NIF_TERM lt_make_error(ErlNifEnv *env, ERL_NIF_TERM kind, lt_err err) {
     return enif_make_tuple2(env, lt_atom.error,
                             enif_make_tuple2(env, kind, enif_make_atom(env, lt_err_name(err))));
+}
+
+ERL_NIF_TERM lt_make_error_term(ErlNifEnv *env, ERL_NIF_TERM kind, ERL_NIF_TERM reason) {
+    return enif_make_tuple2(env, lt_atom.error, enif_make_tuple2(env, kind, reason));
+}
+
+ERL_NIF_TERM lt_make_overflow(ErlNifEnv *env, ERL_NIF_TERM what) {
+    return lt_make_error_term(env, lt_atom.overflow, what);
 }
 
 ERL_NIF_TERM lt_raise_nomem(ErlNifEnv *env) {

@@ -4,7 +4,9 @@
  *
  * Error channels (STYLE.md habit 2):
  *   badarg                     the caller passed a wrong type or shape;
- *   {error, {Kind, Reason}}    the data is bad (Kind: bad_term | bad_vclock | bad_dvv | ...);
+ *   {error, {Kind, Reason}}    the data is bad (Kind: bad_term | bad_vclock | bad_dvv | ...),
+ *                              a count or timestamp cannot grow ({overflow, counter}), a key
+ *                              is absent ({not_found, Key}): docs/ERRORS.md;
  *   error:enomem raised        internal failure.
  */
 #ifndef LT_NIF_H
@@ -17,18 +19,18 @@
 typedef struct {
     ERL_NIF_TERM ok, error, true_, false_, undefined;
     ERL_NIF_TERM eq, lt, gt, concurrent;
-    ERL_NIF_TERM enomem, clock_skew, unknown_atom, counter_overflow;
+    ERL_NIF_TERM enomem, clock_skew, unknown_atom, overflow, counter;
     ERL_NIF_TERM bad_term, bad_vclock, bad_dvv, bad_gcounter, bad_pncounter;
     ERL_NIF_TERM increment, decrement, get;
     /* LWW-Register */
     ERL_NIF_TERM bad_lwwreg, assign, value, timestamp, actor;
-    ERL_NIF_TERM precondition, stale_timestamp, timestamp_overflow;
+    ERL_NIF_TERM precondition, stale_timestamp;
     /* G-Set and 2P-Set (they also use `precondition`, above) */
     ERL_NIF_TERM bad_gset, bad_twopset, not_present, add, add_all, remove, contains, size;
     /* OR-Set, LWW-Map, MV-Register (lt_nif_dotkernel.c) */
     ERL_NIF_TERM bad_orset, bad_lwwmap, bad_mvreg, put, not_found;
     /* LWW-Element-Set (also `add`, `add_all`, `remove`, `contains`, `size`, `precondition`,
-     * `not_present`, `timestamp_overflow`, above) */
+     * `not_present`, above) */
     ERL_NIF_TERM bad_lwwset, remove_all;
 } lt_atoms;
 
@@ -71,6 +73,10 @@ extern lt_resources lt_res;
 
 /* {error, {Kind, Reason}} with Reason the lt_err's name. */
 ERL_NIF_TERM lt_make_error(ErlNifEnv *env, ERL_NIF_TERM kind, lt_err err);
+/* {error, {Kind, Reason}} for any Reason term. */
+ERL_NIF_TERM lt_make_error_term(ErlNifEnv *env, ERL_NIF_TERM kind, ERL_NIF_TERM reason);
+/* {error, {overflow, What}}: a counter or timestamp is at 2^64 - 1 and cannot move on. */
+ERL_NIF_TERM lt_make_overflow(ErlNifEnv *env, ERL_NIF_TERM what);
 /* Raises error:enomem. */
 ERL_NIF_TERM lt_raise_nomem(ErlNifEnv *env);
 /* A binary term holding a copy of b's bytes; frees b. Raises enomem when b failed. */

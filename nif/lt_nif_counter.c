@@ -135,7 +135,7 @@ static ERL_NIF_TERM update_result(ErlNifEnv *env, lt_err e, lt_buf *delta) {
         return enif_make_tuple2(env, lt_atom.ok, lt_buf_to_term(env, delta));
     lt_buf_free(delta);
     if (e == LT_E_OVERFLOW)
-        return enif_make_tuple2(env, lt_atom.error, lt_atom.counter_overflow);
+        return lt_make_overflow(env, lt_atom.counter);
     return lt_raise_nomem(env);
 }
 

@@ -202,7 +202,7 @@ static ERL_NIF_TERM update_error(ErlNifEnv *env, uint8_t tag, lt_err e, const op
     if (e == LT_E_ABSENT)
         return not_present(env, l->terms[absent]);
     if (e == LT_E_OVERFLOW)
-        return enif_make_tuple2(env, lt_atom.error, lt_atom.counter_overflow);
+        return lt_make_overflow(env, lt_atom.counter);
     return bad(env, tag, e);
 }
 
@@ -223,7 +223,7 @@ static int stamp(op_list *l, uint64_t held) {
 }
 
 static ERL_NIF_TERM timestamp_overflow(ErlNifEnv *env) {
-    return enif_make_tuple2(env, lt_atom.error, lt_atom.timestamp_overflow);
+    return lt_make_overflow(env, lt_atom.timestamp);
 }
 
 /* Encodes the op, going dirty when it is big. *rc receives LT_ENC_OK or the failure; on
@@ -495,13 +495,13 @@ static ERL_NIF_TERM query_key(ErlNifEnv *env, uint8_t tag, ERL_NIF_TERM q, ERL_N
 /* The answer to `query` about an entry that is present (found) or not, for a view or object.
  * An object's payload was checked when it came in, so only memory can fail its decoding; a
  * view's (dk_query checks only the structure) may be bad data: {error, {bad_<type>, _}}. */
-static ERL_NIF_TERM answer(ErlNifEnv *env, uint8_t tag, ERL_NIF_TERM what, int found,
-                           const uint8_t *pl, size_t plen) {
+static ERL_NIF_TERM answer(ErlNifEnv *env, uint8_t tag, ERL_NIF_TERM what, ERL_NIF_TERM key,
+                           int found, const uint8_t *pl, size_t plen) {
     ERL_NIF_TERM v;
     if (what == lt_atom.contains)
         return found ? lt_atom.true_ : lt_atom.false_;
     if (!found)
-        return enif_make_tuple2(env, lt_atom.error, lt_atom.not_found);
+        return lt_make_error_term(env, lt_atom.not_found, key);
     lt_err e = lt_decode_whole(env, pl + 8, plen - 8, &v);
     if (e != LT_OK)
         return bad(env, tag, e);
@@ -526,8 +526,8 @@ static int encode_key(ErlNifEnv *env, ERL_NIF_TERM t, lt_buf *b, uint8_t *small,
 }
 
 /* dk_query(Tag, Query, State) -> the answer | {error, ...}: size, {contains, E}, {get, K}
- * ({ok, V} | {error, not_found}). The key is looked up without checking that the binary's terms
- * are canonical (as a vclock get): only its structure. */
+ * ({ok, V} | {error, {not_found, K}}). The key is looked up without checking that the binary's
+ * terms are canonical (as a vclock get): only its structure. */
 LT_NIF(lt_nif_dk_query) {
     ErlNifBinary bin;
     uint8_t tag;
@@ -561,7 +561,7 @@ LT_NIF(lt_nif_dk_query) {
     size_t plen = 0;
     if (e == LT_OK && found && tag == LT_TYPE_LWWMAP)
         view_winner(&v, &en, &pl, &plen);
-    result = e == LT_OK ? answer(env, tag, what, found, pl, plen) : bad(env, tag, e);
+    result = e == LT_OK ? answer(env, tag, what, key, found, pl, plen) : bad(env, tag, e);
     lt_buf_free(&scratch);
     lt_dk_close(&v);
     return result;
@@ -822,7 +822,8 @@ static ERL_NIF_TERM query(ErlNifEnv *env, void *state, ERL_NIF_TERM q) {
     } else {
         ptrdiff_t s = lt_dk_obj_find(o, id, scratch.data, scratch.len);
         const lt_dk_odot *w = s >= 0 && o->tag == LT_TYPE_LWWMAP ? obj_winner(o, (size_t)s) : NULL;
-        result = answer(env, o->tag, what, s >= 0, w ? w->payload : NULL, w ? w->payload_len : 0);
+        result =
+            answer(env, o->tag, what, key, s >= 0, w ? w->payload : NULL, w ? w->payload_len : 0);
     }
     lt_buf_free(&scratch);
     return result;

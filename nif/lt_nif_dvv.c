@@ -225,7 +225,7 @@ LT_NIF(lt_nif_dvv_event) {
         return result;
     uint64_t max = lt_dvv_max(&d, id, actor.data, actor.len);
     if (max == UINT64_MAX)
-        result = enif_make_tuple2(env, lt_atom.error, lt_atom.counter_overflow);
+        result = lt_make_overflow(env, lt_atom.counter);
     else
         result = enif_make_tuple2(env, enif_make_uint64(env, max + 1),
                                   add_dot(env, &d, id, &actor, max + 1, argv[1]));

@@ -111,7 +111,7 @@ LT_NIF(lt_nif_lwwreg_merge) {
 }
 
 /* lwwreg_assign(Value, Actor, Ts, State) -> State2 | {error, {bad_lwwreg, Reason}} |
- * {error, {precondition, {stale_timestamp, Ts}}} | {error, timestamp_overflow}.
+ * {error, {precondition, {stale_timestamp, Ts}}} | {error, {overflow, timestamp}}.
  * Ts is `undefined` for the node's HLC, moved past the register's timestamp (so the write
  * wins locally however far ahead the register is), or an explicit timestamp that must be
  * above the register's. badarg for a value or actor that is not data, or a bad Ts. */
@@ -149,7 +149,7 @@ LT_NIF(lt_nif_lwwreg_assign) {
     } else if (ts != 0 && ts <= v.ts) {
         r = stale(env, ts);
     } else if (ts == 0 && v.ts == UINT64_MAX) {
-        r = enif_make_tuple2(env, lt_atom.error, lt_atom.timestamp_overflow);
+        r = lt_make_overflow(env, lt_atom.timestamp);
     } else {
         size_t size;
         lt_out out;
@@ -293,7 +293,7 @@ static ERL_NIF_TERM reg_update(ErlNifEnv *env, void *state, ERL_NIF_TERM op, ERL
     } else if (ts != 0 && ts <= lt_lwwreg_obj_ts(o)) {
         r = stale(env, ts);
     } else if (ts == 0 && lt_lwwreg_obj_ts(o) == UINT64_MAX) {
-        r = enif_make_tuple2(env, lt_atom.error, lt_atom.timestamp_overflow);
+        r = lt_make_overflow(env, lt_atom.timestamp);
     } else {
         if (ts == 0)
             ts = lt_hlc_advance_past(lt_lwwreg_obj_ts(o));

@@ -167,9 +167,9 @@ static ERL_NIF_TERM not_present(ErlNifEnv *env, const op_t *op, const elem_list 
     return enif_make_tuple2(env, lt_atom.error, enif_make_tuple2(env, lt_atom.precondition, why));
 }
 
-/* {error, timestamp_overflow}: an element already carries the largest timestamp. */
+/* {error, {overflow, timestamp}}: an element already carries the largest timestamp. */
 static ERL_NIF_TERM ts_overflow(ErlNifEnv *env) {
-    return enif_make_tuple2(env, lt_atom.error, lt_atom.timestamp_overflow);
+    return lt_make_overflow(env, lt_atom.timestamp);
 }
 
 /* The outcome of checking an op against the current timestamps of its elements (cur_add[k],
@@ -233,7 +233,7 @@ static size_t delta_bound(const elem_list *l, size_t base) {
 }
 
 /* lwwset_update(Op, State) -> {ok, State2, Delta} | {error, {bad_lwwset, Reason}} |
- * {error, {precondition, {not_present, E}}} | {error, timestamp_overflow}. badarg for an
+ * {error, {precondition, {not_present, E}}} | {error, {overflow, timestamp}}. badarg for an
  * unknown op or an element that is not data. */
 LT_NIF(lt_nif_lwwset_update) {
     ErlNifBinary bin;

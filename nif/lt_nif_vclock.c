@@ -200,7 +200,7 @@ LT_NIF(lt_nif_clock_increment) {
     if (e != LT_OK) {
         lt_out_abandon(&out);
         if (e == LT_E_OVERFLOW)
-            return enif_make_tuple2(env, lt_atom.error, lt_atom.counter_overflow);
+            return lt_make_overflow(env, lt_atom.counter);
         return bad_clock_of(env, tag, e);
     }
     return lt_out_finish(env, &out);

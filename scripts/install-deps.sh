@@ -2,7 +2,7 @@
 # Install the Debian packages lattice needs, only those that are missing.
 set -euo pipefail
 pkgs=(build-essential erlang-dev erlang-nox erlang-eunit erlang-common-test erlang-proper erlang-proper-dev
-      erlang-dialyzer erlang-tools elixir rebar3 libsodium-dev libxxhash-dev clang
+      erlang-dialyzer erlang-edoc erlang-tools elixir rebar3 libsodium-dev libxxhash-dev clang
       libclang-rt-14-dev llvm clang-format binutils)
 missing=()
 for p in "${pkgs[@]}"; do

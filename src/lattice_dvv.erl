@@ -12,6 +12,8 @@
 %% for a binary that is not a valid context.
 -module(lattice_dvv).
 
+-include("lattice_error.hrl").
+
 -export([new/0, from_list/1, to_list/1, add/2, event/2, contains/2, counter/2, merge/1,
          merge/2, descends/2, validate/1]).
 
@@ -37,6 +39,9 @@ from_list(Other) ->
 %% @doc `{VersionVector, Dots}': the compact form, actors in Erlang term order.
 -spec to_list(dvv()) -> {[{actor(), pos_integer()}], [dot()]} | error().
 to_list(DVV) ->
+    try do_to_list(DVV) catch error:badarg -> ?BADARG([DVV]) end.
+
+do_to_list(DVV) ->
     case lattice_nif:dvv_to_list(DVV) of
         {error, _} = Error -> Error;
         {VV, Dots} -> {lists:sort(VV), lists:sort(Dots)}
@@ -44,34 +49,49 @@ to_list(DVV) ->
 
 %% @doc The context with one more dot.
 -spec add(dot(), dvv()) -> dvv() | error().
-add({Actor, N}, DVV) ->
-    lattice_nif:dvv_add(Actor, N, DVV);
 add(Dot, DVV) ->
+    try do_add(Dot, DVV) catch error:badarg -> ?BADARG([Dot, DVV]) end.
+
+do_add({Actor, N}, DVV) ->
+    lattice_nif:dvv_add(Actor, N, DVV);
+do_add(Dot, DVV) ->
     erlang:error(badarg, [Dot, DVV]).
 
 %% @doc A new event of `Actor': its next dot (one above the highest it has) and the context
 %% with that dot added.
--spec event(actor(), dvv()) -> {dot(), dvv()} | error() | {error, counter_overflow}.
+-spec event(actor(), dvv()) -> {dot(), dvv()} | error() | {error, {overflow, counter}}.
 event(Actor, DVV) ->
+    try do_event(Actor, DVV) catch error:badarg -> ?BADARG([Actor, DVV]) end.
+
+do_event(Actor, DVV) ->
     case lattice_nif:dvv_event(Actor, DVV) of
         {N, DVV2} when is_integer(N) -> {{Actor, N}, DVV2};
         Error -> Error
     end.
 
 -spec contains(dot(), dvv()) -> boolean() | error().
-contains({Actor, N}, DVV) ->
-    lattice_nif:dvv_contains(Actor, N, DVV);
 contains(Dot, DVV) ->
+    try do_contains(Dot, DVV) catch error:badarg -> ?BADARG([Dot, DVV]) end.
+
+do_contains({Actor, N}, DVV) ->
+    lattice_nif:dvv_contains(Actor, N, DVV);
+do_contains(Dot, DVV) ->
     erlang:error(badarg, [Dot, DVV]).
 
 %% @doc The highest counter among `Actor''s dots (0 when it has none).
 -spec counter(actor(), dvv()) -> non_neg_integer() | error().
 counter(Actor, DVV) ->
+    try do_counter(Actor, DVV) catch error:badarg -> ?BADARG([Actor, DVV]) end.
+
+do_counter(Actor, DVV) ->
     lattice_nif:dvv_max(Actor, DVV).
 
 %% @doc The context holding the dots of both.
 -spec merge(dvv(), dvv()) -> dvv() | error().
 merge(A, B) ->
+    try do_merge(A, B) catch error:badarg -> ?BADARG([A, B]) end.
+
+do_merge(A, B) ->
     lattice_nif:dvv_merge(A, B).
 
 -spec merge([dvv()]) -> dvv() | error().
@@ -83,9 +103,15 @@ merge(List) ->
 %% @doc Whether `A' holds every dot of `B'.
 -spec descends(dvv(), dvv()) -> boolean() | error().
 descends(A, B) ->
+    try do_descends(A, B) catch error:badarg -> ?BADARG([A, B]) end.
+
+do_descends(A, B) ->
     lattice_nif:dvv_descends(A, B).
 
 %% @doc Checks every rule of the format, including canonical actors and ids.
 -spec validate(dvv()) -> ok | error().
 validate(DVV) ->
+    try do_validate(DVV) catch error:badarg -> ?BADARG([DVV]) end.
+
+do_validate(DVV) ->
     lattice_nif:dvv_validate(DVV).

@@ -8,6 +8,8 @@
 -module(lattice_gcounter).
 -behaviour(lattice_type).
 
+-include("lattice_error.hrl").
+
 -export([new/0, update/3, merge/2, value/1, value/2, equal/2, digest/1, to_term/1,
          validate/1]).
 
@@ -22,8 +24,11 @@ new() ->
     <<?TAG, 1, 0>>.
 
 -spec update({increment, pos_integer()}, lattice_type:actor(), state()) ->
-          {ok, state(), state()} | error() | {error, counter_overflow}.
-update({increment, N}, Actor, State) when is_integer(N), N > 0 ->
+          {ok, state(), state()} | error() | {error, {overflow, counter}}.
+update(Op, Actor, State) ->
+    try do_update(Op, Actor, State) catch error:badarg -> ?BADARG([Op, Actor, State]) end.
+
+do_update({increment, N}, Actor, State) when is_integer(N), N > 0 ->
     case lattice_nif:clock_increment(?TAG, Actor, N, State) of
         {error, _} = Error ->
             Error;
@@ -31,38 +36,56 @@ update({increment, N}, Actor, State) when is_integer(N), N > 0 ->
             Count = lattice_nif:clock_get(?TAG, Actor, State2),
             {ok, State2, lattice_nif:clock_from_list(?TAG, [{Actor, Count}])}
     end;
-update(Op, Actor, State) ->
+do_update(Op, Actor, State) ->
     erlang:error(badarg, [Op, Actor, State]).
 
 -spec merge(state(), state()) -> state() | error().
 merge(A, B) ->
+    try do_merge(A, B) catch error:badarg -> ?BADARG([A, B]) end.
+
+do_merge(A, B) ->
     lattice_nif:clock_merge(?TAG, A, B).
 
 %% @doc The sum of every actor's count.
 -spec value(state()) -> non_neg_integer() | error().
 value(State) ->
+    try do_value(State) catch error:badarg -> ?BADARG([State]) end.
+
+do_value(State) ->
     lattice_nif:gcounter_value(State).
 
 -spec value({get, lattice_type:actor()}, state()) -> non_neg_integer() | error().
-value({get, Actor}, State) ->
-    lattice_nif:clock_get(?TAG, Actor, State);
 value(Query, State) ->
+    try do_value(Query, State) catch error:badarg -> ?BADARG([Query, State]) end.
+
+do_value({get, Actor}, State) ->
+    lattice_nif:clock_get(?TAG, Actor, State);
+do_value(Query, State) ->
     erlang:error(badarg, [Query, State]).
 
 %% @doc Whether two states are equal: byte equality, the format being canonical.
 -spec equal(state(), state()) -> boolean().
-equal(A, B) when is_binary(A), is_binary(B) ->
-    A =:= B;
 equal(A, B) ->
+    try do_equal(A, B) catch error:badarg -> ?BADARG([A, B]) end.
+
+do_equal(A, B) when is_binary(A), is_binary(B) ->
+    A =:= B;
+do_equal(A, B) ->
     erlang:error(badarg, [A, B]).
 
 -spec digest(state()) -> <<_:128>> | error().
 digest(State) ->
+    try do_digest(State) catch error:badarg -> ?BADARG([State]) end.
+
+do_digest(State) ->
     lattice_nif:gcounter_digest(State).
 
 %% @doc `{gcounter, [{Actor, Count}]}', actors in Erlang term order.
 -spec to_term(state()) -> {gcounter, [{lattice_type:actor(), pos_integer()}]} | error().
 to_term(State) ->
+    try do_to_term(State) catch error:badarg -> ?BADARG([State]) end.
+
+do_to_term(State) ->
     case lattice_nif:clock_to_list(?TAG, State) of
         List when is_list(List) -> {gcounter, lists:sort(List)};
         Error -> Error
@@ -71,4 +94,7 @@ to_term(State) ->
 %% @doc Every rule of the format, including canonical actors and ids.
 -spec validate(state()) -> ok | error().
 validate(State) ->
+    try do_validate(State) catch error:badarg -> ?BADARG([State]) end.
+
+do_validate(State) ->
     lattice_nif:clock_validate(?TAG, State).

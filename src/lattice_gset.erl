@@ -13,6 +13,8 @@
 -module(lattice_gset).
 -behaviour(lattice_type).
 
+-include("lattice_error.hrl").
+
 -export([new/0, update/3, merge/2, value/1, value/2, equal/2, digest/1, to_term/1,
          validate/1]).
 -export([sort_elements/1]).
@@ -32,21 +34,30 @@ new() ->
 %% @doc Adds an element, or a list of them; the delta is the set of the elements named.
 -spec update({add, element()} | {add_all, [element()]}, lattice_type:actor(), state()) ->
           {ok, state(), state()} | error().
-update({add, _} = Op, _Actor, State) ->
-    lattice_nif:set_update(?TAG, Op, State);
-update({add_all, Elements} = Op, _Actor, State) when is_list(Elements) ->
-    lattice_nif:set_update(?TAG, Op, State);
 update(Op, Actor, State) ->
+    try do_update(Op, Actor, State) catch error:badarg -> ?BADARG([Op, Actor, State]) end.
+
+do_update({add, _} = Op, _Actor, State) ->
+    lattice_nif:set_update(?TAG, Op, State);
+do_update({add_all, Elements} = Op, _Actor, State) when is_list(Elements) ->
+    lattice_nif:set_update(?TAG, Op, State);
+do_update(Op, Actor, State) ->
     erlang:error(badarg, [Op, Actor, State]).
 
 %% @doc The union of two states (or deltas).
 -spec merge(state(), state()) -> state() | error().
 merge(A, B) ->
+    try do_merge(A, B) catch error:badarg -> ?BADARG([A, B]) end.
+
+do_merge(A, B) ->
     lattice_nif:set_merge(?TAG, A, B).
 
 %% @doc The elements, in Erlang term order (see {@link sort_elements/1}).
 -spec value(state()) -> [element()] | error().
 value(State) ->
+    try do_value(State) catch error:badarg -> ?BADARG([State]) end.
+
+do_value(State) ->
     case lattice_nif:set_value(?TAG, State) of
         Elements when is_list(Elements) -> sort_elements(Elements);
         Error -> Error
@@ -54,27 +65,39 @@ value(State) ->
 
 %% @doc `{contains, E}': whether E is an element; `size': the number of elements.
 -spec value({contains, element()} | size, state()) -> boolean() | non_neg_integer() | error().
-value({contains, Element}, State) ->
-    lattice_nif:set_contains(?TAG, Element, State);
-value(size, State) ->
-    lattice_nif:set_size(?TAG, State);
 value(Query, State) ->
+    try do_value(Query, State) catch error:badarg -> ?BADARG([Query, State]) end.
+
+do_value({contains, Element}, State) ->
+    lattice_nif:set_contains(?TAG, Element, State);
+do_value(size, State) ->
+    lattice_nif:set_size(?TAG, State);
+do_value(Query, State) ->
     erlang:error(badarg, [Query, State]).
 
 %% @doc Whether two states are equal: byte equality, the format being canonical.
 -spec equal(state(), state()) -> boolean().
-equal(A, B) when is_binary(A), is_binary(B) ->
-    A =:= B;
 equal(A, B) ->
+    try do_equal(A, B) catch error:badarg -> ?BADARG([A, B]) end.
+
+do_equal(A, B) when is_binary(A), is_binary(B) ->
+    A =:= B;
+do_equal(A, B) ->
     erlang:error(badarg, [A, B]).
 
 -spec digest(state()) -> <<_:128>> | error().
 digest(State) ->
+    try do_digest(State) catch error:badarg -> ?BADARG([State]) end.
+
+do_digest(State) ->
     lattice_nif:set_digest(?TAG, State).
 
 %% @doc `{gset, Elements}', the elements sorted as by {@link value/1}.
 -spec to_term(state()) -> {gset, [element()]} | error().
 to_term(State) ->
+    try do_to_term(State) catch error:badarg -> ?BADARG([State]) end.
+
+do_to_term(State) ->
     case lattice_nif:set_to_list(?TAG, State) of
         Elements when is_list(Elements) -> {gset, sort_elements(Elements)};
         Error -> Error
@@ -83,6 +106,9 @@ to_term(State) ->
 %% @doc Every rule of the format, including canonical elements and their ids.
 -spec validate(state()) -> ok | error().
 validate(State) ->
+    try do_validate(State) catch error:badarg -> ?BADARG([State]) end.
+
+do_validate(State) ->
     lattice_nif:set_validate(?TAG, State).
 
 %% @doc Distinct terms in Erlang term order, with a tie-break that makes it a total order:

@@ -17,6 +17,8 @@
 %% physical time of 2^48 ms or more) raise `badarg'.
 -module(lattice_hlc).
 
+-include("lattice_error.hrl").
+
 -export([now/0, update/1, peek/0, compare/2, physical/1, logical/1, make/2,
          from_physical/1, to_system_time/2, max_offset/0, set_max_offset/1,
          pure_now/2, pure_update/4]).
@@ -38,7 +40,7 @@ now() ->
 %% returned, unless the remote clock is too far ahead.
 -spec update(timestamp()) -> {ok, timestamp()} | {error, {clock_skew, non_neg_integer()}}.
 update(Remote) ->
-    lattice_nif:hlc_update(Remote).
+    try lattice_nif:hlc_update(Remote) catch error:badarg -> ?BADARG([Remote]) end.
 
 %% @doc The last timestamp handed out (0 before the first), without advancing the clock.
 -spec peek() -> timestamp().
@@ -53,21 +55,21 @@ compare(A, B) when ?IS_TS(A), ?IS_TS(B) ->
         true -> eq
     end;
 compare(A, B) ->
-    erlang:error(badarg, [A, B]).
+    ?BADARG([A, B]).
 
 %% @doc The physical part: milliseconds since the Unix epoch.
 -spec physical(timestamp()) -> non_neg_integer().
 physical(Ts) when ?IS_TS(Ts) ->
     Ts bsr ?LOGICAL_BITS;
 physical(Ts) ->
-    erlang:error(badarg, [Ts]).
+    ?BADARG([Ts]).
 
 %% @doc The logical counter.
 -spec logical(timestamp()) -> 0..65535.
 logical(Ts) when ?IS_TS(Ts) ->
     Ts band ?LOGICAL_MASK;
 logical(Ts) ->
-    erlang:error(badarg, [Ts]).
+    ?BADARG([Ts]).
 
 %% @doc The timestamp for a physical time (ms since the epoch, below 2^48) and a counter.
 -spec make(non_neg_integer(), 0..65535) -> timestamp().
@@ -76,7 +78,7 @@ make(PhysicalMs, Logical) when is_integer(PhysicalMs), PhysicalMs >= 0,
                                is_integer(Logical), Logical >= 0, Logical =< ?LOGICAL_MASK ->
     (PhysicalMs bsl ?LOGICAL_BITS) bor Logical;
 make(PhysicalMs, Logical) ->
-    erlang:error(badarg, [PhysicalMs, Logical]).
+    ?BADARG([PhysicalMs, Logical]).
 
 %% @doc The smallest timestamp at a physical time (logical 0): handy for "everything since".
 -spec from_physical(non_neg_integer()) -> timestamp().

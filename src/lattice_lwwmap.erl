@@ -16,7 +16,7 @@
 %% here (as `lattice_hlc:update/1' does, without the maximum-offset check: it is our own
 %% state), so a local put always wins locally however far ahead the key's timestamps are.
 %% Only a key holding the largest timestamp, 2^64 - 1, cannot be passed:
-%% `{error, timestamp_overflow}'.</li>
+%% `{error, {overflow, timestamp}}'.</li>
 %% <li>`{put, K, V, Ts}': V at the explicit timestamp Ts, an integer 1..2^64-1 (for tests,
 %% and for callers that carry their own clock). A Ts older than the key's is allowed: the put
 %% supersedes the dots it has seen all the same, but may lose to a concurrent one. The node's
@@ -27,7 +27,7 @@
 %% adds and supersedes: `merge(State, Delta) =:= State2', and a delta is itself a state.
 %%
 %% {@link value/1} is the map of every key to its value. Queries for {@link value/2}:
-%% `{get, K}' (`{ok, V}' or `{error, not_found}'), `{contains, K}' and `size'. For O(1)
+%% `{get, K}' (`{ok, V}' or `{error, {not_found, K}}'), `{contains, K}' and `size'. For O(1)
 %% queries and updates on a large map, use an in-place object ({@link lattice_object}): a
 %% binary's operations walk it.
 %%
@@ -36,6 +36,8 @@
 %% for a binary that is not a valid LWW-Map.
 -module(lattice_lwwmap).
 -behaviour(lattice_type).
+
+-include("lattice_error.hrl").
 
 -export([new/0, update/3, merge/2, value/1, value/2, equal/2, digest/1, to_term/1,
          validate/1]).
@@ -50,7 +52,7 @@
 -type query() :: {get, key()} | {contains, key()} | size.
 -type error() :: {error, {bad_lwwmap, atom()}}.
 -type update_error() :: error() | {error, {precondition, {not_present, key()}}}
-                      | {error, timestamp_overflow} | {error, counter_overflow}.
+                      | {error, {overflow, timestamp}} | {error, {overflow, counter}}.
 -export_type([state/0, key/0, op/0, query/0]).
 
 %% @doc The empty map.
@@ -60,45 +62,63 @@ new() ->
 
 %% @doc Applies an op by `Actor'; returns the new state and the delta.
 -spec update(op(), lattice_type:actor(), state()) -> {ok, state(), state()} | update_error().
-update({put, _, _} = Op, Actor, State) ->
-    lattice_nif:dk_update(?TAG, Op, Actor, State);
-update({put, _, _, Ts} = Op, Actor, State) when ?IS_TS(Ts) ->
-    lattice_nif:dk_update(?TAG, Op, Actor, State);
-update({remove, _} = Op, Actor, State) ->
-    lattice_nif:dk_update(?TAG, Op, Actor, State);
 update(Op, Actor, State) ->
+    try do_update(Op, Actor, State) catch error:badarg -> ?BADARG([Op, Actor, State]) end.
+
+do_update({put, _, _} = Op, Actor, State) ->
+    lattice_nif:dk_update(?TAG, Op, Actor, State);
+do_update({put, _, _, Ts} = Op, Actor, State) when ?IS_TS(Ts) ->
+    lattice_nif:dk_update(?TAG, Op, Actor, State);
+do_update({remove, _} = Op, Actor, State) ->
+    lattice_nif:dk_update(?TAG, Op, Actor, State);
+do_update(Op, Actor, State) ->
     erlang:error(badarg, [Op, Actor, State]).
 
 %% @doc The join of two states or deltas.
 -spec merge(state(), state()) -> state() | error().
 merge(A, B) ->
+    try do_merge(A, B) catch error:badarg -> ?BADARG([A, B]) end.
+
+do_merge(A, B) ->
     lattice_nif:dk_merge(?TAG, A, B).
 
 %% @doc The map of every key to its value (that of the key's winning dot).
 -spec value(state()) -> #{key() => term()} | error().
 value(State) ->
+    try do_value(State) catch error:badarg -> ?BADARG([State]) end.
+
+do_value(State) ->
     lattice_nif:dk_value(?TAG, State).
 
-%% @doc `{get, K}': `{ok, V}' or `{error, not_found}'; `{contains, K}': whether K is a key;
+%% @doc `{get, K}': `{ok, V}' or `{error, {not_found, K}}'; `{contains, K}': whether K is a key;
 %% `size': the number of keys.
 -spec value(query(), state()) ->
-          {ok, term()} | {error, not_found} | boolean() | non_neg_integer() | error().
-value({Kind, _} = Query, State) when Kind =:= get; Kind =:= contains ->
-    lattice_nif:dk_query(?TAG, Query, State);
-value(size, State) ->
-    lattice_nif:dk_query(?TAG, size, State);
+          {ok, term()} | {error, {not_found, key()}} | boolean() | non_neg_integer() | error().
 value(Query, State) ->
+    try do_value(Query, State) catch error:badarg -> ?BADARG([Query, State]) end.
+
+do_value({Kind, _} = Query, State) when Kind =:= get; Kind =:= contains ->
+    lattice_nif:dk_query(?TAG, Query, State);
+do_value(size, State) ->
+    lattice_nif:dk_query(?TAG, size, State);
+do_value(Query, State) ->
     erlang:error(badarg, [Query, State]).
 
 %% @doc Whether two states are equal: byte equality, the format being canonical.
 -spec equal(state(), state()) -> boolean().
-equal(A, B) when is_binary(A), is_binary(B) ->
-    A =:= B;
 equal(A, B) ->
+    try do_equal(A, B) catch error:badarg -> ?BADARG([A, B]) end.
+
+do_equal(A, B) when is_binary(A), is_binary(B) ->
+    A =:= B;
+do_equal(A, B) ->
     erlang:error(badarg, [A, B]).
 
 -spec digest(state()) -> <<_:128>> | error().
 digest(State) ->
+    try do_digest(State) catch error:badarg -> ?BADARG([State]) end.
+
+do_digest(State) ->
     lattice_nif:dk_digest(?TAG, State).
 
 %% @doc `{lwwmap, [{K, Dots}], Context}' for inspection: each key with its dots
@@ -108,6 +128,9 @@ digest(State) ->
           {lwwmap, [{key(), [{term(), pos_integer(), lattice_hlc:timestamp(), term()}]}],
            [{term(), non_neg_integer(), [pos_integer()]}]} | error().
 to_term(State) ->
+    try do_to_term(State) catch error:badarg -> ?BADARG([State]) end.
+
+do_to_term(State) ->
     case lattice_nif:dk_to_list(?TAG, State) of
         {error, _} = Error -> Error;
         {Entries, Context} -> {lwwmap, Entries, Context}
@@ -117,4 +140,7 @@ to_term(State) ->
 %% for states from outside.
 -spec validate(state()) -> ok | error().
 validate(State) ->
+    try do_validate(State) catch error:badarg -> ?BADARG([State]) end.
+
+do_validate(State) ->
     lattice_nif:dk_validate(?TAG, State).

@@ -14,7 +14,7 @@
 %% does, without the maximum-offset check: it is our own state), so the new timestamp is
 %% greater than the register's however far ahead that is, and the write wins locally. Only a
 %% register at the largest timestamp, 2^64 - 1, cannot be written this way:
-%% `{error, timestamp_overflow}'.</li>
+%% `{error, {overflow, timestamp}}'.</li>
 %% <li>`{assign, V, Ts}': V at the explicit timestamp Ts, an integer 1..2^64-1 (for tests, and
 %% for callers that carry their own clock). Ts must be greater than the register's timestamp,
 %% else `{error, {precondition, {stale_timestamp, Ts}}}'. The node's clock is not touched.</li>
@@ -31,6 +31,8 @@
 -module(lattice_lwwreg).
 -behaviour(lattice_type).
 
+-include("lattice_error.hrl").
+
 -export([new/0, update/3, merge/2, value/1, value/2, equal/2, digest/1, to_term/1,
          validate/1]).
 
@@ -41,7 +43,7 @@
 -type op() :: {assign, term()} | {assign, term(), lattice_hlc:timestamp()}.
 -type error() :: {error, {bad_lwwreg, atom()}}.
 -type assign_error() :: error() | {error, {precondition, {stale_timestamp, pos_integer()}}}
-                      | {error, timestamp_overflow}.
+                      | {error, {overflow, timestamp}}.
 -export_type([state/0, op/0]).
 
 %% @doc The empty register (never assigned).
@@ -51,11 +53,14 @@ new() ->
 
 %% @doc Applies `{assign, V}' or `{assign, V, Ts}' by `Actor'; the delta is the new state.
 -spec update(op(), lattice_type:actor(), state()) -> {ok, state(), state()} | assign_error().
-update({assign, Value}, Actor, State) ->
-    assign(Value, Actor, undefined, State);
-update({assign, Value, Ts}, Actor, State) when ?IS_TS(Ts) ->
-    assign(Value, Actor, Ts, State);
 update(Op, Actor, State) ->
+    try do_update(Op, Actor, State) catch error:badarg -> ?BADARG([Op, Actor, State]) end.
+
+do_update({assign, Value}, Actor, State) ->
+    assign(Value, Actor, undefined, State);
+do_update({assign, Value, Ts}, Actor, State) when ?IS_TS(Ts) ->
+    assign(Value, Actor, Ts, State);
+do_update(Op, Actor, State) ->
     erlang:error(badarg, [Op, Actor, State]).
 
 assign(Value, Actor, Ts, State) ->
@@ -67,30 +72,45 @@ assign(Value, Actor, Ts, State) ->
 %% @doc The greater of two registers (one of the two, unchanged).
 -spec merge(state(), state()) -> state() | error().
 merge(A, B) ->
+    try do_merge(A, B) catch error:badarg -> ?BADARG([A, B]) end.
+
+do_merge(A, B) ->
     lattice_nif:lwwreg_merge(A, B).
 
 %% @doc The value, or `undefined' for the empty register.
 -spec value(state()) -> term() | error().
 value(State) ->
+    try do_value(State) catch error:badarg -> ?BADARG([State]) end.
+
+do_value(State) ->
     lattice_nif:lwwreg_value(value, State).
 
 %% @doc `timestamp': the timestamp of the winning write; `actor': its writer. Each is
 %% `undefined' for the empty register.
 -spec value(timestamp | actor, state()) -> lattice_hlc:timestamp() | term() | error().
-value(Query, State) when Query =:= timestamp; Query =:= actor ->
-    lattice_nif:lwwreg_value(Query, State);
 value(Query, State) ->
+    try do_value(Query, State) catch error:badarg -> ?BADARG([Query, State]) end.
+
+do_value(Query, State) when Query =:= timestamp; Query =:= actor ->
+    lattice_nif:lwwreg_value(Query, State);
+do_value(Query, State) ->
     erlang:error(badarg, [Query, State]).
 
 %% @doc Whether two states are equal: byte equality, the format being canonical.
 -spec equal(state(), state()) -> boolean().
-equal(A, B) when is_binary(A), is_binary(B) ->
-    A =:= B;
 equal(A, B) ->
+    try do_equal(A, B) catch error:badarg -> ?BADARG([A, B]) end.
+
+do_equal(A, B) when is_binary(A), is_binary(B) ->
+    A =:= B;
+do_equal(A, B) ->
     erlang:error(badarg, [A, B]).
 
 -spec digest(state()) -> <<_:128>> | error().
 digest(State) ->
+    try do_digest(State) catch error:badarg -> ?BADARG([State]) end.
+
+do_digest(State) ->
     lattice_nif:lwwreg_digest(State).
 
 %% @doc `{lwwreg, undefined}' for the empty register, else
@@ -99,6 +119,9 @@ digest(State) ->
           {lwwreg, undefined | #{value := term(), timestamp := lattice_hlc:timestamp(),
                                  actor := lattice_type:actor()}} | error().
 to_term(State) ->
+    try do_to_term(State) catch error:badarg -> ?BADARG([State]) end.
+
+do_to_term(State) ->
     case lattice_nif:lwwreg_to_term(State) of
         {error, _} = Error -> Error;
         Term -> {lwwreg, Term}
@@ -107,4 +130,7 @@ to_term(State) ->
 %% @doc Every rule of the format: header, timestamp, and canonical actor and value.
 -spec validate(state()) -> ok | error().
 validate(State) ->
+    try do_validate(State) catch error:badarg -> ?BADARG([State]) end.
+
+do_validate(State) ->
     lattice_nif:lwwreg_validate(State).

@@ -14,7 +14,7 @@
 %% timestamp from the node's HLC, first moved past every timestamp the named elements already
 %% carry here (as `lattice_lwwreg' does for its register), so a local operation always wins
 %% over everything this replica has seen. If one of them carries the largest timestamp,
-%% 2^64 - 1, none can be later: `{error, timestamp_overflow}'.</li>
+%% 2^64 - 1, none can be later: `{error, {overflow, timestamp}}'.</li>
 %% <li>`{add, E, Ts}', `{remove, E, Ts}': at the explicit timestamp Ts, an integer 1..2^64-1
 %% (for tests and replays). The node's clock is not touched; a Ts older than what the element
 %% has simply loses (the state does not change, the delta still carries Ts).</li>
@@ -34,6 +34,8 @@
 -module(lattice_lwwset).
 -behaviour(lattice_type).
 
+-include("lattice_error.hrl").
+
 -export([new/0, new/1, update/3, merge/2, value/1, value/2, equal/2, digest/1, to_term/1,
          validate/1]).
 
@@ -48,7 +50,7 @@
             | {remove, element(), lattice_hlc:timestamp()}.
 -type error() :: {error, {bad_lwwset, atom()}}.
 -type update_error() :: error() | {error, {precondition, {not_present, element()}}}
-                      | {error, timestamp_overflow}.
+                      | {error, {overflow, timestamp}}.
 -export_type([state/0, element/0, bias/0, op/0]).
 
 %% @doc The empty set with add bias.
@@ -58,33 +60,45 @@ new() ->
 
 %% @doc The empty set with the given bias: `add' or `remove'.
 -spec new(bias()) -> state().
-new(add) ->
-    <<?TAG, 1, 0, 0>>;
-new(remove) ->
-    <<?TAG, 1, 1, 0>>;
 new(Bias) ->
+    try do_new(Bias) catch error:badarg -> ?BADARG([Bias]) end.
+
+do_new(add) ->
+    <<?TAG, 1, 0, 0>>;
+do_new(remove) ->
+    <<?TAG, 1, 1, 0>>;
+do_new(Bias) ->
     erlang:error(badarg, [Bias]).
 
 %% @doc Adds or removes elements; the delta holds the elements named with the new timestamp.
 -spec update(op(), lattice_type:actor(), state()) -> {ok, state(), state()} | update_error().
-update({Kind, _} = Op, _Actor, State) when Kind =:= add; Kind =:= remove ->
+update(Op, Actor, State) ->
+    try do_update(Op, Actor, State) catch error:badarg -> ?BADARG([Op, Actor, State]) end.
+
+do_update({Kind, _} = Op, _Actor, State) when Kind =:= add; Kind =:= remove ->
     lattice_nif:lwwset_update(Op, State);
-update({Kind, Elements} = Op, _Actor, State)
+do_update({Kind, Elements} = Op, _Actor, State)
   when (Kind =:= add_all orelse Kind =:= remove_all), is_list(Elements) ->
     lattice_nif:lwwset_update(Op, State);
-update({Kind, _, Ts} = Op, _Actor, State) when (Kind =:= add orelse Kind =:= remove), ?IS_TS(Ts) ->
+do_update({Kind, _, Ts} = Op, _Actor, State) when (Kind =:= add orelse Kind =:= remove), ?IS_TS(Ts) ->
     lattice_nif:lwwset_update(Op, State);
-update(Op, Actor, State) ->
+do_update(Op, Actor, State) ->
     erlang:error(badarg, [Op, Actor, State]).
 
 %% @doc The merge of two states (or deltas) of the same bias: each timestamp the later.
 -spec merge(state(), state()) -> state() | error().
 merge(A, B) ->
+    try do_merge(A, B) catch error:badarg -> ?BADARG([A, B]) end.
+
+do_merge(A, B) ->
     lattice_nif:lwwset_merge(A, B).
 
 %% @doc The elements in the value (see {@link lattice_gset:sort_elements/1}).
 -spec value(state()) -> [element()] | error().
 value(State) ->
+    try do_value(State) catch error:badarg -> ?BADARG([State]) end.
+
+do_value(State) ->
     case lattice_nif:lwwset_value(State) of
         Elements when is_list(Elements) -> lattice_gset:sort_elements(Elements);
         Error -> Error
@@ -92,22 +106,31 @@ value(State) ->
 
 %% @doc `{contains, E}': whether E is in the value; `size': the number of elements in it.
 -spec value({contains, element()} | size, state()) -> boolean() | non_neg_integer() | error().
-value({contains, Element}, State) ->
-    lattice_nif:lwwset_contains(Element, State);
-value(size, State) ->
-    lattice_nif:lwwset_size(State);
 value(Query, State) ->
+    try do_value(Query, State) catch error:badarg -> ?BADARG([Query, State]) end.
+
+do_value({contains, Element}, State) ->
+    lattice_nif:lwwset_contains(Element, State);
+do_value(size, State) ->
+    lattice_nif:lwwset_size(State);
+do_value(Query, State) ->
     erlang:error(badarg, [Query, State]).
 
 %% @doc Whether two states are equal: byte equality, the format being canonical.
 -spec equal(state(), state()) -> boolean().
-equal(A, B) when is_binary(A), is_binary(B) ->
-    A =:= B;
 equal(A, B) ->
+    try do_equal(A, B) catch error:badarg -> ?BADARG([A, B]) end.
+
+do_equal(A, B) when is_binary(A), is_binary(B) ->
+    A =:= B;
+do_equal(A, B) ->
     erlang:error(badarg, [A, B]).
 
 -spec digest(state()) -> <<_:128>> | error().
 digest(State) ->
+    try do_digest(State) catch error:badarg -> ?BADARG([State]) end.
+
+do_digest(State) ->
     lattice_nif:lwwset_digest(State).
 
 %% @doc `{lwwset, Bias, [{E, AddTs, RemTs}]}': every element the state knows of, with the
@@ -116,6 +139,9 @@ digest(State) ->
 -spec to_term(state()) ->
           {lwwset, bias(), [{element(), non_neg_integer(), non_neg_integer()}]} | error().
 to_term(State) ->
+    try do_to_term(State) catch error:badarg -> ?BADARG([State]) end.
+
+do_to_term(State) ->
     case lattice_nif:lwwset_to_list(State) of
         {Bias, Entries} when is_list(Entries) ->
             %% Map keys are matched exactly (=:=), so 1 and 1.0 stay two entries.
@@ -129,4 +155,7 @@ to_term(State) ->
 %% @doc Every rule of the format, including canonical elements and their ids.
 -spec validate(state()) -> ok | error().
 validate(State) ->
+    try do_validate(State) catch error:badarg -> ?BADARG([State]) end.
+
+do_validate(State) ->
     lattice_nif:lwwset_validate(State).

@@ -30,6 +30,8 @@
 -module(lattice_mvreg).
 -behaviour(lattice_type).
 
+-include("lattice_error.hrl").
+
 -export([new/0, update/3, merge/2, value/1, value/2, equal/2, digest/1, to_term/1,
          validate/1]).
 
@@ -48,41 +50,59 @@ new() ->
 
 %% @doc Applies `{assign, V}' by `Actor'; returns the new state and the delta.
 -spec update(op(), lattice_type:actor(), state()) ->
-          {ok, state(), state()} | error() | {error, counter_overflow}.
-update({assign, _} = Op, Actor, State) ->
-    lattice_nif:dk_update(?TAG, Op, Actor, State);
+          {ok, state(), state()} | error() | {error, {overflow, counter}}.
 update(Op, Actor, State) ->
+    try do_update(Op, Actor, State) catch error:badarg -> ?BADARG([Op, Actor, State]) end.
+
+do_update({assign, _} = Op, Actor, State) ->
+    lattice_nif:dk_update(?TAG, Op, Actor, State);
+do_update(Op, Actor, State) ->
     erlang:error(badarg, [Op, Actor, State]).
 
 %% @doc The join of two states or deltas.
 -spec merge(state(), state()) -> state() | error().
 merge(A, B) ->
+    try do_merge(A, B) catch error:badarg -> ?BADARG([A, B]) end.
+
+do_merge(A, B) ->
     lattice_nif:dk_merge(?TAG, A, B).
 
 %% @doc The values, in the order of {@link lattice_gset:sort_elements/1}; `[]' for a register
 %% never assigned.
 -spec value(state()) -> [value()] | error().
 value(State) ->
+    try do_value(State) catch error:badarg -> ?BADARG([State]) end.
+
+do_value(State) ->
     lattice_nif:dk_value(?TAG, State).
 
 %% @doc `size': the number of values; `{contains, V}': whether V is one of them.
 -spec value(size | {contains, value()}, state()) -> non_neg_integer() | boolean() | error().
-value({contains, _} = Query, State) ->
-    lattice_nif:dk_query(?TAG, Query, State);
-value(size, State) ->
-    lattice_nif:dk_query(?TAG, size, State);
 value(Query, State) ->
+    try do_value(Query, State) catch error:badarg -> ?BADARG([Query, State]) end.
+
+do_value({contains, _} = Query, State) ->
+    lattice_nif:dk_query(?TAG, Query, State);
+do_value(size, State) ->
+    lattice_nif:dk_query(?TAG, size, State);
+do_value(Query, State) ->
     erlang:error(badarg, [Query, State]).
 
 %% @doc Whether two states are equal: byte equality, the format being canonical.
 -spec equal(state(), state()) -> boolean().
-equal(A, B) when is_binary(A), is_binary(B) ->
-    A =:= B;
 equal(A, B) ->
+    try do_equal(A, B) catch error:badarg -> ?BADARG([A, B]) end.
+
+do_equal(A, B) when is_binary(A), is_binary(B) ->
+    A =:= B;
+do_equal(A, B) ->
     erlang:error(badarg, [A, B]).
 
 -spec digest(state()) -> <<_:128>> | error().
 digest(State) ->
+    try do_digest(State) catch error:badarg -> ?BADARG([State]) end.
+
+do_digest(State) ->
     lattice_nif:dk_digest(?TAG, State).
 
 %% @doc `{mvreg, [{V, Dots}], Context}' for inspection: each value with the dots
@@ -93,6 +113,9 @@ digest(State) ->
           {mvreg, [{value(), [{term(), pos_integer()}]}],
            [{term(), non_neg_integer(), [pos_integer()]}]} | error().
 to_term(State) ->
+    try do_to_term(State) catch error:badarg -> ?BADARG([State]) end.
+
+do_to_term(State) ->
     case lattice_nif:dk_to_list(?TAG, State) of
         {error, _} = Error -> Error;
         {Entries, Context} -> {mvreg, Entries, Context}
@@ -102,4 +125,7 @@ to_term(State) ->
 %% values: for states from outside.
 -spec validate(state()) -> ok | error().
 validate(State) ->
+    try do_validate(State) catch error:badarg -> ?BADARG([State]) end.
+
+do_validate(State) ->
     lattice_nif:dk_validate(?TAG, State).

@@ -12,50 +12,68 @@
 %% refers to it any more. An object lives on its node: send snapshots or deltas, not objects.
 -module(lattice_object).
 
+-include("lattice_error.hrl").
+
 -export([new/1, update/3, join/2, value/1, value/2, snapshot/1, digest/1]).
 
 -opaque object() :: reference().
 -export_type([object/0]).
 
 %% @doc An object holding `State', or the empty state of the type `Module'. A binary that is
-%% not a valid state of its type gives `{error, {bad_<type>, Reason}}'; anything that is not a
-%% state of a type with objects (see above), or the name of one, is `badarg'.
--spec new(module() | lattice_type:state()) -> object() | {error, term()}.
+%% not a valid state gives an error tuple, as every other function given one does:
+%% `{error, {bad_state, unknown_type}}' (or `truncated') when it has no known type tag, the
+%% type's `{error, {bad_<type>, Reason}}' when it is a corrupt state of a known type. Anything
+%% else that is not the name of a type (see above) is `badarg'.
+-spec new(module() | lattice_type:state()) -> object() | {error, {atom(), atom()}}.
 new(Module) when is_atom(Module) ->
     case erlang:function_exported(Module, new, 0) orelse
          (code:ensure_loaded(Module) =:= {module, Module} andalso
           erlang:function_exported(Module, new, 0)) of
-        true -> lattice_nif:obj_new(Module:new());
-        false -> erlang:error(badarg, [Module])
+        true ->
+            try lattice_nif:obj_new(Module:new()) catch error:badarg -> ?BADARG([Module]) end;
+        false -> ?BADARG([Module])
+    end;
+new(State) when is_binary(State) ->
+    case lattice_type:module(State) of
+        {error, _} = Error -> Error;
+        _ -> try lattice_nif:obj_new(State) catch error:badarg -> ?BADARG([State]) end
     end;
 new(State) ->
-    lattice_nif:obj_new(State).
+    ?BADARG([State]).
 
-%% @doc Applies `Op' by `Actor' in place; returns the delta to send to other replicas.
+%% @doc Applies `Op' by `Actor' in place; returns the delta to send to other replicas. Besides
+%% the type's data errors, an update can refuse an unmet precondition (a remove of an absent
+%% element, a stale explicit timestamp) or a counter or timestamp that cannot grow
+%% (docs/ERRORS.md).
 -spec update(term(), lattice_type:actor(), object()) ->
-          {ok, lattice_type:delta()} | {error, term()}.
+          {ok, lattice_type:delta()}
+          | {error, {precondition, term()}}
+          | {error, {overflow, counter | timestamp}}
+          | {error, {atom(), atom()}}.
 update(Op, Actor, Object) ->
-    lattice_nif:obj_update(Object, Op, Actor).
+    try lattice_nif:obj_update(Object, Op, Actor)
+    catch error:badarg -> ?BADARG([Op, Actor, Object])
+    end.
 
 %% @doc Merges a state or delta of the object's type into the object.
 -spec join(lattice_type:state(), object()) -> ok | {error, term()}.
 join(State, Object) ->
-    lattice_nif:obj_join(Object, State).
+    try lattice_nif:obj_join(Object, State) catch error:badarg -> ?BADARG([State, Object]) end.
 
 -spec value(object()) -> term().
 value(Object) ->
-    lattice_nif:obj_value(Object).
+    try lattice_nif:obj_value(Object) catch error:badarg -> ?BADARG([Object]) end.
 
 -spec value(term(), object()) -> term().
 value(Query, Object) ->
-    lattice_nif:obj_query(Object, Query).
+    try lattice_nif:obj_query(Object, Query) catch error:badarg -> ?BADARG([Query, Object]) end.
 
 %% @doc The canonical binary of the object's state.
 -spec snapshot(object()) -> lattice_type:state().
 snapshot(Object) ->
-    lattice_nif:obj_snapshot(Object).
+    try lattice_nif:obj_snapshot(Object) catch error:badarg -> ?BADARG([Object]) end.
 
 %% @doc The digest of the object's state: equal to the type's `digest/1' of `snapshot/1'.
 -spec digest(object()) -> <<_:128>>.
 digest(Object) ->
-    lattice_nif:obj_digest(Object).
+    try lattice_nif:obj_digest(Object) catch error:badarg -> ?BADARG([Object]) end.

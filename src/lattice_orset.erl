@@ -28,6 +28,8 @@
 -module(lattice_orset).
 -behaviour(lattice_type).
 
+-include("lattice_error.hrl").
+
 -export([new/0, update/3, merge/2, value/1, value/2, equal/2, digest/1, to_term/1,
          validate/1]).
 
@@ -48,43 +50,61 @@ new() ->
 %% @doc Applies an op by `Actor'; returns the new state and the delta.
 -spec update(op(), lattice_type:actor(), state()) ->
           {ok, state(), state()} | error() | {error, {precondition, {not_present, element()}}}
-          | {error, counter_overflow}.
-update({Kind, _} = Op, Actor, State) when Kind =:= add; Kind =:= remove ->
+          | {error, {overflow, counter}}.
+update(Op, Actor, State) ->
+    try do_update(Op, Actor, State) catch error:badarg -> ?BADARG([Op, Actor, State]) end.
+
+do_update({Kind, _} = Op, Actor, State) when Kind =:= add; Kind =:= remove ->
     lattice_nif:dk_update(?TAG, Op, Actor, State);
-update({Kind, List} = Op, Actor, State) when (Kind =:= add_all orelse Kind =:= remove_all),
+do_update({Kind, List} = Op, Actor, State) when (Kind =:= add_all orelse Kind =:= remove_all),
                                              is_list(List) ->
     lattice_nif:dk_update(?TAG, Op, Actor, State);
-update(Op, Actor, State) ->
+do_update(Op, Actor, State) ->
     erlang:error(badarg, [Op, Actor, State]).
 
 %% @doc The join of two states or deltas.
 -spec merge(state(), state()) -> state() | error().
 merge(A, B) ->
+    try do_merge(A, B) catch error:badarg -> ?BADARG([A, B]) end.
+
+do_merge(A, B) ->
     lattice_nif:dk_merge(?TAG, A, B).
 
 %% @doc The elements, in the order of {@link lattice_gset:sort_elements/1}.
 -spec value(state()) -> [element()] | error().
 value(State) ->
+    try do_value(State) catch error:badarg -> ?BADARG([State]) end.
+
+do_value(State) ->
     lattice_nif:dk_value(?TAG, State).
 
 %% @doc `{contains, E}': whether E is an element; `size': the number of elements.
 -spec value({contains, element()} | size, state()) -> boolean() | non_neg_integer() | error().
-value({contains, _} = Query, State) ->
-    lattice_nif:dk_query(?TAG, Query, State);
-value(size, State) ->
-    lattice_nif:dk_query(?TAG, size, State);
 value(Query, State) ->
+    try do_value(Query, State) catch error:badarg -> ?BADARG([Query, State]) end.
+
+do_value({contains, _} = Query, State) ->
+    lattice_nif:dk_query(?TAG, Query, State);
+do_value(size, State) ->
+    lattice_nif:dk_query(?TAG, size, State);
+do_value(Query, State) ->
     erlang:error(badarg, [Query, State]).
 
 %% @doc Whether two states are equal: byte equality, the format being canonical.
 -spec equal(state(), state()) -> boolean().
-equal(A, B) when is_binary(A), is_binary(B) ->
-    A =:= B;
 equal(A, B) ->
+    try do_equal(A, B) catch error:badarg -> ?BADARG([A, B]) end.
+
+do_equal(A, B) when is_binary(A), is_binary(B) ->
+    A =:= B;
+do_equal(A, B) ->
     erlang:error(badarg, [A, B]).
 
 -spec digest(state()) -> <<_:128>> | error().
 digest(State) ->
+    try do_digest(State) catch error:badarg -> ?BADARG([State]) end.
+
+do_digest(State) ->
     lattice_nif:dk_digest(?TAG, State).
 
 %% @doc `{orset, [{E, Dots}], Context}' for inspection: each element with its dots
@@ -94,6 +114,9 @@ digest(State) ->
           {orset, [{element(), [{term(), pos_integer()}]}],
            [{term(), non_neg_integer(), [pos_integer()]}]} | error().
 to_term(State) ->
+    try do_to_term(State) catch error:badarg -> ?BADARG([State]) end.
+
+do_to_term(State) ->
     case lattice_nif:dk_to_list(?TAG, State) of
         {error, _} = Error -> Error;
         {Entries, Context} -> {orset, Entries, Context}
@@ -103,4 +126,7 @@ to_term(State) ->
 %% elements: for states from outside.
 -spec validate(state()) -> ok | error().
 validate(State) ->
+    try do_validate(State) catch error:badarg -> ?BADARG([State]) end.
+
+do_validate(State) ->
     lattice_nif:dk_validate(?TAG, State).

@@ -7,6 +7,8 @@
 -module(lattice_pncounter).
 -behaviour(lattice_type).
 
+-include("lattice_error.hrl").
+
 -export([new/0, update/3, merge/2, value/1, value/2, equal/2, digest/1, to_term/1,
          validate/1]).
 
@@ -21,8 +23,11 @@ new() ->
     join(lattice_gcounter:new(), lattice_gcounter:new()).
 
 -spec update({increment | decrement, pos_integer()}, lattice_type:actor(), state()) ->
-          {ok, state(), state()} | error() | {error, counter_overflow}.
-update({Dir, N} = Op, Actor, State) when (Dir =:= increment orelse Dir =:= decrement),
+          {ok, state(), state()} | error() | {error, {overflow, counter}}.
+update(Op, Actor, State) ->
+    try do_update(Op, Actor, State) catch error:badarg -> ?BADARG([Op, Actor, State]) end.
+
+do_update({Dir, N} = Op, Actor, State) when (Dir =:= increment orelse Dir =:= decrement),
                                           is_integer(N), N > 0 ->
     with_halves(State, fun(P, M) ->
         {Side, Other} = case Dir of increment -> {P, M}; decrement -> {M, P} end,
@@ -39,11 +44,14 @@ update({Dir, N} = Op, Actor, State) when (Dir =:= increment orelse Dir =:= decre
                 pn_error(Error)
         end
     end, Op, Actor);
-update(Op, Actor, State) ->
+do_update(Op, Actor, State) ->
     erlang:error(badarg, [Op, Actor, State]).
 
 -spec merge(state(), state()) -> state() | error().
 merge(A, B) ->
+    try do_merge(A, B) catch error:badarg -> ?BADARG([A, B]) end.
+
+do_merge(A, B) ->
     with_halves(A, fun(PA, NA) ->
         with_halves(B, fun(PB, NB) ->
             case {lattice_gcounter:merge(PA, PB), lattice_gcounter:merge(NA, NB)} of
@@ -56,6 +64,9 @@ merge(A, B) ->
 %% @doc Increments less decrements.
 -spec value(state()) -> integer() | error().
 value(State) ->
+    try do_value(State) catch error:badarg -> ?BADARG([State]) end.
+
+do_value(State) ->
     with_halves(State, fun(P, N) ->
         case {lattice_gcounter:value(P), lattice_gcounter:value(N)} of
             {VP, VN} when is_integer(VP), is_integer(VN) -> VP - VN;
@@ -64,29 +75,41 @@ value(State) ->
     end, State, value).
 
 -spec value({get, lattice_type:actor()}, state()) -> integer() | error().
-value({get, Actor} = Query, State) ->
+value(Query, State) ->
+    try do_value(Query, State) catch error:badarg -> ?BADARG([Query, State]) end.
+
+do_value({get, Actor} = Query, State) ->
     with_halves(State, fun(P, N) ->
         case {lattice_gcounter:value(Query, P), lattice_gcounter:value(Query, N)} of
             {VP, VN} when is_integer(VP), is_integer(VN) -> VP - VN;
             {VP, VN} -> pn_error(case VP of {error, _} -> VP; _ -> VN end)
         end
     end, Query, Actor);
-value(Query, State) ->
+do_value(Query, State) ->
     erlang:error(badarg, [Query, State]).
 
 -spec equal(state(), state()) -> boolean().
-equal(A, B) when is_binary(A), is_binary(B) ->
-    A =:= B;
 equal(A, B) ->
+    try do_equal(A, B) catch error:badarg -> ?BADARG([A, B]) end.
+
+do_equal(A, B) when is_binary(A), is_binary(B) ->
+    A =:= B;
+do_equal(A, B) ->
     erlang:error(badarg, [A, B]).
 
 -spec digest(state()) -> <<_:128>> | error().
 digest(State) ->
+    try do_digest(State) catch error:badarg -> ?BADARG([State]) end.
+
+do_digest(State) ->
     lattice_nif:pncounter_digest(State).
 
 %% @doc `{pncounter, #{increments => [{Actor, N}], decrements => [{Actor, N}]}}'.
 -spec to_term(state()) -> {pncounter, #{increments | decrements => list()}} | error().
 to_term(State) ->
+    try do_to_term(State) catch error:badarg -> ?BADARG([State]) end.
+
+do_to_term(State) ->
     with_halves(State, fun(P, N) ->
         case {lattice_gcounter:to_term(P), lattice_gcounter:to_term(N)} of
             {{gcounter, LP}, {gcounter, LN}} ->
@@ -98,6 +121,9 @@ to_term(State) ->
 
 -spec validate(state()) -> ok | error().
 validate(State) ->
+    try do_validate(State) catch error:badarg -> ?BADARG([State]) end.
+
+do_validate(State) ->
     with_halves(State, fun(P, N) ->
         case {lattice_gcounter:validate(P), lattice_gcounter:validate(N)} of
             {ok, ok} -> ok;

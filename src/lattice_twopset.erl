@@ -20,6 +20,8 @@
 -module(lattice_twopset).
 -behaviour(lattice_type).
 
+-include("lattice_error.hrl").
+
 -export([new/0, update/3, merge/2, value/1, value/2, equal/2, digest/1, to_term/1,
          validate/1]).
 
@@ -39,23 +41,32 @@ new() ->
 %% @doc Adds elements or removes one; the delta holds the elements named with their new flag.
 -spec update(op(), lattice_type:actor(), state()) ->
           {ok, state(), state()} | error() | {error, {precondition, {not_present, element()}}}.
-update({add, _} = Op, _Actor, State) ->
-    lattice_nif:set_update(?TAG, Op, State);
-update({add_all, Elements} = Op, _Actor, State) when is_list(Elements) ->
-    lattice_nif:set_update(?TAG, Op, State);
-update({remove, _} = Op, _Actor, State) ->
-    lattice_nif:set_update(?TAG, Op, State);
 update(Op, Actor, State) ->
+    try do_update(Op, Actor, State) catch error:badarg -> ?BADARG([Op, Actor, State]) end.
+
+do_update({add, _} = Op, _Actor, State) ->
+    lattice_nif:set_update(?TAG, Op, State);
+do_update({add_all, Elements} = Op, _Actor, State) when is_list(Elements) ->
+    lattice_nif:set_update(?TAG, Op, State);
+do_update({remove, _} = Op, _Actor, State) ->
+    lattice_nif:set_update(?TAG, Op, State);
+do_update(Op, Actor, State) ->
     erlang:error(badarg, [Op, Actor, State]).
 
 %% @doc The union of two states (or deltas), flags OR'ed.
 -spec merge(state(), state()) -> state() | error().
 merge(A, B) ->
+    try do_merge(A, B) catch error:badarg -> ?BADARG([A, B]) end.
+
+do_merge(A, B) ->
     lattice_nif:set_merge(?TAG, A, B).
 
 %% @doc The elements added and not removed (see {@link lattice_gset:sort_elements/1}).
 -spec value(state()) -> [element()] | error().
 value(State) ->
+    try do_value(State) catch error:badarg -> ?BADARG([State]) end.
+
+do_value(State) ->
     case lattice_nif:set_value(?TAG, State) of
         Elements when is_list(Elements) -> lattice_gset:sort_elements(Elements);
         Error -> Error
@@ -63,22 +74,31 @@ value(State) ->
 
 %% @doc `{contains, E}': whether E is in the value; `size': the number of elements in it.
 -spec value({contains, element()} | size, state()) -> boolean() | non_neg_integer() | error().
-value({contains, Element}, State) ->
-    lattice_nif:set_contains(?TAG, Element, State);
-value(size, State) ->
-    lattice_nif:set_size(?TAG, State);
 value(Query, State) ->
+    try do_value(Query, State) catch error:badarg -> ?BADARG([Query, State]) end.
+
+do_value({contains, Element}, State) ->
+    lattice_nif:set_contains(?TAG, Element, State);
+do_value(size, State) ->
+    lattice_nif:set_size(?TAG, State);
+do_value(Query, State) ->
     erlang:error(badarg, [Query, State]).
 
 %% @doc Whether two states are equal: byte equality, the format being canonical.
 -spec equal(state(), state()) -> boolean().
-equal(A, B) when is_binary(A), is_binary(B) ->
-    A =:= B;
 equal(A, B) ->
+    try do_equal(A, B) catch error:badarg -> ?BADARG([A, B]) end.
+
+do_equal(A, B) when is_binary(A), is_binary(B) ->
+    A =:= B;
+do_equal(A, B) ->
     erlang:error(badarg, [A, B]).
 
 -spec digest(state()) -> <<_:128>> | error().
 digest(State) ->
+    try do_digest(State) catch error:badarg -> ?BADARG([State]) end.
+
+do_digest(State) ->
     lattice_nif:set_digest(?TAG, State).
 
 %% @doc `{twopset, #{added => Added, removed => Removed}}': every element ever added, and every
@@ -86,6 +106,9 @@ digest(State) ->
 %% `Added' less `Removed'.
 -spec to_term(state()) -> {twopset, #{added := [element()], removed := [element()]}} | error().
 to_term(State) ->
+    try do_to_term(State) catch error:badarg -> ?BADARG([State]) end.
+
+do_to_term(State) ->
     case lattice_nif:set_to_list(?TAG, State) of
         Entries when is_list(Entries) ->
             Added = [E || {E, Flags} <- Entries, Flags band 1 =/= 0],
@@ -99,4 +122,7 @@ to_term(State) ->
 %% @doc Every rule of the format, including canonical elements and their ids.
 -spec validate(state()) -> ok | error().
 validate(State) ->
+    try do_validate(State) catch error:badarg -> ?BADARG([State]) end.
+
+do_validate(State) ->
     lattice_nif:set_validate(?TAG, State).

@@ -11,6 +11,8 @@
 %% raised `enomem' for internal failure.
 -module(lattice_type).
 
+-include("lattice_error.hrl").
+
 -export([module/1, merge/2, value/1, value/2, digest/1, to_term/1, validate/1]).
 
 -type state() :: binary().
@@ -46,7 +48,7 @@ module(<<16#18, _/binary>>) -> lattice_mvreg;
 module(<<16#16, _/binary>>) -> lattice_lwwset;
 module(<<_, _/binary>>) -> {error, {bad_state, unknown_type}};
 module(Bin) when is_binary(Bin) -> {error, {bad_state, truncated}};
-module(Other) -> erlang:error(badarg, [Other]).
+module(Other) -> ?BADARG([Other]).
 
 %% @doc Merges two states (or deltas) of the same type, whatever the type.
 -spec merge(state(), state()) -> state() | {error, term()}.

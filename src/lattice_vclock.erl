@@ -12,6 +12,8 @@
 %% check to run on clocks received from elsewhere.
 -module(lattice_vclock).
 
+-include("lattice_error.hrl").
+
 -export([new/0, from_list/1, to_list/1, increment/2, increment/3, get/2, merge/1, merge/2,
          compare/2, descends/2, dominates/2, prune/2, size/1, validate/1]).
 
@@ -45,25 +47,25 @@ to_list(Clock) ->
     end.
 
 %% @doc Adds 1 to `Actor''s counter.
--spec increment(actor(), vclock()) -> vclock() | error() | {error, counter_overflow}.
+-spec increment(actor(), vclock()) -> vclock() | error() | {error, {overflow, counter}}.
 increment(Actor, Clock) ->
-    lattice_nif:clock_increment(?TAG, Actor, 1, Clock).
+    try lattice_nif:clock_increment(?TAG, Actor, 1, Clock) catch error:badarg -> ?BADARG([Actor, Clock]) end.
 
 %% @doc Adds `By' (a positive integer) to `Actor''s counter.
 -spec increment(actor(), pos_integer(), vclock()) ->
-          vclock() | error() | {error, counter_overflow}.
+          vclock() | error() | {error, {overflow, counter}}.
 increment(Actor, By, Clock) ->
-    lattice_nif:clock_increment(?TAG, Actor, By, Clock).
+    try lattice_nif:clock_increment(?TAG, Actor, By, Clock) catch error:badarg -> ?BADARG([Actor, By, Clock]) end.
 
 %% @doc `Actor''s counter (0 when absent).
 -spec get(actor(), vclock()) -> counter() | error().
 get(Actor, Clock) ->
-    lattice_nif:clock_get(?TAG, Actor, Clock).
+    try lattice_nif:clock_get(?TAG, Actor, Clock) catch error:badarg -> ?BADARG([Actor, Clock]) end.
 
 %% @doc The least clock that descends from both: the pointwise maximum.
 -spec merge(vclock(), vclock()) -> vclock() | error().
 merge(A, B) ->
-    lattice_nif:clock_merge(?TAG, A, B).
+    try lattice_nif:clock_merge(?TAG, A, B) catch error:badarg -> ?BADARG([A, B]) end.
 
 %% @doc The merge of a list of clocks (`new()' for the empty list).
 -spec merge([vclock()]) -> vclock() | error().
@@ -84,7 +86,7 @@ merge_all(Acc, [Clock | Rest]) ->
 %% `concurrent'.
 -spec compare(vclock(), vclock()) -> order() | error().
 compare(A, B) ->
-    lattice_nif:vclock_compare(A, B).
+    try lattice_nif:vclock_compare(A, B) catch error:badarg -> ?BADARG([A, B]) end.
 
 %% @doc Whether `A' has seen everything `B' has (`A >= B').
 -spec descends(vclock(), vclock()) -> boolean() | error().
@@ -115,10 +117,10 @@ prune(Actors, Clock) ->
 %% @doc The number of actors with a non-zero counter.
 -spec size(vclock()) -> non_neg_integer() | error().
 size(Clock) ->
-    lattice_nif:clock_size(?TAG, Clock).
+    try lattice_nif:clock_size(?TAG, Clock) catch error:badarg -> ?BADARG([Clock]) end.
 
 %% @doc Checks every rule of the format, including that each actor is canonical and each id
 %% is its actor's hash. Run it on clocks that come from outside.
 -spec validate(vclock()) -> ok | error().
 validate(Clock) ->
-    lattice_nif:clock_validate(?TAG, Clock).
+    try lattice_nif:clock_validate(?TAG, Clock) catch error:badarg -> ?BADARG([Clock]) end.

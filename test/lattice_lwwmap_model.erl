@@ -21,7 +21,7 @@
 %% {Ts, lattice_canon:encode(Actor), Seq}, Actor and Seq from the entry's tag. That is the
 %% real type's order: timestamp, then the dot's actor in canonical byte order (binaries
 %% compared bytewise, not Erlang term order: `b' comes before `aa'), then its counter.
-%% value/2 answers `{get, K}' ({ok, V} | {error, not_found}), `size', and `keys' (sorted with
+%% value/2 answers `{get, K}' ({ok, V} | {error, {not_found, K}}), `size', and `keys' (sorted with
 %% lattice_gset:sort_elements/1).
 -module(lattice_lwwmap_model).
 
@@ -56,7 +56,7 @@ value(S) ->
 value({get, K}, S) ->
     case value(S) of
         #{K := V} -> {ok, V};
-        _ -> {error, not_found}
+        _ -> {error, {not_found, K}}
     end;
 value(size, S) -> map_size(value(S));
 value(keys, S) -> lattice_gset:sort_elements(maps:keys(value(S))).

@@ -68,7 +68,7 @@ example_test() ->
     S0 = ?M:new(),
     ?assertEqual(#{}, ?M:value(S0)),
     ?assertEqual(0, ?M:value(size, S0)),
-    ?assertEqual({error, not_found}, ?M:value({get, a}, S0)),
+    ?assertEqual({error, {not_found, a}}, ?M:value({get, a}, S0)),
     ?assertNot(?M:value({contains, a}, S0)),
     ?assertEqual({lwwmap, [], []}, ?M:to_term(S0)),
     ?assertEqual(ok, ?M:validate(S0)),
@@ -231,9 +231,9 @@ hlc_put_test() ->
 timestamp_overflow_test() ->
     Top = puts([{k, v, ?MAX}], b),
     Before = lattice_hlc:peek(),
-    ?assertEqual({error, timestamp_overflow}, ?M:update({put, k, w}, a, Top)),
+    ?assertEqual({error, {overflow, timestamp}}, ?M:update({put, k, w}, a, Top)),
     O = lattice_object:new(Top),
-    ?assertEqual({error, timestamp_overflow}, lattice_object:update({put, k, w}, a, O)),
+    ?assertEqual({error, {overflow, timestamp}}, lattice_object:update({put, k, w}, a, O)),
     ?assertEqual(Top, lattice_object:snapshot(O)),
     ?assert(lattice_hlc:peek() - Before < 1 bsl 40),
     %% An explicit timestamp is fine (it loses), and so is a remove.
@@ -283,8 +283,8 @@ far_future_checks() ->
     %% One below the top still has a later timestamp, the top has none.
     {ok, AtTop, _} = ?M:update({put, k, v}, a, puts([{k, x, ?MAX - 1}], b)),
     ?MAX = ts(k, AtTop),
-    {error, timestamp_overflow} = ?M:update({put, k, w}, a, AtTop),
-    {error, timestamp_overflow} = lattice_object:update({put, k, w}, a, lattice_object:new(AtTop)),
+    {error, {overflow, timestamp}} = ?M:update({put, k, w}, a, AtTop),
+    {error, {overflow, timestamp}} = lattice_object:update({put, k, w}, a, lattice_object:new(AtTop)),
     ok.
 
 %% An object used by many processes: every put gets its own timestamp, and the object ends at
@@ -753,7 +753,7 @@ agree(Where, S, O) ->
               lattice_object:value({contains, K}, O)),
          Want = case Value of
                     #{K := V} -> {ok, V};
-                    _ -> {error, not_found}
+                    _ -> {error, {not_found, K}}
                 end,
          same({Where, get_is_value, K}, Want, ?M:value({get, K}, S))
      end || K <- [a, b, c, 'ü', <<"k">>, {k, 1}, [1, 2], 1, 1.0, zz]],

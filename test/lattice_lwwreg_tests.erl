@@ -279,9 +279,9 @@ far_future_checks() ->
     Top = ?MAX,
     {ok, AtTop, _} = ?R:update({assign, v}, a, reg(x, b, Top - 1)),
     Top = ts(AtTop),
-    {error, timestamp_overflow} = ?R:update({assign, w}, a, AtTop),
+    {error, {overflow, timestamp}} = ?R:update({assign, w}, a, AtTop),
     OT = lattice_object:new(AtTop),
-    {error, timestamp_overflow} = lattice_object:update({assign, w}, a, OT),
+    {error, {overflow, timestamp}} = lattice_object:update({assign, w}, a, OT),
     AtTop = lattice_object:snapshot(OT),
     {error, {precondition, {stale_timestamp, Top}}} = ?R:update({assign, w, Top}, a, AtTop),
     ok.

@@ -149,8 +149,8 @@ hlc_test() ->
     {ok, Top, _} = ?M:update({add, t, ?MAX}, r1, S),
     OT = lattice_object:new(Top),
     [begin
-         ?assertEqual({error, timestamp_overflow}, ?M:update(Op, r1, Top)),
-         ?assertEqual({error, timestamp_overflow}, lattice_object:update(Op, r1, OT))
+         ?assertEqual({error, {overflow, timestamp}}, ?M:update(Op, r1, Top)),
+         ?assertEqual({error, {overflow, timestamp}}, lattice_object:update(Op, r1, OT))
      end || Op <- [{add, t}, {remove, t}, {add_all, [a, t]}, {remove_all, [t, a]}]],
     ?assertEqual(Top, lattice_object:snapshot(OT)),
     ?assert(lattice_hlc:peek() < ?MAX),

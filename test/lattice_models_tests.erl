@@ -112,7 +112,7 @@ lwwmap_basics_test() ->
     ?assertEqual(#{k => v1, j => v2}, ?LM:value(M2)),
     ?assertEqual(M2, ?LM:merge(M1, D2)),
     ?assertEqual({ok, v1}, ?LM:value({get, k}, M2)),
-    ?assertEqual({error, not_found}, ?LM:value({get, z}, M2)),
+    ?assertEqual({error, {not_found, z}}, ?LM:value({get, z}, M2)),
     ?assertEqual(2, ?LM:value(size, M2)),
     ?assertEqual([j, k], ?LM:value(keys, M2)),
     %% A local put replaces the key's entry, even at an older timestamp.

@@ -78,7 +78,7 @@ overflow_test() ->
     Max = 1 bsl 64 - 1,
     C = ?V:from_list([{a, Max}]),
     ?assertEqual(Max, ?V:get(a, C)),
-    ?assertEqual({error, counter_overflow}, ?V:increment(a, C)).
+    ?assertEqual({error, {overflow, counter}}, ?V:increment(a, C)).
 
 actor_kinds_test() ->
     Actors = [a, 'ünïcödé', '日本', 0, -1, 1 bsl 100, 1.5, <<>>, <<"x">>, "", "str", {}, {a, 1},

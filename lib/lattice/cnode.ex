@@ -30,6 +30,22 @@ defmodule Lattice.CNode do
   @type start_error :: :lattice_cnode.start_error()
 
   @doc """
+  A child specification, so that the C node can sit in a supervision tree:
+  `Supervisor.start_link([Lattice.CNode], strategy: :one_for_one)`, or
+  `[{Lattice.CNode, name: :cnode}]` with options (those of `start_link/1`). The child's id is
+  the `:name` option when given, else `Lattice.CNode`.
+  """
+  @spec child_spec(options()) :: Supervisor.child_spec()
+  def child_spec(opts \\ %{}) do
+    id =
+      if is_map(opts),
+        do: Map.get(opts, :name, __MODULE__),
+        else: Keyword.get(opts, :name, __MODULE__)
+
+    %{id: id, start: {__MODULE__, :start_link, [opts]}, type: :worker}
+  end
+
+  @doc """
   Starts the C node under a server linked to the caller (for a supervisor), and returns once
   the C node is connected and ready.
 

@@ -1,4 +1,6 @@
 defmodule Lattice.GCounter do
+  import Lattice.Error, only: [wrap: 1]
+
   @moduledoc """
   Grow-only counters (G-Counters) as canonical binaries.
 
@@ -9,15 +11,17 @@ defmodule Lattice.GCounter do
   counters are byte-identical on every node, so `===` (or `equal?/2`) is equality.
 
       iex> alias Lattice.GCounter
-      iex> {:ok, a, _delta} = GCounter.new() |> GCounter.increment(:alice, 2)
-      iex> {:ok, b, _delta} = GCounter.new() |> GCounter.increment(:bob)
+      iex> alice = Lattice.actor()
+      iex> bob = {:bob@host, 1}
+      iex> {:ok, a, _delta} = GCounter.new() |> GCounter.increment(alice, 2)
+      iex> {:ok, b, _delta} = GCounter.new() |> GCounter.increment(bob)
       iex> both = GCounter.merge(a, b)
       iex> GCounter.value(both)
       3
-      iex> GCounter.value(both, {:get, :alice})
+      iex> GCounter.value(both, {:get, alice})
       2
-      iex> GCounter.to_term(both)
-      {:gcounter, [alice: 2, bob: 1]}
+      iex> GCounter.to_term(both) == {:gcounter, Enum.sort([{alice, 2}, {bob, 1}])}
+      true
 
   ## Operations, queries and deltas
 
@@ -38,7 +42,7 @@ defmodule Lattice.GCounter do
     * A binary that is not a valid G-Counter gives `{:error, {:bad_gcounter, reason}}`, where
       `reason` is an atom such as `:truncated`, `:wrong_type` or `:unknown_version`.
     * An increment that would take an actor's count to 2^64 or more gives
-      `{:error, :counter_overflow}`.
+      `{:error, {:overflow, :counter}}`.
 
   Every call checks the state's structure; `validate/1` also checks each actor's canonical
   bytes and is the check to run on states received from elsewhere.
@@ -68,7 +72,7 @@ defmodule Lattice.GCounter do
 
   @doc "The counter with value 0."
   @spec new() :: t()
-  def new, do: :lattice_gcounter.new()
+  def new, do: wrap(:lattice_gcounter.new())
 
   @doc """
   Applies `op` by `actor`: the new state and the delta to send to other replicas, with
@@ -76,15 +80,16 @@ defmodule Lattice.GCounter do
 
   An unknown operation raises `ArgumentError`.
   """
-  @spec update(t(), op(), actor()) :: {:ok, t(), delta()} | error() | {:error, :counter_overflow}
-  def update(state, op, actor), do: :lattice_gcounter.update(op, actor, state)
+  @spec update(t(), op(), actor()) ::
+          {:ok, t(), delta()} | error() | {:error, {:overflow, :counter}}
+  def update(state, op, actor), do: wrap(:lattice_gcounter.update(op, actor, state))
 
   @doc """
   Adds `n` (default 1), a positive integer below 2^64, to `actor`'s count: `update/3` with
   `{:increment, n}`.
   """
   @spec increment(t(), actor(), pos_integer()) ::
-          {:ok, t(), delta()} | error() | {:error, :counter_overflow}
+          {:ok, t(), delta()} | error() | {:error, {:overflow, :counter}}
   def increment(state, actor, n \\ 1), do: update(state, {:increment, n}, actor)
 
   @doc """
@@ -92,11 +97,11 @@ defmodule Lattice.GCounter do
   idempotent.
   """
   @spec merge(t(), t()) :: t() | error()
-  def merge(a, b), do: :lattice_gcounter.merge(a, b)
+  def merge(a, b), do: wrap(:lattice_gcounter.merge(a, b))
 
   @doc "The sum of every actor's count (it may exceed 2^64)."
   @spec value(t()) :: non_neg_integer() | error()
-  def value(state), do: :lattice_gcounter.value(state)
+  def value(state), do: wrap(:lattice_gcounter.value(state))
 
   @doc """
   The answer to `query`: `{:get, actor}` gives the actor's count, 0 when absent.
@@ -104,30 +109,30 @@ defmodule Lattice.GCounter do
   An unknown query raises `ArgumentError`.
   """
   @spec value(t(), query()) :: non_neg_integer() | error()
-  def value(state, query), do: :lattice_gcounter.value(query, state)
+  def value(state, query), do: wrap(:lattice_gcounter.value(query, state))
 
   @doc """
   Whether two states are equal: byte equality, the format being canonical. Neither state is
   checked.
   """
   @spec equal?(t(), t()) :: boolean()
-  def equal?(a, b), do: :lattice_gcounter.equal(a, b)
+  def equal?(a, b), do: wrap(:lattice_gcounter.equal(a, b))
 
   @doc """
   The state's 16-byte digest, the same for equal states on every node (`Lattice.Type.digest/1`
   gives the same).
   """
   @spec digest(t()) :: <<_::128>> | error()
-  def digest(state), do: :lattice_gcounter.digest(state)
+  def digest(state), do: wrap(:lattice_gcounter.digest(state))
 
   @doc "`{:gcounter, [{actor, count}]}`, actors in Erlang term order."
   @spec to_term(t()) :: {:gcounter, [{actor(), pos_integer()}]} | error()
-  def to_term(state), do: :lattice_gcounter.to_term(state)
+  def to_term(state), do: wrap(:lattice_gcounter.to_term(state))
 
   @doc """
   Checks every rule of the format, including that each actor is canonical. Run it on states
   that come from elsewhere.
   """
   @spec validate(t()) :: :ok | error()
-  def validate(state), do: :lattice_gcounter.validate(state)
+  def validate(state), do: wrap(:lattice_gcounter.validate(state))
 end

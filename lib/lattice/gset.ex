@@ -1,4 +1,6 @@
 defmodule Lattice.GSet do
+  import Lattice.Error, only: [wrap: 1]
+
   @moduledoc """
   Grow-only sets (G-Sets) of data terms as canonical binaries.
 
@@ -69,7 +71,7 @@ defmodule Lattice.GSet do
 
   @doc "The empty set."
   @spec new() :: t()
-  def new, do: :lattice_gset.new()
+  def new, do: wrap(:lattice_gset.new())
 
   @doc """
   Applies `op`: the new state and the delta to send to other replicas, with
@@ -78,7 +80,7 @@ defmodule Lattice.GSet do
   An unknown operation raises `ArgumentError`.
   """
   @spec update(t(), op(), Lattice.Type.actor()) :: {:ok, t(), delta()} | error()
-  def update(state, op, actor \\ nil), do: :lattice_gset.update(op, actor, state)
+  def update(state, op, actor \\ nil), do: wrap(:lattice_gset.update(op, actor, state))
 
   @doc "Adds `element`: `update/3` with `{:add, element}`."
   @spec add(t(), element()) :: {:ok, t(), delta()} | error()
@@ -90,11 +92,11 @@ defmodule Lattice.GSet do
 
   @doc "The union of two states or deltas. Commutative, associative and idempotent."
   @spec merge(t(), t()) :: t() | error()
-  def merge(a, b), do: :lattice_gset.merge(a, b)
+  def merge(a, b), do: wrap(:lattice_gset.merge(a, b))
 
   @doc "The elements, in Erlang term order (see the module documentation for ties)."
   @spec value(t()) :: [element()] | error()
-  def value(state), do: :lattice_gset.value(state)
+  def value(state), do: wrap(:lattice_gset.value(state))
 
   @doc """
   The answer to `query`: `{:contains, element}` gives whether the element is in the set,
@@ -103,7 +105,7 @@ defmodule Lattice.GSet do
   An unknown query raises `ArgumentError`.
   """
   @spec value(t(), query()) :: boolean() | non_neg_integer() | error()
-  def value(state, query), do: :lattice_gset.value(query, state)
+  def value(state, query), do: wrap(:lattice_gset.value(query, state))
 
   @doc "Whether `element` is in the set: `value/2` with `{:contains, element}`."
   @spec member?(t(), element()) :: boolean() | error()
@@ -118,23 +120,23 @@ defmodule Lattice.GSet do
   checked; arguments that are not binaries raise `ArgumentError`.
   """
   @spec equal?(t(), t()) :: boolean()
-  def equal?(a, b), do: :lattice_gset.equal(a, b)
+  def equal?(a, b), do: wrap(:lattice_gset.equal(a, b))
 
   @doc """
   The state's 16-byte digest, the same for equal states on every node (`Lattice.Type.digest/1`
   gives the same).
   """
   @spec digest(t()) :: <<_::128>> | error()
-  def digest(state), do: :lattice_gset.digest(state)
+  def digest(state), do: wrap(:lattice_gset.digest(state))
 
   @doc "`{:gset, elements}`, the elements ordered as by `value/1`."
   @spec to_term(t()) :: {:gset, [element()]} | error()
-  def to_term(state), do: :lattice_gset.to_term(state)
+  def to_term(state), do: wrap(:lattice_gset.to_term(state))
 
   @doc """
   Checks every rule of the format, including that each element is canonical and its id its
   hash. Run it on states that come from elsewhere.
   """
   @spec validate(t()) :: :ok | error()
-  def validate(state), do: :lattice_gset.validate(state)
+  def validate(state), do: wrap(:lattice_gset.validate(state))
 end

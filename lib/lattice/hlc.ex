@@ -1,4 +1,6 @@
 defmodule Lattice.HLC do
+  import Lattice.Error, only: [wrap: 1]
+
   @moduledoc """
   The node's hybrid logical clock (Kulkarni et al., 2014).
 
@@ -40,7 +42,7 @@ defmodule Lattice.HLC do
 
   @doc "A new timestamp, greater than any this node has handed out or received."
   @spec now() :: timestamp()
-  def now, do: :lattice_hlc.now()
+  def now, do: wrap(:lattice_hlc.now())
 
   @doc """
   Receives a remote timestamp: the clock moves past it and the new timestamp is returned,
@@ -48,54 +50,54 @@ defmodule Lattice.HLC do
   not move).
   """
   @spec update(timestamp()) :: {:ok, timestamp()} | skew_error()
-  def update(remote), do: :lattice_hlc.update(remote)
+  def update(remote), do: wrap(:lattice_hlc.update(remote))
 
   @doc "The last timestamp handed out (0 before the first), without advancing the clock."
   @spec peek() :: timestamp()
-  def peek, do: :lattice_hlc.peek()
+  def peek, do: wrap(:lattice_hlc.peek())
 
   @doc "How timestamp `a` stands to `b`: `:lt`, `:eq` or `:gt`."
   @spec compare(timestamp(), timestamp()) :: :lt | :eq | :gt
-  def compare(a, b), do: :lattice_hlc.compare(a, b)
+  def compare(a, b), do: wrap(:lattice_hlc.compare(a, b))
 
   @doc "The physical part: milliseconds since the Unix epoch."
   @spec physical(timestamp()) :: non_neg_integer()
-  def physical(ts), do: :lattice_hlc.physical(ts)
+  def physical(ts), do: wrap(:lattice_hlc.physical(ts))
 
   @doc "The logical counter."
   @spec logical(timestamp()) :: 0..65535
-  def logical(ts), do: :lattice_hlc.logical(ts)
+  def logical(ts), do: wrap(:lattice_hlc.logical(ts))
 
   @doc "The timestamp with physical part `physical_ms` and logical counter `logical`."
   @spec make(non_neg_integer(), 0..65535) :: timestamp()
-  def make(physical_ms, logical), do: :lattice_hlc.make(physical_ms, logical)
+  def make(physical_ms, logical), do: wrap(:lattice_hlc.make(physical_ms, logical))
 
   @doc """
   The smallest timestamp at a physical time (logical 0): handy for "everything since".
   """
   @spec from_physical(non_neg_integer()) :: timestamp()
-  def from_physical(physical_ms), do: :lattice_hlc.from_physical(physical_ms)
+  def from_physical(physical_ms), do: wrap(:lattice_hlc.from_physical(physical_ms))
 
   @doc """
   The physical part in `unit`, as `System.system_time/1` counts.
   """
   @spec to_system_time(timestamp(), System.time_unit()) :: integer()
-  def to_system_time(ts, unit), do: :lattice_hlc.to_system_time(ts, unit)
+  def to_system_time(ts, unit), do: wrap(:lattice_hlc.to_system_time(ts, unit))
 
   @doc "How far ahead (ms) a remote timestamp may be before `update/1` refuses it."
   @spec max_offset() :: non_neg_integer()
-  def max_offset, do: :lattice_hlc.max_offset()
+  def max_offset, do: wrap(:lattice_hlc.max_offset())
 
   @doc """
   Sets how far ahead (ms) a remote timestamp may be before `update/1` refuses it. The setting
   is for the whole node.
   """
   @spec set_max_offset(non_neg_integer()) :: :ok
-  def set_max_offset(ms), do: :lattice_hlc.set_max_offset(ms)
+  def set_max_offset(ms), do: wrap(:lattice_hlc.set_max_offset(ms))
 
   @doc "The timestamp after `last` at wall-clock time `physical_ms`."
   @spec pure_now(timestamp(), non_neg_integer()) :: timestamp()
-  def pure_now(last, physical_ms), do: :lattice_hlc.pure_now(last, physical_ms)
+  def pure_now(last, physical_ms), do: wrap(:lattice_hlc.pure_now(last, physical_ms))
 
   @doc """
   The timestamp after `last` on receiving `remote` at wall-clock time `physical_ms`, or
@@ -104,5 +106,5 @@ defmodule Lattice.HLC do
   @spec pure_update(timestamp(), timestamp(), non_neg_integer(), non_neg_integer()) ::
           {:ok, timestamp()} | skew_error()
   def pure_update(last, remote, physical_ms, max_offset_ms),
-    do: :lattice_hlc.pure_update(last, remote, physical_ms, max_offset_ms)
+    do: wrap(:lattice_hlc.pure_update(last, remote, physical_ms, max_offset_ms))
 end

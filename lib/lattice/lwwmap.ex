@@ -1,4 +1,6 @@
 defmodule Lattice.LWWMap do
+  import Lattice.Error, only: [wrap: 1]
+
   @moduledoc """
   Add-wins maps with last-writer-wins values (as delta_crdt's AWLWWMap) as canonical
   binaries.
@@ -14,26 +16,30 @@ defmodule Lattice.LWWMap do
   `equal?/2`) is equality.
 
       iex> alias Lattice.LWWMap
-      iex> {:ok, a, _delta} = LWWMap.new() |> LWWMap.put(:colour, "blue", :alice, 10)
-      iex> {:ok, b, _delta} = LWWMap.new() |> LWWMap.put(:colour, "green", :bob, 20)
-      iex> {:ok, b, _delta} = LWWMap.put(b, :size, 3, :bob, 21)
+      iex> alice = Lattice.actor()
+      iex> bob = {:bob@host, 1}
+      iex> {:ok, a, _delta} = LWWMap.new() |> LWWMap.put(:colour, "blue", alice, 10)
+      iex> {:ok, b, _delta} = LWWMap.new() |> LWWMap.put(:colour, "green", bob, 20)
+      iex> {:ok, b, _delta} = LWWMap.put(b, :size, 3, bob, 21)
       iex> both = LWWMap.merge(a, b)
       iex> LWWMap.value(both)
       %{colour: "green", size: 3}
       iex> LWWMap.get(both, :colour)
       {:ok, "green"}
       iex> LWWMap.get(both, :shape)
-      {:error, :not_found}
+      {:error, {:not_found, :shape}}
 
   A remove wins only over the puts it has seen:
 
       iex> alias Lattice.LWWMap
-      iex> {:ok, s, _} = LWWMap.new() |> LWWMap.put(:k, 1, :alice, 5)
-      iex> {:ok, removed, _} = LWWMap.remove(s, :k, :alice)
-      iex> {:ok, _, concurrent_put} = LWWMap.put(s, :k, 2, :bob, 1)
+      iex> alice = Lattice.actor()
+      iex> bob = {:bob@host, 1}
+      iex> {:ok, s, _} = LWWMap.new() |> LWWMap.put(:k, 1, alice, 5)
+      iex> {:ok, removed, _} = LWWMap.remove(s, :k, alice)
+      iex> {:ok, _, concurrent_put} = LWWMap.put(s, :k, 2, bob, 1)
       iex> LWWMap.merge(removed, concurrent_put) |> LWWMap.value()
       %{k: 2}
-      iex> LWWMap.remove(removed, :k, :alice)
+      iex> LWWMap.remove(removed, :k, alice)
       {:error, {:precondition, {:not_present, :k}}}
 
   Identity is `===`: `1` and `1.0` are two keys.
@@ -46,7 +52,7 @@ defmodule Lattice.LWWMap do
       timestamp the key holds here (as `Lattice.HLC.update/1` does, but without the
       maximum-offset check, since this is our own state), so a local put always wins locally.
       A key holding the largest timestamp, 2^64 - 1, cannot be passed:
-      `{:error, :timestamp_overflow}`.
+      `{:error, {:overflow, :timestamp}}`.
     * `{:put, key, value, ts}` puts at the explicit timestamp `ts`, an integer from 1 to
       2^64 - 1, for tests and for callers that carry their own clock. A `ts` older than the
       key's is allowed: the put replaces what this replica has seen all the same, but may
@@ -59,7 +65,7 @@ defmodule Lattice.LWWMap do
   not the state, to other replicas; deltas merge with each other too.
 
   The queries for `value/2` are `{:get, key}` (`get/2`: `{:ok, value}` or
-  `{:error, :not_found}`), `{:contains, key}` (`has_key?/2`) and `:size` (`size/1`).
+  `{:error, {:not_found, key}}`), `{:contains, key}` (`has_key?/2`) and `:size` (`size/1`).
 
   ## Errors
 
@@ -103,15 +109,15 @@ defmodule Lattice.LWWMap do
   @typedoc "What an update can refuse besides bad data."
   @type update_error ::
           {:error, {:precondition, {:not_present, key()}}}
-          | {:error, :timestamp_overflow}
-          | {:error, :counter_overflow}
+          | {:error, {:overflow, :timestamp}}
+          | {:error, {:overflow, :counter}}
 
   @typedoc "The dots of a key in `to_term/1`: `{actor, counter, timestamp, value}`."
   @type dot :: {actor(), pos_integer(), timestamp(), term()}
 
   @doc "The empty map."
   @spec new() :: t()
-  def new, do: :lattice_lwwmap.new()
+  def new, do: wrap(:lattice_lwwmap.new())
 
   @doc """
   Applies `op` by `actor`: the new state and the delta to send to other replicas, with
@@ -120,7 +126,7 @@ defmodule Lattice.LWWMap do
   An unknown operation raises `ArgumentError`.
   """
   @spec update(t(), op(), actor()) :: {:ok, t(), delta()} | error() | update_error()
-  def update(state, op, actor), do: :lattice_lwwmap.update(op, actor, state)
+  def update(state, op, actor), do: wrap(:lattice_lwwmap.update(op, actor, state))
 
   @doc """
   Puts `value` under `key` by `actor` at the node's HLC time, past every timestamp the key
@@ -143,24 +149,24 @@ defmodule Lattice.LWWMap do
 
   @doc "The join of two states or deltas. Commutative, associative and idempotent."
   @spec merge(t(), t()) :: t() | error()
-  def merge(a, b), do: :lattice_lwwmap.merge(a, b)
+  def merge(a, b), do: wrap(:lattice_lwwmap.merge(a, b))
 
   @doc "The map of every key to its value (that of the key's winning put)."
   @spec value(t()) :: %{optional(key()) => term()} | error()
-  def value(state), do: :lattice_lwwmap.value(state)
+  def value(state), do: wrap(:lattice_lwwmap.value(state))
 
   @doc """
-  The answer to `query`: `{:get, key}` gives `{:ok, value}` or `{:error, :not_found}`,
+  The answer to `query`: `{:get, key}` gives `{:ok, value}` or `{:error, {:not_found, key}}`,
   `{:contains, key}` whether the key is present, `:size` the number of keys.
 
   An unknown query raises `ArgumentError`.
   """
   @spec value(t(), query()) ::
-          {:ok, term()} | {:error, :not_found} | boolean() | non_neg_integer() | error()
-  def value(state, query), do: :lattice_lwwmap.value(query, state)
+          {:ok, term()} | {:error, {:not_found, key()}} | boolean() | non_neg_integer() | error()
+  def value(state, query), do: wrap(:lattice_lwwmap.value(query, state))
 
   @doc "The value under `key`: `value/2` with `{:get, key}`."
-  @spec get(t(), key()) :: {:ok, term()} | {:error, :not_found} | error()
+  @spec get(t(), key()) :: {:ok, term()} | {:error, {:not_found, key()}} | error()
   def get(state, key), do: value(state, {:get, key})
 
   @doc "Whether `key` is present: `value/2` with `{:contains, key}`."
@@ -176,14 +182,14 @@ defmodule Lattice.LWWMap do
   checked; arguments that are not binaries raise `ArgumentError`.
   """
   @spec equal?(t(), t()) :: boolean()
-  def equal?(a, b), do: :lattice_lwwmap.equal(a, b)
+  def equal?(a, b), do: wrap(:lattice_lwwmap.equal(a, b))
 
   @doc """
   The state's 16-byte digest, the same for equal states on every node (`Lattice.Type.digest/1`
   gives the same).
   """
   @spec digest(t()) :: <<_::128>> | error()
-  def digest(state), do: :lattice_lwwmap.digest(state)
+  def digest(state), do: wrap(:lattice_lwwmap.digest(state))
 
   @doc """
   `{:lwwmap, [{key, [dot]}], context}` for inspection: each key with its puts' dots
@@ -193,12 +199,12 @@ defmodule Lattice.LWWMap do
   @spec to_term(t()) ::
           {:lwwmap, [{key(), [dot()]}], [{actor(), non_neg_integer(), [pos_integer()]}]}
           | error()
-  def to_term(state), do: :lattice_lwwmap.to_term(state)
+  def to_term(state), do: wrap(:lattice_lwwmap.to_term(state))
 
   @doc """
   Checks every rule of the format, including canonical terms and ids, and that no put's dot
   appears under two keys. Run it on states that come from elsewhere.
   """
   @spec validate(t()) :: :ok | error()
-  def validate(state), do: :lattice_lwwmap.validate(state)
+  def validate(state), do: wrap(:lattice_lwwmap.validate(state))
 end

@@ -1,4 +1,6 @@
 defmodule Lattice.LWWRegister do
+  import Lattice.Error, only: [wrap: 1]
+
   @moduledoc """
   Last-writer-wins registers as canonical binaries.
 
@@ -10,15 +12,17 @@ defmodule Lattice.LWWRegister do
   equal registers are byte-identical on every node, so `===` (or `equal?/2`) is equality.
 
       iex> alias Lattice.LWWRegister
-      iex> {:ok, a, _delta} = LWWRegister.new() |> LWWRegister.assign("blue", :alice, 10)
-      iex> {:ok, b, _delta} = LWWRegister.new() |> LWWRegister.assign("green", :bob, 20)
+      iex> alice = Lattice.actor()
+      iex> bob = {:bob@host, 1}
+      iex> {:ok, a, _delta} = LWWRegister.new() |> LWWRegister.assign("blue", alice, 10)
+      iex> {:ok, b, _delta} = LWWRegister.new() |> LWWRegister.assign("green", bob, 20)
       iex> both = LWWRegister.merge(a, b)
       iex> LWWRegister.value(both)
       "green"
       iex> LWWRegister.value(both, :timestamp)
       20
-      iex> LWWRegister.to_term(both)
-      {:lwwreg, %{value: "green", timestamp: 20, actor: :bob}}
+      iex> LWWRegister.to_term(both) == {:lwwreg, %{value: "green", timestamp: 20, actor: bob}}
+      true
       iex> LWWRegister.value(LWWRegister.new())
       nil
 
@@ -52,7 +56,7 @@ defmodule Lattice.LWWRegister do
     * An explicit `ts` not above the register's gives
       `{:error, {:precondition, {:stale_timestamp, ts}}}`.
     * An assign by the HLC to a register at the largest timestamp, 2^64 - 1 (only a forged
-      state has one), gives `{:error, :timestamp_overflow}`.
+      state has one), gives `{:error, {:overflow, :timestamp}}`.
 
   Every call checks the whole format, canonical actor and value included; `validate/1` is
   the check to run on states received from elsewhere. For a register updated in place, see
@@ -85,11 +89,11 @@ defmodule Lattice.LWWRegister do
   @type assign_error ::
           error()
           | {:error, {:precondition, {:stale_timestamp, timestamp()}}}
-          | {:error, :timestamp_overflow}
+          | {:error, {:overflow, :timestamp}}
 
   @doc "The empty register (never assigned)."
   @spec new() :: t()
-  def new, do: :lattice_lwwreg.new()
+  def new, do: wrap(:lattice_lwwreg.new())
 
   @doc """
   Applies `op` by `actor`: the new state and the delta to send to other replicas (the new
@@ -98,7 +102,7 @@ defmodule Lattice.LWWRegister do
   An unknown operation raises `ArgumentError`.
   """
   @spec update(t(), op(), actor()) :: {:ok, t(), delta()} | assign_error()
-  def update(state, op, actor), do: :lattice_lwwreg.update(op, actor, state)
+  def update(state, op, actor), do: wrap(:lattice_lwwreg.update(op, actor, state))
 
   @doc """
   Writes `value` by `actor` at the node's HLC time, greater than the register's timestamp:
@@ -119,7 +123,7 @@ defmodule Lattice.LWWRegister do
   Commutative, associative and idempotent; the empty register is below every other.
   """
   @spec merge(t(), t()) :: t() | error()
-  def merge(a, b), do: :lattice_lwwreg.merge(a, b)
+  def merge(a, b), do: wrap(:lattice_lwwreg.merge(a, b))
 
   @doc "The value of the winning write, `nil` for the empty register."
   @spec value(t()) :: term() | error()
@@ -140,14 +144,14 @@ defmodule Lattice.LWWRegister do
   checked.
   """
   @spec equal?(t(), t()) :: boolean()
-  def equal?(a, b), do: :lattice_lwwreg.equal(a, b)
+  def equal?(a, b), do: wrap(:lattice_lwwreg.equal(a, b))
 
   @doc """
   The state's 16-byte digest, the same for equal states on every node (`Lattice.Type.digest/1`
   gives the same).
   """
   @spec digest(t()) :: <<_::128>> | error()
-  def digest(state), do: :lattice_lwwreg.digest(state)
+  def digest(state), do: wrap(:lattice_lwwreg.digest(state))
 
   @doc """
   `{:lwwreg, %{value: value, timestamp: ts, actor: actor}}`, or `{:lwwreg, nil}` for the
@@ -167,7 +171,7 @@ defmodule Lattice.LWWRegister do
   it on states that come from elsewhere.
   """
   @spec validate(t()) :: :ok | error()
-  def validate(state), do: :lattice_lwwreg.validate(state)
+  def validate(state), do: wrap(:lattice_lwwreg.validate(state))
 
   # The Erlang API says `undefined` for the empty register; Elixir says nil. A register can
   # hold the atom :undefined itself, so only the empty register's answer is translated.

@@ -1,4 +1,6 @@
 defmodule Lattice.LWWSet do
+  import Lattice.Error, only: [wrap: 1]
+
   @moduledoc """
   Last-writer-wins element sets (LWW-Element-Sets) of data terms as canonical binaries:
   elements are added and removed, and may come back after a remove.
@@ -38,7 +40,7 @@ defmodule Lattice.LWWSet do
       `{:remove_all, [element]}` are stamped with one timestamp from the node's HLC, first
       moved past every timestamp the named elements carry here, so a local operation always
       wins over what this replica has seen. An element at the largest timestamp (2^64 - 1)
-      cannot be passed: `{:error, :timestamp_overflow}`.
+      cannot be passed: `{:error, {:overflow, :timestamp}}`.
     * `{:add, element, ts}` and `{:remove, element, ts}` use the explicit timestamp `ts`
       (an integer 1..2^64-1; for tests and replays): the node's clock is not touched, and a
       `ts` older than the element's simply loses.
@@ -94,18 +96,18 @@ defmodule Lattice.LWWSet do
 
   @typedoc "What an update can refuse besides bad data."
   @type update_error ::
-          {:error, {:precondition, {:not_present, element()}}} | {:error, :timestamp_overflow}
+          {:error, {:precondition, {:not_present, element()}}} | {:error, {:overflow, :timestamp}}
 
   @doc "The empty set with the given bias (`:add` by default)."
   @spec new(bias()) :: t()
-  def new(bias \\ :add), do: :lattice_lwwset.new(bias)
+  def new(bias \\ :add), do: wrap(:lattice_lwwset.new(bias))
 
   @doc """
   Applies `op`: the new state and the delta to send to other replicas, with
   `merge(state, delta) === state2`. The actor is not used.
   """
   @spec update(t(), op(), Lattice.Type.actor()) :: {:ok, t(), delta()} | error() | update_error()
-  def update(state, op, actor \\ nil), do: :lattice_lwwset.update(op, actor, state)
+  def update(state, op, actor \\ nil), do: wrap(:lattice_lwwset.update(op, actor, state))
 
   @doc "Adds `element`: `update/3` with `{:add, element}`."
   @spec add(t(), element()) :: {:ok, t(), delta()} | error() | update_error()
@@ -128,15 +130,15 @@ defmodule Lattice.LWWSet do
   associative and idempotent.
   """
   @spec merge(t(), t()) :: t() | error()
-  def merge(a, b), do: :lattice_lwwset.merge(a, b)
+  def merge(a, b), do: wrap(:lattice_lwwset.merge(a, b))
 
   @doc "The elements in the value, in the order of `Lattice.GSet.value/1`."
   @spec value(t()) :: [element()] | error()
-  def value(state), do: :lattice_lwwset.value(state)
+  def value(state), do: wrap(:lattice_lwwset.value(state))
 
   @doc "The answer to `query`: `{:contains, element}` or `:size`."
   @spec value(t(), query()) :: boolean() | non_neg_integer() | error()
-  def value(state, query), do: :lattice_lwwset.value(query, state)
+  def value(state, query), do: wrap(:lattice_lwwset.value(query, state))
 
   @doc "Whether `element` is in the value."
   @spec member?(t(), element()) :: boolean() | error()
@@ -148,11 +150,11 @@ defmodule Lattice.LWWSet do
 
   @doc "Whether two states are equal: byte equality, the format being canonical."
   @spec equal?(t(), t()) :: boolean()
-  def equal?(a, b), do: :lattice_lwwset.equal(a, b)
+  def equal?(a, b), do: wrap(:lattice_lwwset.equal(a, b))
 
   @doc "The state's 16-byte digest, the same for equal states on every node."
   @spec digest(t()) :: <<_::128>> | error()
-  def digest(state), do: :lattice_lwwset.digest(state)
+  def digest(state), do: wrap(:lattice_lwwset.digest(state))
 
   @doc """
   `{:lwwset, bias, [{element, add_ts, remove_ts}]}`: every element the state knows of, with
@@ -160,12 +162,12 @@ defmodule Lattice.LWWSet do
   """
   @spec to_term(t()) ::
           {:lwwset, bias(), [{element(), non_neg_integer(), non_neg_integer()}]} | error()
-  def to_term(state), do: :lattice_lwwset.to_term(state)
+  def to_term(state), do: wrap(:lattice_lwwset.to_term(state))
 
   @doc """
   Checks every rule of the format, including that each element is canonical and its id its
   hash. Run it on states that come from elsewhere.
   """
   @spec validate(t()) :: :ok | error()
-  def validate(state), do: :lattice_lwwset.validate(state)
+  def validate(state), do: wrap(:lattice_lwwset.validate(state))
 end

@@ -1,4 +1,6 @@
 defmodule Lattice.MVRegister do
+  import Lattice.Error, only: [wrap: 1]
+
   @moduledoc """
   Multi-value registers as canonical binaries: every value written concurrently is kept (as
   Dynamo's and Riak's siblings), and a write that has seen them all replaces them with one.
@@ -11,12 +13,14 @@ defmodule Lattice.MVRegister do
   byte-identical on every node, so `===` (or `equal?/2`) is equality.
 
       iex> alias Lattice.MVRegister
-      iex> {:ok, a, _delta} = MVRegister.new() |> MVRegister.assign("blue", :alice)
-      iex> {:ok, b, _delta} = MVRegister.new() |> MVRegister.assign("green", :bob)
+      iex> alice = Lattice.actor()
+      iex> bob = {:bob@host, 1}
+      iex> {:ok, a, _delta} = MVRegister.new() |> MVRegister.assign("blue", alice)
+      iex> {:ok, b, _delta} = MVRegister.new() |> MVRegister.assign("green", bob)
       iex> both = MVRegister.merge(a, b)
       iex> MVRegister.value(both)
       ["blue", "green"]
-      iex> {:ok, resolved, _delta} = MVRegister.assign(both, "teal", :alice)
+      iex> {:ok, resolved, _delta} = MVRegister.assign(both, "teal", alice)
       iex> MVRegister.value(resolved)
       ["teal"]
       iex> MVRegister.merge(both, resolved) |> MVRegister.value()
@@ -75,7 +79,7 @@ defmodule Lattice.MVRegister do
 
   @doc "The empty register (never assigned): its value is `[]`."
   @spec new() :: t()
-  def new, do: :lattice_mvreg.new()
+  def new, do: wrap(:lattice_mvreg.new())
 
   @doc """
   Applies `op` by `actor`: the new state and the delta to send to other replicas, with
@@ -83,15 +87,16 @@ defmodule Lattice.MVRegister do
 
   An unknown operation raises `ArgumentError`.
   """
-  @spec update(t(), op(), actor()) :: {:ok, t(), delta()} | error() | {:error, :counter_overflow}
-  def update(state, op, actor), do: :lattice_mvreg.update(op, actor, state)
+  @spec update(t(), op(), actor()) ::
+          {:ok, t(), delta()} | error() | {:error, {:overflow, :counter}}
+  def update(state, op, actor), do: wrap(:lattice_mvreg.update(op, actor, state))
 
   @doc """
   Writes `value` by `actor`, replacing every value the register holds: `update/3` with
   `{:assign, value}`.
   """
   @spec assign(t(), term(), actor()) ::
-          {:ok, t(), delta()} | error() | {:error, :counter_overflow}
+          {:ok, t(), delta()} | error() | {:error, {:overflow, :counter}}
   def assign(state, value, actor), do: update(state, {:assign, value}, actor)
 
   @doc """
@@ -99,11 +104,11 @@ defmodule Lattice.MVRegister do
   Commutative, associative and idempotent.
   """
   @spec merge(t(), t()) :: t() | error()
-  def merge(a, b), do: :lattice_mvreg.merge(a, b)
+  def merge(a, b), do: wrap(:lattice_mvreg.merge(a, b))
 
   @doc "The values, in term order; `[]` for a register never assigned."
   @spec value(t()) :: [term()] | error()
-  def value(state), do: :lattice_mvreg.value(state)
+  def value(state), do: wrap(:lattice_mvreg.value(state))
 
   @doc """
   The answer to `query`: `:size` gives the number of values, `{:contains, value}` whether
@@ -112,7 +117,7 @@ defmodule Lattice.MVRegister do
   An unknown query raises `ArgumentError`.
   """
   @spec value(t(), query()) :: non_neg_integer() | boolean() | error()
-  def value(state, query), do: :lattice_mvreg.value(query, state)
+  def value(state, query), do: wrap(:lattice_mvreg.value(query, state))
 
   @doc "Whether `value` is one of the register's values: `value/2` with `{:contains, value}`."
   @spec member?(t(), term()) :: boolean() | error()
@@ -127,14 +132,14 @@ defmodule Lattice.MVRegister do
   checked; arguments that are not binaries raise `ArgumentError`.
   """
   @spec equal?(t(), t()) :: boolean()
-  def equal?(a, b), do: :lattice_mvreg.equal(a, b)
+  def equal?(a, b), do: wrap(:lattice_mvreg.equal(a, b))
 
   @doc """
   The state's 16-byte digest, the same for equal states on every node (`Lattice.Type.digest/1`
   gives the same).
   """
   @spec digest(t()) :: <<_::128>> | error()
-  def digest(state), do: :lattice_mvreg.digest(state)
+  def digest(state), do: wrap(:lattice_mvreg.digest(state))
 
   @doc """
   `{:mvreg, [{value, [{actor, counter}]}], context}` for inspection: each value with the dots
@@ -146,12 +151,12 @@ defmodule Lattice.MVRegister do
           {:mvreg, [{term(), [{actor(), pos_integer()}]}],
            [{actor(), non_neg_integer(), [pos_integer()]}]}
           | error()
-  def to_term(state), do: :lattice_mvreg.to_term(state)
+  def to_term(state), do: wrap(:lattice_mvreg.to_term(state))
 
   @doc """
   Checks every rule of the format, including canonical terms and ids, and that no dot appears
   under two values. Run it on states that come from elsewhere.
   """
   @spec validate(t()) :: :ok | error()
-  def validate(state), do: :lattice_mvreg.validate(state)
+  def validate(state), do: wrap(:lattice_mvreg.validate(state))
 end

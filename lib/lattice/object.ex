@@ -1,11 +1,15 @@
 defmodule Lattice.Object do
+  import Lattice.Error, only: [wrap: 1]
+
   @moduledoc """
   In-place CRDT objects: a state held as a mutable C object, for the replicated store's hot
   path.
 
-  A state binary (`Lattice.GCounter`, `Lattice.PNCounter`) is immutable: every update copies
-  it and re-reads it, which costs O(n) in the number of actors. An object holds the same state
-  as a hash table of actors behind a resource, so a store that keeps one object per key can:
+  A state binary (of any type: `Lattice.GCounter`, `Lattice.ORSet`, `Lattice.LWWMap`, ...)
+  is immutable: every update copies it and re-reads it, which costs O(n) in its size (at 10k
+  elements an OR-Set binary add is hundreds of times slower than an object add). An object
+  holds the same state as hash tables behind a resource, so a store that keeps one object per
+  key can:
 
     * update it in place, in O(1) per operation whatever the number of actors, getting back
       the same delta the type's binary `update/3` gives, to send to other replicas;
@@ -18,25 +22,29 @@ defmodule Lattice.Object do
   binary state byte for byte, and `digest(obj) == Lattice.Type.digest(snapshot(obj))`.
 
       iex> alias Lattice.{GCounter, Object}
+      iex> bob = {:bob@host, 1}
       iex> obj = Object.new(GCounter)
-      iex> {:ok, _delta} = Object.update(obj, {:increment, 2}, :alice)
-      iex> {:ok, remote, _delta} = GCounter.new() |> GCounter.increment(:bob, 5)
+      iex> {:ok, _delta} = Object.update(obj, {:increment, 2}, Lattice.actor())
+      iex> {:ok, remote, _delta} = GCounter.new() |> GCounter.increment(bob, 5)
       iex> Object.join(obj, remote)
       :ok
       iex> Object.value(obj)
       7
-      iex> GCounter.to_term(Object.snapshot(obj))
-      {:gcounter, [alice: 2, bob: 5]}
       iex> Object.digest(obj) == Lattice.Type.digest(Object.snapshot(obj))
       true
 
-  Objects exist for G-Counters and PN-Counters; operations and queries are the type's (see
-  `Lattice.GCounter` and `Lattice.PNCounter`). Any process may use an object - a mutex guards
-  each one, so concurrent updates from several processes are all applied - and the object is
-  freed when no process refers to it any more. An object is local to its node: send
-  snapshots or deltas to other nodes, not the object.
+  Objects exist for every CRDT type: G-Counter, PN-Counter, G-Set, 2P-Set, OR-Set,
+  LWW-Element-Set, LWW-Register, LWW-Map and MV-Register; operations and queries are the
+  type's. Any process may use an object - a mutex guards each one, so concurrent updates from
+  several processes are all applied - and the object is freed when no process refers to it
+  any more. An object is local to its node: a resource sent to another node is still a
+  reference there (`node(object)` tells where it lives) but refers to nothing, and using it
+  raises `ArgumentError` saying so. Send snapshots or deltas to other nodes, not objects.
 
-  Objects also exist for G-Sets and 2P-Sets (`Lattice.GSet`, `Lattice.TwoPSet`): adding,
+  Use `Lattice.actor/0` as the actor, not `node()`: a restarted node that writes under the
+  actor it had before loses data (see `Lattice.actor/0`).
+
+  Objects for G-Sets and 2P-Sets (`Lattice.GSet`, `Lattice.TwoPSet`): adding,
   removing and testing an element, and the `:size` query, cost O(1); the value (the list of
   elements) is built when asked for. A 2P-Set object's remove of an element not in the value
   gives the same `{:error, {:precondition, {:not_present, element}}}` as the binary update,
@@ -65,13 +73,19 @@ defmodule Lattice.Object do
 
   ## Errors
 
+  See docs/ERRORS.md for the whole list.
+
     * A caller's bug - an unknown operation or query (including one of another type, such
-      as `{:decrement, n}` on a G-Counter), an actor that is not data, an argument that is
-      not an object, a binary for `new/1` whose type has no objects - raises `ArgumentError`.
-    * A state that is not valid gives the type's `{:error, {:bad_gcounter, reason}}` or
-      `{:error, {:bad_pncounter, reason}}`, from `new/1` and `join/2`. A join that fails
-      leaves the object unchanged; so does an update that fails.
-    * An update that would take a count to 2^64 or more gives `{:error, :counter_overflow}`.
+      as `{:add, e}` on a G-Counter), an actor or element that is not data, an argument that
+      is not an object, an object made on another node, a module that is not a type - raises
+      `ArgumentError` with a message saying which argument is wrong and why.
+    * A binary that is not a valid state is data, not a bug: `new/1` and `join/2` give
+      `{:error, {:bad_state, :unknown_type}}` (or `:truncated`) for a binary with no known
+      type tag, and the type's `{:error, {:bad_<type>, reason}}` for a corrupt state. A join
+      that fails leaves the object unchanged; so does an update that fails.
+    * An update can refuse an unmet precondition, `{:error, {:precondition, reason}}` (a
+      remove of an absent element, a stale explicit timestamp), or a counter or timestamp at
+      its largest, `{:error, {:overflow, :counter}}` or `{:error, {:overflow, :timestamp}}`.
 
   Delegates to `:lattice_object`, with the object as the first argument.
   """
@@ -126,55 +140,68 @@ defmodule Lattice.Object do
   }
 
   @doc """
-  An object holding the empty state of a type (given as `Lattice.GCounter`,
-  `Lattice.PNCounter` or their Erlang modules), or holding `state`, a G-Counter or PN-Counter
-  binary.
+  An object holding the empty state of a type (given as its Elixir module, such as
+  `Lattice.ORSet`, or its Erlang module, such as `:lattice_orset`), or holding `state`, a
+  state binary of any type.
 
-  A corrupt state gives the type's error; a binary of a type without objects, or a module
-  that is not a type with objects, raises `ArgumentError`.
+  A binary that is not a state gives an error tuple, as everywhere else:
+  `{:error, {:bad_state, :unknown_type}}` (or `:truncated`) when it has no known type tag,
+  the type's `{:error, {:bad_<type>, reason}}` when it is corrupt. A module that is not a
+  type raises `ArgumentError`.
+
+      iex> Lattice.Object.new("garbage")
+      {:error, {:bad_state, :unknown_type}}
   """
   @spec new(type_module() | Lattice.Type.state()) :: t() | {:error, {atom(), atom()}}
   def new(module_or_state)
 
   def new(module) when is_map_key(@erlang_modules, module),
-    do: :lattice_object.new(Map.fetch!(@erlang_modules, module))
+    do: wrap(:lattice_object.new(Map.fetch!(@erlang_modules, module)))
 
   def new(module) when module in [:lattice_gcounter, :lattice_pncounter],
-    do: :lattice_object.new(module)
+    do: wrap(:lattice_object.new(module))
 
   # G-Set and 2P-Set
   def new(module) when module in [:lattice_gset, :lattice_twopset],
-    do: :lattice_object.new(module)
+    do: wrap(:lattice_object.new(module))
 
   # LWW-Register
-  def new(:lattice_lwwreg), do: :lattice_object.new(:lattice_lwwreg)
+  def new(:lattice_lwwreg), do: wrap(:lattice_object.new(:lattice_lwwreg))
 
   # LWW-Element-Set
-  def new(:lattice_lwwset), do: :lattice_object.new(:lattice_lwwset)
+  def new(:lattice_lwwset), do: wrap(:lattice_object.new(:lattice_lwwset))
 
   # OR-Set
-  def new(:lattice_orset), do: :lattice_object.new(:lattice_orset)
+  def new(:lattice_orset), do: wrap(:lattice_object.new(:lattice_orset))
 
   # LWW-Map
-  def new(:lattice_lwwmap), do: :lattice_object.new(:lattice_lwwmap)
+  def new(:lattice_lwwmap), do: wrap(:lattice_object.new(:lattice_lwwmap))
 
   # MV-Register
-  def new(:lattice_mvreg), do: :lattice_object.new(:lattice_mvreg)
+  def new(:lattice_mvreg), do: wrap(:lattice_object.new(:lattice_mvreg))
 
-  def new(state) when is_binary(state), do: :lattice_object.new(state)
+  def new(state) when is_binary(state), do: wrap(:lattice_object.new(state))
 
   def new(other) do
     raise ArgumentError,
-          "expected Lattice.GCounter, Lattice.PNCounter or a state binary, got: #{inspect(other)}"
+          "Lattice.Object.new/1: expected a CRDT type module (such as Lattice.ORSet) or a " <>
+            "state binary, got: #{inspect(other)}"
   end
 
   @doc """
   Applies `op` by `actor` in place; returns the delta to send to other replicas, the same
   delta the type's binary `update/3` gives.
+
+  Besides success, an update can give an unmet precondition (a remove of an absent element,
+  a stale explicit timestamp) or an overflow (a counter or timestamp at 2^64 - 1), and
+  changes nothing then.
   """
   @spec update(t(), term(), Lattice.Type.actor()) ::
-          {:ok, Lattice.Type.delta()} | {:error, :counter_overflow}
-  def update(object, op, actor), do: :lattice_object.update(op, actor, object)
+          {:ok, Lattice.Type.delta()}
+          | {:error, {:precondition, term()}}
+          | {:error, {:overflow, :counter | :timestamp}}
+          | {:error, {atom(), atom()}}
+  def update(object, op, actor), do: wrap(:lattice_object.update(op, actor, object))
 
   @doc """
   Merges a state or delta of the object's type into the object, in place.
@@ -183,27 +210,27 @@ defmodule Lattice.Object do
   unchanged.
   """
   @spec join(t(), Lattice.Type.state()) :: :ok | {:error, {atom(), atom()}}
-  def join(object, state_or_delta), do: :lattice_object.join(state_or_delta, object)
+  def join(object, state_or_delta), do: wrap(:lattice_object.join(state_or_delta, object))
 
   @doc "The value of the object's state, kept current: O(1)."
   @spec value(t()) :: term()
-  def value(object), do: :lattice_object.value(object)
+  def value(object), do: wrap(:lattice_object.value(object))
 
   @doc """
   The answer to the type's `query`, such as `{:get, actor}`. An unknown query raises
   `ArgumentError`.
   """
   @spec value(t(), term()) :: term()
-  def value(object, query), do: :lattice_object.value(query, object)
+  def value(object, query), do: wrap(:lattice_object.value(query, object))
 
   @doc "The canonical binary of the object's state, as the type's binary functions would have it."
   @spec snapshot(t()) :: Lattice.Type.state()
-  def snapshot(object), do: :lattice_object.snapshot(object)
+  def snapshot(object), do: wrap(:lattice_object.snapshot(object))
 
   @doc """
   The digest of the object's state, kept current: O(1), and equal to
   `Lattice.Type.digest(snapshot(object))`.
   """
   @spec digest(t()) :: <<_::128>>
-  def digest(object), do: :lattice_object.digest(object)
+  def digest(object), do: wrap(:lattice_object.digest(object))
 end

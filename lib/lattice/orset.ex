@@ -1,4 +1,6 @@
 defmodule Lattice.ORSet do
+  import Lattice.Error, only: [wrap: 1]
+
   @moduledoc """
   Observed-remove sets (OR-Sets), add-wins, without tombstones, as canonical binaries
   (Almeida et al.'s delta AWORSet, riak_dt's orswot).
@@ -13,22 +15,25 @@ defmodule Lattice.ORSet do
   a binary: equal sets are byte-identical on every node, so `===` (or `equal?/2`) is equality.
 
       iex> alias Lattice.ORSet
-      iex> {:ok, s, _delta} = ORSet.new() |> ORSet.add_all([:a, :b, :c], :alice)
-      iex> {:ok, s, _delta} = ORSet.remove(s, :b, :alice)
+      iex> alice = Lattice.actor()
+      iex> {:ok, s, _delta} = ORSet.new() |> ORSet.add_all([:a, :b, :c], alice)
+      iex> {:ok, s, _delta} = ORSet.remove(s, :b, alice)
       iex> ORSet.value(s)
       [:a, :c]
-      iex> ORSet.remove(s, :b, :alice)
+      iex> ORSet.remove(s, :b, alice)
       {:error, {:precondition, {:not_present, :b}}}
-      iex> {:ok, s, _delta} = ORSet.add(s, :b, :alice)
+      iex> {:ok, s, _delta} = ORSet.add(s, :b, alice)
       iex> ORSet.member?(s, :b)
       true
 
   An add concurrent with a remove wins:
 
       iex> alias Lattice.ORSet
-      iex> {:ok, s, _} = ORSet.new() |> ORSet.add(:x, :alice)
-      iex> {:ok, removed, _} = ORSet.remove(s, :x, :alice)
-      iex> {:ok, _, concurrent_add} = ORSet.add(s, :x, :bob)
+      iex> alice = Lattice.actor()
+      iex> bob = {:bob@host, 1}
+      iex> {:ok, s, _} = ORSet.new() |> ORSet.add(:x, alice)
+      iex> {:ok, removed, _} = ORSet.remove(s, :x, alice)
+      iex> {:ok, _, concurrent_add} = ORSet.add(s, :x, bob)
       iex> ORSet.merge(removed, concurrent_add) |> ORSet.value()
       [:x]
 
@@ -63,7 +68,7 @@ defmodule Lattice.ORSet do
     * A binary that is not a valid OR-Set gives `{:error, {:bad_orset, reason}}`, where
       `reason` is an atom such as `:truncated`, `:wrong_type` or `:unknown_version`.
     * A remove of an absent element gives `{:error, {:precondition, {:not_present, element}}}`;
-      an actor whose counter would pass 2^64 - 1 gives `{:error, :counter_overflow}`.
+      an actor whose counter would pass 2^64 - 1 gives `{:error, {:overflow, :counter}}`.
 
   Every call checks the state's structure; `value/1`, `to_term/1` and `validate/1` also check
   that every term is canonical and that no dot appears under two elements, and `validate/1`
@@ -100,14 +105,14 @@ defmodule Lattice.ORSet do
 
   @typedoc "What an update can refuse besides bad data."
   @type update_error ::
-          {:error, {:precondition, {:not_present, element()}}} | {:error, :counter_overflow}
+          {:error, {:precondition, {:not_present, element()}}} | {:error, {:overflow, :counter}}
 
   @typedoc "A dot in `to_term/1`: the actor that added the element, and its counter."
   @type dot :: {actor(), pos_integer()}
 
   @doc "The empty set."
   @spec new() :: t()
-  def new, do: :lattice_orset.new()
+  def new, do: wrap(:lattice_orset.new())
 
   @doc """
   Applies `op` by `actor`: the new state and the delta to send to other replicas, with
@@ -116,7 +121,7 @@ defmodule Lattice.ORSet do
   An unknown operation raises `ArgumentError`.
   """
   @spec update(t(), op(), actor()) :: {:ok, t(), delta()} | error() | update_error()
-  def update(state, op, actor), do: :lattice_orset.update(op, actor, state)
+  def update(state, op, actor), do: wrap(:lattice_orset.update(op, actor, state))
 
   @doc "Adds `element` by `actor`: `update/3` with `{:add, element}`."
   @spec add(t(), element(), actor()) :: {:ok, t(), delta()} | error() | update_error()
@@ -142,11 +147,11 @@ defmodule Lattice.ORSet do
 
   @doc "The join of two states or deltas. Commutative, associative and idempotent."
   @spec merge(t(), t()) :: t() | error()
-  def merge(a, b), do: :lattice_orset.merge(a, b)
+  def merge(a, b), do: wrap(:lattice_orset.merge(a, b))
 
   @doc "The elements, in the order of `Lattice.GSet.value/1`."
   @spec value(t()) :: [element()] | error()
-  def value(state), do: :lattice_orset.value(state)
+  def value(state), do: wrap(:lattice_orset.value(state))
 
   @doc """
   The answer to `query`: `{:contains, element}` gives whether the element is present,
@@ -155,7 +160,7 @@ defmodule Lattice.ORSet do
   An unknown query raises `ArgumentError`.
   """
   @spec value(t(), query()) :: boolean() | non_neg_integer() | error()
-  def value(state, query), do: :lattice_orset.value(query, state)
+  def value(state, query), do: wrap(:lattice_orset.value(query, state))
 
   @doc "Whether `element` is present: `value/2` with `{:contains, element}`."
   @spec member?(t(), element()) :: boolean() | error()
@@ -170,14 +175,14 @@ defmodule Lattice.ORSet do
   checked; arguments that are not binaries raise `ArgumentError`.
   """
   @spec equal?(t(), t()) :: boolean()
-  def equal?(a, b), do: :lattice_orset.equal(a, b)
+  def equal?(a, b), do: wrap(:lattice_orset.equal(a, b))
 
   @doc """
   The state's 16-byte digest, the same for equal states on every node (`Lattice.Type.digest/1`
   gives the same).
   """
   @spec digest(t()) :: <<_::128>> | error()
-  def digest(state), do: :lattice_orset.digest(state)
+  def digest(state), do: wrap(:lattice_orset.digest(state))
 
   @doc """
   `{:orset, [{element, [dot]}], context}` for inspection: each element with its dots
@@ -185,19 +190,20 @@ defmodule Lattice.ORSet do
   causal context as `{actor, base, [counter]}` (every counter up to `base`, and those listed).
 
       iex> alias Lattice.ORSet
-      iex> {:ok, s, _} = ORSet.new() |> ORSet.add(:a, :alice)
-      iex> ORSet.to_term(s)
-      {:orset, [a: [alice: 1]], [{:alice, 1, []}]}
+      iex> alice = Lattice.actor()
+      iex> {:ok, s, _} = ORSet.new() |> ORSet.add(:a, alice)
+      iex> ORSet.to_term(s) == {:orset, [a: [{alice, 1}]], [{alice, 1, []}]}
+      true
   """
   @spec to_term(t()) ::
           {:orset, [{element(), [dot()]}], [{actor(), non_neg_integer(), [pos_integer()]}]}
           | error()
-  def to_term(state), do: :lattice_orset.to_term(state)
+  def to_term(state), do: wrap(:lattice_orset.to_term(state))
 
   @doc """
   Checks every rule of the format, including canonical terms and ids, and that no dot appears
   under two elements. Run it on states that come from elsewhere.
   """
   @spec validate(t()) :: :ok | error()
-  def validate(state), do: :lattice_orset.validate(state)
+  def validate(state), do: wrap(:lattice_orset.validate(state))
 end

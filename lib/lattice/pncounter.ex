@@ -1,4 +1,6 @@
 defmodule Lattice.PNCounter do
+  import Lattice.Error, only: [wrap: 1]
+
   @moduledoc """
   Positive-negative counters (PN-Counters) as canonical binaries: counters that go up and
   down.
@@ -11,15 +13,17 @@ defmodule Lattice.PNCounter do
   every node, so `===` (or `equal?/2`) is equality.
 
       iex> alias Lattice.PNCounter
-      iex> {:ok, a, _delta} = PNCounter.new() |> PNCounter.increment(:alice, 5)
-      iex> {:ok, b, _delta} = PNCounter.new() |> PNCounter.decrement(:bob, 7)
+      iex> alice = Lattice.actor()
+      iex> bob = {:bob@host, 1}
+      iex> {:ok, a, _delta} = PNCounter.new() |> PNCounter.increment(alice, 5)
+      iex> {:ok, b, _delta} = PNCounter.new() |> PNCounter.decrement(bob, 7)
       iex> both = PNCounter.merge(a, b)
       iex> PNCounter.value(both)
       -2
-      iex> PNCounter.value(both, {:get, :bob})
+      iex> PNCounter.value(both, {:get, bob})
       -7
-      iex> PNCounter.to_term(both)
-      {:pncounter, %{increments: [alice: 5], decrements: [bob: 7]}}
+      iex> PNCounter.to_term(both) == {:pncounter, %{increments: [{alice, 5}], decrements: [{bob, 7}]}}
+      true
 
   ## Operations, queries and deltas
 
@@ -42,7 +46,7 @@ defmodule Lattice.PNCounter do
       where `reason` is an atom such as `:truncated`, `:wrong_type` or `:unknown_version`
       (including for a fault in either of its G-Counter sides).
     * An update that would take an actor's increments, or its decrements, to 2^64 or more
-      gives `{:error, :counter_overflow}`.
+      gives `{:error, {:overflow, :counter}}`.
 
   `update/3` reads only the side it changes, so it may not notice a fault in the other side;
   `validate/1` checks every rule of the format, including canonical actors, and is the check
@@ -73,7 +77,7 @@ defmodule Lattice.PNCounter do
 
   @doc "The counter with value 0."
   @spec new() :: t()
-  def new, do: :lattice_pncounter.new()
+  def new, do: wrap(:lattice_pncounter.new())
 
   @doc """
   Applies `op` by `actor`: the new state and the delta to send to other replicas, with
@@ -81,15 +85,16 @@ defmodule Lattice.PNCounter do
 
   An unknown operation raises `ArgumentError`.
   """
-  @spec update(t(), op(), actor()) :: {:ok, t(), delta()} | error() | {:error, :counter_overflow}
-  def update(state, op, actor), do: :lattice_pncounter.update(op, actor, state)
+  @spec update(t(), op(), actor()) ::
+          {:ok, t(), delta()} | error() | {:error, {:overflow, :counter}}
+  def update(state, op, actor), do: wrap(:lattice_pncounter.update(op, actor, state))
 
   @doc """
   Adds `n` (default 1), a positive integer below 2^64, to `actor`'s increments: `update/3`
   with `{:increment, n}`.
   """
   @spec increment(t(), actor(), pos_integer()) ::
-          {:ok, t(), delta()} | error() | {:error, :counter_overflow}
+          {:ok, t(), delta()} | error() | {:error, {:overflow, :counter}}
   def increment(state, actor, n \\ 1), do: update(state, {:increment, n}, actor)
 
   @doc """
@@ -97,7 +102,7 @@ defmodule Lattice.PNCounter do
   with `{:decrement, n}`.
   """
   @spec decrement(t(), actor(), pos_integer()) ::
-          {:ok, t(), delta()} | error() | {:error, :counter_overflow}
+          {:ok, t(), delta()} | error() | {:error, {:overflow, :counter}}
   def decrement(state, actor, n \\ 1), do: update(state, {:decrement, n}, actor)
 
   @doc """
@@ -105,11 +110,11 @@ defmodule Lattice.PNCounter do
   associative and idempotent.
   """
   @spec merge(t(), t()) :: t() | error()
-  def merge(a, b), do: :lattice_pncounter.merge(a, b)
+  def merge(a, b), do: wrap(:lattice_pncounter.merge(a, b))
 
   @doc "All the increments less all the decrements (it may be negative, and beyond ±2^64)."
   @spec value(t()) :: integer() | error()
-  def value(state), do: :lattice_pncounter.value(state)
+  def value(state), do: wrap(:lattice_pncounter.value(state))
 
   @doc """
   The answer to `query`: `{:get, actor}` gives the actor's increments less its decrements,
@@ -118,21 +123,21 @@ defmodule Lattice.PNCounter do
   An unknown query raises `ArgumentError`.
   """
   @spec value(t(), query()) :: integer() | error()
-  def value(state, query), do: :lattice_pncounter.value(query, state)
+  def value(state, query), do: wrap(:lattice_pncounter.value(query, state))
 
   @doc """
   Whether two states are equal: byte equality, the format being canonical. Neither state is
   checked.
   """
   @spec equal?(t(), t()) :: boolean()
-  def equal?(a, b), do: :lattice_pncounter.equal(a, b)
+  def equal?(a, b), do: wrap(:lattice_pncounter.equal(a, b))
 
   @doc """
   The state's 16-byte digest, the same for equal states on every node (`Lattice.Type.digest/1`
   gives the same).
   """
   @spec digest(t()) :: <<_::128>> | error()
-  def digest(state), do: :lattice_pncounter.digest(state)
+  def digest(state), do: wrap(:lattice_pncounter.digest(state))
 
   @doc """
   `{:pncounter, %{increments: [{actor, count}], decrements: [{actor, count}]}}`, actors in
@@ -142,12 +147,12 @@ defmodule Lattice.PNCounter do
           {:pncounter,
            %{increments: [{actor(), pos_integer()}], decrements: [{actor(), pos_integer()}]}}
           | error()
-  def to_term(state), do: :lattice_pncounter.to_term(state)
+  def to_term(state), do: wrap(:lattice_pncounter.to_term(state))
 
   @doc """
   Checks every rule of the format on both sides, including that each actor is canonical. Run
   it on states that come from elsewhere.
   """
   @spec validate(t()) :: :ok | error()
-  def validate(state), do: :lattice_pncounter.validate(state)
+  def validate(state), do: wrap(:lattice_pncounter.validate(state))
 end

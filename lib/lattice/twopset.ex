@@ -1,4 +1,6 @@
 defmodule Lattice.TwoPSet do
+  import Lattice.Error, only: [wrap: 1]
+
   @moduledoc """
   Two-phase sets (2P-Sets) of data terms as canonical binaries: elements are added and
   removed, and a removed element never comes back.
@@ -85,7 +87,7 @@ defmodule Lattice.TwoPSet do
 
   @doc "The empty set."
   @spec new() :: t()
-  def new, do: :lattice_twopset.new()
+  def new, do: wrap(:lattice_twopset.new())
 
   @doc """
   Applies `op`: the new state and the delta to send to other replicas, with
@@ -94,7 +96,7 @@ defmodule Lattice.TwoPSet do
   An unknown operation raises `ArgumentError`.
   """
   @spec update(t(), op(), Lattice.Type.actor()) :: {:ok, t(), delta()} | error() | precondition()
-  def update(state, op, actor \\ nil), do: :lattice_twopset.update(op, actor, state)
+  def update(state, op, actor \\ nil), do: wrap(:lattice_twopset.update(op, actor, state))
 
   @doc "Adds `element`: `update/3` with `{:add, element}`."
   @spec add(t(), element()) :: {:ok, t(), delta()} | error()
@@ -115,11 +117,11 @@ defmodule Lattice.TwoPSet do
   associative and idempotent.
   """
   @spec merge(t(), t()) :: t() | error()
-  def merge(a, b), do: :lattice_twopset.merge(a, b)
+  def merge(a, b), do: wrap(:lattice_twopset.merge(a, b))
 
   @doc "The elements added and not removed, in the order of `Lattice.GSet.value/1`."
   @spec value(t()) :: [element()] | error()
-  def value(state), do: :lattice_twopset.value(state)
+  def value(state), do: wrap(:lattice_twopset.value(state))
 
   @doc """
   The answer to `query`: `{:contains, element}` gives whether the element is in the value,
@@ -128,7 +130,7 @@ defmodule Lattice.TwoPSet do
   An unknown query raises `ArgumentError`.
   """
   @spec value(t(), query()) :: boolean() | non_neg_integer() | error()
-  def value(state, query), do: :lattice_twopset.value(query, state)
+  def value(state, query), do: wrap(:lattice_twopset.value(query, state))
 
   @doc "Whether `element` is in the value: `value/2` with `{:contains, element}`."
   @spec member?(t(), element()) :: boolean() | error()
@@ -143,14 +145,14 @@ defmodule Lattice.TwoPSet do
   checked; arguments that are not binaries raise `ArgumentError`.
   """
   @spec equal?(t(), t()) :: boolean()
-  def equal?(a, b), do: :lattice_twopset.equal(a, b)
+  def equal?(a, b), do: wrap(:lattice_twopset.equal(a, b))
 
   @doc """
   The state's 16-byte digest, the same for equal states on every node (`Lattice.Type.digest/1`
   gives the same).
   """
   @spec digest(t()) :: <<_::128>> | error()
-  def digest(state), do: :lattice_twopset.digest(state)
+  def digest(state), do: wrap(:lattice_twopset.digest(state))
 
   @doc """
   `{:twopset, %{added: added, removed: removed}}`: every element ever added, and every
@@ -158,12 +160,12 @@ defmodule Lattice.TwoPSet do
   `removed`.
   """
   @spec to_term(t()) :: {:twopset, %{added: [element()], removed: [element()]}} | error()
-  def to_term(state), do: :lattice_twopset.to_term(state)
+  def to_term(state), do: wrap(:lattice_twopset.to_term(state))
 
   @doc """
   Checks every rule of the format, including that each element is canonical and its id its
   hash. Run it on states that come from elsewhere.
   """
   @spec validate(t()) :: :ok | error()
-  def validate(state), do: :lattice_twopset.validate(state)
+  def validate(state), do: wrap(:lattice_twopset.validate(state))
 end

@@ -1,14 +1,17 @@
 defmodule Lattice.Type do
+  import Lattice.Error, only: [wrap: 1]
+
   @moduledoc """
   What every lattice CRDT type provides, and dispatch on a state's type.
 
-  The types are `Lattice.GCounter` (Erlang `:lattice_gcounter`) and `Lattice.PNCounter`
-  (`:lattice_pncounter`). Each Erlang module implements the `:lattice_type` behaviour; the
-  Elixir modules offer the same functions with the state first.
-
-  The sets: `Lattice.GSet` (`:lattice_gset`) and `Lattice.TwoPSet` (`:lattice_twopset`).
-
-  The register: `Lattice.LWWRegister` (`:lattice_lwwreg`).
+  The types: the counters `Lattice.GCounter` (Erlang `:lattice_gcounter`) and
+  `Lattice.PNCounter` (`:lattice_pncounter`); the sets `Lattice.GSet` (`:lattice_gset`),
+  `Lattice.TwoPSet` (`:lattice_twopset`), `Lattice.ORSet` (`:lattice_orset`) and
+  `Lattice.LWWSet` (`:lattice_lwwset`); the registers `Lattice.LWWRegister`
+  (`:lattice_lwwreg`) and `Lattice.MVRegister` (`:lattice_mvreg`); and the map
+  `Lattice.LWWMap` (`:lattice_lwwmap`). Each Erlang module implements the `:lattice_type`
+  behaviour; the Elixir modules offer the same functions with the state first. Every type
+  also has in-place objects (`Lattice.Object`).
 
   ## The contract
 
@@ -28,8 +31,8 @@ defmodule Lattice.Type do
     * **Three error channels.** A caller's bug (an unknown operation or query, an argument of
       the wrong type, an actor that is not data) raises `ArgumentError`; bad data or an unmet
       precondition is `{:error, reason}`, such as `{:error, {:bad_gcounter, :truncated}}` for
-      a corrupt state or `{:error, :counter_overflow}`; an internal failure such as running
-      out of memory raises.
+      a corrupt state or `{:error, {:overflow, :counter}}` (docs/ERRORS.md lists them all);
+      an internal failure such as running out of memory raises.
 
   The functions here dispatch on the type tag of a state, for code that holds states of
   several types (a replicated store, a sync protocol). A binary with no known type tag gives
@@ -37,7 +40,7 @@ defmodule Lattice.Type do
   a state of a known type that is corrupt gives that type's error. A non-binary raises
   `ArgumentError`.
 
-      iex> {:ok, state, _delta} = Lattice.PNCounter.new() |> Lattice.PNCounter.decrement(:a, 2)
+      iex> {:ok, state, _delta} = Lattice.PNCounter.new() |> Lattice.PNCounter.decrement(Lattice.actor(), 2)
       iex> Lattice.Type.module(state)
       :lattice_pncounter
       iex> Lattice.Type.value(state)
@@ -61,27 +64,26 @@ defmodule Lattice.Type do
   @type error :: {:error, {:bad_state, :unknown_type | :truncated}}
 
   @doc """
-  The Erlang module implementing the type of `state`, from its type tag: `:lattice_gcounter`
-  or `:lattice_pncounter`; `:lattice_gset` or `:lattice_twopset` for the sets;
-  `:lattice_lwwreg` for the LWW-Register.
+  The Erlang module implementing the type of `state`, from its type tag, such as
+  `:lattice_orset` or `:lattice_pncounter`.
 
   Only the tag is read: the rest of the state is not checked.
   """
   @spec module(state()) :: module() | error()
-  def module(state), do: :lattice_type.module(state)
+  def module(state), do: wrap(:lattice_type.module(state))
 
   @doc """
   The merge of two states (or deltas) of the same type, whatever the type. States of two
   different types give the first one's type error (`:wrong_type`).
   """
   @spec merge(state(), state()) :: state() | error() | {:error, term()}
-  def merge(a, b), do: :lattice_type.merge(a, b)
+  def merge(a, b), do: wrap(:lattice_type.merge(a, b))
 
   @doc "The value of a state, whatever its type."
   @spec value(state()) :: term() | error() | {:error, term()}
-  def value(state), do: :lattice_type.value(state)
+  def value(state), do: wrap(:lattice_type.value(state))
 
   @doc "The 16-byte digest of a state, whatever its type."
   @spec digest(state()) :: <<_::128>> | error() | {:error, term()}
-  def digest(state), do: :lattice_type.digest(state)
+  def digest(state), do: wrap(:lattice_type.digest(state))
 end

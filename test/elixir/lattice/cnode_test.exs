@@ -35,6 +35,24 @@ defmodule Lattice.CNodeTest do
     %{exe: exe}
   end
 
+  test "child_spec/1: a supervisor starts the C node, bare or with options" do
+    assert %{id: Lattice.CNode, start: {Lattice.CNode, :start_link, [%{}]}} =
+             CNode.child_spec(%{})
+
+    {:ok, sup} = Supervisor.start_link([Lattice.CNode], strategy: :one_for_one)
+    [{Lattice.CNode, pid, :worker, _}] = Supervisor.which_children(sup)
+    assert CNode.ping(pid) == :pong
+    :ok = Supervisor.stop(sup)
+
+    {:ok, sup} =
+      Supervisor.start_link([{Lattice.CNode, name: :lattice_test_cnode}], strategy: :one_for_one)
+
+    [{:lattice_test_cnode, pid, :worker, _}] = Supervisor.which_children(sup)
+    assert Process.whereis(:lattice_test_cnode) == pid
+    assert CNode.ping(:lattice_test_cnode) == :pong
+    :ok = Supervisor.stop(sup)
+  end
+
   test "start_link/1: node_name, os_pid, ping, version; stop/1 ends the C node" do
     assert {:ok, pid} = CNode.start_link()
 

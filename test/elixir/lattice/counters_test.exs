@@ -167,9 +167,12 @@ defmodule Lattice.CountersTest do
       {:ok, g, _} = GCounter.new() |> GCounter.increment(:a, @max_count - 1)
       {:ok, full, delta} = GCounter.increment(g, :a)
       assert GCounter.to_term(delta) == {:gcounter, [a: @max_count]}
-      assert GCounter.increment(full, :a) == {:error, :counter_overflow}
-      assert GCounter.increment(g, :a, 2) == {:error, :counter_overflow}
-      assert GCounter.update(full, {:increment, @max_count}, :a) == {:error, :counter_overflow}
+      assert GCounter.increment(full, :a) == {:error, {:overflow, :counter}}
+      assert GCounter.increment(g, :a, 2) == {:error, {:overflow, :counter}}
+
+      assert GCounter.update(full, {:increment, @max_count}, :a) ==
+               {:error, {:overflow, :counter}}
+
       # Other actors are unaffected.
       assert {:ok, g2, _} = GCounter.increment(full, :b)
       assert GCounter.value(g2) == @max_count + 1
@@ -276,11 +279,11 @@ defmodule Lattice.CountersTest do
 
     test "each side of an actor may reach 2^64 - 1 but not 2^64" do
       {:ok, p, _} = PNCounter.new() |> PNCounter.increment(:a, @max_count)
-      assert PNCounter.increment(p, :a) == {:error, :counter_overflow}
+      assert PNCounter.increment(p, :a) == {:error, {:overflow, :counter}}
       # The other side, and other actors, are unaffected.
       {:ok, p, _} = PNCounter.decrement(p, :a, @max_count)
       assert PNCounter.value(p) == 0
-      assert PNCounter.decrement(p, :a) == {:error, :counter_overflow}
+      assert PNCounter.decrement(p, :a) == {:error, {:overflow, :counter}}
       assert {:ok, _, _} = PNCounter.decrement(p, :b)
     end
 

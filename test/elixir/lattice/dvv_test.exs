@@ -93,7 +93,7 @@ defmodule Lattice.DVVTest do
   test "counters go up to 2^64 - 1" do
     dvv = DVV.from_list({[a: @max_counter - 1], []})
     assert {{:a, @max_counter}, full} = DVV.event(dvv, :a)
-    assert DVV.event(full, :a) == {:error, :counter_overflow}
+    assert DVV.event(full, :a) == {:error, {:overflow, :counter}}
     assert DVV.add(DVV.new(), {:b, @max_counter}) |> DVV.contains?({:b, @max_counter})
   end
 

@@ -18,7 +18,7 @@ defmodule Lattice.LWWMapTest do
     m = LWWMap.new()
     assert LWWMap.value(m) == %{}
     assert LWWMap.size(m) == 0
-    assert LWWMap.get(m, :a) == {:error, :not_found}
+    assert LWWMap.get(m, :a) == {:error, {:not_found, :a}}
     refute LWWMap.has_key?(m, :a)
     assert LWWMap.to_term(m) == {:lwwmap, [], []}
     assert LWWMap.validate(m) == :ok
@@ -67,7 +67,7 @@ defmodule Lattice.LWWMapTest do
     assert LWWMap.get(m2, :k) == {:ok, :mine}
     assert LWWMap.merge(m, delta) === m2
     top = put!(LWWMap.new(), :k, :v, :b, @max_ts)
-    assert LWWMap.put(top, :k, :w, :a) == {:error, :timestamp_overflow}
+    assert LWWMap.put(top, :k, :w, :a) == {:error, {:overflow, :timestamp}}
   end
 
   test "add wins: a put concurrent with a remove survives it" do

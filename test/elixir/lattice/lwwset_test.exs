@@ -42,7 +42,7 @@ defmodule Lattice.LWWSetTest do
     {:ok, s, _} = LWWSet.add(LWWSet.new(), :a)
     assert LWWSet.remove_all(s, [:a, :z]) == {:error, {:precondition, {:not_present, :z}}}
     {:ok, top, _} = LWWSet.update(s, {:add, :t, 0xFFFF_FFFF_FFFF_FFFF})
-    assert LWWSet.add(top, :t) == {:error, :timestamp_overflow}
+    assert LWWSet.add(top, :t) == {:error, {:overflow, :timestamp}}
   end
 
   test "objects agree with the binary functions" do

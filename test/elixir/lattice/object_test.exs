@@ -57,16 +57,16 @@ defmodule Lattice.ObjectTest do
       assert {:error, {:bad_pncounter, _}} = Object.new(<<0x11, 1, 3, 0x10, 1, 0, 0x10, 1>>)
     end
 
-    test "a state of a type without objects, or something else, raises ArgumentError" do
-      for bad <- [
-            <<>>,
-            "garbage",
-            Lattice.VClock.new(),
-            Lattice.DVV.new(),
-            Lattice.VClock,
-            42,
-            nil
-          ] do
+    test "a binary that is not a CRDT state is data: an error tuple" do
+      assert Object.new(<<>>) == {:error, {:bad_state, :truncated}}
+
+      for bad <- ["garbage", Lattice.VClock.new(), Lattice.DVV.new()] do
+        assert Object.new(bad) == {:error, {:bad_state, :unknown_type}}
+      end
+    end
+
+    test "something that is neither a type nor a binary raises ArgumentError" do
+      for bad <- [Lattice.VClock, 42, nil] do
         assert_raise ArgumentError, fn -> Object.new(bad) end
       end
     end
@@ -89,7 +89,7 @@ defmodule Lattice.ObjectTest do
               assert Object.update(obj, op, actor) == {:ok, delta}
               {state2, overflows}
 
-            {:error, :counter_overflow} = error ->
+            {:error, {:overflow, :counter}} = error ->
               before = look(obj)
               assert Object.update(obj, op, actor) == error
               assert look(obj) == before
@@ -240,14 +240,14 @@ defmodule Lattice.ObjectTest do
       obj = Object.new(GCounter)
       assert {:ok, _} = Object.update(obj, {:increment, @max_count}, :a)
       before = look(obj)
-      assert Object.update(obj, {:increment, 1}, :a) == {:error, :counter_overflow}
+      assert Object.update(obj, {:increment, 1}, :a) == {:error, {:overflow, :counter}}
       assert look(obj) == before
       assert {:ok, _} = Object.update(obj, {:increment, @max_count}, :b)
       assert Object.value(obj) == 2 * @max_count
 
       obj = Object.new(PNCounter)
       assert {:ok, _} = Object.update(obj, {:decrement, @max_count}, :a)
-      assert Object.update(obj, {:decrement, 1}, :a) == {:error, :counter_overflow}
+      assert Object.update(obj, {:decrement, 1}, :a) == {:error, {:overflow, :counter}}
       assert {:ok, _} = Object.update(obj, {:increment, @max_count}, :a)
       assert Object.value(obj, {:get, :a}) == 0
     end

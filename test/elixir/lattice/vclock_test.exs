@@ -40,8 +40,8 @@ defmodule Lattice.VClockTest do
       clock = VClock.new() |> VClock.increment(:a, @max_counter - 1)
       full = VClock.increment(clock, :a)
       assert VClock.get(full, :a) == @max_counter
-      assert VClock.increment(full, :a) == {:error, :counter_overflow}
-      assert VClock.increment(clock, :a, 2) == {:error, :counter_overflow}
+      assert VClock.increment(full, :a) == {:error, {:overflow, :counter}}
+      assert VClock.increment(clock, :a, 2) == {:error, {:overflow, :counter}}
       assert VClock.increment(full, :b) |> VClock.get(:b) == 1
     end
 

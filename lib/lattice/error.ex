@@ -1,0 +1,30 @@
+defmodule Lattice.Error do
+  @moduledoc false
+  # The Elixir side of lattice's caller errors. The Erlang modules raise `badarg` with
+  # `error_info` (see `:lattice_error`); Elixir turns that into an `ArgumentError` whose
+  # message counts arguments in Erlang order, which is not the facade's. `wrap/1` re-raises it
+  # with the explanation alone, naming the facade function that was called.
+
+  @doc false
+  defmacro wrap(call) do
+    {name, arity} = __CALLER__.function
+    function = "#{inspect(__CALLER__.module)}.#{name}/#{arity}"
+
+    quote do
+      try do
+        unquote(call)
+      rescue
+        e in ArgumentError -> Lattice.Error.reraise!(e, __STACKTRACE__, unquote(function))
+      end
+    end
+  end
+
+  @doc false
+  @spec reraise!(Exception.t(), Exception.stacktrace(), String.t()) :: no_return()
+  def reraise!(exception, stacktrace, function) do
+    case :lattice_error.message(stacktrace) do
+      :undefined -> reraise exception, stacktrace
+      message -> reraise ArgumentError, "#{function}: #{message}", stacktrace
+    end
+  end
+end
