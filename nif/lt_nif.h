@@ -127,12 +127,10 @@ ERL_NIF_TERM lt_merge_run(ErlNifEnv *env, const lt_merge_kind *kind, uint8_t tag
 
 /* ---- canonical terms (lt_nif_term.c) ---------------------------------------------------- */
 
-/* Encoder results besides LT_OK: the term has a type the format does not hold (badarg), or
- * the node budget ran out (the caller goes dirty and starts again with no budget). */
-enum { LT_ENC_OK = 0, LT_ENC_BADARG = 1, LT_ENC_BUDGET = 2, LT_ENC_NOMEM = 3 };
-
-/* Appends the canonical bytes of t. `budget` counts terms visited; NULL for no limit. */
-int lt_encode_term(ErlNifEnv *env, ERL_NIF_TERM t, lt_buf *b, long *budget);
+/* Appends the canonical bytes of t. `budget` counts terms visited; NULL for no limit. Returns
+ * LT_OK, LT_E_NOT_DATA (a term the format does not hold: badarg), LT_E_BUDGET (the budget ran
+ * out: the caller goes dirty and starts again with no budget) or LT_E_NOMEM. */
+lt_err lt_encode_term(ErlNifEnv *env, ERL_NIF_TERM t, lt_buf *b, long *budget);
 /* Whether encoding t is big work for a normal scheduler: it visits more than `budget` terms
  * or writes more than LT_DIRTY_TERM_BYTES. Not data is "small" (the call says badarg). */
 int lt_term_is_big(ErlNifEnv *env, ERL_NIF_TERM t, long budget);

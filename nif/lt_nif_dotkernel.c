@@ -146,18 +146,18 @@ static int read_ops(ErlNifEnv *env, const op_term *p, long *budget, op_list *l) 
             n <= SIZE_MAX / (4 * sizeof *l->offs) ? enif_alloc(4 * n * sizeof *l->offs) : NULL;
     }
     if (l->ops == NULL || l->terms == NULL || l->offs == NULL)
-        return LT_ENC_NOMEM;
+        return LT_E_NOMEM;
     int listed = p->kind == OP_ADD_ALL || p->kind == OP_REMOVE_ALL;
     for (size_t k = 0; k < p->listed; k++) {
         ERL_NIF_TERM t = p->arg;
         if (listed) {
             if (!enif_get_list_cell(env, tail, &head, &tail))
-                return LT_ENC_BADARG;
+                return LT_E_NOT_DATA;
             t = head;
         }
         size_t start = l->bytes.len;
-        int rc = lt_encode_term(env, t, &l->bytes, budget);
-        if (rc != LT_ENC_OK)
+        lt_err rc = lt_encode_term(env, t, &l->bytes, budget);
+        if (rc != LT_OK)
             return rc;
         l->offs[4 * k] = start;
         l->offs[4 * k + 1] = l->bytes.len - start;
@@ -167,7 +167,7 @@ static int read_ops(ErlNifEnv *env, const op_term *p, long *budget, op_list *l) 
             uint8_t ts[8];
             lt_write_be64(ts, p->ts);
             lt_buf_put(&l->bytes, ts, 8);
-            if ((rc = lt_encode_term(env, p->value, &l->bytes, budget)) != LT_ENC_OK)
+            if ((rc = lt_encode_term(env, p->value, &l->bytes, budget)) != LT_OK)
                 return rc;
             l->offs[4 * k + 2] = pstart;
             l->offs[4 * k + 3] = l->bytes.len - pstart;
@@ -176,7 +176,7 @@ static int read_ops(ErlNifEnv *env, const op_term *p, long *budget, op_list *l) 
         l->n++;
     }
     if (l->bytes.failed)
-        return LT_ENC_NOMEM;
+        return LT_E_NOMEM;
     for (size_t k = 0; k < l->n; k++) {
         lt_dk_op *op = &l->ops[k];
         op->key = l->bytes.data + l->offs[4 * k];
@@ -187,7 +187,7 @@ static int read_ops(ErlNifEnv *env, const op_term *p, long *budget, op_list *l) 
         op->add =
             p->kind == OP_ADD || p->kind == OP_ADD_ALL || p->kind == OP_ASSIGN || p->kind == OP_PUT;
     }
-    return LT_ENC_OK;
+    return LT_OK;
 }
 
 static ERL_NIF_TERM not_present(ErlNifEnv *env, ERL_NIF_TERM elem) {
@@ -226,14 +226,14 @@ static ERL_NIF_TERM timestamp_overflow(ErlNifEnv *env) {
     return enif_make_tuple2(env, lt_atom.error, lt_atom.timestamp_overflow);
 }
 
-/* Encodes the op, going dirty when it is big. *rc receives LT_ENC_OK or the failure; on
- * LT_ENC_BUDGET the caller reschedules. */
+/* Encodes the op, going dirty when it is big. *rc receives LT_OK or the failure; on
+ * LT_E_BUDGET the caller reschedules. */
 static int encode_op(ErlNifEnv *env, const op_term *p, op_list *l) {
     long budget = DK_ENCODE_BUDGET;
     int normal = enif_thread_type() == ERL_NIF_THR_NORMAL_SCHEDULER;
     int rc = read_ops(env, p, normal ? &budget : NULL, l);
-    if (rc == LT_ENC_OK && normal && l->bytes.len > LT_DIRTY_TERM_BYTES)
-        rc = LT_ENC_BUDGET; /* few terms but many bytes */
+    if (rc == LT_OK && normal && l->bytes.len > LT_DIRTY_TERM_BYTES)
+        rc = LT_E_BUDGET; /* few terms but many bytes */
     return rc;
 }
 
@@ -259,13 +259,13 @@ LT_NIF(lt_nif_dk_update) {
     }
     op_list l;
     int rc = encode_op(env, &p, &l);
-    if (rc != LT_ENC_OK) {
+    if (rc != LT_OK) {
         op_list_free(&l);
         lt_buf_free(&actor);
-        if (rc == LT_ENC_BUDGET)
+        if (rc == LT_E_BUDGET)
             return enif_schedule_nif(env, "dk_update", ERL_NIF_DIRTY_JOB_CPU_BOUND,
                                      lt_nif_dk_update, argc, argv);
-        return rc == LT_ENC_NOMEM ? lt_raise_nomem(env) : enif_make_badarg(env);
+        return rc == LT_E_NOMEM ? lt_raise_nomem(env) : enif_make_badarg(env);
     }
     lt_dk_view v;
     lt_err e = lt_dk_open(&v, bin.data, bin.size, tag);
@@ -514,13 +514,13 @@ static ERL_NIF_TERM answer(ErlNifEnv *env, uint8_t tag, ERL_NIF_TERM what, int f
 static int encode_key(ErlNifEnv *env, ERL_NIF_TERM t, lt_buf *b, uint8_t *small, size_t cap,
                       uint64_t *id) {
     lt_buf_init_fixed(b, small, cap);
-    int rc = lt_encode_term(env, t, b, NULL);
-    if (rc == LT_ENC_NOMEM) { /* too big for the stack */
+    lt_err rc = lt_encode_term(env, t, b, NULL);
+    if (rc == LT_E_NOMEM) { /* too big for the stack */
         lt_buf_init(b);
         rc = lt_encode_term(env, t, b, NULL);
     }
-    if (rc != LT_ENC_OK)
-        return rc == LT_ENC_NOMEM ? -1 : 0;
+    if (rc != LT_OK)
+        return rc == LT_E_NOMEM ? -1 : 0;
     *id = lt_actor_id(b->data, b->len);
     return 1;
 }
@@ -716,8 +716,8 @@ static ERL_NIF_TERM update(ErlNifEnv *env, void *state, ERL_NIF_TERM opt, ERL_NI
     /* No budget: obj_update moved large ops to a dirty scheduler already (update_is_big). */
     int rc = read_ops(env, &p, NULL, &l);
     ERL_NIF_TERM result;
-    if (rc != LT_ENC_OK) {
-        result = rc == LT_ENC_NOMEM ? lt_raise_nomem(env) : enif_make_badarg(env);
+    if (rc != LT_OK) {
+        result = rc == LT_E_NOMEM ? lt_raise_nomem(env) : enif_make_badarg(env);
         goto done;
     }
     if (p.kind == OP_PUT && p.ts == 0) {
@@ -895,11 +895,11 @@ static int update_is_big(ErlNifEnv *env, ERL_NIF_TERM opt) {
         head = el[1];
         if (is_list && !enif_get_list_cell(env, tail, &head, &tail))
             break;
-        int rc = lt_encode_term(env, head, &scratch, &budget);
-        if (rc == LT_ENC_OK && arity >= 3)
+        lt_err rc = lt_encode_term(env, head, &scratch, &budget);
+        if (rc == LT_OK && arity >= 3)
             rc = lt_encode_term(env, el[2], &scratch, &budget); /* a put's value */
-        if (rc != LT_ENC_OK) {
-            big = rc == LT_ENC_BUDGET;
+        if (rc != LT_OK) {
+            big = rc == LT_E_BUDGET;
             break;
         }
         big = scratch.len > LT_DIRTY_TERM_BYTES;

@@ -102,7 +102,7 @@ static void elem_list_free(elem_list *l) {
 
 /* Encodes the op's elements into l (which the caller frees with elem_list_free whatever the
  * result), every timestamp 0. `budget` counts terms visited, NULL for no limit. Returns
- * LT_ENC_OK, LT_ENC_BADARG (an element that is not data), LT_ENC_BUDGET or LT_ENC_NOMEM. */
+ * LT_OK, LT_E_NOT_DATA (an element that is not data), LT_E_BUDGET or LT_E_NOMEM. */
 static int read_elems(ErlNifEnv *env, const op_t *op, long *budget, elem_list *l) {
     ERL_NIF_TERM head, tail = op->arg;
     size_t e_bytes, offs_bytes, listed = op->listed ? op->listed : 1;
@@ -112,21 +112,21 @@ static int read_elems(ErlNifEnv *env, const op_t *op, long *budget, elem_list *l
     l->offs = NULL;
     if (lt_size_mul(listed, sizeof *l->e, &e_bytes) != 0 ||
         lt_size_mul(listed, sizeof *l->offs, &offs_bytes) != 0)
-        return LT_ENC_NOMEM;
+        return LT_E_NOMEM;
     l->e = enif_alloc(e_bytes);
     l->offs = enif_alloc(offs_bytes);
     if (l->e == NULL || l->offs == NULL)
-        return LT_ENC_NOMEM;
+        return LT_E_NOMEM;
     for (size_t k = 0; k < op->listed; k++) {
         ERL_NIF_TERM t = op->arg;
         if (op->list) {
             if (!enif_get_list_cell(env, tail, &head, &tail))
-                return LT_ENC_BADARG;
+                return LT_E_NOT_DATA;
             t = head;
         }
         size_t start = l->bytes.len;
-        int rc = lt_encode_term(env, t, &l->bytes, budget);
-        if (rc != LT_ENC_OK)
+        lt_err rc = lt_encode_term(env, t, &l->bytes, budget);
+        if (rc != LT_OK)
             return rc;
         l->offs[k] = start;
         l->e[k].elem_len = l->bytes.len - start;
@@ -134,12 +134,12 @@ static int read_elems(ErlNifEnv *env, const op_t *op, long *budget, elem_list *l
         l->n++;
     }
     if (l->bytes.failed)
-        return LT_ENC_NOMEM;
+        return LT_E_NOMEM;
     for (size_t k = 0; k < l->n; k++) {
         l->e[k].elem = l->bytes.data + l->offs[k];
         l->e[k].id = lt_actor_id(l->e[k].elem, l->e[k].elem_len);
     }
-    return LT_ENC_OK;
+    return LT_OK;
 }
 
 /* The op's element at list position `pos` (0 for a single element). */
@@ -190,7 +190,7 @@ static int stamp(ErlNifEnv *env, const op_t *op, elem_list *l, uint8_t bias,
     }
     for (size_t k = 0; k < l->n; k++) {
         if (op->remove) {
-            absent[k] = (uint8_t)!lt_lwwset_in_value(bias, cur_add[k], cur_rem[k]);
+            absent[k] = (uint8_t)!lt_lwwset_is_in_value(bias, cur_add[k], cur_rem[k]);
             absent_any |= absent[k];
         }
         past = cur_add[k] > past ? cur_add[k] : past;
@@ -249,12 +249,12 @@ LT_NIF(lt_nif_lwwset_update) {
     int normal = enif_thread_type() == ERL_NIF_THR_NORMAL_SCHEDULER;
     elem_list l;
     int rc = read_elems(env, &op, normal ? &budget : NULL, &l);
-    if (rc != LT_ENC_OK) {
+    if (rc != LT_OK) {
         elem_list_free(&l);
-        if (rc == LT_ENC_BUDGET) /* big elements: start again where time does not matter */
+        if (rc == LT_E_BUDGET) /* big elements: start again where time does not matter */
             return enif_schedule_nif(env, "lwwset_update", ERL_NIF_DIRTY_JOB_CPU_BOUND,
                                      lt_nif_lwwset_update, argc, argv);
-        return rc == LT_ENC_NOMEM ? lt_raise_nomem(env) : enif_make_badarg(env);
+        return rc == LT_E_NOMEM ? lt_raise_nomem(env) : enif_make_badarg(env);
     }
     if (normal && l.bytes.len > LT_DIRTY_BYTES) { /* few terms but many bytes (a big binary) */
         elem_list_free(&l);
@@ -356,7 +356,7 @@ static ERL_NIF_TERM elements_list(ErlNifEnv *env, const lt_lwwset_view *v, int a
         uint64_t add = lt_lwwset_add_ts(v, i), rem = lt_lwwset_rem_ts(v, i);
         if ((*err = lt_lwwset_next_elem(v, &off, &elem, &elen)) != LT_OK)
             break;
-        if (!all && !lt_lwwset_in_value(v->bias, add, rem))
+        if (!all && !lt_lwwset_is_in_value(v->bias, add, rem))
             continue;
         if ((*err = lt_decode_whole(env, elem, elen, &t)) != LT_OK)
             break;
@@ -421,12 +421,12 @@ LT_NIF(lt_nif_lwwset_contains) {
     int normal = enif_thread_type() == ERL_NIF_THR_NORMAL_SCHEDULER;
     op.arg = argv[0];
     int rc = read_elems(env, &op, normal ? &budget : NULL, &l);
-    if (rc != LT_ENC_OK) {
+    if (rc != LT_OK) {
         elem_list_free(&l);
-        if (rc == LT_ENC_BUDGET)
+        if (rc == LT_E_BUDGET)
             return enif_schedule_nif(env, "lwwset_contains", ERL_NIF_DIRTY_JOB_CPU_BOUND,
                                      lt_nif_lwwset_contains, argc, argv);
-        return rc == LT_ENC_NOMEM ? lt_raise_nomem(env) : enif_make_badarg(env);
+        return rc == LT_E_NOMEM ? lt_raise_nomem(env) : enif_make_badarg(env);
     }
     uint64_t add = 0, rem = 0;
     if (e == LT_OK)
@@ -434,7 +434,7 @@ LT_NIF(lt_nif_lwwset_contains) {
     elem_list_free(&l);
     if (e != LT_OK)
         return bad(env, e);
-    return lt_lwwset_in_value(v.bias, add, rem) ? lt_atom.true_ : lt_atom.false_;
+    return lt_lwwset_is_in_value(v.bias, add, rem) ? lt_atom.true_ : lt_atom.false_;
 }
 
 /* lwwset_size(State) -> the number of elements in the value | {error, ...}. */
@@ -525,9 +525,9 @@ static ERL_NIF_TERM lwwset_obj_update(ErlNifEnv *env, void *state, ERL_NIF_TERM 
     if (!parse_op(env, op_term, &op))
         return enif_make_badarg(env);
     int rc = read_elems(env, &op, NULL, &l);
-    if (rc != LT_ENC_OK) {
+    if (rc != LT_OK) {
         elem_list_free(&l);
-        return rc == LT_ENC_NOMEM ? lt_raise_nomem(env) : enif_make_badarg(env);
+        return rc == LT_E_NOMEM ? lt_raise_nomem(env) : enif_make_badarg(env);
     }
     size_t n = l.n ? l.n : 1;
     uint64_t *cur = n <= SIZE_MAX / (2 * sizeof *cur) ? enif_alloc(2 * n * sizeof *cur) : NULL;
@@ -574,7 +574,7 @@ static ERL_NIF_TERM lwwset_value(ErlNifEnv *env, void *state) {
         goto done;
     }
     for (size_t s = 0; s < t->n && k < o->live; s++) {
-        if (!lt_lwwset_in_value(o->bias, o->ts[2 * s], o->ts[2 * s + 1]))
+        if (!lt_lwwset_is_in_value(o->bias, o->ts[2 * s], o->ts[2 * s + 1]))
             continue;
         /* The object's elements came from fully checked binaries or from encoding terms. */
         if (lt_value_item_init(env, &items[k], lt_table_key(t, s), t->key_len[s]) != LT_OK) {
@@ -606,14 +606,14 @@ static ERL_NIF_TERM lwwset_query(ErlNifEnv *env, void *state, ERL_NIF_TERM query
     elem_list l;
     op.arg = el[1];
     int rc = read_elems(env, &op, NULL, &l);
-    if (rc != LT_ENC_OK) {
+    if (rc != LT_OK) {
         elem_list_free(&l);
-        return rc == LT_ENC_NOMEM ? lt_raise_nomem(env) : enif_make_badarg(env);
+        return rc == LT_E_NOMEM ? lt_raise_nomem(env) : enif_make_badarg(env);
     }
     uint64_t add, rem;
     lt_lwwset_obj_get(o, l.e[0].id, l.e[0].elem, l.e[0].elem_len, &add, &rem);
     elem_list_free(&l);
-    return lt_lwwset_in_value(o->bias, add, rem) ? lt_atom.true_ : lt_atom.false_;
+    return lt_lwwset_is_in_value(o->bias, add, rem) ? lt_atom.true_ : lt_atom.false_;
 }
 
 /* Appends the state's canonical binary to out (the caller's). */
@@ -669,9 +669,9 @@ static int lwwset_update_is_big(ErlNifEnv *env, ERL_NIF_TERM op_term) {
         head = op.arg;
         if (op.list && !enif_get_list_cell(env, tail, &head, &tail))
             break;
-        int rc = lt_encode_term(env, head, &scratch, &budget);
-        if (rc != LT_ENC_OK) {
-            big = rc == LT_ENC_BUDGET;
+        lt_err rc = lt_encode_term(env, head, &scratch, &budget);
+        if (rc != LT_OK) {
+            big = rc == LT_E_BUDGET;
             break; /* or not data: the update says badarg */
         }
         big = scratch.len > LT_DIRTY_TERM_BYTES;

@@ -96,8 +96,8 @@ static void elem_list_free(elem_list *l) {
 
 /* Encodes the op's elements (`arg` and `listed` from parse_op) with `flags`, into l (which
  * the caller frees with elem_list_free whatever the result). `budget` counts terms visited,
- * NULL for no limit. Returns LT_ENC_OK, LT_ENC_BADARG (an element that is not data),
- * LT_ENC_BUDGET or LT_ENC_NOMEM. */
+ * NULL for no limit. Returns LT_OK, LT_E_NOT_DATA (an element that is not data),
+ * LT_E_BUDGET or LT_E_NOMEM. */
 static int read_elems(ErlNifEnv *env, int kind, ERL_NIF_TERM arg, unsigned listed, uint8_t flags,
                       long *budget, elem_list *l) {
     ERL_NIF_TERM head, tail = arg;
@@ -108,21 +108,21 @@ static int read_elems(ErlNifEnv *env, int kind, ERL_NIF_TERM arg, unsigned liste
     l->offs = NULL;
     if (lt_size_mul(listed ? listed : 1, sizeof *l->e, &e_bytes) != 0 ||
         lt_size_mul(listed ? listed : 1, sizeof *l->offs, &offs_bytes) != 0)
-        return LT_ENC_NOMEM;
+        return LT_E_NOMEM;
     l->e = enif_alloc(e_bytes);
     l->offs = enif_alloc(offs_bytes);
     if (l->e == NULL || l->offs == NULL)
-        return LT_ENC_NOMEM;
+        return LT_E_NOMEM;
     for (size_t k = 0; k < listed; k++) {
         ERL_NIF_TERM t = arg;
         if (kind == OP_ADD_ALL) {
             if (!enif_get_list_cell(env, tail, &head, &tail))
-                return LT_ENC_BADARG;
+                return LT_E_NOT_DATA;
             t = head;
         }
         size_t start = l->bytes.len;
-        int rc = lt_encode_term(env, t, &l->bytes, budget);
-        if (rc != LT_ENC_OK)
+        lt_err rc = lt_encode_term(env, t, &l->bytes, budget);
+        if (rc != LT_OK)
             return rc;
         l->offs[k] = start;
         l->e[k].elem_len = l->bytes.len - start;
@@ -130,12 +130,12 @@ static int read_elems(ErlNifEnv *env, int kind, ERL_NIF_TERM arg, unsigned liste
         l->n++;
     }
     if (l->bytes.failed)
-        return LT_ENC_NOMEM;
+        return LT_E_NOMEM;
     for (size_t k = 0; k < l->n; k++) {
         l->e[k].elem = l->bytes.data + l->offs[k];
         l->e[k].id = lt_actor_id(l->e[k].elem, l->e[k].elem_len);
     }
-    return LT_ENC_OK;
+    return LT_OK;
 }
 
 /* {error, {precondition, {not_present, Elem}}}: a remove of an element not in the value. */
@@ -179,12 +179,12 @@ LT_NIF(lt_nif_set_update) {
     elem_list l;
     int rc = read_elems(env, kind, arg, listed, kind == OP_REMOVE ? LT_SET_REMOVED : LT_SET_ADDED,
                         normal ? &budget : NULL, &l);
-    if (rc != LT_ENC_OK) {
+    if (rc != LT_OK) {
         elem_list_free(&l);
-        if (rc == LT_ENC_BUDGET) /* big elements: start again where time does not matter */
+        if (rc == LT_E_BUDGET) /* big elements: start again where time does not matter */
             return enif_schedule_nif(env, "set_update", ERL_NIF_DIRTY_JOB_CPU_BOUND,
                                      lt_nif_set_update, argc, argv);
-        return rc == LT_ENC_NOMEM ? lt_raise_nomem(env) : enif_make_badarg(env);
+        return rc == LT_E_NOMEM ? lt_raise_nomem(env) : enif_make_badarg(env);
     }
     if (normal && l.bytes.len > LT_DIRTY_BYTES) { /* few terms but many bytes (a big binary) */
         elem_list_free(&l);
@@ -333,12 +333,12 @@ LT_NIF(lt_nif_set_contains) {
     elem_list l;
     int normal = enif_thread_type() == ERL_NIF_THR_NORMAL_SCHEDULER;
     int rc = read_elems(env, OP_ADD, argv[1], 1, LT_SET_ADDED, normal ? &budget : NULL, &l);
-    if (rc != LT_ENC_OK) {
+    if (rc != LT_OK) {
         elem_list_free(&l);
-        if (rc == LT_ENC_BUDGET)
+        if (rc == LT_E_BUDGET)
             return enif_schedule_nif(env, "set_contains", ERL_NIF_DIRTY_JOB_CPU_BOUND,
                                      lt_nif_set_contains, argc, argv);
-        return rc == LT_ENC_NOMEM ? lt_raise_nomem(env) : enif_make_badarg(env);
+        return rc == LT_E_NOMEM ? lt_raise_nomem(env) : enif_make_badarg(env);
     }
     uint8_t flags = 0;
     if (e == LT_OK)
@@ -449,9 +449,9 @@ static ERL_NIF_TERM set_update(ErlNifEnv *env, void *state, ERL_NIF_TERM op, ERL
     /* No budget: obj_update moved large ops to a dirty scheduler already (update_is_big). */
     int rc = read_elems(env, kind, arg, listed, kind == OP_REMOVE ? LT_SET_REMOVED : LT_SET_ADDED,
                         NULL, &l);
-    if (rc != LT_ENC_OK) {
+    if (rc != LT_OK) {
         elem_list_free(&l);
-        return rc == LT_ENC_NOMEM ? lt_raise_nomem(env) : enif_make_badarg(env);
+        return rc == LT_E_NOMEM ? lt_raise_nomem(env) : enif_make_badarg(env);
     }
     if (kind == OP_REMOVE &&
         lt_set_obj_flags(o, l.e[0].id, l.e[0].elem, l.e[0].elem_len) != LT_SET_ADDED) {
@@ -517,9 +517,9 @@ static ERL_NIF_TERM set_query(ErlNifEnv *env, void *state, ERL_NIF_TERM query) {
         return enif_make_badarg(env);
     elem_list l;
     int rc = read_elems(env, OP_ADD, el[1], 1, LT_SET_ADDED, NULL, &l);
-    if (rc != LT_ENC_OK) {
+    if (rc != LT_OK) {
         elem_list_free(&l);
-        return rc == LT_ENC_NOMEM ? lt_raise_nomem(env) : enif_make_badarg(env);
+        return rc == LT_E_NOMEM ? lt_raise_nomem(env) : enif_make_badarg(env);
     }
     uint8_t flags = lt_set_obj_flags(o, l.e[0].id, l.e[0].elem, l.e[0].elem_len);
     elem_list_free(&l);
@@ -585,9 +585,9 @@ static int set_update_is_big(ErlNifEnv *env, ERL_NIF_TERM op) {
         head = el[1];
         if (el[0] == lt_atom.add_all && !enif_get_list_cell(env, tail, &head, &tail))
             break;
-        int rc = lt_encode_term(env, head, &scratch, &budget);
-        if (rc != LT_ENC_OK) {
-            big = rc == LT_ENC_BUDGET;
+        lt_err rc = lt_encode_term(env, head, &scratch, &budget);
+        if (rc != LT_OK) {
+            big = rc == LT_E_BUDGET;
             break; /* or not data: the update says badarg */
         }
         big = scratch.len > LT_DIRTY_TERM_BYTES;
