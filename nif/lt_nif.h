@@ -56,6 +56,29 @@ extern lt_resources lt_res;
 /* DVV operations parse into arrays and sort ranges: about 60 ns a byte, the slowest kind. */
 #define LT_DIRTY_DVV_BYTES (4 * 1024)
 
+/* Budgets and cut-offs shared by the NIFs that encode terms, and by every type's objects:
+ *   LT_ENCODE_BUDGET         terms visited while encoding on a normal scheduler before the
+ *                            call moves to a dirty one (canon_encode, set and dot-kernel ops):
+ *                            about 1 ms of work on the bench machine; an LWW-Register value
+ *                            gets half, as its assign also hashes and copies the value;
+ *   LT_PROBE_BUDGET          the object path cannot move once it holds the object's lock, so
+ *                            update_is_big probes an op with this smaller budget first (tens
+ *                            of microseconds at most);
+ *   LT_BYTES_PER_LISTED      work per element of a listed op (add_all, remove_all), in bytes
+ *                            against LT_DIRTY_TERM_BYTES, as clock_from_list counts entries;
+ *   LT_YIELD_BYTES           merges above this many input bytes yield (lt_nif_merge.c): a
+ *                            merge walks about 0.5 ns a byte, so the call that runs at once
+ *                            takes some tens of microseconds;
+ *   LT_VALUE_DIRTY_ELEMENTS  objects whose value holds more elements (or keys) than this, or
+ *                            whose elements' bytes pass LT_DIRTY_TERM_BYTES, build it on a
+ *                            dirty scheduler: decoding and sorting stay well under 1 ms below
+ *                            the cut-offs (about 0.1 ms per 500 elements, decoding aside). */
+#define LT_ENCODE_BUDGET 50000
+#define LT_PROBE_BUDGET 2048
+#define LT_BYTES_PER_LISTED 64
+#define LT_YIELD_BYTES (64 * 1024)
+#define LT_VALUE_DIRTY_ELEMENTS 1024
+
 /* Moves the current call to a dirty CPU scheduler when `bytes` is above `cutoff` and we are
  * on a normal scheduler; the same function runs again there with the same arguments. */
 #define LT_DIRTY_IF_ABOVE(cutoff, env, name, fn, argc, argv, bytes)                                \

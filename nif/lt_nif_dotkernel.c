@@ -17,20 +17,6 @@
 
 #include <stdlib.h>
 
-/* Terms visited while encoding an op on a normal scheduler before the call goes dirty. */
-#define DK_ENCODE_BUDGET 50000
-/* The object path probes an op with this smaller budget (see update_is_big). */
-#define DK_PROBE_BUDGET 2048
-/* Work per element of a listed op, in bytes against LT_DIRTY_TERM_BYTES. */
-#define DK_BYTES_PER_LISTED 64
-/* Passes over a binary (update, digest, lookups) go dirty above this many bytes: the slowest,
- * an update's merge of two disjoint sets, takes about 4 ns a byte (make bench, "cut-off"). */
-#define DK_DIRTY_BYTES (256 * 1024)
-/* Merges above this many input bytes yield (lt_nif_merge.c). */
-#define DK_YIELD_BYTES (64 * 1024)
-/* Objects with more keys than this build their value on a dirty scheduler. */
-#define DK_VALUE_DIRTY_KEYS 1024
-
 static int get_tag(ErlNifEnv *env, ERL_NIF_TERM t, uint8_t *tag) {
     unsigned v;
     if (!enif_get_uint(env, t, &v) ||
@@ -229,7 +215,7 @@ static ERL_NIF_TERM timestamp_overflow(ErlNifEnv *env) {
 /* Encodes the op, going dirty when it is big. *rc receives LT_OK or the failure; on
  * LT_E_BUDGET the caller reschedules. */
 static int encode_op(ErlNifEnv *env, const op_term *p, op_list *l) {
-    long budget = DK_ENCODE_BUDGET;
+    long budget = LT_ENCODE_BUDGET;
     int normal = enif_thread_type() == ERL_NIF_THR_NORMAL_SCHEDULER;
     int rc = read_ops(env, p, normal ? &budget : NULL, l);
     if (rc == LT_OK && normal && l->bytes.len > LT_DIRTY_TERM_BYTES)
@@ -249,9 +235,9 @@ LT_NIF(lt_nif_dk_update) {
     if (argc != 4 || !get_tag(env, argv[0], &tag) || !enif_inspect_binary(env, argv[3], &bin) ||
         parse_op(env, argv[1], tag, &p) == OP_NONE)
         return enif_make_badarg(env);
-    LT_DIRTY_IF_ABOVE(DK_DIRTY_BYTES, env, "dk_update", lt_nif_dk_update, argc, argv, bin.size);
+    LT_DIRTY_IF_ABOVE(LT_DIRTY_BYTES, env, "dk_update", lt_nif_dk_update, argc, argv, bin.size);
     LT_DIRTY_IF_TERMS(env, "dk_update", lt_nif_dk_update, argc, argv,
-                      (size_t)p.listed * DK_BYTES_PER_LISTED);
+                      (size_t)p.listed * LT_BYTES_PER_LISTED);
     lt_buf_init_fixed(&actor, actor_mem, sizeof actor_mem);
     if (!lt_actor_from_term(env, argv[2], &actor, &actor_id)) {
         lt_buf_free(&actor);
@@ -360,14 +346,14 @@ static const lt_merge_kind dk_merge_kind = {sizeof(dk_merge_ctx), dk_merge_start
                                             dk_merge_stop, bad};
 
 /* dk_merge(Tag, A, B) -> the join | {error, {bad_<type>, Reason}}. Merges of more than
- * DK_YIELD_BYTES yield. */
+ * LT_YIELD_BYTES yield. */
 LT_NIF(lt_nif_dk_merge) {
     ErlNifBinary a, b;
     uint8_t tag;
     if (argc != 3 || !get_tag(env, argv[0], &tag) || !enif_inspect_binary(env, argv[1], &a) ||
         !enif_inspect_binary(env, argv[2], &b))
         return enif_make_badarg(env);
-    return lt_merge_run(env, &dk_merge_kind, tag, argv + 1, &a, &b, DK_YIELD_BYTES);
+    return lt_merge_run(env, &dk_merge_kind, tag, argv + 1, &a, &b, LT_YIELD_BYTES);
 }
 
 /* ---- values ---------------------------------------------------------------------------------- */
@@ -536,7 +522,7 @@ LT_NIF(lt_nif_dk_query) {
     if (argc != 3 || !get_tag(env, argv[0], &tag) || !enif_inspect_binary(env, argv[2], &bin) ||
         (what = query_key(env, tag, argv[1], &key)) == 0)
         return enif_make_badarg(env);
-    LT_DIRTY_IF_ABOVE(DK_DIRTY_BYTES, env, "dk_query", lt_nif_dk_query, argc, argv, bin.size);
+    LT_DIRTY_IF_ABOVE(LT_DIRTY_BYTES, env, "dk_query", lt_nif_dk_query, argc, argv, bin.size);
     lt_err e = lt_dk_open(&v, bin.data, bin.size, tag);
     if (e != LT_OK)
         return bad(env, tag, e);
@@ -843,7 +829,7 @@ static size_t entries(void *state) {
 
 static int value_is_big(void *state) {
     const lt_dk_obj *o = state;
-    return o->live > DK_VALUE_DIRTY_KEYS ||
+    return o->live > LT_VALUE_DIRTY_ELEMENTS ||
            o->keys.arena.len + o->payload_bytes > LT_DIRTY_TERM_BYTES;
 }
 
@@ -871,14 +857,14 @@ static int query_is_big(ErlNifEnv *env, void *state, ERL_NIF_TERM q) {
 }
 
 /* Whether an op is big work: a long list, or terms whose encoding visits more than
- * DK_PROBE_BUDGET terms or writes more than LT_DIRTY_TERM_BYTES. A malformed op is "small"
+ * LT_PROBE_BUDGET terms or writes more than LT_DIRTY_TERM_BYTES. A malformed op is "small"
  * (update says badarg). */
 static int update_is_big(ErlNifEnv *env, ERL_NIF_TERM opt) {
     int arity;
     const ERL_NIF_TERM *el;
     unsigned listed = 1;
     ERL_NIF_TERM head, tail;
-    long budget = DK_PROBE_BUDGET;
+    long budget = LT_PROBE_BUDGET;
     lt_buf scratch;
     uint8_t scratch_mem[256];
     int big = 0, is_list;
@@ -887,7 +873,7 @@ static int update_is_big(ErlNifEnv *env, ERL_NIF_TERM opt) {
     is_list = el[0] == lt_atom.add_all || el[0] == lt_atom.remove_all;
     if (is_list && !enif_get_list_length(env, el[1], &listed))
         return 0;
-    if ((size_t)listed * DK_BYTES_PER_LISTED > LT_DIRTY_TERM_BYTES)
+    if ((size_t)listed * LT_BYTES_PER_LISTED > LT_DIRTY_TERM_BYTES)
         return 1;
     lt_buf_init_spill(&scratch, scratch_mem, sizeof scratch_mem);
     tail = el[1];

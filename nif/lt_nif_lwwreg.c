@@ -7,10 +7,6 @@
 
 #include <stdlib.h>
 
-/* Terms a value may have before encoding it moves to a dirty scheduler: about 0.5 ms of
- * lt_encode_term (canon_encode's budget is twice this for about 1 ms). */
-#define LT_LWWREG_ENCODE_BUDGET 25000
-
 /* {error, {bad_lwwreg, Reason}} for bad data; raises enomem for LT_E_NOMEM. */
 static ERL_NIF_TERM bad(ErlNifEnv *env, lt_err e) {
     return e == LT_E_NOMEM ? lt_raise_nomem(env) : lt_make_error(env, lt_atom.bad_lwwreg, e);
@@ -73,7 +69,7 @@ static int encoded_is_big(int rc, const lt_buf *b) {
  * budget on a normal scheduler, none on a dirty one; returns an LT_ENC_* code, LT_E_BUDGET
  * meaning "go dirty". A large binary at the top goes dirty before it is copied. */
 static int encode_value(ErlNifEnv *env, ERL_NIF_TERM value, lt_buf *b) {
-    long budget = LT_LWWREG_ENCODE_BUDGET;
+    long budget = (LT_ENCODE_BUDGET / 2);
     int normal = enif_thread_type() == ERL_NIF_THR_NORMAL_SCHEDULER;
     ErlNifBinary blob;
     b->len = 0;

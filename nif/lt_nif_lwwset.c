@@ -10,18 +10,6 @@
 
 #include <stdlib.h>
 
-/* Terms visited while encoding elements on a normal scheduler before the call moves to a dirty
- * one (as the sets' LT_SET_ENCODE_BUDGET): about 1 ms of work. */
-#define LT_LWWSET_ENCODE_BUDGET 50000
-/* The object path cannot move once it holds the object's lock, so update_is_big (below) probes
- * an op's elements with this smaller budget first (tens of microseconds at most). */
-#define LT_LWWSET_PROBE_BUDGET 2048
-/* Work per element of an add_all or remove_all list, in bytes against the LT_DIRTY_TERM_BYTES
- * cut-off (as the sets count theirs). */
-#define LT_LWWSET_BYTES_PER_LISTED 64
-/* Merges above this many input bytes yield (lt_nif_merge.c), as the G-Set's do. */
-#define LWWSET_YIELD_BYTES (64 * 1024)
-
 /* {error, {bad_lwwset, Reason}}, or the raised enomem. */
 static ERL_NIF_TERM bad(ErlNifEnv *env, lt_err e) {
     return e == LT_E_NOMEM ? lt_raise_nomem(env) : lt_make_error(env, lt_atom.bad_lwwset, e);
@@ -240,12 +228,12 @@ LT_NIF(lt_nif_lwwset_update) {
     lt_lwwset_view v;
     lt_err e;
     op_t op;
-    long budget = LT_LWWSET_ENCODE_BUDGET;
+    long budget = LT_ENCODE_BUDGET;
     if (argc != 2 || !enif_inspect_binary(env, argv[1], &bin) || !parse_op(env, argv[0], &op))
         return enif_make_badarg(env);
     LT_DIRTY_IF_BIG(env, "lwwset_update", lt_nif_lwwset_update, argc, argv, bin.size);
     LT_DIRTY_IF_TERMS(env, "lwwset_update", lt_nif_lwwset_update, argc, argv,
-                      (size_t)op.listed * LT_LWWSET_BYTES_PER_LISTED);
+                      (size_t)op.listed * LT_BYTES_PER_LISTED);
     int normal = enif_thread_type() == ERL_NIF_THR_NORMAL_SCHEDULER;
     elem_list l;
     int rc = read_elems(env, &op, normal ? &budget : NULL, &l);
@@ -333,13 +321,13 @@ static const lt_merge_kind lwwset_merge_kind = {sizeof(lt_cols_merger *), lwwset
                                                 lwwset_merge_bad};
 
 /* lwwset_merge(A, B) -> the merge | {error, {bad_lwwset, Reason}} (bias_mismatch for two sets
- * of different bias). Merges of more than LWWSET_YIELD_BYTES yield. */
+ * of different bias). Merges of more than LT_YIELD_BYTES yield. */
 LT_NIF(lt_nif_lwwset_merge) {
     ErlNifBinary a, b;
     if (argc != 2 || !enif_inspect_binary(env, argv[0], &a) ||
         !enif_inspect_binary(env, argv[1], &b))
         return enif_make_badarg(env);
-    return lt_merge_run(env, &lwwset_merge_kind, LT_TYPE_LWWSET, argv, &a, &b, LWWSET_YIELD_BYTES);
+    return lt_merge_run(env, &lwwset_merge_kind, LT_TYPE_LWWSET, argv, &a, &b, LT_YIELD_BYTES);
 }
 
 /* The list of the elements of a fully checked set, in the binary's order: those in the value
@@ -413,7 +401,7 @@ LT_NIF(lt_nif_lwwset_contains) {
     lt_lwwset_view v;
     lt_err e;
     op_t op = {0, 0, 0, 1, 0};
-    long budget = LT_LWWSET_ENCODE_BUDGET;
+    long budget = LT_ENCODE_BUDGET;
     if (argc != 2 || !get_set(env, argv[1], &bin, &v, &e))
         return enif_make_badarg(env);
     LT_DIRTY_IF_BIG(env, "lwwset_contains", lt_nif_lwwset_contains, argc, argv, bin.size);
@@ -631,14 +619,10 @@ static size_t lwwset_entries(void *state) {
     return ((lt_lwwset_obj *)state)->elems.n;
 }
 
-/* As the G-Set's objects: values of more elements than this, or whose elements' bytes pass
- * LT_DIRTY_TERM_BYTES, are built on a dirty scheduler. */
-#define LT_LWWSET_VALUE_DIRTY_ELEMENTS 1024
-
 /* Whether value/1 is big work. */
 static int lwwset_value_is_big(void *state) {
     const lt_lwwset_obj *o = state;
-    return o->live > LT_LWWSET_VALUE_DIRTY_ELEMENTS || o->elems.arena.len > LT_DIRTY_TERM_BYTES;
+    return o->live > LT_VALUE_DIRTY_ELEMENTS || o->elems.arena.len > LT_DIRTY_TERM_BYTES;
 }
 
 /* Queries are O(1) but for encoding the element of a {contains, E}. */
@@ -647,21 +631,21 @@ static int lwwset_query_is_big(ErlNifEnv *env, void *state, ERL_NIF_TERM q) {
     const ERL_NIF_TERM *el;
     (void)state;
     return enif_get_tuple(env, q, &arity, &el) && arity == 2 &&
-           lt_term_is_big(env, el[1], LT_LWWSET_PROBE_BUDGET);
+           lt_term_is_big(env, el[1], LT_PROBE_BUDGET);
 }
 
 /* Whether an op is big work: a list of many elements, or elements whose encoding visits more
- * than LT_LWWSET_PROBE_BUDGET terms or writes more than LT_DIRTY_TERM_BYTES bytes. Called
+ * than LT_PROBE_BUDGET terms or writes more than LT_DIRTY_TERM_BYTES bytes. Called
  * without the object's lock, on the op alone; a malformed op is "small" (update says badarg). */
 static int lwwset_update_is_big(ErlNifEnv *env, ERL_NIF_TERM op_term) {
     op_t op;
     ERL_NIF_TERM head, tail;
-    long budget = LT_LWWSET_PROBE_BUDGET;
+    long budget = LT_PROBE_BUDGET;
     lt_buf scratch;
     int big = 0;
     if (!parse_op(env, op_term, &op))
         return 0;
-    if ((size_t)op.listed * LT_LWWSET_BYTES_PER_LISTED > LT_DIRTY_TERM_BYTES)
+    if ((size_t)op.listed * LT_BYTES_PER_LISTED > LT_DIRTY_TERM_BYTES)
         return 1;
     lt_buf_init(&scratch);
     tail = op.arg;

@@ -9,19 +9,6 @@
 
 #include <stdlib.h>
 
-/* Terms visited while encoding elements on a normal scheduler before the call moves to a dirty
- * one (as canon_encode): about 1 ms of work. */
-#define LT_SET_ENCODE_BUDGET 50000
-/* The object path cannot move once it holds the object's lock, so update_is_big (below) probes
- * an op's elements with this smaller budget first (tens of microseconds at most). */
-#define LT_SET_PROBE_BUDGET 2048
-/* Work per element of an add_all list, in bytes against the LT_DIRTY_TERM_BYTES cut-off (as
- * clock_from_list counts its entries). */
-#define LT_SET_BYTES_PER_LISTED 64
-/* Merges above this many input bytes yield (lt_nif_merge.c): the merge walks about 0.5 ns a
- * byte, so the call that runs at once takes some tens of microseconds. */
-#define SET_YIELD_BYTES (64 * 1024)
-
 /* The tag argument of a set_* NIF: 0 (badarg) unless it is a set type. */
 static int get_tag(ErlNifEnv *env, ERL_NIF_TERM t, uint8_t *tag) {
     unsigned v;
@@ -167,14 +154,14 @@ LT_NIF(lt_nif_set_update) {
     uint8_t tag;
     ERL_NIF_TERM arg;
     unsigned listed;
-    long budget = LT_SET_ENCODE_BUDGET;
+    long budget = LT_ENCODE_BUDGET;
     int kind;
     if (argc != 3 || !get_tag(env, argv[0], &tag) || !enif_inspect_binary(env, argv[2], &bin) ||
         (kind = parse_op(env, argv[1], tag, &arg, &listed)) == OP_NONE)
         return enif_make_badarg(env);
     LT_DIRTY_IF_BIG(env, "set_update", lt_nif_set_update, argc, argv, bin.size);
     LT_DIRTY_IF_TERMS(env, "set_update", lt_nif_set_update, argc, argv,
-                      (size_t)listed * LT_SET_BYTES_PER_LISTED);
+                      (size_t)listed * LT_BYTES_PER_LISTED);
     int normal = enif_thread_type() == ERL_NIF_THR_NORMAL_SCHEDULER;
     elem_list l;
     int rc = read_elems(env, kind, arg, listed, kind == OP_REMOVE ? LT_SET_REMOVED : LT_SET_ADDED,
@@ -247,14 +234,14 @@ static const lt_merge_kind set_merge_kind = {sizeof(lt_cols_merger *), set_merge
                                              lt_merge_cols_step, lt_merge_cols_stop, bad_set};
 
 /* set_merge(Tag, A, B) -> the union | {error, {bad_<type>, Reason}}. Merges of more than
- * SET_YIELD_BYTES yield. */
+ * LT_YIELD_BYTES yield. */
 LT_NIF(lt_nif_set_merge) {
     ErlNifBinary a, b;
     uint8_t tag;
     if (argc != 3 || !get_tag(env, argv[0], &tag) || !enif_inspect_binary(env, argv[1], &a) ||
         !enif_inspect_binary(env, argv[2], &b))
         return enif_make_badarg(env);
-    return lt_merge_run(env, &set_merge_kind, tag, argv + 1, &a, &b, SET_YIELD_BYTES);
+    return lt_merge_run(env, &set_merge_kind, tag, argv + 1, &a, &b, LT_YIELD_BYTES);
 }
 
 /* The list of the elements of a checked (lt_set_check_full) set, in the binary's order: those
@@ -326,7 +313,7 @@ LT_NIF(lt_nif_set_contains) {
     lt_set_view v;
     lt_err e;
     uint8_t tag;
-    long budget = LT_SET_ENCODE_BUDGET;
+    long budget = LT_ENCODE_BUDGET;
     if (argc != 3 || !get_tag(env, argv[0], &tag) || !get_set(env, argv[2], tag, &bin, &v, &e))
         return enif_make_badarg(env);
     LT_DIRTY_IF_BIG(env, "set_contains", lt_nif_set_contains, argc, argv, bin.size);
@@ -541,16 +528,10 @@ static size_t set_entries(void *state) {
     return ((lt_set_obj *)state)->elems.n;
 }
 
-/* Objects whose value holds more elements than this, or whose elements' bytes pass
- * LT_DIRTY_TERM_BYTES, build it on a dirty scheduler: decoding and sorting (with unpredictable
- * branches: about 0.1 ms per 500 elements, decoding aside, on the bench machine) stay well
- * under 1 ms below the cut-offs. */
-#define LT_SET_VALUE_DIRTY_ELEMENTS 1024
-
 /* Whether value/1 is big work. */
 static int set_value_is_big(void *state) {
     const lt_set_obj *o = state;
-    return o->live > LT_SET_VALUE_DIRTY_ELEMENTS || o->elems.arena.len > LT_DIRTY_TERM_BYTES;
+    return o->live > LT_VALUE_DIRTY_ELEMENTS || o->elems.arena.len > LT_DIRTY_TERM_BYTES;
 }
 
 /* Queries are O(1) but for encoding the element of a {contains, E}. */
@@ -559,25 +540,25 @@ static int set_query_is_big(ErlNifEnv *env, void *state, ERL_NIF_TERM q) {
     const ERL_NIF_TERM *el;
     (void)state;
     return enif_get_tuple(env, q, &arity, &el) && arity == 2 &&
-           lt_term_is_big(env, el[1], LT_SET_PROBE_BUDGET);
+           lt_term_is_big(env, el[1], LT_PROBE_BUDGET);
 }
 
 /* Whether an op is big work: an add_all of many elements, or elements whose encoding visits
- * more than LT_SET_PROBE_BUDGET terms or writes more than LT_DIRTY_TERM_BYTES bytes. Called
+ * more than LT_PROBE_BUDGET terms or writes more than LT_DIRTY_TERM_BYTES bytes. Called
  * without the object's lock, on the op alone; a malformed op is "small" (update says badarg). */
 static int set_update_is_big(ErlNifEnv *env, ERL_NIF_TERM op) {
     int arity;
     const ERL_NIF_TERM *el;
     unsigned listed = 1;
     ERL_NIF_TERM head, tail;
-    long budget = LT_SET_PROBE_BUDGET;
+    long budget = LT_PROBE_BUDGET;
     lt_buf scratch;
     int big = 0;
     if (!enif_get_tuple(env, op, &arity, &el) || arity != 2)
         return 0;
     if (el[0] == lt_atom.add_all && !enif_get_list_length(env, el[1], &listed))
         return 0;
-    if ((size_t)listed * LT_SET_BYTES_PER_LISTED > LT_DIRTY_TERM_BYTES)
+    if ((size_t)listed * LT_BYTES_PER_LISTED > LT_DIRTY_TERM_BYTES)
         return 1;
     lt_buf_init(&scratch);
     tail = el[1];

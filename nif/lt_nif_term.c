@@ -4,10 +4,6 @@
 #include "lt_canon.h"
 #include "lt_hash.h"
 
-/* Terms visited on a normal scheduler before an encode moves to a dirty one (see
- * lt_nif_canon_encode); about 1 ms of work on the bench machine. */
-#define LT_ENCODE_BUDGET 50000
-/* Actors are identities (node names, ids): their canonical form is capped. */
 /* The largest input canon_decode accepts. */
 #define LT_DECODE_MAX_BYTES (64u * 1024 * 1024)
 
