@@ -153,7 +153,7 @@ bench: deps
 	$(MAKE) all
 	rebar3 as bench compile
 	erl -noshell -pa _build/bench/lib/lattice/ebin -pa _build/bench/lib/lattice/bench \
-	  -pa _build/bench/lib/lattice/test -eval 'lattice_bench:main($(BENCH_GROUP)), halt().'
+	  -pa _build/bench/lib/lattice/test -pa _build/bench/lib/lattice/test/support -eval 'lattice_bench:main($(BENCH_GROUP)), halt().'
 
 .PHONY: shell
 shell: deps
