@@ -157,6 +157,15 @@ lt_err lt_encode_term(ErlNifEnv *env, ERL_NIF_TERM t, lt_buf *b, long *budget);
 /* Whether encoding t is big work for a normal scheduler: it visits more than `budget` terms
  * or writes more than LT_DIRTY_TERM_BYTES. Not data is "small" (the call says badarg). */
 int lt_term_is_big(ErlNifEnv *env, ERL_NIF_TERM t, long budget);
+/* An object's update_is_big for an op on `listed` terms (the elements of the list `arg` when
+ * is_list, else `arg` itself; each followed by *extra when not NULL, a put's value): whether
+ * they are too many (LT_BYTES_PER_LISTED each against LT_DIRTY_TERM_BYTES), or encoding them
+ * visits more than LT_PROBE_BUDGET terms or writes more than LT_DIRTY_TERM_BYTES bytes. A
+ * term that is not data is "small" (the update says badarg). */
+int lt_op_terms_are_big(ErlNifEnv *env, ERL_NIF_TERM arg, int is_list, unsigned listed,
+                        const ERL_NIF_TERM *extra);
+/* The sets' query_is_big: their queries are O(1) but for encoding the E of {contains, E}. */
+int lt_contains_query_is_big(ErlNifEnv *env, void *state, ERL_NIF_TERM q);
 /* Decodes one term at p[*off..len), checking every rule of the format on the way (no need
  * for lt_canon_validate first); bytes after the term are the caller's business. When
  * `existing_atoms` is set, an atom that does not exist yet is not created: returns LT_E_BAD_TAG and

@@ -863,35 +863,12 @@ static int update_is_big(ErlNifEnv *env, ERL_NIF_TERM opt) {
     int arity;
     const ERL_NIF_TERM *el;
     unsigned listed = 1;
-    ERL_NIF_TERM head, tail;
-    long budget = LT_PROBE_BUDGET;
-    lt_buf scratch;
-    uint8_t scratch_mem[256];
-    int big = 0, is_list;
     if (!enif_get_tuple(env, opt, &arity, &el) || arity < 2)
         return 0;
-    is_list = el[0] == lt_atom.add_all || el[0] == lt_atom.remove_all;
+    int is_list = el[0] == lt_atom.add_all || el[0] == lt_atom.remove_all;
     if (is_list && !enif_get_list_length(env, el[1], &listed))
         return 0;
-    if ((size_t)listed * LT_BYTES_PER_LISTED > LT_DIRTY_TERM_BYTES)
-        return 1;
-    lt_buf_init_spill(&scratch, scratch_mem, sizeof scratch_mem);
-    tail = el[1];
-    for (unsigned k = 0; k < listed && !big; k++) {
-        head = el[1];
-        if (is_list && !enif_get_list_cell(env, tail, &head, &tail))
-            break;
-        lt_err rc = lt_encode_term(env, head, &scratch, &budget);
-        if (rc == LT_OK && arity >= 3)
-            rc = lt_encode_term(env, el[2], &scratch, &budget); /* a put's value */
-        if (rc != LT_OK) {
-            big = rc == LT_E_BUDGET;
-            break;
-        }
-        big = scratch.len > LT_DIRTY_TERM_BYTES;
-    }
-    lt_buf_free(&scratch);
-    return big;
+    return lt_op_terms_are_big(env, el[1], is_list, listed, arity >= 3 ? &el[2] : NULL);
 }
 
 #define DK_OBJ_TYPE(TAG, KIND, CREATE)                                                             \

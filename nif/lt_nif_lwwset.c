@@ -625,43 +625,13 @@ static int lwwset_value_is_big(void *state) {
     return o->live > LT_VALUE_DIRTY_ELEMENTS || o->elems.arena.len > LT_DIRTY_TERM_BYTES;
 }
 
-/* Queries are O(1) but for encoding the element of a {contains, E}. */
-static int lwwset_query_is_big(ErlNifEnv *env, void *state, ERL_NIF_TERM q) {
-    int arity;
-    const ERL_NIF_TERM *el;
-    (void)state;
-    return enif_get_tuple(env, q, &arity, &el) && arity == 2 &&
-           lt_term_is_big(env, el[1], LT_PROBE_BUDGET);
-}
-
 /* Whether an op is big work: a list of many elements, or elements whose encoding visits more
  * than LT_PROBE_BUDGET terms or writes more than LT_DIRTY_TERM_BYTES bytes. Called
  * without the object's lock, on the op alone; a malformed op is "small" (update says badarg). */
 static int lwwset_update_is_big(ErlNifEnv *env, ERL_NIF_TERM op_term) {
     op_t op;
-    ERL_NIF_TERM head, tail;
-    long budget = LT_PROBE_BUDGET;
-    lt_buf scratch;
-    int big = 0;
-    if (!parse_op(env, op_term, &op))
-        return 0;
-    if ((size_t)op.listed * LT_BYTES_PER_LISTED > LT_DIRTY_TERM_BYTES)
-        return 1;
-    lt_buf_init(&scratch);
-    tail = op.arg;
-    for (unsigned k = 0; k < op.listed && !big; k++) {
-        head = op.arg;
-        if (op.list && !enif_get_list_cell(env, tail, &head, &tail))
-            break;
-        lt_err rc = lt_encode_term(env, head, &scratch, &budget);
-        if (rc != LT_OK) {
-            big = rc == LT_E_BUDGET;
-            break; /* or not data: the update says badarg */
-        }
-        big = scratch.len > LT_DIRTY_TERM_BYTES;
-    }
-    lt_buf_free(&scratch);
-    return big;
+    return parse_op(env, op_term, &op) &&
+           lt_op_terms_are_big(env, op.arg, op.list, op.listed, NULL);
 }
 
 const lt_obj_type lt_obj_lwwset = {
@@ -678,5 +648,5 @@ const lt_obj_type lt_obj_lwwset = {
     .entries = lwwset_entries,
     .update_is_big = lwwset_update_is_big,
     .value_is_big = lwwset_value_is_big,
-    .query_is_big = lwwset_query_is_big,
+    .query_is_big = lt_contains_query_is_big,
 };

@@ -534,15 +534,6 @@ static int set_value_is_big(void *state) {
     return o->live > LT_VALUE_DIRTY_ELEMENTS || o->elems.arena.len > LT_DIRTY_TERM_BYTES;
 }
 
-/* Queries are O(1) but for encoding the element of a {contains, E}. */
-static int set_query_is_big(ErlNifEnv *env, void *state, ERL_NIF_TERM q) {
-    int arity;
-    const ERL_NIF_TERM *el;
-    (void)state;
-    return enif_get_tuple(env, q, &arity, &el) && arity == 2 &&
-           lt_term_is_big(env, el[1], LT_PROBE_BUDGET);
-}
-
 /* Whether an op is big work: an add_all of many elements, or elements whose encoding visits
  * more than LT_PROBE_BUDGET terms or writes more than LT_DIRTY_TERM_BYTES bytes. Called
  * without the object's lock, on the op alone; a malformed op is "small" (update says badarg). */
@@ -550,31 +541,11 @@ static int set_update_is_big(ErlNifEnv *env, ERL_NIF_TERM op) {
     int arity;
     const ERL_NIF_TERM *el;
     unsigned listed = 1;
-    ERL_NIF_TERM head, tail;
-    long budget = LT_PROBE_BUDGET;
-    lt_buf scratch;
-    int big = 0;
     if (!enif_get_tuple(env, op, &arity, &el) || arity != 2)
         return 0;
     if (el[0] == lt_atom.add_all && !enif_get_list_length(env, el[1], &listed))
         return 0;
-    if ((size_t)listed * LT_BYTES_PER_LISTED > LT_DIRTY_TERM_BYTES)
-        return 1;
-    lt_buf_init(&scratch);
-    tail = el[1];
-    for (unsigned k = 0; k < listed && !big; k++) {
-        head = el[1];
-        if (el[0] == lt_atom.add_all && !enif_get_list_cell(env, tail, &head, &tail))
-            break;
-        lt_err rc = lt_encode_term(env, head, &scratch, &budget);
-        if (rc != LT_OK) {
-            big = rc == LT_E_BUDGET;
-            break; /* or not data: the update says badarg */
-        }
-        big = scratch.len > LT_DIRTY_TERM_BYTES;
-    }
-    lt_buf_free(&scratch);
-    return big;
+    return lt_op_terms_are_big(env, el[1], el[0] == lt_atom.add_all, listed, NULL);
 }
 
 const lt_obj_type lt_obj_gset = {
@@ -591,7 +562,7 @@ const lt_obj_type lt_obj_gset = {
     .entries = set_entries,
     .update_is_big = set_update_is_big,
     .value_is_big = set_value_is_big,
-    .query_is_big = set_query_is_big,
+    .query_is_big = lt_contains_query_is_big,
 };
 
 const lt_obj_type lt_obj_twopset = {
@@ -608,5 +579,5 @@ const lt_obj_type lt_obj_twopset = {
     .entries = set_entries,
     .update_is_big = set_update_is_big,
     .value_is_big = set_value_is_big,
-    .query_is_big = set_query_is_big,
+    .query_is_big = lt_contains_query_is_big,
 };

@@ -198,6 +198,41 @@ lt_err lt_encode_term(ErlNifEnv *env, ERL_NIF_TERM t, lt_buf *b, long *budget) {
     return encode(env, t, b, budget, 0);
 }
 
+int lt_op_terms_are_big(ErlNifEnv *env, ERL_NIF_TERM arg, int is_list, unsigned listed,
+                        const ERL_NIF_TERM *extra) {
+    ERL_NIF_TERM head, tail = arg;
+    long budget = LT_PROBE_BUDGET;
+    uint8_t small[256];
+    lt_buf scratch;
+    int big = 0;
+    if ((size_t)listed * LT_BYTES_PER_LISTED > LT_DIRTY_TERM_BYTES)
+        return 1;
+    lt_buf_init_spill(&scratch, small, sizeof small);
+    for (unsigned k = 0; k < listed && !big; k++) {
+        head = arg;
+        if (is_list && !enif_get_list_cell(env, tail, &head, &tail))
+            break;
+        lt_err rc = lt_encode_term(env, head, &scratch, &budget);
+        if (rc == LT_OK && extra != NULL)
+            rc = lt_encode_term(env, *extra, &scratch, &budget);
+        if (rc != LT_OK) {
+            big = rc == LT_E_BUDGET;
+            break; /* or not data: the update says badarg */
+        }
+        big = scratch.len > LT_DIRTY_TERM_BYTES;
+    }
+    lt_buf_free(&scratch);
+    return big;
+}
+
+int lt_contains_query_is_big(ErlNifEnv *env, void *state, ERL_NIF_TERM q) {
+    int arity;
+    const ERL_NIF_TERM *el;
+    (void)state;
+    return enif_get_tuple(env, q, &arity, &el) && arity == 2 &&
+           lt_term_is_big(env, el[1], LT_PROBE_BUDGET);
+}
+
 int lt_term_is_big(ErlNifEnv *env, ERL_NIF_TERM t, long budget) {
     uint8_t small[256];
     lt_buf scratch;
