@@ -115,9 +115,9 @@ static void op_list_free(op_list *l) {
 }
 
 /* Encodes the op's keys (and for a put, the payload: 8 timestamp bytes, filled in later when
- * the HLC stamps it, then the value). The caller frees l whatever the result. Returns an
- * LT_ENC_* code. */
-static int read_ops(ErlNifEnv *env, const op_term *p, long *budget, op_list *l) {
+ * the HLC stamps it, then the value). The caller frees l whatever the result. Returns LT_OK,
+ * LT_E_NOT_DATA, LT_E_BUDGET or LT_E_NOMEM (as lt_encode_term). */
+static lt_err read_ops(ErlNifEnv *env, const op_term *p, long *budget, op_list *l) {
     ERL_NIF_TERM head, tail = p->arg;
     size_t n = p->listed ? p->listed : 1;
     lt_buf_init_spill(&l->bytes, l->inline_bytes, sizeof l->inline_bytes);
@@ -198,14 +198,14 @@ static uint64_t max_ts(const uint8_t *payload, size_t len, uint64_t max) {
     return ts > max ? ts : max;
 }
 
-/* Stamps an HLC put: past every timestamp the key holds. 0 on success; -1 when the key holds
+/* Stamps an HLC put: past every timestamp the key holds. LT_E_OVERFLOW when the key holds
  * the largest timestamp there is. */
-static int stamp(op_list *l, uint64_t held) {
+static lt_err stamp(op_list *l, uint64_t held) {
     if (held == UINT64_MAX)
-        return -1;
+        return LT_E_OVERFLOW;
     uint64_t ts = lt_hlc_advance_past(held);
     lt_write_be64((uint8_t *)l->ops[0].payload, ts);
-    return 0;
+    return LT_OK;
 }
 
 static ERL_NIF_TERM timestamp_overflow(ErlNifEnv *env) {
@@ -217,7 +217,7 @@ static ERL_NIF_TERM timestamp_overflow(ErlNifEnv *env) {
 static int encode_op(ErlNifEnv *env, const op_term *p, op_list *l) {
     long budget = LT_ENCODE_BUDGET;
     int normal = enif_thread_type() == ERL_NIF_THR_NORMAL_SCHEDULER;
-    int rc = read_ops(env, p, normal ? &budget : NULL, l);
+    lt_err rc = read_ops(env, p, normal ? &budget : NULL, l);
     if (rc == LT_OK && normal && l->bytes.len > LT_DIRTY_TERM_BYTES)
         rc = LT_E_BUDGET; /* few terms but many bytes */
     return rc;
@@ -244,7 +244,7 @@ LT_NIF(lt_nif_dk_update) {
         return enif_make_badarg(env);
     }
     op_list l;
-    int rc = encode_op(env, &p, &l);
+    lt_err rc = encode_op(env, &p, &l);
     if (rc != LT_OK) {
         op_list_free(&l);
         lt_buf_free(&actor);
@@ -275,7 +275,7 @@ LT_NIF(lt_nif_dk_update) {
             lt_dk_dot_at(&v, &en, &off, &d);
             held = max_ts(d.payload, d.payload_len, held);
         }
-        if (stamp(&l, held) != 0) {
+        if (stamp(&l, held) != LT_OK) {
             result = timestamp_overflow(env);
             goto done_view;
         }
@@ -495,10 +495,10 @@ static ERL_NIF_TERM answer(ErlNifEnv *env, uint8_t tag, ERL_NIF_TERM what, int f
 }
 
 /* Encodes a key term into `small` (cap bytes) or, when it is larger, into heap memory (the
- * caller frees b either way: lt_buf_free leaves a fixed buffer alone). 0 when it is not data,
- * -1 when out of memory. */
-static int encode_key(ErlNifEnv *env, ERL_NIF_TERM t, lt_buf *b, uint8_t *small, size_t cap,
-                      uint64_t *id) {
+ * caller frees b either way: lt_buf_free leaves a fixed buffer alone). LT_E_NOT_DATA when it
+ * is not data, LT_E_NOMEM when out of memory. */
+static lt_err encode_key(ErlNifEnv *env, ERL_NIF_TERM t, lt_buf *b, uint8_t *small, size_t cap,
+                         uint64_t *id) {
     lt_buf_init_fixed(b, small, cap);
     lt_err rc = lt_encode_term(env, t, b, NULL);
     if (rc == LT_E_NOMEM) { /* too big for the stack */
@@ -506,9 +506,9 @@ static int encode_key(ErlNifEnv *env, ERL_NIF_TERM t, lt_buf *b, uint8_t *small,
         rc = lt_encode_term(env, t, b, NULL);
     }
     if (rc != LT_OK)
-        return rc == LT_E_NOMEM ? -1 : 0;
+        return rc;
     *id = lt_actor_id(b->data, b->len);
-    return 1;
+    return LT_OK;
 }
 
 /* dk_query(Tag, Query, State) -> the answer | {error, ...}: size, {contains, E}, {get, K}
@@ -536,11 +536,12 @@ LT_NIF(lt_nif_dk_query) {
     uint8_t small[256];
     uint64_t id;
     lt_dk_entry en;
-    int found = 0, rc = encode_key(env, key, &scratch, small, sizeof small, &id);
-    if (rc != 1) {
+    int found = 0;
+    lt_err rc = encode_key(env, key, &scratch, small, sizeof small, &id);
+    if (rc != LT_OK) {
         lt_buf_free(&scratch);
         lt_dk_close(&v);
-        return rc < 0 ? lt_raise_nomem(env) : enif_make_badarg(env);
+        return rc == LT_E_NOMEM ? lt_raise_nomem(env) : enif_make_badarg(env);
     }
     e = lt_dk_lookup(&v, id, scratch.data, scratch.len, &en, &found);
     const uint8_t *pl = NULL;
@@ -700,7 +701,7 @@ static ERL_NIF_TERM update(ErlNifEnv *env, void *state, ERL_NIF_TERM opt, ERL_NI
         return enif_make_badarg(env);
     }
     /* No budget: obj_update moved large ops to a dirty scheduler already (update_is_big). */
-    int rc = read_ops(env, &p, NULL, &l);
+    lt_err rc = read_ops(env, &p, NULL, &l);
     ERL_NIF_TERM result;
     if (rc != LT_OK) {
         result = rc == LT_E_NOMEM ? lt_raise_nomem(env) : enif_make_badarg(env);
@@ -713,7 +714,7 @@ static ERL_NIF_TERM update(ErlNifEnv *env, void *state, ERL_NIF_TERM opt, ERL_NI
             const lt_dk_odot *d = &lt_dk_obj_dots(o, (size_t)s)[j];
             held = max_ts(d->payload, d->payload_len, held);
         }
-        if (stamp(&l, held) != 0) {
+        if (stamp(&l, held) != LT_OK) {
             result = timestamp_overflow(env);
             goto done;
         }
@@ -801,10 +802,10 @@ static ERL_NIF_TERM query(ErlNifEnv *env, void *state, ERL_NIF_TERM q) {
     uint8_t small[256];
     lt_buf scratch;
     uint64_t id;
-    int rc = encode_key(env, key, &scratch, small, sizeof small, &id);
+    lt_err rc = encode_key(env, key, &scratch, small, sizeof small, &id);
     ERL_NIF_TERM result;
-    if (rc != 1) {
-        result = rc < 0 ? lt_raise_nomem(env) : enif_make_badarg(env);
+    if (rc != LT_OK) {
+        result = rc == LT_E_NOMEM ? lt_raise_nomem(env) : enif_make_badarg(env);
     } else {
         ptrdiff_t s = lt_dk_obj_find(o, id, scratch.data, scratch.len);
         const lt_dk_odot *w = s >= 0 && o->tag == LT_TYPE_LWWMAP ? obj_winner(o, (size_t)s) : NULL;
@@ -848,7 +849,7 @@ static int query_is_big(ErlNifEnv *env, void *state, ERL_NIF_TERM q) {
     lt_buf scratch;
     uint64_t id;
     int big = 0;
-    if (encode_key(env, key, &scratch, small, sizeof small, &id) == 1) {
+    if (encode_key(env, key, &scratch, small, sizeof small, &id) == LT_OK) {
         ptrdiff_t s = lt_dk_obj_find(o, id, scratch.data, scratch.len);
         big = s >= 0 && obj_winner(o, (size_t)s)->payload_len > LT_DIRTY_TERM_BYTES;
     }

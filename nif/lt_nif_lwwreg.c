@@ -61,14 +61,14 @@ static int field(ErlNifEnv *env, const lt_lwwreg_view *v, ERL_NIF_TERM name, ERL
 
 /* Whether a value's encoding is too much for a normal scheduler: more terms than the budget,
  * or more bytes than a pass over bytes should take. */
-static int encoded_is_big(int rc, const lt_buf *b) {
+static int encoded_is_big(lt_err rc, const lt_buf *b) {
     return rc == LT_E_BUDGET || (rc == LT_OK && b->len > LT_DIRTY_BYTES);
 }
 
 /* Encodes a value into b (the caller's buffer, cleared first; the caller frees it) with a
- * budget on a normal scheduler, none on a dirty one; returns an LT_ENC_* code, LT_E_BUDGET
+ * budget on a normal scheduler, none on a dirty one; returns lt_encode_term's result, LT_E_BUDGET
  * meaning "go dirty". A large binary at the top goes dirty before it is copied. */
-static int encode_value(ErlNifEnv *env, ERL_NIF_TERM value, lt_buf *b) {
+static lt_err encode_value(ErlNifEnv *env, ERL_NIF_TERM value, lt_buf *b) {
     long budget = (LT_ENCODE_BUDGET / 2);
     int normal = enif_thread_type() == ERL_NIF_THR_NORMAL_SCHEDULER;
     ErlNifBinary blob;
@@ -282,7 +282,7 @@ static ERL_NIF_TERM reg_update(ErlNifEnv *env, void *state, ERL_NIF_TERM op, ERL
     lt_buf_init(&act);
     lt_buf_init(&delta);
     int ok = get_op(env, op, &value, &ts) && lt_actor_from_term(env, actor, &act, &id);
-    int rc = ok ? lt_encode_term(env, value, &val, NULL) : LT_E_NOT_DATA;
+    lt_err rc = ok ? lt_encode_term(env, value, &val, NULL) : LT_E_NOT_DATA;
     ERL_NIF_TERM r;
     if (rc != LT_OK) {
         r = rc == LT_E_NOMEM ? lt_raise_nomem(env) : enif_make_badarg(env);
@@ -348,7 +348,7 @@ static int reg_update_is_big(ErlNifEnv *env, ERL_NIF_TERM op) {
     if (!get_op(env, op, &value, &ts))
         return 0; /* badarg, from reg_update */
     lt_buf_init(&b);
-    int rc = encode_value(env, value, &b);
+    lt_err rc = encode_value(env, value, &b);
     lt_buf_free(&b);
     return rc == LT_E_BUDGET;
 }

@@ -91,7 +91,7 @@ static void elem_list_free(elem_list *l) {
 /* Encodes the op's elements into l (which the caller frees with elem_list_free whatever the
  * result), every timestamp 0. `budget` counts terms visited, NULL for no limit. Returns
  * LT_OK, LT_E_NOT_DATA (an element that is not data), LT_E_BUDGET or LT_E_NOMEM. */
-static int read_elems(ErlNifEnv *env, const op_t *op, long *budget, elem_list *l) {
+static lt_err read_elems(ErlNifEnv *env, const op_t *op, long *budget, elem_list *l) {
     ERL_NIF_TERM head, tail = op->arg;
     size_t e_bytes, offs_bytes, listed = op->listed ? op->listed : 1;
     lt_buf_init(&l->bytes);
@@ -236,7 +236,7 @@ LT_NIF(lt_nif_lwwset_update) {
                       (size_t)op.listed * LT_BYTES_PER_LISTED);
     int normal = enif_thread_type() == ERL_NIF_THR_NORMAL_SCHEDULER;
     elem_list l;
-    int rc = read_elems(env, &op, normal ? &budget : NULL, &l);
+    lt_err rc = read_elems(env, &op, normal ? &budget : NULL, &l);
     if (rc != LT_OK) {
         elem_list_free(&l);
         if (rc == LT_E_BUDGET) /* big elements: start again where time does not matter */
@@ -408,7 +408,7 @@ LT_NIF(lt_nif_lwwset_contains) {
     elem_list l;
     int normal = enif_thread_type() == ERL_NIF_THR_NORMAL_SCHEDULER;
     op.arg = argv[0];
-    int rc = read_elems(env, &op, normal ? &budget : NULL, &l);
+    lt_err rc = read_elems(env, &op, normal ? &budget : NULL, &l);
     if (rc != LT_OK) {
         elem_list_free(&l);
         if (rc == LT_E_BUDGET)
@@ -512,7 +512,7 @@ static ERL_NIF_TERM lwwset_obj_update(ErlNifEnv *env, void *state, ERL_NIF_TERM 
     (void)actor;
     if (!parse_op(env, op_term, &op))
         return enif_make_badarg(env);
-    int rc = read_elems(env, &op, NULL, &l);
+    lt_err rc = read_elems(env, &op, NULL, &l);
     if (rc != LT_OK) {
         elem_list_free(&l);
         return rc == LT_E_NOMEM ? lt_raise_nomem(env) : enif_make_badarg(env);
@@ -593,7 +593,7 @@ static ERL_NIF_TERM lwwset_query(ErlNifEnv *env, void *state, ERL_NIF_TERM query
         return enif_make_badarg(env);
     elem_list l;
     op.arg = el[1];
-    int rc = read_elems(env, &op, NULL, &l);
+    lt_err rc = read_elems(env, &op, NULL, &l);
     if (rc != LT_OK) {
         elem_list_free(&l);
         return rc == LT_E_NOMEM ? lt_raise_nomem(env) : enif_make_badarg(env);

@@ -85,8 +85,8 @@ static void elem_list_free(elem_list *l) {
  * the caller frees with elem_list_free whatever the result). `budget` counts terms visited,
  * NULL for no limit. Returns LT_OK, LT_E_NOT_DATA (an element that is not data),
  * LT_E_BUDGET or LT_E_NOMEM. */
-static int read_elems(ErlNifEnv *env, int kind, ERL_NIF_TERM arg, unsigned listed, uint8_t flags,
-                      long *budget, elem_list *l) {
+static lt_err read_elems(ErlNifEnv *env, int kind, ERL_NIF_TERM arg, unsigned listed, uint8_t flags,
+                         long *budget, elem_list *l) {
     ERL_NIF_TERM head, tail = arg;
     size_t e_bytes, offs_bytes;
     lt_buf_init(&l->bytes);
@@ -164,8 +164,9 @@ LT_NIF(lt_nif_set_update) {
                       (size_t)listed * LT_BYTES_PER_LISTED);
     int normal = enif_thread_type() == ERL_NIF_THR_NORMAL_SCHEDULER;
     elem_list l;
-    int rc = read_elems(env, kind, arg, listed, kind == OP_REMOVE ? LT_SET_REMOVED : LT_SET_ADDED,
-                        normal ? &budget : NULL, &l);
+    lt_err rc =
+        read_elems(env, kind, arg, listed, kind == OP_REMOVE ? LT_SET_REMOVED : LT_SET_ADDED,
+                   normal ? &budget : NULL, &l);
     if (rc != LT_OK) {
         elem_list_free(&l);
         if (rc == LT_E_BUDGET) /* big elements: start again where time does not matter */
@@ -319,7 +320,7 @@ LT_NIF(lt_nif_set_contains) {
     LT_DIRTY_IF_BIG(env, "set_contains", lt_nif_set_contains, argc, argv, bin.size);
     elem_list l;
     int normal = enif_thread_type() == ERL_NIF_THR_NORMAL_SCHEDULER;
-    int rc = read_elems(env, OP_ADD, argv[1], 1, LT_SET_ADDED, normal ? &budget : NULL, &l);
+    lt_err rc = read_elems(env, OP_ADD, argv[1], 1, LT_SET_ADDED, normal ? &budget : NULL, &l);
     if (rc != LT_OK) {
         elem_list_free(&l);
         if (rc == LT_E_BUDGET)
@@ -434,8 +435,8 @@ static ERL_NIF_TERM set_update(ErlNifEnv *env, void *state, ERL_NIF_TERM op, ERL
     if (kind == OP_NONE)
         return enif_make_badarg(env);
     /* No budget: obj_update moved large ops to a dirty scheduler already (update_is_big). */
-    int rc = read_elems(env, kind, arg, listed, kind == OP_REMOVE ? LT_SET_REMOVED : LT_SET_ADDED,
-                        NULL, &l);
+    lt_err rc = read_elems(env, kind, arg, listed,
+                           kind == OP_REMOVE ? LT_SET_REMOVED : LT_SET_ADDED, NULL, &l);
     if (rc != LT_OK) {
         elem_list_free(&l);
         return rc == LT_E_NOMEM ? lt_raise_nomem(env) : enif_make_badarg(env);
@@ -503,7 +504,7 @@ static ERL_NIF_TERM set_query(ErlNifEnv *env, void *state, ERL_NIF_TERM query) {
     if (!enif_get_tuple(env, query, &arity, &el) || arity != 2 || el[0] != lt_atom.contains)
         return enif_make_badarg(env);
     elem_list l;
-    int rc = read_elems(env, OP_ADD, el[1], 1, LT_SET_ADDED, NULL, &l);
+    lt_err rc = read_elems(env, OP_ADD, el[1], 1, LT_SET_ADDED, NULL, &l);
     if (rc != LT_OK) {
         elem_list_free(&l);
         return rc == LT_E_NOMEM ? lt_raise_nomem(env) : enif_make_badarg(env);
