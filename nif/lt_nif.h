@@ -208,7 +208,8 @@ void lt_value_items_sort(lt_value_item **order, size_t k);
 ERL_NIF_TERM lt_value_items_list(ErlNifEnv *env, lt_value_item **order, size_t k);
 
 /* ---- the NIFs, one file per concept; the table is in lt_nif.c --------------------------- */
-#define LT_NIF(name) ERL_NIF_TERM name(ErlNifEnv *env, int argc, const ERL_NIF_TERM argv[])
+#define LT_NIF_ARGS ErlNifEnv *env, int argc, const ERL_NIF_TERM argv[]
+#define LT_NIF(name) ERL_NIF_TERM name(LT_NIF_ARGS)
 
 LT_NIF(lt_nif_canon_encode);
 LT_NIF(lt_nif_canon_decode);

@@ -359,39 +359,44 @@ static ERL_NIF_TERM elements_list(ErlNifEnv *env, const lt_lwwset_view *v, int a
     return list;
 }
 
-/* lwwset_value(State) -> [E] (the elements in the value, in the binary's order) |
- * {error, ...}. Checks every rule, as the elements become terms. */
-LT_NIF(lt_nif_lwwset_value) {
+/* lwwset_value and lwwset_to_list: open, check every rule (as the elements become terms),
+ * list. *made is set when the result is the list (not badarg, an error, or the call moved to
+ * a dirty scheduler, whose term may only be returned); *v is then the opened view. */
+static ERL_NIF_TERM checked_list(ErlNifEnv *env, int argc, const ERL_NIF_TERM argv[],
+                                 const char *name, ERL_NIF_TERM (*self)(LT_NIF_ARGS), int to_list,
+                                 lt_lwwset_view *v, int *made) {
     ErlNifBinary bin;
-    lt_lwwset_view v;
     lt_err e;
-    if (argc != 1 || !get_set(env, argv[0], &bin, &v, &e))
+    *made = 0;
+    if (argc != 1 || !get_set(env, argv[0], &bin, v, &e))
         return enif_make_badarg(env);
     if (e != LT_OK)
         return bad(env, e);
-    LT_DIRTY_IF_TERMS(env, "lwwset_value", lt_nif_lwwset_value, argc, argv, bin.size);
-    if ((e = lt_lwwset_check_full(&v)) != LT_OK)
+    LT_DIRTY_IF_TERMS(env, name, self, argc, argv, bin.size);
+    if ((e = lt_lwwset_check_full(v)) != LT_OK)
         return bad(env, e);
-    ERL_NIF_TERM list = elements_list(env, &v, 0, &e);
+    ERL_NIF_TERM list = elements_list(env, v, to_list, &e);
+    *made = e == LT_OK;
     return e == LT_OK ? list : bad(env, e);
 }
 
-/* lwwset_to_list(State) -> {add | remove, [{E, AddTs, RemTs}]}, every entry in the binary's
- * order | {error, ...}. Checks every rule. */
-LT_NIF(lt_nif_lwwset_to_list) {
-    ErlNifBinary bin;
+/* lwwset_value(State) -> [E] (the elements in the value, in the binary's order) |
+ * {error, ...}. */
+LT_NIF(lt_nif_lwwset_value) {
     lt_lwwset_view v;
-    lt_err e;
-    if (argc != 1 || !get_set(env, argv[0], &bin, &v, &e))
-        return enif_make_badarg(env);
-    if (e != LT_OK)
-        return bad(env, e);
-    LT_DIRTY_IF_TERMS(env, "lwwset_to_list", lt_nif_lwwset_to_list, argc, argv, bin.size);
-    if ((e = lt_lwwset_check_full(&v)) != LT_OK)
-        return bad(env, e);
-    ERL_NIF_TERM list = elements_list(env, &v, 1, &e);
-    if (e != LT_OK)
-        return bad(env, e);
+    int made;
+    return checked_list(env, argc, argv, "lwwset_value", lt_nif_lwwset_value, 0, &v, &made);
+}
+
+/* lwwset_to_list(State) -> {add | remove, [{E, AddTs, RemTs}]}, every entry in the binary's
+ * order | {error, ...}. */
+LT_NIF(lt_nif_lwwset_to_list) {
+    lt_lwwset_view v;
+    int made;
+    ERL_NIF_TERM list =
+        checked_list(env, argc, argv, "lwwset_to_list", lt_nif_lwwset_to_list, 1, &v, &made);
+    if (!made)
+        return list;
     return enif_make_tuple2(env, v.bias == LT_LWWSET_ADD ? lt_atom.add : lt_atom.remove, list);
 }
 

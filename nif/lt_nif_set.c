@@ -272,9 +272,9 @@ static ERL_NIF_TERM elements_list(ErlNifEnv *env, const lt_set_view *v, int all,
     return list;
 }
 
-/* set_value(Tag, State) -> [E] (the elements in the value, in the binary's order) |
- * {error, ...}. Checks every rule, as the elements become terms. */
-LT_NIF(lt_nif_set_value) {
+/* set_value and set_to_list: open, check every rule (as the elements become terms), list. */
+static ERL_NIF_TERM checked_list(ErlNifEnv *env, int argc, const ERL_NIF_TERM argv[],
+                                 const char *name, ERL_NIF_TERM (*self)(LT_NIF_ARGS), int to_list) {
     ErlNifBinary bin;
     lt_set_view v;
     lt_err e;
@@ -283,29 +283,23 @@ LT_NIF(lt_nif_set_value) {
         return enif_make_badarg(env);
     if (e != LT_OK)
         return bad_set(env, tag, e);
-    LT_DIRTY_IF_TERMS(env, "set_value", lt_nif_set_value, argc, argv, bin.size);
+    LT_DIRTY_IF_TERMS(env, name, self, argc, argv, bin.size);
     if ((e = lt_set_check_full(&v)) != LT_OK)
         return bad_set(env, tag, e);
-    ERL_NIF_TERM list = elements_list(env, &v, 0, &e);
+    ERL_NIF_TERM list = elements_list(env, &v, to_list, &e);
     return e == LT_OK ? list : bad_set(env, tag, e);
 }
 
+/* set_value(Tag, State) -> [E] (the elements in the value, in the binary's order) |
+ * {error, ...}. */
+LT_NIF(lt_nif_set_value) {
+    return checked_list(env, argc, argv, "set_value", lt_nif_set_value, 0);
+}
+
 /* set_to_list(Tag, State) -> [E] (G-Set) | [{E, Flags}] (2P-Set), every entry in the binary's
- * order | {error, ...}. Checks every rule. */
+ * order | {error, ...}. */
 LT_NIF(lt_nif_set_to_list) {
-    ErlNifBinary bin;
-    lt_set_view v;
-    lt_err e;
-    uint8_t tag;
-    if (argc != 2 || !get_tag(env, argv[0], &tag) || !get_set(env, argv[1], tag, &bin, &v, &e))
-        return enif_make_badarg(env);
-    if (e != LT_OK)
-        return bad_set(env, tag, e);
-    LT_DIRTY_IF_TERMS(env, "set_to_list", lt_nif_set_to_list, argc, argv, bin.size);
-    if ((e = lt_set_check_full(&v)) != LT_OK)
-        return bad_set(env, tag, e);
-    ERL_NIF_TERM list = elements_list(env, &v, 1, &e);
-    return e == LT_OK ? list : bad_set(env, tag, e);
+    return checked_list(env, argc, argv, "set_to_list", lt_nif_set_to_list, 1);
 }
 
 /* set_contains(Tag, E, State) -> boolean() | {error, ...}. badarg if E is not data. */
