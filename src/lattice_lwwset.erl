@@ -39,7 +39,8 @@
 -export([new/0, new/1, update/3, merge/2, value/1, value/2, equal/2, digest/1, to_term/1,
          validate/1]).
 
--define(TAG, 16#16).
+-include("lattice_types.hrl").
+-define(TAG, ?LT_TYPE_LWWSET).
 -define(IS_TS(T), (is_integer(T) andalso T >= 1 andalso T < 1 bsl 64)).
 
 -type state() :: binary().
@@ -64,9 +65,9 @@ new(Bias) ->
     try do_new(Bias) catch error:badarg -> ?BADARG([Bias]) end.
 
 do_new(add) ->
-    <<?TAG, 1, 0, 0>>;
+    <<?TAG, ?LT_FORMAT_V1, 0, 0>>;
 do_new(remove) ->
-    <<?TAG, 1, 1, 0>>;
+    <<?TAG, ?LT_FORMAT_V1, 1, 0>>;
 do_new(Bias) ->
     erlang:error(badarg, [Bias]).
 
