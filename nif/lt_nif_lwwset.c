@@ -680,6 +680,14 @@ static int lwwset_update_is_big(ErlNifEnv *env, ERL_NIF_TERM op_term) {
     return big;
 }
 
+_Static_assert(
+    LT_DIRTY_TERM_BYTES / LT_LWWSET_BYTES_PER_LISTED <= LT_OBJ_UPDATE_KEYS,
+    "lwwset_update_is_big lets through no more elements than grow_is_big is asked about");
+
+static int lwwset_grow_is_big(void *state, size_t keys, size_t bytes) {
+    return lt_lwwset_obj_grow_is_big(state, keys, bytes);
+}
+
 const lt_obj_type lt_obj_lwwset = {
     .tag = LT_TYPE_LWWSET,
     .bad_kind = &lt_atom.bad_lwwset,
@@ -695,4 +703,5 @@ const lt_obj_type lt_obj_lwwset = {
     .update_is_big = lwwset_update_is_big,
     .value_is_big = lwwset_value_is_big,
     .query_is_big = lwwset_query_is_big,
+    .grow_is_big = lwwset_grow_is_big,
 };
