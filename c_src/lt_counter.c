@@ -136,6 +136,11 @@ void lt_gcounter_obj_free(lt_gcounter_obj *o) {
     o->counts_cap = 0;
 }
 
+int lt_gcounter_obj_grow_is_big(const lt_gcounter_obj *o, size_t keys, size_t bytes) {
+    return lt_table_grow_is_big(&o->actors, keys, bytes) ||
+           lt_grow_is_big(o->actors.n, o->counts_cap, keys);
+}
+
 /* The slot of an actor, added with count 0 if absent. The counts array grows first, so a
  * slot never exists without its count. */
 static ptrdiff_t slot_for(lt_gcounter_obj *o, uint64_t id, const uint8_t *actor, size_t alen) {

@@ -55,6 +55,9 @@ typedef struct {
 
 void lt_gcounter_obj_init(lt_gcounter_obj *o);
 void lt_gcounter_obj_free(lt_gcounter_obj *o);
+/* Whether adding up to `keys` keys (actors) of up to `bytes` key bytes in all may grow the object
+ * by big work (lt_grow_is_big, lt_table.h): a caller on a normal scheduler then goes elsewhere. */
+int lt_gcounter_obj_grow_is_big(const lt_gcounter_obj *o, size_t keys, size_t bytes);
 /* Adds `by` to the actor's count; *count receives the new count. LT_E_OVERFLOW past 2^64-1. */
 LT_WARN_UNUSED lt_err lt_gcounter_obj_increment(lt_gcounter_obj *o, uint64_t id,
                                                 const uint8_t *actor, size_t actor_len, uint64_t by,

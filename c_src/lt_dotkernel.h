@@ -271,6 +271,11 @@ LT_WARN_UNUSED lt_err lt_dk_obj_update(lt_dk_obj *o, uint64_t actor_id, const ui
                                        size_t actor_len, lt_dk_op *ops, size_t k, int all,
                                        lt_buf *delta, size_t *absent);
 
+/* Whether adding up to `keys` keys (actors, keys or dots) of up to `bytes` key bytes in all may
+ * grow the object by big work (lt_grow_is_big, lt_table.h): a caller on a normal scheduler then
+ * goes elsewhere. */
+int lt_dk_obj_grow_is_big(const lt_dk_obj *o, size_t keys, size_t bytes);
+
 /* The key's slot when it is present (has a dot), else -1. */
 ptrdiff_t lt_dk_obj_find(const lt_dk_obj *o, uint64_t id, const uint8_t *key, size_t key_len);
 

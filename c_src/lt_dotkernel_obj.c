@@ -266,6 +266,14 @@ static ptrdiff_t key_slot(lt_dk_obj *o, uint64_t id, const uint8_t *key, size_t 
     return lt_table_insert(&o->keys, id, key, len);
 }
 
+int lt_dk_obj_grow_is_big(const lt_dk_obj *o, size_t keys, size_t bytes) {
+    return lt_table_grow_is_big(&o->actors, keys, bytes) ||
+           lt_grow_is_big(o->actors.n, o->ctx_cap, keys) ||
+           lt_table_grow_is_big(&o->keys, keys, bytes) ||
+           lt_grow_is_big(o->keys.n, o->keys_cap, keys) ||
+           lt_grow_is_big(o->ndots, o->index_cap / 2, keys); /* index_reserve: load 1/2 */
+}
+
 ptrdiff_t lt_dk_obj_find(const lt_dk_obj *o, uint64_t id, const uint8_t *key, size_t key_len) {
     ptrdiff_t s = lt_table_find(&o->keys, id, key, key_len);
     return s >= 0 && o->dots[s].n > 0 ? s : -1;

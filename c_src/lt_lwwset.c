@@ -361,6 +361,11 @@ void lt_lwwset_obj_free(lt_lwwset_obj *o) {
     lt_digest_init(&o->digest);
 }
 
+int lt_lwwset_obj_grow_is_big(const lt_lwwset_obj *o, size_t keys, size_t bytes) {
+    return lt_table_grow_is_big(&o->elems, keys, bytes) ||
+           lt_grow_is_big(o->elems.n, o->ts_cap, keys);
+}
+
 /* The bias a snapshot or digest shows: an object whose bias is not fixed yet is empty, and
  * shown as the empty add-biased set. */
 static uint8_t shown_bias(const lt_lwwset_obj *o) {

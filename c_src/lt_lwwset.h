@@ -173,6 +173,10 @@ void lt_lwwset_obj_init(lt_lwwset_obj *o, uint8_t bias);
  * unchanged. */
 void lt_lwwset_obj_free(lt_lwwset_obj *o);
 
+/* Whether adding up to `keys` keys (elements) of up to `bytes` key bytes in all may grow the object
+ * by big work (lt_grow_is_big, lt_table.h): a caller on a normal scheduler then goes elsewhere. */
+int lt_lwwset_obj_grow_is_big(const lt_lwwset_obj *o, size_t keys, size_t bytes);
+
 /* Raises the element's timestamps to at least add_ts and rem_ts (not both 0), adding it if
  * absent. The element's bytes are copied. LT_E_NOMEM leaves the object unchanged. */
 LT_WARN_UNUSED lt_err lt_lwwset_obj_set(lt_lwwset_obj *o, uint64_t id, const uint8_t *elem,

@@ -278,6 +278,11 @@ void lt_set_obj_free(lt_set_obj *o) {
     lt_digest_init(&o->digest);
 }
 
+int lt_set_obj_grow_is_big(const lt_set_obj *o, size_t keys, size_t bytes) {
+    return lt_table_grow_is_big(&o->elems, keys, bytes) ||
+           lt_grow_is_big(o->elems.n, o->flags_cap, keys);
+}
+
 /* The slot of an element, added with flags 0 if absent. The flags array grows first, so a
  * slot never exists without its flags. -1 when out of memory. */
 static ptrdiff_t slot_for(lt_set_obj *o, uint64_t id, const uint8_t *elem, size_t elen) {

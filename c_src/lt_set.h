@@ -139,6 +139,10 @@ void lt_set_obj_init(lt_set_obj *o, uint8_t tag);
 /* Frees everything the object owns; the object is then empty (and may be reused). */
 void lt_set_obj_free(lt_set_obj *o);
 
+/* Whether adding up to `keys` keys (elements) of up to `bytes` key bytes in all may grow the object
+ * by big work (lt_grow_is_big, lt_table.h): a caller on a normal scheduler then goes elsewhere. */
+int lt_set_obj_grow_is_big(const lt_set_obj *o, size_t keys, size_t bytes);
+
 /* ORs `flags` (1..3; LT_SET_ADDED only, for a G-Set) into the element's entry, adding it if
  * absent. The element's bytes are copied. LT_E_NOMEM leaves the object unchanged. */
 LT_WARN_UNUSED lt_err lt_set_obj_add(lt_set_obj *o, uint64_t id, const uint8_t *elem,

@@ -113,6 +113,14 @@ ptrdiff_t lt_table_insert(lt_table *t, uint64_t id, const uint8_t *key, size_t l
     return (ptrdiff_t)slot;
 }
 
+int lt_table_grow_is_big(const lt_table *t, size_t keys, size_t bytes) {
+    /* The index grows when 2 * n passes index_cap (load factor 1/2); the arena when its
+     * bytes pass its capacity, copying them (realloc) past LT_GROW_CHEAP_BYTES. */
+    size_t arena = bytes > SIZE_MAX / 2 - t->arena.len ? SIZE_MAX / 2 : t->arena.len + bytes;
+    return lt_grow_is_big(t->n, t->cap, keys) || lt_grow_is_big(t->n, t->index_cap / 2, keys) ||
+           (arena > t->arena.cap && arena > LT_GROW_CHEAP_BYTES);
+}
+
 /* qsort has no context argument: sort (id, slot) pairs, then settle equal ids by key bytes
  * (an id collision) with a second, local pass. */
 typedef struct {

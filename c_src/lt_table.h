@@ -48,6 +48,24 @@ static inline const uint8_t *lt_table_key(const lt_table *t, size_t slot) {
     return t->arena.data + t->key_off[slot];
 }
 
+/* Growing an index or a per-slot array re-inserts or copies everything it holds in one call,
+ * about 0.1 us an entry: a 512k-key OR-Set object's doubling took 64 ms. A caller that must
+ * stay under a millisecond (a NIF on a normal scheduler) asks first whether its next change
+ * could grow something bigger than these, and makes that change elsewhere when it could. */
+#define LT_GROW_CHEAP_ENTRIES 4096
+#define LT_GROW_CHEAP_BYTES (1024 * 1024)
+
+/* Whether adding up to `adds` entries to an array with room for `cap` that holds `n` grows
+ * it past LT_GROW_CHEAP_ENTRIES (so the growth, which moves all n, is big work). */
+static inline int lt_grow_is_big(size_t n, size_t cap, size_t adds) {
+    size_t need = adds > SIZE_MAX / 2 - n ? SIZE_MAX / 2 : n + adds;
+    return need > cap && need > LT_GROW_CHEAP_ENTRIES;
+}
+
+/* Whether adding up to `keys` keys of up to `bytes` key bytes in all may grow a part of t
+ * (index, slot arrays, arena) by big work, as lt_grow_is_big judges it. */
+int lt_table_grow_is_big(const lt_table *t, size_t keys, size_t bytes);
+
 /* Fills order[0..n) with the slots sorted by (id, key bytes): canonical order for snapshots.
  * The caller supplies order with room for t->n entries. */
 void lt_table_sorted(const lt_table *t, size_t *order);

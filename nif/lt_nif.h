@@ -336,7 +336,19 @@ typedef struct {
     /* Optional: whether answering `query` is too much work for a normal scheduler (mutex
      * held). Without it a query is judged by value_is_big. */
     int (*query_is_big)(ErlNifEnv *env, void *state, ERL_NIF_TERM query);
+    /* Optional (NULL: nothing grows): whether adding up to `keys` keys (elements, actors,
+     * dots) of up to `bytes` key bytes in all may grow the state's indexes or per-key arrays
+     * by big work (lt_grow_is_big, lt_table.h), mutex held. A growth doubles and moves
+     * everything at once, so obj_update and obj_join then run on a dirty scheduler. */
+    int (*grow_is_big)(void *state, size_t keys, size_t bytes);
 } lt_obj_type;
+
+/* What one update that update_is_big lets run on a normal scheduler can add: a list of at most
+ * LT_DIRTY_TERM_BYTES / 64 elements (the types' *_BYTES_PER_LISTED, checked where they are
+ * defined), terms of at most LT_DIRTY_TERM_BYTES encoded, and one actor. A join of a binary
+ * adds at most as many keys as it has bytes. */
+#define LT_OBJ_UPDATE_KEYS (LT_DIRTY_TERM_BYTES / 64)
+#define LT_OBJ_UPDATE_BYTES (LT_DIRTY_TERM_BYTES + LT_ACTOR_MAX_BYTES)
 
 extern const lt_obj_type lt_obj_gcounter;
 extern const lt_obj_type lt_obj_pncounter;

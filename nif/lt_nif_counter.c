@@ -211,6 +211,11 @@ static size_t gc_entries(void *state) {
     return ((lt_gcounter_obj *)state)->actors.n;
 }
 
+/* An increment adds at most its one actor; a join at most one a byte. */
+static int gc_grow_is_big(void *state, size_t keys, size_t bytes) {
+    return lt_gcounter_obj_grow_is_big(state, keys, bytes);
+}
+
 const lt_obj_type lt_obj_gcounter = {
     .tag = LT_TYPE_GCOUNTER,
     .bad_kind = &lt_atom.bad_gcounter,
@@ -223,6 +228,7 @@ const lt_obj_type lt_obj_gcounter = {
     .snapshot = gc_snapshot,
     .digest = gc_digest,
     .entries = gc_entries,
+    .grow_is_big = gc_grow_is_big,
 };
 
 /* ---- PN-Counter objects ------------------------------------------------------------------- */
@@ -306,6 +312,12 @@ static size_t pn_entries(void *state) {
     return o->p.actors.n + o->n.actors.n;
 }
 
+static int pn_grow_is_big(void *state, size_t keys, size_t bytes) {
+    lt_pncounter_obj *o = state;
+    return lt_gcounter_obj_grow_is_big(&o->p, keys, bytes) ||
+           lt_gcounter_obj_grow_is_big(&o->n, keys, bytes);
+}
+
 const lt_obj_type lt_obj_pncounter = {
     .tag = LT_TYPE_PNCOUNTER,
     .bad_kind = &lt_atom.bad_pncounter,
@@ -318,4 +330,5 @@ const lt_obj_type lt_obj_pncounter = {
     .snapshot = pn_snapshot,
     .digest = pn_digest,
     .entries = pn_entries,
+    .grow_is_big = pn_grow_is_big,
 };

@@ -837,6 +837,13 @@ static int value_is_big(void *state) {
 
 static int update_is_big(ErlNifEnv *env, ERL_NIF_TERM opt);
 
+_Static_assert(LT_DIRTY_TERM_BYTES / LT_BYTES_PER_LISTED <= LT_OBJ_UPDATE_KEYS,
+               "update_is_big lets through no more keys than grow_is_big is asked about");
+
+static int grow_is_big(void *state, size_t keys, size_t bytes) {
+    return lt_dk_obj_grow_is_big(state, keys, bytes);
+}
+
 /* Queries are O(1) but for encoding the key (a big term: judged as an op's would be) and, for
  * a get, decoding the winning value (big above LT_DIRTY_TERM_BYTES). */
 static int query_is_big(ErlNifEnv *env, void *state, ERL_NIF_TERM q) {
@@ -878,7 +885,7 @@ static int update_is_big(ErlNifEnv *env, ERL_NIF_TERM opt) {
         .tag = (TAG), .bad_kind = &lt_atom.KIND, .create = (CREATE), .destroy = destroy,           \
         .join = join, .update = update, .value = value, .query = query, .snapshot = snapshot,      \
         .digest = digest, .entries = entries, .update_is_big = update_is_big,                      \
-        .value_is_big = value_is_big, .query_is_big = query_is_big,                                \
+        .value_is_big = value_is_big, .query_is_big = query_is_big, .grow_is_big = grow_is_big,    \
     }
 
 const lt_obj_type lt_obj_orset = DK_OBJ_TYPE(LT_TYPE_ORSET, bad_orset, orset_create);

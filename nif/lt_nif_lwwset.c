@@ -639,6 +639,14 @@ static int lwwset_update_is_big(ErlNifEnv *env, ERL_NIF_TERM op_term) {
            lt_op_terms_are_big(env, op.arg, op.list, op.listed, NULL);
 }
 
+_Static_assert(
+    LT_DIRTY_TERM_BYTES / LT_BYTES_PER_LISTED <= LT_OBJ_UPDATE_KEYS,
+    "lwwset_update_is_big lets through no more elements than grow_is_big is asked about");
+
+static int lwwset_grow_is_big(void *state, size_t keys, size_t bytes) {
+    return lt_lwwset_obj_grow_is_big(state, keys, bytes);
+}
+
 const lt_obj_type lt_obj_lwwset = {
     .tag = LT_TYPE_LWWSET,
     .bad_kind = &lt_atom.bad_lwwset,
@@ -654,4 +662,5 @@ const lt_obj_type lt_obj_lwwset = {
     .update_is_big = lwwset_update_is_big,
     .value_is_big = lwwset_value_is_big,
     .query_is_big = lt_contains_query_is_big,
+    .grow_is_big = lwwset_grow_is_big,
 };

@@ -178,10 +178,18 @@ static int call_is_big_by_args(ErlNifEnv *env, const lt_object *o, obj_call call
 }
 
 /* Whether the call is big work judged from the state (the lock held). A query goes to
- * query_is_big when the type has it, else it is judged as the whole value. */
+ * query_is_big when the type has it, else it is judged as the whole value. An update or join
+ * is big when it may grow the state's arrays (grow_is_big): the calls just before a doubling. */
 static int call_is_big_by_state(ErlNifEnv *env, const lt_object *o, obj_call call,
                                 const ERL_NIF_TERM argv[]) {
+    ErlNifBinary bin;
     switch (call) {
+    case OBJ_UPDATE: /* small by its args (update_is_big): at most LT_OBJ_UPDATE_* added */
+        return o->type->grow_is_big != NULL &&
+               o->type->grow_is_big(o->state, LT_OBJ_UPDATE_KEYS, LT_OBJ_UPDATE_BYTES);
+    case OBJ_JOIN: /* small by its args: a binary of at most LT_DIRTY_TERM_BYTES */
+        return o->type->grow_is_big != NULL && enif_inspect_binary(env, argv[1], &bin) &&
+               o->type->grow_is_big(o->state, bin.size, bin.size);
     case OBJ_QUERY:
         if (o->type->query_is_big != NULL)
             return o->type->query_is_big(env, o->state, argv[1]);

@@ -543,6 +543,13 @@ static int set_update_is_big(ErlNifEnv *env, ERL_NIF_TERM op) {
     return lt_op_terms_are_big(env, el[1], el[0] == lt_atom.add_all, listed, NULL);
 }
 
+_Static_assert(LT_DIRTY_TERM_BYTES / LT_BYTES_PER_LISTED <= LT_OBJ_UPDATE_KEYS,
+               "set_update_is_big lets through no more elements than grow_is_big is asked about");
+
+static int set_grow_is_big(void *state, size_t keys, size_t bytes) {
+    return lt_set_obj_grow_is_big(state, keys, bytes);
+}
+
 const lt_obj_type lt_obj_gset = {
     .tag = LT_TYPE_GSET,
     .bad_kind = &lt_atom.bad_gset,
@@ -558,6 +565,7 @@ const lt_obj_type lt_obj_gset = {
     .update_is_big = set_update_is_big,
     .value_is_big = set_value_is_big,
     .query_is_big = lt_contains_query_is_big,
+    .grow_is_big = set_grow_is_big,
 };
 
 const lt_obj_type lt_obj_twopset = {
@@ -575,4 +583,5 @@ const lt_obj_type lt_obj_twopset = {
     .update_is_big = set_update_is_big,
     .value_is_big = set_value_is_big,
     .query_is_big = lt_contains_query_is_big,
+    .grow_is_big = set_grow_is_big,
 };
