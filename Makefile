@@ -26,10 +26,12 @@ CORE_CFLAGS := -std=c99 $(OPT) -g -fPIC -fvisibility=hidden $(WARN) -Ic_src
 GLUE_CFLAGS := -std=gnu11 $(OPT) -g -fPIC -fvisibility=hidden $(WARN) -Ic_src -I$(ERTS_INCLUDE_DIR)
 CNODE_CFLAGS := -std=gnu11 $(OPT) -g -D_REENTRANT $(WARN) -Ic_src -I$(ERL_EI_INCLUDE_DIR)
 
+# Header dependencies come from the compiler (-MMD: build/*/*.d, included below); -MP adds an
+# empty rule per header, so a deleted header does not stop the build.
+DEPFLAGS := -MMD -MP
 CORE_SRC := $(sort $(wildcard c_src/*.c))
 CORE_HDR := $(wildcard c_src/*.h)
 NIF_SRC := $(sort $(wildcard nif/*.c))
-NIF_HDR := $(wildcard nif/*.h)
 CNODE_SRC := $(sort $(wildcard cnode/*.c))
 CNODE_HDR := $(wildcard cnode/*.h)
 CORE_OBJ := $(CORE_SRC:c_src/%.c=build/core/%.o)
@@ -41,12 +43,14 @@ CNODE_BIN := priv/lattice_cnode
 .PHONY: all
 all: $(NIF_SO) $(CNODE_BIN)
 
-build/core/%.o: c_src/%.c $(CORE_HDR) | build/core
-	$(CC) $(CORE_CFLAGS) -c $< -o $@
+build/core/%.o: c_src/%.c | build/core
+	$(CC) $(CORE_CFLAGS) $(DEPFLAGS) -c $< -o $@
 
-build/nif/%.o: nif/%.c $(NIF_HDR) $(CORE_HDR) | build/nif
+build/nif/%.o: nif/%.c | build/nif
 	@test -n "$(ERTS_INCLUDE_DIR)" || { echo "lattice: cannot find erl_nif.h: is erlang-dev installed and erl on PATH?" >&2; exit 1; }
-	$(CC) $(GLUE_CFLAGS) -c $< -o $@
+	$(CC) $(GLUE_CFLAGS) $(DEPFLAGS) -c $< -o $@
+
+-include $(CORE_OBJ:.o=.d) $(NIF_OBJ:.o=.d)
 
 $(NIF_SO): $(CORE_OBJ) $(NIF_OBJ) | priv
 	$(CC) -shared -fvisibility=hidden -o $@ $^ -lpthread
@@ -149,7 +153,7 @@ bench: deps
 	$(MAKE) all
 	rebar3 as bench compile
 	erl -noshell -pa _build/bench/lib/lattice/ebin -pa _build/bench/lib/lattice/bench \
-	  -pa _build/bench/lib/lattice/test -eval 'lattice_bench:main($(BENCH_GROUP)), halt().'
+	  -pa _build/bench/lib/lattice/test -pa _build/bench/lib/lattice/test/support -eval 'lattice_bench:main($(BENCH_GROUP)), halt().'
 
 .PHONY: shell
 shell: deps

@@ -143,7 +143,7 @@ static void move_step(lt_cols_merger *m, size_t budget, int *done) {
     size_t max = lt_slice_max(budget, MOVE_PER_STEP);
     while (m->move < m->nmoves && max > 0) {
         max -= lt_move_slice(m->out->data, &m->moves[m->move], max);
-        if (lt_move_done(&m->moves[m->move]))
+        if (lt_move_is_done(&m->moves[m->move]))
             m->move++;
     }
     *done = m->move == m->nmoves;

@@ -41,6 +41,10 @@ const char *lt_err_name(lt_err err) {
         return "bad_dot";
     case LT_E_NOMEM:
         return "enomem";
+    case LT_E_NOT_DATA:
+        return "not_data";
+    case LT_E_BUDGET:
+        return "budget";
     }
     return "unknown_error";
 }
@@ -74,19 +78,19 @@ void lt_buf_free(lt_buf *b) {
     b->cap = 0;
 }
 
-int lt_buf_grow(lt_buf *b, size_t extra) {
+lt_err lt_buf_grow(lt_buf *b, size_t extra) {
     size_t need;
     if (b->failed)
-        return -1;
+        return LT_E_NOMEM;
     if (lt_size_add(b->len, extra, &need) != 0) {
         b->failed = 1;
-        return -1;
+        return LT_E_NOMEM;
     }
     if (need <= b->cap)
-        return 0;
+        return LT_OK;
     if (b->fixed == 1) {
         b->failed = 1;
-        return -1;
+        return LT_E_NOMEM;
     }
     size_t cap = b->cap ? b->cap : 64;
     while (cap < need) {
@@ -100,20 +104,20 @@ int lt_buf_grow(lt_buf *b, size_t extra) {
         uint8_t *heap = malloc(cap);
         if (heap == NULL) {
             b->failed = 1;
-            return -1;
+            return LT_E_NOMEM;
         }
         memcpy(heap, b->data, b->len);
         b->data = heap;
         b->cap = cap;
         b->fixed = 0;
-        return 0;
+        return LT_OK;
     }
     uint8_t *p = realloc(b->data, cap);
     if (p == NULL) {
         b->failed = 1;
-        return -1;
+        return LT_E_NOMEM;
     }
     b->data = p;
     b->cap = cap;
-    return 0;
+    return LT_OK;
 }

@@ -24,8 +24,9 @@
 #define LT_ALWAYS_INLINE inline
 #endif
 
-/* Errors from decoders and operations. LT_OK is zero; every other value names what was wrong
- * with the input (the NIF maps them to atoms: see lt_err_name). */
+/* The one result type of every fallible function in the core and the NIF glue. LT_OK is zero;
+ * every other value names what was wrong (the NIF maps them to atoms: see lt_err_name).
+ * Predicates return int and are named is_/has_. */
 typedef enum {
     LT_OK = 0,
     LT_E_TRUNCATED,    /* input ends in the middle of a value */
@@ -44,7 +45,10 @@ typedef enum {
     LT_E_BIAS,         /* two LWW-Element-Sets of different bias (lt_lwwset.h) */
     LT_E_ABSENT,       /* an update removes a key the state does not hold (lt_dotkernel.h) */
     LT_E_DOT,          /* a dot outside the state's causal context, or under two keys */
-    LT_E_NOMEM         /* out of memory (internal failure, not bad input) */
+    LT_E_NOMEM,        /* out of memory (internal failure, not bad input) */
+    /* Not errors of a binary's data (never in an {error, _} tuple): */
+    LT_E_NOT_DATA, /* a term the canonical format does not hold (a pid, a fun): badarg */
+    LT_E_BUDGET    /* a work budget ran out first: the caller resumes, or goes dirty */
 } lt_err;
 
 /* A static, lower-case name for an error (never NULL). */
@@ -71,12 +75,13 @@ void lt_buf_init_fixed(lt_buf *b, uint8_t *data, size_t cap);
  * outputs) and moves to the heap when it outgrows it. lt_buf_free frees only heap memory. */
 void lt_buf_init_spill(lt_buf *b, uint8_t *data, size_t cap);
 void lt_buf_free(lt_buf *b);
-/* Makes room for `extra` more bytes. Returns 0, or -1 (and sets `failed`) on overflow/OOM.
- * The growing path is out of line; the check is inline, as the writers below run per byte. */
-int lt_buf_grow(lt_buf *b, size_t extra);
-static inline int lt_buf_reserve(lt_buf *b, size_t extra) {
+/* Makes room for `extra` more bytes. Returns LT_OK, or LT_E_NOMEM (and sets `failed`) when
+ * the size overflows, a fixed buffer is full, or memory runs out. The growing path is out of
+ * line; the check is inline, as the writers below run per byte. */
+lt_err lt_buf_grow(lt_buf *b, size_t extra);
+static inline lt_err lt_buf_reserve(lt_buf *b, size_t extra) {
     if (LT_LIKELY(!b->failed && extra <= b->cap - b->len))
-        return 0;
+        return LT_OK;
     return lt_buf_grow(b, extra);
 }
 
@@ -116,7 +121,7 @@ static inline size_t lt_move_slice(uint8_t *base, lt_move *m, size_t max) {
     return n;
 }
 
-static inline int lt_move_done(const lt_move *m) {
+static inline int lt_move_is_done(const lt_move *m) {
     return m->done == m->len;
 }
 
@@ -248,19 +253,29 @@ static inline int lt_bytes_cmp(const uint8_t *a, size_t alen, const uint8_t *b, 
     return alen < blen ? -1 : (alen > blen ? 1 : 0);
 }
 
-/* Overflow-checked size arithmetic: returns 0 and stores the sum, or -1 on overflow. */
-static inline int lt_size_add(size_t a, size_t b, size_t *out) {
-    if (a > SIZE_MAX - b)
-        return -1;
-    *out = a + b;
-    return 0;
+/* The canonical order of (id, bytes) pairs — actors, keys, elements — in every format that
+ * sorts them: by the 64-bit id, then the bytes. */
+static inline int lt_actor_cmp(uint64_t ida, const uint8_t *a, size_t alen, uint64_t idb,
+                               const uint8_t *b, size_t blen) {
+    if (ida != idb)
+        return ida < idb ? -1 : 1;
+    return lt_bytes_cmp(a, alen, b, blen);
 }
 
-static inline int lt_size_mul(size_t a, size_t b, size_t *out) {
+/* Overflow-checked size arithmetic: stores the result and returns LT_OK, or returns
+ * LT_E_OVERFLOW. */
+static inline lt_err lt_size_add(size_t a, size_t b, size_t *out) {
+    if (a > SIZE_MAX - b)
+        return LT_E_OVERFLOW;
+    *out = a + b;
+    return LT_OK;
+}
+
+static inline lt_err lt_size_mul(size_t a, size_t b, size_t *out) {
     if (b != 0 && a > SIZE_MAX / b)
-        return -1;
+        return LT_E_OVERFLOW;
     *out = a * b;
-    return 0;
+    return LT_OK;
 }
 
 #endif

@@ -16,10 +16,8 @@
 #include "lt_common.h"
 #include "lt_digest.h"
 #include "lt_table.h"
-#include "lt_vclock.h"
-
-#define LT_TYPE_GCOUNTER 0x10
-#define LT_TYPE_PNCOUNTER 0x11
+#include "lt_types.h"
+#include "lt_vclock.h" /* a G-Counter's body is a vector clock's */
 
 /* A 128-bit unsigned sum (the total of up to 2^32 64-bit counts cannot overflow it). */
 typedef struct {

@@ -4,7 +4,6 @@
 
 #include "lt_canon.h"
 #include "lt_hash.h"
-#include "lt_vclock.h" /* LT_FORMAT_V1, lt_actor_cmp: the canonical (id, bytes) order */
 
 #include <stdlib.h>
 
@@ -163,15 +162,15 @@ static int cloud_has(const uint64_t *cloud, size_t n, uint64_t c) {
     return 0;
 }
 
-static inline int seen_at(const lt_dk_view *v, size_t a, uint64_t c) {
+static inline int has_seen_at(const lt_dk_view *v, size_t a, uint64_t c) {
     const lt_dk_actor *ac = &v->actors[a];
     if (LT_LIKELY(c <= ac->base))
         return 1;
     return ac->ncloud != 0 && cloud_has(ac->cloud, ac->ncloud, c);
 }
 
-int lt_dk_seen(const lt_dk_view *v, size_t a, uint64_t c) {
-    return seen_at(v, a, c);
+int lt_dk_has_seen(const lt_dk_view *v, size_t a, uint64_t c) {
+    return has_seen_at(v, a, c);
 }
 
 uint64_t lt_dk_actor_max(const lt_dk_view *v, size_t a) {
@@ -236,7 +235,7 @@ static LT_ALWAYS_INLINE lt_err next_entry(const lt_dk_view *v, size_t i, size_t 
             }
             off += (size_t)plen;
         }
-        if (!seen_at(v, (size_t)a, c))
+        if (!has_seen_at(v, (size_t)a, c))
             return LT_E_DOT;
         if (j == 0) {
             e->a0 = (uint32_t)a;
@@ -405,6 +404,20 @@ lt_err lt_dk_lookup(const lt_dk_view *v, uint64_t id, const uint8_t *key, size_t
 /* ---- join -------------------------------------------------------------------------------------
  */
 
+void lt_dk_put_ctx_entry(lt_buf *out, uint64_t id, const uint8_t *actor, size_t len, uint64_t base,
+                         const uint64_t *cloud, size_t ncloud) {
+    lt_buf_put_be64(out, id);
+    lt_buf_put_varint(out, len);
+    lt_buf_put(out, actor, len);
+    lt_buf_put_varint(out, base);
+    lt_buf_put_varint(out, ncloud);
+    uint64_t prev = base + 1;
+    for (size_t k = 0; k < ncloud; k++) {
+        lt_buf_put_varint(out, cloud[k] - prev);
+        prev = cloud[k];
+    }
+}
+
 /* Appends the union of two actors' contexts (either may be NULL) in compact form, the actor's
  * id and bytes first. `tmp` has room for both clouds. */
 static void put_ctx_union(lt_buf *out, const lt_dk_actor *x, const lt_dk_actor *y, uint64_t *tmp) {
@@ -438,16 +451,7 @@ static void put_ctx_union(lt_buf *out, const lt_dk_actor *x, const lt_dk_actor *
         base++;
         skip++;
     }
-    lt_buf_put_be64(out, who->id);
-    lt_buf_put_varint(out, who->len);
-    lt_buf_put(out, who->bytes, who->len);
-    lt_buf_put_varint(out, base);
-    lt_buf_put_varint(out, n - skip);
-    uint64_t prev = base + 1;
-    for (size_t k = skip; k < n; k++) {
-        lt_buf_put_varint(out, tmp[k] - prev);
-        prev = tmp[k];
-    }
+    lt_dk_put_ctx_entry(out, who->id, who->bytes, who->len, base, tmp + skip, n - skip);
 }
 
 /* Writes one dot at p (room reserved by the caller): its actor index in the output, its
@@ -471,9 +475,9 @@ typedef struct {
 } side;
 
 /* Whether the other side has seen dot d of this side. */
-static inline int other_seen(const side *s, const lt_dk_dot *d) {
+static inline int other_has_seen(const side *s, const lt_dk_dot *d) {
     int64_t j = s->to_other[d->actor];
-    return j >= 0 && seen_at(s->other, (size_t)j, d->counter);
+    return j >= 0 && has_seen_at(s->other, (size_t)j, d->counter);
 }
 
 /* Writes at p the dots of e (from side s) the other side has not seen; returns how many, and
@@ -483,7 +487,7 @@ static inline size_t survivors_one(const side *s, const lt_dk_entry *e, uint8_t 
     for (size_t k = 0; k < e->nd; k++) {
         lt_dk_dot d;
         dot_at(s->v, e, &off, &d);
-        if (!other_seen(s, &d)) {
+        if (!other_has_seen(s, &d)) {
             at += put_dot(p + at, s->to_out[d.actor], &d);
             n++;
         }
@@ -520,11 +524,11 @@ static size_t survivors_both(const side *sa, const lt_dk_entry *ea, const side *
             at += put_dot(p + at, sa->to_out[da.actor], keep);
             n++;
         } else if (order < 0) {
-            if (!other_seen(sa, &da)) {
+            if (!other_has_seen(sa, &da)) {
                 at += put_dot(p + at, sa->to_out[da.actor], &da);
                 n++;
             }
-        } else if (!other_seen(sb, &db)) {
+        } else if (!other_has_seen(sb, &db)) {
             at += put_dot(p + at, sb->to_out[db.actor], &db);
             n++;
         }
@@ -567,13 +571,13 @@ static int put_joined(lt_buf *body, const side *sa, const lt_dk_entry *ea, const
             o = sa->to_out[ea->a0];
         } else if (ea != NULL) {
             int64_t jb = sa->to_other[ea->a0];
-            if (jb >= 0 && seen_at(sb->v, (size_t)jb, ea->c0))
+            if (jb >= 0 && has_seen_at(sb->v, (size_t)jb, ea->c0))
                 return 0;
             src = ea;
             o = sa->to_out[ea->a0];
         } else {
             int64_t ja = sb->to_other[eb->a0];
-            if (ja >= 0 && seen_at(sa->v, (size_t)ja, eb->c0))
+            if (ja >= 0 && has_seen_at(sa->v, (size_t)ja, eb->c0))
                 return 0;
             src = eb;
             o = sb->to_out[eb->a0];
@@ -736,7 +740,7 @@ static lt_err finish_step(lt_dk_merger *m, size_t budget, int *done) {
             return LT_OK;
     }
     (void)lt_move_slice(base, &m->body, lt_slice_max(budget, LT_DK_MOVE_PER_STEP));
-    *done = lt_move_done(&m->body);
+    *done = lt_move_is_done(&m->body);
     if (*done)
         m->out->len = m->body.dst + m->body.len;
     return LT_OK;
@@ -763,7 +767,7 @@ lt_err lt_dk_merge_step(lt_dk_merger *m, size_t budget, int *done) {
             /* B's entry is byte for byte A's, its one dot naming the same actor: the same
              * key with the same dot, which survives. A's parse checked these bytes; what is
              * B's own to check is its order and that the dot is in its context. */
-            if ((j > 0 && entry_cmp(&pb, &ea) >= 0) || !seen_at(b, ea.a0, ea.c0)) {
+            if ((j > 0 && entry_cmp(&pb, &ea) >= 0) || !has_seen_at(b, ea.a0, ea.c0)) {
                 e = j > 0 && entry_cmp(&pb, &ea) >= 0 ? LT_E_ORDER : LT_E_DOT;
                 goto fail;
             }
@@ -939,6 +943,10 @@ static int add_cmp(const void *x, const void *y) {
 lt_err lt_dk_build_delta(uint8_t tag, lt_dk_cdot *ctx, size_t nctx, lt_dk_add *adds, size_t nadds,
                          lt_buf *out) {
     size_t mark = out->len, na = 0, self = 0;
+    /* One actor's distinct cloud counters at a time; a local update's context is small. */
+    uint64_t inline_cloud[LT_DK_INLINE_OPS], *cloud = inline_cloud;
+    if (nctx > LT_DK_INLINE_OPS && (cloud = malloc(nctx * sizeof *cloud)) == NULL)
+        return LT_E_NOMEM;
     if (nctx > 1)
         qsort(ctx, nctx, sizeof *ctx, cdot_cmp);
     if (nadds > 1)
@@ -961,19 +969,9 @@ lt_err lt_dk_build_delta(uint8_t tag, lt_dk_cdot *ctx, size_t nctx, lt_dk_add *a
         for (; p < end && (ctx[p].counter <= base || ctx[p].counter == base + 1); p++)
             base = ctx[p].counter > base ? ctx[p].counter : base;
         for (size_t q = p; q < end; q++)
-            ncloud += q == p || ctx[q].counter != ctx[q - 1].counter;
-        lt_buf_put_be64(out, ctx[i].id);
-        lt_buf_put_varint(out, ctx[i].actor_len);
-        lt_buf_put(out, ctx[i].actor, ctx[i].actor_len);
-        lt_buf_put_varint(out, base);
-        lt_buf_put_varint(out, ncloud);
-        uint64_t prev = base + 1;
-        for (size_t q = p; q < end; q++) {
-            if (q > p && ctx[q].counter == ctx[q - 1].counter)
-                continue;
-            lt_buf_put_varint(out, ctx[q].counter - prev);
-            prev = ctx[q].counter;
-        }
+            if (q == p || ctx[q].counter != ctx[q - 1].counter)
+                cloud[ncloud++] = ctx[q].counter;
+        lt_dk_put_ctx_entry(out, ctx[i].id, ctx[i].actor, ctx[i].actor_len, base, cloud, ncloud);
         if (nadds > 0 && adds[0].actor_id == ctx[i].id && adds[0].actor_len == ctx[i].actor_len &&
             memcmp(adds[0].actor, ctx[i].actor, ctx[i].actor_len) == 0)
             self = idx;
@@ -995,6 +993,8 @@ lt_err lt_dk_build_delta(uint8_t tag, lt_dk_cdot *ctx, size_t nctx, lt_dk_add *a
             lt_buf_put(out, op->payload, op->payload_len);
         }
     }
+    if (cloud != inline_cloud)
+        free(cloud);
     if (out->failed) {
         out->len = mark;
         return LT_E_NOMEM;

@@ -32,10 +32,7 @@
 #include "lt_common.h"
 #include "lt_digest.h"
 #include "lt_table.h"
-
-#define LT_TYPE_ORSET 0x14
-#define LT_TYPE_LWWMAP 0x17
-#define LT_TYPE_MVREG 0x18
+#include "lt_types.h"
 
 /* Whether dots of type `tag` carry a payload (LWW-Map: u64be timestamp ‖ canonical value). */
 static inline int lt_dk_has_payload(uint8_t tag) {
@@ -79,7 +76,7 @@ LT_WARN_UNUSED lt_err lt_dk_open(lt_dk_view *v, const uint8_t *p, size_t len, ui
 void lt_dk_close(lt_dk_view *v);
 
 /* Whether the view's context holds dot (actor index a, counter c). */
-int lt_dk_seen(const lt_dk_view *v, size_t a, uint64_t c);
+int lt_dk_has_seen(const lt_dk_view *v, size_t a, uint64_t c);
 /* The highest counter of actor index a in the context. */
 uint64_t lt_dk_actor_max(const lt_dk_view *v, size_t a);
 
@@ -177,6 +174,12 @@ LT_WARN_UNUSED lt_err lt_dk_update(const lt_dk_view *v, uint64_t actor_id, const
                                    lt_buf *delta, lt_buf *state, size_t *absent);
 
 /* What lt_dk_update and lt_dk_obj_update share, so both give the same delta bytes. */
+
+/* Appends one entry of a context section (docs/FORMAT.md): the actor's id and canonical bytes,
+ * its base, and its cloud — `ncloud` strictly ascending counters, each above base + 1 — as
+ * gaps. The one writer of contexts: merge, delta and snapshot all go through it. */
+void lt_dk_put_ctx_entry(lt_buf *out, uint64_t id, const uint8_t *actor, size_t len, uint64_t base,
+                         const uint64_t *cloud, size_t ncloud);
 
 /* A dot of a delta's context: the actor's id and canonical bytes (the caller's), a counter. */
 typedef struct {

@@ -7,7 +7,6 @@
 #include "lt_dotkernel.h"
 
 #include "lt_hash.h"
-#include "lt_vclock.h" /* LT_FORMAT_V1, lt_actor_cmp */
 
 #include <stdlib.h>
 
@@ -47,25 +46,25 @@ static void index_put(lt_dk_obj *o, uint32_t a, uint64_t c, uint32_t key) {
     o->index[i].key = key + 1;
 }
 
-/* Room for one more dot (load factor at most 1/2). -1 when out of memory. */
-static int index_reserve(lt_dk_obj *o) {
+/* Room for one more dot (load factor at most 1/2). LT_E_NOMEM when out of memory. */
+static lt_err index_reserve(lt_dk_obj *o) {
     if (2 * (o->ndots + 1) <= o->index_cap)
-        return 0;
+        return LT_OK;
     size_t cap = o->index_cap ? 2 * o->index_cap : 16;
     struct lt_dk_slot *old = o->index;
     size_t old_cap = o->index_cap;
     if (cap > SIZE_MAX / sizeof *old)
-        return -1;
+        return LT_E_NOMEM;
     struct lt_dk_slot *index = calloc(cap, sizeof *index);
     if (index == NULL)
-        return -1;
+        return LT_E_NOMEM;
     o->index = index;
     o->index_cap = cap;
     for (size_t i = 0; i < old_cap; i++)
         if (old[i].key != 0)
             index_put(o, old[i].actor, old[i].counter, old[i].key - 1);
     free(old);
-    return 0;
+    return LT_OK;
 }
 
 static void index_delete(lt_dk_obj *o, size_t i) {
@@ -88,30 +87,30 @@ static inline lt_dk_odot *dots_of(lt_dk_dots *d) {
     return d->cap == 0 ? &d->u.one : d->u.many;
 }
 
-static int dots_push(lt_dk_dots *d, lt_dk_odot x) {
+static lt_err dots_push(lt_dk_dots *d, lt_dk_odot x) {
     if (d->cap == 0 && d->n == 0) {
         d->u.one = x;
         d->n = 1;
-        return 0;
+        return LT_OK;
     }
     if (d->cap == 0) {
         lt_dk_odot *m = malloc(4 * sizeof *m);
         if (m == NULL)
-            return -1;
+            return LT_E_NOMEM;
         m[0] = d->u.one;
         d->u.many = m;
         d->cap = 4;
     } else if (d->n == d->cap) {
         if (d->cap > UINT32_MAX / 2)
-            return -1;
+            return LT_E_NOMEM;
         lt_dk_odot *m = realloc(d->u.many, 2 * (size_t)d->cap * sizeof *m);
         if (m == NULL)
-            return -1;
+            return LT_E_NOMEM;
         d->u.many = m;
         d->cap *= 2;
     }
     d->u.many[d->n++] = x;
-    return 0;
+    return LT_OK;
 }
 
 /* Removes dot i (order within a list does not matter: it is sorted when written). */
@@ -128,7 +127,7 @@ static void dots_remove(lt_dk_dots *d, size_t i) {
 
 /* ---- contexts ------------------------------------------------------------------------------- */
 
-static int ctx_seen(const lt_dk_ctx *c, uint64_t n) {
+static int ctx_has(const lt_dk_ctx *c, uint64_t n) {
     if (n <= c->base)
         return 1;
     size_t lo = 0, hi = c->ncloud;
@@ -163,21 +162,21 @@ static void ctx_absorb(lt_dk_ctx *c) {
     }
 }
 
-static int ctx_add(lt_dk_ctx *c, uint64_t n) {
-    if (ctx_seen(c, n))
-        return 0;
+static lt_err ctx_add(lt_dk_ctx *c, uint64_t n) {
+    if (ctx_has(c, n))
+        return LT_OK;
     if (n == c->base + 1) {
         c->base++;
         ctx_absorb(c);
-        return 0;
+        return LT_OK;
     }
     if (c->ncloud == c->cloud_cap) {
         uint32_t cap = c->cloud_cap ? 2 * c->cloud_cap : 4;
         if (c->cloud_cap > UINT32_MAX / 2)
-            return -1;
+            return LT_E_NOMEM;
         uint64_t *m = realloc(c->cloud, (size_t)cap * sizeof *m);
         if (m == NULL)
-            return -1;
+            return LT_E_NOMEM;
         c->cloud = m;
         c->cloud_cap = cap;
     }
@@ -187,18 +186,18 @@ static int ctx_add(lt_dk_ctx *c, uint64_t n) {
     memmove(c->cloud + at + 1, c->cloud + at, (c->ncloud - at) * sizeof(uint64_t));
     c->cloud[at] = n;
     c->ncloud++;
-    return 0;
+    return LT_OK;
 }
 
-static int ctx_union(lt_dk_ctx *c, const lt_dk_actor *a) {
+static lt_err ctx_union(lt_dk_ctx *c, const lt_dk_actor *a) {
     if (a->base > c->base) {
         c->base = a->base;
         ctx_absorb(c);
     }
     for (size_t i = 0; i < a->ncloud; i++)
         if (ctx_add(c, a->cloud[i]) != 0)
-            return -1;
-    return 0;
+            return LT_E_NOMEM;
+    return LT_OK;
 }
 
 /* ---- the object ----------------------------------------------------------------------------- */
@@ -331,22 +330,20 @@ enum { NAMED = 1, CHANGED = 2 };
 typedef struct {
     size_t *slots; /* inline_slots, or malloc'd when more */
     size_t n, cap;
-    lt_err err;
     size_t inline_slots[INLINE_TOUCHED];
 } touched;
 
-/* Records key s with flag `how`; 0, or -1 (and t->err) when out of memory. */
-static int touch(lt_dk_obj *o, touched *t, size_t s, uint8_t how) {
+/* Records key s with flag `how`. LT_E_NOMEM when out of memory, or entry_hash's error: the
+ * caller stops there (untouch_all still restores the keys recorded so far). */
+static lt_err touch(lt_dk_obj *o, touched *t, size_t s, uint8_t how) {
     if ((o->mark[s] & how) == how)
-        return 0;
+        return LT_OK;
     if (o->mark[s] == 0) {
         if (t->n == t->cap) {
             size_t cap = 2 * t->cap;
             size_t *m = malloc(cap * sizeof *m);
-            if (m == NULL) {
-                t->err = LT_E_NOMEM;
-                return -1;
-            }
+            if (m == NULL)
+                return LT_E_NOMEM;
             memcpy(m, t->slots, t->n * sizeof *m);
             if (t->slots != t->inline_slots)
                 free(t->slots);
@@ -358,20 +355,18 @@ static int touch(lt_dk_obj *o, touched *t, size_t s, uint8_t how) {
     if (how == CHANGED && o->dots[s].n > 0) {
         lt_hash128_t h;
         lt_err e = entry_hash(o, s, &h);
-        if (e != LT_OK) {
-            t->err = e;
-            return -1;
-        }
+        if (e != LT_OK)
+            return e;
         lt_digest_sub(&o->digest, h);
         o->live--;
     }
     o->mark[s] |= how;
-    return 0;
+    return LT_OK;
 }
 
 /* Puts the changed keys' digest terms back, and clears the marks. */
 static lt_err untouch_all(lt_dk_obj *o, touched *t) {
-    lt_err err = t->err;
+    lt_err err = LT_OK;
     for (size_t i = 0; i < t->n; i++) {
         size_t s = t->slots[i];
         lt_hash128_t h;
@@ -463,7 +458,7 @@ static lt_err join_entry(lt_dk_obj *o, const lt_dk_view *v, const lt_dk_entry *e
         lt_dk_dot_at(v, e, &off, &vd[j]);
         vd[j].actor = vmap[vd[j].actor];
         matched[j] = 0;
-        fresh += !ctx_seen(&o->ctx[vd[j].actor], vd[j].counter);
+        fresh += !ctx_has(&o->ctx[vd[j].actor], vd[j].counter);
     }
     ptrdiff_t s = lt_table_find(&o->keys, e->id, e->key, e->key_len);
     if (s < 0) {
@@ -474,7 +469,7 @@ static lt_err join_entry(lt_dk_obj *o, const lt_dk_view *v, const lt_dk_entry *e
             goto done;
         }
     }
-    if (touch(o, t, (size_t)s, NAMED) != 0)
+    if ((err = touch(o, t, (size_t)s, NAMED)) != LT_OK)
         goto done;
     lt_dk_dots *dl = &o->dots[s];
     for (size_t i = 0; i < dl->n;) {
@@ -486,13 +481,14 @@ static lt_err join_entry(lt_dk_obj *o, const lt_dk_view *v, const lt_dk_entry *e
             matched[j] = 1;
             if (vd[j].payload != NULL &&
                 lt_bytes_cmp(vd[j].payload, vd[j].payload_len, od->payload, od->payload_len) < 0) {
-                if (touch(o, t, (size_t)s, CHANGED) != 0 ||
+                if ((err = touch(o, t, (size_t)s, CHANGED)) != LT_OK ||
                     (err = min_payload(o, &dots_of(dl)[i], &vd[j])) != LT_OK)
                     goto done;
             }
             i++;
-        } else if (omap[od->actor] >= 0 && lt_dk_seen(v, (size_t)omap[od->actor], od->counter)) {
-            if (touch(o, t, (size_t)s, CHANGED) != 0)
+        } else if (omap[od->actor] >= 0 &&
+                   lt_dk_has_seen(v, (size_t)omap[od->actor], od->counter)) {
+            if ((err = touch(o, t, (size_t)s, CHANGED)) != LT_OK)
                 goto done;
             drop_dot(o, (size_t)s, i); /* the view saw it and dropped it */
         } else {
@@ -500,8 +496,8 @@ static lt_err join_entry(lt_dk_obj *o, const lt_dk_view *v, const lt_dk_entry *e
         }
     }
     for (size_t j = 0; j < e->nd; j++)
-        if (!matched[j] && !ctx_seen(&o->ctx[vd[j].actor], vd[j].counter) &&
-            (touch(o, t, (size_t)s, CHANGED) != 0 ||
+        if (!matched[j] && !ctx_has(&o->ctx[vd[j].actor], vd[j].counter) &&
+            ((err = touch(o, t, (size_t)s, CHANGED)) != LT_OK ||
              (err = add_dot(o, (size_t)s, vd[j].actor, &vd[j])) != LT_OK))
             goto done;
 done:
@@ -513,13 +509,16 @@ done:
 }
 
 /* Drops dot (a, c) wherever it is, unless its key was settled by an entry of the view. */
-static void drop_seen(lt_dk_obj *o, uint32_t a, uint64_t c, touched *t) {
+static lt_err drop_seen(lt_dk_obj *o, uint32_t a, uint64_t c, touched *t) {
     ptrdiff_t at = index_find(o, a, c);
     if (at < 0)
-        return;
+        return LT_OK;
     size_t s = o->index[at].key - 1;
-    if ((o->mark[s] & NAMED) || touch(o, t, s, CHANGED) != 0)
-        return;
+    lt_err err;
+    if (o->mark[s] & NAMED)
+        return LT_OK;
+    if ((err = touch(o, t, s, CHANGED)) != LT_OK)
+        return err;
     lt_dk_dots *dl = &o->dots[s];
     for (size_t i = 0; i < dl->n; i++) {
         const lt_dk_odot *d = &dots_of(dl)[i];
@@ -528,9 +527,10 @@ static void drop_seen(lt_dk_obj *o, uint32_t a, uint64_t c, touched *t) {
             o->payload_bytes -= d->payload_len;
             dots_remove(dl, i);
             o->ndots--;
-            return;
+            return LT_OK;
         }
     }
+    return LT_OK;
 }
 
 /* Rebuilds the key table without its dotless keys, when they are the most of it. */
@@ -587,7 +587,6 @@ static lt_err join(lt_dk_obj *o, const lt_dk_view *v) {
     t.slots = t.inline_slots;
     t.n = 0;
     t.cap = INLINE_TOUCHED;
-    t.err = LT_OK;
     if (v->na > INLINE_ACTORS && (vmap = malloc(v->na * sizeof *vmap)) == NULL)
         return LT_E_NOMEM;
     for (size_t i = 0; i < v->na; i++) {
@@ -625,20 +624,20 @@ static lt_err join(lt_dk_obj *o, const lt_dk_view *v) {
     if (err == LT_OK && seen <= o->ndots) {
         for (size_t i = 0; i < v->na; i++) {
             const lt_dk_actor *a = &v->actors[i];
-            for (uint64_t c = 1; c <= a->base; c++)
-                drop_seen(o, vmap[i], c, &t);
-            for (size_t j = 0; j < a->ncloud; j++)
-                drop_seen(o, vmap[i], a->cloud[j], &t);
+            for (uint64_t c = 1; c <= a->base && err == LT_OK; c++)
+                err = drop_seen(o, vmap[i], c, &t);
+            for (size_t j = 0; j < a->ncloud && err == LT_OK; j++)
+                err = drop_seen(o, vmap[i], a->cloud[j], &t);
         }
     } else if (err == LT_OK) {
-        for (size_t s = 0; s < o->keys.n; s++) {
+        for (size_t s = 0; s < o->keys.n && err == LT_OK; s++) {
             if (o->mark[s] & NAMED)
                 continue;
             lt_dk_dots *dl = &o->dots[s];
             for (size_t i = 0; i < dl->n;) {
                 const lt_dk_odot *d = &dots_of(dl)[i];
-                if (omap[d->actor] >= 0 && lt_dk_seen(v, (size_t)omap[d->actor], d->counter)) {
-                    if (touch(o, &t, s, CHANGED) != 0)
+                if (omap[d->actor] >= 0 && lt_dk_has_seen(v, (size_t)omap[d->actor], d->counter)) {
+                    if ((err = touch(o, &t, s, CHANGED)) != LT_OK)
                         break;
                     drop_dot(o, s, i);
                 } else {
@@ -649,8 +648,7 @@ static lt_err join(lt_dk_obj *o, const lt_dk_view *v) {
     }
     /* 3. The contexts. */
     for (size_t i = 0; i < v->na && err == LT_OK; i++)
-        if (ctx_union(&o->ctx[vmap[i]], &v->actors[i]) != 0)
-            err = LT_E_NOMEM;
+        err = ctx_union(&o->ctx[vmap[i]], &v->actors[i]);
     lt_err e2 = untouch_all(o, &t);
     if (err == LT_OK)
         err = e2;
@@ -682,15 +680,13 @@ static lt_err apply_local(lt_dk_obj *o, uint64_t actor_id, const uint8_t *actor,
     t.slots = t.inline_slots;
     t.n = 0;
     t.cap = INLINE_TOUCHED;
-    t.err = LT_OK;
     ptrdiff_t a = actor_slot(o, actor_id, actor, actor_len);
     if (a < 0)
         return LT_E_NOMEM;
     for (size_t s = 0; all && s < o->keys.n && err == LT_OK; s++) {
         if (o->dots[s].n == 0)
             continue;
-        if (touch(o, &t, s, CHANGED) != 0)
-            err = t.err;
+        err = touch(o, &t, s, CHANGED);
         while (err == LT_OK && o->dots[s].n > 0)
             drop_dot(o, s, o->dots[s].n - 1);
     }
@@ -698,8 +694,7 @@ static lt_err apply_local(lt_dk_obj *o, uint64_t actor_id, const uint8_t *actor,
         if (plan->dup[i] || slots[i] < 0 || o->dots[slots[i]].n == 0)
             continue;
         size_t s = (size_t)slots[i];
-        if (touch(o, &t, s, CHANGED) != 0)
-            err = t.err;
+        err = touch(o, &t, s, CHANGED);
         while (err == LT_OK && o->dots[s].n > 0)
             drop_dot(o, s, o->dots[s].n - 1);
     }
@@ -711,11 +706,9 @@ static lt_err apply_local(lt_dk_obj *o, uint64_t actor_id, const uint8_t *actor,
         lt_dk_dot d = {(uint32_t)a, ++c, ops[i].payload, ops[i].payload_len};
         if (s < 0)
             err = LT_E_NOMEM;
-        else if (touch(o, &t, (size_t)s, CHANGED) != 0)
-            err = t.err;
-        else if ((err = add_dot(o, (size_t)s, (uint32_t)a, &d)) == LT_OK &&
-                 ctx_add(&o->ctx[a], c) != 0)
-            err = LT_E_NOMEM;
+        else if ((err = touch(o, &t, (size_t)s, CHANGED)) == LT_OK &&
+                 (err = add_dot(o, (size_t)s, (uint32_t)a, &d)) == LT_OK)
+            err = ctx_add(&o->ctx[a], c);
     }
     lt_err e2 = untouch_all(o, &t);
     compact(o);
@@ -829,16 +822,8 @@ static lt_err put_context(const lt_dk_obj *o, lt_buf *out, uint32_t *aout) {
         const lt_dk_ctx *c = &o->ctx[a];
         if (aout[a] == UINT32_MAX)
             continue;
-        lt_buf_put_be64(out, t->ids[a]);
-        lt_buf_put_varint(out, t->key_len[a]);
-        lt_buf_put(out, lt_table_key(t, a), t->key_len[a]);
-        lt_buf_put_varint(out, c->base);
-        lt_buf_put_varint(out, c->ncloud);
-        uint64_t prev = c->base + 1;
-        for (size_t j = 0; j < c->ncloud; j++) {
-            lt_buf_put_varint(out, c->cloud[j] - prev);
-            prev = c->cloud[j];
-        }
+        lt_dk_put_ctx_entry(out, t->ids[a], lt_table_key(t, a), t->key_len[a], c->base, c->cloud,
+                            c->ncloud);
     }
     free(order);
     return out->failed ? LT_E_NOMEM : LT_OK;

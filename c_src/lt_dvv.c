@@ -273,8 +273,8 @@ static int entry_has(const lt_dvv *d, const lt_dvv_entry *en, uint64_t c) {
     return 0;
 }
 
-int lt_dvv_contains(const lt_dvv *d, uint64_t id, const uint8_t *actor, size_t actor_len,
-                    uint64_t counter) {
+int lt_dvv_has_dot(const lt_dvv *d, uint64_t id, const uint8_t *actor, size_t actor_len,
+                   uint64_t counter) {
     ptrdiff_t i = lt_dvv_find(d, id, actor, actor_len);
     if (i < 0 || counter == 0)
         return 0;
@@ -289,7 +289,7 @@ uint64_t lt_dvv_max(const lt_dvv *d, uint64_t id, const uint8_t *actor, size_t a
     return en->ndots ? d->dots[en->first_dot + en->ndots - 1] : en->base;
 }
 
-int lt_dvv_descends(const lt_dvv *a, const lt_dvv *b) {
+int lt_dvv_is_descendant(const lt_dvv *a, const lt_dvv *b) {
     for (size_t j = 0; j < b->n; j++) {
         const lt_dvv_entry *eb = &b->entries[j];
         ptrdiff_t i = lt_dvv_find(a, eb->id, eb->actor, eb->actor_len);

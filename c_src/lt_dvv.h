@@ -15,7 +15,7 @@
 #define LT_DVV_H
 
 #include "lt_common.h"
-#include "lt_vclock.h"
+#include "lt_types.h"
 
 typedef struct {
     uint64_t id;
@@ -63,11 +63,11 @@ LT_WARN_UNUSED lt_err lt_dvv_encode(const lt_dvv *d, lt_buf *out);
 
 /* Index of the actor's entry, or -1. */
 ptrdiff_t lt_dvv_find(const lt_dvv *d, uint64_t id, const uint8_t *actor, size_t actor_len);
-int lt_dvv_contains(const lt_dvv *d, uint64_t id, const uint8_t *actor, size_t actor_len,
-                    uint64_t counter);
+int lt_dvv_has_dot(const lt_dvv *d, uint64_t id, const uint8_t *actor, size_t actor_len,
+                   uint64_t counter);
 /* The highest counter seen for the actor (0 if none). */
 uint64_t lt_dvv_max(const lt_dvv *d, uint64_t id, const uint8_t *actor, size_t actor_len);
 /* Whether a holds every dot of b. */
-int lt_dvv_descends(const lt_dvv *a, const lt_dvv *b);
+int lt_dvv_is_descendant(const lt_dvv *a, const lt_dvv *b);
 
 #endif

@@ -62,13 +62,13 @@ int lt_lwwreg_cmp(const lt_lwwreg_view *a, const lt_lwwreg_view *b) {
     return c != 0 ? c : lt_bytes_cmp(a->value, a->value_len, b->value, b->value_len);
 }
 
-int lt_lwwreg_size(size_t actor_len, size_t value_len, size_t *size) {
+lt_err lt_lwwreg_size(size_t actor_len, size_t value_len, size_t *size) {
     size_t n;
-    if (lt_size_add(2 + 8 + lt_varint_len(actor_len), actor_len, &n) != 0 ||
-        lt_size_add(n, value_len, &n) != 0)
-        return -1;
+    if (lt_size_add(2 + 8 + lt_varint_len(actor_len), actor_len, &n) != LT_OK ||
+        lt_size_add(n, value_len, &n) != LT_OK)
+        return LT_E_OVERFLOW;
     *size = n;
-    return 0;
+    return LT_OK;
 }
 
 lt_err lt_lwwreg_write(uint64_t ts, const uint8_t *actor, size_t actor_len, const uint8_t *value,

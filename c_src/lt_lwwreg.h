@@ -17,9 +17,7 @@
 
 #include "lt_common.h"
 #include "lt_hlc.h"
-#include "lt_vclock.h" /* LT_FORMAT_V1 */
-
-#define LT_TYPE_LWWREG 0x15
+#include "lt_types.h"
 
 /* A parsed register: pointers into the caller's bytes, valid while those bytes are. For the
  * empty register `empty` is 1 and every other field is zero or NULL. */
@@ -51,9 +49,9 @@ static inline int lt_lwwreg_choose(const lt_lwwreg_view *a, const lt_lwwreg_view
     return lt_lwwreg_cmp(a, b) >= 0 ? 0 : 1;
 }
 
-/* The exact size of a non-empty register with these lengths, in *size; -1 when it would not
- * fit a size_t, else 0. */
-LT_WARN_UNUSED int lt_lwwreg_size(size_t actor_len, size_t value_len, size_t *size);
+/* The exact size of a non-empty register with these lengths, in *size; LT_E_OVERFLOW when it
+ * would not fit a size_t. */
+LT_WARN_UNUSED lt_err lt_lwwreg_size(size_t actor_len, size_t value_len, size_t *size);
 
 /* Appends a non-empty register to out. The caller passes canonical actor and value bytes
  * (from the encoder, or from an opened view): they are copied, not checked. LT_E_ZERO for

@@ -7,7 +7,6 @@
 
 #include "lt_canon.h"
 #include "lt_hash.h"
-#include "lt_vclock.h" /* LT_FORMAT_V1, lt_actor_cmp: the canonical (id, bytes) order */
 
 #include <stdlib.h>
 
@@ -148,7 +147,7 @@ lt_err lt_lwwset_count(const lt_lwwset_view *v, size_t *count) {
         return e;
     size_t c = 0;
     for (size_t i = 0; i < v->n; i++)
-        c += (size_t)lt_lwwset_in_value(v->bias, lt_lwwset_add_ts(v, i), lt_lwwset_rem_ts(v, i));
+        c += (size_t)lt_lwwset_is_in_value(v->bias, lt_lwwset_add_ts(v, i), lt_lwwset_rem_ts(v, i));
     *count = c;
     return LT_OK;
 }
@@ -247,7 +246,7 @@ static int entry_cmp(const void *x, const void *y) {
 }
 
 /* Whether an entry is written: not both timestamps 0. */
-static int kept(const lt_lwwset_entry *e) {
+static int is_kept(const lt_lwwset_entry *e) {
     return e->add_ts != 0 || e->rem_ts != 0;
 }
 
@@ -296,7 +295,7 @@ lt_err lt_lwwset_build(uint8_t bias, lt_lwwset_entry *e, size_t n, lt_buf *out) 
         }
     }
     for (size_t i = 0; i < n; i++) {
-        if (!kept(&e[i]))
+        if (!is_kept(&e[i]))
             continue;
         count++;
         elems_len += lt_varint_len(e[i].elem_len) + e[i].elem_len;
@@ -311,16 +310,16 @@ lt_err lt_lwwset_build(uint8_t bias, lt_lwwset_entry *e, size_t n, lt_buf *out) 
     lt_buf_put_u8(out, bias);
     lt_buf_put_varint(out, count);
     for (size_t i = 0; i < n; i++)
-        if (kept(&e[i]))
+        if (is_kept(&e[i]))
             lt_buf_put_be64(out, e[i].id);
     for (size_t i = 0; i < n; i++)
-        if (kept(&e[i]))
+        if (is_kept(&e[i]))
             lt_buf_put_be64(out, e[i].add_ts);
     for (size_t i = 0; i < n; i++)
-        if (kept(&e[i]))
+        if (is_kept(&e[i]))
             lt_buf_put_be64(out, e[i].rem_ts);
     for (size_t i = 0; i < n; i++) {
-        if (!kept(&e[i]))
+        if (!is_kept(&e[i]))
             continue;
         lt_buf_put_varint(out, e[i].elem_len);
         lt_buf_put(out, e[i].elem, e[i].elem_len);
@@ -415,8 +414,8 @@ lt_err lt_lwwset_obj_set(lt_lwwset_obj *o, uint64_t id, const uint8_t *elem, siz
     if (old_add != 0 || old_rem != 0)
         lt_digest_sub(&o->digest, h_old);
     lt_digest_add(&o->digest, h_new);
-    o->live -= (size_t)lt_lwwset_in_value(bias, old_add, old_rem);
-    o->live += (size_t)lt_lwwset_in_value(bias, add, rem);
+    o->live -= (size_t)lt_lwwset_is_in_value(bias, old_add, old_rem);
+    o->live += (size_t)lt_lwwset_is_in_value(bias, add, rem);
     o->ts[2 * slot] = add;
     o->ts[2 * slot + 1] = rem;
     return LT_OK;

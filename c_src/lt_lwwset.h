@@ -34,8 +34,7 @@
 #include "lt_common.h"
 #include "lt_digest.h"
 #include "lt_table.h"
-
-#define LT_TYPE_LWWSET 0x16
+#include "lt_types.h"
 
 /* The bias byte. LT_LWWSET_UNSET is never in a binary: it is an object's bias before its first
  * join (lt_lwwset_obj_init). */
@@ -72,7 +71,7 @@ static inline uint64_t lt_lwwset_rem_ts(const lt_lwwset_view *v, size_t i) {
 }
 
 /* Whether an element with these timestamps is in the value of a set of this bias. */
-static inline int lt_lwwset_in_value(uint8_t bias, uint64_t add_ts, uint64_t rem_ts) {
+static inline int lt_lwwset_is_in_value(uint8_t bias, uint64_t add_ts, uint64_t rem_ts) {
     return add_ts > rem_ts || (add_ts == rem_ts && add_ts != 0 && bias == LT_LWWSET_ADD);
 }
 

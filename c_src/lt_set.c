@@ -6,7 +6,6 @@
 
 #include "lt_canon.h"
 #include "lt_hash.h"
-#include "lt_vclock.h" /* LT_FORMAT_V1, lt_actor_cmp: the canonical (id, bytes) order */
 
 #include <stdlib.h>
 

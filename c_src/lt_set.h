@@ -29,9 +29,7 @@
 #include "lt_common.h"
 #include "lt_digest.h"
 #include "lt_table.h"
-
-#define LT_TYPE_GSET 0x12
-#define LT_TYPE_TWOPSET 0x13
+#include "lt_types.h"
 
 /* Entry flags. A G-Set has no flags column: all of its entries are LT_SET_ADDED. */
 enum { LT_SET_ADDED = 1, LT_SET_REMOVED = 2, LT_SET_BOTH = 3 };

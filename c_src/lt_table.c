@@ -1,8 +1,6 @@
 /* lt_table.c — key index for in-place objects. See lt_table.h. */
 #include "lt_table.h"
 
-#include "lt_vclock.h" /* lt_actor_cmp: the canonical (id, bytes) order */
-
 #include <stdlib.h>
 
 void lt_table_init(lt_table *t) {
@@ -43,13 +41,13 @@ ptrdiff_t lt_table_find(const lt_table *t, uint64_t id, const uint8_t *key, size
 }
 
 /* Doubles the index (load factor at most 1/2) and re-inserts every slot. */
-static int grow_index(lt_table *t) {
+static lt_err grow_index(lt_table *t) {
     size_t cap = t->index_cap ? 2 * t->index_cap : 16;
     if (cap > SIZE_MAX / sizeof(uint64_t))
-        return -1;
+        return LT_E_NOMEM;
     uint64_t *index = calloc(cap, sizeof(uint64_t));
     if (index == NULL)
-        return -1;
+        return LT_E_NOMEM;
     for (size_t slot = 0; slot < t->n; slot++) {
         size_t i = (size_t)t->ids[slot] & (cap - 1);
         while (index[i] != 0)
@@ -59,15 +57,15 @@ static int grow_index(lt_table *t) {
     free(t->index);
     t->index = index;
     t->index_cap = cap;
-    return 0;
+    return LT_OK;
 }
 
-static int grow_slots(lt_table *t) {
+static lt_err grow_slots(lt_table *t) {
     size_t cap = t->cap ? 2 * t->cap : 8;
     if (cap > UINT32_MAX - 1)
         cap = UINT32_MAX - 1;
     if (cap <= t->cap || cap > SIZE_MAX / sizeof(uint64_t))
-        return -1;
+        return LT_E_NOMEM;
     uint64_t *ids = realloc(t->ids, cap * sizeof *ids);
     if (ids != NULL)
         t->ids = ids;
@@ -78,9 +76,9 @@ static int grow_slots(lt_table *t) {
     if (len != NULL)
         t->key_len = len;
     if (ids == NULL || off == NULL || len == NULL)
-        return -1;
+        return LT_E_NOMEM;
     t->cap = cap;
-    return 0;
+    return LT_OK;
 }
 
 ptrdiff_t lt_table_upsert(lt_table *t, uint64_t id, const uint8_t *key, size_t len, int *added) {

@@ -23,10 +23,7 @@
 #define LT_VCLOCK_H
 
 #include "lt_common.h"
-
-#define LT_TYPE_VCLOCK 0x01
-#define LT_TYPE_DVV 0x02
-#define LT_FORMAT_V1 0x01
+#include "lt_types.h"
 
 /* A parsed header: pointers into the caller's bytes, valid while those bytes are. */
 typedef struct {
@@ -145,13 +142,5 @@ static inline lt_err lt_vclock_next_actor(const lt_vclock_view *v, size_t *name_
  * when absent. */
 LT_WARN_UNUSED lt_err lt_vclock_get(const lt_vclock_view *v, uint64_t id, const uint8_t *actor,
                                     size_t actor_len, uint64_t *counter);
-
-/* Shared by the clock-like formats: orders entries by (id, actor bytes). */
-static inline int lt_actor_cmp(uint64_t ida, const uint8_t *a, size_t alen, uint64_t idb,
-                               const uint8_t *b, size_t blen) {
-    if (ida != idb)
-        return ida < idb ? -1 : 1;
-    return lt_bytes_cmp(a, alen, b, blen);
-}
 
 #endif

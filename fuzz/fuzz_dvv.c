@@ -60,21 +60,21 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
                 REQUIRE(c > prev && c - prev >= 2); /* above base + 1, else it extends base */
             else
                 REQUIRE(c > prev);
-            REQUIRE(lt_dvv_contains(&d, en->id, en->actor, en->actor_len, c));
+            REQUIRE(lt_dvv_has_dot(&d, en->id, en->actor, en->actor_len, c));
             prev = c;
         }
         REQUIRE(lt_dvv_find(&d, en->id, en->actor, en->actor_len) == (ptrdiff_t)i);
         REQUIRE(lt_dvv_max(&d, en->id, en->actor, en->actor_len) == prev);
-        REQUIRE(!lt_dvv_contains(&d, en->id, en->actor, en->actor_len, 0));
+        REQUIRE(!lt_dvv_has_dot(&d, en->id, en->actor, en->actor_len, 0));
         if (en->base > 0)
-            REQUIRE(lt_dvv_contains(&d, en->id, en->actor, en->actor_len, en->base));
+            REQUIRE(lt_dvv_has_dot(&d, en->id, en->actor, en->actor_len, en->base));
         if (en->base < UINT64_MAX)
-            REQUIRE(!lt_dvv_contains(&d, en->id, en->actor, en->actor_len, en->base + 1));
+            REQUIRE(!lt_dvv_has_dot(&d, en->id, en->actor, en->actor_len, en->base + 1));
         if (prev < UINT64_MAX)
-            REQUIRE(!lt_dvv_contains(&d, en->id, en->actor, en->actor_len, prev + 1));
+            REQUIRE(!lt_dvv_has_dot(&d, en->id, en->actor, en->actor_len, prev + 1));
     }
     REQUIRE(total == d.ndots);
-    REQUIRE(lt_dvv_descends(&d, &d));
+    REQUIRE(lt_dvv_is_descendant(&d, &d));
     (void)lt_dvv_check_full(&d); /* any answer, reached safely */
 
     /* ranges → normalize → encode == x, also with every range given twice. */
@@ -93,7 +93,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     REQUIRE(n == 2 * once);
     REQUIRE(lt_dvv_normalize(r, n, &e2) == LT_OK);
     expect_encodes(&e2, data, size);
-    REQUIRE(lt_dvv_descends(&e1, &d) && lt_dvv_descends(&d, &e2));
+    REQUIRE(lt_dvv_is_descendant(&e1, &d) && lt_dvv_is_descendant(&d, &e2));
     lt_dvv_free(&e1);
     lt_dvv_free(&e2);
     free(r);

@@ -58,7 +58,7 @@ static void whole(const uint8_t *data, size_t size) {
         /* Canonical: the parts give back the same bytes, exactly sized. */
         size_t want;
         lt_buf w;
-        REQUIRE(lt_lwwreg_size(v.actor_len, v.value_len, &want) == 0 && want == size);
+        REQUIRE(lt_lwwreg_size(v.actor_len, v.value_len, &want) == LT_OK && want == size);
         REQUIRE(v.body == data + 2 && v.body_len == size - 2);
         REQUIRE(v.value + v.value_len == data + size);
         lt_buf_init(&w);

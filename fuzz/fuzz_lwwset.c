@@ -83,7 +83,7 @@ static void whole(const uint8_t *data, size_t size) {
         REQUIRE(fa == e[i].add_ts && fr == e[i].rem_ts);
         REQUIRE(adds[i] == fa && adds[v.n + i] == fr);
         REQUIRE(fa != 0 || fr != 0);
-        live += (size_t)lt_lwwset_in_value(v.bias, fa, fr);
+        live += (size_t)lt_lwwset_is_in_value(v.bias, fa, fr);
     }
     free(adds);
     REQUIRE(live == count);

@@ -147,7 +147,7 @@ int lt_slice_spent(ErlNifEnv *env, ErlNifTime started) {
     return enif_consume_timeslice(env, pct);
 }
 
-/* Every NIF; src/lattice_nif.erl lists the same in -nifs([...]). */
+/* Every NIF; src/lattice_nif.erl lists the same once, in ?NIFS (its -export and -nifs). */
 static ErlNifFunc nif_funcs[] = {
     {"canon_encode", 1, lt_nif_canon_encode, 0},
     {"canon_decode", 2, lt_nif_canon_decode, 0},

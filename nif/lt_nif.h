@@ -56,6 +56,29 @@ extern lt_resources lt_res;
 /* DVV operations parse into arrays and sort ranges: about 60 ns a byte, the slowest kind. */
 #define LT_DIRTY_DVV_BYTES (4 * 1024)
 
+/* Budgets and cut-offs shared by the NIFs that encode terms, and by every type's objects:
+ *   LT_ENCODE_BUDGET         terms visited while encoding on a normal scheduler before the
+ *                            call moves to a dirty one (canon_encode, set and dot-kernel ops):
+ *                            about 1 ms of work on the bench machine; an LWW-Register value
+ *                            gets half, as its assign also hashes and copies the value;
+ *   LT_PROBE_BUDGET          the object path cannot move once it holds the object's lock, so
+ *                            update_is_big probes an op with this smaller budget first (tens
+ *                            of microseconds at most);
+ *   LT_BYTES_PER_LISTED      work per element of a listed op (add_all, remove_all), in bytes
+ *                            against LT_DIRTY_TERM_BYTES, as clock_from_list counts entries;
+ *   LT_YIELD_BYTES           merges above this many input bytes yield (lt_nif_merge.c): a
+ *                            merge walks about 0.5 ns a byte, so the call that runs at once
+ *                            takes some tens of microseconds;
+ *   LT_VALUE_DIRTY_ELEMENTS  objects whose value holds more elements (or keys) than this, or
+ *                            whose elements' bytes pass LT_DIRTY_TERM_BYTES, build it on a
+ *                            dirty scheduler: decoding and sorting stay well under 1 ms below
+ *                            the cut-offs (about 0.1 ms per 500 elements, decoding aside). */
+#define LT_ENCODE_BUDGET 50000
+#define LT_PROBE_BUDGET 2048
+#define LT_BYTES_PER_LISTED 64
+#define LT_YIELD_BYTES (64 * 1024)
+#define LT_VALUE_DIRTY_ELEMENTS 1024
+
 /* Moves the current call to a dirty CPU scheduler when `bytes` is above `cutoff` and we are
  * on a normal scheduler; the same function runs again there with the same arguments. */
 #define LT_DIRTY_IF_ABOVE(cutoff, env, name, fn, argc, argv, bytes)                                \
@@ -127,15 +150,22 @@ ERL_NIF_TERM lt_merge_run(ErlNifEnv *env, const lt_merge_kind *kind, uint8_t tag
 
 /* ---- canonical terms (lt_nif_term.c) ---------------------------------------------------- */
 
-/* Encoder results besides LT_OK: the term has a type the format does not hold (badarg), or
- * the node budget ran out (the caller goes dirty and starts again with no budget). */
-enum { LT_ENC_OK = 0, LT_ENC_BADARG = 1, LT_ENC_BUDGET = 2, LT_ENC_NOMEM = 3 };
-
-/* Appends the canonical bytes of t. `budget` counts terms visited; NULL for no limit. */
-int lt_encode_term(ErlNifEnv *env, ERL_NIF_TERM t, lt_buf *b, long *budget);
+/* Appends the canonical bytes of t. `budget` counts terms visited; NULL for no limit. Returns
+ * LT_OK, LT_E_NOT_DATA (a term the format does not hold: badarg), LT_E_BUDGET (the budget ran
+ * out: the caller goes dirty and starts again with no budget) or LT_E_NOMEM. */
+lt_err lt_encode_term(ErlNifEnv *env, ERL_NIF_TERM t, lt_buf *b, long *budget);
 /* Whether encoding t is big work for a normal scheduler: it visits more than `budget` terms
  * or writes more than LT_DIRTY_TERM_BYTES. Not data is "small" (the call says badarg). */
 int lt_term_is_big(ErlNifEnv *env, ERL_NIF_TERM t, long budget);
+/* An object's update_is_big for an op on `listed` terms (the elements of the list `arg` when
+ * is_list, else `arg` itself; each followed by *extra when not NULL, a put's value): whether
+ * they are too many (LT_BYTES_PER_LISTED each against LT_DIRTY_TERM_BYTES), or encoding them
+ * visits more than LT_PROBE_BUDGET terms or writes more than LT_DIRTY_TERM_BYTES bytes. A
+ * term that is not data is "small" (the update says badarg). */
+int lt_op_terms_are_big(ErlNifEnv *env, ERL_NIF_TERM arg, int is_list, unsigned listed,
+                        const ERL_NIF_TERM *extra);
+/* The sets' query_is_big: their queries are O(1) but for encoding the E of {contains, E}. */
+int lt_contains_query_is_big(ErlNifEnv *env, void *state, ERL_NIF_TERM q);
 /* Decodes one term at p[*off..len), checking every rule of the format on the way (no need
  * for lt_canon_validate first); bytes after the term are the caller's business. When
  * `existing_atoms` is set, an atom that does not exist yet is not created: returns LT_E_BAD_TAG and
@@ -178,7 +208,8 @@ void lt_value_items_sort(lt_value_item **order, size_t k);
 ERL_NIF_TERM lt_value_items_list(ErlNifEnv *env, lt_value_item **order, size_t k);
 
 /* ---- the NIFs, one file per concept; the table is in lt_nif.c --------------------------- */
-#define LT_NIF(name) ERL_NIF_TERM name(ErlNifEnv *env, int argc, const ERL_NIF_TERM argv[])
+#define LT_NIF_ARGS ErlNifEnv *env, int argc, const ERL_NIF_TERM argv[]
+#define LT_NIF(name) ERL_NIF_TERM name(LT_NIF_ARGS)
 
 LT_NIF(lt_nif_canon_encode);
 LT_NIF(lt_nif_canon_decode);

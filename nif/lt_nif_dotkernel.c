@@ -17,20 +17,6 @@
 
 #include <stdlib.h>
 
-/* Terms visited while encoding an op on a normal scheduler before the call goes dirty. */
-#define DK_ENCODE_BUDGET 50000
-/* The object path probes an op with this smaller budget (see update_is_big). */
-#define DK_PROBE_BUDGET 2048
-/* Work per element of a listed op, in bytes against LT_DIRTY_TERM_BYTES. */
-#define DK_BYTES_PER_LISTED 64
-/* Passes over a binary (update, digest, lookups) go dirty above this many bytes: the slowest,
- * an update's merge of two disjoint sets, takes about 4 ns a byte (make bench, "cut-off"). */
-#define DK_DIRTY_BYTES (256 * 1024)
-/* Merges above this many input bytes yield (lt_nif_merge.c). */
-#define DK_YIELD_BYTES (64 * 1024)
-/* Objects with more keys than this build their value on a dirty scheduler. */
-#define DK_VALUE_DIRTY_KEYS 1024
-
 static int get_tag(ErlNifEnv *env, ERL_NIF_TERM t, uint8_t *tag) {
     unsigned v;
     if (!enif_get_uint(env, t, &v) ||
@@ -129,9 +115,9 @@ static void op_list_free(op_list *l) {
 }
 
 /* Encodes the op's keys (and for a put, the payload: 8 timestamp bytes, filled in later when
- * the HLC stamps it, then the value). The caller frees l whatever the result. Returns an
- * LT_ENC_* code. */
-static int read_ops(ErlNifEnv *env, const op_term *p, long *budget, op_list *l) {
+ * the HLC stamps it, then the value). The caller frees l whatever the result. Returns LT_OK,
+ * LT_E_NOT_DATA, LT_E_BUDGET or LT_E_NOMEM (as lt_encode_term). */
+static lt_err read_ops(ErlNifEnv *env, const op_term *p, long *budget, op_list *l) {
     ERL_NIF_TERM head, tail = p->arg;
     size_t n = p->listed ? p->listed : 1;
     lt_buf_init_spill(&l->bytes, l->inline_bytes, sizeof l->inline_bytes);
@@ -146,18 +132,18 @@ static int read_ops(ErlNifEnv *env, const op_term *p, long *budget, op_list *l) 
             n <= SIZE_MAX / (4 * sizeof *l->offs) ? enif_alloc(4 * n * sizeof *l->offs) : NULL;
     }
     if (l->ops == NULL || l->terms == NULL || l->offs == NULL)
-        return LT_ENC_NOMEM;
+        return LT_E_NOMEM;
     int listed = p->kind == OP_ADD_ALL || p->kind == OP_REMOVE_ALL;
     for (size_t k = 0; k < p->listed; k++) {
         ERL_NIF_TERM t = p->arg;
         if (listed) {
             if (!enif_get_list_cell(env, tail, &head, &tail))
-                return LT_ENC_BADARG;
+                return LT_E_NOT_DATA;
             t = head;
         }
         size_t start = l->bytes.len;
-        int rc = lt_encode_term(env, t, &l->bytes, budget);
-        if (rc != LT_ENC_OK)
+        lt_err rc = lt_encode_term(env, t, &l->bytes, budget);
+        if (rc != LT_OK)
             return rc;
         l->offs[4 * k] = start;
         l->offs[4 * k + 1] = l->bytes.len - start;
@@ -167,7 +153,7 @@ static int read_ops(ErlNifEnv *env, const op_term *p, long *budget, op_list *l) 
             uint8_t ts[8];
             lt_write_be64(ts, p->ts);
             lt_buf_put(&l->bytes, ts, 8);
-            if ((rc = lt_encode_term(env, p->value, &l->bytes, budget)) != LT_ENC_OK)
+            if ((rc = lt_encode_term(env, p->value, &l->bytes, budget)) != LT_OK)
                 return rc;
             l->offs[4 * k + 2] = pstart;
             l->offs[4 * k + 3] = l->bytes.len - pstart;
@@ -176,7 +162,7 @@ static int read_ops(ErlNifEnv *env, const op_term *p, long *budget, op_list *l) 
         l->n++;
     }
     if (l->bytes.failed)
-        return LT_ENC_NOMEM;
+        return LT_E_NOMEM;
     for (size_t k = 0; k < l->n; k++) {
         lt_dk_op *op = &l->ops[k];
         op->key = l->bytes.data + l->offs[4 * k];
@@ -187,7 +173,7 @@ static int read_ops(ErlNifEnv *env, const op_term *p, long *budget, op_list *l) 
         op->add =
             p->kind == OP_ADD || p->kind == OP_ADD_ALL || p->kind == OP_ASSIGN || p->kind == OP_PUT;
     }
-    return LT_ENC_OK;
+    return LT_OK;
 }
 
 static ERL_NIF_TERM not_present(ErlNifEnv *env, ERL_NIF_TERM elem) {
@@ -212,28 +198,28 @@ static uint64_t max_ts(const uint8_t *payload, size_t len, uint64_t max) {
     return ts > max ? ts : max;
 }
 
-/* Stamps an HLC put: past every timestamp the key holds. 0 on success; -1 when the key holds
+/* Stamps an HLC put: past every timestamp the key holds. LT_E_OVERFLOW when the key holds
  * the largest timestamp there is. */
-static int stamp(op_list *l, uint64_t held) {
+static lt_err stamp(op_list *l, uint64_t held) {
     if (held == UINT64_MAX)
-        return -1;
+        return LT_E_OVERFLOW;
     uint64_t ts = lt_hlc_advance_past(held);
     lt_write_be64((uint8_t *)l->ops[0].payload, ts);
-    return 0;
+    return LT_OK;
 }
 
 static ERL_NIF_TERM timestamp_overflow(ErlNifEnv *env) {
     return enif_make_tuple2(env, lt_atom.error, lt_atom.timestamp_overflow);
 }
 
-/* Encodes the op, going dirty when it is big. *rc receives LT_ENC_OK or the failure; on
- * LT_ENC_BUDGET the caller reschedules. */
+/* Encodes the op, going dirty when it is big. *rc receives LT_OK or the failure; on
+ * LT_E_BUDGET the caller reschedules. */
 static int encode_op(ErlNifEnv *env, const op_term *p, op_list *l) {
-    long budget = DK_ENCODE_BUDGET;
+    long budget = LT_ENCODE_BUDGET;
     int normal = enif_thread_type() == ERL_NIF_THR_NORMAL_SCHEDULER;
-    int rc = read_ops(env, p, normal ? &budget : NULL, l);
-    if (rc == LT_ENC_OK && normal && l->bytes.len > LT_DIRTY_TERM_BYTES)
-        rc = LT_ENC_BUDGET; /* few terms but many bytes */
+    lt_err rc = read_ops(env, p, normal ? &budget : NULL, l);
+    if (rc == LT_OK && normal && l->bytes.len > LT_DIRTY_TERM_BYTES)
+        rc = LT_E_BUDGET; /* few terms but many bytes */
     return rc;
 }
 
@@ -249,23 +235,23 @@ LT_NIF(lt_nif_dk_update) {
     if (argc != 4 || !get_tag(env, argv[0], &tag) || !enif_inspect_binary(env, argv[3], &bin) ||
         parse_op(env, argv[1], tag, &p) == OP_NONE)
         return enif_make_badarg(env);
-    LT_DIRTY_IF_ABOVE(DK_DIRTY_BYTES, env, "dk_update", lt_nif_dk_update, argc, argv, bin.size);
+    LT_DIRTY_IF_ABOVE(LT_DIRTY_BYTES, env, "dk_update", lt_nif_dk_update, argc, argv, bin.size);
     LT_DIRTY_IF_TERMS(env, "dk_update", lt_nif_dk_update, argc, argv,
-                      (size_t)p.listed * DK_BYTES_PER_LISTED);
+                      (size_t)p.listed * LT_BYTES_PER_LISTED);
     lt_buf_init_fixed(&actor, actor_mem, sizeof actor_mem);
     if (!lt_actor_from_term(env, argv[2], &actor, &actor_id)) {
         lt_buf_free(&actor);
         return enif_make_badarg(env);
     }
     op_list l;
-    int rc = encode_op(env, &p, &l);
-    if (rc != LT_ENC_OK) {
+    lt_err rc = encode_op(env, &p, &l);
+    if (rc != LT_OK) {
         op_list_free(&l);
         lt_buf_free(&actor);
-        if (rc == LT_ENC_BUDGET)
+        if (rc == LT_E_BUDGET)
             return enif_schedule_nif(env, "dk_update", ERL_NIF_DIRTY_JOB_CPU_BOUND,
                                      lt_nif_dk_update, argc, argv);
-        return rc == LT_ENC_NOMEM ? lt_raise_nomem(env) : enif_make_badarg(env);
+        return rc == LT_E_NOMEM ? lt_raise_nomem(env) : enif_make_badarg(env);
     }
     lt_dk_view v;
     lt_err e = lt_dk_open(&v, bin.data, bin.size, tag);
@@ -289,7 +275,7 @@ LT_NIF(lt_nif_dk_update) {
             lt_dk_dot_at(&v, &en, &off, &d);
             held = max_ts(d.payload, d.payload_len, held);
         }
-        if (stamp(&l, held) != 0) {
+        if (stamp(&l, held) != LT_OK) {
             result = timestamp_overflow(env);
             goto done_view;
         }
@@ -360,14 +346,14 @@ static const lt_merge_kind dk_merge_kind = {sizeof(dk_merge_ctx), dk_merge_start
                                             dk_merge_stop, bad};
 
 /* dk_merge(Tag, A, B) -> the join | {error, {bad_<type>, Reason}}. Merges of more than
- * DK_YIELD_BYTES yield. */
+ * LT_YIELD_BYTES yield. */
 LT_NIF(lt_nif_dk_merge) {
     ErlNifBinary a, b;
     uint8_t tag;
     if (argc != 3 || !get_tag(env, argv[0], &tag) || !enif_inspect_binary(env, argv[1], &a) ||
         !enif_inspect_binary(env, argv[2], &b))
         return enif_make_badarg(env);
-    return lt_merge_run(env, &dk_merge_kind, tag, argv + 1, &a, &b, DK_YIELD_BYTES);
+    return lt_merge_run(env, &dk_merge_kind, tag, argv + 1, &a, &b, LT_YIELD_BYTES);
 }
 
 /* ---- values ---------------------------------------------------------------------------------- */
@@ -509,20 +495,20 @@ static ERL_NIF_TERM answer(ErlNifEnv *env, uint8_t tag, ERL_NIF_TERM what, int f
 }
 
 /* Encodes a key term into `small` (cap bytes) or, when it is larger, into heap memory (the
- * caller frees b either way: lt_buf_free leaves a fixed buffer alone). 0 when it is not data,
- * -1 when out of memory. */
-static int encode_key(ErlNifEnv *env, ERL_NIF_TERM t, lt_buf *b, uint8_t *small, size_t cap,
-                      uint64_t *id) {
+ * caller frees b either way: lt_buf_free leaves a fixed buffer alone). LT_E_NOT_DATA when it
+ * is not data, LT_E_NOMEM when out of memory. */
+static lt_err encode_key(ErlNifEnv *env, ERL_NIF_TERM t, lt_buf *b, uint8_t *small, size_t cap,
+                         uint64_t *id) {
     lt_buf_init_fixed(b, small, cap);
-    int rc = lt_encode_term(env, t, b, NULL);
-    if (rc == LT_ENC_NOMEM) { /* too big for the stack */
+    lt_err rc = lt_encode_term(env, t, b, NULL);
+    if (rc == LT_E_NOMEM) { /* too big for the stack */
         lt_buf_init(b);
         rc = lt_encode_term(env, t, b, NULL);
     }
-    if (rc != LT_ENC_OK)
-        return rc == LT_ENC_NOMEM ? -1 : 0;
+    if (rc != LT_OK)
+        return rc;
     *id = lt_actor_id(b->data, b->len);
-    return 1;
+    return LT_OK;
 }
 
 /* dk_query(Tag, Query, State) -> the answer | {error, ...}: size, {contains, E}, {get, K}
@@ -536,7 +522,7 @@ LT_NIF(lt_nif_dk_query) {
     if (argc != 3 || !get_tag(env, argv[0], &tag) || !enif_inspect_binary(env, argv[2], &bin) ||
         (what = query_key(env, tag, argv[1], &key)) == 0)
         return enif_make_badarg(env);
-    LT_DIRTY_IF_ABOVE(DK_DIRTY_BYTES, env, "dk_query", lt_nif_dk_query, argc, argv, bin.size);
+    LT_DIRTY_IF_ABOVE(LT_DIRTY_BYTES, env, "dk_query", lt_nif_dk_query, argc, argv, bin.size);
     lt_err e = lt_dk_open(&v, bin.data, bin.size, tag);
     if (e != LT_OK)
         return bad(env, tag, e);
@@ -550,11 +536,12 @@ LT_NIF(lt_nif_dk_query) {
     uint8_t small[256];
     uint64_t id;
     lt_dk_entry en;
-    int found = 0, rc = encode_key(env, key, &scratch, small, sizeof small, &id);
-    if (rc != 1) {
+    int found = 0;
+    lt_err rc = encode_key(env, key, &scratch, small, sizeof small, &id);
+    if (rc != LT_OK) {
         lt_buf_free(&scratch);
         lt_dk_close(&v);
-        return rc < 0 ? lt_raise_nomem(env) : enif_make_badarg(env);
+        return rc == LT_E_NOMEM ? lt_raise_nomem(env) : enif_make_badarg(env);
     }
     e = lt_dk_lookup(&v, id, scratch.data, scratch.len, &en, &found);
     const uint8_t *pl = NULL;
@@ -714,10 +701,10 @@ static ERL_NIF_TERM update(ErlNifEnv *env, void *state, ERL_NIF_TERM opt, ERL_NI
         return enif_make_badarg(env);
     }
     /* No budget: obj_update moved large ops to a dirty scheduler already (update_is_big). */
-    int rc = read_ops(env, &p, NULL, &l);
+    lt_err rc = read_ops(env, &p, NULL, &l);
     ERL_NIF_TERM result;
-    if (rc != LT_ENC_OK) {
-        result = rc == LT_ENC_NOMEM ? lt_raise_nomem(env) : enif_make_badarg(env);
+    if (rc != LT_OK) {
+        result = rc == LT_E_NOMEM ? lt_raise_nomem(env) : enif_make_badarg(env);
         goto done;
     }
     if (p.kind == OP_PUT && p.ts == 0) {
@@ -727,7 +714,7 @@ static ERL_NIF_TERM update(ErlNifEnv *env, void *state, ERL_NIF_TERM opt, ERL_NI
             const lt_dk_odot *d = &lt_dk_obj_dots(o, (size_t)s)[j];
             held = max_ts(d->payload, d->payload_len, held);
         }
-        if (stamp(&l, held) != 0) {
+        if (stamp(&l, held) != LT_OK) {
             result = timestamp_overflow(env);
             goto done;
         }
@@ -815,10 +802,10 @@ static ERL_NIF_TERM query(ErlNifEnv *env, void *state, ERL_NIF_TERM q) {
     uint8_t small[256];
     lt_buf scratch;
     uint64_t id;
-    int rc = encode_key(env, key, &scratch, small, sizeof small, &id);
+    lt_err rc = encode_key(env, key, &scratch, small, sizeof small, &id);
     ERL_NIF_TERM result;
-    if (rc != 1) {
-        result = rc < 0 ? lt_raise_nomem(env) : enif_make_badarg(env);
+    if (rc != LT_OK) {
+        result = rc == LT_E_NOMEM ? lt_raise_nomem(env) : enif_make_badarg(env);
     } else {
         ptrdiff_t s = lt_dk_obj_find(o, id, scratch.data, scratch.len);
         const lt_dk_odot *w = s >= 0 && o->tag == LT_TYPE_LWWMAP ? obj_winner(o, (size_t)s) : NULL;
@@ -843,7 +830,7 @@ static size_t entries(void *state) {
 
 static int value_is_big(void *state) {
     const lt_dk_obj *o = state;
-    return o->live > DK_VALUE_DIRTY_KEYS ||
+    return o->live > LT_VALUE_DIRTY_ELEMENTS ||
            o->keys.arena.len + o->payload_bytes > LT_DIRTY_TERM_BYTES;
 }
 
@@ -862,7 +849,7 @@ static int query_is_big(ErlNifEnv *env, void *state, ERL_NIF_TERM q) {
     lt_buf scratch;
     uint64_t id;
     int big = 0;
-    if (encode_key(env, key, &scratch, small, sizeof small, &id) == 1) {
+    if (encode_key(env, key, &scratch, small, sizeof small, &id) == LT_OK) {
         ptrdiff_t s = lt_dk_obj_find(o, id, scratch.data, scratch.len);
         big = s >= 0 && obj_winner(o, (size_t)s)->payload_len > LT_DIRTY_TERM_BYTES;
     }
@@ -871,41 +858,18 @@ static int query_is_big(ErlNifEnv *env, void *state, ERL_NIF_TERM q) {
 }
 
 /* Whether an op is big work: a long list, or terms whose encoding visits more than
- * DK_PROBE_BUDGET terms or writes more than LT_DIRTY_TERM_BYTES. A malformed op is "small"
+ * LT_PROBE_BUDGET terms or writes more than LT_DIRTY_TERM_BYTES. A malformed op is "small"
  * (update says badarg). */
 static int update_is_big(ErlNifEnv *env, ERL_NIF_TERM opt) {
     int arity;
     const ERL_NIF_TERM *el;
     unsigned listed = 1;
-    ERL_NIF_TERM head, tail;
-    long budget = DK_PROBE_BUDGET;
-    lt_buf scratch;
-    uint8_t scratch_mem[256];
-    int big = 0, is_list;
     if (!enif_get_tuple(env, opt, &arity, &el) || arity < 2)
         return 0;
-    is_list = el[0] == lt_atom.add_all || el[0] == lt_atom.remove_all;
+    int is_list = el[0] == lt_atom.add_all || el[0] == lt_atom.remove_all;
     if (is_list && !enif_get_list_length(env, el[1], &listed))
         return 0;
-    if ((size_t)listed * DK_BYTES_PER_LISTED > LT_DIRTY_TERM_BYTES)
-        return 1;
-    lt_buf_init_spill(&scratch, scratch_mem, sizeof scratch_mem);
-    tail = el[1];
-    for (unsigned k = 0; k < listed && !big; k++) {
-        head = el[1];
-        if (is_list && !enif_get_list_cell(env, tail, &head, &tail))
-            break;
-        int rc = lt_encode_term(env, head, &scratch, &budget);
-        if (rc == LT_ENC_OK && arity >= 3)
-            rc = lt_encode_term(env, el[2], &scratch, &budget); /* a put's value */
-        if (rc != LT_ENC_OK) {
-            big = rc == LT_ENC_BUDGET;
-            break;
-        }
-        big = scratch.len > LT_DIRTY_TERM_BYTES;
-    }
-    lt_buf_free(&scratch);
-    return big;
+    return lt_op_terms_are_big(env, el[1], is_list, listed, arity >= 3 ? &el[2] : NULL);
 }
 
 #define DK_OBJ_TYPE(TAG, KIND, CREATE)                                                             \

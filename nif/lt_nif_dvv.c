@@ -154,7 +154,7 @@ LT_NIF(lt_nif_dvv_to_list) {
 /* Adds the dot (actor, c) to d, returning the new binary (or `same` when d holds it). */
 static ERL_NIF_TERM add_dot(ErlNifEnv *env, const lt_dvv *d, uint64_t id, const lt_buf *actor,
                             uint64_t c, ERL_NIF_TERM same) {
-    if (lt_dvv_contains(d, id, actor->data, actor->len, c))
+    if (lt_dvv_has_dot(d, id, actor->data, actor->len, c))
         return same;
     size_t n;
     lt_dvv_range *r = ranges_of(d, 1, &n);
@@ -247,7 +247,7 @@ LT_NIF(lt_nif_dvv_contains) {
                       binary_size(env, argv[2]));
     if (!actor_and_dvv(env, argv[0], argv[2], &actor, &id, &d, &result))
         return result;
-    result = lt_dvv_contains(&d, id, actor.data, actor.len, c) ? lt_atom.true_ : lt_atom.false_;
+    result = lt_dvv_has_dot(&d, id, actor.data, actor.len, c) ? lt_atom.true_ : lt_atom.false_;
     lt_dvv_free(&d);
     lt_buf_free(&actor);
     return result;
@@ -329,7 +329,7 @@ LT_NIF(lt_nif_dvv_descends) {
                       binary_size(env, argv[0]) + binary_size(env, argv[1]));
     if (!two_dvvs(env, argv, &a, &b, &result))
         return result;
-    result = lt_dvv_descends(&a, &b) ? lt_atom.true_ : lt_atom.false_;
+    result = lt_dvv_is_descendant(&a, &b) ? lt_atom.true_ : lt_atom.false_;
     lt_dvv_free(&a);
     lt_dvv_free(&b);
     return result;

@@ -92,15 +92,15 @@ LT_NIF(lt_nif_term_digest) {
     if (argc != 1)
         return enif_make_badarg(env);
     lt_buf_init(&b);
-    int rc = lt_encode_term(env, argv[0], &b, normal ? &budget : NULL);
-    if (rc == LT_ENC_OK && normal && b.len > LT_HASH_CHUNK)
-        rc = LT_ENC_BUDGET; /* encoded quickly but too long to hash here */
-    if (rc != LT_ENC_OK) {
+    lt_err rc = lt_encode_term(env, argv[0], &b, normal ? &budget : NULL);
+    if (rc == LT_OK && normal && b.len > LT_HASH_CHUNK)
+        rc = LT_E_BUDGET; /* encoded quickly but too long to hash here */
+    if (rc != LT_OK) {
         lt_buf_free(&b);
-        if (rc == LT_ENC_BUDGET)
+        if (rc == LT_E_BUDGET)
             return enif_schedule_nif(env, "term_digest", ERL_NIF_DIRTY_JOB_CPU_BOUND,
                                      lt_nif_term_digest, argc, argv);
-        return rc == LT_ENC_NOMEM ? lt_raise_nomem(env) : enif_make_badarg(env);
+        return rc == LT_E_NOMEM ? lt_raise_nomem(env) : enif_make_badarg(env);
     }
     ERL_NIF_TERM t = digest128_term(env, lt_hash128(b.data, b.len, 0));
     lt_buf_free(&b);

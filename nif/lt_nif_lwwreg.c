@@ -7,10 +7,6 @@
 
 #include <stdlib.h>
 
-/* Terms a value may have before encoding it moves to a dirty scheduler: about 0.5 ms of
- * lt_encode_term (canon_encode's budget is twice this for about 1 ms). */
-#define LT_LWWREG_ENCODE_BUDGET 25000
-
 /* {error, {bad_lwwreg, Reason}} for bad data; raises enomem for LT_E_NOMEM. */
 static ERL_NIF_TERM bad(ErlNifEnv *env, lt_err e) {
     return e == LT_E_NOMEM ? lt_raise_nomem(env) : lt_make_error(env, lt_atom.bad_lwwreg, e);
@@ -65,23 +61,23 @@ static int field(ErlNifEnv *env, const lt_lwwreg_view *v, ERL_NIF_TERM name, ERL
 
 /* Whether a value's encoding is too much for a normal scheduler: more terms than the budget,
  * or more bytes than a pass over bytes should take. */
-static int encoded_is_big(int rc, const lt_buf *b) {
-    return rc == LT_ENC_BUDGET || (rc == LT_ENC_OK && b->len > LT_DIRTY_BYTES);
+static int encoded_is_big(lt_err rc, const lt_buf *b) {
+    return rc == LT_E_BUDGET || (rc == LT_OK && b->len > LT_DIRTY_BYTES);
 }
 
 /* Encodes a value into b (the caller's buffer, cleared first; the caller frees it) with a
- * budget on a normal scheduler, none on a dirty one; returns an LT_ENC_* code, LT_ENC_BUDGET
+ * budget on a normal scheduler, none on a dirty one; returns lt_encode_term's result, LT_E_BUDGET
  * meaning "go dirty". A large binary at the top goes dirty before it is copied. */
-static int encode_value(ErlNifEnv *env, ERL_NIF_TERM value, lt_buf *b) {
-    long budget = LT_LWWREG_ENCODE_BUDGET;
+static lt_err encode_value(ErlNifEnv *env, ERL_NIF_TERM value, lt_buf *b) {
+    long budget = (LT_ENCODE_BUDGET / 2);
     int normal = enif_thread_type() == ERL_NIF_THR_NORMAL_SCHEDULER;
     ErlNifBinary blob;
     b->len = 0;
     b->failed = 0;
     if (normal && enif_inspect_binary(env, value, &blob) && blob.size > LT_DIRTY_BYTES)
-        return LT_ENC_BUDGET;
-    int rc = lt_encode_term(env, value, b, normal ? &budget : NULL);
-    return normal && encoded_is_big(rc, b) ? LT_ENC_BUDGET : rc;
+        return LT_E_BUDGET;
+    lt_err rc = lt_encode_term(env, value, b, normal ? &budget : NULL);
+    return normal && encoded_is_big(rc, b) ? LT_E_BUDGET : rc;
 }
 
 /* An explicit timestamp: an integer 1..2^64-1. */
@@ -128,15 +124,15 @@ LT_NIF(lt_nif_lwwreg_assign) {
     lt_buf_init(&val);
     lt_buf_init(&act);
     if (!lt_actor_from_term(env, argv[1], &act, &id) ||
-        (rc = encode_value(env, argv[0], &val)) == LT_ENC_BADARG) {
+        (rc = encode_value(env, argv[0], &val)) == LT_E_NOT_DATA) {
         lt_buf_free(&act);
         lt_buf_free(&val);
         return enif_make_badarg(env);
     }
-    if (rc != LT_ENC_OK) {
+    if (rc != LT_OK) {
         lt_buf_free(&act);
         lt_buf_free(&val);
-        if (rc == LT_ENC_NOMEM)
+        if (rc == LT_E_NOMEM)
             return lt_raise_nomem(env);
         /* A large value: start again where time does not matter (nothing has moved yet). */
         return enif_schedule_nif(env, "lwwreg_assign", ERL_NIF_DIRTY_JOB_CPU_BOUND,
@@ -286,10 +282,10 @@ static ERL_NIF_TERM reg_update(ErlNifEnv *env, void *state, ERL_NIF_TERM op, ERL
     lt_buf_init(&act);
     lt_buf_init(&delta);
     int ok = get_op(env, op, &value, &ts) && lt_actor_from_term(env, actor, &act, &id);
-    int rc = ok ? lt_encode_term(env, value, &val, NULL) : LT_ENC_BADARG;
+    lt_err rc = ok ? lt_encode_term(env, value, &val, NULL) : LT_E_NOT_DATA;
     ERL_NIF_TERM r;
-    if (rc != LT_ENC_OK) {
-        r = rc == LT_ENC_NOMEM ? lt_raise_nomem(env) : enif_make_badarg(env);
+    if (rc != LT_OK) {
+        r = rc == LT_E_NOMEM ? lt_raise_nomem(env) : enif_make_badarg(env);
     } else if (ts != 0 && ts <= lt_lwwreg_obj_ts(o)) {
         r = stale(env, ts);
     } else if (ts == 0 && lt_lwwreg_obj_ts(o) == UINT64_MAX) {
@@ -352,9 +348,9 @@ static int reg_update_is_big(ErlNifEnv *env, ERL_NIF_TERM op) {
     if (!get_op(env, op, &value, &ts))
         return 0; /* badarg, from reg_update */
     lt_buf_init(&b);
-    int rc = encode_value(env, value, &b);
+    lt_err rc = encode_value(env, value, &b);
     lt_buf_free(&b);
-    return rc == LT_ENC_BUDGET;
+    return rc == LT_E_BUDGET;
 }
 
 /* Whether decoding the value (or actor) is too much for a normal scheduler: by state size. */

@@ -10,18 +10,6 @@
 
 #include <stdlib.h>
 
-/* Terms visited while encoding elements on a normal scheduler before the call moves to a dirty
- * one (as the sets' LT_SET_ENCODE_BUDGET): about 1 ms of work. */
-#define LT_LWWSET_ENCODE_BUDGET 50000
-/* The object path cannot move once it holds the object's lock, so update_is_big (below) probes
- * an op's elements with this smaller budget first (tens of microseconds at most). */
-#define LT_LWWSET_PROBE_BUDGET 2048
-/* Work per element of an add_all or remove_all list, in bytes against the LT_DIRTY_TERM_BYTES
- * cut-off (as the sets count theirs). */
-#define LT_LWWSET_BYTES_PER_LISTED 64
-/* Merges above this many input bytes yield (lt_nif_merge.c), as the G-Set's do. */
-#define LWWSET_YIELD_BYTES (64 * 1024)
-
 /* {error, {bad_lwwset, Reason}}, or the raised enomem. */
 static ERL_NIF_TERM bad(ErlNifEnv *env, lt_err e) {
     return e == LT_E_NOMEM ? lt_raise_nomem(env) : lt_make_error(env, lt_atom.bad_lwwset, e);
@@ -102,8 +90,8 @@ static void elem_list_free(elem_list *l) {
 
 /* Encodes the op's elements into l (which the caller frees with elem_list_free whatever the
  * result), every timestamp 0. `budget` counts terms visited, NULL for no limit. Returns
- * LT_ENC_OK, LT_ENC_BADARG (an element that is not data), LT_ENC_BUDGET or LT_ENC_NOMEM. */
-static int read_elems(ErlNifEnv *env, const op_t *op, long *budget, elem_list *l) {
+ * LT_OK, LT_E_NOT_DATA (an element that is not data), LT_E_BUDGET or LT_E_NOMEM. */
+static lt_err read_elems(ErlNifEnv *env, const op_t *op, long *budget, elem_list *l) {
     ERL_NIF_TERM head, tail = op->arg;
     size_t e_bytes, offs_bytes, listed = op->listed ? op->listed : 1;
     lt_buf_init(&l->bytes);
@@ -112,21 +100,21 @@ static int read_elems(ErlNifEnv *env, const op_t *op, long *budget, elem_list *l
     l->offs = NULL;
     if (lt_size_mul(listed, sizeof *l->e, &e_bytes) != 0 ||
         lt_size_mul(listed, sizeof *l->offs, &offs_bytes) != 0)
-        return LT_ENC_NOMEM;
+        return LT_E_NOMEM;
     l->e = enif_alloc(e_bytes);
     l->offs = enif_alloc(offs_bytes);
     if (l->e == NULL || l->offs == NULL)
-        return LT_ENC_NOMEM;
+        return LT_E_NOMEM;
     for (size_t k = 0; k < op->listed; k++) {
         ERL_NIF_TERM t = op->arg;
         if (op->list) {
             if (!enif_get_list_cell(env, tail, &head, &tail))
-                return LT_ENC_BADARG;
+                return LT_E_NOT_DATA;
             t = head;
         }
         size_t start = l->bytes.len;
-        int rc = lt_encode_term(env, t, &l->bytes, budget);
-        if (rc != LT_ENC_OK)
+        lt_err rc = lt_encode_term(env, t, &l->bytes, budget);
+        if (rc != LT_OK)
             return rc;
         l->offs[k] = start;
         l->e[k].elem_len = l->bytes.len - start;
@@ -134,12 +122,12 @@ static int read_elems(ErlNifEnv *env, const op_t *op, long *budget, elem_list *l
         l->n++;
     }
     if (l->bytes.failed)
-        return LT_ENC_NOMEM;
+        return LT_E_NOMEM;
     for (size_t k = 0; k < l->n; k++) {
         l->e[k].elem = l->bytes.data + l->offs[k];
         l->e[k].id = lt_actor_id(l->e[k].elem, l->e[k].elem_len);
     }
-    return LT_ENC_OK;
+    return LT_OK;
 }
 
 /* The op's element at list position `pos` (0 for a single element). */
@@ -190,7 +178,7 @@ static int stamp(ErlNifEnv *env, const op_t *op, elem_list *l, uint8_t bias,
     }
     for (size_t k = 0; k < l->n; k++) {
         if (op->remove) {
-            absent[k] = (uint8_t)!lt_lwwset_in_value(bias, cur_add[k], cur_rem[k]);
+            absent[k] = (uint8_t)!lt_lwwset_is_in_value(bias, cur_add[k], cur_rem[k]);
             absent_any |= absent[k];
         }
         past = cur_add[k] > past ? cur_add[k] : past;
@@ -240,21 +228,21 @@ LT_NIF(lt_nif_lwwset_update) {
     lt_lwwset_view v;
     lt_err e;
     op_t op;
-    long budget = LT_LWWSET_ENCODE_BUDGET;
+    long budget = LT_ENCODE_BUDGET;
     if (argc != 2 || !enif_inspect_binary(env, argv[1], &bin) || !parse_op(env, argv[0], &op))
         return enif_make_badarg(env);
     LT_DIRTY_IF_BIG(env, "lwwset_update", lt_nif_lwwset_update, argc, argv, bin.size);
     LT_DIRTY_IF_TERMS(env, "lwwset_update", lt_nif_lwwset_update, argc, argv,
-                      (size_t)op.listed * LT_LWWSET_BYTES_PER_LISTED);
+                      (size_t)op.listed * LT_BYTES_PER_LISTED);
     int normal = enif_thread_type() == ERL_NIF_THR_NORMAL_SCHEDULER;
     elem_list l;
-    int rc = read_elems(env, &op, normal ? &budget : NULL, &l);
-    if (rc != LT_ENC_OK) {
+    lt_err rc = read_elems(env, &op, normal ? &budget : NULL, &l);
+    if (rc != LT_OK) {
         elem_list_free(&l);
-        if (rc == LT_ENC_BUDGET) /* big elements: start again where time does not matter */
+        if (rc == LT_E_BUDGET) /* big elements: start again where time does not matter */
             return enif_schedule_nif(env, "lwwset_update", ERL_NIF_DIRTY_JOB_CPU_BOUND,
                                      lt_nif_lwwset_update, argc, argv);
-        return rc == LT_ENC_NOMEM ? lt_raise_nomem(env) : enif_make_badarg(env);
+        return rc == LT_E_NOMEM ? lt_raise_nomem(env) : enif_make_badarg(env);
     }
     if (normal && l.bytes.len > LT_DIRTY_BYTES) { /* few terms but many bytes (a big binary) */
         elem_list_free(&l);
@@ -333,13 +321,13 @@ static const lt_merge_kind lwwset_merge_kind = {sizeof(lt_cols_merger *), lwwset
                                                 lwwset_merge_bad};
 
 /* lwwset_merge(A, B) -> the merge | {error, {bad_lwwset, Reason}} (bias_mismatch for two sets
- * of different bias). Merges of more than LWWSET_YIELD_BYTES yield. */
+ * of different bias). Merges of more than LT_YIELD_BYTES yield. */
 LT_NIF(lt_nif_lwwset_merge) {
     ErlNifBinary a, b;
     if (argc != 2 || !enif_inspect_binary(env, argv[0], &a) ||
         !enif_inspect_binary(env, argv[1], &b))
         return enif_make_badarg(env);
-    return lt_merge_run(env, &lwwset_merge_kind, LT_TYPE_LWWSET, argv, &a, &b, LWWSET_YIELD_BYTES);
+    return lt_merge_run(env, &lwwset_merge_kind, LT_TYPE_LWWSET, argv, &a, &b, LT_YIELD_BYTES);
 }
 
 /* The list of the elements of a fully checked set, in the binary's order: those in the value
@@ -356,7 +344,7 @@ static ERL_NIF_TERM elements_list(ErlNifEnv *env, const lt_lwwset_view *v, int a
         uint64_t add = lt_lwwset_add_ts(v, i), rem = lt_lwwset_rem_ts(v, i);
         if ((*err = lt_lwwset_next_elem(v, &off, &elem, &elen)) != LT_OK)
             break;
-        if (!all && !lt_lwwset_in_value(v->bias, add, rem))
+        if (!all && !lt_lwwset_is_in_value(v->bias, add, rem))
             continue;
         if ((*err = lt_decode_whole(env, elem, elen, &t)) != LT_OK)
             break;
@@ -371,39 +359,44 @@ static ERL_NIF_TERM elements_list(ErlNifEnv *env, const lt_lwwset_view *v, int a
     return list;
 }
 
-/* lwwset_value(State) -> [E] (the elements in the value, in the binary's order) |
- * {error, ...}. Checks every rule, as the elements become terms. */
-LT_NIF(lt_nif_lwwset_value) {
+/* lwwset_value and lwwset_to_list: open, check every rule (as the elements become terms),
+ * list. *made is set when the result is the list (not badarg, an error, or the call moved to
+ * a dirty scheduler, whose term may only be returned); *v is then the opened view. */
+static ERL_NIF_TERM checked_list(ErlNifEnv *env, int argc, const ERL_NIF_TERM argv[],
+                                 const char *name, ERL_NIF_TERM (*self)(LT_NIF_ARGS), int to_list,
+                                 lt_lwwset_view *v, int *made) {
     ErlNifBinary bin;
-    lt_lwwset_view v;
     lt_err e;
-    if (argc != 1 || !get_set(env, argv[0], &bin, &v, &e))
+    *made = 0;
+    if (argc != 1 || !get_set(env, argv[0], &bin, v, &e))
         return enif_make_badarg(env);
     if (e != LT_OK)
         return bad(env, e);
-    LT_DIRTY_IF_TERMS(env, "lwwset_value", lt_nif_lwwset_value, argc, argv, bin.size);
-    if ((e = lt_lwwset_check_full(&v)) != LT_OK)
+    LT_DIRTY_IF_TERMS(env, name, self, argc, argv, bin.size);
+    if ((e = lt_lwwset_check_full(v)) != LT_OK)
         return bad(env, e);
-    ERL_NIF_TERM list = elements_list(env, &v, 0, &e);
+    ERL_NIF_TERM list = elements_list(env, v, to_list, &e);
+    *made = e == LT_OK;
     return e == LT_OK ? list : bad(env, e);
 }
 
-/* lwwset_to_list(State) -> {add | remove, [{E, AddTs, RemTs}]}, every entry in the binary's
- * order | {error, ...}. Checks every rule. */
-LT_NIF(lt_nif_lwwset_to_list) {
-    ErlNifBinary bin;
+/* lwwset_value(State) -> [E] (the elements in the value, in the binary's order) |
+ * {error, ...}. */
+LT_NIF(lt_nif_lwwset_value) {
     lt_lwwset_view v;
-    lt_err e;
-    if (argc != 1 || !get_set(env, argv[0], &bin, &v, &e))
-        return enif_make_badarg(env);
-    if (e != LT_OK)
-        return bad(env, e);
-    LT_DIRTY_IF_TERMS(env, "lwwset_to_list", lt_nif_lwwset_to_list, argc, argv, bin.size);
-    if ((e = lt_lwwset_check_full(&v)) != LT_OK)
-        return bad(env, e);
-    ERL_NIF_TERM list = elements_list(env, &v, 1, &e);
-    if (e != LT_OK)
-        return bad(env, e);
+    int made;
+    return checked_list(env, argc, argv, "lwwset_value", lt_nif_lwwset_value, 0, &v, &made);
+}
+
+/* lwwset_to_list(State) -> {add | remove, [{E, AddTs, RemTs}]}, every entry in the binary's
+ * order | {error, ...}. */
+LT_NIF(lt_nif_lwwset_to_list) {
+    lt_lwwset_view v;
+    int made;
+    ERL_NIF_TERM list =
+        checked_list(env, argc, argv, "lwwset_to_list", lt_nif_lwwset_to_list, 1, &v, &made);
+    if (!made)
+        return list;
     return enif_make_tuple2(env, v.bias == LT_LWWSET_ADD ? lt_atom.add : lt_atom.remove, list);
 }
 
@@ -413,20 +406,20 @@ LT_NIF(lt_nif_lwwset_contains) {
     lt_lwwset_view v;
     lt_err e;
     op_t op = {0, 0, 0, 1, 0};
-    long budget = LT_LWWSET_ENCODE_BUDGET;
+    long budget = LT_ENCODE_BUDGET;
     if (argc != 2 || !get_set(env, argv[1], &bin, &v, &e))
         return enif_make_badarg(env);
     LT_DIRTY_IF_BIG(env, "lwwset_contains", lt_nif_lwwset_contains, argc, argv, bin.size);
     elem_list l;
     int normal = enif_thread_type() == ERL_NIF_THR_NORMAL_SCHEDULER;
     op.arg = argv[0];
-    int rc = read_elems(env, &op, normal ? &budget : NULL, &l);
-    if (rc != LT_ENC_OK) {
+    lt_err rc = read_elems(env, &op, normal ? &budget : NULL, &l);
+    if (rc != LT_OK) {
         elem_list_free(&l);
-        if (rc == LT_ENC_BUDGET)
+        if (rc == LT_E_BUDGET)
             return enif_schedule_nif(env, "lwwset_contains", ERL_NIF_DIRTY_JOB_CPU_BOUND,
                                      lt_nif_lwwset_contains, argc, argv);
-        return rc == LT_ENC_NOMEM ? lt_raise_nomem(env) : enif_make_badarg(env);
+        return rc == LT_E_NOMEM ? lt_raise_nomem(env) : enif_make_badarg(env);
     }
     uint64_t add = 0, rem = 0;
     if (e == LT_OK)
@@ -434,7 +427,7 @@ LT_NIF(lt_nif_lwwset_contains) {
     elem_list_free(&l);
     if (e != LT_OK)
         return bad(env, e);
-    return lt_lwwset_in_value(v.bias, add, rem) ? lt_atom.true_ : lt_atom.false_;
+    return lt_lwwset_is_in_value(v.bias, add, rem) ? lt_atom.true_ : lt_atom.false_;
 }
 
 /* lwwset_size(State) -> the number of elements in the value | {error, ...}. */
@@ -524,10 +517,10 @@ static ERL_NIF_TERM lwwset_obj_update(ErlNifEnv *env, void *state, ERL_NIF_TERM 
     (void)actor;
     if (!parse_op(env, op_term, &op))
         return enif_make_badarg(env);
-    int rc = read_elems(env, &op, NULL, &l);
-    if (rc != LT_ENC_OK) {
+    lt_err rc = read_elems(env, &op, NULL, &l);
+    if (rc != LT_OK) {
         elem_list_free(&l);
-        return rc == LT_ENC_NOMEM ? lt_raise_nomem(env) : enif_make_badarg(env);
+        return rc == LT_E_NOMEM ? lt_raise_nomem(env) : enif_make_badarg(env);
     }
     size_t n = l.n ? l.n : 1;
     uint64_t *cur = n <= SIZE_MAX / (2 * sizeof *cur) ? enif_alloc(2 * n * sizeof *cur) : NULL;
@@ -574,7 +567,7 @@ static ERL_NIF_TERM lwwset_value(ErlNifEnv *env, void *state) {
         goto done;
     }
     for (size_t s = 0; s < t->n && k < o->live; s++) {
-        if (!lt_lwwset_in_value(o->bias, o->ts[2 * s], o->ts[2 * s + 1]))
+        if (!lt_lwwset_is_in_value(o->bias, o->ts[2 * s], o->ts[2 * s + 1]))
             continue;
         /* The object's elements came from fully checked binaries or from encoding terms. */
         if (lt_value_item_init(env, &items[k], lt_table_key(t, s), t->key_len[s]) != LT_OK) {
@@ -605,15 +598,15 @@ static ERL_NIF_TERM lwwset_query(ErlNifEnv *env, void *state, ERL_NIF_TERM query
         return enif_make_badarg(env);
     elem_list l;
     op.arg = el[1];
-    int rc = read_elems(env, &op, NULL, &l);
-    if (rc != LT_ENC_OK) {
+    lt_err rc = read_elems(env, &op, NULL, &l);
+    if (rc != LT_OK) {
         elem_list_free(&l);
-        return rc == LT_ENC_NOMEM ? lt_raise_nomem(env) : enif_make_badarg(env);
+        return rc == LT_E_NOMEM ? lt_raise_nomem(env) : enif_make_badarg(env);
     }
     uint64_t add, rem;
     lt_lwwset_obj_get(o, l.e[0].id, l.e[0].elem, l.e[0].elem_len, &add, &rem);
     elem_list_free(&l);
-    return lt_lwwset_in_value(o->bias, add, rem) ? lt_atom.true_ : lt_atom.false_;
+    return lt_lwwset_is_in_value(o->bias, add, rem) ? lt_atom.true_ : lt_atom.false_;
 }
 
 /* Appends the state's canonical binary to out (the caller's). */
@@ -631,53 +624,19 @@ static size_t lwwset_entries(void *state) {
     return ((lt_lwwset_obj *)state)->elems.n;
 }
 
-/* As the G-Set's objects: values of more elements than this, or whose elements' bytes pass
- * LT_DIRTY_TERM_BYTES, are built on a dirty scheduler. */
-#define LT_LWWSET_VALUE_DIRTY_ELEMENTS 1024
-
 /* Whether value/1 is big work. */
 static int lwwset_value_is_big(void *state) {
     const lt_lwwset_obj *o = state;
-    return o->live > LT_LWWSET_VALUE_DIRTY_ELEMENTS || o->elems.arena.len > LT_DIRTY_TERM_BYTES;
-}
-
-/* Queries are O(1) but for encoding the element of a {contains, E}. */
-static int lwwset_query_is_big(ErlNifEnv *env, void *state, ERL_NIF_TERM q) {
-    int arity;
-    const ERL_NIF_TERM *el;
-    (void)state;
-    return enif_get_tuple(env, q, &arity, &el) && arity == 2 &&
-           lt_term_is_big(env, el[1], LT_LWWSET_PROBE_BUDGET);
+    return o->live > LT_VALUE_DIRTY_ELEMENTS || o->elems.arena.len > LT_DIRTY_TERM_BYTES;
 }
 
 /* Whether an op is big work: a list of many elements, or elements whose encoding visits more
- * than LT_LWWSET_PROBE_BUDGET terms or writes more than LT_DIRTY_TERM_BYTES bytes. Called
+ * than LT_PROBE_BUDGET terms or writes more than LT_DIRTY_TERM_BYTES bytes. Called
  * without the object's lock, on the op alone; a malformed op is "small" (update says badarg). */
 static int lwwset_update_is_big(ErlNifEnv *env, ERL_NIF_TERM op_term) {
     op_t op;
-    ERL_NIF_TERM head, tail;
-    long budget = LT_LWWSET_PROBE_BUDGET;
-    lt_buf scratch;
-    int big = 0;
-    if (!parse_op(env, op_term, &op))
-        return 0;
-    if ((size_t)op.listed * LT_LWWSET_BYTES_PER_LISTED > LT_DIRTY_TERM_BYTES)
-        return 1;
-    lt_buf_init(&scratch);
-    tail = op.arg;
-    for (unsigned k = 0; k < op.listed && !big; k++) {
-        head = op.arg;
-        if (op.list && !enif_get_list_cell(env, tail, &head, &tail))
-            break;
-        int rc = lt_encode_term(env, head, &scratch, &budget);
-        if (rc != LT_ENC_OK) {
-            big = rc == LT_ENC_BUDGET;
-            break; /* or not data: the update says badarg */
-        }
-        big = scratch.len > LT_DIRTY_TERM_BYTES;
-    }
-    lt_buf_free(&scratch);
-    return big;
+    return parse_op(env, op_term, &op) &&
+           lt_op_terms_are_big(env, op.arg, op.list, op.listed, NULL);
 }
 
 const lt_obj_type lt_obj_lwwset = {
@@ -694,5 +653,5 @@ const lt_obj_type lt_obj_lwwset = {
     .entries = lwwset_entries,
     .update_is_big = lwwset_update_is_big,
     .value_is_big = lwwset_value_is_big,
-    .query_is_big = lwwset_query_is_big,
+    .query_is_big = lt_contains_query_is_big,
 };

@@ -9,19 +9,6 @@
 
 #include <stdlib.h>
 
-/* Terms visited while encoding elements on a normal scheduler before the call moves to a dirty
- * one (as canon_encode): about 1 ms of work. */
-#define LT_SET_ENCODE_BUDGET 50000
-/* The object path cannot move once it holds the object's lock, so update_is_big (below) probes
- * an op's elements with this smaller budget first (tens of microseconds at most). */
-#define LT_SET_PROBE_BUDGET 2048
-/* Work per element of an add_all list, in bytes against the LT_DIRTY_TERM_BYTES cut-off (as
- * clock_from_list counts its entries). */
-#define LT_SET_BYTES_PER_LISTED 64
-/* Merges above this many input bytes yield (lt_nif_merge.c): the merge walks about 0.5 ns a
- * byte, so the call that runs at once takes some tens of microseconds. */
-#define SET_YIELD_BYTES (64 * 1024)
-
 /* The tag argument of a set_* NIF: 0 (badarg) unless it is a set type. */
 static int get_tag(ErlNifEnv *env, ERL_NIF_TERM t, uint8_t *tag) {
     unsigned v;
@@ -96,10 +83,10 @@ static void elem_list_free(elem_list *l) {
 
 /* Encodes the op's elements (`arg` and `listed` from parse_op) with `flags`, into l (which
  * the caller frees with elem_list_free whatever the result). `budget` counts terms visited,
- * NULL for no limit. Returns LT_ENC_OK, LT_ENC_BADARG (an element that is not data),
- * LT_ENC_BUDGET or LT_ENC_NOMEM. */
-static int read_elems(ErlNifEnv *env, int kind, ERL_NIF_TERM arg, unsigned listed, uint8_t flags,
-                      long *budget, elem_list *l) {
+ * NULL for no limit. Returns LT_OK, LT_E_NOT_DATA (an element that is not data),
+ * LT_E_BUDGET or LT_E_NOMEM. */
+static lt_err read_elems(ErlNifEnv *env, int kind, ERL_NIF_TERM arg, unsigned listed, uint8_t flags,
+                         long *budget, elem_list *l) {
     ERL_NIF_TERM head, tail = arg;
     size_t e_bytes, offs_bytes;
     lt_buf_init(&l->bytes);
@@ -108,21 +95,21 @@ static int read_elems(ErlNifEnv *env, int kind, ERL_NIF_TERM arg, unsigned liste
     l->offs = NULL;
     if (lt_size_mul(listed ? listed : 1, sizeof *l->e, &e_bytes) != 0 ||
         lt_size_mul(listed ? listed : 1, sizeof *l->offs, &offs_bytes) != 0)
-        return LT_ENC_NOMEM;
+        return LT_E_NOMEM;
     l->e = enif_alloc(e_bytes);
     l->offs = enif_alloc(offs_bytes);
     if (l->e == NULL || l->offs == NULL)
-        return LT_ENC_NOMEM;
+        return LT_E_NOMEM;
     for (size_t k = 0; k < listed; k++) {
         ERL_NIF_TERM t = arg;
         if (kind == OP_ADD_ALL) {
             if (!enif_get_list_cell(env, tail, &head, &tail))
-                return LT_ENC_BADARG;
+                return LT_E_NOT_DATA;
             t = head;
         }
         size_t start = l->bytes.len;
-        int rc = lt_encode_term(env, t, &l->bytes, budget);
-        if (rc != LT_ENC_OK)
+        lt_err rc = lt_encode_term(env, t, &l->bytes, budget);
+        if (rc != LT_OK)
             return rc;
         l->offs[k] = start;
         l->e[k].elem_len = l->bytes.len - start;
@@ -130,12 +117,12 @@ static int read_elems(ErlNifEnv *env, int kind, ERL_NIF_TERM arg, unsigned liste
         l->n++;
     }
     if (l->bytes.failed)
-        return LT_ENC_NOMEM;
+        return LT_E_NOMEM;
     for (size_t k = 0; k < l->n; k++) {
         l->e[k].elem = l->bytes.data + l->offs[k];
         l->e[k].id = lt_actor_id(l->e[k].elem, l->e[k].elem_len);
     }
-    return LT_ENC_OK;
+    return LT_OK;
 }
 
 /* {error, {precondition, {not_present, Elem}}}: a remove of an element not in the value. */
@@ -167,24 +154,25 @@ LT_NIF(lt_nif_set_update) {
     uint8_t tag;
     ERL_NIF_TERM arg;
     unsigned listed;
-    long budget = LT_SET_ENCODE_BUDGET;
+    long budget = LT_ENCODE_BUDGET;
     int kind;
     if (argc != 3 || !get_tag(env, argv[0], &tag) || !enif_inspect_binary(env, argv[2], &bin) ||
         (kind = parse_op(env, argv[1], tag, &arg, &listed)) == OP_NONE)
         return enif_make_badarg(env);
     LT_DIRTY_IF_BIG(env, "set_update", lt_nif_set_update, argc, argv, bin.size);
     LT_DIRTY_IF_TERMS(env, "set_update", lt_nif_set_update, argc, argv,
-                      (size_t)listed * LT_SET_BYTES_PER_LISTED);
+                      (size_t)listed * LT_BYTES_PER_LISTED);
     int normal = enif_thread_type() == ERL_NIF_THR_NORMAL_SCHEDULER;
     elem_list l;
-    int rc = read_elems(env, kind, arg, listed, kind == OP_REMOVE ? LT_SET_REMOVED : LT_SET_ADDED,
-                        normal ? &budget : NULL, &l);
-    if (rc != LT_ENC_OK) {
+    lt_err rc =
+        read_elems(env, kind, arg, listed, kind == OP_REMOVE ? LT_SET_REMOVED : LT_SET_ADDED,
+                   normal ? &budget : NULL, &l);
+    if (rc != LT_OK) {
         elem_list_free(&l);
-        if (rc == LT_ENC_BUDGET) /* big elements: start again where time does not matter */
+        if (rc == LT_E_BUDGET) /* big elements: start again where time does not matter */
             return enif_schedule_nif(env, "set_update", ERL_NIF_DIRTY_JOB_CPU_BOUND,
                                      lt_nif_set_update, argc, argv);
-        return rc == LT_ENC_NOMEM ? lt_raise_nomem(env) : enif_make_badarg(env);
+        return rc == LT_E_NOMEM ? lt_raise_nomem(env) : enif_make_badarg(env);
     }
     if (normal && l.bytes.len > LT_DIRTY_BYTES) { /* few terms but many bytes (a big binary) */
         elem_list_free(&l);
@@ -247,14 +235,14 @@ static const lt_merge_kind set_merge_kind = {sizeof(lt_cols_merger *), set_merge
                                              lt_merge_cols_step, lt_merge_cols_stop, bad_set};
 
 /* set_merge(Tag, A, B) -> the union | {error, {bad_<type>, Reason}}. Merges of more than
- * SET_YIELD_BYTES yield. */
+ * LT_YIELD_BYTES yield. */
 LT_NIF(lt_nif_set_merge) {
     ErlNifBinary a, b;
     uint8_t tag;
     if (argc != 3 || !get_tag(env, argv[0], &tag) || !enif_inspect_binary(env, argv[1], &a) ||
         !enif_inspect_binary(env, argv[2], &b))
         return enif_make_badarg(env);
-    return lt_merge_run(env, &set_merge_kind, tag, argv + 1, &a, &b, SET_YIELD_BYTES);
+    return lt_merge_run(env, &set_merge_kind, tag, argv + 1, &a, &b, LT_YIELD_BYTES);
 }
 
 /* The list of the elements of a checked (lt_set_check_full) set, in the binary's order: those
@@ -284,9 +272,9 @@ static ERL_NIF_TERM elements_list(ErlNifEnv *env, const lt_set_view *v, int all,
     return list;
 }
 
-/* set_value(Tag, State) -> [E] (the elements in the value, in the binary's order) |
- * {error, ...}. Checks every rule, as the elements become terms. */
-LT_NIF(lt_nif_set_value) {
+/* set_value and set_to_list: open, check every rule (as the elements become terms), list. */
+static ERL_NIF_TERM checked_list(ErlNifEnv *env, int argc, const ERL_NIF_TERM argv[],
+                                 const char *name, ERL_NIF_TERM (*self)(LT_NIF_ARGS), int to_list) {
     ErlNifBinary bin;
     lt_set_view v;
     lt_err e;
@@ -295,29 +283,23 @@ LT_NIF(lt_nif_set_value) {
         return enif_make_badarg(env);
     if (e != LT_OK)
         return bad_set(env, tag, e);
-    LT_DIRTY_IF_TERMS(env, "set_value", lt_nif_set_value, argc, argv, bin.size);
+    LT_DIRTY_IF_TERMS(env, name, self, argc, argv, bin.size);
     if ((e = lt_set_check_full(&v)) != LT_OK)
         return bad_set(env, tag, e);
-    ERL_NIF_TERM list = elements_list(env, &v, 0, &e);
+    ERL_NIF_TERM list = elements_list(env, &v, to_list, &e);
     return e == LT_OK ? list : bad_set(env, tag, e);
 }
 
+/* set_value(Tag, State) -> [E] (the elements in the value, in the binary's order) |
+ * {error, ...}. */
+LT_NIF(lt_nif_set_value) {
+    return checked_list(env, argc, argv, "set_value", lt_nif_set_value, 0);
+}
+
 /* set_to_list(Tag, State) -> [E] (G-Set) | [{E, Flags}] (2P-Set), every entry in the binary's
- * order | {error, ...}. Checks every rule. */
+ * order | {error, ...}. */
 LT_NIF(lt_nif_set_to_list) {
-    ErlNifBinary bin;
-    lt_set_view v;
-    lt_err e;
-    uint8_t tag;
-    if (argc != 2 || !get_tag(env, argv[0], &tag) || !get_set(env, argv[1], tag, &bin, &v, &e))
-        return enif_make_badarg(env);
-    if (e != LT_OK)
-        return bad_set(env, tag, e);
-    LT_DIRTY_IF_TERMS(env, "set_to_list", lt_nif_set_to_list, argc, argv, bin.size);
-    if ((e = lt_set_check_full(&v)) != LT_OK)
-        return bad_set(env, tag, e);
-    ERL_NIF_TERM list = elements_list(env, &v, 1, &e);
-    return e == LT_OK ? list : bad_set(env, tag, e);
+    return checked_list(env, argc, argv, "set_to_list", lt_nif_set_to_list, 1);
 }
 
 /* set_contains(Tag, E, State) -> boolean() | {error, ...}. badarg if E is not data. */
@@ -326,19 +308,19 @@ LT_NIF(lt_nif_set_contains) {
     lt_set_view v;
     lt_err e;
     uint8_t tag;
-    long budget = LT_SET_ENCODE_BUDGET;
+    long budget = LT_ENCODE_BUDGET;
     if (argc != 3 || !get_tag(env, argv[0], &tag) || !get_set(env, argv[2], tag, &bin, &v, &e))
         return enif_make_badarg(env);
     LT_DIRTY_IF_BIG(env, "set_contains", lt_nif_set_contains, argc, argv, bin.size);
     elem_list l;
     int normal = enif_thread_type() == ERL_NIF_THR_NORMAL_SCHEDULER;
-    int rc = read_elems(env, OP_ADD, argv[1], 1, LT_SET_ADDED, normal ? &budget : NULL, &l);
-    if (rc != LT_ENC_OK) {
+    lt_err rc = read_elems(env, OP_ADD, argv[1], 1, LT_SET_ADDED, normal ? &budget : NULL, &l);
+    if (rc != LT_OK) {
         elem_list_free(&l);
-        if (rc == LT_ENC_BUDGET)
+        if (rc == LT_E_BUDGET)
             return enif_schedule_nif(env, "set_contains", ERL_NIF_DIRTY_JOB_CPU_BOUND,
                                      lt_nif_set_contains, argc, argv);
-        return rc == LT_ENC_NOMEM ? lt_raise_nomem(env) : enif_make_badarg(env);
+        return rc == LT_E_NOMEM ? lt_raise_nomem(env) : enif_make_badarg(env);
     }
     uint8_t flags = 0;
     if (e == LT_OK)
@@ -447,11 +429,11 @@ static ERL_NIF_TERM set_update(ErlNifEnv *env, void *state, ERL_NIF_TERM op, ERL
     if (kind == OP_NONE)
         return enif_make_badarg(env);
     /* No budget: obj_update moved large ops to a dirty scheduler already (update_is_big). */
-    int rc = read_elems(env, kind, arg, listed, kind == OP_REMOVE ? LT_SET_REMOVED : LT_SET_ADDED,
-                        NULL, &l);
-    if (rc != LT_ENC_OK) {
+    lt_err rc = read_elems(env, kind, arg, listed,
+                           kind == OP_REMOVE ? LT_SET_REMOVED : LT_SET_ADDED, NULL, &l);
+    if (rc != LT_OK) {
         elem_list_free(&l);
-        return rc == LT_ENC_NOMEM ? lt_raise_nomem(env) : enif_make_badarg(env);
+        return rc == LT_E_NOMEM ? lt_raise_nomem(env) : enif_make_badarg(env);
     }
     if (kind == OP_REMOVE &&
         lt_set_obj_flags(o, l.e[0].id, l.e[0].elem, l.e[0].elem_len) != LT_SET_ADDED) {
@@ -516,10 +498,10 @@ static ERL_NIF_TERM set_query(ErlNifEnv *env, void *state, ERL_NIF_TERM query) {
     if (!enif_get_tuple(env, query, &arity, &el) || arity != 2 || el[0] != lt_atom.contains)
         return enif_make_badarg(env);
     elem_list l;
-    int rc = read_elems(env, OP_ADD, el[1], 1, LT_SET_ADDED, NULL, &l);
-    if (rc != LT_ENC_OK) {
+    lt_err rc = read_elems(env, OP_ADD, el[1], 1, LT_SET_ADDED, NULL, &l);
+    if (rc != LT_OK) {
         elem_list_free(&l);
-        return rc == LT_ENC_NOMEM ? lt_raise_nomem(env) : enif_make_badarg(env);
+        return rc == LT_E_NOMEM ? lt_raise_nomem(env) : enif_make_badarg(env);
     }
     uint8_t flags = lt_set_obj_flags(o, l.e[0].id, l.e[0].elem, l.e[0].elem_len);
     elem_list_free(&l);
@@ -541,59 +523,24 @@ static size_t set_entries(void *state) {
     return ((lt_set_obj *)state)->elems.n;
 }
 
-/* Objects whose value holds more elements than this, or whose elements' bytes pass
- * LT_DIRTY_TERM_BYTES, build it on a dirty scheduler: decoding and sorting (with unpredictable
- * branches: about 0.1 ms per 500 elements, decoding aside, on the bench machine) stay well
- * under 1 ms below the cut-offs. */
-#define LT_SET_VALUE_DIRTY_ELEMENTS 1024
-
 /* Whether value/1 is big work. */
 static int set_value_is_big(void *state) {
     const lt_set_obj *o = state;
-    return o->live > LT_SET_VALUE_DIRTY_ELEMENTS || o->elems.arena.len > LT_DIRTY_TERM_BYTES;
-}
-
-/* Queries are O(1) but for encoding the element of a {contains, E}. */
-static int set_query_is_big(ErlNifEnv *env, void *state, ERL_NIF_TERM q) {
-    int arity;
-    const ERL_NIF_TERM *el;
-    (void)state;
-    return enif_get_tuple(env, q, &arity, &el) && arity == 2 &&
-           lt_term_is_big(env, el[1], LT_SET_PROBE_BUDGET);
+    return o->live > LT_VALUE_DIRTY_ELEMENTS || o->elems.arena.len > LT_DIRTY_TERM_BYTES;
 }
 
 /* Whether an op is big work: an add_all of many elements, or elements whose encoding visits
- * more than LT_SET_PROBE_BUDGET terms or writes more than LT_DIRTY_TERM_BYTES bytes. Called
+ * more than LT_PROBE_BUDGET terms or writes more than LT_DIRTY_TERM_BYTES bytes. Called
  * without the object's lock, on the op alone; a malformed op is "small" (update says badarg). */
 static int set_update_is_big(ErlNifEnv *env, ERL_NIF_TERM op) {
     int arity;
     const ERL_NIF_TERM *el;
     unsigned listed = 1;
-    ERL_NIF_TERM head, tail;
-    long budget = LT_SET_PROBE_BUDGET;
-    lt_buf scratch;
-    int big = 0;
     if (!enif_get_tuple(env, op, &arity, &el) || arity != 2)
         return 0;
     if (el[0] == lt_atom.add_all && !enif_get_list_length(env, el[1], &listed))
         return 0;
-    if ((size_t)listed * LT_SET_BYTES_PER_LISTED > LT_DIRTY_TERM_BYTES)
-        return 1;
-    lt_buf_init(&scratch);
-    tail = el[1];
-    for (unsigned k = 0; k < listed && !big; k++) {
-        head = el[1];
-        if (el[0] == lt_atom.add_all && !enif_get_list_cell(env, tail, &head, &tail))
-            break;
-        int rc = lt_encode_term(env, head, &scratch, &budget);
-        if (rc != LT_ENC_OK) {
-            big = rc == LT_ENC_BUDGET;
-            break; /* or not data: the update says badarg */
-        }
-        big = scratch.len > LT_DIRTY_TERM_BYTES;
-    }
-    lt_buf_free(&scratch);
-    return big;
+    return lt_op_terms_are_big(env, el[1], el[0] == lt_atom.add_all, listed, NULL);
 }
 
 const lt_obj_type lt_obj_gset = {
@@ -610,7 +557,7 @@ const lt_obj_type lt_obj_gset = {
     .entries = set_entries,
     .update_is_big = set_update_is_big,
     .value_is_big = set_value_is_big,
-    .query_is_big = set_query_is_big,
+    .query_is_big = lt_contains_query_is_big,
 };
 
 const lt_obj_type lt_obj_twopset = {
@@ -627,5 +574,5 @@ const lt_obj_type lt_obj_twopset = {
     .entries = set_entries,
     .update_is_big = set_update_is_big,
     .value_is_big = set_value_is_big,
-    .query_is_big = set_query_is_big,
+    .query_is_big = lt_contains_query_is_big,
 };

@@ -4,10 +4,6 @@
 #include "lt_canon.h"
 #include "lt_hash.h"
 
-/* Terms visited on a normal scheduler before an encode moves to a dirty one (see
- * lt_nif_canon_encode); about 1 ms of work on the bench machine. */
-#define LT_ENCODE_BUDGET 50000
-/* Actors are identities (node names, ids): their canonical form is capped. */
 /* The largest input canon_decode accepts. */
 #define LT_DECODE_MAX_BYTES (64u * 1024 * 1024)
 
@@ -24,11 +20,11 @@ enum {
 };
 
 /* Encodes an atom or a bignum through term_to_binary. */
-static int encode_via_ext(ErlNifEnv *env, ERL_NIF_TERM t, lt_buf *b) {
+static lt_err encode_via_ext(ErlNifEnv *env, ERL_NIF_TERM t, lt_buf *b) {
     ErlNifBinary ext;
-    int rc = LT_ENC_BADARG;
+    int rc = LT_E_NOT_DATA;
     if (!enif_term_to_binary(env, t, &ext))
-        return LT_ENC_NOMEM;
+        return LT_E_NOMEM;
     const uint8_t *p = ext.data;
     size_t n = ext.size;
     if (n < 3 || p[0] != EXT_VERSION)
@@ -48,12 +44,12 @@ static int encode_via_ext(ErlNifEnv *env, ERL_NIF_TERM t, lt_buf *b) {
         /* The external format is little-endian; the canonical one is big-endian. */
         uint8_t *mag = enif_alloc(digits ? digits : 1);
         if (mag == NULL) {
-            rc = LT_ENC_NOMEM;
+            rc = LT_E_NOMEM;
             goto done;
         }
         for (size_t k = 0; k < digits; k++)
             mag[k] = p[2 + hdr + digits - 1 - k];
-        rc = lt_canon_put_bigint(b, negative, mag, digits) == LT_OK ? LT_ENC_OK : LT_ENC_BADARG;
+        rc = lt_canon_put_bigint(b, negative, mag, digits) == LT_OK ? LT_OK : LT_E_NOT_DATA;
         enif_free(mag);
         break;
     }
@@ -63,7 +59,7 @@ static int encode_via_ext(ErlNifEnv *env, ERL_NIF_TERM t, lt_buf *b) {
         size_t len = hdr == 1 ? p[2] : ((size_t)p[2] << 8 | p[3]);
         if (len != n - 2 - hdr)
             goto done;
-        rc = lt_canon_put_atom(b, p + 2 + hdr, len) == LT_OK ? LT_ENC_OK : LT_ENC_BADARG;
+        rc = lt_canon_put_atom(b, p + 2 + hdr, len) == LT_OK ? LT_OK : LT_E_NOT_DATA;
         break;
     }
     case EXT_ATOM_LATIN1:
@@ -73,7 +69,7 @@ static int encode_via_ext(ErlNifEnv *env, ERL_NIF_TERM t, lt_buf *b) {
         if (len != n - 2 - hdr)
             goto done;
         lt_canon_put_atom_latin1(b, p + 2 + hdr, len);
-        rc = LT_ENC_OK;
+        rc = LT_OK;
         break;
     }
     default:
@@ -81,15 +77,15 @@ static int encode_via_ext(ErlNifEnv *env, ERL_NIF_TERM t, lt_buf *b) {
     }
 done:
     enif_release_binary(&ext);
-    return rc != LT_ENC_OK ? rc : (b->failed ? LT_ENC_NOMEM : LT_ENC_OK);
+    return rc != LT_OK ? rc : (b->failed ? LT_E_NOMEM : LT_OK);
 }
 
-static int encode(ErlNifEnv *env, ERL_NIF_TERM t, lt_buf *b, long *budget, unsigned depth) {
+static lt_err encode(ErlNifEnv *env, ERL_NIF_TERM t, lt_buf *b, long *budget, unsigned depth) {
     int rc;
     if (budget != NULL && --*budget < 0)
-        return LT_ENC_BUDGET;
+        return LT_E_BUDGET;
     if (depth > LT_CANON_MAX_DEPTH)
-        return LT_ENC_BADARG;
+        return LT_E_NOT_DATA;
     switch (enif_term_type(env, t)) {
     case ERL_NIF_TERM_TYPE_ATOM: {
         char latin1[LT_CANON_MAX_ATOM_CHARS + 1];
@@ -109,13 +105,13 @@ static int encode(ErlNifEnv *env, ERL_NIF_TERM t, lt_buf *b, long *budget, unsig
     case ERL_NIF_TERM_TYPE_FLOAT: {
         double d;
         if (!enif_get_double(env, t, &d) || lt_canon_put_float(b, d) != LT_OK)
-            return LT_ENC_BADARG;
+            return LT_E_NOT_DATA;
         break;
     }
     case ERL_NIF_TERM_TYPE_BITSTRING: {
         ErlNifBinary bin;
         if (!enif_inspect_binary(env, t, &bin))
-            return LT_ENC_BADARG; /* a bitstring that is not whole bytes */
+            return LT_E_NOT_DATA; /* a bitstring that is not whole bytes */
         lt_canon_put_binary(b, bin.data, bin.size);
         break;
     }
@@ -123,10 +119,10 @@ static int encode(ErlNifEnv *env, ERL_NIF_TERM t, lt_buf *b, long *budget, unsig
         int arity;
         const ERL_NIF_TERM *el;
         if (!enif_get_tuple(env, t, &arity, &el))
-            return LT_ENC_BADARG;
+            return LT_E_NOT_DATA;
         lt_canon_put_tuple(b, (size_t)arity);
         for (int k = 0; k < arity; k++)
-            if ((rc = encode(env, el[k], b, budget, depth + 1)) != LT_ENC_OK)
+            if ((rc = encode(env, el[k], b, budget, depth + 1)) != LT_OK)
                 return rc;
         break;
     }
@@ -140,14 +136,14 @@ static int encode(ErlNifEnv *env, ERL_NIF_TERM t, lt_buf *b, long *budget, unsig
         while (enif_get_list_cell(env, tail, &head, &tail)) {
             n++;
             if (budget != NULL && --*budget < 0)
-                return LT_ENC_BUDGET;
+                return LT_E_BUDGET;
         }
         lt_canon_put_list(b, n);
         tail = t;
         while (enif_get_list_cell(env, tail, &head, &tail))
-            if ((rc = encode(env, head, b, budget, depth + 1)) != LT_ENC_OK)
+            if ((rc = encode(env, head, b, budget, depth + 1)) != LT_OK)
                 return rc;
-        if ((rc = encode(env, tail, b, budget, depth + 1)) != LT_ENC_OK)
+        if ((rc = encode(env, tail, b, budget, depth + 1)) != LT_OK)
             return rc;
         break;
     }
@@ -156,50 +152,85 @@ static int encode(ErlNifEnv *env, ERL_NIF_TERM t, lt_buf *b, long *budget, unsig
         ErlNifMapIterator it;
         ERL_NIF_TERM key, value;
         if (!enif_get_map_size(env, t, &n))
-            return LT_ENC_BADARG;
+            return LT_E_NOT_DATA;
         lt_canon_put_map(b, n);
         size_t pairs_off = b->len;
         if (n == 0)
             break;
         lt_canon_pair *pairs = enif_alloc(n * sizeof *pairs);
         if (pairs == NULL)
-            return LT_ENC_NOMEM;
+            return LT_E_NOMEM;
         if (!enif_map_iterator_create(env, t, &it, ERL_NIF_MAP_ITERATOR_FIRST)) {
             enif_free(pairs);
-            return LT_ENC_NOMEM;
+            return LT_E_NOMEM;
         }
-        rc = LT_ENC_OK;
-        while (rc == LT_ENC_OK && k < n && enif_map_iterator_get_pair(env, &it, &key, &value)) {
+        rc = LT_OK;
+        while (rc == LT_OK && k < n && enif_map_iterator_get_pair(env, &it, &key, &value)) {
             pairs[k].off = b->len;
             rc = encode(env, key, b, budget, depth + 1);
             pairs[k].key_len = b->len - pairs[k].off;
-            if (rc == LT_ENC_OK)
+            if (rc == LT_OK)
                 rc = encode(env, value, b, budget, depth + 1);
             pairs[k].pair_len = b->len - pairs[k].off;
             k++;
             enif_map_iterator_next(env, &it);
         }
         enif_map_iterator_destroy(env, &it);
-        if (rc == LT_ENC_OK && b->failed)
-            rc = LT_ENC_NOMEM;
-        if (rc == LT_ENC_OK) {
+        if (rc == LT_OK && b->failed)
+            rc = LT_E_NOMEM;
+        if (rc == LT_OK) {
             lt_err e = lt_canon_sort_pairs(b, pairs_off, pairs, n);
             if (e != LT_OK)
-                rc = e == LT_E_NOMEM ? LT_ENC_NOMEM : LT_ENC_BADARG;
+                rc = e == LT_E_NOMEM ? LT_E_NOMEM : LT_E_NOT_DATA;
         }
         enif_free(pairs);
-        if (rc != LT_ENC_OK)
+        if (rc != LT_OK)
             return rc;
         break;
     }
     default: /* pids, ports, references, funs: not data that means the same on every node */
-        return LT_ENC_BADARG;
+        return LT_E_NOT_DATA;
     }
-    return b->failed ? LT_ENC_NOMEM : LT_ENC_OK;
+    return b->failed ? LT_E_NOMEM : LT_OK;
 }
 
-int lt_encode_term(ErlNifEnv *env, ERL_NIF_TERM t, lt_buf *b, long *budget) {
+lt_err lt_encode_term(ErlNifEnv *env, ERL_NIF_TERM t, lt_buf *b, long *budget) {
     return encode(env, t, b, budget, 0);
+}
+
+int lt_op_terms_are_big(ErlNifEnv *env, ERL_NIF_TERM arg, int is_list, unsigned listed,
+                        const ERL_NIF_TERM *extra) {
+    ERL_NIF_TERM head, tail = arg;
+    long budget = LT_PROBE_BUDGET;
+    uint8_t small[256];
+    lt_buf scratch;
+    int big = 0;
+    if ((size_t)listed * LT_BYTES_PER_LISTED > LT_DIRTY_TERM_BYTES)
+        return 1;
+    lt_buf_init_spill(&scratch, small, sizeof small);
+    for (unsigned k = 0; k < listed && !big; k++) {
+        head = arg;
+        if (is_list && !enif_get_list_cell(env, tail, &head, &tail))
+            break;
+        lt_err rc = lt_encode_term(env, head, &scratch, &budget);
+        if (rc == LT_OK && extra != NULL)
+            rc = lt_encode_term(env, *extra, &scratch, &budget);
+        if (rc != LT_OK) {
+            big = rc == LT_E_BUDGET;
+            break; /* or not data: the update says badarg */
+        }
+        big = scratch.len > LT_DIRTY_TERM_BYTES;
+    }
+    lt_buf_free(&scratch);
+    return big;
+}
+
+int lt_contains_query_is_big(ErlNifEnv *env, void *state, ERL_NIF_TERM q) {
+    int arity;
+    const ERL_NIF_TERM *el;
+    (void)state;
+    return enif_get_tuple(env, q, &arity, &el) && arity == 2 &&
+           lt_term_is_big(env, el[1], LT_PROBE_BUDGET);
 }
 
 int lt_term_is_big(ErlNifEnv *env, ERL_NIF_TERM t, long budget) {
@@ -207,7 +238,7 @@ int lt_term_is_big(ErlNifEnv *env, ERL_NIF_TERM t, long budget) {
     lt_buf scratch;
     lt_buf_init_spill(&scratch, small, sizeof small);
     int rc = encode(env, t, &scratch, &budget, 0);
-    int big = rc == LT_ENC_BUDGET || (rc == LT_ENC_OK && scratch.len > LT_DIRTY_TERM_BYTES);
+    int big = rc == LT_E_BUDGET || (rc == LT_OK && scratch.len > LT_DIRTY_TERM_BYTES);
     lt_buf_free(&scratch);
     return big;
 }
@@ -413,7 +444,7 @@ int lt_actor_from_term(ErlNifEnv *env, ERL_NIF_TERM t, lt_buf *scratch, uint64_t
     long budget = 2 * LT_ACTOR_MAX_BYTES;
     scratch->len = 0;
     scratch->failed = 0;
-    if (lt_encode_term(env, t, scratch, &budget) != LT_ENC_OK)
+    if (lt_encode_term(env, t, scratch, &budget) != LT_OK)
         return 0;
     if (scratch->len > LT_ACTOR_MAX_BYTES)
         return 0;
@@ -429,16 +460,16 @@ LT_NIF(lt_nif_canon_encode) {
     if (argc != 1)
         return enif_make_badarg(env);
     lt_buf_init(&b);
-    int rc = lt_encode_term(env, argv[0], &b, normal ? &budget : NULL);
-    if (rc != LT_ENC_OK)
+    lt_err rc = lt_encode_term(env, argv[0], &b, normal ? &budget : NULL);
+    if (rc != LT_OK)
         lt_buf_free(&b);
     switch (rc) {
-    case LT_ENC_OK:
+    case LT_OK:
         return lt_buf_to_term(env, &b);
-    case LT_ENC_BUDGET: /* a big term: start again where time does not matter */
+    case LT_E_BUDGET: /* a big term: start again where time does not matter */
         return enif_schedule_nif(env, "canon_encode", ERL_NIF_DIRTY_JOB_CPU_BOUND,
                                  lt_nif_canon_encode, argc, argv);
-    case LT_ENC_NOMEM:
+    case LT_E_NOMEM:
         return lt_raise_nomem(env);
     default:
         return enif_make_badarg(env);

@@ -36,6 +36,23 @@ static ERL_NIF_TERM bad_clock_of(ErlNifEnv *env, uint8_t tag, lt_err e) {
                          e);
 }
 
+/* The prologue of the clock NIFs on (Tag, ..., Clock): badarg unless there are `n` arguments,
+ * argv[0] is a clock type's tag and argv[at] a binary; the error tuple for a bad header.
+ * Returns 1 with *v open, or 0 with the NIF's answer in *out. */
+static int open_clock(ErlNifEnv *env, int argc, const ERL_NIF_TERM argv[], int n, int at,
+                      uint8_t *tag, ErlNifBinary *bin, lt_vclock_view *v, ERL_NIF_TERM *out) {
+    lt_err e;
+    if (argc != n || !get_tag(env, argv[0], tag) || !get_clock(env, argv[at], *tag, bin, v, &e)) {
+        *out = enif_make_badarg(env);
+        return 0;
+    }
+    if (e != LT_OK) {
+        *out = bad_clock_of(env, *tag, e);
+        return 0;
+    }
+    return 1;
+}
+
 /* Vector-clock-only NIFs. */
 #define bad_clock(env, e) bad_clock_of(env, LT_TYPE_VCLOCK, e)
 
@@ -137,10 +154,9 @@ LT_NIF(lt_nif_clock_to_list) {
     lt_vclock_view v;
     lt_err e;
     uint8_t tag;
-    if (argc != 2 || !get_tag(env, argv[0], &tag) || !get_clock(env, argv[1], tag, &bin, &v, &e))
-        return enif_make_badarg(env);
-    if (e != LT_OK)
-        return bad_clock_of(env, tag, e);
+    ERL_NIF_TERM out;
+    if (!open_clock(env, argc, argv, 2, 1, &tag, &bin, &v, &out))
+        return out;
     LT_DIRTY_IF_TERMS(env, "clock_to_list", lt_nif_clock_to_list, argc, argv, bin.size);
     if ((e = lt_vclock_check_full(&v)) != LT_OK)
         return bad_clock_of(env, tag, e);
@@ -214,10 +230,9 @@ LT_NIF(lt_nif_clock_get) {
     uint64_t id;
     lt_buf actor;
     uint8_t tag;
-    if (argc != 3 || !get_tag(env, argv[0], &tag) || !get_clock(env, argv[2], tag, &bin, &v, &e))
-        return enif_make_badarg(env);
-    if (e != LT_OK)
-        return bad_clock_of(env, tag, e);
+    ERL_NIF_TERM out;
+    if (!open_clock(env, argc, argv, 3, 2, &tag, &bin, &v, &out))
+        return out;
     LT_DIRTY_IF_BIG(env, "clock_get", lt_nif_clock_get, argc, argv, bin.size);
     lt_buf_init(&actor);
     if (!lt_actor_from_term(env, argv[1], &actor, &id)) {
@@ -376,10 +391,9 @@ LT_NIF(lt_nif_clock_size) {
     lt_vclock_view v;
     lt_err e;
     uint8_t tag;
-    if (argc != 2 || !get_tag(env, argv[0], &tag) || !get_clock(env, argv[1], tag, &bin, &v, &e))
-        return enif_make_badarg(env);
-    if (e != LT_OK)
-        return bad_clock_of(env, tag, e);
+    ERL_NIF_TERM out;
+    if (!open_clock(env, argc, argv, 2, 1, &tag, &bin, &v, &out))
+        return out;
     LT_DIRTY_IF_BIG(env, "clock_size", lt_nif_clock_size, argc, argv, bin.size);
     if ((e = check_structure(&v)) != LT_OK)
         return bad_clock_of(env, tag, e);
@@ -392,10 +406,9 @@ LT_NIF(lt_nif_clock_validate) {
     lt_vclock_view v;
     lt_err e;
     uint8_t tag;
-    if (argc != 2 || !get_tag(env, argv[0], &tag) || !get_clock(env, argv[1], tag, &bin, &v, &e))
-        return enif_make_badarg(env);
-    if (e != LT_OK)
-        return bad_clock_of(env, tag, e);
+    ERL_NIF_TERM out;
+    if (!open_clock(env, argc, argv, 2, 1, &tag, &bin, &v, &out))
+        return out;
     LT_DIRTY_IF_TERMS(env, "clock_validate", lt_nif_clock_validate, argc, argv, bin.size);
     if ((e = lt_vclock_check_full(&v)) != LT_OK)
         return bad_clock_of(env, tag, e);

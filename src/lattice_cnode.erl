@@ -192,19 +192,7 @@ request_helper(Caller, Tag, CNode, Op, Timeout) ->
 %% beside this module's `ebin'.
 -spec executable() -> file:filename().
 executable() ->
-    PrivDir =
-        case code:priv_dir(lattice) of
-            Dir when is_list(Dir) ->
-                Dir;
-            {error, _} ->
-                case code:which(?MODULE) of
-                    Beam when is_list(Beam) ->
-                        filename:join(filename:dirname(filename:dirname(Beam)), "priv");
-                    _ ->
-                        "priv"
-                end
-        end,
-    filename:join(PrivDir, "lattice_cnode").
+    lattice_priv:path("lattice_cnode").
 
 %%--------------------------------------------------------------------------------------------
 %% Start-up checks, made in the caller so that start_link/1 returns a plain error for them

@@ -21,10 +21,12 @@
 -type error() :: {error, {bad_dvv, atom()}}.
 -export_type([dvv/0, dot/0, error/0]).
 
+-include("lattice_types.hrl").
+
 %% @doc The empty context.
 -spec new() -> dvv().
 new() ->
-    <<2, 1, 0>>.
+    <<?LT_TYPE_DVV, ?LT_FORMAT_V1, 0>>.
 
 %% @doc A context from a version vector `[{Actor, Base}]' (dots 1..Base) and extra dots
 %% `[{Actor, N}]', in any order and overlapping as they please.

@@ -11,7 +11,8 @@
 -export([new/0, update/3, merge/2, value/1, value/2, equal/2, digest/1, to_term/1,
          validate/1]).
 
--define(TAG, 16#10).
+-include("lattice_types.hrl").
+-define(TAG, ?LT_TYPE_GCOUNTER).
 
 -type state() :: binary().
 -type error() :: {error, {bad_gcounter, atom()}}.
@@ -19,7 +20,7 @@
 
 -spec new() -> state().
 new() ->
-    <<?TAG, 1, 0>>.
+    <<?TAG, ?LT_FORMAT_V1, 0>>.
 
 -spec update({increment, pos_integer()}, lattice_type:actor(), state()) ->
           {ok, state(), state()} | error() | {error, counter_overflow}.

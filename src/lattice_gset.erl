@@ -17,7 +17,8 @@
          validate/1]).
 -export([sort_elements/1]).
 
--define(TAG, 16#12).
+-include("lattice_types.hrl").
+-define(TAG, ?LT_TYPE_GSET).
 
 -type state() :: binary().
 -type element() :: term().
@@ -27,7 +28,7 @@
 %% @doc The empty set.
 -spec new() -> state().
 new() ->
-    <<?TAG, 1, 0>>.
+    <<?TAG, ?LT_FORMAT_V1, 0>>.
 
 %% @doc Adds an element, or a list of them; the delta is the set of the elements named.
 -spec update({add, element()} | {add_all, [element()]}, lattice_type:actor(), state()) ->

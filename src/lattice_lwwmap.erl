@@ -40,7 +40,8 @@
 -export([new/0, update/3, merge/2, value/1, value/2, equal/2, digest/1, to_term/1,
          validate/1]).
 
--define(TAG, 16#17).
+-include("lattice_types.hrl").
+-define(TAG, ?LT_TYPE_LWWMAP).
 -define(IS_TS(T), (is_integer(T) andalso T >= 1 andalso T < 1 bsl 64)).
 
 -type state() :: binary().
@@ -56,7 +57,7 @@
 %% @doc The empty map.
 -spec new() -> state().
 new() ->
-    <<?TAG, 1, 0, 0>>.
+    <<?TAG, ?LT_FORMAT_V1, 0, 0>>.
 
 %% @doc Applies an op by `Actor'; returns the new state and the delta.
 -spec update(op(), lattice_type:actor(), state()) -> {ok, state(), state()} | update_error().

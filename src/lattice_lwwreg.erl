@@ -34,7 +34,8 @@
 -export([new/0, update/3, merge/2, value/1, value/2, equal/2, digest/1, to_term/1,
          validate/1]).
 
--define(TAG, 16#15).
+-include("lattice_types.hrl").
+-define(TAG, ?LT_TYPE_LWWREG).
 -define(IS_TS(T), (is_integer(T) andalso T >= 1 andalso T < 1 bsl 64)).
 
 -type state() :: binary().
@@ -47,7 +48,7 @@
 %% @doc The empty register (never assigned).
 -spec new() -> state().
 new() ->
-    <<?TAG, 1>>.
+    <<?TAG, ?LT_FORMAT_V1>>.
 
 %% @doc Applies `{assign, V}' or `{assign, V, Ts}' by `Actor'; the delta is the new state.
 -spec update(op(), lattice_type:actor(), state()) -> {ok, state(), state()} | assign_error().

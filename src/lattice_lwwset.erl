@@ -37,7 +37,8 @@
 -export([new/0, new/1, update/3, merge/2, value/1, value/2, equal/2, digest/1, to_term/1,
          validate/1]).
 
--define(TAG, 16#16).
+-include("lattice_types.hrl").
+-define(TAG, ?LT_TYPE_LWWSET).
 -define(IS_TS(T), (is_integer(T) andalso T >= 1 andalso T < 1 bsl 64)).
 
 -type state() :: binary().
@@ -59,9 +60,9 @@ new() ->
 %% @doc The empty set with the given bias: `add' or `remove'.
 -spec new(bias()) -> state().
 new(add) ->
-    <<?TAG, 1, 0, 0>>;
+    <<?TAG, ?LT_FORMAT_V1, 0, 0>>;
 new(remove) ->
-    <<?TAG, 1, 1, 0>>;
+    <<?TAG, ?LT_FORMAT_V1, 1, 0>>;
 new(Bias) ->
     erlang:error(badarg, [Bias]).
 

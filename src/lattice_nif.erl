@@ -3,60 +3,40 @@
 %% priv/lattice_nif.so loads; call the lattice_* modules rather than these.
 -module(lattice_nif).
 
--export([canon_encode/1, canon_decode/2]).
--export([clock_from_list/2, clock_to_list/2, clock_increment/4, clock_get/3,
-         clock_merge/3, vclock_compare/2, vclock_prune/2, clock_size/2, clock_validate/2]).
--export([dvv_from_list/2, dvv_to_list/1, dvv_add/3, dvv_event/2, dvv_contains/3, dvv_max/2,
-         dvv_merge/2, dvv_descends/2, dvv_validate/1]).
--export([hlc_now/0, hlc_update/1, hlc_peek/0, hlc_set_max_offset/1, hlc_max_offset/0,
-         hlc_tick/2, hlc_receive/4]).
--export([hash/3, term_digest/1]).
--export([obj_new/1, obj_update/3, obj_join/2, obj_value/1, obj_query/2, obj_snapshot/1,
-         obj_digest/1, gcounter_value/1, gcounter_digest/1, pncounter_digest/1,
-         pncounter_split/1]).
--export([priv_dir/0]).
-
--nifs([canon_encode/1, canon_decode/2,
-       clock_from_list/2, clock_to_list/2, clock_increment/4, clock_get/3,
-       clock_merge/3, vclock_compare/2, vclock_prune/2, clock_size/2, clock_validate/2,
-       dvv_from_list/2, dvv_to_list/1, dvv_add/3, dvv_event/2, dvv_contains/3, dvv_max/2,
-       dvv_merge/2, dvv_descends/2, dvv_validate/1,
-       hlc_now/0, hlc_update/1, hlc_peek/0, hlc_set_max_offset/1, hlc_max_offset/0,
-       hlc_tick/2, hlc_receive/4,
-       hash/3, term_digest/1,
-       obj_new/1, obj_update/3, obj_join/2, obj_value/1, obj_query/2, obj_snapshot/1,
-       obj_digest/1, gcounter_value/1, gcounter_digest/1, pncounter_digest/1,
-         pncounter_split/1]).
-
-%% OR-Set, LWW-Map, MV-Register (nif/lt_nif_dotkernel.c): the type tag comes first.
--export([dk_update/4, dk_merge/3, dk_value/2, dk_query/3, dk_digest/2, dk_validate/2,
-         dk_to_list/2]).
--nifs([dk_update/4, dk_merge/3, dk_value/2, dk_query/3, dk_digest/2, dk_validate/2,
-       dk_to_list/2]).
-
-%% LWW-Register (nif/lt_nif_lwwreg.c).
--export([lwwreg_merge/2, lwwreg_assign/4, lwwreg_value/2, lwwreg_digest/1, lwwreg_validate/1,
-         lwwreg_to_term/1]).
--nifs([lwwreg_merge/2, lwwreg_assign/4, lwwreg_value/2, lwwreg_digest/1, lwwreg_validate/1,
-       lwwreg_to_term/1]).
-
-%% G-Set and 2P-Set (nif/lt_nif_set.c); -nifs attributes add up.
--export([set_update/3, set_merge/3, set_value/2, set_contains/3, set_size/2, set_digest/2,
-         set_validate/2, set_to_list/2]).
--nifs([set_update/3, set_merge/3, set_value/2, set_contains/3, set_size/2, set_digest/2,
-       set_validate/2, set_to_list/2]).
-
-%% LWW-Element-Set (nif/lt_nif_lwwset.c).
--export([lwwset_update/2, lwwset_merge/2, lwwset_value/1, lwwset_contains/2, lwwset_size/1,
-         lwwset_digest/1, lwwset_validate/1, lwwset_to_list/1]).
--nifs([lwwset_update/2, lwwset_merge/2, lwwset_value/1, lwwset_contains/2, lwwset_size/1,
-       lwwset_digest/1, lwwset_validate/1, lwwset_to_list/1]).
+%% Every NIF, once: exported, and listed in -nifs (OTP 25 refuses to load the library when
+%% -nifs misses one). nif/lt_nif.c's table lists the same, with the C functions.
+-define(NIFS, [
+    canon_encode/1, canon_decode/2,
+    clock_from_list/2, clock_to_list/2, clock_increment/4, clock_get/3,
+    clock_merge/3, vclock_compare/2, vclock_prune/2, clock_size/2, clock_validate/2,
+    dvv_from_list/2, dvv_to_list/1, dvv_add/3, dvv_event/2, dvv_contains/3, dvv_max/2,
+    dvv_merge/2, dvv_descends/2, dvv_validate/1,
+    hlc_now/0, hlc_update/1, hlc_peek/0, hlc_set_max_offset/1, hlc_max_offset/0,
+    hlc_tick/2, hlc_receive/4,
+    hash/3, term_digest/1,
+    obj_new/1, obj_update/3, obj_join/2, obj_value/1, obj_query/2, obj_snapshot/1,
+    obj_digest/1, gcounter_value/1, gcounter_digest/1, pncounter_digest/1,
+    pncounter_split/1,
+    %% OR-Set, LWW-Map, MV-Register (nif/lt_nif_dotkernel.c): the type tag comes first.
+    dk_update/4, dk_merge/3, dk_value/2, dk_query/3, dk_digest/2, dk_validate/2, dk_to_list/2,
+    %% LWW-Register (nif/lt_nif_lwwreg.c).
+    lwwreg_merge/2, lwwreg_assign/4, lwwreg_value/2, lwwreg_digest/1, lwwreg_validate/1,
+    lwwreg_to_term/1,
+    %% G-Set and 2P-Set (nif/lt_nif_set.c).
+    set_update/3, set_merge/3, set_value/2, set_contains/3, set_size/2, set_digest/2,
+    set_validate/2, set_to_list/2,
+    %% LWW-Element-Set (nif/lt_nif_lwwset.c).
+    lwwset_update/2, lwwset_merge/2, lwwset_value/1, lwwset_contains/2, lwwset_size/1,
+    lwwset_digest/1, lwwset_validate/1, lwwset_to_list/1
+]).
+-export(?NIFS).
+-nifs(?NIFS).
 
 -on_load(init/0).
 
 -spec init() -> ok | {error, term()}.
 init() ->
-    Path = filename:join(priv_dir(), "lattice_nif"),
+    Path = lattice_priv:path("lattice_nif"),
     case erlang:load_nif(Path, 0) of
         ok ->
             ok;
@@ -79,17 +59,6 @@ hint(bad_lib, _) ->
     "The library does not match this module (stale build?): run `make clean all`.";
 hint(_, _) ->
     "".
-
-%% The priv directory of the lattice application, also when it is not loaded as an
-%% application (a bare code path): ../priv from this module's ebin.
--spec priv_dir() -> file:filename().
-priv_dir() ->
-    case code:priv_dir(lattice) of
-        {error, bad_name} ->
-            filename:join(filename:dirname(filename:dirname(code:which(?MODULE))), "priv");
-        Dir ->
-            Dir
-    end.
 
 -define(NOT_LOADED, erlang:nif_error({not_loaded, ?MODULE})).
 

@@ -31,7 +31,8 @@
 -export([new/0, update/3, merge/2, value/1, value/2, equal/2, digest/1, to_term/1,
          validate/1]).
 
--define(TAG, 16#14).
+-include("lattice_types.hrl").
+-define(TAG, ?LT_TYPE_ORSET).
 
 -type state() :: binary().
 -type element() :: term().
@@ -43,7 +44,7 @@
 %% @doc The empty set.
 -spec new() -> state().
 new() ->
-    <<?TAG, 1, 0, 0>>.
+    <<?TAG, ?LT_FORMAT_V1, 0, 0>>.
 
 %% @doc Applies an op by `Actor'; returns the new state and the delta.
 -spec update(op(), lattice_type:actor(), state()) ->

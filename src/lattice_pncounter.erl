@@ -10,7 +10,8 @@
 -export([new/0, update/3, merge/2, value/1, value/2, equal/2, digest/1, to_term/1,
          validate/1]).
 
--define(TAG, 16#11).
+-include("lattice_types.hrl").
+-define(TAG, ?LT_TYPE_PNCOUNTER).
 
 -type state() :: binary().
 -type error() :: {error, {bad_pncounter, atom()}}.
@@ -28,7 +29,7 @@ update({Dir, N} = Op, Actor, State) when (Dir =:= increment orelse Dir =:= decre
         {Side, Other} = case Dir of increment -> {P, M}; decrement -> {M, P} end,
         %% The half that is copied unchanged is checked too: no update passes on a bad state.
         case {lattice_gcounter:update({increment, N}, Actor, Side),
-              lattice_nif:clock_size(16#10, Other)} of
+              lattice_nif:clock_size(?LT_TYPE_GCOUNTER, Other)} of
             {_, {error, _} = Error} ->
                 pn_error(Error);
             {{ok, Side2, Delta}, _} when Dir =:= increment ->
@@ -110,7 +111,7 @@ validate(State) ->
 %% <<16#11, 1, varint byte_size(P), P/binary, N/binary>> with P and N G-Counter binaries.
 
 join(P, N) ->
-    <<?TAG, 1, (varint(byte_size(P)))/binary, P/binary, N/binary>>.
+    <<?TAG, ?LT_FORMAT_V1, (varint(byte_size(P)))/binary, P/binary, N/binary>>.
 
 %% Calls Fun(P, N) on the halves of State (split by the C parser, so every function reports a
 %% malformed framing the same way); a non-binary is badarg, with Arg1, Arg2 as the other

@@ -23,7 +23,8 @@
 -export([new/0, update/3, merge/2, value/1, value/2, equal/2, digest/1, to_term/1,
          validate/1]).
 
--define(TAG, 16#13).
+-include("lattice_types.hrl").
+-define(TAG, ?LT_TYPE_TWOPSET).
 
 -type state() :: binary().
 -type element() :: term().
@@ -34,7 +35,7 @@
 %% @doc The empty set.
 -spec new() -> state().
 new() ->
-    <<?TAG, 1, 0>>.
+    <<?TAG, ?LT_FORMAT_V1, 0>>.
 
 %% @doc Adds elements or removes one; the delta holds the elements named with their new flag.
 -spec update(op(), lattice_type:actor(), state()) ->

@@ -11,7 +11,9 @@
 %% raised `enomem' for internal failure.
 -module(lattice_type).
 
--export([module/1, merge/2, value/1, value/2, digest/1, to_term/1, validate/1]).
+-include("lattice_types.hrl").
+
+-export([module/1, modules/0, merge/2, value/1, value/2, digest/1, to_term/1, validate/1]).
 
 -type state() :: binary().
 -type delta() :: binary().
@@ -31,22 +33,18 @@
 
 %% @doc The module implementing the type of a state, from its type tag.
 -spec module(state()) -> module() | {error, {bad_state, atom()}}.
-module(<<16#10, _/binary>>) -> lattice_gcounter;
-module(<<16#11, _/binary>>) -> lattice_pncounter;
-%% G-Set and 2P-Set
-module(<<16#12, _/binary>>) -> lattice_gset;
-module(<<16#13, _/binary>>) -> lattice_twopset;
-%% LWW-Register
-module(<<16#15, _/binary>>) -> lattice_lwwreg;
-%% The dot-kernel types
-module(<<16#14, _/binary>>) -> lattice_orset;
-module(<<16#17, _/binary>>) -> lattice_lwwmap;
-module(<<16#18, _/binary>>) -> lattice_mvreg;
-%% LWW-Element-Set
-module(<<16#16, _/binary>>) -> lattice_lwwset;
-module(<<_, _/binary>>) -> {error, {bad_state, unknown_type}};
+module(<<Tag, _/binary>>) ->
+    case lists:keyfind(Tag, 1, ?LT_CRDT_TYPES) of
+        {_, Module} -> Module;
+        false -> {error, {bad_state, unknown_type}}
+    end;
 module(Bin) when is_binary(Bin) -> {error, {bad_state, truncated}};
 module(Other) -> erlang:error(badarg, [Other]).
+
+%% @doc Every CRDT type module, in tag order (include/lattice_types.hrl).
+-spec modules() -> [module()].
+modules() ->
+    [Module || {_, Module} <- ?LT_CRDT_TYPES].
 
 %% @doc Merges two states (or deltas) of the same type, whatever the type.
 -spec merge(state(), state()) -> state() | {error, term()}.

@@ -16,7 +16,8 @@
          compare/2, descends/2, dominates/2, prune/2, size/1, validate/1]).
 
 %% The type tag of a vector clock binary (docs/FORMAT.md).
--define(TAG, 16#01).
+-include("lattice_types.hrl").
+-define(TAG, ?LT_TYPE_VCLOCK).
 
 -type vclock() :: binary().
 -type actor() :: term().
@@ -28,7 +29,7 @@
 %% @doc The empty clock.
 -spec new() -> vclock().
 new() ->
-    <<1, 1, 0>>.
+    <<?TAG, ?LT_FORMAT_V1, 0>>.
 
 %% @doc A clock from `[{Actor, Counter}]'. Counters of 0 are left out; an actor given twice,
 %% a negative counter or one of 2^64 or more is `badarg'.

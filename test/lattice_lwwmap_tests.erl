@@ -360,24 +360,7 @@ badarg_test() ->
                   value, keys, "size"]
         ++ [{get, K} || K <- not_data()] ++ [{contains, K} || K <- not_data()],
     [?assertError(badarg, ?M:value(Q, S)) || Q <- BadQueries],
-    %% A state that is not a binary.
-    [begin
-         ?assertError(badarg, ?M:update({put, k, v}, r1, Bad)),
-         ?assertError(badarg, ?M:update({put, k, v, 5}, r1, Bad)),
-         ?assertError(badarg, ?M:update({remove, k}, r1, Bad)),
-         ?assertError(badarg, ?M:merge(S, Bad)),
-         ?assertError(badarg, ?M:merge(Bad, S)),
-         ?assertError(badarg, ?M:value(Bad)),
-         ?assertError(badarg, ?M:value(size, Bad)),
-         ?assertError(badarg, ?M:value({get, a}, Bad)),
-         ?assertError(badarg, ?M:value({contains, a}, Bad)),
-         ?assertError(badarg, ?M:digest(Bad)),
-         ?assertError(badarg, ?M:to_term(Bad)),
-         ?assertError(badarg, ?M:validate(Bad)),
-         ?assertError(badarg, ?M:equal(Bad, S)),
-         ?assertError(badarg, ?M:equal(S, Bad)),
-         ?assertError(badarg, lattice_type:value(Bad))
-     end || Bad <- [nil, lwwmap, 123, "abc", [16#17, 1, 0, 0], {S}, self(), <<1:7>>]],
+    %% A state that is not a binary: lattice_type_contract_tests.
     %% The NIFs refuse a tag that is not a dot-kernel type's, and an op of another type.
     [?assertError(badarg, lattice_nif:dk_merge(Tag, S, S)) || Tag <- [16#10, 16#15, 16#7f, -1, a]],
     [?assertError(badarg, lattice_nif:dk_value(Tag, S)) || Tag <- [16#16, 16#7f, a]],

@@ -348,22 +348,7 @@ badarg_test() ->
                   values, "size"]
         ++ [{contains, V} || V <- NotData],
     [?assertError(badarg, ?M:value(Q, S)) || Q <- BadQueries],
-    %% A state that is not a binary.
-    [begin
-         ?assertError(badarg, ?M:update({assign, a}, r1, Bad)),
-         ?assertError(badarg, ?M:merge(S, Bad)),
-         ?assertError(badarg, ?M:merge(Bad, S)),
-         ?assertError(badarg, ?M:value(Bad)),
-         ?assertError(badarg, ?M:value(size, Bad)),
-         ?assertError(badarg, ?M:value({contains, a}, Bad)),
-         ?assertError(badarg, ?M:digest(Bad)),
-         ?assertError(badarg, ?M:to_term(Bad)),
-         ?assertError(badarg, ?M:validate(Bad)),
-         ?assertError(badarg, ?M:equal(Bad, S)),
-         ?assertError(badarg, ?M:equal(S, Bad)),
-         ?assertError(badarg, lattice_type:value(Bad))
-     end || Bad <- [nil, mvreg, 123, "abc", [16#18, 1, 0, 0], {S}, self(), <<1:7>>,
-                    <<16#18:5>>]],
+    %% A state that is not a binary: lattice_type_contract_tests.
     %% The MV-Register's op is not another dot kernel type's, and theirs are not its.
     {ok, Set, _} = lattice_orset:update({add, a}, r1, lattice_orset:new()),
     ?assertError(badarg, lattice_nif:dk_update(16#14, {assign, a}, r1, Set)),

@@ -59,14 +59,17 @@ drop({Pid, _}) ->
     receive {'DOWN', Ref, process, Pid, _} -> ok end.
 
 missing_library_test_() ->
-    %% A VM that finds lattice_nif.beam but no library next to it: loading fails with a
+    %% A VM that finds lattice_nif.beam (and lattice_priv.beam) but no library next to it: loading fails with a
     %% clear logged reason instead of crashing, and the module is not loaded.
     {timeout, 60,
      fun() ->
              Dir = filename:join(["/tmp", "lattice_missing_nif_" ++ os:getpid(), "ebin"]),
              ok = filelib:ensure_path(Dir),
-             {lattice_nif, Beam, _} = code:get_object_code(lattice_nif),
-             ok = file:write_file(filename:join(Dir, "lattice_nif.beam"), Beam),
+             %% lattice_nif and the module its on_load asks for the priv directory.
+             [begin
+                  {M, Beam, _} = code:get_object_code(M),
+                  ok = file:write_file(filename:join(Dir, atom_to_list(M) ++ ".beam"), Beam)
+              end || M <- [lattice_nif, lattice_priv]],
              Erl = filename:join([code:root_dir(), "bin", "erl"]),
              Out = os:cmd(Erl ++ " -noshell -pa " ++ Dir ++
                           " -eval 'io:format(\"~p~n\", [code:ensure_loaded(lattice_nif)]), "

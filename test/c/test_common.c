@@ -1,5 +1,6 @@
 /* test_common.c — varints, the byte buffer, byte order and lt_bytes_cmp (lt_common.h). */
 #include "lt_test.h"
+#include "lt_types.h"
 
 /* Reads a varint from the whole of p[0..n) and checks it stops exactly at n. */
 static lt_err read_all(const uint8_t *p, size_t n, uint64_t *v) {
@@ -209,7 +210,7 @@ static void test_buf_growth(void) {
     /* A size that overflows fails, and the failure is sticky. */
     lt_buf_init(&b);
     lt_buf_put_u8(&b, 1);
-    CHECK(lt_buf_reserve(&b, SIZE_MAX) == -1);
+    CHECK(lt_buf_reserve(&b, SIZE_MAX) == LT_E_NOMEM);
     CHECK(b.failed);
     CHECK(b.len == 1);
     lt_buf_put_u8(&b, 2);
@@ -217,7 +218,7 @@ static void test_buf_growth(void) {
     lt_buf_put_varint(&b, 4);
     lt_buf_put(&b, "ab", 2);
     CHECK(b.len == 1);
-    CHECK(lt_buf_reserve(&b, 1) == -1);
+    CHECK(lt_buf_reserve(&b, 1) == LT_E_NOMEM);
     lt_buf_free(&b);
 }
 
@@ -307,22 +308,34 @@ static void test_misc(void) {
 
     /* Size arithmetic. */
     size_t s = 0;
-    CHECK(lt_size_add(SIZE_MAX - 1, 1, &s) == 0 && s == SIZE_MAX);
-    CHECK(lt_size_add(SIZE_MAX, 1, &s) == -1);
-    CHECK(lt_size_mul(SIZE_MAX / 2, 2, &s) == 0);
-    CHECK(lt_size_mul(SIZE_MAX / 2 + 1, 2, &s) == -1);
-    CHECK(lt_size_mul(SIZE_MAX, 0, &s) == 0 && s == 0);
+    CHECK(lt_size_add(SIZE_MAX - 1, 1, &s) == LT_OK && s == SIZE_MAX);
+    CHECK(lt_size_add(SIZE_MAX, 1, &s) == LT_E_OVERFLOW);
+    CHECK(lt_size_mul(SIZE_MAX / 2, 2, &s) == LT_OK);
+    CHECK(lt_size_mul(SIZE_MAX / 2 + 1, 2, &s) == LT_E_OVERFLOW);
+    CHECK(lt_size_mul(SIZE_MAX, 0, &s) == LT_OK && s == 0);
 
     /* Every error has its own name. */
-    const char *names[LT_E_NOMEM + 1];
-    for (int e = LT_OK; e <= LT_E_NOMEM; e++) {
+    const char *names[LT_E_BUDGET + 1];
+    for (int e = LT_OK; e <= LT_E_BUDGET; e++) {
         names[e] = lt_err_name((lt_err)e);
         CHECK(names[e] != NULL && strcmp(names[e], "unknown_error") != 0);
         for (int f = LT_OK; f < e; f++)
             CHECK(strcmp(names[e], names[f]) != 0);
     }
     CHECK(strcmp(lt_err_name(LT_OK), "ok") == 0);
-    CHECK(strcmp(lt_err_name((lt_err)(LT_E_NOMEM + 1)), "unknown_error") == 0);
+    CHECK(strcmp(lt_err_name((lt_err)(LT_E_BUDGET + 1)), "unknown_error") == 0);
+
+    /* The type registry: every tag distinct, none 0 (a truncated binary), format version 1. */
+#define TAG_OF(name, tag, mod) tag,
+    static const int tags[] = {LT_TYPES(TAG_OF)};
+#undef TAG_OF
+    size_t ntags = sizeof tags / sizeof tags[0];
+    for (size_t i = 0; i < ntags; i++) {
+        CHECK(tags[i] > 0 && tags[i] < 256);
+        for (size_t j = 0; j < i; j++)
+            CHECK(tags[i] != tags[j]);
+    }
+    CHECK(LT_FORMAT_V1 == 1);
 }
 
 int main(void) {

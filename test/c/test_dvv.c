@@ -445,19 +445,19 @@ static void test_queries(void) {
     hand(&bd, 2, es);
     CHECK_ERR(parse(&bd, &d), LT_OK);
     /* contains */
-    CHECK(!lt_dvv_contains(&d, lo->id, lo->b, lo->len, 0));
-    CHECK(lt_dvv_contains(&d, lo->id, lo->b, lo->len, 1));
-    CHECK(lt_dvv_contains(&d, lo->id, lo->b, lo->len, 3));
-    CHECK(!lt_dvv_contains(&d, lo->id, lo->b, lo->len, 4));
-    CHECK(lt_dvv_contains(&d, lo->id, lo->b, lo->len, 5));
-    CHECK(!lt_dvv_contains(&d, lo->id, lo->b, lo->len, 6));
-    CHECK(lt_dvv_contains(&d, lo->id, lo->b, lo->len, 9));
-    CHECK(!lt_dvv_contains(&d, lo->id, lo->b, lo->len, 10));
-    CHECK(!lt_dvv_contains(&d, lo->id, lo->b, lo->len, UINT64_MAX));
-    CHECK(!lt_dvv_contains(&d, hi->id, hi->b, hi->len, 1));
-    CHECK(lt_dvv_contains(&d, hi->id, hi->b, hi->len, 4));
-    CHECK(!lt_dvv_contains(&d, C.id, C.b, C.len, 1));
-    CHECK(!lt_dvv_contains(&d, lo->id, hi->b, hi->len, 1)); /* id of one, bytes of another */
+    CHECK(!lt_dvv_has_dot(&d, lo->id, lo->b, lo->len, 0));
+    CHECK(lt_dvv_has_dot(&d, lo->id, lo->b, lo->len, 1));
+    CHECK(lt_dvv_has_dot(&d, lo->id, lo->b, lo->len, 3));
+    CHECK(!lt_dvv_has_dot(&d, lo->id, lo->b, lo->len, 4));
+    CHECK(lt_dvv_has_dot(&d, lo->id, lo->b, lo->len, 5));
+    CHECK(!lt_dvv_has_dot(&d, lo->id, lo->b, lo->len, 6));
+    CHECK(lt_dvv_has_dot(&d, lo->id, lo->b, lo->len, 9));
+    CHECK(!lt_dvv_has_dot(&d, lo->id, lo->b, lo->len, 10));
+    CHECK(!lt_dvv_has_dot(&d, lo->id, lo->b, lo->len, UINT64_MAX));
+    CHECK(!lt_dvv_has_dot(&d, hi->id, hi->b, hi->len, 1));
+    CHECK(lt_dvv_has_dot(&d, hi->id, hi->b, hi->len, 4));
+    CHECK(!lt_dvv_has_dot(&d, C.id, C.b, C.len, 1));
+    CHECK(!lt_dvv_has_dot(&d, lo->id, hi->b, hi->len, 1)); /* id of one, bytes of another */
     /* max */
     CHECK(lt_dvv_max(&d, lo->id, lo->b, lo->len) == 9);
     CHECK(lt_dvv_max(&d, hi->id, hi->b, hi->len) == 4);
@@ -472,34 +472,34 @@ static void test_queries(void) {
     hand(&b, 0, NULL);
     CHECK_ERR(parse(&b, &empty), LT_OK);
     lt_buf_free(&b); /* no entries: nothing points into it */
-    CHECK(lt_dvv_descends(&d, &d));
-    CHECK(lt_dvv_descends(&d, &empty));
-    CHECK(!lt_dvv_descends(&empty, &d));
-    CHECK(lt_dvv_descends(&empty, &empty));
+    CHECK(lt_dvv_is_descendant(&d, &d));
+    CHECK(lt_dvv_is_descendant(&d, &empty));
+    CHECK(!lt_dvv_is_descendant(&empty, &d));
+    CHECK(lt_dvv_is_descendant(&empty, &empty));
     hand_entry sub[1] = {{lo, 2, 1, {9}}};
     hand(&b, 1, sub);
     CHECK_ERR(parse(&b, &e), LT_OK);
-    CHECK(lt_dvv_descends(&d, &e));
-    CHECK(!lt_dvv_descends(&e, &d));
+    CHECK(lt_dvv_is_descendant(&d, &e));
+    CHECK(!lt_dvv_is_descendant(&e, &d));
     lt_dvv_free(&e);
     lt_buf_free(&b);
     hand_entry notsub[1] = {{lo, 4, 0, {0}}}; /* 4 is not in d */
     hand(&b, 1, notsub);
     CHECK_ERR(parse(&b, &e), LT_OK);
-    CHECK(!lt_dvv_descends(&d, &e));
+    CHECK(!lt_dvv_is_descendant(&d, &e));
     lt_dvv_free(&e);
     lt_buf_free(&b);
     hand_entry notsub2[1] = {{lo, 0, 1, {6}}};
     hand(&b, 1, notsub2);
     CHECK_ERR(parse(&b, &e), LT_OK);
-    CHECK(!lt_dvv_descends(&d, &e));
+    CHECK(!lt_dvv_is_descendant(&d, &e));
     lt_dvv_free(&e);
     lt_buf_free(&b);
     hand_entry bigger[2] = {{lo, 9, 0, {0}}, {hi, 4, 0, {0}}};
     hand(&b, 2, bigger);
     CHECK_ERR(parse(&b, &e), LT_OK);
-    CHECK(lt_dvv_descends(&e, &d));
-    CHECK(!lt_dvv_descends(&d, &e));
+    CHECK(lt_dvv_is_descendant(&e, &d));
+    CHECK(!lt_dvv_is_descendant(&d, &e));
     lt_dvv_free(&e);
     lt_buf_free(&b);
     lt_dvv_free(&empty);
@@ -597,7 +597,7 @@ static void test_model(void) {
             uint64_t mx = 0;
             for (uint64_t c = 0; c <= MAXC + 1; c++) {
                 int want = c >= 1 && m1.has[a][c];
-                if (lt_dvv_contains(&d1, x->id, x->b, x->len, c) != want)
+                if (lt_dvv_has_dot(&d1, x->id, x->b, x->len, c) != want)
                     bad++;
                 if (want)
                     mx = c;
@@ -611,7 +611,7 @@ static void test_model(void) {
             if ((lt_dvv_find(&d1, x->id, x->b, x->len) >= 0) != (mx > 0))
                 bad++;
         }
-        if (lt_dvv_descends(&d1, &d2) != sub21 || lt_dvv_descends(&d2, &d1) != sub12)
+        if (lt_dvv_is_descendant(&d1, &d2) != sub21 || lt_dvv_is_descendant(&d2, &d1) != sub12)
             bad++;
         /* encode → parse → encode; compact form; check_full */
         lt_buf b;

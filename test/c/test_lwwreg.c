@@ -66,10 +66,10 @@ static void test_format(void) {
     lt_buf b = reg(UINT64_C(0x0102030405060708), atom("a"), integer(7));
     CHECK_BYTES(b.data, b.len, want);
     size_t size = 0;
-    CHECK(lt_lwwreg_size(3, 2, &size) == 0);
+    CHECK(lt_lwwreg_size(3, 2, &size) == LT_OK);
     CHECK_U64(size, sizeof want);
-    CHECK(lt_lwwreg_size(SIZE_MAX - 5, 2, &size) == -1);
-    CHECK(lt_lwwreg_size(2, SIZE_MAX - 12, &size) == -1);
+    CHECK(lt_lwwreg_size(SIZE_MAX - 5, 2, &size) == LT_E_OVERFLOW);
+    CHECK(lt_lwwreg_size(2, SIZE_MAX - 12, &size) == LT_E_OVERFLOW);
 
     lt_lwwreg_view v;
     CHECK_ERR(lt_lwwreg_open(&v, b.data, b.len), LT_OK);

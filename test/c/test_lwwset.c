@@ -169,16 +169,16 @@ static void test_known_bytes(void) {
 
 /* The value rule under both biases. */
 static void test_in_value(void) {
-    CHECK(lt_lwwset_in_value(LT_LWWSET_ADD, 2, 1));
-    CHECK(lt_lwwset_in_value(LT_LWWSET_REMOVE, 2, 1));
-    CHECK(!lt_lwwset_in_value(LT_LWWSET_ADD, 1, 2));
-    CHECK(!lt_lwwset_in_value(LT_LWWSET_REMOVE, 1, 2));
-    CHECK(lt_lwwset_in_value(LT_LWWSET_ADD, 7, 7));
-    CHECK(!lt_lwwset_in_value(LT_LWWSET_REMOVE, 7, 7));
-    CHECK(!lt_lwwset_in_value(LT_LWWSET_ADD, 0, 0));
-    CHECK(lt_lwwset_in_value(LT_LWWSET_ADD, 1, 0));
-    CHECK(!lt_lwwset_in_value(LT_LWWSET_ADD, 0, 1));
-    CHECK(lt_lwwset_in_value(LT_LWWSET_ADD, UINT64_MAX, UINT64_MAX));
+    CHECK(lt_lwwset_is_in_value(LT_LWWSET_ADD, 2, 1));
+    CHECK(lt_lwwset_is_in_value(LT_LWWSET_REMOVE, 2, 1));
+    CHECK(!lt_lwwset_is_in_value(LT_LWWSET_ADD, 1, 2));
+    CHECK(!lt_lwwset_is_in_value(LT_LWWSET_REMOVE, 1, 2));
+    CHECK(lt_lwwset_is_in_value(LT_LWWSET_ADD, 7, 7));
+    CHECK(!lt_lwwset_is_in_value(LT_LWWSET_REMOVE, 7, 7));
+    CHECK(!lt_lwwset_is_in_value(LT_LWWSET_ADD, 0, 0));
+    CHECK(lt_lwwset_is_in_value(LT_LWWSET_ADD, 1, 0));
+    CHECK(!lt_lwwset_is_in_value(LT_LWWSET_ADD, 0, 1));
+    CHECK(lt_lwwset_is_in_value(LT_LWWSET_ADD, UINT64_MAX, UINT64_MAX));
 }
 
 static void test_build_merge(void) {
@@ -472,7 +472,7 @@ static void test_objects_random(void) {
         size_t live = 0, count = 0;
         for (size_t k = 0; k < NELEM; k++) {
             uint64_t a, r;
-            live += (size_t)lt_lwwset_in_value(bias, m.add[k], m.rem[k]);
+            live += (size_t)lt_lwwset_is_in_value(bias, m.add[k], m.rem[k]);
             lt_lwwset_obj_get(&o, u[k].id, u[k].b, u[k].len, &a, &r);
             CHECK(a == m.add[k] && r == m.rem[k]);
         }
