@@ -2,7 +2,7 @@
 #
 #   make            build priv/lattice_nif.so and priv/lattice_cnode
 #   make test       install what is missing (Debian), then build and run every check
-#   make bench      benchmarks (a table of medians, with ratios against plain Erlang)
+#   make bench      benchmarks (a table of medians, with ratios against the real riak_dt)
 #   make fuzz       bounded libFuzzer runs over every decoder
 #   make shell      an IEx session with lattice loaded
 #   make docs       the API documentation (edoc) in doc/
@@ -155,13 +155,47 @@ test: deps
 	$(MAKE) check
 
 # make bench BENCH_GROUP=orset runs one group (see rows() in bench/lattice_bench.erl).
+# The riak_dt rows time the real riak_dt beside lattice, in the same run. riak_dt is not part of
+# lattice: RIAK_DT_EBIN names a directory of its compiled modules; left empty, the anchors'
+# sources ($(ANCHORS): riak_dt and others, unmodified) are compiled into _build/anchors/ebin by
+# their own build.sh, again only when a source is newer. With neither, those rows say skipped.
 BENCH_GROUP ?= all
+ANCHORS ?= ../shared/anchors
+RIAK_DT_EBIN ?=
+ANCHORS_EBIN := _build/anchors/ebin
+ANCHORS_STAMP := _build/anchors/built
+
+ifneq ($(RIAK_DT_EBIN),)
+BENCH_RIAK_DT := $(RIAK_DT_EBIN)
+else ifneq ($(wildcard $(ANCHORS)/build.sh),)
+BENCH_RIAK_DT := $(ANCHORS_EBIN)
+BENCH_ANCHORS := $(ANCHORS_STAMP)
+endif
+
+# Listing the anchors' sources costs a find: only for the targets that need it.
+ifneq ($(filter bench $(ANCHORS_STAMP),$(MAKECMDGOALS)),)
+ifneq ($(BENCH_ANCHORS),)
+$(ANCHORS_STAMP): $(shell find $(ANCHORS) -type f \( -name '*.erl' -o -name '*.hrl' -o -name '*.ex' -o -name '*.app.src' -o -name build.sh \))
+	rm -rf $(ANCHORS_EBIN)
+	$(ANCHORS)/build.sh $(abspath _build/anchors)
+	touch $@
+endif
+endif
+
 .PHONY: bench
 bench: deps
-	$(MAKE) all
+	$(MAKE) all $(BENCH_ANCHORS)
 	rebar3 as bench compile
+	@if [ -z "$(BENCH_RIAK_DT)" ]; then \
+	  echo "lattice: no riak_dt to compare with ($(ANCHORS) not found): its rows print as skipped."; \
+	  echo "  To time them: make bench RIAK_DT_EBIN=/path/to/riak_dt/ebin (riak_dt compiled with"; \
+	  echo "  -Dnamespaced_types), or make bench ANCHORS=/path/to/anchors (a folder with build.sh)."; \
+	elif [ ! -f "$(BENCH_RIAK_DT)/riak_dt_orswot.beam" ]; then \
+	  echo "lattice: no riak_dt_orswot.beam in $(BENCH_RIAK_DT): the riak_dt rows print as skipped."; \
+	fi
 	erl -noshell -pa _build/bench/lib/lattice/ebin -pa _build/bench/lib/lattice/bench \
-	  -pa _build/bench/lib/lattice/test -pa _build/bench/lib/lattice/test/support -eval 'lattice_bench:main($(BENCH_GROUP)), halt().'
+	  -pa _build/bench/lib/lattice/test -pa _build/bench/lib/lattice/test/support \
+	  $(if $(BENCH_RIAK_DT),-pa $(BENCH_RIAK_DT)) -eval 'lattice_bench:main($(BENCH_GROUP)), halt().'
 
 .PHONY: shell
 shell: deps
