@@ -695,7 +695,7 @@ lwwmap_puts(State, Entries, Actor) ->
 
 %% ---- MV-Register --------------------------------------------------------------------------------
 %% riak_dt has no MV-Register: the baseline is the plain Erlang tombstone model
-%% test/lattice_mvreg_model.erl. Until
+%% test/support/lattice_mvreg_model.erl. Until
 %% src/lattice_mvreg.erl exists, the binary rows call the dot-kernel NIFs with its tag (0x18)
 %% and say so; objects need only the state.
 
@@ -713,10 +713,10 @@ mvreg() ->
     {ok, MB, _} = ?MVM:update({assign, <<"value from b">>}, b, M0),
     [{"MV-Register merge, 2 concurrent assigns over a common one" ++ Via,
       fun() -> Merge(RA, RB) end,
-      {"tombstone model (test/lattice_mvreg_model)", fun() -> ?MVM:merge(MA, MB) end}, none},
+      {"tombstone model (test/support/lattice_mvreg_model)", fun() -> ?MVM:merge(MA, MB) end}, none},
      {"MV-Register object assign",
       object_fun(R0, fun(O) -> lattice_object:update({assign, Value}, a, O) end),
-      {"tombstone model (test/lattice_mvreg_model)",
+      {"tombstone model (test/support/lattice_mvreg_model)",
        fun() -> ?MVM:update({assign, Value}, a, M0) end},
       none}].
 
