@@ -10,6 +10,8 @@
 %% The byte order is a total order but not the Erlang term order.
 -module(lattice_canon).
 
+-include("lattice_error.hrl").
+
 -export([encode/1, decode/1, decode/2]).
 
 -type decode_opt() :: existing_atoms.
@@ -18,7 +20,7 @@
 %% @doc The canonical bytes of `Term'.
 -spec encode(term()) -> binary().
 encode(Term) ->
-    lattice_nif:canon_encode(Term).
+    try lattice_nif:canon_encode(Term) catch error:badarg -> ?BADARG([Term]) end.
 
 %% @doc The term whose canonical bytes `Bin' are. Any other binary gives
 %% `{error, {bad_term, Reason}}'. Atoms are created as needed, as `binary_to_term/1' does.
@@ -30,5 +32,14 @@ decode(Bin) ->
 %% `{error, {bad_term, unknown_atom}}' instead of being created (for bytes from peers you do
 %% not trust with your atom table).
 -spec decode(binary(), [decode_opt()]) -> {ok, term()} | {error, {bad_term, atom()}}.
-decode(Bin, Opts) when is_list(Opts) ->
-    lattice_nif:canon_decode(Bin, lists:member(existing_atoms, Opts)).
+decode(Bin, []) when is_binary(Bin) ->
+    lattice_nif:canon_decode(Bin, false);
+decode(Bin, [existing_atoms]) when is_binary(Bin) ->
+    lattice_nif:canon_decode(Bin, true);
+decode(Bin, Opts) ->
+    %% Any other list of options: duplicates are fine, an unknown option is a caller's bug.
+    case is_binary(Bin) andalso is_list(Opts) andalso
+        (catch lists:all(fun(O) -> O =:= existing_atoms end, Opts)) =:= true of
+        true -> decode(Bin, [existing_atoms]);
+        false -> ?BADARG([Bin, Opts])
+    end.

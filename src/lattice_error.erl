@@ -115,6 +115,16 @@ roles(lattice_hlc, make, [Physical, Logical]) ->
 roles(lattice_hlc, _, Timestamps) ->
     [{I, fun() -> check_range("the timestamp (an HLC timestamp)", Ts, 0, 1 bsl 64 - 1) end}
      || {I, Ts} <- lists:zip(lists:seq(1, length(Timestamps)), Timestamps)];
+roles(lattice_canon, encode, [Term]) ->
+    [{1, fun() -> check_data("term", Term) end}];
+roles(lattice_canon, decode, [Bin, Opts]) ->
+    [{1, fun() -> check_binary("encoding (canonical bytes)", Bin) end},
+     {2, fun() -> check_decode_opts(Opts) end}];
+roles(lattice_hash, term, [Term]) ->
+    [{1, fun() -> check_data("term", Term) end}];
+roles(lattice_hash, _, [Data, Seed]) ->
+    [{1, fun() -> check_iodata(Data) end},
+     {2, fun() -> check_range("the seed", Seed, 0, 1 bsl 64 - 1) end}];
 roles(M, _, [State] = Args) ->
     [{1, fun() -> check_state(M, State, Args, 1) end}].
 
@@ -156,6 +166,26 @@ check_actor(_M, Actor) ->
                                "(lattice:actor/0 gives a small, safe one)",
                                [N, ?MAX_ACTOR_BYTES])};
         {error, Why} -> {error, "the actor " ++ Why}
+    end.
+
+check_binary(_Word, B) when is_binary(B) -> ok;
+check_binary(Word, B) -> {error, fmt("the ~ts must be a binary, got: ~ts", [Word, show(B)])}.
+
+check_decode_opts(Opts) when is_list(Opts) ->
+    case [O || O <- Opts, O =/= existing_atoms] of
+        [] -> ok;
+        Bad -> {error, fmt("unknown decode options ~ts (the one option is existing_atoms)",
+                           [show(Bad)])}
+    end;
+check_decode_opts(Opts) ->
+    {error, fmt("the options must be a list, got: ~ts", [show(Opts)])}.
+
+check_iodata(Data) ->
+    try iolist_size(Data) of
+        _ -> ok
+    catch
+        error:badarg -> {error, fmt("the data must be iodata (a binary or a list of bytes and "
+                                    "binaries), got: ~ts", [show(Data)])}
     end.
 
 check_data(Word, T) ->

@@ -5,6 +5,8 @@
 %% `iolist_to_binary/1' (itself a yielding BIF).
 -module(lattice_hash).
 
+-include("lattice_error.hrl").
+
 -export([xxh3_64/1, xxh3_64/2, xxh3_128/1, xxh3_128/2, term/1]).
 
 -type seed() :: 0..18446744073709551615.
@@ -17,7 +19,7 @@ xxh3_64(Data) ->
 
 -spec xxh3_64(iodata(), seed()) -> non_neg_integer().
 xxh3_64(Data, Seed) ->
-    lattice_nif:hash(to_binary(Data), Seed, 64).
+    try lattice_nif:hash(to_binary(Data), Seed, 64) catch error:badarg -> ?BADARG([Data, Seed]) end.
 
 %% @doc XXH3-128 of `Data' with seed 0, as 16 bytes in xxHash's canonical (big-endian) order.
 -spec xxh3_128(iodata()) -> <<_:128>>.
@@ -26,14 +28,14 @@ xxh3_128(Data) ->
 
 -spec xxh3_128(iodata(), seed()) -> <<_:128>>.
 xxh3_128(Data, Seed) ->
-    lattice_nif:hash(to_binary(Data), Seed, 128).
+    try lattice_nif:hash(to_binary(Data), Seed, 128) catch error:badarg -> ?BADARG([Data, Seed]) end.
 
 %% @doc The digest of a term: XXH3-128 of its canonical bytes ({@link lattice_canon}), the
 %% same for equal terms on every node.
 -spec term(term()) -> <<_:128>>.
 term(Term) ->
-    lattice_nif:term_digest(Term).
+    try lattice_nif:term_digest(Term) catch error:badarg -> ?BADARG([Term]) end.
 
 to_binary(Data) when is_binary(Data) -> Data;
 to_binary(Data) when is_list(Data) -> iolist_to_binary(Data);
-to_binary(Data) -> erlang:error(badarg, [Data]).
+to_binary(_) -> erlang:error(badarg).

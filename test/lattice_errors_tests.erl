@@ -84,7 +84,19 @@ mistakes() ->
      {"an HLC logical counter too big", fun() -> lattice_hlc:make(1, 1 bsl 16) end,
       "the logical counter must be an integer 0..65535, got: 65536"},
      {"lattice_type on a non-binary", fun() -> lattice_type:value(42) end,
-      "the state must be a CRDT state (a binary), got: 42"}].
+      "the state must be a CRDT state (a binary), got: 42"},
+     {"a pid to the canonical encoder", fun() -> lattice_canon:encode({k, self()}) end,
+      "the term is not data: it holds a pid"},
+     {"canonical decode of a list", fun() -> lattice_canon:decode([1, 2]) end,
+      "the encoding (canonical bytes) must be a binary, got: [1,2]"},
+     {"an unknown canonical decode option", fun() -> lattice_canon:decode(<<>>, [fast]) end,
+      "unknown decode options [fast]"},
+     {"a hash of an atom", fun() -> lattice_hash:xxh3_64(abc) end,
+      "the data must be iodata"},
+     {"a negative hash seed", fun() -> lattice_hash:xxh3_128(<<"x">>, -1) end,
+      "the seed must be an integer 0..18446744073709551615, got: -1"},
+     {"a term digest of a fun", fun() -> lattice_hash:term(fun() -> ok end) end,
+      "the term is not data: it is a fun"}].
 
 mistakes_test_() ->
     [{Name, fun() -> check_mistake(Call, Words) end} || {Name, Call, Words} <- mistakes()].

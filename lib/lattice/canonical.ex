@@ -1,4 +1,6 @@
 defmodule Lattice.Canonical do
+  import Lattice.Error, only: [wrap: 1]
+
   @moduledoc """
   The canonical byte form of data terms.
 
@@ -30,7 +32,7 @@ defmodule Lattice.Canonical do
   Raises `ArgumentError` for a term that is not data (see the module documentation).
   """
   @spec encode(term()) :: binary()
-  def encode(term), do: :lattice_canon.encode(term)
+  def encode(term), do: wrap(:lattice_canon.encode(term))
 
   @doc """
   The term whose canonical bytes `bytes` are.
@@ -41,7 +43,7 @@ defmodule Lattice.Canonical do
   `ArgumentError`.
   """
   @spec decode(binary()) :: {:ok, term()} | error()
-  def decode(bytes), do: :lattice_canon.decode(bytes)
+  def decode(bytes), do: wrap(:lattice_canon.decode(bytes))
 
   @doc """
   As `decode/1`, with options:
@@ -55,6 +57,6 @@ defmodule Lattice.Canonical do
   def decode(bytes, opts) when is_list(opts) do
     opts = Keyword.validate!(opts, existing_atoms: false)
     erl_opts = if opts[:existing_atoms], do: [:existing_atoms], else: []
-    :lattice_canon.decode(bytes, erl_opts)
+    wrap(:lattice_canon.decode(bytes, erl_opts))
   end
 end

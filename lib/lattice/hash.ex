@@ -1,4 +1,6 @@
 defmodule Lattice.Hash do
+  import Lattice.Error, only: [wrap: 1]
+
   @moduledoc """
   XXH3 hashing (xxHash 0.8, compiled into lattice) and digests of terms.
 
@@ -21,24 +23,24 @@ defmodule Lattice.Hash do
 
   @doc "XXH3-64 of `data` with seed 0."
   @spec xxh3_64(iodata()) :: non_neg_integer()
-  def xxh3_64(data), do: :lattice_hash.xxh3_64(data)
+  def xxh3_64(data), do: wrap(:lattice_hash.xxh3_64(data))
 
   @doc "XXH3-64 of `data` with `seed`."
   @spec xxh3_64(iodata(), seed()) :: non_neg_integer()
-  def xxh3_64(data, seed), do: :lattice_hash.xxh3_64(data, seed)
+  def xxh3_64(data, seed), do: wrap(:lattice_hash.xxh3_64(data, seed))
 
   @doc "XXH3-128 of `data` with seed 0, as 16 bytes in xxHash's canonical (big-endian) order."
   @spec xxh3_128(iodata()) :: <<_::128>>
-  def xxh3_128(data), do: :lattice_hash.xxh3_128(data)
+  def xxh3_128(data), do: wrap(:lattice_hash.xxh3_128(data))
 
   @doc "XXH3-128 of `data` with `seed`, as 16 bytes in xxHash's canonical (big-endian) order."
   @spec xxh3_128(iodata(), seed()) :: <<_::128>>
-  def xxh3_128(data, seed), do: :lattice_hash.xxh3_128(data, seed)
+  def xxh3_128(data, seed), do: wrap(:lattice_hash.xxh3_128(data, seed))
 
   @doc """
   The digest of a term: XXH3-128 of its canonical bytes (`Lattice.Canonical.encode/1`), the
   same for equal terms on every node.
   """
   @spec term(term()) :: <<_::128>>
-  def term(term), do: :lattice_hash.term(term)
+  def term(term), do: wrap(:lattice_hash.term(term))
 end
