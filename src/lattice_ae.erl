@@ -3,76 +3,86 @@
 %%
 %% One server per node (registered `lattice_ae', under `lattice_sup'). An owner is any process
 %% that opens a store, feeds it leaves and receives the differences; the replicated store
-%% plugs in as an owner unchanged.
+%% plugs in as an owner unchanged. The C node's side is docs/CNODE.md (protocol 2); this module
+%% speaks it (through `lattice_ae_wire') so that owners never do.
 %%
 %% <ul>
 %% <li>`open(Store, Opts)' makes the caller (or `owner') the owner of `Store' (an atom or a
-%%     binary) on this node. The server keeps the owner's record of leaves in an ETS table
-%%     (`Key → Digest'; read it with `leaves/1' or `lookup/2') and feeds the C node from it; when
-%%     the C node restarts it opens every store on the new C node again and feeds it everything,
-%%     so nothing is lost.</li>
+%%     binary of 1..255 bytes) on this node. The server keeps the owner's record of leaves in
+%%     an ETS table (`Key → Digest'; read it with `leaves/1' or `lookup/2') and feeds the C node
+%%     from it; when the C node restarts it opens every store on the new C node again and feeds
+%%     it everything, so nothing is lost.</li>
 %% <li>`put/2', `delete/2', `update/2' change leaves. Changes are written to the table at once
-%%     and sent to the C node in batches: a batch goes when it reaches `batch_bytes' (default
-%%     and cap: the C node's message cap, 1 MiB, less room for the envelope) or `batch_ms' after
-%%     its first change (default 5 ms). `flush/1' sends what is pending and waits until the C
-%%     node has applied it.</li>
+%%     and sent to the C node in `update' batches: a batch goes when it reaches `batch_bytes'
+%%     (default and cap: the C node's packet cap, 1 MiB, less room for the envelope) or
+%%     `batch_ms' after its first change (default 5 ms). `flush/1' sends what is pending and
+%%     waits until the C node has applied it; it returns the C node's root.</li>
 %% <li>`sync(Store, Peer)' starts a session between this node's C node and the C node of the
-%%     BEAM node `Peer' (found by asking `Peer''s `lattice_cnode_keeper' over `erpc'), which must
-%%     have the store open. With `sync_interval' (milliseconds, default `infinity') the server
-%%     also starts sessions on its own, with each of `peers' (a list of nodes, or `connected':
-%%     every node in `nodes()' that runs a C node and has the store open), skipping a peer whose
-%%     last session is still running.</li>
+%%     BEAM node `Peer', found by asking `Peer''s `lattice_ae' over `erpc'
+%%     (`peer_cnode/2': it answers only when the store is open there). With `sync_interval'
+%%     (milliseconds, default `infinity') the server also starts sessions on its own, with each
+%%     of `peers' (a list of nodes, or `connected': every node of `nodes()' that has the store
+%%     open), skipping a peer whose last session is still running.</li>
 %% </ul>
 %%
 %% The owner is sent:
 %% <ul>
-%% <li>`{lattice_ae, diff, Store, Peer, [{Key, Side}]}' — keys that differ between this node
-%%     and `Peer' (a BEAM node), `Side' saying which holds the key: `both' (the digests differ),
-%%     `local' (only this node has it), `remote' (only the peer has it). One session may send
-%%     several; the peer's owner is sent the mirror image.</li>
-%% <li>`{lattice_ae, synced, Store, Peer, Stats}' when a session ends; `Stats' is the C node's
-%%     account of it (round trips, bytes each way, time).</li>
-%% <li>`{lattice_ae, sync_failed, Store, Peer, Reason}' when a session cannot start or fails
-%%     (peer unreachable, a limit, this node's C node went down).</li>
+%% <li>`{lattice_ae, session, Store, Report}' at the end of every session, on both sides (the
+%%     side that started it and the peer's). `Report' is the C node's report (docs/CNODE.md,
+%%     section 2: `result' = `equal' | `differ' | `{error, Reason}', `keys' = `[{Key, Side}]'
+%%     with `Side' = `differs' | `local_only' | `remote_only', `role', `round_trips',
+%%     `bytes_out', `bytes_in', `time_us', ...) with one key added: `node', the peer's BEAM node.
+%%     A session that fails before the C node runs it (the peer unreachable or without the
+%%     store, this node's C node down) is reported the same way, `result' `{error, Reason}',
+%%     `keys' `[]'.</li>
 %% <li>`{lattice_ae, cnode_down, Store, Reason}' and `{lattice_ae, cnode_up, Store,
-%%     Incarnation}': this node's C node went away, and a new one holds the store again (all
-%%     its leaves have been sent to it).</li>
+%%     Incarnation}': this node's C node went away (sessions in flight are reported failed with
+%%     `{cnode_down, Reason}'), and a new one holds the store again (every leaf sent to it).</li>
 %% </ul>
 %%
-%% If this server itself dies, the table of a store passes to its owner (an ETS heir): the
-%% owner is sent `{'ETS-TRANSFER', Table, ServerPid, {lattice_ae, Store}}' and may open the
-%% store again with `#{leaves => Table}', keeping every leaf.
+%% If this server itself dies, the table of a store passes to its owner (an ETS heir, when the
+%% owner is a local process): the owner is sent `{'ETS-TRANSFER', Table, ServerPid,
+%% {lattice_ae, Store}}' and may open the store again with `#{leaves => Table}', keeping every
+%% leaf.
 -module(lattice_ae).
 -behaviour(gen_server).
 
 -export([start_link/0, child_spec/0]).
 -export([open/1, open/2, close/1, put/2, delete/2, update/2]).
 -export([leaves/1, lookup/2, flush/1, flush/2, root/1, sync/2, await/3, info/1, stores/0]).
--export([peer_cnode/2]).
+-export([cnode_stats/0, set_limits/1, peer_cnode/2]).
 -export([init/1, handle_call/3, handle_cast/2, handle_info/2, terminate/2]).
 
--export_type([store/0, key/0, digest/0, side/0, diff/0, notification/0, open_options/0]).
+-export_type([store/0, key/0, digest/0, side/0, diff/0, report/0, notification/0]).
+-export_type([open_options/0]).
 
 -define(SERVER, ?MODULE).
 -define(BATCH_MS, 5).
+-define(LEVELS, 4).
 -define(REQUEST_TIMEOUT, 10000).
+%% Beyond the C node's own session_timeout_ms (default 30 s): a report that never comes.
 -define(SESSION_TIMEOUT, 60000).
 -define(RESOLVE_TIMEOUT, 5000).
+-define(FEED_CHUNK, 4096).
 
 -type store() :: atom() | binary().
 -type key() :: binary().
 -type digest() :: <<_:128>>.
--type side() :: both | local | remote.
+-type side() :: differs | local_only | remote_only.
 -type diff() :: {key(), side()}.
+-type report() :: #{
+    node := node(),
+    result := equal | differ | {error, term()},
+    keys := [diff()],
+    atom() => term()
+}.
 -type notification() ::
-    {lattice_ae, diff, store(), node(), [diff()]}
-    | {lattice_ae, synced, store(), node(), map()}
-    | {lattice_ae, sync_failed, store(), node(), term()}
+    {lattice_ae, session, store(), report()}
     | {lattice_ae, cnode_down, store(), term()}
     | {lattice_ae, cnode_up, store(), pos_integer()}.
 -type open_options() :: #{
     owner => pid(),
-    levels => pos_integer(),
+    levels => 1..6,
     batch_bytes => pos_integer(),
     batch_ms => non_neg_integer(),
     sync_interval => pos_integer() | infinity,
@@ -81,26 +91,32 @@
     leaves => ets:tid()
 }.
 
+-record(session, {
+    cnode = resolving :: node() | resolving,
+    id :: integer() | undefined,
+    timer :: reference(),
+    %% a tick over `connected' peers: a peer without the store is passed over silently
+    quiet = false :: boolean()
+}).
+
 -record(store, {
     name :: store(),
     wire :: binary(),
     owner :: pid(),
     mon :: reference(),
     tab :: ets:tid(),
-    levels :: pos_integer(),
+    levels :: 1..6,
     batch_bytes :: pos_integer(),
     batch_ms :: non_neg_integer(),
     interval :: pos_integer() | infinity,
     peers :: [node()] | connected,
     session_timeout :: pos_integer(),
-    %% changes not yet sent, newest first, and their size on the wire
-    pending = [] :: [{key(), digest() | delete}],
+    %% encoded changes not yet sent, newest first, and their bytes
+    pending = [] :: [binary()],
     pending_bytes = 0 :: non_neg_integer(),
     flush_timer :: reference() | undefined,
     tick_timer :: reference() | undefined,
-    %% peer BEAM node => {PeerCNode, TimeoutTimer, Quiet}; a session in flight. A quiet one
-    %% (a tick over `connected' peers) does not report a peer without the store.
-    sessions = #{} :: #{node() => {node() | resolving, reference(), boolean()}}
+    sessions = #{} :: #{node() => #session{}}
 }).
 
 -record(st, {
@@ -110,7 +126,7 @@
     stores = #{} :: #{store() => #store{}},
     wire = #{} :: #{binary() => store()},
     %% outstanding requests to the C node: Ref => {What, Timer}
-    requests = #{} :: #{reference() => {term(), reference()}}
+    requests = #{} :: #{reference() => {term(), reference() | undefined}}
 }).
 
 %%--------------------------------------------------------------------------------------------
@@ -136,12 +152,21 @@ start_link() ->
 open(Store) ->
     open(Store, #{}).
 
-%% @doc Opens `Store' with the caller (or `owner') as its owner. `{error, already_open}' if it
-%% is open. Options: see the module doc and `open_options()'.
+%% @doc Opens `Store' with the caller (or `owner') as its owner: `ok', or
+%% `{error, already_open}'. Options (`open_options()'): `owner'; `levels' of the tree (1..6,
+%% default 4: 16^4 buckets, for up to about a million keys); `batch_bytes', `batch_ms';
+%% `sync_interval', `peers'; `session_timeout' (ms, default 60000: when no report came by then
+%% the session is reported failed, `timeout'); `leaves', a table handed back after this server
+%% died.
 -spec open(store(), open_options()) -> ok | {error, term()}.
-open(Store, Opts) when (is_atom(Store) orelse is_binary(Store)), is_map(Opts) ->
-    Owner = maps:get(owner, Opts, self()),
-    gen_server:call(?SERVER, {open, Store, Opts#{owner => Owner}}, ?REQUEST_TIMEOUT);
+open(Store, Opts) when is_map(Opts) ->
+    case wire_name(Store) of
+        {ok, _} ->
+            Owner = maps:get(owner, Opts, self()),
+            gen_server:call(?SERVER, {open, Store, Opts#{owner => Owner}}, ?REQUEST_TIMEOUT);
+        error ->
+            erlang:error(badarg, [Store, Opts])
+    end;
 open(Store, Opts) ->
     erlang:error(badarg, [Store, Opts]).
 
@@ -150,8 +175,7 @@ open(Store, Opts) ->
 close(Store) ->
     gen_server:call(?SERVER, {close, Store}, ?REQUEST_TIMEOUT).
 
-%% @doc Sets leaves: `[{Key, Digest}]', `Key' a non-empty binary of at most 4096 bytes,
-%% `Digest' 16 bytes.
+%% @doc Sets leaves: `[{Key, Digest}]', `Key' a binary of 1..4096 bytes, `Digest' 16 bytes.
 -spec put(store(), [{key(), digest()}]) -> ok | {error, not_open}.
 put(Store, Entries) when is_list(Entries) ->
     case lists:all(fun is_put/1, Entries) of
@@ -200,54 +224,43 @@ lookup(Store, Key) ->
     end.
 
 %% @equiv flush(Store, 60000)
--spec flush(store()) -> {ok, term()} | {error, term()}.
+-spec flush(store()) -> {ok, #{hash := binary(), count := non_neg_integer()}} | {error, term()}.
 flush(Store) ->
     flush(Store, 60000).
 
-%% @doc Sends the pending changes of `Store' and waits until the C node has applied them;
-%% returns the C node's root of the store then (as `root/1').
--spec flush(store(), timeout()) -> {ok, term()} | {error, term()}.
+%% @doc Sends the pending changes of `Store' and waits until the C node has applied them
+%% (and every batch before them); returns the C node's root of the store then: its 16-byte
+%% sum and its count of keys. `{error, cnode_down}' while there is no C node.
+-spec flush(store(), timeout()) ->
+    {ok, #{hash := binary(), count := non_neg_integer()}} | {error, term()}.
 flush(Store, Timeout) ->
     gen_server:call(?SERVER, {flush, Store, Timeout}, call_timeout(Timeout)).
 
-%% @doc The C node's root for `Store' once every change so far is applied.
--spec root(store()) -> {ok, term()} | {error, term()}.
+%% @equiv flush(Store)
+-spec root(store()) -> {ok, #{hash := binary(), count := non_neg_integer()}} | {error, term()}.
 root(Store) ->
     flush(Store).
 
 %% @doc Starts a session for `Store' with the BEAM node `Peer'. Returns at once: `ok' (the owner
-%% is sent the notifications), `{error, busy}' when a session with `Peer' is running,
-%% `{error, not_open}', `{error, cnode_down}'.
+%% is sent the report), `{error, busy}' when a session with `Peer' is running,
+%% `{error, not_open}', `{error, cnode_down}', `{error, self_sync}'.
 -spec sync(store(), node()) -> ok | {error, term()}.
 sync(Store, Peer) when is_atom(Peer) ->
     gen_server:call(?SERVER, {sync, Store, Peer}, ?REQUEST_TIMEOUT).
 
-%% @doc For an owner: waits up to `Timeout' ms for the end of the session for `Store' with
-%% `Peer', collecting its `diff' notifications from the mailbox. `{ok, Diffs, Stats}' (the
-%% differences sorted) or `{error, Reason}'.
--spec await(store(), node(), timeout()) -> {ok, [diff()], map()} | {error, term()}.
+%% @doc For an owner: waits up to `Timeout' ms for the report of the next session of `Store'
+%% with `Peer' that this node started. `{ok, Keys, Report}' (`Keys' sorted) or
+%% `{error, Reason, Report}'; `{error, timeout}' when none came.
+-spec await(store(), node(), timeout()) ->
+    {ok, [diff()], report()} | {error, term(), report()} | {error, timeout}.
 await(Store, Peer, Timeout) ->
-    Deadline =
-        case Timeout of
-            infinity -> infinity;
-            _ -> erlang:monotonic_time(millisecond) + Timeout
-        end,
-    await_loop(Store, Peer, Deadline, []).
-
-await_loop(Store, Peer, Deadline, Acc) ->
-    Left =
-        case Deadline of
-            infinity -> infinity;
-            _ -> max(0, Deadline - erlang:monotonic_time(millisecond))
-        end,
     receive
-        {lattice_ae, diff, Store, Peer, Diffs} ->
-            await_loop(Store, Peer, Deadline, [Diffs | Acc]);
-        {lattice_ae, synced, Store, Peer, Stats} ->
-            {ok, lists:sort(lists:append(Acc)), Stats};
-        {lattice_ae, sync_failed, Store, Peer, Reason} ->
-            {error, Reason}
-    after Left -> {error, timeout}
+        {lattice_ae, session, Store, #{node := Peer, role := initiator} = Report} ->
+            case maps:get(result, Report) of
+                {error, Reason} -> {error, Reason, Report};
+                _ -> {ok, lists:sort(maps:get(keys, Report)), Report}
+            end
+    after Timeout -> {error, timeout}
     end.
 
 %% @doc What the server knows of `Store': leaves held, pending changes, sessions in flight,
@@ -261,7 +274,20 @@ info(Store) ->
 stores() ->
     gen_server:call(?SERVER, stores, ?REQUEST_TIMEOUT).
 
-%% @doc This node's C node, if `Store' is open here and the C node runs: asked by peers
+%% @doc The C node's stats (docs/CNODE.md, section 6): `{ok, #{limits, counters, gauges,
+%% breakers}}'.
+-spec cnode_stats() -> {ok, map()} | {error, term()}.
+cnode_stats() ->
+    gen_server:call(?SERVER, {cnode, lattice_ae_wire:stats()}, ?REQUEST_TIMEOUT + 1000).
+
+%% @doc Changes the C node's limits at run time (docs/CNODE.md, section 5): `ok' or
+%% `{error, {bad_limit, Key}}'. A restarted C node starts with the application's
+%% `cnode_limits' (see `lattice_cnode_keeper'), not with these.
+-spec set_limits(#{atom() => integer()}) -> ok | {error, term()}.
+set_limits(Limits) when is_map(Limits) ->
+    gen_server:call(?SERVER, {cnode, lattice_ae_wire:set_limits(Limits)}, ?REQUEST_TIMEOUT + 1000).
+
+%% @doc This node's C node, if `Store' is open here and the C node runs: what a peer asks
 %% (over `erpc') before a session.
 -spec peer_cnode(store(), node()) -> {ok, node()} | {error, term()}.
 peer_cnode(Store, _Asker) ->
@@ -286,6 +312,11 @@ is_put(_) -> false.
 is_delete({K, delete}) -> is_key(K);
 is_delete(_) -> false.
 
+wire_name(Store) when is_atom(Store) -> wire_name(atom_to_binary(Store, utf8));
+wire_name(Store) when is_binary(Store), byte_size(Store) >= 1, byte_size(Store) =< 255 ->
+    {ok, Store};
+wire_name(_) -> error.
+
 change(Store, Changes) ->
     gen_server:call(?SERVER, {change, Store, Changes}, infinity).
 
@@ -302,40 +333,23 @@ init([]) ->
 
 %% @private
 handle_call({open, Store, Opts}, _From, #st{stores = Stores} = St) ->
-    Wire =
-        case is_atom(Store) of
-            true -> atom_to_binary(Store, utf8);
-            false -> Store
-        end,
+    {ok, Wire} = wire_name(Store),
     case Stores of
         #{Store := _} ->
             {reply, {error, already_open}, St};
         _ when is_map_key(Wire, St#st.wire) ->
             {reply, {error, already_open}, St};
         _ ->
-            case store(Store, Opts) of
+            case store(Store, Wire, Opts) of
                 {ok, S} ->
-                    St1 = St#st{
-                        stores = Stores#{Store => S}, wire = (St#st.wire)#{S#store.wire => Store}
-                    },
-                    St2 = feed_all(S, St1),
-                    {reply, ok, St2};
+                    St1 = St#st{stores = Stores#{Store => S}, wire = (St#st.wire)#{Wire => Store}},
+                    {reply, ok, feed_all(S, St1)};
                 {error, _} = Error ->
                     {reply, Error, St}
             end
     end;
 handle_call({close, Store}, _From, St) ->
-    with_store(Store, St, fun(S) ->
-        St1 = send_cnode(lattice_ae_wire:close(S#store.wire), none, St),
-        cancel(S#store.flush_timer),
-        cancel(S#store.tick_timer),
-        demonitor(S#store.mon, [flush]),
-        maps:foreach(fun(_, {_, T, _}) -> cancel(T) end, S#store.sessions),
-        ets:delete(S#store.tab),
-        {reply, ok, St1#st{
-            stores = maps:remove(Store, St#st.stores), wire = maps:remove(S#store.wire, St#st.wire)
-        }}
-    end);
+    with_store(Store, St, fun(S) -> {reply, ok, close_store(S, St)} end);
 handle_call({change, Store, Changes}, _From, St) ->
     with_store(Store, St, fun(S) ->
         apply_changes(S#store.tab, Changes),
@@ -350,7 +364,8 @@ handle_call({flush, Store, Timeout}, From, St) ->
                 {reply, {error, cnode_down}, St};
             _ ->
                 St1 = send_pending(S, St),
-                {noreply, send_cnode(lattice_ae_wire:root(S#store.wire), {flush, From}, Timeout, St1)}
+                Op = lattice_ae_wire:root(S#store.wire),
+                {noreply, send_cnode(Op, {root, From}, Timeout, St1)}
         end
     end);
 handle_call({sync, Store, Peer}, _From, St) ->
@@ -360,6 +375,11 @@ handle_call({sync, Store, Peer}, _From, St) ->
             {error, _} = Error -> {reply, Error, St}
         end
     end);
+handle_call({cnode, Op}, From, #st{cnode = CNode} = St) ->
+    case CNode of
+        undefined -> {reply, {error, cnode_down}, St};
+        _ -> {noreply, send_cnode(Op, {reply, From}, ?REQUEST_TIMEOUT, St)}
+    end;
 handle_call({info, Store}, _From, St) ->
     with_store(Store, St, fun(S) ->
         Info = #{
@@ -370,6 +390,7 @@ handle_call({info, Store}, _From, St) ->
             cnode => St#st.cnode,
             incarnation => St#st.incarnation,
             levels => S#store.levels,
+            batch_bytes => S#store.batch_bytes,
             sync_interval => S#store.interval,
             peers => S#store.peers
         },
@@ -387,9 +408,10 @@ handle_cast(_Msg, St) ->
 %% @private
 handle_info({lattice_cnode, up, CNode, Incarnation}, St) ->
     St1 = St#st{cnode = CNode, incarnation = Incarnation},
-    logger:info("lattice_ae: C node ~ts (incarnation ~b): feeding ~b stores", [
-        CNode, Incarnation, map_size(St#st.stores)
-    ]),
+    case map_size(St#st.stores) of
+        0 -> ok;
+        N -> logger:info("lattice_ae: C node ~ts (incarnation ~b): feeding ~b stores", [CNode, Incarnation, N])
+    end,
     St2 = maps:fold(
         fun(_, S, Acc) ->
             Acc1 = feed_all(S, Acc),
@@ -430,7 +452,7 @@ handle_info({tick, Store}, St) ->
 handle_info({resolved, Store, Peer, Result}, St) ->
     {noreply, resolved(Store, Peer, Result, St)};
 handle_info({session_timeout, Store, Peer}, St) ->
-    {noreply, session_end(Store, Peer, {error, timeout}, St)};
+    {noreply, session_failed(Store, Peer, timeout, St)};
 handle_info({'DOWN', MRef, process, _, _}, #st{keeper = MRef} = St) ->
     %% The keeper restarts (and its C node with it): follow the new one.
     erlang:send_after(100, self(), follow_keeper),
@@ -438,26 +460,15 @@ handle_info({'DOWN', MRef, process, _, _}, #st{keeper = MRef} = St) ->
 handle_info(follow_keeper, St) ->
     {noreply, follow_keeper(St)};
 handle_info({'DOWN', MRef, process, Owner, _}, St) ->
-    case [S || S <- maps:values(St#st.stores), S#store.mon =:= MRef, S#store.owner =:= Owner] of
-        [S] ->
-            {reply, ok, St1} = handle_call({close, S#store.name}, none, St),
-            {noreply, St1};
-        [] ->
-            {noreply, St}
-    end;
+    %% An owner went away: its stores are closed.
+    Gone = [S || S <- maps:values(St#st.stores), S#store.mon =:= MRef, S#store.owner =:= Owner],
+    {noreply, lists:foldl(fun close_store/2, St, Gone)};
 handle_info({'EXIT', _, _}, St) ->
     {noreply, St};
 handle_info(Msg, St) ->
     case lattice_ae_wire:notification(Msg) of
-        {diff, Wire, PeerCNode, Diffs} ->
-            {noreply, relay_diff(Wire, PeerCNode, Diffs, St)};
-        {done, Wire, PeerCNode, Result} ->
-            case find_session(Wire, PeerCNode, St) of
-                {ok, Store, Peer} -> {noreply, session_end(Store, Peer, Result, St)};
-                error -> {noreply, St}
-            end;
-        ignore ->
-            {noreply, St}
+        {session, Wire, Report} -> {noreply, report(Wire, Report, St)};
+        ignore -> {noreply, St}
     end.
 
 %% @private
@@ -467,36 +478,36 @@ terminate(_Reason, _St) ->
 %%--------------------------------------------------------------------------------------------
 %% Stores
 
-store(Store, Opts) ->
+store(Store, Wire, Opts) ->
     Owner = maps:get(owner, Opts),
-    Max = lattice_ae_wire:max_message(),
-    Wire =
-        case is_atom(Store) of
-            true -> atom_to_binary(Store, utf8);
-            false -> Store
-        end,
-    Tab =
-        case maps:find(leaves, Opts) of
-            {ok, T} ->
-                %% A table handed back after this server died (ETS-TRANSFER); the caller owns it.
-                T;
-            error ->
-                ets:new(lattice_ae_leaves, [set, protected, {read_concurrency, true}])
-        end,
+    Max = lattice_ae_wire:max_packet() - lattice_ae_wire:batch_overhead(Wire),
+    Levels = maps:get(levels, Opts, ?LEVELS),
+    Given = maps:find(leaves, Opts),
     try
-        case maps:find(leaves, Opts) of
-            {ok, _} -> ets:give_away(Tab, self(), none);
-            error -> ok
+        true = is_pid(Owner),
+        true = is_integer(Levels) andalso Levels >= 1 andalso Levels =< 6,
+        Tab =
+            case Given of
+                %% A table handed back after this server died: the caller owns it.
+                {ok, T} ->
+                    ets:give_away(T, self(), none),
+                    T;
+                error ->
+                    ets:new(lattice_ae_leaves, [set, protected, {read_concurrency, true}])
+            end,
+        %% An heir must be a local process; a remote owner (a test, a shell) has none.
+        case node(Owner) =:= node() of
+            true -> ets:setopts(Tab, {heir, Owner, {lattice_ae, Store}});
+            false -> ok
         end,
-        ets:setopts(Tab, {heir, Owner, {lattice_ae, Store}}),
         S = #store{
             name = Store,
             wire = Wire,
             owner = Owner,
             mon = monitor(process, Owner),
             tab = Tab,
-            levels = maps:get(levels, Opts, 4),
-            batch_bytes = min(maps:get(batch_bytes, Opts, Max), Max - batch_overhead(Wire)),
+            levels = Levels,
+            batch_bytes = max(64, min(maps:get(batch_bytes, Opts, Max), Max)),
             batch_ms = maps:get(batch_ms, Opts, ?BATCH_MS),
             interval = maps:get(sync_interval, Opts, infinity),
             peers = maps:get(peers, Opts, connected),
@@ -504,11 +515,8 @@ store(Store, Opts) ->
         },
         {ok, schedule_tick(S)}
     catch
-        error:badarg -> {error, {bad_leaves_table, Tab}}
+        error:_ -> {error, {bad_options, Opts}}
     end.
-
-batch_overhead(Wire) ->
-    lattice_ae_wire:batch_overhead(Wire).
 
 with_store(Store, #st{stores = Stores} = St, Fun) ->
     case Stores of
@@ -519,6 +527,18 @@ with_store(Store, #st{stores = Stores} = St, Fun) ->
 put_store(S, St) ->
     St#st{stores = (St#st.stores)#{S#store.name => S}}.
 
+close_store(S, St) ->
+    St1 = send_cnode(lattice_ae_wire:drop(S#store.wire), none, St),
+    cancel(S#store.flush_timer),
+    cancel(S#store.tick_timer),
+    demonitor(S#store.mon, [flush]),
+    maps:foreach(fun(_, #session{timer = T}) -> cancel(T) end, S#store.sessions),
+    ets:delete(S#store.tab),
+    St1#st{
+        stores = maps:remove(S#store.name, St1#st.stores),
+        wire = maps:remove(S#store.wire, St1#st.wire)
+    }.
+
 apply_changes(Tab, Changes) ->
     lists:foreach(
         fun
@@ -528,19 +548,20 @@ apply_changes(Tab, Changes) ->
         Changes
     ).
 
-%% Adds changes to the pending batch, sending full batches at once; a partial batch goes when
-%% the store's flush timer fires.
+%% Adds changes to the pending batch, sending each full batch at once; a partial batch goes
+%% when the store's flush timer fires.
 queue_changes([], S, St) ->
     arm_flush(S, St);
 queue_changes([C | Rest], S, St) ->
-    Bytes = lattice_ae_wire:entry_bytes(C),
-    S1 = S#store{pending = [C | S#store.pending], pending_bytes = S#store.pending_bytes + Bytes},
-    case S1#store.pending_bytes >= S1#store.batch_bytes of
+    Bin = lattice_ae_wire:encode_entry(C),
+    Bytes = S#store.pending_bytes + byte_size(Bin),
+    case Bytes > S#store.batch_bytes of
         true ->
-            St1 = send_pending(S1, St),
-            queue_changes(Rest, maps:get(S#store.name, St1#st.stores), St1);
+            St1 = send_pending(S, St),
+            S1 = maps:get(S#store.name, St1#st.stores),
+            queue_changes(Rest, S1#store{pending = [Bin], pending_bytes = byte_size(Bin)}, St1);
         false ->
-            queue_changes(Rest, S1, St)
+            queue_changes(Rest, S#store{pending = [Bin | S#store.pending], pending_bytes = Bytes}, St)
     end.
 
 arm_flush(#store{pending = []} = S, St) ->
@@ -551,49 +572,49 @@ arm_flush(#store{flush_timer = undefined, batch_ms = Ms, name = Name} = S, St) -
 arm_flush(S, St) ->
     put_store(S, St).
 
-%% Sends the pending batch (oldest first). With no C node it is dropped: the table holds the
-%% changes, and the next C node is fed the whole table.
+%% Sends the pending batch. With no C node it is dropped: the table holds the changes, and the
+%% next C node is fed the whole table.
 send_pending(#store{pending = []} = S, St) ->
     put_store(S, St);
 send_pending(#store{pending = Pending} = S, St) ->
     cancel(S#store.flush_timer),
-    S1 = S#store{pending = [], pending_bytes = 0, flush_timer = undefined},
-    St1 = put_store(S1, St),
-    case St#st.cnode of
-        undefined -> St1;
-        _ -> send_cnode(lattice_ae_wire:leaves(S#store.wire, lists:reverse(Pending)), none, St1)
-    end.
+    St1 = put_store(S#store{pending = [], pending_bytes = 0, flush_timer = undefined}, St),
+    send_batch(S, lists:reverse(Pending), St1).
 
-%% Opens the store on the current C node and sends it every leaf of the table, in batches.
+send_batch(_S, [], St) ->
+    St;
+send_batch(S, Encoded, St) ->
+    send_cnode(lattice_ae_wire:update({S#store.wire, Encoded}), {update, S#store.name}, St).
+
+%% Opens the store on the current C node and sends it every leaf of the table, in batches of
+%% at most batch_bytes.
 feed_all(_S, #st{cnode = undefined} = St) ->
     St;
 feed_all(S, St) ->
-    St1 = send_cnode(lattice_ae_wire:open(S#store.wire, S#store.levels, #{}), none, St),
+    Op = lattice_ae_wire:open(S#store.wire, S#store.levels),
+    St1 = send_cnode(Op, {open, S#store.name}, St),
     %% What is pending is in the table already.
     cancel(S#store.flush_timer),
     S1 = S#store{pending = [], pending_bytes = 0, flush_timer = undefined},
     St2 = put_store(S1, St1),
-    feed_table(ets:first(S1#store.tab), S1, [], 0, St2).
+    feed_chunks(ets:select(S1#store.tab, [{'_', [], ['$_']}], ?FEED_CHUNK), S1, [], 0, St2).
 
-feed_table('$end_of_table', S, Batch, _Bytes, St) ->
-    send_batch(S, Batch, St);
-feed_table(Key, S, Batch, Bytes, St) ->
-    Next = ets:next(S#store.tab, Key),
-    case ets:lookup(S#store.tab, Key) of
-        [E] ->
-            B = lattice_ae_wire:entry_bytes(E),
-            case Bytes + B > S#store.batch_bytes of
-                true -> feed_table(Next, S, [E], B, send_batch(S, Batch, St));
-                false -> feed_table(Next, S, [E | Batch], Bytes + B, St)
-            end;
-        [] ->
-            feed_table(Next, S, Batch, Bytes, St)
-    end.
-
-send_batch(_S, [], St) ->
-    St;
-send_batch(S, Batch, St) ->
-    send_cnode(lattice_ae_wire:leaves(S#store.wire, Batch), none, St).
+feed_chunks('$end_of_table', S, Batch, _Bytes, St) ->
+    send_batch(S, lists:reverse(Batch), St);
+feed_chunks({Entries, Cont}, S, Batch, Bytes, St) ->
+    {Batch1, Bytes1, St1} = lists:foldl(
+        fun(E, {B, N, A}) ->
+            Bin = lattice_ae_wire:encode_entry(E),
+            Size = byte_size(Bin),
+            case N + Size > S#store.batch_bytes of
+                true -> {[Bin], Size, send_batch(S, lists:reverse(B), A)};
+                false -> {[Bin | B], N + Size, A}
+            end
+        end,
+        {Batch, Bytes, St},
+        Entries
+    ),
+    feed_chunks(ets:select(Cont), S, Batch1, Bytes1, St1).
 
 %%--------------------------------------------------------------------------------------------
 %% Requests to the C node
@@ -601,9 +622,11 @@ send_batch(S, Batch, St) ->
 send_cnode(Op, What, St) ->
     send_cnode(Op, What, ?REQUEST_TIMEOUT, St).
 
-%% Sends {Op, self(), Ref}; the reply is matched to What (none: dropped) in handle_info.
-send_cnode(_Op, _What, _Timeout, #st{cnode = undefined} = St) ->
-    St;
+%% Sends {Op, self(), Ref}; the reply is matched to What in handle_info. The C node answers
+%% the requests of one connection in order, so a root request answered means every batch
+%% sent before it is applied.
+send_cnode(_Op, What, _Timeout, #st{cnode = undefined} = St) ->
+    answered(What, {error, cnode_down}, St);
 send_cnode(Op, What, Timeout, #st{cnode = CNode, requests = Reqs} = St) ->
     Ref = make_ref(),
     erlang:send({any, CNode}, {Op, self(), Ref}),
@@ -614,60 +637,64 @@ send_cnode(Op, What, Timeout, #st{cnode = CNode, requests = Reqs} = St) ->
         end,
     St#st{requests = Reqs#{Ref => {What, Timer}}}.
 
-answered(none, {ok, {error, Reason}}, St) ->
-    logger:warning("lattice_ae: the C node refused a request: ~p", [Reason]),
-    St;
 answered(none, _, St) ->
     St;
-answered({flush, From}, {ok, Reply}, St) ->
-    gen_server:reply(From, lattice_ae_wire:reply(root, Reply)),
+answered({root, From}, {ok, Reply}, St) ->
+    gen_server:reply(From, lattice_ae_wire:root_reply(Reply)),
     St;
-answered({flush, From}, {error, _} = Error, St) ->
+answered({root, From}, {error, _} = Error, St) ->
     gen_server:reply(From, Error),
     St;
-answered({sync, _Store, _Peer}, {ok, ok}, St) ->
+answered({reply, From}, {ok, Reply}, St) ->
+    gen_server:reply(From, Reply),
     St;
-answered({sync, _Store, _Peer}, {ok, {ok, _}}, St) ->
+answered({reply, From}, {error, _} = Error, St) ->
+    gen_server:reply(From, Error),
     St;
+answered({sync, Store, Peer}, {ok, {ok, Id}}, St) ->
+    session_started(Store, Peer, Id, St);
 answered({sync, Store, Peer}, {ok, {error, Reason}}, St) ->
-    session_end(Store, Peer, {error, Reason}, St);
+    session_failed(Store, Peer, Reason, St);
 answered({sync, Store, Peer}, {error, Reason}, St) ->
-    session_end(Store, Peer, {error, Reason}, St);
+    session_failed(Store, Peer, Reason, St);
+answered({What, Store}, {ok, {error, Reason}}, St) when What =:= open; What =:= update ->
+    logger:error("lattice_ae: the C node refused ~p for store ~p: ~p", [What, Store, Reason]),
+    St;
 answered(_What, _Reply, St) ->
     St.
 
-%% This node's C node went away: every session in flight fails, the owners are told; the
+%% This node's C node went away: every session in flight fails and the owners are told; the
 %% stores wait for the next C node (their tables hold every leaf).
 cnode_gone(Reason, St) ->
-    St1 = maps:fold(
-        fun(_, S, Acc) ->
-            cancel(S#store.flush_timer),
-            S#store.owner ! {lattice_ae, cnode_down, S#store.name, Reason},
-            Acc1 = maps:fold(
-                fun(Peer, _, A) -> session_end(S#store.name, Peer, {error, {cnode_down, Reason}}, A) end,
-                Acc,
-                S#store.sessions
-            ),
-            S1 = maps:get(S#store.name, Acc1#st.stores),
-            put_store(S1#store{pending = [], pending_bytes = 0, flush_timer = undefined}, Acc1)
-        end,
-        St,
-        St#st.stores
-    ),
-    %% Requests waiting on the old C node: flushes fail now.
-    maps:foreach(
-        fun(_, {What, Timer}) ->
+    %% Requests waiting on the old C node fail now.
+    St0 = maps:fold(
+        fun(_, {What, Timer}, Acc) ->
             cancel(Timer),
-            _ = answered(What, {error, {cnode_down, Reason}}, St1)
+            answered(What, {error, {cnode_down, Reason}}, Acc)
         end,
-        St1#st.requests
+        St#st{requests = #{}},
+        St#st.requests
     ),
-    St1#st{cnode = undefined, requests = #{}}.
+    St1 = maps:fold(
+        fun(Name, S, Acc) ->
+            cancel(S#store.flush_timer),
+            S#store.owner ! {lattice_ae, cnode_down, Name, Reason},
+            Acc1 = put_store(S#store{pending = [], pending_bytes = 0, flush_timer = undefined}, Acc),
+            maps:fold(
+                fun(Peer, _, A) -> session_failed(Name, Peer, {cnode_down, Reason}, A) end,
+                Acc1,
+                S#store.sessions
+            )
+        end,
+        St0,
+        St0#st.stores
+    ),
+    St1#st{cnode = undefined}.
 
 follow_keeper(St) ->
     case whereis(lattice_cnode_keeper) of
         undefined ->
-            %% No keeper (the C node turned off, or it is restarting): look again later.
+            %% No keeper: the C node is turned off, or the keeper is restarting.
             case lattice_cnode_keeper:enabled() of
                 true -> erlang:send_after(1000, self(), follow_keeper);
                 false -> ok
@@ -690,18 +717,18 @@ start_session(Peer, Quiet, S, St) ->
         _ when Peer =:= node() ->
             {error, self_sync};
         _ ->
-            %% Flush first, so the session sees every change made so far.
+            %% What is pending goes first, so the session sees every change made so far.
             St1 = send_pending(S, St),
             S1 = maps:get(S#store.name, St1#st.stores),
             Self = self(),
             Name = S#store.name,
-            _ = spawn_link(fun() ->
-                Self ! {resolved, Name, Peer, resolve(Name, Peer)}
-            end),
+            _ = spawn_link(fun() -> Self ! {resolved, Name, Peer, resolve(Name, Peer)} end),
             Timer = erlang:send_after(S#store.session_timeout, self(), {session_timeout, Name, Peer}),
-            {ok, put_store(S1#store{sessions = (S1#store.sessions)#{Peer => {resolving, Timer, Quiet}}}, St1)}
+            Session = #session{timer = Timer, quiet = Quiet},
+            {ok, put_store(S1#store{sessions = (S1#store.sessions)#{Peer => Session}}, St1)}
     end.
 
+%% Asks the peer's lattice_ae for its C node (run in a process of its own).
 resolve(Store, Peer) ->
     try erpc:call(Peer, ?MODULE, peer_cnode, [Store, node()], ?RESOLVE_TIMEOUT) of
         {ok, CNode} -> {ok, CNode};
@@ -714,76 +741,106 @@ resolve(Store, Peer) ->
 
 resolved(Store, Peer, Result, St) ->
     case St#st.stores of
-        #{Store := #store{sessions = #{Peer := {resolving, Timer, Quiet}}} = S} ->
+        #{Store := #store{sessions = #{Peer := #session{cnode = resolving} = Ss}} = S} ->
             case {Result, St#st.cnode} of
                 {{ok, PeerCNode}, CNode} when CNode =/= undefined ->
-                    S1 = S#store{sessions = (S#store.sessions)#{Peer => {PeerCNode, Timer, Quiet}}},
-                    St1 = put_store(S1, St),
-                    Op = lattice_ae_wire:sync(S#store.wire, PeerCNode, #{}),
-                    send_cnode(Op, {sync, Store, Peer}, S#store.session_timeout, St1);
+                    Ss1 = Ss#session{cnode = PeerCNode},
+                    St1 = put_store(S#store{sessions = (S#store.sessions)#{Peer => Ss1}}, St),
+                    Op = lattice_ae_wire:sync(S#store.wire, PeerCNode),
+                    send_cnode(Op, {sync, Store, Peer}, St1);
                 {{ok, _}, undefined} ->
-                    session_end(Store, Peer, {error, cnode_down}, St);
-                {{error, {peer, _}}, _} when Quiet ->
-                    %% Not a peer of this store: end the session without a word.
-                    cancel(Timer),
+                    session_failed(Store, Peer, cnode_down, St);
+                {{error, {peer, _}}, _} when Ss#session.quiet ->
+                    %% Not a peer of this store: the tick passes it over without a word.
+                    cancel(Ss#session.timer),
                     put_store(S#store{sessions = maps:remove(Peer, S#store.sessions)}, St);
                 {{error, Reason}, _} ->
-                    session_end(Store, Peer, {error, Reason}, St)
+                    session_failed(Store, Peer, Reason, St)
             end;
         _ ->
             St
     end.
 
-%% Ends the session with Peer, if one runs, and tells the owner.
-session_end(Store, Peer, Result, St) ->
+session_started(Store, Peer, Id, St) ->
     case St#st.stores of
-        #{Store := #store{sessions = #{Peer := {_, Timer, _}}} = S} ->
-            cancel(Timer),
-            case Result of
-                {ok, Stats} -> S#store.owner ! {lattice_ae, synced, Store, Peer, Stats};
-                {error, Reason} -> S#store.owner ! {lattice_ae, sync_failed, Store, Peer, Reason}
-            end,
+        #{Store := #store{sessions = #{Peer := Ss}} = S} ->
+            put_store(S#store{sessions = (S#store.sessions)#{Peer => Ss#session{id = Id}}}, St);
+        _ ->
+            St
+    end.
+
+%% A session that ends without a report from the C node.
+session_failed(Store, Peer, Reason, St) ->
+    case St#st.stores of
+        #{Store := #store{sessions = #{Peer := Ss}}} ->
+            PeerCNode =
+                case Ss#session.cnode of
+                    resolving -> undefined;
+                    C -> C
+                end,
+            Report = #{
+                node => Peer,
+                peer => PeerCNode,
+                peer_owner => undefined,
+                role => initiator,
+                id => Ss#session.id,
+                result => {error, Reason},
+                keys => [],
+                truncated => false
+            },
+            session_end(Store, Peer, Report, St);
+        _ ->
+            St
+    end.
+
+%% Ends this node's session with Peer, if one runs, and tells the owner.
+session_end(Store, Peer, Report, St) ->
+    case St#st.stores of
+        #{Store := #store{sessions = #{Peer := Ss}, owner = Owner} = S} ->
+            cancel(Ss#session.timer),
+            Owner ! {lattice_ae, session, Store, Report},
             put_store(S#store{sessions = maps:remove(Peer, S#store.sessions)}, St);
         _ ->
             St
     end.
 
-find_session(Wire, PeerCNode, #st{wire = WireMap, stores = Stores}) ->
+%% A report from the C node: for a session this node started (it ends it), or one the peer
+%% started (relayed with the peer's BEAM node).
+report(Wire, Report, #st{wire = WireMap, stores = Stores} = St) ->
     case WireMap of
         #{Wire := Store} ->
-            #store{sessions = Sessions} = maps:get(Store, Stores),
-            case [P || {P, {C, _, _}} <- maps:to_list(Sessions), C =:= PeerCNode] of
-                [Peer | _] -> {ok, Store, Peer};
-                [] -> error
+            #store{sessions = Sessions, owner = Owner} = maps:get(Store, Stores),
+            PeerCNode = maps:get(peer, Report, undefined),
+            Mine = [
+                P
+             || {P, #session{cnode = C, id = Id}} <- maps:to_list(Sessions),
+                C =:= PeerCNode,
+                Id =:= undefined orelse Id =:= maps:get(id, Report, undefined)
+            ],
+            case {maps:get(role, Report, undefined), Mine} of
+                {initiator, [Peer | _]} ->
+                    session_end(Store, Peer, Report#{node => Peer}, St);
+                _ ->
+                    Node =
+                        case maps:get(peer_owner, Report, undefined) of
+                            undefined -> owner_of(PeerCNode);
+                            N -> N
+                        end,
+                    Owner ! {lattice_ae, session, Store, Report#{node => Node}},
+                    St
             end;
         _ ->
-            error
-    end.
-
-relay_diff(Wire, PeerCNode, Diffs, St) ->
-    case find_session(Wire, PeerCNode, St) of
-        {ok, Store, Peer} ->
-            #store{owner = Owner} = maps:get(Store, St#st.stores),
-            Owner ! {lattice_ae, diff, Store, Peer, Diffs},
-            St;
-        error ->
-            %% A session the peer started: name the peer by its BEAM node when we know it.
-            case St#st.wire of
-                #{Wire := Store} ->
-                    #store{owner = Owner} = maps:get(Store, St#st.stores),
-                    Owner ! {lattice_ae, diff, Store, owner_of(PeerCNode), Diffs},
-                    St;
-                _ ->
-                    St
-            end
+            St
     end.
 
 %% The BEAM node a supervised C node belongs to (lattice_cnode_<alive>@host), else the C node.
-owner_of(CNode) ->
+owner_of(CNode) when is_atom(CNode), CNode =/= undefined ->
     case string:split(atom_to_list(CNode), "@") of
         ["lattice_cnode_" ++ Alive, Host] -> list_to_atom(Alive ++ "@" ++ Host);
         _ -> CNode
-    end.
+    end;
+owner_of(Other) ->
+    Other.
 
 %% Periodic sessions.
 schedule_tick(#store{interval = infinity} = S) ->
@@ -795,15 +852,15 @@ schedule_tick(#store{interval = Ms, name = Name} = S) ->
     S#store{tick_timer = erlang:send_after(max(1, Delay), self(), {tick, Name})}.
 
 tick(S, St) ->
-    Peers =
+    {Peers, Quiet} =
         case S#store.peers of
-            connected -> nodes();
-            List -> List
+            connected -> {nodes(), true};
+            List -> {List, false}
         end,
     St1 = lists:foldl(
         fun(Peer, Acc) ->
             Sx = maps:get(S#store.name, Acc#st.stores),
-            case start_session(Peer, S#store.peers =:= connected, Sx, Acc) of
+            case start_session(Peer, Quiet, Sx, Acc) of
                 {ok, Acc1} -> Acc1;
                 {error, _} -> Acc
             end

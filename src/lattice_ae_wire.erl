@@ -1,77 +1,88 @@
 %% @private
-%% @doc The owner side of the C node's owner protocol (docs/CNODE.md): the terms `lattice_ae'
-%% sends to its C node and the shapes of what comes back. Every term of the protocol is built
-%% or matched here and nowhere else, so a new protocol version changes this module only.
+%% @doc The owner side of the C node's owner protocol (docs/CNODE.md, protocol 2): the terms
+%% `lattice_ae' sends to its C node and the shapes of what comes back. Every term of the
+%% protocol is built or matched here and nowhere else, so a new protocol version changes this
+%% module only.
 -module(lattice_ae_wire).
 
--export([open/3, close/1, leaves/2, root/1, sync/3, stats/0]).
--export([entry_bytes/1, batch_overhead/1, max_message/0]).
--export([reply/2, notification/1]).
+-export([open/2, drop/1, update/1, root/1, sync/2, stats/0, set_limits/1]).
+-export([entry_bytes/1, batch_overhead/1, max_packet/0, encode_entry/1]).
+-export([root_reply/1, notification/1]).
 
--define(MAX_MSG, 1048576).
+%% The C node's default max_packet: the largest distribution packet it reads.
+-define(MAX_PACKET, 1048576).
+%% Room for a packet's envelope beside the batch: length, distribution header, the control
+%% message (REG_SEND with our pid and the name), the request tuple, the pid, the ref, the store.
+-define(ENVELOPE, 512).
+-define(BATCH_V1, 1).
+-define(PUT, 1).
+-define(DELETE, 2).
 
 %% A request is sent as {Op, FromPid, Ref}; the reply comes as {lattice_cnode, Ref, Reply}.
 
-%% Opens (or re-opens) Store on the C node; notifications for it go to the sender.
--spec open(binary(), pos_integer(), map()) -> term().
-open(Store, Levels, _Opts) ->
+%% Opens (or re-opens, keeping its contents) Store; session reports go to the sender.
+-spec open(binary(), 1..6) -> term().
+open(Store, Levels) ->
     {open, Store, Levels}.
 
--spec close(binary()) -> term().
-close(Store) ->
-    {close, Store}.
+-spec drop(binary()) -> term().
+drop(Store) ->
+    {drop, Store}.
 
-%% Entries: [{Key, Digest} | {Key, delete}], Key a binary, Digest 16 bytes.
--spec leaves(binary(), [{binary(), binary() | delete}]) -> term().
-leaves(Store, Entries) ->
-    {leaves, Store, Entries}.
+%% One batch, a list of encoded entries (encode_entry/1), in order.
+-spec update({binary(), [binary()]}) -> term().
+update({Store, Encoded}) ->
+    {update, Store, iolist_to_binary([?BATCH_V1 | Encoded])}.
 
 -spec root(binary()) -> term().
 root(Store) ->
     {root, Store}.
 
--spec sync(binary(), node(), map()) -> term().
-sync(Store, PeerCNode, _Opts) ->
+-spec sync(binary(), node()) -> term().
+sync(Store, PeerCNode) ->
     {sync, Store, PeerCNode}.
 
 -spec stats() -> term().
 stats() ->
     stats.
 
-%% Bytes one entry takes in a leaves message, counted as the external term format does:
-%% a 2-tuple, a binary key, and a 16-byte binary or the atom delete.
--spec entry_bytes({binary(), binary() | delete}) -> pos_integer().
-entry_bytes({Key, delete}) -> 2 + 5 + byte_size(Key) + 8;
-entry_bytes({Key, _Digest}) -> 2 + 5 + byte_size(Key) + 5 + 16.
+-spec set_limits(#{atom() => integer()}) -> term().
+set_limits(Limits) ->
+    {set_limits, Limits}.
 
-%% Bytes of a leaves message beside its entries (the request tuple, the pid and the ref, the
-%% store's name, the list header), with room to spare.
+%% An entry of an update batch: <<1, KeyLen:16, Key, Digest:16/binary>> or <<2, KeyLen:16, Key>>.
+-spec encode_entry({binary(), binary() | delete}) -> binary().
+encode_entry({Key, delete}) ->
+    <<?DELETE, (byte_size(Key)):16, Key/binary>>;
+encode_entry({Key, Digest}) ->
+    <<?PUT, (byte_size(Key)):16, Key/binary, Digest:16/binary>>.
+
+%% Bytes one entry takes in a batch.
+-spec entry_bytes({binary(), binary() | delete}) -> pos_integer().
+entry_bytes({Key, delete}) -> 3 + byte_size(Key);
+entry_bytes({Key, _Digest}) -> 3 + byte_size(Key) + 16.
+
+%% Bytes of an update packet beside its entries.
 -spec batch_overhead(binary()) -> pos_integer().
 batch_overhead(Store) ->
-    256 + byte_size(Store).
+    ?ENVELOPE + byte_size(Store).
 
-%% The C node's cap on one message.
--spec max_message() -> pos_integer().
-max_message() ->
-    ?MAX_MSG.
+-spec max_packet() -> pos_integer().
+max_packet() ->
+    ?MAX_PACKET.
 
-%% The reply to a request, in lattice_ae's terms.
--spec reply(atom(), term()) -> term().
-reply(_Op, Reply) ->
-    Reply.
+%% The reply to {root, Store}.
+-spec root_reply(term()) -> {ok, #{hash := binary(), count := non_neg_integer()}} | {error, term()}.
+root_reply({ok, Hash, Count}) when is_binary(Hash), is_integer(Count) ->
+    {ok, #{hash => Hash, count => Count}};
+root_reply({error, _} = Error) ->
+    Error;
+root_reply(Other) ->
+    {error, {unexpected_reply, Other}}.
 
-%% A message the C node sends on its own (not a reply), in lattice_ae's terms:
-%% {diff, Store, PeerCNode, [{Key, Side}]} | {done, Store, PeerCNode, {ok, Stats} | {error, R}}
-%% | ignore.
--spec notification(term()) ->
-    {diff, binary(), node(), [{binary(), atom()}]}
-    | {done, binary(), node(), {ok, map()} | {error, term()}}
-    | ignore.
-notification({lattice_cnode, diff, Store, Peer, Diffs}) when is_list(Diffs) ->
-    {diff, Store, Peer, Diffs};
-notification({lattice_cnode, session_done, Store, Peer, Stats}) when is_map(Stats) ->
-    {done, Store, Peer, {ok, Stats}};
-notification({lattice_cnode, session_failed, Store, Peer, Reason}) ->
-    {done, Store, Peer, {error, Reason}};
+%% A message the C node sends on its own (not a reply): {session, Store, Report} or ignore.
+-spec notification(term()) -> {session, binary(), map()} | ignore.
+notification({lattice_cnode, session, Store, Report}) when is_binary(Store), is_map(Report) ->
+    {session, Store, Report};
 notification(_) ->
     ignore.
