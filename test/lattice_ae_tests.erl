@@ -196,7 +196,7 @@ restart_refeeds() ->
     try
         {MA, MB} = diverge(5000, 11, 0.01),
         S = store(),
-        {OA, _OB} = open_pair(S, A, MA, B, MB),
+        {_OA, _OB} = open_pair(S, A, MA, B, MB),
         {ok, RootBefore} = call(A, root, [S]),
         #{incarnation := I0} = erpc:call(A, lattice_cnode_keeper, info, []),
         kill_cnode(A),
