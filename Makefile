@@ -66,6 +66,16 @@ build/core build/nif build/asan build/fuzz priv:
 # ---------------------------------------------------------------------------------------------
 # Tests
 
+# test/tools/lt_ae_rogue: a misbehaving peer (half-sent packets, a stalled handshake, a huge
+# packet) for the anti-entropy tests. Built with everything else, so rebar3's hook has it.
+ROGUE_TOOL := build/tools/lt_ae_rogue
+all: $(ROGUE_TOOL)
+$(ROGUE_TOOL): test/tools/lt_ae_rogue.c | build/tools
+	$(CC) $(CNODE_CFLAGS) -o $@ $< -L$(ERL_EI_LIBDIR) -lei -lpthread
+
+build/tools:
+	mkdir -p $@
+
 # Only nif_init may be exported from the NIF library (-fvisibility=hidden everywhere else).
 .PHONY: check-exports
 check-exports: $(NIF_SO)
@@ -83,7 +93,7 @@ build/asan/%: test/c/%.c test/c/lt_test.h $(CORE_SRC) $(CORE_HDR) | build/asan
 c-test: $(C_TESTS)
 	@set -e; for t in $(C_TESTS); do echo "== $$t"; ASAN_OPTIONS=detect_leaks=1 $$t; done
 
-C_FILES := $(wildcard c_src/*.[ch] nif/*.[ch] cnode/*.[ch] test/c/*.[ch] fuzz/*.c)
+C_FILES := $(wildcard c_src/*.[ch] nif/*.[ch] cnode/*.[ch] test/c/*.[ch] test/tools/*.c fuzz/*.c)
 
 .PHONY: format-check
 format-check:

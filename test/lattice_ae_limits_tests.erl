@@ -184,8 +184,8 @@ rogue([{_, A}, {_, B}, {_, R}]) ->
     Malformed0 = counter(A, malformed),
     Oversized0 = counter(A, oversized),
     %% From the rogue node R: session messages that do not decode, of unknown sessions, of
-    %% wrong kinds, truncated bodies, and packets above max_packet; plus half-sent packets and
-    %% a stalled handshake from the C tool, where it is built.
+    %% wrong kinds, truncated bodies, and packets above max_packet; plus half-sent packets, a
+    %% stalled handshake and a 2 GiB packet trickling in, from the C tool.
     Rogue = erpc:call(R, erlang, spawn, [fun() -> rogue_loop(ACNode, 0) end]),
     HalfSent = half_sent(ACNode),
     try
@@ -228,25 +228,37 @@ rogue_loop(CNode, I) ->
     after 5 -> rogue_loop(CNode, I + 1)
     end.
 
-%% The C tool test/tools/lt_rogue_peer (built by make, if present) connects to the C node and
-%% sends half a packet, then holds the connection; returns its port, or none when not built.
+%% The C tool test/tools/lt_ae_rogue (build/tools, built by make): three connections to the C
+%% node, one that sent half a packet, one that sent half a handshake, one that announced a
+%% 2 GiB packet and trickles it. Returns their ports once each is in place.
 half_sent(CNode) ->
-    Tool = filename:absname("build/tools/lt_rogue_peer"),
-    case filelib:is_regular(Tool) of
-        false ->
-            none;
-        true ->
-            open_port({spawn_executable, Tool}, [
-                {args, ["--target", atom_to_list(CNode), "--mode", "half"]},
+    Tool = filename:absname("build/tools/lt_ae_rogue"),
+    ?assert(filelib:is_regular(Tool)),
+    [_, Host] = string:split(atom_to_list(node()), "@"),
+    [
+        begin
+            Name = "lt_ae_rogue_" ++ Mode ++ "_" ++ os:getpid() ++ "@" ++ Host,
+            Port = open_port({spawn_executable, Tool}, [
+                {args, ["--name", Name, "--target", atom_to_list(CNode), "--mode", Mode]},
                 {env, [{"LATTICE_COOKIE", atom_to_list(erlang:get_cookie())}]},
+                {line, 256},
                 exit_status,
                 stderr_to_stdout,
                 binary
-            ])
-    end.
+            ]),
+            Ready = list_to_binary("lt_ae_rogue ready " ++ Mode),
+            receive
+                {Port, {data, {eol, Ready}}} -> Port;
+                {Port, Other} -> error({rogue_not_in_place, Mode, Other})
+            after ?WAIT -> error({rogue_not_in_place, Mode})
+            end
+        end
+     || Mode <- ["half", "handshake", "huge"]
+    ].
 
-stop_half_sent(none) -> ok;
-stop_half_sent(Port) -> catch port_close(Port), ok.
+stop_half_sent(Ports) ->
+    [catch port_close(P) || P <- Ports],
+    ok.
 
 %%--------------------------------------------------------------------------------------------
 %% Helpers
