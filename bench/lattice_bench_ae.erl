@@ -150,7 +150,8 @@ digest(I) -> <<(erlang:phash2({I, d})):32, (erlang:phash2(I)):32, I:64/signed>>.
 feed(CNode, Store, Entries, Count) ->
     Max = lattice_ae_wire:max_packet() - lattice_ae_wire:batch_overhead(Store),
     T0 = erlang:monotonic_time(microsecond),
-    Refs = send_batches(CNode, Store, Entries, Max, [], 0, []),
+    {Full, Last, _} = lattice_ae_wire:pack(Entries, lattice_ae_wire:batch_new(), 0, Max),
+    Refs = [send(CNode, Store, B) || B <- Full ++ [Last]],
     {ok, {ok, _Hash, Count}} = req(CNode, {root, Store}),
     T1 = erlang:monotonic_time(microsecond),
     [
@@ -163,23 +164,10 @@ feed(CNode, Store, Entries, Count) ->
     ],
     T1 - T0.
 
-send_batches(CNode, Store, [], _Max, Batch, _Bytes, Refs) ->
-    lists:reverse(send(CNode, Store, Batch, Refs));
-send_batches(CNode, Store, [E | Rest], Max, Batch, Bytes, Refs) ->
-    Bin = lattice_ae_wire:encode_entry(E),
-    case Bytes + byte_size(Bin) > Max of
-        true ->
-            send_batches(CNode, Store, Rest, Max, [Bin], byte_size(Bin), send(CNode, Store, Batch, Refs));
-        false ->
-            send_batches(CNode, Store, Rest, Max, [Bin | Batch], Bytes + byte_size(Bin), Refs)
-    end.
-
-send(_CNode, _Store, [], Refs) ->
-    Refs;
-send(CNode, Store, Batch, Refs) ->
+send(CNode, Store, Batch) ->
     Ref = make_ref(),
-    erlang:send({any, CNode}, {lattice_ae_wire:update({Store, lists:reverse(Batch)}), self(), Ref}),
-    [Ref | Refs].
+    erlang:send({any, CNode}, {lattice_ae_wire:update(Store, Batch), self(), Ref}),
+    Ref.
 
 req(CNode, Op) ->
     Ref = make_ref(),

@@ -111,9 +111,9 @@
     interval :: pos_integer() | infinity,
     peers :: [node()] | connected,
     session_timeout :: pos_integer(),
-    %% encoded changes not yet sent, newest first, and their bytes
-    pending = [] :: [binary()],
-    pending_bytes = 0 :: non_neg_integer(),
+    %% the batch being filled (lattice_ae_wire:batch_new/0, then entries appended)
+    pending = <<>> :: binary(),
+    pending_n = 0 :: non_neg_integer(),
     flush_timer :: reference() | undefined,
     tick_timer :: reference() | undefined,
     sessions = #{} :: #{node() => #session{}}
@@ -385,7 +385,7 @@ handle_call({info, Store}, _From, St) ->
         Info = #{
             owner => S#store.owner,
             leaves => ets:info(S#store.tab, size),
-            pending => length(S#store.pending),
+            pending => S#store.pending_n,
             sessions => maps:keys(S#store.sessions),
             cnode => St#st.cnode,
             incarnation => St#st.incarnation,
@@ -539,33 +539,41 @@ close_store(S, St) ->
         wire = maps:remove(S#store.wire, St1#st.wire)
     }.
 
+%% Writes the changes to the table, in order: runs of puts in one insert each.
 apply_changes(Tab, Changes) ->
-    lists:foreach(
-        fun
-            ({K, delete}) -> ets:delete(Tab, K);
-            ({_, _} = E) -> ets:insert(Tab, E)
-        end,
-        Changes
-    ).
+    apply_changes(Tab, Changes, []).
 
-%% Adds changes to the pending batch, sending each full batch at once; a partial batch goes
-%% when the store's flush timer fires.
-queue_changes([], S, St) ->
-    arm_flush(S, St);
-queue_changes([C | Rest], S, St) ->
-    Bin = lattice_ae_wire:encode_entry(C),
-    Bytes = S#store.pending_bytes + byte_size(Bin),
-    case Bytes > S#store.batch_bytes of
-        true ->
-            St1 = send_pending(S, St),
-            S1 = maps:get(S#store.name, St1#st.stores),
-            queue_changes(Rest, S1#store{pending = [Bin], pending_bytes = byte_size(Bin)}, St1);
-        false ->
-            queue_changes(Rest, S#store{pending = [Bin | S#store.pending], pending_bytes = Bytes}, St)
+apply_changes(Tab, [], Puts) ->
+    true = ets:insert(Tab, lists:reverse(Puts));
+apply_changes(Tab, [{K, delete} | Rest], Puts) ->
+    true = ets:insert(Tab, lists:reverse(Puts)),
+    true = ets:delete(Tab, K),
+    apply_changes(Tab, Rest, []);
+apply_changes(Tab, [E | Rest], Puts) ->
+    apply_changes(Tab, Rest, [E | Puts]).
+
+%% Appends changes to the pending batch, sending each batch as it fills; a partial batch goes
+%% when the store's flush timer fires (or with the next flush or session).
+queue_changes(Changes, S, St) ->
+    Pending =
+        case S#store.pending of
+            <<>> -> lattice_ae_wire:batch_new();
+            P -> P
+        end,
+    {Full, Last, N} = lattice_ae_wire:pack(Changes, Pending, S#store.pending_n, S#store.batch_bytes),
+    St1 = lists:foldl(fun(B, A) -> send_batch(S, B, A) end, St, Full),
+    S1 = S#store{pending = Last, pending_n = N},
+    case Full of
+        [] -> arm_flush(S1, St1);
+        _ -> arm_flush(S1#store{flush_timer = restart_timer(S1)}, St1)
     end.
 
-arm_flush(#store{pending = []} = S, St) ->
-    put_store(S, St);
+restart_timer(S) ->
+    cancel(S#store.flush_timer),
+    undefined.
+
+arm_flush(#store{pending_n = 0} = S, St) ->
+    put_store(S#store{pending = <<>>}, St);
 arm_flush(#store{flush_timer = undefined, batch_ms = Ms, name = Name} = S, St) ->
     T = erlang:send_after(Ms, self(), {flush_pending, Name}),
     put_store(S#store{flush_timer = T}, St);
@@ -574,17 +582,15 @@ arm_flush(S, St) ->
 
 %% Sends the pending batch. With no C node it is dropped: the table holds the changes, and the
 %% next C node is fed the whole table.
-send_pending(#store{pending = []} = S, St) ->
+send_pending(#store{pending_n = 0} = S, St) ->
     put_store(S, St);
 send_pending(#store{pending = Pending} = S, St) ->
     cancel(S#store.flush_timer),
-    St1 = put_store(S#store{pending = [], pending_bytes = 0, flush_timer = undefined}, St),
-    send_batch(S, lists:reverse(Pending), St1).
+    St1 = put_store(S#store{pending = <<>>, pending_n = 0, flush_timer = undefined}, St),
+    send_batch(S, Pending, St1).
 
-send_batch(_S, [], St) ->
-    St;
-send_batch(S, Encoded, St) ->
-    send_cnode(lattice_ae_wire:update({S#store.wire, Encoded}), {update, S#store.name}, St).
+send_batch(S, Batch, St) ->
+    send_cnode(lattice_ae_wire:update(S#store.wire, Batch), {update, S#store.name}, St).
 
 %% Opens the store on the current C node and sends it every leaf of the table, in batches of
 %% at most batch_bytes.
@@ -595,26 +601,20 @@ feed_all(S, St) ->
     St1 = send_cnode(Op, {open, S#store.name}, St),
     %% What is pending is in the table already.
     cancel(S#store.flush_timer),
-    S1 = S#store{pending = [], pending_bytes = 0, flush_timer = undefined},
+    S1 = S#store{pending = <<>>, pending_n = 0, flush_timer = undefined},
     St2 = put_store(S1, St1),
-    feed_chunks(ets:select(S1#store.tab, [{'_', [], ['$_']}], ?FEED_CHUNK), S1, [], 0, St2).
+    Select = ets:select(S1#store.tab, [{'_', [], ['$_']}], ?FEED_CHUNK),
+    feed_chunks(Select, S1, lattice_ae_wire:batch_new(), 0, St2).
 
-feed_chunks('$end_of_table', S, Batch, _Bytes, St) ->
-    send_batch(S, lists:reverse(Batch), St);
-feed_chunks({Entries, Cont}, S, Batch, Bytes, St) ->
-    {Batch1, Bytes1, St1} = lists:foldl(
-        fun(E, {B, N, A}) ->
-            Bin = lattice_ae_wire:encode_entry(E),
-            Size = byte_size(Bin),
-            case N + Size > S#store.batch_bytes of
-                true -> {[Bin], Size, send_batch(S, lists:reverse(B), A)};
-                false -> {[Bin | B], N + Size, A}
-            end
-        end,
-        {Batch, Bytes, St},
-        Entries
-    ),
-    feed_chunks(ets:select(Cont), S, Batch1, Bytes1, St1).
+feed_chunks('$end_of_table', S, Batch, N, St) ->
+    case N of
+        0 -> St;
+        _ -> send_batch(S, Batch, St)
+    end;
+feed_chunks({Entries, Cont}, S, Batch, N, St) ->
+    {Full, Last, N1} = lattice_ae_wire:pack(Entries, Batch, N, S#store.batch_bytes),
+    St1 = lists:foldl(fun(B, A) -> send_batch(S, B, A) end, St, Full),
+    feed_chunks(ets:select(Cont), S, Last, N1, St1).
 
 %%--------------------------------------------------------------------------------------------
 %% Requests to the C node
@@ -658,7 +658,7 @@ answered({sync, Store, Peer}, {ok, {error, Reason}}, St) ->
 answered({sync, Store, Peer}, {error, Reason}, St) ->
     session_failed(Store, Peer, Reason, St);
 answered({What, Store}, {ok, {error, Reason}}, St) when What =:= open; What =:= update ->
-    logger:error("lattice_ae: the C node refused ~p for store ~p: ~p", [What, Store, Reason]),
+    logger:error("lattice_ae: the C node refused ~p for store ~0tp: ~0tP", [What, Store, Reason, 8]),
     St;
 answered(_What, _Reply, St) ->
     St.
@@ -679,7 +679,7 @@ cnode_gone(Reason, St) ->
         fun(Name, S, Acc) ->
             cancel(S#store.flush_timer),
             S#store.owner ! {lattice_ae, cnode_down, Name, Reason},
-            Acc1 = put_store(S#store{pending = [], pending_bytes = 0, flush_timer = undefined}, Acc),
+            Acc1 = put_store(S#store{pending = <<>>, pending_n = 0, flush_timer = undefined}, Acc),
             maps:fold(
                 fun(Peer, _, A) -> session_failed(Name, Peer, {cnode_down, Reason}, A) end,
                 Acc1,

@@ -5,8 +5,8 @@
 %% module only.
 -module(lattice_ae_wire).
 
--export([open/2, drop/1, update/1, root/1, sync/2, stats/0, set_limits/1]).
--export([entry_bytes/1, batch_overhead/1, max_packet/0, encode_entry/1]).
+-export([open/2, drop/1, update/2, root/1, sync/2, stats/0, set_limits/1]).
+-export([batch_new/0, batch_add/2, pack/4, batch_overhead/1, max_packet/0]).
 -export([root_reply/1, notification/1]).
 
 %% The C node's default max_packet: the largest distribution packet it reads.
@@ -29,10 +29,10 @@ open(Store, Levels) ->
 drop(Store) ->
     {drop, Store}.
 
-%% One batch, a list of encoded entries (encode_entry/1), in order.
--spec update({binary(), [binary()]}) -> term().
-update({Store, Encoded}) ->
-    {update, Store, iolist_to_binary([?BATCH_V1 | Encoded])}.
+%% One update batch (batch_new/0, batch_add/2).
+-spec update(binary(), binary()) -> term().
+update(Store, Batch) ->
+    {update, Store, Batch}.
 
 -spec root(binary()) -> term().
 root(Store) ->
@@ -50,17 +50,37 @@ stats() ->
 set_limits(Limits) ->
     {set_limits, Limits}.
 
-%% An entry of an update batch: <<1, KeyLen:16, Key, Digest:16/binary>> or <<2, KeyLen:16, Key>>.
--spec encode_entry({binary(), binary() | delete}) -> binary().
-encode_entry({Key, delete}) ->
-    <<?DELETE, (byte_size(Key)):16, Key/binary>>;
-encode_entry({Key, Digest}) ->
-    <<?PUT, (byte_size(Key)):16, Key/binary, Digest:16/binary>>.
+%% An empty update batch: the version byte.
+-spec batch_new() -> binary().
+batch_new() ->
+    <<?BATCH_V1>>.
 
-%% Bytes one entry takes in a batch.
--spec entry_bytes({binary(), binary() | delete}) -> pos_integer().
-entry_bytes({Key, delete}) -> 3 + byte_size(Key);
-entry_bytes({Key, _Digest}) -> 3 + byte_size(Key) + 16.
+%% Appends an entry to a batch: <<1, KeyLen:16, Key, Digest:16/binary>> (put) or
+%% <<2, KeyLen:16, Key>> (delete). Appending in a loop builds the binary in place.
+-spec batch_add(binary(), {binary(), binary() | delete}) -> binary().
+batch_add(Batch, {Key, delete}) ->
+    <<Batch/binary, ?DELETE, (byte_size(Key)):16, Key/binary>>;
+batch_add(Batch, {Key, Digest}) ->
+    <<Batch/binary, ?PUT, (byte_size(Key)):16, Key/binary, Digest:16/binary>>.
+
+%% Appends Changes to the batch Acc (holding N entries), filling batches of at most Max bytes:
+%% {FullBatches (in order), LastBatch, EntriesInLast}. A batch always takes at least one entry.
+-spec pack([{binary(), binary() | delete}], binary(), non_neg_integer(), pos_integer()) ->
+    {[binary()], binary(), non_neg_integer()}.
+pack(Changes, Acc, N, Max) ->
+    pack(Changes, Acc, N, Max, []).
+
+pack([], Acc, N, _Max, Full) ->
+    {lists:reverse(Full), Acc, N};
+pack([C | Rest], Acc, N, Max, Full) ->
+    Acc1 = batch_add(Acc, C),
+    case byte_size(Acc1) > Max andalso N > 0 of
+        true ->
+            %% C goes in the next batch; Acc (without it) is full.
+            pack(Rest, batch_add(batch_new(), C), 1, Max, [Acc | Full]);
+        false ->
+            pack(Rest, Acc1, N + 1, Max, Full)
+    end.
 
 %% Bytes of an update packet beside its entries.
 -spec batch_overhead(binary()) -> pos_integer().
