@@ -1882,15 +1882,20 @@ static void cn_req_set_limits(cn_node *n, const char *buf, int idx, size_t len, 
     ei_x_encode_atom(x, "ok");
 }
 
-static void cn_req_open(cn_node *n, const erlang_pid *from, const char *buf, int idx,
-                        ei_x_buff *x) {
+/* {open, Store, Levels} or {open, Store, Levels, OwnerPid}: the owner process is OwnerPid, or
+ * the requester. */
+static void cn_req_open(cn_node *n, const erlang_pid *from, int with_owner, const char *buf,
+                        int idx, ei_x_buff *x) {
     const uint8_t *name;
     size_t name_len;
     long levels;
-    if (cn_get_store(buf, &idx, &name, &name_len) < 0 || ei_decode_long(buf, &idx, &levels) < 0) {
+    erlang_pid owner = *from;
+    if (cn_get_store(buf, &idx, &name, &name_len) < 0 || ei_decode_long(buf, &idx, &levels) < 0 ||
+        (with_owner && (ei_decode_pid(buf, &idx, &owner) < 0 || strcmp(owner.node, from->node) != 0))) {
         cn_encode_error(x, "badarg");
         return;
     }
+    from = &owner;
     if (levels < 1 || levels > LT_MERKLE_MAX_LEVELS) {
         cn_encode_error(x, "bad_levels");
         return;
@@ -2146,11 +2151,11 @@ static void cn_handle_request(cn_node *n, cn_conn *c, const char *buf, size_t le
             cn_encode_error(&x, "not_owner");
         else
             cn_req_set_limits(n, buf, idx, len, &x);
-    } else if (op_arity == 3 && strcmp(op, "open") == 0) {
+    } else if ((op_arity == 3 || op_arity == 4) && strcmp(op, "open") == 0) {
         if (!c->is_owner)
             cn_encode_error(&x, "not_owner");
         else
-            cn_req_open(n, &from, buf, idx, &x);
+            cn_req_open(n, &from, op_arity == 4, buf, idx, &x);
     } else if ((op_arity == 2 &&
                 (strcmp(op, "drop") == 0 || strcmp(op, "clear") == 0 || strcmp(op, "root") == 0)) ||
                (op_arity == 3 && (strcmp(op, "update") == 0 || strcmp(op, "get") == 0 ||
