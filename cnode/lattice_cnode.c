@@ -558,6 +558,43 @@ static int cn_setup_signals(void) {
     return p[0];
 }
 
+/* A set of borrowed keys, for the few hundred to max_keys keys of one RESOLVE: open addressing
+ * by XXH3-64, load at most 1/2. Owns its arrays, not the keys. */
+typedef struct {
+    const uint8_t **key;
+    size_t *len;
+    size_t mask;
+} cn_keyset;
+
+static int cn_keyset_init(cn_keyset *ks, size_t n) {
+    size_t cap = 16;
+    while (cap < 2 * n + 2)
+        cap *= 2;
+    ks->key = calloc(cap, sizeof *ks->key);
+    ks->len = calloc(cap, sizeof *ks->len);
+    ks->mask = cap - 1;
+    return ks->key != NULL && ks->len != NULL ? 0 : -1;
+}
+
+static void cn_keyset_free(cn_keyset *ks) {
+    free(ks->key);
+    free(ks->len);
+    memset(ks, 0, sizeof *ks);
+}
+
+/* Adds key (borrowed; it must outlive the set) if absent; returns 1 if it was there. */
+static int cn_keyset_add(cn_keyset *ks, const uint8_t *key, size_t len) {
+    size_t i = (size_t)lt_hash64(key, len, 0) & ks->mask;
+    while (ks->key[i] != NULL) {
+        if (ks->len[i] == len && memcmp(ks->key[i], key, len) == 0)
+            return 1;
+        i = (i + 1) & ks->mask;
+    }
+    ks->key[i] = key;
+    ks->len[i] = len;
+    return 0;
+}
+
 /* ---- connections ---------------------------------------------------------------------------- */
 
 static void cn_session_fail(cn_node *n, cn_session *s, const char *why, int abort_code);
@@ -1199,6 +1236,7 @@ typedef struct {
     cn_session *s;
     const lt_merkle *tree;
     uint64_t max;
+    cn_keyset *skip; /* keys not to collect (cn_collect_hash_keys), or NULL */
 } cn_collect;
 
 /* lt_merkle_diff_fn for a BUCKETS message: this side's keys, and the peer's key hashes. */
@@ -1239,6 +1277,8 @@ static int cn_collect_hash_keys(void *ctx, const uint8_t *key, size_t key_len,
     cn_collect *cc = ctx;
     cn_session *s = cc->s;
     (void)side;
+    if (cc->skip != NULL && cn_keyset_add(cc->skip, key, key_len))
+        return 0; /* X listed it: already confirmed or dropped above */
     if (s->report.n >= cc->max) {
         s->truncated = 1;
         return 1;
@@ -1369,7 +1409,7 @@ static void cn_on_children(cn_node *n, cn_session *s, cn_store *st, const uint8_
 
 /* BUCKETS received (this side is X): the candidates, then RESOLVE. */
 static void cn_on_buckets(cn_node *n, cn_session *s, cn_store *st, const uint8_t *b, size_t len) {
-    cn_collect cc = {s, st->tree, n->lim[L_MAX_KEYS]};
+    cn_collect cc = {s, st->tree, n->lim[L_MAX_KEYS], NULL};
     lt_err err = lt_merkle_diff_buckets(st->tree, b, len, cn_collect_bucket_diff, &cc);
     if (err == LT_E_NOMEM || s->xkeys.failed) {
         cn_session_fail(n, s, "nomem", LT_AE_ABORT_NOMEM);
@@ -1420,8 +1460,16 @@ static void cn_on_resolve(cn_node *n, cn_session *s, cn_store *st, unsigned flag
         return;
     }
     int failed = 0;
+    cn_keyset listed; /* X's keys: the hashes of X's differing keys come back to us too */
+    if (cn_keyset_init(&listed, (size_t)m.n_keys) < 0) {
+        cn_keyset_free(&listed);
+        free(bitmap);
+        cn_session_fail(n, s, "nomem", LT_AE_ABORT_NOMEM);
+        return;
+    }
     while (lt_ae_key_next(&m, 1, &off, &k)) {
         int here = lt_merkle_get(st->tree, k.key, k.key_len, d);
+        (void)cn_keyset_add(&listed, k.key, k.key_len);
         if (here && memcmp(d, k.digest, LT_MERKLE_DIGEST) == 0) {
             n->ctr[C_confirm_dropped]++; /* converged during the session */
         } else {
@@ -1431,11 +1479,12 @@ static void cn_on_resolve(cn_node *n, cn_session *s, cn_store *st, unsigned flag
         }
         i++;
     }
-    cn_collect cc = {s, st->tree, n->lim[L_MAX_KEYS]};
+    cn_collect cc = {s, st->tree, n->lim[L_MAX_KEYS], &listed};
     size_t before = s->report.n;
     for (uint64_t h = 0; h < m.n_hashes && !s->report.failed; h++)
         (void)lt_merkle_keys_with_hash(st->tree, lt_read_be64(m.hashes + 8 * h),
                                        cn_collect_hash_keys, &cc);
+    cn_keyset_free(&listed);
     if (failed || s->report.failed) {
         free(bitmap);
         cn_session_fail(n, s, "nomem", LT_AE_ABORT_NOMEM);
@@ -1891,7 +1940,8 @@ static void cn_req_open(cn_node *n, const erlang_pid *from, int with_owner, cons
     long levels;
     erlang_pid owner = *from;
     if (cn_get_store(buf, &idx, &name, &name_len) < 0 || ei_decode_long(buf, &idx, &levels) < 0 ||
-        (with_owner && (ei_decode_pid(buf, &idx, &owner) < 0 || strcmp(owner.node, from->node) != 0))) {
+        (with_owner &&
+         (ei_decode_pid(buf, &idx, &owner) < 0 || strcmp(owner.node, from->node) != 0))) {
         cn_encode_error(x, "badarg");
         return;
     }
