@@ -22,8 +22,8 @@
 %%
 %% The supervised C node is named `lattice_cnode_<alive>@<host>' after this node
 %% (`default_cnode_name/1'), so a peer can compute it; `cnode/0' and `cnode/1' ask for it.
-%% `cnode_limits' is a map of the C node's limits (docs/CNODE.md, section 5), set on each new C
-%% node before its subscribers hear of it.
+%% `cnode_limits' is a map of the C node's limits (docs/CNODE.md, section 5), given to each new C
+%% node on its command line (`--limit', the `limits' option of `lattice_cnode').
 %% `cnode_options' in the application environment is a map of further options for
 %% `lattice_cnode:start_link/1' (`executable', `ready_timeout', `cnode_name'), read at each
 %% start.
@@ -269,9 +269,14 @@ try_start(St) ->
                     Map -> Map
                 end,
             CNode = maps:get(cnode_name, Opts, default_cnode_name(node())),
-            case lattice_cnode:start_link(maps:merge(Opts, #{cnode_name => CNode})) of
+            %% The application's limits, on the command line (--limit), so no session ever
+            %% runs under the defaults.
+            Limits = maps:merge(
+                application:get_env(lattice, cnode_limits, #{}), maps:get(limits, Opts, #{})
+            ),
+            Opts1 = maps:merge(Opts, #{cnode_name => CNode, limits => Limits}),
+            case lattice_cnode:start_link(Opts1) of
                 {ok, Server} ->
-                    ok = apply_limits(Server),
                     Incarnation = St#st.incarnation + 1,
                     OsPid = lattice_cnode:os_pid(Server),
                     St1 = publish(St#st{
@@ -296,19 +301,6 @@ try_start(St) ->
                     ),
                     backoff(St#st{failures = Failures, last_error = Reason, cnode = CNode})
             end
-    end.
-
-%% The application's cnode_limits (docs/CNODE.md, section 5), set before anyone is told the C
-%% node is up, so that no session runs under the defaults. A refused limit is logged.
-apply_limits(Server) ->
-    case application:get_env(lattice, cnode_limits, #{}) of
-        Limits when is_map(Limits), map_size(Limits) > 0 ->
-            case lattice_cnode:request(Server, {set_limits, Limits}, 5000) of
-                {ok, ok} -> ok;
-                Other -> logger:error("lattice_cnode_keeper: limits ~p refused: ~p", [Limits, Other])
-            end;
-        _ ->
-            ok
     end.
 
 backoff(#st{failures = N, min_ms = Min, max_ms = Max} = St) ->
