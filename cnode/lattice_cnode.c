@@ -582,17 +582,23 @@ static void cn_keyset_free(cn_keyset *ks) {
     memset(ks, 0, sizeof *ks);
 }
 
-/* Adds key (borrowed; it must outlive the set) if absent; returns 1 if it was there. */
-static int cn_keyset_add(cn_keyset *ks, const uint8_t *key, size_t len) {
+/* The slot of key in ks, or of the empty slot where it would go. */
+static size_t cn_keyset_slot(const cn_keyset *ks, const uint8_t *key, size_t len) {
     size_t i = (size_t)lt_hash64(key, len, 0) & ks->mask;
-    while (ks->key[i] != NULL) {
-        if (ks->len[i] == len && memcmp(ks->key[i], key, len) == 0)
-            return 1;
+    while (ks->key[i] != NULL && !(ks->len[i] == len && memcmp(ks->key[i], key, len) == 0))
         i = (i + 1) & ks->mask;
-    }
+    return i;
+}
+
+/* Adds key (borrowed; it must outlive the set); at most the n keys the set was made for. */
+static void cn_keyset_add(cn_keyset *ks, const uint8_t *key, size_t len) {
+    size_t i = cn_keyset_slot(ks, key, len);
     ks->key[i] = key;
     ks->len[i] = len;
-    return 0;
+}
+
+static int cn_keyset_has(const cn_keyset *ks, const uint8_t *key, size_t len) {
+    return ks->key[cn_keyset_slot(ks, key, len)] != NULL;
 }
 
 /* ---- connections ---------------------------------------------------------------------------- */
@@ -1277,7 +1283,7 @@ static int cn_collect_hash_keys(void *ctx, const uint8_t *key, size_t key_len,
     cn_collect *cc = ctx;
     cn_session *s = cc->s;
     (void)side;
-    if (cc->skip != NULL && cn_keyset_add(cc->skip, key, key_len))
+    if (cc->skip != NULL && cn_keyset_has(cc->skip, key, key_len))
         return 0; /* X listed it: already confirmed or dropped above */
     if (s->report.n >= cc->max) {
         s->truncated = 1;
@@ -1469,7 +1475,7 @@ static void cn_on_resolve(cn_node *n, cn_session *s, cn_store *st, unsigned flag
     }
     while (lt_ae_key_next(&m, 1, &off, &k)) {
         int here = lt_merkle_get(st->tree, k.key, k.key_len, d);
-        (void)cn_keyset_add(&listed, k.key, k.key_len);
+        cn_keyset_add(&listed, k.key, k.key_len);
         if (here && memcmp(d, k.digest, LT_MERKLE_DIGEST) == 0) {
             n->ctr[C_confirm_dropped]++; /* converged during the session */
         } else {
