@@ -73,16 +73,6 @@ $(ROGUE_BIN): test/tools/lt_rogue_peer.c | build/tools
 # ---------------------------------------------------------------------------------------------
 # Tests
 
-# test/tools/lt_ae_rogue: a misbehaving peer (half-sent packets, a stalled handshake, a huge
-# packet) for the anti-entropy tests. Built with everything else, so rebar3's hook has it.
-ROGUE_TOOL := build/tools/lt_ae_rogue
-all: $(ROGUE_TOOL)
-$(ROGUE_TOOL): test/tools/lt_ae_rogue.c | build/tools
-	$(CC) $(CNODE_CFLAGS) -o $@ $< -L$(ERL_EI_LIBDIR) -lei -lpthread
-
-build/tools:
-	mkdir -p $@
-
 # Only nif_init may be exported from the NIF library (-fvisibility=hidden everywhere else).
 .PHONY: check-exports
 check-exports: $(NIF_SO)

@@ -184,8 +184,8 @@ rogue([{_, A}, {_, B}, {_, R}]) ->
     Malformed0 = counter(A, malformed),
     Oversized0 = counter(A, oversized),
     %% From the rogue node R: session messages that do not decode, of unknown sessions, of
-    %% wrong kinds, truncated bodies, and packets above max_packet; plus half-sent packets, a
-    %% stalled handshake and a 2 GiB packet trickling in, from the C tool.
+    %% wrong kinds, truncated bodies, and packets above max_packet (2 MiB); plus half a packet,
+    %% a stalled handshake and a peer that never reads, from the C tool.
     Rogue = erpc:call(R, erlang, spawn, [fun() -> rogue_loop(ACNode, 0) end]),
     HalfSent = half_sent(ACNode),
     try
@@ -228,32 +228,40 @@ rogue_loop(CNode, I) ->
     after 5 -> rogue_loop(CNode, I + 1)
     end.
 
-%% The C tool test/tools/lt_ae_rogue (build/tools, built by make): three connections to the C
-%% node, one that sent half a packet, one that sent half a handshake, one that announced a
-%% 2 GiB packet and trickles it. Returns their ports once each is in place.
+%% The cnode tests' tool test/tools/lt_rogue_peer (build/tools, made here if missing): three
+%% connections to the C node, one that sent half a packet and holds, one that sent one byte of
+%% a handshake and holds, one that sends requests and never reads the replies. Returns their
+%% ports once each is in place.
 half_sent(CNode) ->
-    Tool = filename:absname("build/tools/lt_ae_rogue"),
-    ?assert(filelib:is_regular(Tool)),
-    [_, Host] = string:split(atom_to_list(node()), "@"),
+    Path = "build/tools/lt_rogue_peer",
+    case filelib:is_regular(Path) of
+        true -> ok;
+        false -> _ = os:cmd("make -s " ++ Path)
+    end,
+    ?assert(filelib:is_regular(Path)),
+    Tool = filename:absname(Path),
+    [Alive, Host] = string:split(atom_to_list(CNode), "@"),
+    {port, ListenPort, _} = erl_epmd:port_please(Alive, Host),
+    Unique = os:getpid() ++ "_" ++ integer_to_list(erlang:unique_integer([positive])),
     [
         begin
-            Name = "lt_ae_rogue_" ++ Mode ++ "_" ++ os:getpid() ++ "@" ++ Host,
             Port = open_port({spawn_executable, Tool}, [
-                {args, ["--name", Name, "--target", atom_to_list(CNode), "--mode", Mode]},
+                {args, Args},
                 {env, [{"LATTICE_COOKIE", atom_to_list(erlang:get_cookie())}]},
                 {line, 256},
-                exit_status,
-                stderr_to_stdout,
+                use_stdio,
                 binary
             ]),
-            Ready = list_to_binary("lt_ae_rogue ready " ++ Mode),
             receive
-                {Port, {data, {eol, Ready}}} -> Port;
-                {Port, Other} -> error({rogue_not_in_place, Mode, Other})
-            after ?WAIT -> error({rogue_not_in_place, Mode})
+                {Port, {data, {eol, <<"holding">>}}} -> Port
+            after ?WAIT -> error({rogue_not_holding, Args})
             end
         end
-     || Mode <- ["half", "handshake", "huge"]
+     || Args <- [
+            ["half", "rogue_half_" ++ Unique ++ "@" ++ Host, atom_to_list(CNode)],
+            ["stall", integer_to_list(ListenPort)],
+            ["noread", "rogue_noread_" ++ Unique ++ "@" ++ Host, atom_to_list(CNode), "3000"]
+        ]
     ].
 
 stop_half_sent(Ports) ->

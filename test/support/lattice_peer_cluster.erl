@@ -63,7 +63,16 @@ start_one(Env) ->
     PathArgs = lists:append([["-pa", P] || P <- Paths]),
     {ok, Peer, Node} = peer:start(#{
         name => Name,
-        args => ["-setcookie", atom_to_list(erlang:get_cookie()) | PathArgs],
+        %% Peers come and go (stopped, killed) under the tests: global must not disconnect the
+        %% others to "prevent overlapping partitions" when one goes.
+        args => [
+            "-setcookie",
+            atom_to_list(erlang:get_cookie()),
+            "-kernel",
+            "prevent_overlapping_partitions",
+            "false"
+            | PathArgs
+        ],
         wait_boot => ?DEADLINE_MS
     }),
     Defaults = #{
