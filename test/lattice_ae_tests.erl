@@ -31,7 +31,7 @@ ae_test_() ->
                 {"three nodes, pairwise sessions at once", fun three_nodes/1},
                 {"periodic sync with the configured peers", fun periodic_sync/1},
                 {"a peer without the store, an unreachable peer: sync_failed", fun bad_peers/1},
-                {"batches: a million-leaf put goes in batches under the message cap",
+                {"batches: a 200k-leaf put goes in batches under the packet cap, none dropped",
                     fun big_feed/1}
             ]
         ]
@@ -187,6 +187,9 @@ big_feed([{_, A}, {_, B} | _]) ->
     S = store(),
     {OA, OB} = open_pair(S, A, M, B, maps:merge(M, Changed)),
     {ok, #{leaves := N}} = call(A, info, [S]),
+    {ok, #{count := N}} = call(A, flush, [S]),
+    %% No batch was over the C node's packet cap (it would have been dropped, counted).
+    {ok, #{counters := #{oversized := 0}}} = call(A, cnode_stats, []),
     {ok, Diffs, _} = sync_wait(S, A, B),
     ?assertEqual(lists:sort([{K, differs} || K <- maps:keys(Changed)]), Diffs),
     close_pair(S, A, OA, B, OB).
