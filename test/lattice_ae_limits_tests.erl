@@ -81,9 +81,9 @@ rate_bytes([{_, A}, {_, B} | _]) ->
     open_pair(S, A, MA, B, MB),
     {ok, Free, #{bytes_out := Out, bytes_in := In}} = sync_wait(S, A, B),
     Bytes = Out + In,
-    %% A bucket of 2 KiB refilled at a tenth of the session's bytes per second: at least
-    %% several seconds' worth of waiting, whatever the machine's speed.
-    Rate = max(1000, Bytes div 10),
+    %% A bucket of 2 KiB refilled at a quarter of the session's bytes per second: seconds of
+    %% waiting, whatever the machine's speed.
+    Rate = max(1000, Bytes div 4),
     Waits0 = counter(A, rate_waits),
     ok = limits(A, #{rate_bytes => Rate, rate_burst => 2048}),
     T0 = erlang:monotonic_time(millisecond),
@@ -169,7 +169,9 @@ max_keys([{_, A}, {_, B} | _]) ->
     ok = limits(A, #{max_keys => 5}),
     {ok, Some, Report} = sync_wait(S, A, B),
     ?assertMatch(#{truncated := true}, Report),
-    ?assertEqual(5, length(Some)),
+    %% At most max_keys: the C node caps the candidates (its keys and the peer's key hashes)
+    %% at max_keys, and a hash may stand for a key the other side lists anyway.
+    ?assert(length(Some) >= 1 andalso length(Some) =< 5),
     ?assertEqual([], Some -- Expected),
     ok = limits(A, #{max_keys => 100000}),
     {ok, All, #{truncated := false}} = sync_wait(S, A, B),
