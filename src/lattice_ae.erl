@@ -695,10 +695,11 @@ follow_keeper(St) ->
     case whereis(lattice_cnode_keeper) of
         undefined ->
             %% No keeper: the C node is turned off, or the keeper is restarting.
-            case lattice_cnode_keeper:enabled() of
-                true -> erlang:send_after(1000, self(), follow_keeper);
-                false -> ok
-            end,
+            _ =
+                case lattice_cnode_keeper:enabled() of
+                    true -> erlang:send_after(1000, self(), follow_keeper);
+                    false -> ok
+                end,
             St;
         Pid ->
             ok = lattice_cnode_keeper:subscribe(self()),

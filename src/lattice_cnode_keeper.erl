@@ -200,10 +200,11 @@ handle_cast({subscribe, Pid}, #st{subs = Subs} = St) ->
             #{Pid := _} -> Subs;
             _ -> Subs#{Pid => monitor(process, Pid)}
         end,
-    case St#st.status of
-        running -> Pid ! {lattice_cnode, up, St#st.cnode, St#st.incarnation};
-        _ -> ok
-    end,
+    _ =
+        case St#st.status of
+            running -> Pid ! {lattice_cnode, up, St#st.cnode, St#st.incarnation};
+            _ -> ok
+        end,
     {noreply, St#st{subs = Subs1}};
 handle_cast({unsubscribe, Pid}, #st{subs = Subs} = St) ->
     case maps:take(Pid, Subs) of
@@ -223,13 +224,22 @@ handle_info({'EXIT', Server, Reason}, #st{server = Server, cnode = CNode} = St) 
     is_pid(Server)
 ->
     Now = erlang:monotonic_time(millisecond),
-    Stable = Now - St#st.started_at >= St#st.stable_ms,
+    Stable = Now - St#st.started_at >= St#st.stable_ms orelse not is_alive(),
     Failures =
         case Stable of
             true -> 1;
             false -> St#st.failures + 1
         end,
-    logger:warning("lattice_cnode_keeper: ~ts went away (~p); restart ~b", [CNode, Reason, Failures]),
+    %% Distribution stopped: the C node's owner connection went with it. Not a failure; the
+    %% next start waits for distribution (try_start).
+    case is_alive() of
+        true ->
+            logger:warning("lattice_cnode_keeper: ~ts went away (~p); restart ~b", [
+                CNode, Reason, Failures
+            ]);
+        false ->
+            logger:info("lattice_cnode_keeper: ~ts stopped with distribution", [CNode])
+    end,
     notify(St, {lattice_cnode, down, CNode, Reason}),
     {noreply,
         backoff(St#st{

@@ -234,7 +234,7 @@ kill_local_mid_session() ->
         PeerOs = ?C:cnode_os_pid(B),
         _ = os:cmd("kill -STOP " ++ integer_to_list(PeerOs)),
         ok = call(A, sync, [S, B]),
-        timer:sleep(200),
+        wait_session_running(A),
         #{incarnation := I0} = erpc:call(A, lattice_cnode_keeper, info, []),
         kill_cnode(A),
         ?assertMatch({error, {cnode_down, _}}, await_session(A, S, B)),
@@ -256,7 +256,7 @@ kill_peer_mid_session() ->
         PeerOs = ?C:cnode_os_pid(B),
         _ = os:cmd("kill -STOP " ++ integer_to_list(PeerOs)),
         ok = call(A, sync, [S, B]),
-        timer:sleep(200),
+        wait_session_running(A),
         #{incarnation := I0} = erpc:call(B, lattice_cnode_keeper, info, []),
         _ = os:cmd("kill -9 " ++ integer_to_list(PeerOs)),
         ?assertMatch({error, _}, await_session(A, S, B)),
@@ -433,6 +433,15 @@ flush_owner(Node) ->
         {owner, Node, _} -> flush_owner(Node)
     after 0 -> ok
     end.
+
+%% Until Node's C node says a session runs (its gauge), so a kill comes mid-session.
+wait_session_running(Node) ->
+    ?C:wait_until(session_running, fun() ->
+        case call(Node, cnode_stats, []) of
+            {ok, #{gauges := #{sessions := N}}} -> N >= 1;
+            _ -> false
+        end
+    end).
 
 kill_cnode(Node) ->
     OsPid = ?C:cnode_os_pid(Node),

@@ -21,7 +21,9 @@ ensure_distributed() ->
         true ->
             false;
         false ->
-            Name = list_to_atom("lattice_test_" ++ os:getpid()),
+            %% A fresh name each time: epmd may still hold the last one for a moment.
+            Unique = integer_to_list(erlang:unique_integer([positive])),
+            Name = list_to_atom("lattice_test_" ++ os:getpid() ++ "_" ++ Unique),
             case net_kernel:start([Name, shortnames]) of
                 {ok, _} -> true;
                 {error, Reason} -> error({cannot_start_distribution, Reason, is_epmd_running})
