@@ -2141,7 +2141,7 @@ static int cn_req_store_op(cn_node *n, const char *op, const char *buf, int idx,
             if (++n->next_sid == 0)
                 n->next_sid = 1;
             s->sid = n->next_sid;
-            snprintf(s->peer, sizeof s->peer, "%s", peer);
+            memcpy(s->peer, peer, strlen(peer) + 1); /* at most MAXNODELEN: checked above */
             memcpy(s->store, name, name_len);
             s->store_len = name_len;
             s->levels = lt_merkle_levels(st->tree);
