@@ -1250,13 +1250,13 @@ static int cn_collect_bucket_diff(void *ctx, const uint8_t *key, size_t key_len,
                                   lt_merkle_side side) {
     cn_collect *cc = ctx;
     cn_session *s = cc->s;
-    if (s->xkeys.n + s->n_hashes >= cc->max) {
-        s->truncated = 1;
-        return 1;
-    }
     if (side == LT_MERKLE_REMOTE_ONLY) {
         if (key_len != 8)
             return 0;
+        if (s->n_hashes >= cc->max) {
+            s->truncated = 1;
+            return 0;
+        }
         if (s->n_hashes == s->cap_hashes) {
             size_t cap = s->cap_hashes ? 2 * s->cap_hashes : 16;
             uint64_t *h = realloc(s->hashes, cap * sizeof *h);
@@ -1268,6 +1268,10 @@ static int cn_collect_bucket_diff(void *ctx, const uint8_t *key, size_t key_len,
             s->cap_hashes = cap;
         }
         s->hashes[s->n_hashes++] = lt_read_be64(key);
+        return 0;
+    }
+    if (s->xkeys.n >= cc->max) {
+        s->truncated = 1;
         return 0;
     }
     cn_key *k = cn_keys_add(&s->xkeys, key, key_len, side);
@@ -1452,7 +1456,9 @@ static void cn_on_resolve(cn_node *n, cn_session *s, cn_store *st, unsigned flag
     lt_ae_key k;
     size_t off = 0, i = 0;
     uint8_t d[LT_MERKLE_DIGEST];
-    if (lt_ae_resolve_parse(b, len, n->lim[L_MAX_KEYS], &m) < 0) {
+    /* The decoder's cap is the tree's wire cap, not max_keys: the peer may list more than our
+     * max_keys allows, and the report is cut to max_keys below. */
+    if (lt_ae_resolve_parse(b, len, LT_MERKLE_MAX_WIRE_ENTRIES, &m) < 0) {
         cn_session_malformed(n, s);
         return;
     }
@@ -1517,7 +1523,7 @@ static void cn_on_result(cn_node *n, cn_session *s, cn_store *st, const uint8_t 
     size_t off = 0;
     uint8_t d[LT_MERKLE_DIGEST];
     int failed = 0;
-    if (lt_ae_result_parse(b, len, s->xkeys.n, n->lim[L_MAX_KEYS], &m) < 0) {
+    if (lt_ae_result_parse(b, len, s->xkeys.n, LT_MERKLE_MAX_WIRE_ENTRIES, &m) < 0) {
         cn_session_malformed(n, s);
         return;
     }
@@ -2135,7 +2141,7 @@ static int cn_req_store_op(cn_node *n, const char *op, const char *buf, int idx,
             if (++n->next_sid == 0)
                 n->next_sid = 1;
             s->sid = n->next_sid;
-            snprintf(s->peer, sizeof s->peer, "%s", peer);
+            memcpy(s->peer, peer, strlen(peer) + 1); /* at most MAXNODELEN: checked above */
             memcpy(s->store, name, name_len);
             s->store_len = name_len;
             s->levels = lt_merkle_levels(st->tree);
