@@ -163,6 +163,17 @@ open(Store, Opts) when is_map(Opts) ->
     case wire_name(Store) of
         {ok, _} ->
             Owner = maps:get(owner, Opts, self()),
+            %% A table handed back (#{leaves => Tab}): the caller owns it and gives it to the
+            %% server, which gives it back if the store cannot be opened.
+            case maps:find(leaves, Opts) of
+                {ok, Tab} ->
+                    case catch ets:info(Tab, owner) =:= self() of
+                        true -> true = ets:give_away(Tab, whereis(?SERVER), {lattice_ae, Store});
+                        _ -> erlang:error(badarg, [Store, Opts])
+                    end;
+                error ->
+                    ok
+            end,
             gen_server:call(?SERVER, {open, Store, Opts#{owner => Owner}}, ?REQUEST_TIMEOUT);
         error ->
             erlang:error(badarg, [Store, Opts])
@@ -334,19 +345,22 @@ init([]) ->
 %% @private
 handle_call({open, Store, Opts}, _From, #st{stores = Stores} = St) ->
     {ok, Wire} = wire_name(Store),
-    case Stores of
-        #{Store := _} ->
-            {reply, {error, already_open}, St};
-        _ when is_map_key(Wire, St#st.wire) ->
-            {reply, {error, already_open}, St};
-        _ ->
-            case store(Store, Wire, Opts) of
-                {ok, S} ->
-                    St1 = St#st{stores = Stores#{Store => S}, wire = (St#st.wire)#{Wire => Store}},
-                    {reply, ok, feed_all(S, St1)};
-                {error, _} = Error ->
-                    {reply, Error, St}
-            end
+    Result =
+        case Stores of
+            #{Store := _} ->
+                {error, already_open};
+            _ when is_map_key(Wire, St#st.wire) ->
+                {error, already_open};
+            _ ->
+                store(Store, Wire, Opts)
+        end,
+    case Result of
+        {ok, S} ->
+            St1 = St#st{stores = Stores#{Store => S}, wire = (St#st.wire)#{Wire => Store}},
+            {reply, ok, feed_all(S, St1)};
+        {error, _} = Error ->
+            give_back(Opts),
+            {reply, Error, St}
     end;
 handle_call({close, Store}, _From, St) ->
     with_store(Store, St, fun(S) -> {reply, ok, close_store(S, St)} end);
@@ -488,9 +502,10 @@ store(Store, Wire, Opts) ->
         true = is_integer(Levels) andalso Levels >= 1 andalso Levels =< 6,
         Tab =
             case Given of
-                %% A table handed back after this server died: the caller owns it.
+                %% A table handed back after this server died, given to it by open/2.
                 {ok, T} ->
-                    ets:give_away(T, self(), none),
+                    Self = self(),
+                    Self = ets:info(T, owner),
                     T;
                 error ->
                     ets:new(lattice_ae_leaves, [set, protected, {read_concurrency, true}])
@@ -517,6 +532,15 @@ store(Store, Wire, Opts) ->
     catch
         error:_ -> {error, {bad_options, Opts}}
     end.
+
+%% A table handed over with a failed open goes back to the caller's owner.
+give_back(#{leaves := Tab, owner := Owner}) ->
+    case catch ets:info(Tab, owner) =:= self() andalso node(Owner) =:= node() of
+        true -> _ = ets:give_away(Tab, Owner, {lattice_ae, returned}), ok;
+        _ -> ok
+    end;
+give_back(_) ->
+    ok.
 
 with_store(Store, #st{stores = Stores} = St, Fun) ->
     case Stores of
@@ -598,7 +622,10 @@ feed_all(_S, #st{cnode = undefined} = St) ->
     St;
 feed_all(S, St) ->
     Op = lattice_ae_wire:open(S#store.wire, S#store.levels),
-    St1 = send_cnode(Op, {open, S#store.name}, St),
+    St0 = send_cnode(Op, {open, S#store.name}, St),
+    %% The C node may hold the store already (this server restarted, the owner opened it
+    %% again): emptied first, so a delete that never reached it cannot linger.
+    St1 = send_cnode(lattice_ae_wire:clear(S#store.wire), {clear, S#store.name}, St0),
     %% What is pending is in the table already.
     cancel(S#store.flush_timer),
     S1 = S#store{pending = <<>>, pending_n = 0, flush_timer = undefined},
@@ -657,7 +684,9 @@ answered({sync, Store, Peer}, {ok, {error, Reason}}, St) ->
     session_failed(Store, Peer, Reason, St);
 answered({sync, Store, Peer}, {error, Reason}, St) ->
     session_failed(Store, Peer, Reason, St);
-answered({What, Store}, {ok, {error, Reason}}, St) when What =:= open; What =:= update ->
+answered({What, Store}, {ok, {error, Reason}}, St) when
+    What =:= open; What =:= clear; What =:= update
+->
     logger:error("lattice_ae: the C node refused ~p for store ~0tp: ~0tP", [What, Store, Reason, 8]),
     St;
 answered(_What, _Reply, St) ->

@@ -5,7 +5,7 @@
 %% module only.
 -module(lattice_ae_wire).
 
--export([open/2, drop/1, update/2, root/1, sync/2, stats/0, set_limits/1]).
+-export([open/2, drop/1, clear/1, update/2, root/1, sync/2, stats/0, set_limits/1]).
 -export([batch_new/0, batch_add/2, pack/4, batch_overhead/1, max_packet/0]).
 -export([root_reply/1, notification/1]).
 
@@ -24,6 +24,11 @@
 -spec open(binary(), 1..6) -> term().
 open(Store, Levels) ->
     {open, Store, Levels}.
+
+%% Empties the store's tree, keeping its levels.
+-spec clear(binary()) -> term().
+clear(Store) ->
+    {clear, Store}.
 
 -spec drop(binary()) -> term().
 drop(Store) ->

@@ -50,7 +50,9 @@ ae_kill_test_() ->
                 {"kill -9 of the peer's C node mid-session: failed cleanly, next one works",
                     fun kill_peer_mid_session/0},
                 {"the C node exits when its node goes away: peer:stop, kill -9 of the VM",
-                    fun owner_node_goes_away/0}
+                    fun owner_node_goes_away/0},
+                {"lattice_ae killed: its local owner inherits the table, opens again, loses nothing",
+                    fun server_killed_heir/0}
             ]
         ]
     end}.
@@ -280,6 +282,71 @@ owner_node_goes_away() ->
     _ = os:cmd("kill -9 " ++ integer_to_list(VmOs2)),
     ?C:wait_until(vm_exits, fun() -> not ?C:os_alive(VmOs2) end),
     ?C:wait_until(cnode_exits_after_vm_kill, fun() -> not ?C:os_alive(Os2) end).
+
+server_killed_heir() ->
+    [{_, A}, {_, B}] = Peers = ?C:start(2),
+    try
+        {MA, MB} = diverge(3000, 14, 0.02),
+        S = store(),
+        OB = open_store(S, B, MB),
+        {ok, _} = call(B, flush, [S]),
+        Test = self(),
+        %% An owner local to A (an heir must be local): opens, feeds, and on ETS-TRANSFER opens
+        %% the store again with the table it inherited.
+        Owner = erpc:call(A, erlang, spawn, [fun() -> heir_owner(Test, S, MA) end]),
+        receive {heir_owner, opened} -> ok after ?WAIT -> error(owner_not_open) end,
+        %% A delete that reaches the table but, with the server killed at once, maybe not the
+        %% C node: it must not linger there after the store is opened again.
+        [{GoneKey, _} | _] = maps:to_list(MA),
+        MA1 = maps:remove(GoneKey, MA),
+        Owner ! {delete, GoneKey},
+        receive {heir_owner, deleted} -> ok after ?WAIT -> error(owner_no_delete) end,
+        Old = erpc:call(A, erlang, whereis, [lattice_ae]),
+        erpc:call(A, erlang, exit, [Old, kill]),
+        receive
+            {heir_owner, reopened, Result} -> ?assertEqual(ok, Result)
+        after ?WAIT -> error(owner_not_reopened)
+        end,
+        ?assertNotEqual(Old, erpc:call(A, erlang, whereis, [lattice_ae])),
+        N = map_size(MA1),
+        {ok, #{count := N}} = call(A, flush, [S]),
+        {ok, Diffs, _} = sync_wait(S, A, B),
+        ?assertEqual(expected(MA1, MB), Diffs),
+        close_store(S, B, OB)
+    after
+        ?C:stop(Peers)
+    end.
+
+%% Runs on A.
+heir_owner(Test, S, M) ->
+    ok = lattice_ae:open(S),
+    ok = lattice_ae:put(S, maps:to_list(M)),
+    {ok, _} = lattice_ae:flush(S),
+    Test ! {heir_owner, opened},
+    heir_owner_loop(Test, S).
+
+heir_owner_loop(Test, S) ->
+    receive
+        {delete, K} ->
+            ok = lattice_ae:delete(S, [K]),
+            Test ! {heir_owner, deleted},
+            heir_owner_loop(Test, S);
+        {'ETS-TRANSFER', Tab, _From, {lattice_ae, S}} ->
+            Result = reopen(S, Tab, 100),
+            Test ! {heir_owner, reopened, Result},
+            heir_owner_loop(Test, S);
+        {lattice_ae, _, _, _} = Msg ->
+            Test ! {owner, node(), Msg},
+            heir_owner_loop(Test, S)
+    end.
+
+%% The supervisor restarts lattice_ae at once; wait for it.
+reopen(S, Tab, Tries) ->
+    case catch lattice_ae:open(S, #{leaves => Tab}) of
+        ok -> ok;
+        _ when Tries > 0 -> timer:sleep(20), reopen(S, Tab, Tries - 1);
+        Other -> Other
+    end.
 
 %%--------------------------------------------------------------------------------------------
 %% Helpers
