@@ -14,6 +14,11 @@
 %% <li>a failed start counts as a failure as well.</li>
 %% </ul>
 %%
+%% `{cnode, {external, CNode}}' follows a C node run by hand instead (see docs/ANTI_ENTROPY.md):
+%% the keeper starts nothing, waits for `CNode' to connect (or for its `--notify
+%% lattice_cnode_keeper' notice), checks that it answers `ping', and reports it up; when it goes
+%% away it is reported down and waited for again. Its incarnations count as above.
+%%
 %% One C node per BEAM node, and only while this node is distributed: while it is not, the
 %% keeper checks `is_alive()' once a second and starts the C node when distribution comes up
 %% (and, when distribution stops, the C node exits and waits for it again). The application
@@ -64,6 +69,9 @@
     last_error :: term(),
     subs = #{} :: #{pid() => reference()},
     opts :: map() | env,
+    %% {external, CNode}: a C node run by hand, followed, never started
+    external :: node() | undefined,
+    probe :: reference() | undefined,
     min_ms :: pos_integer(),
     max_ms :: pos_integer(),
     stable_ms :: non_neg_integer()
@@ -163,7 +171,13 @@ init(Opts) ->
     process_flag(trap_exit, true),
     _ = ets:new(?TABLE, [named_table, protected, set, {read_concurrency, true}]),
     Env = fun(Key, Default) -> maps:get(Key, Opts, application:get_env(lattice, Key, Default)) end,
+    External =
+        case Env(cnode, true) of
+            {external, Name} when is_atom(Name) -> Name;
+            _ -> undefined
+        end,
     St = #st{
+        external = External,
         opts = maps:get(cnode_options, Opts, env),
         min_ms = Env(cnode_backoff_min_ms, ?BACKOFF_MIN_MS),
         max_ms = Env(cnode_backoff_max_ms, ?BACKOFF_MAX_MS),
@@ -218,8 +232,38 @@ handle_cast(_Msg, St) ->
     {noreply, St}.
 
 %% @private
-handle_info(start, St) ->
+handle_info(start, #st{external = undefined} = St) ->
     {noreply, try_start(St#st{timer = undefined})};
+handle_info(start, St) ->
+    {noreply, follow_external(St#st{timer = undefined})};
+handle_info({nodeup, CNode, _}, #st{external = CNode, status = Status} = St) when
+    Status =/= running
+->
+    {noreply, probe(St)};
+handle_info({lattice_cnode, ready, CNode}, #st{external = CNode, status = Status} = St) when
+    Status =/= running
+->
+    %% Its --notify lattice_cnode_keeper notice.
+    {noreply, probe(St)};
+handle_info({lattice_cnode, Ref, pong}, #st{probe = Ref, external = CNode} = St) ->
+    true = erlang:monitor_node(CNode, true),
+    Incarnation = St#st.incarnation + 1,
+    logger:info("lattice_cnode_keeper: following ~ts, run by hand", [CNode]),
+    St1 = publish(St#st{
+        status = running,
+        probe = undefined,
+        cnode = CNode,
+        started_at = erlang:monotonic_time(millisecond),
+        incarnation = Incarnation
+    }),
+    notify(St1, {lattice_cnode, up, CNode, Incarnation}),
+    {noreply, St1};
+handle_info({probe_timeout, Ref}, #st{probe = Ref} = St) ->
+    {noreply, St#st{probe = undefined}};
+handle_info({nodedown, CNode}, #st{external = CNode, status = running} = St) ->
+    logger:warning("lattice_cnode_keeper: ~ts, run by hand, went away", [CNode]),
+    notify(St, {lattice_cnode, down, CNode, nodedown}),
+    {noreply, publish(St#st{status = waiting, last_error = nodedown})};
 handle_info({'EXIT', Server, Reason}, #st{server = Server, cnode = CNode} = St) when
     is_pid(Server)
 ->
@@ -312,6 +356,28 @@ try_start(St) ->
                     backoff(St#st{failures = Failures, last_error = Reason, cnode = CNode})
             end
     end.
+
+%% A C node run by hand: wait for it to connect (nodeup of hidden nodes, or its --notify
+%% notice), then make sure it answers.
+follow_external(St) ->
+    case is_alive() of
+        false ->
+            Timer = erlang:send_after(?ALIVE_POLL_MS, self(), start),
+            publish(St#st{status = waiting, timer = Timer});
+        true ->
+            ok = net_kernel:monitor_nodes(true, [{node_type, hidden}]),
+            St1 = publish(St#st{status = waiting, cnode = St#st.external}),
+            case lists:member(St#st.external, nodes(hidden)) of
+                true -> probe(St1);
+                false -> St1
+            end
+    end.
+
+probe(#st{external = CNode} = St) ->
+    Ref = make_ref(),
+    erlang:send({any, CNode}, {ping, self(), Ref}),
+    _ = erlang:send_after(5000, self(), {probe_timeout, Ref}),
+    St#st{probe = Ref}.
 
 backoff(#st{failures = N, min_ms = Min, max_ms = Max} = St) ->
     Delay = delay(N, Min, Max),

@@ -20,7 +20,9 @@ keeper_test_() ->
                 {"not distributed: waits, starts once distribution comes up",
                     fun waits_for_distribution/0},
                 {"a C node that cannot start is retried with back-off, the app stays up",
-                    fun cannot_start/0}
+                    fun cannot_start/0},
+                {"{cnode, {external, Name}}: a C node run by hand is followed and fed",
+                    fun external/0}
             ]
         ]
     end}.
@@ -159,6 +161,47 @@ cannot_start() ->
             lattice, cnode_options, #{executable => ?C:executable()}
         ]),
         ?C:wait_cnode(Node)
+    after
+        ?C:stop([P])
+    end.
+
+external() ->
+    [_, Host] = string:split(atom_to_list(node()), "@"),
+    Name = "lattice_cnode_by_hand_" ++ os:getpid() ++ "@" ++ Host,
+    CNode = list_to_atom(Name),
+    [{_, Node} = P] = [?C:start_one(#{cnode => {external, CNode}})],
+    try
+        ok = erpc:call(Node, lattice_cnode_keeper, subscribe, [self()]),
+        ?assertEqual({error, waiting}, ?C:cnode(Node)),
+        ok = erpc:call(Node, lattice_ae, open, [by_hand, #{owner => self()}]),
+        Leaves = [{<<"k", I:32>>, <<I:128>>} || I <- lists:seq(1, 1000)],
+        ok = erpc:call(Node, lattice_ae, put, [by_hand, Leaves]),
+        %% Run by hand (here: from this VM), against the peer, with its ready notice.
+        Run = fun() ->
+            open_port({spawn_executable, ?C:executable()}, [
+                {args, ["--name", Name, "--owner", atom_to_list(Node), "--notify",
+                        "lattice_cnode_keeper"]},
+                {env, [{"LATTICE_COOKIE", atom_to_list(erlang:get_cookie())}]},
+                {line, 1024},
+                exit_status,
+                use_stdio,
+                stderr_to_stdout,
+                binary
+            ])
+        end,
+        Port1 = Run(),
+        ?assertEqual({lattice_cnode, up, CNode, 1}, next_event()),
+        ?assertEqual({ok, CNode}, ?C:cnode(Node)),
+        %% lattice_ae fed it what the owner put before it came.
+        ?assertMatch({ok, #{count := 1000}}, erpc:call(Node, lattice_ae, flush, [by_hand])),
+        port_close(Port1),
+        ?assertMatch({lattice_cnode, down, CNode, _}, next_event()),
+        ?assertEqual({error, waiting}, ?C:cnode(Node)),
+        %% Run again: a new incarnation, fed again.
+        Port2 = Run(),
+        ?assertEqual({lattice_cnode, up, CNode, 2}, next_event()),
+        ?assertMatch({ok, #{count := 1000}}, erpc:call(Node, lattice_ae, flush, [by_hand])),
+        port_close(Port2)
     after
         ?C:stop([P])
     end.
