@@ -138,6 +138,7 @@ enum {
     L_MAX_KEYS,
     L_HANDSHAKE_TIMEOUT_MS,
     L_MAX_OUT_QUEUE,
+    L_CONFIRM_DELAY_MS,
     L_COUNT
 };
 
@@ -161,6 +162,7 @@ static const cn_limit_def cn_limit_defs[L_COUNT] = {
     [L_MAX_KEYS] = {"max_keys", 100000, 1, 100000000},
     [L_HANDSHAKE_TIMEOUT_MS] = {"handshake_timeout_ms", 5000, 10, 600000},
     [L_MAX_OUT_QUEUE] = {"max_out_queue", 64u << 20, 65536, UINT64_C(1) << 40},
+    [L_CONFIRM_DELAY_MS] = {"confirm_delay_ms", 10, 0, 60000},
 };
 
 #define CN_COUNTERS(X)                                                                             \
@@ -242,7 +244,7 @@ typedef struct {
     int failed; /* out of memory on an append */
 } cn_keys;
 
-enum { S_FREE, S_CONNECTING, S_WAIT_TREE, S_WAIT_RESOLVE, S_WAIT_RESULT, S_DONE };
+enum { S_FREE, S_CONNECTING, S_WAIT_TREE, S_WAIT_RESOLVE, S_CONFIRM, S_WAIT_RESULT, S_DONE };
 enum { R_EQUAL, R_DIFFER, R_ERROR };
 
 /* One session. Owned by the session table; everything inside is owned by it. */
@@ -257,7 +259,7 @@ typedef struct {
     size_t store_len;
     unsigned levels;
     unsigned expect_level; /* the level of the next CHILDREN expected; levels: BUCKETS */
-    int64_t start_us, deadline_us;
+    int64_t start_us, deadline_us, confirm_us;
     uint64_t msgs_out, msgs_in, logical_out, logical_in, bytes_out, bytes_in, payload_out,
         payload_in;
     lt_buf asmb; /* fragments of the message being received */
@@ -1308,8 +1310,8 @@ static void cn_put_owner(cn_node *n, lt_buf *b) {
 
 static void cn_put_key(lt_buf *b, const cn_key *k, int with_side) {
     static const uint8_t zero[LT_MERKLE_DIGEST];
-    if (with_side)
-        lt_buf_put_u8(b, k->side == LT_MERKLE_DIFFERS ? 0 : 1);
+    if (with_side) /* 0 differs, 1 only the sender holds it, 2 the sender no longer does */
+        lt_buf_put_u8(b, !k->has_digest ? 2 : k->side == LT_MERKLE_DIFFERS ? 0 : 1);
     lt_buf_put_u8(b, (uint8_t)(k->key_len >> 8));
     lt_buf_put_u8(b, (uint8_t)k->key_len);
     lt_buf_put(b, k->key, k->key_len);
@@ -1417,7 +1419,9 @@ static void cn_on_children(cn_node *n, cn_session *s, cn_store *st, const uint8_
     (void)cn_session_send(n, s, s->state == S_WAIT_RESOLVE ? LT_AE_BUCKETS : LT_AE_CHILDREN, 0);
 }
 
-/* BUCKETS received (this side is X): the candidates, then RESOLVE. */
+static void cn_send_resolve(cn_node *n, cn_session *s, cn_store *st);
+
+/* BUCKETS received (this side is X): the candidates, then (after confirm_delay_ms) RESOLVE. */
 static void cn_on_buckets(cn_node *n, cn_session *s, cn_store *st, const uint8_t *b, size_t len) {
     cn_collect cc = {s, st->tree, n->lim[L_MAX_KEYS], NULL};
     lt_err err = lt_merkle_diff_buckets(st->tree, b, len, cn_collect_bucket_diff, &cc);
@@ -1432,6 +1436,20 @@ static void cn_on_buckets(cn_node *n, cn_session *s, cn_store *st, const uint8_t
     if (s->xkeys.n == 0 && s->n_hashes == 0) {
         cn_session_equal(n, s);
         return;
+    }
+    if (n->lim[L_CONFIRM_DELAY_MS] > 0) { /* the confirm pass waits for writes in flight */
+        s->state = S_CONFIRM;
+        s->confirm_us = cn_now_us() + (int64_t)n->lim[L_CONFIRM_DELAY_MS] * 1000;
+        return;
+    }
+    cn_send_resolve(n, s, st);
+}
+
+/* Sends RESOLVE (this side is X) with its candidates' current digests. */
+static void cn_send_resolve(cn_node *n, cn_session *s, cn_store *st) {
+    for (size_t i = 0; i < s->xkeys.n; i++) {
+        cn_key *k = &s->xkeys.v[i];
+        k->has_digest = (uint8_t)lt_merkle_get(st->tree, k->key, k->key_len, k->digest);
     }
     lt_buf *p = &s->pend;
     p->len = 0;
@@ -1482,7 +1500,10 @@ static void cn_on_resolve(cn_node *n, cn_session *s, cn_store *st, unsigned flag
     while (lt_ae_key_next(&m, 1, &off, &k)) {
         int here = lt_merkle_get(st->tree, k.key, k.key_len, d);
         cn_keyset_add(&listed, k.key, k.key_len);
-        if (here && memcmp(d, k.digest, LT_MERKLE_DIGEST) == 0) {
+        if (k.side == 2 && here) { /* X dropped it meanwhile; we hold it */
+            bitmap[i / 8] |= (uint8_t)(1u << (i % 8));
+            failed |= cn_report_add(n, s, k.key, k.key_len, LT_MERKLE_LOCAL_ONLY);
+        } else if (k.side == 2 || (here && memcmp(d, k.digest, LT_MERKLE_DIGEST) == 0)) {
             n->ctr[C_confirm_dropped]++; /* converged during the session */
         } else {
             bitmap[i / 8] |= (uint8_t)(1u << (i % 8));
@@ -1530,8 +1551,9 @@ static void cn_on_result(cn_node *n, cn_session *s, cn_store *st, const uint8_t 
     cn_copy_owner(s, &m);
     for (size_t i = 0; i < s->xkeys.n; i++) {
         if (m.bitmap[i / 8] & (1u << (i % 8)))
-            failed |=
-                cn_report_add(n, s, s->xkeys.v[i].key, s->xkeys.v[i].key_len, s->xkeys.v[i].side);
+            failed |= cn_report_add(n, s, s->xkeys.v[i].key, s->xkeys.v[i].key_len,
+                                    s->xkeys.v[i].has_digest ? s->xkeys.v[i].side
+                                                             : LT_MERKLE_REMOTE_ONLY);
         else
             n->ctr[C_confirm_dropped]++; /* the peer found it converged */
     }
@@ -1775,6 +1797,18 @@ static int cn_timers(cn_node *n) {
         }
         if (s->rate_waiting && cn_session_pump(n, s) < 0)
             continue;
+        if (s->state == S_CONFIRM && now >= s->confirm_us) {
+            cn_store *st = cn_store_find(n, s->store, s->store_len);
+            if (st == NULL) {
+                cn_session_fail(n, s, "no_store", LT_AE_ABORT_NO_STORE);
+                continue;
+            }
+            cn_send_resolve(n, s, st);
+            if (s->state == S_FREE)
+                continue;
+        }
+        if (s->state == S_CONFIRM && s->confirm_us < next)
+            next = s->confirm_us;
         if (s->deadline_us < next)
             next = s->deadline_us;
         if (s->rate_waiting && n->lim[L_RATE_BYTES] > 0) {

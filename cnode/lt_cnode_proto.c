@@ -257,7 +257,7 @@ static int check_keys(const uint8_t *b, size_t len, size_t *off, uint64_t n, int
     for (uint64_t i = 0; i < n; i++) {
         if (len - p < (size_t)(with_side ? 3 : 2))
             return -1;
-        if (with_side && b[p++] > 1)
+        if (with_side && b[p++] > 2)
             return -1;
         size_t klen = rd16(b + p);
         p += 2;

@@ -136,7 +136,8 @@ int lt_ae_hello_parse(const uint8_t *b, size_t len, unsigned max_levels, lt_ae_h
 
 /* A key as RESOLVE and RESULT carry it. */
 typedef struct {
-    unsigned side; /* RESOLVE: 0 differs, 1 only the sender; RESULT: always 1 */
+    unsigned side; /* RESOLVE: 0 differs, 1 only the sender, 2 the sender no longer holds it;
+                      RESULT: always 1 */
     const uint8_t *key;
     size_t key_len;
     const uint8_t *digest; /* 16 bytes */

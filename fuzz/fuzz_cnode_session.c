@@ -25,7 +25,7 @@ static void walk_keys(const lt_ae_keys_msg *m, int with_side, uint64_t expect, c
     while (lt_ae_key_next(m, with_side, &off, &k)) {
         REQUIRE(k.key_len >= 1 && k.key_len <= LT_BATCH_MAX_KEY);
         REQUIRE(k.key >= m->keys && k.digest + 16 <= end);
-        REQUIRE(k.side <= 1);
+        REQUIRE(k.side <= 2);
         count++;
     }
     REQUIRE(count == expect && off == m->keys_len);

@@ -65,6 +65,10 @@ ae_test_() ->
                 {"limits: timeout, skipped tick, busy, breaker opens, half-opens, closes",
                     fun limits_breaker/1},
                 {"limits: the rate limit makes a session wait", fun limits_rate/1},
+                {"confirm pass: keys that converge during the confirm delay are not reported",
+                    fun confirm_pass/1},
+                {"requests from a node that is not the owner: read-only ones only",
+                    fun not_owner/1},
                 {"a half-sent packet, a stalled handshake, a peer that does not read: "
                  "ping within 10 ms, sessions finish",
                     fun rogue_peers/1}
@@ -706,6 +710,61 @@ limits_rate(Env) ->
         %% Every byte but the burst waited for its tokens (half, for clock slack).
         ?assert(T >= ((BO + BI - 1024) * 1000000 div 100000) div 2)
     end).
+
+confirm_pass(Env) ->
+    with_pair(Env, #{confirm_delay_ms => 1500}, fun(A, B) ->
+        KVs = [{key(I), digest(I)} || I <- lists:seq(1, 2000)],
+        feed(A, KVs),
+        feed(B, KVs),
+        %% In flight: key 1 changed on A, key 2 only on A, key 3 deleted on A; and key 4 changed
+        %% for good. A is X (levels 4): it holds the candidates for 1.5 s before RESOLVE.
+        feed(A, [{key(1), digest(-1)}, {<<"new">>, digest(5)}, {key(3), delete}]),
+        feed(A, [{key(4), digest(-4)}]),
+        {ok, #{counters := #{confirm_dropped := D0}}} = lattice_cnode:stats(A),
+        {ok, Id} = lattice_cnode:sync(A, ?ST, node_name(B)),
+        timer:sleep(300),
+        %% The writes land on B (and "new" is deleted on A again) while A waits.
+        feed(B, [{key(1), digest(-1)}, {<<"new">>, digest(5)}, {key(3), delete}]),
+        feed(A, [{<<"new">>, delete}]),
+        feed(B, [{<<"new">>, delete}]),
+        R = report(Id, initiator),
+        _ = report(Id, responder),
+        ?assertEqual([{key(4), differs}], maps:get(keys, R)),
+        {ok, #{counters := #{confirm_dropped := D1}}} = lattice_cnode:stats(A),
+        {ok, #{counters := #{confirm_dropped := DB}}} = lattice_cnode:stats(B),
+        ?assert(D1 - D0 + DB >= 3)
+    end).
+
+not_owner(#{exe := Exe}) ->
+    Unique = integer_to_list(erlang:unique_integer([positive])),
+    {ok, Peer, _} = peer:start(#{
+        name => list_to_atom("lattice_cnode_owner_" ++ os:getpid() ++ "_" ++ Unique),
+        connection => standard_io,
+        args => ["-pa", filename:dirname(code:which(lattice_cnode))]
+    }),
+    try
+        true = peer:call(Peer, erlang, set_cookie, [erlang:get_cookie()]),
+        {ok, S} = peer:call(Peer, lattice_cnode, start, [#{executable => Exe}]),
+        CNode = peer:call(Peer, lattice_cnode, node_name, [S]),
+        ?assertEqual({ok, pong}, call_cnode(CNode, ping, 5000)),
+        ?assertMatch({ok, {ok, #{counters := _}}}, call_cnode(CNode, stats, 5000)),
+        [
+            ?assertEqual({ok, {error, not_owner}}, call_cnode(CNode, Op, 5000))
+         || Op <- [
+                {open, ?ST, 4},
+                {open, ?ST, 4, self()},
+                {set_limits, #{max_keys => 1}},
+                {update, ?ST, <<1>>},
+                {root, ?ST},
+                {sync, ?ST, node()},
+                {drop, ?ST}
+            ]
+        ],
+        %% The owner itself may.
+        ?assertEqual(ok, peer:call(Peer, lattice_cnode, open, [S, ?ST, 4]))
+    after
+        catch peer:stop(Peer)
+    end.
 
 rogue_peers(#{opts := Opts} = Env) ->
     Rogue = rogue_tool(),
