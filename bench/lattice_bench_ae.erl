@@ -118,17 +118,22 @@ count_extra(Changes) -> length([K || {<<"extra-", _/binary>> = K, _} <- Changes]
 count_deletes(Changes) -> length([K || {K, delete} <- Changes]).
 
 %% In-flight writes: no real difference between A and B (n = 100k, the same leaves), but a
-%% writer changes random keys on A and, LAG_MS later, the same on B (replication in flight),
+%% writer changes random keys on A and, Lag ms later, the same on B (replication in flight),
 %% while sessions A -> B run, one every 10 ms or so. Every key a session reports is spurious: the
 %% replication would have brought it over anyway. The C node confirms candidates in a second
 %% pass at the end of the session (docs/CNODE.md: confirm pass) and drops those that converged;
 %% what is left is what a session of this length catches in flight.
 -define(LOAD_N, 100000).
--define(LAG_MS, 2).
+%% replication lags: under the C node's confirm_delay_ms (10 ms by default), and over it
+-define(LAGS_MS, [2, 30]).
 -define(LOAD_SESSIONS, 100).
 -define(LOAD_PAUSE_MS, 10).
 
 in_flight(CA, CB) ->
+    [in_flight(CA, CB, Lag) || Lag <- ?LAGS_MS],
+    ok.
+
+in_flight(CA, CB, Lag) ->
     Store = <<"bench_in_flight">>,
     Base = [{key(I), digest(I)} || I <- lists:seq(1, ?LOAD_N)],
     {ok, ok} = req(CA, {open, Store, 4}),
@@ -137,7 +142,7 @@ in_flight(CA, CB) ->
     _ = feed(CB, Store, Base, ?LOAD_N),
     Dropped0 = confirm_dropped(CA) + confirm_dropped(CB),
     Self = self(),
-    Writer = spawn_link(fun() -> writer(Self, CA, CB, Store, 0) end),
+    Writer = spawn_link(fun() -> writer(Self, CA, CB, Store, Lag, 0) end),
     timer:sleep(100),
     T0 = erlang:monotonic_time(millisecond),
     Reports = [
@@ -150,7 +155,7 @@ in_flight(CA, CB) ->
     Elapsed = erlang:monotonic_time(millisecond) - T0,
     Writer ! {stop, Self},
     Writes = receive {writes, W} -> W after ?TIMEOUT -> error(writer) end,
-    timer:sleep(50),
+    timer:sleep(Lag + 50),
     Dropped = confirm_dropped(CA) + confirm_dropped(CB) - Dropped0,
     Reported = [length(maps:get(keys, R)) || R <- Reports],
     Times = lists:sort([maps:get(time_us, R) || R <- Reports]),
@@ -158,9 +163,9 @@ in_flight(CA, CB) ->
     {ok, ok} = req(CB, {drop, Store}),
     io:format("~nIn-flight writes (confirm pass): ~b keys, no real difference; ~b writes in ~b ms "
               "(~b/s) on A, each copied to B ~b ms later; ~b sessions A -> B, 10 ms apart "
-              "(median ~s): ~b keys reported in all (~.2f per session, max ~b), every one "
+              "(median ~s): ~b keys reported in all (~.2f per session, max ~b), all of them "
               "spurious; the confirm pass dropped ~b candidates that had converged.~n",
-              [?LOAD_N, Writes, Elapsed, Writes * 1000 div max(1, Elapsed), ?LAG_MS,
+              [?LOAD_N, Writes, Elapsed, Writes * 1000 div max(1, Elapsed), Lag,
                ?LOAD_SESSIONS, fmt_us(lists:nth(?LOAD_SESSIONS div 2 + 1, Times)),
                lists:sum(Reported), lists:sum(Reported) / ?LOAD_SESSIONS, lists:max(Reported),
                Dropped]).
@@ -169,28 +174,28 @@ confirm_dropped(CNode) ->
     {ok, {ok, #{counters := #{confirm_dropped := D}}}} = req(CNode, stats),
     D.
 
-%% One write per millisecond or so: to A now, to B after LAG_MS (a timer in this process).
-writer(Parent, CA, CB, Store, N) ->
+%% One write per millisecond or so: to A now, to B after Lag ms (a timer in this process).
+writer(Parent, CA, CB, Store, Lag, N) ->
     self() ! write,
-    writer_loop(Parent, CA, CB, Store, N).
+    writer_loop(Parent, CA, CB, Store, Lag, N).
 
-writer_loop(Parent, CA, CB, Store, N) ->
+writer_loop(Parent, CA, CB, Store, Lag, N) ->
     receive
         {stop, Parent} ->
             Parent ! {writes, N};
         {lattice_cnode, _Ref, _Reply} ->
-            writer_loop(Parent, CA, CB, Store, N);
+            writer_loop(Parent, CA, CB, Store, Lag, N);
         {to_b, Batch} ->
             erlang:send({any, CB}, {lattice_ae_wire:update(Store, Batch), self(), make_ref()}),
-            writer_loop(Parent, CA, CB, Store, N);
+            writer_loop(Parent, CA, CB, Store, Lag, N);
         write ->
             I = rand:uniform(?LOAD_N),
             Entry = {key(I), digest(N + (1 bsl 40))},
             Batch = lattice_ae_wire:batch_add(lattice_ae_wire:batch_new(), Entry),
             erlang:send({any, CA}, {lattice_ae_wire:update(Store, Batch), self(), make_ref()}),
-            erlang:send_after(?LAG_MS, self(), {to_b, Batch}),
+            erlang:send_after(Lag, self(), {to_b, Batch}),
             erlang:send_after(1, self(), write),
-            writer_loop(Parent, CA, CB, Store, N + 1)
+            writer_loop(Parent, CA, CB, Store, Lag, N + 1)
     end.
 
 yes_no(true) -> "yes";
