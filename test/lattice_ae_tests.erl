@@ -32,7 +32,9 @@ ae_test_() ->
                 {"periodic sync with the configured peers", fun periodic_sync/1},
                 {"a peer without the store, an unreachable peer: sync_failed", fun bad_peers/1},
                 {"batches: a 200k-leaf put goes in batches under the packet cap, none dropped",
-                    fun big_feed/1}
+                    fun big_feed/1},
+                {"batches: by size (batch_bytes) and by time (batch_ms), without a flush",
+                    fun batching/1}
             ]
         ]
     end}.
@@ -195,6 +197,36 @@ big_feed([{_, A}, {_, B} | _]) ->
     {ok, Diffs, _} = sync_wait(S, A, B),
     ?assertEqual(lists:sort([{K, differs} || K <- maps:keys(Changed)]), Diffs),
     close_pair(S, A, OA, B, OB).
+
+batching([{_, A} | _]) ->
+    S = store(),
+    Owner = owner(A),
+    %% 64-byte batches hold two entries of a 9-byte key (1 + 2 * 28 bytes): of 100 entries,
+    %% 49 full batches go at once, with no flush and no timer; the last two wait (for a
+    %% minute, or a flush).
+    ok = call(A, open, [S, #{owner => Owner, batch_bytes => 64, batch_ms => 60000}]),
+    Keys0 = gauge(A, keys),
+    Requests0 = counter(A, msgs_request),
+    ok = call(A, put, [S, [{<<"batch-", I:24>>, digest(I)} || I <- lists:seq(1, 100)]]),
+    ?C:wait_until(size_batches, fun() -> gauge(A, keys) - Keys0 =:= 98 end),
+    ?assert(counter(A, msgs_request) - Requests0 >= 49),
+    ?assertMatch({ok, #{pending := 2}}, call(A, info, [S])),
+    {ok, #{count := 100}} = call(A, flush, [S]),
+    ok = call(A, close, [S]),
+    %% One change, the default batch_bytes, batch_ms 20: sent by the timer, no flush.
+    ok = call(A, open, [S, #{owner => Owner, batch_ms => 20}]),
+    Keys1 = gauge(A, keys),
+    ok = call(A, put, [S, [{<<"alone">>, digest(1)}]]),
+    ?C:wait_until(timed_batch, fun() -> gauge(A, keys) - Keys1 =:= 1 end),
+    close_store(S, A, Owner).
+
+stats(Node) ->
+    {ok, Stats} = call(Node, cnode_stats, []),
+    Stats.
+
+counter(Node, Key) -> maps:get(Key, maps:get(counters, stats(Node))).
+
+gauge(Node, Key) -> maps:get(Key, maps:get(gauges, stats(Node))).
 
 restart_refeeds() ->
     [{_, A}, {_, B}] = Peers = ?C:start(2),
