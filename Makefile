@@ -60,8 +60,15 @@ $(CNODE_BIN): $(CNODE_SRC) $(CNODE_HDR) $(CORE_OBJ) | priv
 	@test -n "$(ERL_EI_LIBDIR)" || { echo "lattice: cannot find erl_interface (ei): is erlang-dev installed?" >&2; exit 1; }
 	$(CC) $(CNODE_CFLAGS) -o $@ $(CNODE_SRC) $(CORE_OBJ) -L$(ERL_EI_LIBDIR) -lei -lpthread
 
-build/core build/nif build/asan build/fuzz priv:
+build/core build/nif build/asan build/fuzz build/tools priv:
 	mkdir -p $@
+
+# Test tools: a misbehaving peer for the C node's tests (test/lattice_cnode_tests.erl).
+ROGUE_BIN := build/tools/lt_rogue_peer
+.PHONY: tools
+tools: $(ROGUE_BIN)
+$(ROGUE_BIN): test/tools/lt_rogue_peer.c | build/tools
+	$(CC) $(CNODE_CFLAGS) -o $@ $< -L$(ERL_EI_LIBDIR) -lei -lpthread
 
 # ---------------------------------------------------------------------------------------------
 # Tests
@@ -83,7 +90,7 @@ build/asan/%: test/c/%.c test/c/lt_test.h $(CORE_SRC) $(CORE_HDR) | build/asan
 c-test: $(C_TESTS)
 	@set -e; for t in $(C_TESTS); do echo "== $$t"; ASAN_OPTIONS=detect_leaks=1 $$t; done
 
-C_FILES := $(wildcard c_src/*.[ch] nif/*.[ch] cnode/*.[ch] test/c/*.[ch] fuzz/*.c)
+C_FILES := $(wildcard c_src/*.[ch] nif/*.[ch] cnode/*.[ch] test/c/*.[ch] test/tools/*.c fuzz/*.c)
 
 .PHONY: format-check
 format-check:
@@ -96,7 +103,7 @@ format:
 	mix format
 
 .PHONY: eunit
-eunit: all
+eunit: all tools
 	scripts/ensure-epmd.sh
 	rebar3 eunit
 

@@ -31,10 +31,14 @@
 
 -export([start_link/0, start_link/1, start/0, start/1, stop/1]).
 -export([node_name/1, os_pid/1, ping/1, ping/2, version/1, version/2, request/3]).
+-export([stats/1, set_limits/2]).
+-export([open/3, drop/2, clear/2, update/3, root/2, get/3, children/4, buckets/3, sync/3]).
+-export([encode_batch/1, decode_report/1]).
 -export([executable/0]).
 -export([init/1, handle_call/3, handle_cast/2, handle_info/2, terminate/2]).
 
 -export_type([option/0, options/0, start_error/0]).
+-export_type([store/0, key/0, digest/0, batch_entry/0, limits/0, report/0, side/0]).
 
 -define(READY_TIMEOUT, 10000).
 -define(REQUEST_TIMEOUT, 5000).
@@ -49,13 +53,44 @@
     {name, server_name()}
     | {cnode_name, node() | string()}
     | {ready_timeout, timeout()}
-    | {executable, file:filename()}.
+    | {executable, file:filename()}
+    | {limits, limits()}.
 -type options() :: #{
     name => server_name(),
     cnode_name => node() | string(),
     ready_timeout => timeout(),
-    executable => file:filename()
+    executable => file:filename(),
+    limits => limits()
 } | [option()].
+%% A store: a named keyspace, one Merkle tree in the C node (1..255 bytes).
+-type store() :: binary().
+%% A key: 1..4096 bytes.
+-type key() :: binary().
+%% A value's 128-bit digest.
+-type digest() :: <<_:128>>.
+-type batch_entry() :: {put, key(), digest()} | {delete, key()}.
+%% Limits by name (docs/CNODE.md section 5), non-negative integers.
+-type limits() :: #{atom() => non_neg_integer()}.
+-type side() :: differs | local_only | remote_only.
+%% A session's outcome, as the C node sends it to the store's owner process in
+%% `{lattice_cnode, session, Store, Report}' (docs/CNODE.md, Notifications).
+-type report() :: #{
+    id := non_neg_integer(),
+    peer := node(),
+    peer_owner := node() | undefined,
+    role := initiator | responder,
+    result := equal | differ | {error, atom()},
+    keys := [{key(), side()}],
+    truncated := boolean(),
+    round_trips := non_neg_integer(),
+    msgs_out := non_neg_integer(),
+    msgs_in := non_neg_integer(),
+    bytes_out := non_neg_integer(),
+    bytes_in := non_neg_integer(),
+    payload_out := non_neg_integer(),
+    payload_in := non_neg_integer(),
+    time_us := non_neg_integer()
+}.
 -type start_error() ::
     not_distributed
     | {cnode_not_built, file:filename()}
@@ -69,7 +104,8 @@
     name :: {local, atom()} | {global, term()} | {via, module(), term()} | undefined,
     cnode :: node(),
     ready_timeout :: timeout(),
-    executable :: file:filename()
+    executable :: file:filename(),
+    limits = #{} :: limits()
 }).
 
 -record(state, {
@@ -187,6 +223,111 @@ request_helper(Caller, Tag, CNode, Op, Timeout) ->
     Caller ! {Tag, Result},
     ok.
 
+%%--------------------------------------------------------------------------------------------
+%% The owner protocol (docs/CNODE.md). Each function sends one request and returns the C node's
+%% reply, or `{error, timeout}' after 5 s (a C node that is busy with a huge batch, or gone).
+
+%% @doc The C node's limits, counters and gauges (docs/CNODE.md section 6).
+-spec stats(gen_server:server_ref()) -> {ok, map()} | {error, term()}.
+stats(Server) ->
+    call(Server, stats).
+
+%% @doc Changes limits at run time; all are checked before any is applied.
+-spec set_limits(gen_server:server_ref(), limits()) -> ok | {error, term()}.
+set_limits(Server, Limits) when is_map(Limits) ->
+    call(Server, {set_limits, Limits}).
+
+%% @doc Opens (or re-opens) a store with a tree of `Levels' levels (1..6: 16^Levels leaf
+%% buckets). The calling process becomes the store's owner process: session reports for the
+%% store come to it as `{lattice_cnode, session, Store, Report}'.
+-spec open(gen_server:server_ref(), store(), 1..6) -> ok | {error, term()}.
+open(Server, Store, Levels) when is_binary(Store), is_integer(Levels) ->
+    call(Server, {open, Store, Levels, self()}).
+
+%% @doc Drops a store and its tree.
+-spec drop(gen_server:server_ref(), store()) -> ok | {error, term()}.
+drop(Server, Store) when is_binary(Store) ->
+    call(Server, {drop, Store}).
+
+%% @doc Empties a store's tree, keeping its levels.
+-spec clear(gen_server:server_ref(), store()) -> ok | {error, term()}.
+clear(Server, Store) when is_binary(Store) ->
+    call(Server, {clear, Store}).
+
+%% @doc Applies a batch of leaf updates, a list or a binary made by `encode_batch/1'. A batch
+%% is checked whole before any entry is applied: `{error, {bad_batch, Offset}}' applies none.
+-spec update(gen_server:server_ref(), store(), [batch_entry()] | binary()) ->
+    {ok, non_neg_integer()} | {error, term()}.
+update(Server, Store, Entries) when is_list(Entries) ->
+    update(Server, Store, encode_batch(Entries));
+update(Server, Store, Batch) when is_binary(Store), is_binary(Batch) ->
+    call(Server, {update, Store, Batch}).
+
+%% @doc The root of a store's tree: its 128-bit sum and its key count.
+-spec root(gen_server:server_ref(), store()) ->
+    {ok, <<_:128>>, non_neg_integer()} | {error, term()}.
+root(Server, Store) when is_binary(Store) ->
+    call(Server, {root, Store}).
+
+%% @doc A key's digest in a store's tree.
+-spec get(gen_server:server_ref(), store(), key()) -> {ok, digest()} | {error, term()}.
+get(Server, Store, Key) when is_binary(Store), is_binary(Key) ->
+    call(Server, {get, Store, Key}).
+
+%% @doc The children encoding (docs/MERKLE.md) of the nodes `Parents' (ascending) of `Level'.
+-spec children(gen_server:server_ref(), store(), non_neg_integer(), [non_neg_integer()]) ->
+    {ok, binary()} | {error, term()}.
+children(Server, Store, Level, Parents) when is_binary(Store), is_list(Parents) ->
+    call(Server, {children, Store, Level, << <<P:64>> || P <- Parents >>}).
+
+%% @doc The bucket encoding (docs/MERKLE.md) of the buckets `Buckets' (ascending).
+-spec buckets(gen_server:server_ref(), store(), [non_neg_integer()]) ->
+    {ok, binary()} | {error, term()}.
+buckets(Server, Store, Buckets) when is_binary(Store), is_list(Buckets) ->
+    call(Server, {buckets, Store, << <<B:64>> || B <- Buckets >>}).
+
+%% @doc Starts an anti-entropy session for `Store' with the peer C node `Peer'. Returns at
+%% once with the session's id; its report comes to the store's owner process later. Refused
+%% with `{error, skipped}' while a session for this store with this peer still runs,
+%% `{error, busy}' at `max_sessions', `{error, circuit_open}' while the peer's breaker is open.
+-spec sync(gen_server:server_ref(), store(), node()) ->
+    {ok, non_neg_integer()} | {error, term()}.
+sync(Server, Store, Peer) when is_binary(Store), is_atom(Peer) ->
+    call(Server, {sync, Store, Peer}).
+
+%% @doc The binary leaf batch of `update/3' (docs/CNODE.md): version 1, then per entry
+%% `<<1, KeyLen:16, Key, Digest:16/binary>>' (put) or `<<2, KeyLen:16, Key>>' (delete).
+-spec encode_batch([batch_entry()]) -> binary().
+encode_batch(Entries) ->
+    iolist_to_binary([1 | [batch_entry(E) || E <- Entries]]).
+
+-spec batch_entry(batch_entry()) -> iodata().
+batch_entry({put, Key, <<_:128>> = Digest}) when
+    is_binary(Key), byte_size(Key) >= 1, byte_size(Key) =< 4096
+->
+    [<<1, (byte_size(Key)):16>>, Key, Digest];
+batch_entry({delete, Key}) when is_binary(Key), byte_size(Key) >= 1, byte_size(Key) =< 4096 ->
+    [<<2, (byte_size(Key)):16>>, Key];
+batch_entry(Other) ->
+    erlang:error(badarg, [Other]).
+
+%% @doc Checks a session notification's report map and returns it, or `error' for anything that
+%% is not one.
+-spec decode_report(term()) -> {ok, report()} | error.
+decode_report(#{id := _, peer := _, role := _, result := _, keys := Keys} = Report) when
+    is_list(Keys)
+->
+    {ok, Report};
+decode_report(_) ->
+    error.
+
+-spec call(gen_server:server_ref(), term()) -> term().
+call(Server, Op) ->
+    case request(Server, Op, ?REQUEST_TIMEOUT) of
+        {ok, Reply} -> Reply;
+        {error, _} = Error -> Error
+    end.
+
 %% @doc Where the C node binary is expected: `lattice_cnode' in `code:priv_dir(lattice)', or,
 %% when the application is not in the code path under its name, in the `priv' directory
 %% beside this module's `ebin'.
@@ -216,7 +357,7 @@ config(Opts) when is_list(Opts) ->
         error:badarg -> {error, {bad_option, Opts}}
     end;
 config(Opts) when is_map(Opts) ->
-    Known = [name, cnode_name, ready_timeout, executable],
+    Known = [name, cnode_name, ready_timeout, executable, limits],
     case [K || K <- maps:keys(Opts), not lists:member(K, Known)] of
         [] -> config_checked(Opts);
         [Bad | _] -> {error, {bad_option, Bad}}
@@ -233,11 +374,20 @@ config_checked(Opts) ->
             {ok, Path} -> Path;
             error -> executable()
         end,
+    Limits = maps:get(limits, Opts, #{}),
+    ValidLimits =
+        is_map(Limits) andalso
+            lists:all(
+                fun({K, V}) -> is_atom(K) andalso is_integer(V) andalso V >= 0 end,
+                maps:to_list(Limits)
+            ),
     case is_alive() of
         false ->
             {error, not_distributed};
         true when not ValidTimeout ->
             {error, {bad_option, {ready_timeout, Timeout}}};
+        true when not ValidLimits ->
+            {error, {bad_option, {limits, Limits}}};
         true ->
             case {is_executable(Exe), server_name(maps:get(name, Opts, undefined)),
                   cnode_name(maps:get(cnode_name, Opts, undefined))} of
@@ -245,7 +395,11 @@ config_checked(Opts) ->
                     {error, {cnode_not_built, Exe}};
                 {true, {ok, Name}, {ok, CNode}} ->
                     {ok, #config{
-                        name = Name, cnode = CNode, ready_timeout = Timeout, executable = Exe
+                        name = Name,
+                        cnode = CNode,
+                        ready_timeout = Timeout,
+                        executable = Exe,
+                        limits = Limits
                     }};
                 {true, {error, _} = Error, _} ->
                     Error;
@@ -291,12 +445,17 @@ cnode_name(Name) ->
 
 %% @private
 -spec init(#config{}) -> {ok, #state{}} | {stop, start_error()}.
-init(#config{cnode = CNode, executable = Exe, ready_timeout = Timeout}) ->
+init(#config{cnode = CNode, executable = Exe, ready_timeout = Timeout, limits = Limits}) ->
     process_flag(trap_exit, true),
-    Args = ["--name", atom_to_list(CNode), "--owner", atom_to_list(node())],
+    LimitArgs = lists:append([
+        ["--limit", atom_to_list(K) ++ "=" ++ integer_to_list(V)]
+     || {K, V} <- lists:sort(maps:to_list(Limits))
+    ]),
+    Args = ["--name", atom_to_list(CNode), "--owner", atom_to_list(node()) | LimitArgs],
     Env = [
         {"LATTICE_COOKIE", atom_to_list(erlang:get_cookie())},
-        {"LATTICE_COOKIE_FILE", false}
+        {"LATTICE_COOKIE_FILE", false},
+        {"LATTICE_CNODE_LIMITS", false}
     ],
     PortOpts = [
         {args, Args},

@@ -1,6 +1,13 @@
 %% @private
-%% The root supervisor. The replicated store and the supervised C node go under it as they
-%% arrive; for now lattice is a library of functions and the supervisor has no children.
+%% The root supervisor. Children, one_for_one:
+%% <ul>
+%% <li>`lattice_cnode_keeper', which runs this node's C node (restarted with back-off by the
+%%     keeper itself, see its module doc) while the node is distributed; absent when the
+%%     application environment has `{cnode, false}'.</li>
+%% <li>`lattice_ae', the owners' interface to anti-entropy (stores, leaves, sessions); it
+%%     follows the keeper's events and feeds a restarted C node again.</li>
+%% </ul>
+%% The replicated store goes under it when it arrives.
 -module(lattice_sup).
 -behaviour(supervisor).
 
@@ -10,4 +17,9 @@ start_link() ->
     supervisor:start_link({local, ?MODULE}, ?MODULE, []).
 
 init([]) ->
-    {ok, {#{strategy => one_for_one, intensity => 5, period => 10}, []}}.
+    Keeper =
+        case lattice_cnode_keeper:enabled() of
+            true -> [lattice_cnode_keeper:child_spec()];
+            false -> []
+        end,
+    {ok, {#{strategy => one_for_one, intensity => 5, period => 10}, Keeper ++ [lattice_ae:child_spec()]}}.

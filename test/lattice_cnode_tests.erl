@@ -41,6 +41,41 @@ cnode_test_() ->
         ]
     end}.
 
+%% The owner protocol and anti-entropy sessions between two C nodes started from this VM.
+ae_test_() ->
+    {setup, fun setup/0, fun cleanup/1, fun(Env) ->
+        [
+            {timeout, 120, {Title, fun() -> Test(Env) end}}
+         || {Title, Test} <- [
+                {"stores: open, update, root, get, children, buckets, clear, drop, errors",
+                    fun store_requests/1},
+                {"sessions: equal trees cost one round trip under 100 bytes", fun equal_trees/1},
+                {"sessions: 0, 1, one-sided, many and all keys differing: exactly those keys",
+                    fun exact_differences/1},
+                {"sessions: random divergence, both sides told the same keys",
+                    fun random_divergence/1},
+                {"sessions: traffic grows with the differences, not the keys",
+                    fun traffic_grows_with_d/1},
+                {"sync errors: no store, bad peer, peer without the store, other levels",
+                    fun sync_errors/1},
+                {"garbage and oversized session messages are counted; sessions go on",
+                    fun session_garbage/1},
+                {"limits: set_limits checks, max_keys truncates, session_bytes trips",
+                    fun limits_basic/1},
+                {"limits: timeout, skipped tick, busy, breaker opens, half-opens, closes",
+                    fun limits_breaker/1},
+                {"limits: the rate limit makes a session wait", fun limits_rate/1},
+                {"confirm pass: keys that converge during the confirm delay are not reported",
+                    fun confirm_pass/1},
+                {"requests from a node that is not the owner: read-only ones only",
+                    fun not_owner/1},
+                {"a half-sent packet, a stalled handshake, a peer that does not read: "
+                 "ping within 10 ms, sessions finish",
+                    fun rogue_peers/1}
+            ]
+        ]
+    end}.
+
 setup() ->
     Started =
         case is_alive() of
@@ -89,7 +124,7 @@ start_ping_version_stop(#{opts := Opts}) ->
     ),
     ?assert(os_alive(OsPid)),
     ?assertEqual(pong, lattice_cnode:ping(S)),
-    ?assertEqual({ok, <<"0.1.0">>, 1}, lattice_cnode:version(S)),
+    ?assertEqual({ok, <<"0.1.0">>, 2}, lattice_cnode:version(S)),
     ?assert(lists:member(CNode, nodes(hidden))),
     ?assertEqual(pong, net_adm:ping(CNode)),
     ?assertEqual(ok, lattice_cnode:stop(S)),
@@ -163,7 +198,7 @@ garbage(#{opts := Opts}) ->
             ]
         ],
         ?assertEqual(pong, lattice_cnode:ping(S)),
-        ?assertEqual({ok, <<"0.1.0">>, 1}, lattice_cnode:version(S)),
+        ?assertEqual({ok, <<"0.1.0">>, 2}, lattice_cnode:version(S)),
         ?assertEqual(OsPid, lattice_cnode:os_pid(S)),
         ?assert(os_alive(OsPid)),
         %% None of the malformed messages drew a reply.
@@ -332,7 +367,7 @@ command_line(#{exe := Exe}) ->
     ?assertMatch({2, _}, run(Exe, ["--name", X, "--owner", "no@at@all"], WithCookie)),
     ?assertMatch({2, _}, run(Exe, ["--name", X, "--owner", Owner, "--bogus"], WithCookie)),
     ?assertMatch({2, _}, run(Exe, ["--name", X, "--name", X, "--owner", Owner], WithCookie)),
-    ?assertMatch({0, [<<"lattice_cnode 0.1.0 protocol 1">>]}, run(Exe, ["--version"], NoCookie)),
+    ?assertMatch({0, [<<"lattice_cnode 0.1.0 protocol 2">>]}, run(Exe, ["--version"], NoCookie)),
     {2, NoCookieOut} = run(Exe, ["--name", X, "--owner", Owner], NoCookie),
     ?assertMatch([_ | _], [L || L <- NoCookieOut, binary:match(L, <<"no cookie">>) =/= nomatch]),
 
@@ -375,6 +410,577 @@ command_line(#{exe := Exe}) ->
         Exe, ["--name", BadName, "--owner", Owner], [{"LATTICE_COOKIE", "not-the-cookie"}]
     ),
     ?assertMatch([_ | _], [L || L <- WrongOut, binary:match(L, <<"cannot connect">>) =/= nomatch]).
+
+%%--------------------------------------------------------------------------------------------
+%% The owner protocol and sessions
+
+-define(ST, <<"store">>).
+
+store_requests(#{opts := Opts}) ->
+    {ok, C} = lattice_cnode:start(Opts),
+    try
+        ?assertEqual({error, bad_levels}, lattice_cnode:open(C, ?ST, 0)),
+        ?assertEqual({error, bad_levels}, lattice_cnode:open(C, ?ST, 7)),
+        ?assertEqual({error, badarg}, call(C, {open, <<>>, 4})),
+        ?assertEqual(ok, lattice_cnode:open(C, ?ST, 4)),
+        ?assertEqual(ok, lattice_cnode:open(C, ?ST, 4)),
+        ?assertEqual({error, levels_mismatch}, lattice_cnode:open(C, ?ST, 3)),
+        {ok, <<0:128>>, 0} = lattice_cnode:root(C, ?ST),
+        Entries = [{put, <<"k", I>>, digest(I)} || I <- lists:seq(1, 3)],
+        ?assertEqual({ok, 3}, lattice_cnode:update(C, ?ST, Entries)),
+        {ok, Root3, 3} = lattice_cnode:root(C, ?ST),
+        ?assertNotEqual(<<0:128>>, Root3),
+        ?assertEqual({ok, digest(2)}, lattice_cnode:get(C, ?ST, <<"k", 2>>)),
+        ?assertEqual({error, not_found}, lattice_cnode:get(C, ?ST, <<"nope">>)),
+        %% A bad batch is refused whole, with the offset of the first bad entry.
+        Good = lattice_cnode:encode_batch([{put, <<"new">>, digest(9)}]),
+        ?assertEqual({error, {bad_batch, 0}}, lattice_cnode:update(C, ?ST, <<9>>)),
+        ?assertEqual(
+            {error, {bad_batch, byte_size(Good)}},
+            lattice_cnode:update(C, ?ST, <<Good/binary, 1, 0, 2, "k">>)
+        ),
+        ?assertEqual(
+            {error, {bad_batch, byte_size(Good)}},
+            lattice_cnode:update(C, ?ST, <<Good/binary, 3, 0, 1, "k">>)
+        ),
+        ?assertEqual(
+            {error, {bad_batch, byte_size(Good)}},
+            lattice_cnode:update(C, ?ST, <<Good/binary, 2, 0, 0>>)
+        ),
+        ?assertEqual({error, badarg}, call(C, {update, ?ST, not_a_binary})),
+        ?assertMatch({ok, _, 3}, lattice_cnode:root(C, ?ST)),
+        ?assertError(badarg, lattice_cnode:encode_batch([{put, <<>>, digest(1)}])),
+        %% Deleting, also a key that is not there; putting the same digest twice.
+        ?assertEqual(
+            {ok, 3},
+            lattice_cnode:update(C, ?ST, [{delete, <<"k", 1>>}, {delete, <<"zz">>}, hd(Entries)])
+        ),
+        ?assertEqual({ok, Root3, 3}, lattice_cnode:root(C, ?ST)),
+        {ok, Kids} = lattice_cnode:children(C, ?ST, 0, [0]),
+        %% version, kind, levels, level, count, delta, 16 hashes of 8 bytes
+        ?assertEqual(6 + 128, byte_size(Kids)),
+        ?assertMatch({ok, <<_/binary>>}, lattice_cnode:buckets(C, ?ST, [0, 5, 65535])),
+        ?assertEqual({error, bad_index}, lattice_cnode:children(C, ?ST, 1, [3, 2])),
+        ?assertEqual({error, too_big}, lattice_cnode:children(C, ?ST, 1, [16])),
+        ?assertEqual({error, bad_level}, lattice_cnode:children(C, ?ST, 4, [0])),
+        ?assertEqual({error, too_big}, lattice_cnode:buckets(C, ?ST, [65536])),
+        ?assertEqual({error, bad_index}, call(C, {buckets, ?ST, <<1, 2, 3>>})),
+        [
+            ?assertEqual({error, no_store}, R)
+         || R <- [
+                lattice_cnode:root(C, <<"other">>),
+                lattice_cnode:drop(C, <<"other">>),
+                lattice_cnode:clear(C, <<"other">>),
+                lattice_cnode:update(C, <<"other">>, []),
+                lattice_cnode:get(C, <<"other">>, <<"k">>),
+                lattice_cnode:sync(C, <<"other">>, node())
+            ]
+        ],
+        ?assertEqual(ok, lattice_cnode:clear(C, ?ST)),
+        ?assertEqual({ok, <<0:128>>, 0}, lattice_cnode:root(C, ?ST)),
+        ?assertEqual(ok, lattice_cnode:drop(C, ?ST)),
+        ?assertEqual({error, no_store}, lattice_cnode:root(C, ?ST)),
+        {ok, #{gauges := #{stores := 0}, counters := #{msgs_request := Reqs}}} =
+            lattice_cnode:stats(C),
+        ?assert(Reqs > 20)
+    after
+        lattice_cnode:stop(C)
+    end.
+
+equal_trees(Env) ->
+    with_pair(Env, #{}, fun(A, B) ->
+        %% Two empty trees, then two equal trees of 5000 keys.
+        R0 = session(A, B),
+        KVs = [{key(I), digest(I)} || I <- lists:seq(1, 5000)],
+        feed(A, KVs),
+        feed(B, KVs),
+        R1 = session(A, B),
+        [
+            begin
+                ?assertMatch(#{result := equal, keys := [], round_trips := 1}, R),
+                #{payload_out := PO, payload_in := PI, msgs_out := 1, msgs_in := 1} = R,
+                ?assert(PO + PI < 100),
+                ?assertEqual(lattice_cnode:node_name(B), maps:get(peer, R))
+            end
+         || R <- [R0, R1]
+        ]
+    end).
+
+exact_differences(Env) ->
+    with_pair(Env, #{}, fun(A, B) ->
+        Base = [{key(I), digest(I)} || I <- lists:seq(1, 3000)],
+        feed(A, Base),
+        feed(B, Base),
+        %% One digest differs.
+        feed(A, [{key(7), digest(-7)}]),
+        check_session(A, B, [{key(7), differs}]),
+        %% One key only here, one only there.
+        feed(B, [{key(7), digest(-7)}]),
+        feed(A, [{<<"only-a">>, digest(1)}]),
+        feed(B, [{<<"only-b">>, digest(2)}]),
+        check_session(A, B, [{<<"only-a">>, local_only}, {<<"only-b">>, remote_only}]),
+        %% The peer empty: every key is ours alone; and the other way round.
+        ok = lattice_cnode:clear(B, ?ST),
+        check_session(A, B, [{K, local_only} || {K, _} <- [{<<"only-a">>, x} | Base]]),
+        check_session(B, A, [{K, remote_only} || {K, _} <- [{<<"only-a">>, x} | Base]]),
+        %% Every key differing.
+        feed(B, [{K, digest(-1)} || {K, _} <- [{<<"only-a">>, x} | Base]]),
+        check_session(A, B, [{K, differs} || {K, _} <- [{<<"only-a">>, x} | Base]])
+    end).
+
+random_divergence(Env) ->
+    with_pair(Env, #{}, fun(A, B) ->
+        rand:seed(exsss, {11, 22, 33}),
+        N = 20000,
+        Base = maps:from_list([{key(I), digest(I)} || I <- lists:seq(1, N)]),
+        feed(A, maps:to_list(Base)),
+        feed(B, maps:to_list(Base)),
+        lists:foldl(
+            fun(Round, {MA, MB}) ->
+                {MA2, MB2} = diverge(MA, MB, 5 + Round * 40),
+                sync_to(A, MA, MA2),
+                sync_to(B, MB, MB2),
+                check_session(A, B, expected(MA2, MB2)),
+                {MA2, MB2}
+            end,
+            {Base, Base},
+            lists:seq(0, 4)
+        )
+    end).
+
+traffic_grows_with_d(Env) ->
+    Bytes = fun(N, D) ->
+        with_pair(Env, #{}, fun(A, B) ->
+            KVs = [{key(I), digest(I)} || I <- lists:seq(1, N)],
+            feed(A, KVs),
+            feed(B, KVs),
+            feed(A, [{key(I), digest(-I)} || I <- lists:seq(1, D)]),
+            #{payload_out := PO, payload_in := PI, keys := Keys} = session(A, B),
+            ?assertEqual(D, length(Keys)),
+            PO + PI
+        end)
+    end,
+    Small = Bytes(2000, 20),
+    Large = Bytes(40000, 20),
+    More = Bytes(2000, 200),
+    ?assert(Large < 2 * Small),
+    ?assert(More > 3 * Small).
+
+sync_errors(Env) ->
+    with_pair(Env, #{}, fun(A, B) ->
+        ?assertEqual({error, no_store}, lattice_cnode:sync(A, <<"nope">>, node_name(B))),
+        ?assertEqual({error, bad_peer}, lattice_cnode:sync(A, ?ST, node_name(A))),
+        ?assertEqual({error, bad_peer}, lattice_cnode:sync(A, ?ST, nohost)),
+        ?assertEqual({error, bad_peer}, call(A, {sync, ?ST, "string"})),
+        ok = lattice_cnode:open(A, <<"mine">>, 4),
+        ?assertMatch(#{result := {error, no_store}}, session(A, B, <<"mine">>)),
+        ok = lattice_cnode:open(A, <<"l3">>, 3),
+        ok = lattice_cnode:open(B, <<"l3">>, 2),
+        ?assertMatch(#{result := {error, levels_mismatch}}, session(A, B, <<"l3">>))
+    end).
+
+session_garbage(Env) ->
+    with_pair(Env, #{}, fun(A, B) ->
+        feed(A, [{key(I), digest(I)} || I <- lists:seq(1, 100)]),
+        CA = node_name(A),
+        {ok, #{counters := #{malformed := M0, oversized := O0}}} = lattice_cnode:stats(A),
+        Hello = <<4, 0:64, 1, 5, "store">>,
+        Garbage = [
+            not_a_binary,
+            {1, 2},
+            <<>>,
+            <<1>>,
+            <<2, 1, 0, 0, 0, 0, 1>>,
+            <<1, 99, 0, 0, 0, 0, 1>>,
+            <<1, 1, 128, 0, 0, 0, 1, Hello/binary>>,
+            <<1, 1, 2, 0, 0, 0, 1>>,
+            <<1, 1, 2, 0, 0, 0, 1, Hello/binary, 0>>,
+            <<1, 1, 2, 0, 0, 0, 1, 9, 0:64, 1, 5, "store">>,
+            <<1, 3, 0, 0, 0, 0, 77, 1, 2, 3>>,
+            <<1, 5, 0, 0, 0, 0, 78>>,
+            crypto:strong_rand_bytes(5000),
+            binary:copy(<<1>>, 2 * ?MIB)
+        ],
+        [erlang:send({lattice_ae, CA}, G) || G <- Garbage],
+        ?assertEqual(pong, lattice_cnode:ping(A)),
+        {ok, #{counters := #{malformed := M1, oversized := O1}}} = lattice_cnode:stats(A),
+        ?assert(M1 - M0 >= length(Garbage) - 2),
+        ?assertEqual(O0 + 1, O1),
+        %% A real session still runs.
+        ?assertMatch(#{result := differ}, session(B, A))
+    end).
+
+limits_basic(#{opts := Opts} = Env) ->
+    ?assertMatch(
+        {error, {bad_option, {limits, _}}}, lattice_cnode:start(Opts#{limits => #{a => -1}})
+    ),
+    with_pair(Env, #{max_keys => 5}, fun(A, B) ->
+        {ok, #{limits := L}} = lattice_cnode:stats(A),
+        ?assertMatch(#{max_keys := 5, max_sessions := 16, rate_bytes := 0}, L),
+        ?assertEqual({error, {bad_limit, bogus}}, lattice_cnode:set_limits(A, #{bogus => 1})),
+        ?assertEqual(
+            {error, {bad_limit, max_sessions}}, lattice_cnode:set_limits(A, #{max_sessions => 0})
+        ),
+        ?assertEqual(
+            {error, {bad_limit, max_keys}},
+            lattice_cnode:set_limits(A, #{max_keys => -1, max_sessions => 2})
+        ),
+        ?assertEqual(
+            {error, {bad_limit, max_packet}},
+            lattice_cnode:set_limits(A, #{max_packet => 2 * ?MIB})
+        ),
+        {ok, #{limits := #{max_sessions := 16}}} = lattice_cnode:stats(A),
+        KVs = [{key(I), digest(I)} || I <- lists:seq(1, 1000)],
+        feed(A, KVs),
+        feed(B, KVs),
+        feed(A, [{key(I), digest(-I)} || I <- lists:seq(1, 12)]),
+        %% max_keys: only the first 5 listed.
+        #{keys := Keys, truncated := true, result := differ} = session(A, B),
+        ?assertEqual(5, length(Keys)),
+        %% session_bytes: the session gives up, then works again once raised.
+        ok = lattice_cnode:set_limits(A, #{session_bytes => 1024, max_keys => 100}),
+        ?assertMatch(#{result := {error, session_bytes}}, session(A, B)),
+        {ok, #{counters := #{session_bytes_exceeded := E}}} = lattice_cnode:stats(A),
+        ?assert(E >= 1),
+        ok = lattice_cnode:set_limits(A, #{session_bytes => 1 bsl 26}),
+        #{keys := Keys12, truncated := false} = session(A, B),
+        ?assertEqual(12, length(Keys12))
+    end).
+
+limits_breaker(Env) ->
+    with_pair(Env, #{}, fun(A, B) ->
+        feed(A, [{key(1), digest(1)}]),
+        feed(B, [{key(1), digest(2)}]),
+        ok = lattice_cnode:open(A, <<"s2">>, 4),
+        ok = lattice_cnode:open(B, <<"s2">>, 4),
+        ok = lattice_cnode:set_limits(A, #{
+            session_timeout_ms => 300, breaker_failures => 2, breaker_reset_ms => 400
+        }),
+        CB = node_name(B),
+        ?assertMatch(#{result := differ}, session(A, B)),
+        BPid = lattice_cnode:os_pid(B),
+        _ = os:cmd("kill -STOP " ++ integer_to_list(BPid)),
+        try
+            %% A stopped peer: the session times out; meanwhile a tick is skipped, and with
+            %% max_sessions 1 another store's session is refused.
+            ok = lattice_cnode:set_limits(A, #{max_sessions => 1}),
+            {ok, Id1} = lattice_cnode:sync(A, ?ST, CB),
+            ?assertEqual({error, skipped}, lattice_cnode:sync(A, ?ST, CB)),
+            ?assertEqual({error, busy}, lattice_cnode:sync(A, <<"s2">>, CB)),
+            ?assertMatch(#{result := {error, timeout}}, report(Id1, initiator)),
+            ok = lattice_cnode:set_limits(A, #{max_sessions => 16}),
+            {ok, Id2} = lattice_cnode:sync(A, ?ST, CB),
+            ?assertMatch(#{result := {error, timeout}}, report(Id2, initiator)),
+            %% Two failures: the breaker is open.
+            ?assertEqual({error, circuit_open}, lattice_cnode:sync(A, ?ST, CB)),
+            {ok, #{breakers := [#{peer := CB, state := open}], counters := C1}} =
+                lattice_cnode:stats(A),
+            ?assertMatch(
+                #{session_timeouts := 2, ticks_skipped := 1, breaker_refused := 1, breaker_trips := 1},
+                C1
+            ),
+            %% Half-open after the reset: one trial, which fails, and it opens again.
+            timer:sleep(450),
+            {ok, Id3} = lattice_cnode:sync(A, ?ST, CB),
+            ?assertEqual({error, circuit_open}, lattice_cnode:sync(A, <<"s2">>, CB)),
+            ?assertMatch(#{result := {error, timeout}}, report(Id3, initiator)),
+            ?assertEqual({error, circuit_open}, lattice_cnode:sync(A, ?ST, CB))
+        after
+            _ = os:cmd("kill -CONT " ++ integer_to_list(BPid))
+        end,
+        flush_reports(),
+        %% The peer is back: after the reset a trial succeeds and the breaker closes.
+        timer:sleep(450),
+        ?assertMatch(#{result := differ}, session(A, B)),
+        {ok, #{breakers := []}} = lattice_cnode:stats(A),
+        ?assertMatch(#{result := equal}, session(A, B, <<"s2">>))
+    end).
+
+limits_rate(Env) ->
+    with_pair(Env, #{}, fun(A, B) ->
+        KVs = [{key(I), digest(I)} || I <- lists:seq(1, 4000)],
+        feed(A, KVs),
+        feed(B, KVs),
+        feed(A, [{key(I), digest(-I)} || I <- lists:seq(1, 300)]),
+        ok = lattice_cnode:set_limits(A, #{rate_bytes => 100000, rate_burst => 1024}),
+        #{bytes_out := BO, bytes_in := BI, time_us := T, keys := Keys} = session(A, B),
+        ?assertEqual(300, length(Keys)),
+        {ok, #{counters := #{rate_waits := W}}} = lattice_cnode:stats(A),
+        ?assert(W > 0),
+        %% Every byte but the burst waited for its tokens (half, for clock slack).
+        ?assert(T >= ((BO + BI - 1024) * 1000000 div 100000) div 2)
+    end).
+
+confirm_pass(Env) ->
+    with_pair(Env, #{confirm_delay_ms => 1500}, fun(A, B) ->
+        KVs = [{key(I), digest(I)} || I <- lists:seq(1, 2000)],
+        feed(A, KVs),
+        feed(B, KVs),
+        %% In flight: key 1 changed on A, key 2 only on A, key 3 deleted on A; and key 4 changed
+        %% for good. A is X (levels 4): it holds the candidates for 1.5 s before RESOLVE.
+        feed(A, [{key(1), digest(-1)}, {<<"new">>, digest(5)}, {key(3), delete}]),
+        feed(A, [{key(4), digest(-4)}]),
+        {ok, #{counters := #{confirm_dropped := D0}}} = lattice_cnode:stats(A),
+        {ok, Id} = lattice_cnode:sync(A, ?ST, node_name(B)),
+        timer:sleep(300),
+        %% The writes land on B (and "new" is deleted on A again) while A waits.
+        feed(B, [{key(1), digest(-1)}, {<<"new">>, digest(5)}, {key(3), delete}]),
+        feed(A, [{<<"new">>, delete}]),
+        feed(B, [{<<"new">>, delete}]),
+        R = report(Id, initiator),
+        _ = report(Id, responder),
+        ?assertEqual([{key(4), differs}], maps:get(keys, R)),
+        {ok, #{counters := #{confirm_dropped := D1}}} = lattice_cnode:stats(A),
+        {ok, #{counters := #{confirm_dropped := DB}}} = lattice_cnode:stats(B),
+        ?assert(D1 - D0 + DB >= 3)
+    end).
+
+not_owner(#{exe := Exe}) ->
+    Unique = integer_to_list(erlang:unique_integer([positive])),
+    {ok, Peer, _} = peer:start(#{
+        name => list_to_atom("lattice_cnode_owner_" ++ os:getpid() ++ "_" ++ Unique),
+        connection => standard_io,
+        args => ["-pa", filename:dirname(code:which(lattice_cnode))]
+    }),
+    try
+        true = peer:call(Peer, erlang, set_cookie, [erlang:get_cookie()]),
+        {ok, S} = peer:call(Peer, lattice_cnode, start, [#{executable => Exe}]),
+        CNode = peer:call(Peer, lattice_cnode, node_name, [S]),
+        ?assertEqual({ok, pong}, call_cnode(CNode, ping, 5000)),
+        ?assertMatch({ok, {ok, #{counters := _}}}, call_cnode(CNode, stats, 5000)),
+        [
+            ?assertEqual({ok, {error, not_owner}}, call_cnode(CNode, Op, 5000))
+         || Op <- [
+                {open, ?ST, 4},
+                {open, ?ST, 4, self()},
+                {set_limits, #{max_keys => 1}},
+                {update, ?ST, <<1>>},
+                {root, ?ST},
+                {sync, ?ST, node()},
+                {drop, ?ST}
+            ]
+        ],
+        %% The owner itself may.
+        ?assertEqual(ok, peer:call(Peer, lattice_cnode, open, [S, ?ST, 4]))
+    after
+        catch peer:stop(Peer)
+    end.
+
+rogue_peers(#{opts := Opts} = Env) ->
+    Rogue = rogue_tool(),
+    with_pair(Env, #{}, fun(A, B) ->
+        KVs = [{key(I), digest(I)} || I <- lists:seq(1, 5000)],
+        feed(A, KVs),
+        feed(B, KVs),
+        CA = node_name(A),
+        [Alive, Host] = string:split(atom_to_list(CA), "@"),
+        {port, ListenPort, _} = erl_epmd:port_please(Alive, Host),
+        Cookie = atom_to_list(erlang:get_cookie()),
+        Unique = integer_to_list(erlang:unique_integer([positive])),
+        Ports = [
+            open_rogue(Rogue, ["half", "rogue_half_" ++ Unique ++ "@" ++ Host, atom_to_list(CA)],
+                Cookie),
+            open_rogue(Rogue, ["stall", integer_to_list(ListenPort)], Cookie),
+            open_rogue(
+                Rogue,
+                ["noread", "rogue_noread_" ++ Unique ++ "@" ++ Host, atom_to_list(CA), "3000"],
+                Cookie
+            )
+        ],
+        try
+            %% While they hold: the owner's requests are answered within 10 ms (the median of
+            %% 30, so that one scheduling hiccup of a loaded machine does not count).
+            Times = [
+                begin
+                    T0 = erlang:monotonic_time(microsecond),
+                    {ok, pong} = call_cnode(CA, ping, 5000),
+                    erlang:monotonic_time(microsecond) - T0
+                end
+             || _ <- lists:seq(1, 30)
+            ],
+            Median = lists:nth(15, lists:sort(Times)),
+            ?assert(Median < 10000),
+            {ok, #{counters := #{connections_accepted := Acc}}} = lattice_cnode:stats(A),
+            ?assert(Acc >= 2),
+            %% A session between the two honest nodes finishes, both ways.
+            feed(A, [{key(I), digest(-I)} || I <- lists:seq(1, 50)]),
+            #{keys := K1, time_us := T1} = session(A, B),
+            ?assertEqual(50, length(K1)),
+            ?assert(T1 < 5000000),
+            #{keys := K2} = session(B, A),
+            ?assertEqual(50, length(K2)),
+            %% A fresh connection to A still gets through (the acceptors are not all held).
+            {ok, C} = lattice_cnode:start(Opts),
+            try
+                ok = lattice_cnode:open(C, ?ST, 4),
+                feed(C, KVs),
+                ?assertMatch(#{result := differ}, session(C, A))
+            after
+                lattice_cnode:stop(C)
+            end
+        after
+            [catch port_close(P) || P <- Ports]
+        end,
+        ?assertEqual(pong, lattice_cnode:ping(A))
+    end).
+
+%% ---- helpers of the session tests
+
+with_pair(#{opts := Opts}, Limits, Fun) ->
+    {ok, A} = lattice_cnode:start(Opts#{limits => Limits}),
+    {ok, B} = lattice_cnode:start(Opts),
+    try
+        ok = lattice_cnode:open(A, ?ST, 4),
+        ok = lattice_cnode:open(B, ?ST, 4),
+        Fun(A, B)
+    after
+        lattice_cnode:stop(A),
+        lattice_cnode:stop(B),
+        flush_reports()
+    end.
+
+node_name(S) -> lattice_cnode:node_name(S).
+
+call(S, Op) ->
+    {ok, R} = lattice_cnode:request(S, Op, 5000),
+    R.
+
+key(I) -> <<"key-", (integer_to_binary(I))/binary>>.
+
+digest(I) -> <<(erlang:phash2({d, I})):64, I:64/signed>>.
+
+feed(S, KVs) ->
+    feed(S, ?ST, KVs).
+
+feed(_, _, []) ->
+    ok;
+feed(S, Store, KVs) ->
+    {Batch, Rest} = lists:split(min(5000, length(KVs)), KVs),
+    Entries = [
+        case D of
+            delete -> {delete, K};
+            _ -> {put, K, D}
+        end
+     || {K, D} <- Batch
+    ],
+    {ok, N} = lattice_cnode:update(S, Store, Entries),
+    ?assertEqual(length(Batch), N),
+    feed(S, Store, Rest).
+
+%% Runs a session from A to B on the store; returns A's report, having checked that B's report
+%% agrees (the same keys, the sides mirrored).
+session(A, B) ->
+    session(A, B, ?ST).
+
+session(A, B, Store) ->
+    {ok, Id} = lattice_cnode:sync(A, Store, node_name(B)),
+    RA = report(Id, initiator),
+    case RA of
+        #{result := {error, _}} ->
+            RA;
+        _ ->
+            RB = report(Id, responder),
+            ?assertEqual(node_name(A), maps:get(peer, RB)),
+            ?assertEqual(lists:sort(mirror(maps:get(keys, RA))), lists:sort(maps:get(keys, RB))),
+            ?assertEqual(maps:get(payload_out, RA), maps:get(payload_in, RB)),
+            ?assertEqual(maps:get(payload_in, RA), maps:get(payload_out, RB)),
+            ?assertEqual(maps:get(bytes_out, RA), maps:get(bytes_in, RB)),
+            case RA of
+                #{result := differ} -> ?assertEqual(node(), maps:get(peer_owner, RA));
+                _ -> ok
+            end,
+            RA
+    end.
+
+mirror(Keys) ->
+    [
+        {K,
+            case S of
+                local_only -> remote_only;
+                remote_only -> local_only;
+                differs -> differs
+            end}
+     || {K, S} <- Keys
+    ].
+
+report(Id, Role) ->
+    receive
+        {lattice_cnode, session, _, #{id := Id, role := Role} = R} ->
+            {ok, R} = lattice_cnode:decode_report(R),
+            R
+    after ?DEADLINE_MS -> error({no_report, Id, Role})
+    end.
+
+flush_reports() ->
+    receive
+        {lattice_cnode, session, _, _} -> flush_reports()
+    after 0 -> ok
+    end.
+
+check_session(A, B, Expected) ->
+    #{keys := Keys, result := Result} = R = session(A, B),
+    ?assertEqual(lists:sort(Expected), lists:sort(Keys)),
+    ?assertEqual(
+        case Expected of
+            [] -> equal;
+            _ -> differ
+        end,
+        Result
+    ),
+    %% HELLO, four CHILDREN (levels 4), BUCKETS, RESOLVE, RESULT: four round trips.
+    case Expected of
+        [] -> ok;
+        _ -> ?assertMatch(#{round_trips := 4, msgs_out := MO, msgs_in := MI} when MO >= 4 andalso MI >= 4, R)
+    end,
+    R.
+
+%% The keys that differ between two key => digest maps, as A sees them.
+expected(MA, MB) ->
+    [{K, differs} || {K, D} <- maps:to_list(MA), maps:is_key(K, MB), maps:get(K, MB) =/= D] ++
+        [{K, local_only} || K <- maps:keys(MA), not maps:is_key(K, MB)] ++
+        [{K, remote_only} || K <- maps:keys(MB), not maps:is_key(K, MA)].
+
+%% D random changes to either side: new digests, deletions, new keys.
+diverge(MA, MB, D) ->
+    lists:foldl(
+        fun(_, {A, B}) ->
+            I = rand:uniform(30000),
+            K = key(I),
+            V = digest(rand:uniform(1 bsl 30)),
+            case rand:uniform(4) of
+                1 -> {A#{K => V}, B};
+                2 -> {A, B#{K => V}};
+                3 -> {maps:remove(K, A), B};
+                4 -> {A, maps:remove(K, B)}
+            end
+        end,
+        {MA, MB},
+        lists:seq(1, D)
+    ).
+
+%% Brings a C node's tree from map Old to map New.
+sync_to(S, Old, New) ->
+    Puts = [{K, V} || {K, V} <- maps:to_list(New), maps:get(K, Old, none) =/= V],
+    Dels = [{K, delete} || K <- maps:keys(Old), not maps:is_key(K, New)],
+    feed(S, Puts ++ Dels).
+
+rogue_tool() ->
+    Path = "build/tools/lt_rogue_peer",
+    case filelib:is_regular(Path) of
+        true -> ok;
+        false -> _ = os:cmd("make -s " ++ Path)
+    end,
+    ?assert(filelib:is_regular(Path)),
+    filename:absname(Path).
+
+open_rogue(Tool, Args, Cookie) ->
+    Port = open_port({spawn_executable, Tool}, [
+        {args, Args}, {env, [{"LATTICE_COOKIE", Cookie}]}, {line, 256}, use_stdio, binary
+    ]),
+    receive
+        {Port, {data, {eol, <<"holding">>}}} -> Port
+    after ?DEADLINE_MS -> error({rogue_not_holding, Args})
+    end.
 
 %%--------------------------------------------------------------------------------------------
 %% Helpers
