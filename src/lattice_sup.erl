@@ -10,4 +10,5 @@ start_link() ->
     supervisor:start_link({local, ?MODULE}, ?MODULE, []).
 
 init([]) ->
-    {ok, {#{strategy => one_for_one, intensity => 5, period => 10}, []}}.
+    {ok, {#{strategy => one_for_one, intensity => 5, period => 10},
+          [lattice_store:child_spec(application:get_env(lattice, store, []))]}}.
