@@ -464,7 +464,7 @@ merge_validation_test() ->
 props_test_() ->
     [{atom_to_list(P), {timeout, 120,
                         fun() -> ?assert(proper:quickcheck(?MODULE:P(),
-                                                           [{numtests, 150}, {to_file, user},
+                                                           [{numtests, 200}, {to_file, user},
                                                             long_result]) =:= true)
                         end}}
      || P <- [prop_entry_merge_laws, prop_entry_converges, prop_counter_delete]].
@@ -493,7 +493,7 @@ command(Types) ->
                     {2, {sync, replica(), replica()}}])).
 
 history() ->
-    ?LET(Types, type_pair(), list(command(Types))).
+    ?LET({Types, N}, {type_pair(), range(4, 40)}, vector(N, command(Types))).
 
 run(Commands) ->
     lists:foldl(fun run1/2, #{1 => ?E:new(), 2 => ?E:new(), 3 => ?E:new()}, Commands).
