@@ -46,6 +46,7 @@
 -define(NCOUNTERS, 6).
 
 -record(st, {name :: atom(),
+             actor :: lattice:actor(),
              keys :: ets:tid(),
              deltas :: ets:tid(),
              subs :: ets:tid(),
@@ -328,7 +329,7 @@ info(Store) ->
           max_delta_buffer_bytes => S#st.max_buf,
           deltas_dropped => atomics:get(C, ?DROPPED),
           type_conflicts => atomics:get(C, ?CONFLICTS),
-          subscriptions => atomics:get(C, ?SUBS),
+          subscriptions => atomics:get(C, ?SUBS), actor => S#st.actor,
           table_bytes => ets:info(S#st.keys, memory) * erlang:system_info(wordsize)}
     end).
 
@@ -377,7 +378,7 @@ write(Store, Key, Kind, Arg) ->
         {ok, Type, Obj, Tomb} ->
             case op(Kind, Type, Arg) of
                 {ok, Op} ->
-                    case lattice_object:update(Op, lattice:actor(), Obj) of
+                    case lattice_object:update(Op, S#st.actor, Obj) of
                         {ok, Delta} ->
                             buffer(S, Key, Type, Delta, byte_size(Delta)),
                             notify(S, Key, {updated, Op}),
@@ -497,6 +498,19 @@ notify(S, Key, Change) ->
 
 %% ---- the store process ------------------------------------------------------------------
 
+%% The store's actor: lattice:actor() at the first start of a store of this name in this VM;
+%% a new incarnation at every later start (a restarted store is empty, and must not number
+%% writes from 1 again under an actor its peers have seen).
+actor(Name) ->
+    Started = {?MODULE, started, Name},
+    case persistent_term:get(Started, false) of
+        false ->
+            persistent_term:put(Started, true),
+            lattice:actor();
+        true ->
+            {node(), rand:uniform(1 bsl 64) - 1}
+    end.
+
 %% @private
 init({Name, #{max_crdts := MaxCrdts, max_buf := MaxBuf}}) ->
     process_flag(trap_exit, true),
@@ -508,7 +522,7 @@ init({Name, #{max_crdts := MaxCrdts, max_buf := MaxBuf}}) ->
             subs = ets:new(lattice_store_subs, [duplicate_bag, public,
                                                 {read_concurrency, true}]),
             counters = atomics:new(?NCOUNTERS, [{signed, true}]),
-            max_crdts = MaxCrdts, max_buf = MaxBuf},
+            max_crdts = MaxCrdts, max_buf = MaxBuf, actor = actor(Name)},
     persistent_term:put({?MODULE, Name}, S),
     {ok, #{st => S, subs => #{}}}.
 
@@ -559,7 +573,7 @@ new_object(T) ->
     lattice_object:new(lattice_store_entry:module(T)).
 
 do_create(S, Key, Type) ->
-    Actor = lattice:actor(),
+    Actor = S#st.actor,
     case ets:lookup(S#st.keys, Key) of
         [] ->
             case ets:info(S#st.keys, size) >= S#st.max_crdts of
@@ -602,7 +616,7 @@ created(S, Key, Type, P, Tb) ->
     ok.
 
 do_delete(S, Key) ->
-    Actor = lattice:actor(),
+    Actor = S#st.actor,
     case ets:lookup(S#st.keys, Key) of
         [] ->
             {error, not_found};

@@ -244,6 +244,54 @@ actor_test() ->
         ?assertEqual({gcounter, [{lattice:actor(), 1}]}, lattice_gcounter:to_term(Delta))
     end).
 
+%% A store killed and restarted empty writes under a new actor: a peer that holds the old
+%% state loses nothing of the new writes, and nothing deleted before the restart comes back.
+restart_never_reuses_a_dot_test() ->
+    Name = list_to_atom("lattice_store_restart_" ++ integer_to_list(erlang:unique_integer([positive]))),
+    {ok, P1} = ?S:start_link(Name, #{}),
+    unlink(P1),
+    ok = ?S:create(Name, c, g_counter),
+    {ok, 5} = ?S:increment(Name, c, 5),
+    ok = ?S:create(Name, o, or_set),
+    [{ok, _} = ?S:add(Name, o, E) || E <- [a, x]],
+    {ok, 1} = ?S:remove(Name, o, x),
+    ok = ?S:create(Name, d, g_counter),
+    {ok, 1} = ?S:increment(Name, d),
+    ok = ?S:delete(Name, d),
+    %% what a peer has seen
+    {ok, C1} = ?S:entry(Name, c),
+    {ok, O1} = ?S:entry(Name, o),
+    {ok, D1} = ?S:entry(Name, d),
+    #{actor := A1} = ?S:info(Name),
+    Mon = monitor(process, P1),
+    exit(P1, kill),
+    receive {'DOWN', Mon, _, _, _} -> ok end,
+    {ok, P2} = ?S:start_link(Name, #{}),
+    unlink(P2),
+    try
+        #{actor := A2} = ?S:info(Name),
+        ?assertNotEqual(A1, A2),
+        ?assertMatch({_, I} when is_integer(I), A2),
+        ?assertEqual({error, not_found}, ?S:get(Name, c)),
+        ok = ?S:create(Name, c, g_counter),
+        {ok, 2} = ?S:increment(Name, c, 2),
+        ok = ?S:create(Name, o, or_set),
+        {ok, 1} = ?S:add(Name, o, b),
+        {ok, C2} = ?S:entry(Name, c),
+        {ok, O2} = ?S:entry(Name, o),
+        ?assertEqual({ok, g_counter, 7}, ?E:value(?E:merge(C1, C2))),
+        ?assertEqual({ok, or_set, [a, b]}, ?E:value(?E:merge(O1, O2))),
+        %% the restarted store catches up from the peer
+        ok = ?S:merge(Name, c, C1),
+        ok = ?S:merge(Name, o, O1),
+        ok = ?S:merge(Name, d, D1),
+        ?assertEqual({ok, 7}, ?S:get(Name, c)),
+        ?assertEqual({ok, [a, b]}, ?S:get(Name, o)),
+        ?assertEqual({error, not_found}, ?S:get(Name, d))
+    after
+        ?S:stop(Name)
+    end.
+
 %% ---- delete against a peer ----------------------------------------------------------------
 
 %% For each type: the store and a peer share a key; the store deletes it while the peer
