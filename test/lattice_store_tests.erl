@@ -104,12 +104,18 @@ every_type_test() ->
     end).
 
 default_store_test() ->
-    {ok, _} = application:ensure_all_started(lattice),
-    ?assertEqual(lattice_store, ?S:default()),
-    K = {default_store_test, erlang:unique_integer()},
-    ok = ?S:create(lattice_store, K, g_counter),
-    ?assertEqual({ok, 2}, ?S:increment(lattice_store, K, 2)),
-    ok = ?S:delete(lattice_store, K).
+    {ok, Started} = application:ensure_all_started(lattice),
+    try
+        ?assertEqual(lattice_store, ?S:default()),
+        ?assert(lists:keymember({lattice_store, lattice_store}, 1,
+                                supervisor:which_children(lattice_sup))),
+        K = {default_store_test, erlang:unique_integer()},
+        ok = ?S:create(lattice_store, K, g_counter),
+        ?assertEqual({ok, 2}, ?S:increment(lattice_store, K, 2)),
+        ok = ?S:delete(lattice_store, K)
+    after
+        [application:stop(A) || A <- lists:reverse(Started)]
+    end.
 
 child_spec_test() ->
     #{id := {lattice_store, my}, start := {lattice_store, start_link, [my, #{max_crdts := 5}]}} =
