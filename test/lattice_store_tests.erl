@@ -521,7 +521,8 @@ props_test_() ->
                                                            [{numtests, 200}, {to_file, user},
                                                             long_result]) =:= true)
                         end}}
-     || P <- [prop_entry_merge_laws, prop_entry_converges, prop_counter_delete]].
+     || P <- [prop_entry_merge_laws, prop_entry_converges, prop_counter_delete,
+              prop_store_matches_model]].
 
 replica() -> elements([1, 2, 3]).
 
@@ -619,3 +620,104 @@ prop_counter_delete() ->
                 _ -> ?E:value(Merged) =:= {ok, pn_counter, lists:sum(After)}
             end
         end).
+
+%% The in-place store agrees with the pure entry model, byte for byte: random creates, writes
+%% and deletes on one key, here and at a peer, with merges both ways. (Types without HLC
+%% timestamps, so both sides compute the same states.)
+prop_store_matches_model() ->
+    Types = [g_counter, pn_counter, g_set, two_p_set, or_set, mv_register],
+    ?FORALL(Commands,
+            ?LET({Pair, N}, {?LET({A, B}, {elements(Types), elements(Types)}, lists:usort([A, B])),
+                             range(4, 30)},
+                 vector(N, ?LET(T, elements(Pair),
+                                frequency([{2, {local_create, T}}, {5, {local_write, op_of(T)}},
+                                           {1, local_delete}, {2, {peer_create, T}},
+                                           {3, {peer_write, T, op_of(T)}}, {1, peer_delete},
+                                           {2, peer_to_local}, {1, local_to_peer}])))),
+            with_store(fun(S, _) ->
+                #{actor := Me} = ?S:info(S),
+                {_, _, Ok} = lists:foldl(fun(C, {L, P, Ok}) -> step(S, Me, C, L, P, Ok) end,
+                                         {?E:new(), ?E:new(), true}, Commands),
+                Ok
+            end)).
+
+step(S, Me, Command, L, P, Ok) ->
+    {L2, P2, Agree} = step1(S, Me, Command, L, P),
+    Same = case ?S:entry(S, k) of
+               {ok, E} -> E =:= L2;
+               {error, not_found} -> L2 =:= #{}
+           end,
+    Value = ?S:lookup(S, k) =:= ?E:value(L2),
+    case Agree andalso Same andalso Value of
+        true -> {L2, P2, Ok};
+        false ->
+            io:format("diverged after ~p:~n store ~p~n model ~p~n", [Command, ?S:entry(S, k), L2]),
+            {L2, P2, false}
+    end.
+
+step1(S, Me, {local_create, T}, L, P) ->
+    case {?S:create(S, k, T), ?E:create(T, Me, L)} of
+        {ok, {ok, L2}} -> {L2, P, true};
+        {R, {error, _} = R} -> {L, P, true};
+        _ -> {L, P, false}
+    end;
+step1(S, Me, {local_write, Op}, L, P) ->
+    Store = store_write(S, Op),
+    case model_write(Me, Op, L) of
+        {ok, L2} -> {L2, P, element(1, Store) =:= ok};
+        {error, _} = E -> {L, P, Store =:= E}
+    end;
+step1(S, Me, local_delete, L, P) ->
+    case {?S:delete(S, k), ?E:delete(Me, L)} of
+        {ok, {ok, L2}} -> {L2, P, true};
+        {E, E} -> {L, P, true};
+        _ -> {L, P, false}
+    end;
+step1(_, _, {peer_create, T}, L, P) ->
+    case ?E:create(T, ?PEER, P) of
+        {ok, P2} -> {L, P2, true};
+        _ -> {L, P, true}
+    end;
+step1(_, _, {peer_write, T, Op}, L, P) ->
+    case ?E:update(T, Op, ?PEER, P) of
+        {ok, P2, _} -> {L, P2, true};
+        _ -> {L, P, true}
+    end;
+step1(_, _, peer_delete, L, P) ->
+    case ?E:delete(?PEER, P) of
+        {ok, P2} -> {L, P2, true};
+        _ -> {L, P, true}
+    end;
+step1(S, _, peer_to_local, L, P) when map_size(P) > 0 ->
+    {?E:merge(L, P), P, ?S:merge(S, k, P) =:= ok};
+step1(_, _, peer_to_local, L, P) ->
+    {L, P, true};
+step1(_, _, local_to_peer, L, P) ->
+    {L, ?E:merge(P, L), true}.
+
+store_write(S, {increment, N}) -> ?S:increment(S, k, N);
+store_write(S, {decrement, N}) -> ?S:decrement(S, k, N);
+store_write(S, {add, E}) -> ?S:add(S, k, E);
+store_write(S, {remove, E}) -> ?S:remove(S, k, E);
+store_write(S, {assign, V}) -> ?S:set(S, k, V).
+
+%% The store's rule: the operation goes to the type the key shows, if it is one of its ops.
+model_write(Me, Op, L) ->
+    case ?E:visible(L) of
+        [] -> {error, not_found};
+        [T | _] ->
+            case lists:member({element(1, Op), T}, valid_ops()) of
+                true ->
+                    case ?E:update(T, Op, Me, L) of
+                        {ok, L2, _} -> {ok, L2};
+                        Error -> Error
+                    end;
+                false -> {error, {wrong_type, T}}
+            end
+    end.
+
+valid_ops() ->
+    [{increment, g_counter}, {increment, pn_counter}, {decrement, pn_counter}] ++
+    [{add, T} || T <- [g_set, two_p_set, or_set, lww_set]] ++
+    [{remove, T} || T <- [two_p_set, or_set, lww_set, lww_map]] ++
+    [{assign, T} || T <- [lww_register, mv_register]].
