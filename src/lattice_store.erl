@@ -48,6 +48,7 @@
 -record(st, {name :: atom(),
              actor :: lattice:actor(),
              keys :: ets:tid(),
+             meta :: ets:tid(),
              deltas :: ets:tid(),
              subs :: ets:tid(),
              counters :: atomics:atomics_ref(),
@@ -210,9 +211,9 @@ delete(Store, Key) ->
 keys(Store) ->
     ?API([Store], begin
         S = store(Store),
-        lists:sort(ets:foldl(fun({K, _, _, true, _, _}, Acc) -> [K | Acc];
-                                ({K, _, _, false, _, Entries}, Acc) ->
-                                     case find_visible(Entries) of
+        lists:sort(ets:foldl(fun({K, _, _, true, _}, Acc) -> [K | Acc];
+                                ({K, _, _, false, _}, Acc) ->
+                                     case find_visible(meta_entries(S, K)) of
                                          {ok, _, _, _} -> [K | Acc];
                                          _ -> Acc
                                      end
@@ -225,7 +226,7 @@ keys(Store) ->
 conflicts(Store, Key) ->
     ?API([Store, Key], begin
         S = store(Store),
-        case ets:lookup(S#st.keys, Key) of
+        case ets:lookup(S#st.meta, Key) of
             [Row] -> case visible_types(row_entries(Row)) of
                          [_ | Losers] -> Losers;
                          [] -> []
@@ -295,7 +296,7 @@ take(S, Max, Bytes, Acc) ->
 entry(Store, Key) ->
     ?API([Store, Key], begin
         S = store(Store),
-        case ets:lookup(S#st.keys, Key) of
+        case ets:lookup(S#st.meta, Key) of
             [Row] -> {ok, snapshot_entry(row_entries(Row))};
             [] -> {error, not_found}
         end
@@ -323,14 +324,15 @@ info(Store) ->
     ?API([Store], begin
         S = store(Store),
         C = S#st.counters,
-        #{rows => ets:info(S#st.keys, size), max_crdts => S#st.max_crdts,
+        #{rows => ets:info(S#st.meta, size), max_crdts => S#st.max_crdts,
           delta_seq => atomics:get(C, ?SEQ), delta_bytes => atomics:get(C, ?BYTES),
           deltas_buffered => ets:info(S#st.deltas, size),
           max_delta_buffer_bytes => S#st.max_buf,
           deltas_dropped => atomics:get(C, ?DROPPED),
           type_conflicts => atomics:get(C, ?CONFLICTS),
           subscriptions => atomics:get(C, ?SUBS), actor => S#st.actor,
-          table_bytes => ets:info(S#st.keys, memory) * erlang:system_info(wordsize)}
+          table_bytes => (ets:info(S#st.keys, memory) + ets:info(S#st.meta, memory)) *
+                             erlang:system_info(wordsize)}
     end).
 
 %% ---- reads and writes, in the caller -----------------------------------------------------
@@ -351,8 +353,8 @@ count(_) -> erlang:error(badarg).
 %% The key's visible type, object and tomb, on the fast path when the row says it is present.
 find(S, Key) ->
     case ets:lookup(S#st.keys, Key) of
-        [{_, Type, Obj, true, Tomb, _}] -> {ok, Type, Obj, Tomb};
-        [{_, _, _, false, _, Entries}] -> find_visible(Entries);
+        [{_, Type, Obj, true, Tomb}] -> {ok, Type, Obj, Tomb};
+        [{_, _, _, false, _}] -> find_visible(meta_entries(S, Key));
         [] -> {error, not_found}
     end.
 
@@ -418,13 +420,13 @@ map_size_or_length(L) -> length(L).
 %% Whether the tomb subtracts nothing from the object's value (never deleted, or a dot type).
 plain(_, none) -> true;
 plain(_, 0) -> true;
-plain(_, {Removed, _}) when map_size(Removed) =:= 0 -> true;
+plain(_, Removed) when is_map(Removed), map_size(Removed) =:= 0 -> true;
 plain(_, _) -> false.
 
 %% The value the key shows: the object's value less what its tomb removed.
-value(T, Obj, {Tv, _}) when T =:= g_counter; T =:= pn_counter ->
+value(T, Obj, Tv) when T =:= g_counter; T =:= pn_counter ->
     lattice_object:value(Obj) - Tv;
-value(T, Obj, {Removed, _}) when T =:= g_set; T =:= two_p_set ->
+value(T, Obj, Removed) when T =:= g_set; T =:= two_p_set ->
     case map_size(Removed) of
         0 -> lattice_object:value(Obj);
         _ -> [E || E <- lattice_object:value(Obj), not is_map_key(E, Removed)]
@@ -436,13 +438,12 @@ value(_, Obj, 0) ->
 value(T, Obj, Td) when is_integer(Td) ->
     lattice_store_entry:visible_value(T, lattice_object:snapshot(Obj), Td).
 
-%% A tomb in the form reads use: counters `{Value, Digest}', G/2P-Sets `{Removed, Digest}',
+%% A tomb in the form reads use: counters its value, G/2P-Sets the map of removed elements,
 %% LWW types the delete timestamp, dot types `none'.
 tomb_info(T, Tb) when T =:= g_counter; T =:= pn_counter ->
-    M = lattice_store_entry:module(T),
-    {M:value(Tb), M:digest(Tb)};
+    (lattice_store_entry:module(T)):value(Tb);
 tomb_info(T, Tb) when T =:= g_set; T =:= two_p_set ->
-    {lattice_store_entry:tomb_elements(T, Tb), (lattice_store_entry:module(T)):digest(Tb)};
+    lattice_store_entry:tomb_elements(T, Tb);
 tomb_info(_, Tb) ->
     Tb.
 
@@ -465,7 +466,13 @@ beyond(T, Obj, Tb) ->
         ts -> lattice_store_entry:beyond(T, lattice_object:snapshot(Obj), Tb)
     end.
 
-row_entries({_, _, _, _, _, Entries}) -> Entries.
+row_entries({_, Entries}) -> Entries.
+
+meta_entries(S, Key) ->
+    case ets:lookup(S#st.meta, Key) of
+        [Row] -> row_entries(Row);
+        [] -> #{}
+    end.
 
 snapshot_entry(Entries) ->
     maps:map(fun(_, {Obj, P, Tb}) -> {P, lattice_object:snapshot(Obj), Tb} end, Entries).
@@ -517,6 +524,7 @@ init({Name, #{max_crdts := MaxCrdts, max_buf := MaxBuf}}) ->
     S = #st{name = Name,
             keys = ets:new(lattice_store_keys, [set, public, {read_concurrency, true},
                                                 {write_concurrency, true}]),
+            meta = ets:new(lattice_store_meta, [set, public, {read_concurrency, true}]),
             deltas = ets:new(lattice_store_deltas, [ordered_set, public,
                                                     {write_concurrency, true}]),
             subs = ets:new(lattice_store_subs, [duplicate_bag, public,
@@ -574,9 +582,9 @@ new_object(T) ->
 
 do_create(S, Key, Type) ->
     Actor = S#st.actor,
-    case ets:lookup(S#st.keys, Key) of
+    case ets:lookup(S#st.meta, Key) of
         [] ->
-            case ets:info(S#st.keys, size) >= S#st.max_crdts of
+            case ets:info(S#st.meta, size) >= S#st.max_crdts of
                 true ->
                     {error, limit_reached};
                 false ->
@@ -617,7 +625,7 @@ created(S, Key, Type, P, Tb) ->
 
 do_delete(S, Key) ->
     Actor = S#st.actor,
-    case ets:lookup(S#st.keys, Key) of
+    case ets:lookup(S#st.meta, Key) of
         [] ->
             {error, not_found};
         [Row] ->
@@ -647,9 +655,9 @@ delete_type(Actor, T, {Obj, P, Tb}) ->
     {Obj, lattice_store_entry:presence_remove(Actor, P), Tb2}.
 
 do_merge(S, Key, Remote) ->
-    case ets:lookup(S#st.keys, Key) of
+    case ets:lookup(S#st.meta, Key) of
         [] ->
-            case ets:info(S#st.keys, size) >= S#st.max_crdts of
+            case ets:info(S#st.meta, size) >= S#st.max_crdts of
                 true -> {error, limit_reached};
                 false -> merged(S, Key, #{}, merge_objects(#{}, Remote))
             end;
@@ -696,7 +704,9 @@ put_row(S, Key, Entries) ->
            end,
     {Obj, P, Tb} = maps:get(Type, Entries),
     Live = lattice_store_entry:is_present(P),
-    true = ets:insert(S#st.keys, {Key, Type, Obj, Live, tomb_info(Type, Tb), Entries}),
+    %% The entries first: a reader that finds the new row finds them too.
+    true = ets:insert(S#st.meta, {Key, Entries}),
+    true = ets:insert(S#st.keys, {Key, Type, Obj, Live, tomb_info(Type, Tb)}),
     ok.
 
 %% ---- caller errors ----------------------------------------------------------------------
