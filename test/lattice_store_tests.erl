@@ -212,6 +212,42 @@ concurrent_writes_test_() ->
         end)
     end}.
 
+%% Writers racing deletes and re-creates of their key: nothing crashes, every write is either
+%% applied or refused as not_found, and the store's view is the one its entry gives.
+writes_racing_deletes_test_() ->
+    {timeout, 60, fun() ->
+        with_store(fun(S, _) ->
+            ok = ?S:create(S, c, pn_counter),
+            ok = ?S:create(S, o, or_set),
+            Parent = self(),
+            Writers = [spawn_link(fun() -> race_writer(S, I, Parent) end)
+                       || I <- lists:seq(1, 20)],
+            [begin
+                 ok = ?S:delete(S, c),
+                 ok = ?S:create(S, c, pn_counter),
+                 ok = ?S:delete(S, o),
+                 ok = ?S:create(S, o, or_set)
+             end || _ <- lists:seq(1, 50)],
+            [W ! stop || W <- Writers],
+            Results = [receive {W, R} -> R after 60000 -> error(timeout) end || W <- Writers],
+            ?assert(lists:all(fun(R) -> R =:= ok end, Results)),
+            [begin
+                 {ok, E} = ?S:entry(S, K),
+                 ?assertEqual(?E:value(E), ?S:lookup(S, K))
+             end || K <- [c, o]]
+        end)
+    end}.
+
+race_writer(S, I, Parent) ->
+    receive stop -> Parent ! {self(), ok}
+    after 0 ->
+        Ok = fun({ok, _}) -> true; ({error, not_found}) -> true; (_) -> false end,
+        case Ok(?S:increment(S, c)) andalso Ok(?S:add(S, o, I)) of
+            true -> race_writer(S, I, Parent);
+            false -> Parent ! {self(), bad}
+        end
+    end.
+
 no_hop_test() ->
     with_store(fun(S, Pid) ->
         ok = ?S:create(S, c, g_counter),
