@@ -16,7 +16,7 @@
 -export([create/3, increment/2, increment/3, decrement/2, decrement/3, add/3, remove/3,
          set/3, put/4, get/2, get/3, lookup/2, delete/2, keys/1, conflicts/2]).
 -export([subscribe/1, subscribe/2, unsubscribe/2]).
--export([drain/2, entry/2, merge/3, info/1]).
+-export([drain/2, entry/2, merge/3, purge/2, info/1]).
 -export([format_error/2, error_message/1]).
 -export([init/1, handle_call/3, handle_cast/2, handle_info/2, terminate/2]).
 
@@ -317,6 +317,14 @@ merge(Store, Key, Entry) ->
         end
     end).
 
+%% @doc Drops a deleted key's row (its tombstone), for the replication layer once every peer
+%% has seen the delete (causal stability): before that, a peer's merge would bring the
+%% deleted writes back. `{error, visible}' if the key shows a type, `{error, not_found}' if
+%% the store has no row for it.
+-spec purge(store(), key()) -> ok | {error, visible | not_found}.
+purge(Store, Key) ->
+    ?API([Store, Key], call(store(Store), {purge, Key})).
+
 %% @doc The store's figures: keys (rows, live or deleted), the limit, the delta buffer, type
 %% conflicts, subscriptions, the memory of the key table.
 -spec info(store()) -> map().
@@ -541,6 +549,8 @@ handle_call({delete, Key}, _From, #{st := S} = State) ->
     {reply, do_delete(S, Key), State};
 handle_call({merge, Key, Entry}, _From, #{st := S} = State) ->
     {reply, do_merge(S, Key, Entry), State};
+handle_call({purge, Key}, _From, #{st := S} = State) ->
+    {reply, do_purge(S, Key), State};
 handle_call({subscribe, What, Pid}, _From, #{st := S, subs := Subs} = State) ->
     Ref = erlang:monitor(process, Pid),
     true = ets:insert(S#st.subs, {What, Pid, Ref}),
@@ -636,11 +646,20 @@ do_delete(S, Key) ->
                 _ ->
                     Entries2 = maps:map(fun(T, E) -> delete_type(Actor, T, E) end, Entries),
                     put_row(S, Key, Entries2),
-                    Entry = snapshot_entry(Entries2),
+                    Entry = maps:map(fun delete_delta/2, Entries2),
                     buffer(S, Key, entry, Entry, erlang:external_size(Entry)),
                     notify(S, Key, deleted),
                     ok
             end
+    end.
+
+%% What a peer needs of a delete: the presence and the tomb; the state only for dot types
+%% (whose delete is their context). A merge joins the tomb into the state, so the empty state
+%% stands for the rest.
+delete_delta(T, {Obj, P, Tb}) ->
+    case lattice_store_entry:kind(T) of
+        dot -> {P, lattice_object:snapshot(Obj), Tb};
+        _ -> {P, (lattice_store_entry:module(T)):new(), Tb}
     end.
 
 %% The delete of one type's part, in place: a write racing it (applied to the object after
@@ -653,6 +672,22 @@ delete_type(Actor, T, {Obj, P, Tb}) ->
         false -> ok = lattice_object:join(Snap2, Obj)
     end,
     {Obj, lattice_store_entry:presence_remove(Actor, P), Tb2}.
+
+do_purge(S, Key) ->
+    case ets:lookup(S#st.meta, Key) of
+        [] ->
+            {error, not_found};
+        [Row] ->
+            case visible_types(row_entries(Row)) of
+                [] ->
+                    %% The key row first: a reader then finds no row, or a row and its entries.
+                    true = ets:delete(S#st.keys, Key),
+                    true = ets:delete(S#st.meta, Key),
+                    ok;
+                _ ->
+                    {error, visible}
+            end
+    end.
 
 do_merge(S, Key, Remote) ->
     case ets:lookup(S#st.meta, Key) of

@@ -475,7 +475,36 @@ drain_test() ->
                               ({_, o, T, D}, Acc) -> ?E:merge(Acc, ?E:from_delta(T, D))
                            end, ?E:new(), lists:reverse(D1 ++ D2)),
         {ok, Mine} = ?S:entry(S, o),
-        ?assertEqual(Mine, Peer)
+        ?assertEqual(Mine, Peer),
+        %% deletes and re-creates too, for every type
+        [begin
+             ok = ?S:create(S, {T, 1}, T),
+             [{ok, _} = (store_op(Op))(S, {T, 1}) || Op <- Before],
+             ok = ?S:delete(S, {T, 1}),
+             ok = ?S:create(S, {T, 1}, T),
+             [{ok, _} = (store_op(Op))(S, {T, 1}) || Op <- Before, not is_function(Op)]
+         end || {T, Before, _, _} <- delete_scenarios()],
+        {D3, #{overflowed := false}} = ?S:drain(S, 1 bsl 30),
+        Peers = lists:foldl(fun({_, K, entry, E}, Acc) ->
+                                    Acc#{K => ?E:merge(maps:get(K, Acc, #{}), E)};
+                               ({_, K, T, D}, Acc) ->
+                                    Acc#{K => ?E:merge(maps:get(K, Acc, #{}), ?E:from_delta(T, D))}
+                            end, #{}, D3),
+        [?assertEqual({K, ?S:entry(S, K)}, {K, {ok, E}}) || {K, E} <- maps:to_list(Peers)],
+        ?assertEqual(9, map_size(Peers))
+    end).
+
+purge_test() ->
+    with_store(fun(S, _) ->
+        ok = ?S:create(S, c, g_counter),
+        ?assertEqual({error, visible}, ?S:purge(S, c)),
+        ?assertEqual({error, not_found}, ?S:purge(S, d)),
+        ok = ?S:delete(S, c),
+        ?assertEqual(1, maps:get(rows, ?S:info(S))),
+        ?assertEqual(ok, ?S:purge(S, c)),
+        ?assertEqual(0, maps:get(rows, ?S:info(S))),
+        ?assertEqual({error, not_found}, ?S:entry(S, c)),
+        ?assertEqual(ok, ?S:create(S, c, g_counter))
     end).
 
 buffer_bound_test() ->
