@@ -25,6 +25,8 @@ defmodule Lattice do
     * `Lattice.Type` - what every CRDT type provides, and dispatch on a state's type.
     * `Lattice.Object` - CRDT states of every type updated in place, for a replicated
       store's hot path.
+    * `Lattice.ContextStore` - a store of named CRDTs (counters, sets, registers, maps),
+      read and written in the caller, with observed-remove delete.
     * `Lattice.HLC` - the node's hybrid logical clock.
     * `Lattice.Hash` - XXH3 hashes and digests of terms.
     * `Lattice.CNode` - the C node, a separate OS process that joins the cluster.

@@ -22,4 +22,6 @@ init([]) ->
             true -> [lattice_cnode_keeper:child_spec()];
             false -> []
         end,
-    {ok, {#{strategy => one_for_one, intensity => 5, period => 10}, Keeper ++ [lattice_ae:child_spec()]}}.
+    Store = lattice_store:child_spec(application:get_env(lattice, store, [])),
+    {ok, {#{strategy => one_for_one, intensity => 5, period => 10},
+          Keeper ++ [lattice_ae:child_spec(), Store]}}.

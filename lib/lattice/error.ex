@@ -22,7 +22,13 @@ defmodule Lattice.Error do
   @doc false
   @spec reraise!(Exception.t(), Exception.stacktrace(), String.t()) :: no_return()
   def reraise!(exception, stacktrace, function) do
-    case :lattice_error.message(stacktrace) do
+    message =
+      case :lattice_error.message(stacktrace) do
+        :undefined -> :lattice_store.error_message(stacktrace)
+        message -> message
+      end
+
+    case message do
       :undefined -> reraise exception, stacktrace
       message -> reraise ArgumentError, "#{function}: #{message}", stacktrace
     end

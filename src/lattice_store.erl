@@ -1,0 +1,866 @@
+%% @doc The store: named tables of keys, each holding one CRDT of a type chosen at `create'
+%% (docs/STORE.md). Reads and writes run in the caller, on ETS and the key's in-place object;
+%% the store process owns the tables and serialises create, delete, merge and subscriptions.
+%%
+%% Types by name: `g_counter', `pn_counter', `g_set', `two_p_set', `or_set', `lww_set',
+%% `lww_register', `lww_map', `mv_register'. Every function takes the store (its name) first;
+%% the lattice application starts the default store, named `lattice_store' ({@link default/0}).
+%%
+%% Errors are values, `{error, Reason}': `not_found', `{wrong_type, T}', `{precondition, P}',
+%% `{overflow, counter | timestamp}', `limit_reached'. A caller's bug is `badarg' with
+%% `error_info' ({@link format_error/2} says which argument and why).
+-module(lattice_store).
+-behaviour(gen_server).
+
+-export([start_link/2, child_spec/1, default/0, stop/1]).
+-export([create/3, increment/2, increment/3, decrement/2, decrement/3, add/3, remove/3,
+         set/3, put/4, get/2, get/3, lookup/2, delete/2, keys/1, conflicts/2]).
+-export([subscribe/1, subscribe/2, unsubscribe/2]).
+-export([drain/2, entry/2, merge/3, purge/2, info/1]).
+-export([format_error/2, error_message/1]).
+-export([init/1, handle_call/3, handle_cast/2, handle_info/2, terminate/2]).
+
+-type store() :: atom().
+-type key() :: term().
+-type type() :: lattice_store_entry:type().
+-type error() :: {error, not_found | limit_reached | {wrong_type, type()}
+                        | {precondition, term()} | {overflow, counter | timestamp}}.
+-type change() :: {created, type()} | {updated, term()} | deleted | merged
+                | {type_conflict, type(), [type()]}.
+-export_type([store/0, key/0, error/0, change/0]).
+
+-define(DEFAULT, lattice_store).
+%% Defaults: docs/STORE.md, "Memory per key" and "The delta buffer".
+-define(MAX_CRDTS, 100000).
+-define(MAX_DELTA_BUFFER_BYTES, 8388608).
+%% The bytes a buffered delta counts for besides its own: the row, the key and the type.
+-define(ROW_BYTES, 48).
+
+%% Counters in the store's atomics array.
+-define(SEQ, 1).
+-define(BYTES, 2).
+-define(DROPPED, 3).
+-define(OVERFLOW, 4).
+-define(SUBS, 5).
+-define(CONFLICTS, 6).
+-define(NCOUNTERS, 6).
+
+-record(st, {name :: atom(),
+             actor :: lattice:actor(),
+             keys :: ets:tid(),
+             meta :: ets:tid(),
+             deltas :: ets:tid(),
+             subs :: ets:tid(),
+             counters :: atomics:atomics_ref(),
+             max_crdts :: pos_integer(),
+             max_buf :: pos_integer()}).
+
+%% A caller's bug found anywhere below an API function is re-raised from it, with its arguments.
+-define(API(Args, Body),
+        try Body
+        catch error:badarg -> erlang:error(badarg, Args, [{error_info, #{module => ?MODULE}}])
+        end).
+
+%% ---- starting -----------------------------------------------------------------------------
+
+%% @doc Starts a store registered as `Name'. Options (a map or a proplist): `max_crdts' (the
+%% most keys, live or deleted, default 100,000) and `max_delta_buffer_bytes' (the bound of the
+%% delta buffer, default 8 MiB).
+-spec start_link(store(), map() | proplists:proplist()) -> {ok, pid()} | {error, term()}.
+start_link(Name, Opts) ->
+    ?API([Name, Opts], begin
+        true = is_atom(Name) orelse erlang:error(badarg),
+        Config = options(Opts),
+        gen_server:start_link({local, Name}, ?MODULE, {Name, Config}, [])
+    end).
+
+%% @doc A child spec for a supervisor: `Opts' holds `name' (default `lattice_store') and the
+%% options of {@link start_link/2}.
+-spec child_spec(map() | proplists:proplist()) -> supervisor:child_spec().
+child_spec(Opts) ->
+    ?API([Opts], begin
+        Map = options_map(Opts),
+        Name = maps:get(name, Map, ?DEFAULT),
+        true = is_atom(Name) orelse erlang:error(badarg),
+        Rest = maps:remove(name, Map),
+        _ = options(Rest),
+        #{id => {?MODULE, Name}, start => {?MODULE, start_link, [Name, Rest]},
+          type => worker, restart => permanent, shutdown => 5000, modules => [?MODULE]}
+    end).
+
+%% @doc The name of the store the lattice application starts.
+-spec default() -> store().
+default() -> ?DEFAULT.
+
+-spec stop(store()) -> ok.
+stop(Store) ->
+    gen_server:stop(Store).
+
+options_map(Opts) when is_map(Opts) -> Opts;
+options_map(Opts) when is_list(Opts) ->
+    maps:from_list([case O of
+                        {K, V} -> {K, V};
+                        _ -> erlang:error(badarg)
+                    end || O <- Opts]);
+options_map(_) -> erlang:error(badarg).
+
+options(Opts) ->
+    Map = options_map(Opts),
+    maps:foreach(fun(max_crdts, N) when is_integer(N), N > 0 -> ok;
+                    (max_delta_buffer_bytes, N) when is_integer(N), N > 0 -> ok;
+                    (_, _) -> erlang:error(badarg)
+                 end, Map),
+    #{max_crdts => maps:get(max_crdts, Map, ?MAX_CRDTS),
+      max_buf => maps:get(max_delta_buffer_bytes, Map, ?MAX_DELTA_BUFFER_BYTES)}.
+
+%% ---- the API ------------------------------------------------------------------------------
+
+%% @doc Creates `Key' with a type: `ok' also when the key exists with that type;
+%% `{error, {wrong_type, T}}' when it exists with another; `{error, limit_reached}' when the
+%% store holds `max_crdts' keys. The key must be data (no pids, references, funs).
+-spec create(store(), key(), type()) -> ok | error().
+create(Store, Key, Type) ->
+    ?API([Store, Key, Type], begin
+        S = store(Store),
+        true = lattice_store_entry:is_type(Type) orelse erlang:error(badarg),
+        _ = lattice_canon:encode(Key),
+        call(S, {create, Key, Type})
+    end).
+
+%% @doc Adds 1 to a counter (`g_counter' or `pn_counter'); `{ok, NewValue}'.
+-spec increment(store(), key()) -> {ok, integer()} | error().
+increment(Store, Key) ->
+    ?API([Store, Key], write(Store, Key, increment, 1)).
+
+%% @doc Adds `N' (a positive integer) to a counter; `{ok, NewValue}'.
+-spec increment(store(), key(), pos_integer()) -> {ok, integer()} | error().
+increment(Store, Key, N) ->
+    ?API([Store, Key, N], write(Store, Key, increment, count(N))).
+
+-spec decrement(store(), key()) -> {ok, integer()} | error().
+decrement(Store, Key) ->
+    ?API([Store, Key], write(Store, Key, decrement, 1)).
+
+%% @doc Subtracts `N' from a `pn_counter'; `{ok, NewValue}'.
+-spec decrement(store(), key(), pos_integer()) -> {ok, integer()} | error().
+decrement(Store, Key, N) ->
+    ?API([Store, Key, N], write(Store, Key, decrement, count(N))).
+
+%% @doc Adds an element to a set (`g_set', `two_p_set', `or_set', `lww_set');
+%% `{ok, Size}', the number of elements after it.
+-spec add(store(), key(), term()) -> {ok, non_neg_integer()} | error().
+add(Store, Key, Element) ->
+    ?API([Store, Key, Element], write(Store, Key, add, Element)).
+
+%% @doc Removes an element from a set (`two_p_set', `or_set', `lww_set') or a field from an
+%% `lww_map'; `{ok, Size}'. An absent one: `{error, {precondition, {not_present, E}}}'.
+-spec remove(store(), key(), term()) -> {ok, non_neg_integer()} | error().
+remove(Store, Key, Element) ->
+    ?API([Store, Key, Element], write(Store, Key, remove, Element)).
+
+%% @doc Sets a register (`lww_register', `mv_register'); `{ok, Value}'.
+-spec set(store(), key(), term()) -> {ok, term()} | error().
+set(Store, Key, Value) ->
+    ?API([Store, Key, Value], write(Store, Key, set, Value)).
+
+%% @doc Puts a field of an `lww_map'; `{ok, Size}', the number of fields after it.
+-spec put(store(), key(), term(), term()) -> {ok, non_neg_integer()} | error().
+put(Store, Key, Field, Value) ->
+    ?API([Store, Key, Field, Value], write(Store, Key, put, {Field, Value})).
+
+%% @doc The key's value: an integer for counters, a sorted list for sets (Erlang term order),
+%% a map for an `lww_map', the value (or `undefined') for an `lww_register', the list of
+%% concurrent values for an `mv_register'.
+-spec get(store(), key()) -> {ok, term()} | {error, not_found}.
+get(Store, Key) ->
+    ?API([Store, Key], case read(Store, Key) of
+                           {ok, _Type, Value} -> {ok, Value};
+                           Error -> Error
+                       end).
+
+%% @doc A field of an `lww_map': `{ok, Value}', or `{error, not_found}' when the key or the
+%% field is absent.
+-spec get(store(), key(), term()) -> {ok, term()} | error().
+get(Store, Key, Field) ->
+    ?API([Store, Key, Field], begin
+        S = store(Store),
+        case find(S, Key) of
+            {ok, lww_map, Obj, _} ->
+                case lattice_object:value({get, Field}, Obj) of
+                    {ok, _} = Ok -> Ok;
+                    {error, {not_found, _}} -> {error, not_found}
+                end;
+            {ok, Type, _, _} -> {error, {wrong_type, Type}};
+            Error -> Error
+        end
+    end).
+
+%% @doc The key's type and value, as {@link get/2} gives the value.
+-spec lookup(store(), key()) -> {ok, type(), term()} | {error, not_found}.
+lookup(Store, Key) ->
+    ?API([Store, Key], read(Store, Key)).
+
+%% @doc Observed-remove delete (docs/STORE.md): removes what this replica has seen of the key;
+%% a write concurrent with it survives. `{error, not_found}' for an absent key.
+-spec delete(store(), key()) -> ok | {error, not_found}.
+delete(Store, Key) ->
+    ?API([Store, Key], call(store(Store), {delete, Key})).
+
+%% @doc The keys the store shows (not the deleted ones), sorted.
+-spec keys(store()) -> [key()].
+keys(Store) ->
+    ?API([Store], begin
+        S = store(Store),
+        lists:sort(ets:foldl(fun({K, _, _, true, _}, Acc) -> [K | Acc];
+                                ({K, _, _, false, _}, Acc) ->
+                                     case find_visible(meta_entries(S, K)) of
+                                         {ok, _, _, _} -> [K | Acc];
+                                         _ -> Acc
+                                     end
+                             end, [], S#st.keys))
+    end).
+
+%% @doc The types that lost to the key's type, when replicas created it with different types
+%% concurrently (docs/STORE.md); `[]' when there is no conflict or no key.
+-spec conflicts(store(), key()) -> [type()].
+conflicts(Store, Key) ->
+    ?API([Store, Key], begin
+        S = store(Store),
+        case ets:lookup(S#st.meta, Key) of
+            [Row] -> case visible_types(row_entries(Row)) of
+                         [_ | Losers] -> Losers;
+                         [] -> []
+                     end;
+            [] -> []
+        end
+    end).
+
+%% @doc Subscribes the caller to every change of the store: it receives
+%% `{lattice_store, Ref, Store, Key, Change}' for each.
+-spec subscribe(store()) -> reference().
+subscribe(Store) ->
+    ?API([Store], call(store(Store), {subscribe, all, self()})).
+
+%% @doc Subscribes the caller to the changes of one key (created or not yet).
+-spec subscribe(store(), key()) -> reference().
+subscribe(Store, Key) ->
+    ?API([Store, Key], call(store(Store), {subscribe, {key, Key}, self()})).
+
+-spec unsubscribe(store(), reference()) -> ok.
+unsubscribe(Store, Ref) ->
+    ?API([Store, Ref], begin
+        true = is_reference(Ref) orelse erlang:error(badarg),
+        call(store(Store), {unsubscribe, Ref})
+    end).
+
+%% ---- the seams for replication ------------------------------------------------------------
+
+%% @doc Takes the oldest buffered deltas, in sequence order, up to `MaxBytes' of their bytes
+%% (at least one if any), for the sync process (one drainer per store). Each is
+%% `{Seq, Key, Type, Delta}' (a write's delta, `lattice_store_entry:from_delta/2' makes it an
+%% entry) or `{Seq, Key, entry, Entry}' (a create or delete). `overflowed' says deltas were
+%% dropped on a full buffer since the last drain: peers then need anti-entropy.
+-spec drain(store(), pos_integer()) ->
+          {[{pos_integer(), key(), type() | entry, term()}],
+           #{overflowed := boolean(), dropped := non_neg_integer(),
+             bytes := non_neg_integer(), seq := non_neg_integer()}}.
+drain(Store, MaxBytes) ->
+    ?API([Store, MaxBytes], begin
+        S = store(Store),
+        true = (is_integer(MaxBytes) andalso MaxBytes > 0) orelse erlang:error(badarg),
+        C = S#st.counters,
+        Overflowed = atomics:exchange(C, ?OVERFLOW, 0) =:= 1,
+        Deltas = take(S, MaxBytes, 0, []),
+        {Deltas, #{overflowed => Overflowed, dropped => atomics:get(C, ?DROPPED),
+                   bytes => atomics:get(C, ?BYTES), seq => atomics:get(C, ?SEQ)}}
+    end).
+
+take(S, Max, Bytes, Acc) ->
+    Tab = S#st.deltas,
+    case ets:first(Tab) of
+        '$end_of_table' -> lists:reverse(Acc);
+        Seq ->
+            case ets:lookup(Tab, Seq) of
+                [{_, _, _, _, Size}] when Acc =/= [], Bytes + Size > Max ->
+                    lists:reverse(Acc);
+                [{_, Key, Type, Delta, Size}] ->
+                    ets:delete(Tab, Seq),
+                    atomics:sub(S#st.counters, ?BYTES, Size),
+                    take(S, Max, Bytes + Size, [{Seq, Key, Type, Delta} | Acc])
+            end
+    end.
+
+%% @doc The key's whole entry (lattice_store_entry), deleted keys included (their tombs are
+%% what a peer needs); `{error, not_found}' for a key the store has never had.
+-spec entry(store(), key()) -> {ok, lattice_store_entry:entry()} | {error, not_found}.
+entry(Store, Key) ->
+    ?API([Store, Key], begin
+        S = store(Store),
+        case ets:lookup(S#st.meta, Key) of
+            [Row] -> {ok, snapshot_entry(row_entries(Row))};
+            [] -> {error, not_found}
+        end
+    end).
+
+%% @doc Merges a peer's entry for `Key' into the store (lattice_store_entry:merge/2, applied in
+%% place). A new key counts towards `max_crdts'. An entry that is not valid:
+%% `{error, {bad_entry, Reason}}', and nothing changes.
+-spec merge(store(), key(), lattice_store_entry:entry()) ->
+          ok | {error, limit_reached | {bad_entry, term()}}.
+merge(Store, Key, Entry) ->
+    ?API([Store, Key, Entry], begin
+        S = store(Store),
+        _ = lattice_canon:encode(Key),
+        case lattice_store_entry:validate(Entry) of
+            ok -> call(S, {merge, Key, Entry});
+            Error -> Error
+        end
+    end).
+
+%% @doc Drops a deleted key's row (its tombstone), for the replication layer once every peer
+%% has seen the delete (causal stability): before that, a peer's merge would bring the
+%% deleted writes back. `{error, visible}' if the key shows a type, `{error, not_found}' if
+%% the store has no row for it.
+-spec purge(store(), key()) -> ok | {error, visible | not_found}.
+purge(Store, Key) ->
+    ?API([Store, Key], call(store(Store), {purge, Key})).
+
+%% @doc The store's figures: keys (rows, live or deleted), the limit, the delta buffer, type
+%% conflicts, subscriptions, the memory of the key table.
+-spec info(store()) -> map().
+info(Store) ->
+    ?API([Store], begin
+        S = store(Store),
+        C = S#st.counters,
+        #{rows => ets:info(S#st.meta, size), max_crdts => S#st.max_crdts,
+          delta_seq => atomics:get(C, ?SEQ), delta_bytes => atomics:get(C, ?BYTES),
+          deltas_buffered => ets:info(S#st.deltas, size),
+          max_delta_buffer_bytes => S#st.max_buf,
+          deltas_dropped => atomics:get(C, ?DROPPED),
+          type_conflicts => atomics:get(C, ?CONFLICTS),
+          subscriptions => atomics:get(C, ?SUBS), actor => S#st.actor,
+          table_bytes => (ets:info(S#st.keys, memory) + ets:info(S#st.meta, memory)) *
+                             erlang:system_info(wordsize)}
+    end).
+
+%% ---- reads and writes, in the caller -----------------------------------------------------
+
+store(Name) when is_atom(Name) ->
+    persistent_term:get({?MODULE, Name});
+store(_) ->
+    erlang:error(badarg).
+
+call(S, Request) ->
+    try gen_server:call(S#st.name, Request, infinity)
+    catch exit:{noproc, _} -> erlang:error(badarg)
+    end.
+
+count(N) when is_integer(N), N > 0, N < 1 bsl 64 -> N;
+count(_) -> erlang:error(badarg).
+
+%% The key's visible type, object and tomb, on the fast path when the row says it is present.
+find(S, Key) ->
+    case ets:lookup(S#st.keys, Key) of
+        [{_, Type, Obj, true, Tomb}] -> {ok, Type, Obj, Tomb};
+        [{_, _, _, false, _}] -> find_visible(meta_entries(S, Key));
+        [] -> {error, not_found}
+    end.
+
+find_visible(Entries) ->
+    case visible_types(Entries) of
+        [T | _] ->
+            {Obj, _, Tb} = maps:get(T, Entries),
+            {ok, T, Obj, tomb_info(T, Tb)};
+        [] ->
+            {error, not_found}
+    end.
+
+read(Store, Key) ->
+    S = store(Store),
+    case find(S, Key) of
+        {ok, Type, Obj, Tomb} -> {ok, Type, value(Type, Obj, Tomb)};
+        Error -> Error
+    end.
+
+write(Store, Key, Kind, Arg) ->
+    S = store(Store),
+    case find(S, Key) of
+        {ok, Type, Obj, Tomb} ->
+            case op(Kind, Type, Arg) of
+                {ok, Op} ->
+                    case lattice_object:update(Op, S#st.actor, Obj) of
+                        {ok, Delta} ->
+                            buffer(S, Key, Type, Delta, byte_size(Delta)),
+                            notify(S, Key, {updated, Op}),
+                            {ok, result(Kind, Type, Obj, Tomb, Arg)};
+                        {error, _} = Error ->
+                            Error
+                    end;
+                wrong_type ->
+                    {error, {wrong_type, Type}}
+            end;
+        Error ->
+            Error
+    end.
+
+op(increment, T, N) when T =:= g_counter; T =:= pn_counter -> {ok, {increment, N}};
+op(decrement, pn_counter, N) -> {ok, {decrement, N}};
+op(add, T, E) when T =:= g_set; T =:= two_p_set; T =:= or_set; T =:= lww_set -> {ok, {add, E}};
+op(remove, T, E) when T =:= two_p_set; T =:= or_set; T =:= lww_set; T =:= lww_map ->
+    {ok, {remove, E}};
+op(set, T, V) when T =:= lww_register; T =:= mv_register -> {ok, {assign, V}};
+op(put, lww_map, {F, V}) -> {ok, {put, F, V}};
+op(_, _, _) -> wrong_type.
+
+result(Kind, Type, Obj, Tomb, _) when Kind =:= increment; Kind =:= decrement ->
+    value(Type, Obj, Tomb);
+result(set, _, _, _, Value) ->
+    Value;
+result(_, Type, Obj, Tomb, _) ->
+    case plain(Type, Tomb) of
+        true -> lattice_object:value(size, Obj);
+        false -> map_size_or_length(value(Type, Obj, Tomb))
+    end.
+
+map_size_or_length(M) when is_map(M) -> map_size(M);
+map_size_or_length(L) -> length(L).
+
+%% Whether the tomb subtracts nothing from the object's value (never deleted, or a dot type).
+plain(_, none) -> true;
+plain(_, 0) -> true;
+plain(_, Removed) when is_map(Removed), map_size(Removed) =:= 0 -> true;
+plain(_, _) -> false.
+
+%% The value the key shows: the object's value less what its tomb removed.
+value(T, Obj, Tv) when T =:= g_counter; T =:= pn_counter ->
+    lattice_object:value(Obj) - Tv;
+value(T, Obj, Removed) when T =:= g_set; T =:= two_p_set ->
+    case map_size(Removed) of
+        0 -> lattice_object:value(Obj);
+        _ -> [E || E <- lattice_object:value(Obj), not is_map_key(E, Removed)]
+    end;
+value(_, Obj, none) ->
+    lattice_object:value(Obj);
+value(_, Obj, 0) ->
+    lattice_object:value(Obj);
+value(T, Obj, Td) when is_integer(Td) ->
+    lattice_store_entry:visible_value(T, lattice_object:snapshot(Obj), Td).
+
+%% A tomb in the form reads use: counters its value, G/2P-Sets the map of removed elements,
+%% LWW types the delete timestamp, dot types `none'.
+tomb_info(T, Tb) when T =:= g_counter; T =:= pn_counter ->
+    (lattice_store_entry:module(T)):value(Tb);
+tomb_info(T, Tb) when T =:= g_set; T =:= two_p_set ->
+    lattice_store_entry:tomb_elements(T, Tb);
+tomb_info(_, Tb) ->
+    Tb.
+
+%% The types an entry of objects shows, in tag order (lattice_store_entry:visible/1 on
+%% objects): present, or holding a write beyond the tomb.
+visible_types(Entries) ->
+    [T || T <- lattice_store_entry:types(), {Obj, P, Tb} <- [maps:get(T, Entries, none)],
+          lattice_store_entry:is_present(P) orelse beyond(T, Obj, Tb)].
+
+beyond(T, Obj, Tb) ->
+    case lattice_store_entry:kind(T) of
+        %% The tomb is below the state: they differ only by writes it has not seen.
+        state -> lattice_object:digest(Obj) =/= (lattice_store_entry:module(T)):digest(Tb);
+        dot -> lattice_object:value(size, Obj) > 0;
+        ts when T =:= lww_register ->
+            case lattice_object:value(timestamp, Obj) of
+                Ts when is_integer(Ts) -> Ts > Tb;
+                _ -> false
+            end;
+        ts -> lattice_store_entry:beyond(T, lattice_object:snapshot(Obj), Tb)
+    end.
+
+row_entries({_, Entries}) -> Entries.
+
+meta_entries(S, Key) ->
+    case ets:lookup(S#st.meta, Key) of
+        [Row] -> row_entries(Row);
+        [] -> #{}
+    end.
+
+snapshot_entry(Entries) ->
+    maps:map(fun(_, {Obj, P, Tb}) -> {P, lattice_object:snapshot(Obj), Tb} end, Entries).
+
+%% ---- the delta buffer and notifications -------------------------------------------------
+
+buffer(S, Key, Type, Delta, DeltaBytes) ->
+    C = S#st.counters,
+    Size = DeltaBytes + ?ROW_BYTES,
+    case atomics:add_get(C, ?BYTES, Size) of
+        B when B > S#st.max_buf ->
+            atomics:sub(C, ?BYTES, Size),
+            atomics:add(C, ?DROPPED, 1),
+            atomics:put(C, ?OVERFLOW, 1);
+        _ ->
+            Seq = atomics:add_get(C, ?SEQ, 1),
+            true = ets:insert(S#st.deltas, {Seq, Key, Type, Delta, Size}),
+            ok
+    end.
+
+notify(S, Key, Change) ->
+    case atomics:get(S#st.counters, ?SUBS) of
+        0 -> ok;
+        _ ->
+            Subs = ets:lookup(S#st.subs, {key, Key}) ++ ets:lookup(S#st.subs, all),
+            Name = S#st.name,
+            _ = [Pid ! {lattice_store, Ref, Name, Key, Change} || {_, Pid, Ref} <- Subs],
+            ok
+    end.
+
+%% ---- the store process ------------------------------------------------------------------
+
+%% The store's actor: lattice:actor() at the first start of a store of this name in this VM;
+%% a new incarnation at every later start (a restarted store is empty, and must not number
+%% writes from 1 again under an actor its peers have seen).
+actor(Name) ->
+    Started = {?MODULE, started, Name},
+    case persistent_term:get(Started, false) of
+        false ->
+            persistent_term:put(Started, true),
+            lattice:actor();
+        true ->
+            {node(), rand:uniform(1 bsl 64) - 1}
+    end.
+
+%% @private
+init({Name, #{max_crdts := MaxCrdts, max_buf := MaxBuf}}) ->
+    process_flag(trap_exit, true),
+    S = #st{name = Name,
+            keys = ets:new(lattice_store_keys, [set, public, {read_concurrency, true},
+                                                {write_concurrency, true}]),
+            meta = ets:new(lattice_store_meta, [set, public, {read_concurrency, true}]),
+            deltas = ets:new(lattice_store_deltas, [ordered_set, public,
+                                                    {write_concurrency, true}]),
+            subs = ets:new(lattice_store_subs, [duplicate_bag, public,
+                                                {read_concurrency, true}]),
+            counters = atomics:new(?NCOUNTERS, [{signed, true}]),
+            max_crdts = MaxCrdts, max_buf = MaxBuf, actor = actor(Name)},
+    persistent_term:put({?MODULE, Name}, S),
+    {ok, #{st => S, subs => #{}}}.
+
+%% @private
+handle_call({create, Key, Type}, _From, #{st := S} = State) ->
+    {reply, do_create(S, Key, Type), State};
+handle_call({delete, Key}, _From, #{st := S} = State) ->
+    {reply, do_delete(S, Key), State};
+handle_call({merge, Key, Entry}, _From, #{st := S} = State) ->
+    {reply, do_merge(S, Key, Entry), State};
+handle_call({purge, Key}, _From, #{st := S} = State) ->
+    {reply, do_purge(S, Key), State};
+handle_call({subscribe, What, Pid}, _From, #{st := S, subs := Subs} = State) ->
+    Ref = erlang:monitor(process, Pid),
+    true = ets:insert(S#st.subs, {What, Pid, Ref}),
+    atomics:add(S#st.counters, ?SUBS, 1),
+    {reply, Ref, State#{subs := Subs#{Ref => {What, Pid}}}};
+handle_call({unsubscribe, Ref}, _From, State) ->
+    erlang:demonitor(Ref, [flush]),
+    {reply, ok, drop_subscription(Ref, State)};
+handle_call(_, _From, State) ->
+    {reply, {error, unknown_call}, State}.
+
+%% @private
+handle_cast(_, State) ->
+    {noreply, State}.
+
+%% @private
+handle_info({'DOWN', Ref, process, _, _}, State) ->
+    {noreply, drop_subscription(Ref, State)};
+handle_info(_, State) ->
+    {noreply, State}.
+
+%% @private
+terminate(_, #{st := S}) ->
+    _ = persistent_term:erase({?MODULE, S#st.name}),
+    ok.
+
+drop_subscription(Ref, #{st := S, subs := Subs} = State) ->
+    case maps:take(Ref, Subs) of
+        {{What, Pid}, Subs2} ->
+            true = ets:delete_object(S#st.subs, {What, Pid, Ref}),
+            atomics:sub(S#st.counters, ?SUBS, 1),
+            State#{subs := Subs2};
+        error ->
+            State
+    end.
+
+new_object(T) ->
+    lattice_object:new(lattice_store_entry:module(T)).
+
+do_create(S, Key, Type) ->
+    Actor = S#st.actor,
+    case ets:lookup(S#st.meta, Key) of
+        [] ->
+            case ets:info(S#st.meta, size) >= S#st.max_crdts of
+                true ->
+                    {error, limit_reached};
+                false ->
+                    P = lattice_store_entry:presence_add(Actor,
+                                                         lattice_store_entry:presence_new()),
+                    Tb = lattice_store_entry:new_tomb(Type),
+                    put_row(S, Key, #{Type => {new_object(Type), P, Tb}}),
+                    created(S, Key, Type, P, Tb)
+            end;
+        [Row] ->
+            Entries = row_entries(Row),
+            case visible_types(Entries) of
+                [T | _] when T =/= Type ->
+                    {error, {wrong_type, T}};
+                _ ->
+                    {Obj, P, Tb} = case Entries of
+                                       #{Type := E} -> E;
+                                       _ -> {new_object(Type),
+                                             lattice_store_entry:presence_new(),
+                                             lattice_store_entry:new_tomb(Type)}
+                                   end,
+                    case lattice_store_entry:is_present(P) of
+                        true ->
+                            ok;
+                        false ->
+                            P2 = lattice_store_entry:presence_add(Actor, P),
+                            put_row(S, Key, Entries#{Type => {Obj, P2, Tb}}),
+                            created(S, Key, Type, P2, Tb)
+                    end
+            end
+    end.
+
+created(S, Key, Type, P, Tb) ->
+    Entry = #{Type => {P, (lattice_store_entry:module(Type)):new(), Tb}},
+    buffer(S, Key, entry, Entry, erlang:external_size(Entry)),
+    notify(S, Key, {created, Type}),
+    ok.
+
+do_delete(S, Key) ->
+    Actor = S#st.actor,
+    case ets:lookup(S#st.meta, Key) of
+        [] ->
+            {error, not_found};
+        [Row] ->
+            Entries = row_entries(Row),
+            case visible_types(Entries) of
+                [] ->
+                    {error, not_found};
+                _ ->
+                    Entries2 = maps:map(fun(T, E) -> delete_type(Actor, T, E) end, Entries),
+                    put_row(S, Key, Entries2),
+                    Entry = maps:map(fun delete_delta/2, Entries2),
+                    buffer(S, Key, entry, Entry, erlang:external_size(Entry)),
+                    notify(S, Key, deleted),
+                    ok
+            end
+    end.
+
+%% What a peer needs of a delete: the presence and the tomb; the state only for dot types
+%% (whose delete is their context). A merge joins the tomb into the state, so the empty state
+%% stands for the rest.
+delete_delta(T, {Obj, P, Tb}) ->
+    case lattice_store_entry:kind(T) of
+        dot -> {P, lattice_object:snapshot(Obj), Tb};
+        _ -> {P, (lattice_store_entry:module(T)):new(), Tb}
+    end.
+
+%% The delete of one type's part, in place: a write racing it (applied to the object after
+%% the snapshot) is one the delete had not seen, and survives it, as a peer's would.
+delete_type(Actor, T, {Obj, P, Tb}) ->
+    Snap = lattice_object:snapshot(Obj),
+    {Snap2, Tb2} = lattice_store_entry:delete_state(T, Snap, Tb),
+    case Snap2 =:= Snap of
+        true -> ok;
+        false -> ok = lattice_object:join(Snap2, Obj)
+    end,
+    {Obj, lattice_store_entry:presence_remove(Actor, P), Tb2}.
+
+do_purge(S, Key) ->
+    case ets:lookup(S#st.meta, Key) of
+        [] ->
+            {error, not_found};
+        [Row] ->
+            case visible_types(row_entries(Row)) of
+                [] ->
+                    %% The key row first: a reader then finds no row, or a row and its entries.
+                    true = ets:delete(S#st.keys, Key),
+                    true = ets:delete(S#st.meta, Key),
+                    ok;
+                _ ->
+                    {error, visible}
+            end
+    end.
+
+do_merge(S, Key, Remote) ->
+    case ets:lookup(S#st.meta, Key) of
+        [] ->
+            case ets:info(S#st.meta, size) >= S#st.max_crdts of
+                true -> {error, limit_reached};
+                false -> merged(S, Key, #{}, merge_objects(#{}, Remote))
+            end;
+        [Row] ->
+            Entries = row_entries(Row),
+            merged(S, Key, Entries, merge_objects(Entries, Remote))
+    end.
+
+merge_objects(Entries, Remote) ->
+    maps:fold(fun(T, {P, St, Tb}, Acc) ->
+                  {Obj, P0, Tb0} = case Acc of
+                                       #{T := E} -> E;
+                                       _ -> {new_object(T), lattice_store_entry:presence_new(),
+                                             lattice_store_entry:new_tomb(T)}
+                                   end,
+                  ok = lattice_object:join(St, Obj),
+                  case lattice_store_entry:kind(T) of
+                      state -> ok = lattice_object:join(Tb, Obj);
+                      _ -> ok
+                  end,
+                  Acc#{T => {Obj, lattice_orset:merge(P0, P),
+                             lattice_store_entry:merge_tomb(T, Tb0, Tb)}}
+              end, Entries, Remote).
+
+merged(S, Key, Before, After) ->
+    VisBefore = visible_types(Before),
+    put_row(S, Key, After),
+    notify(S, Key, merged),
+    case visible_types(After) of
+        [Winner | Losers] = Vis when Losers =/= [], Vis =/= VisBefore ->
+            atomics:add(S#st.counters, ?CONFLICTS, 1),
+            notify(S, Key, {type_conflict, Winner, Losers});
+        _ ->
+            ok
+    end,
+    ok.
+
+%% Writes the key's row from its entries: the visible type on the fast path, `Live' its
+%% presence (only create, delete and merge change presences, and they all come here).
+put_row(S, Key, Entries) ->
+    Type = case visible_types(Entries) of
+               [T | _] -> T;
+               [] -> hd([T || T <- lattice_store_entry:types(), is_map_key(T, Entries)])
+           end,
+    {Obj, P, Tb} = maps:get(Type, Entries),
+    Live = lattice_store_entry:is_present(P),
+    %% The entries first: a reader that finds the new row finds them too.
+    true = ets:insert(S#st.meta, {Key, Entries}),
+    true = ets:insert(S#st.keys, {Key, Type, Obj, Live, tomb_info(Type, Tb)}),
+    ok.
+
+%% ---- caller errors ----------------------------------------------------------------------
+
+%% @doc The OTP `error_info' callback: what is wrong with the arguments of a call that raised
+%% `badarg'.
+-spec format_error(term(), erlang:stacktrace()) -> #{pos_integer() | general => string()}.
+format_error(badarg, [{?MODULE, F, Args, _} | _]) when is_list(Args) ->
+    explain(F, Args);
+format_error(_, _) ->
+    #{}.
+
+%% @doc The explanation in one line, for the Elixir facade's `ArgumentError'; `undefined' when
+%% the top frame is not a lattice_store call that raised with its `error_info'.
+-spec error_message(erlang:stacktrace()) -> binary() | undefined.
+error_message([{?MODULE, F, Args, Info} | _]) when is_list(Args), is_list(Info) ->
+    case proplists:get_value(error_info, Info) of
+        #{module := ?MODULE} ->
+            Lines = [Text || {_, Text} <- lists:sort(maps:to_list(explain(F, Args)))],
+            unicode:characters_to_binary(lists:join("; ", Lines));
+        _ ->
+            undefined
+    end;
+error_message(_) ->
+    undefined.
+
+explain(F, Args) ->
+    Found = maps:from_list([{Pos, Text} || {Pos, Check} <- checks(F, Args),
+                                           {error, Text} <- [Check()]]),
+    case map_size(Found) of
+        0 -> #{general => fmt("an argument of lattice_store:~ts/~b is not valid",
+                              [F, length(Args)])};
+        _ -> Found
+    end.
+
+checks(start_link, [Name, Opts]) ->
+    [{1, fun() -> check_name(Name) end}, {2, fun() -> check_opts(Opts) end}];
+checks(child_spec, [Opts]) ->
+    [{1, fun() -> check_opts(Opts) end}];
+checks(F, [Store | Rest]) ->
+    [{1, fun() -> check_store(Store) end} | more_checks(F, Rest)].
+
+more_checks(create, [Key, Type]) ->
+    [{2, fun() -> check_data("key", Key) end}, {3, fun() -> check_type(Type) end}];
+more_checks(F, [_Key, N]) when F =:= increment; F =:= decrement ->
+    [{3, fun() -> check_count(N) end}];
+more_checks(F, [_Key, E]) when F =:= add; F =:= remove ->
+    [{3, fun() -> check_data("element", E) end}];
+more_checks(set, [_Key, V]) ->
+    [{3, fun() -> check_data("value", V) end}];
+more_checks(put, [_Key, Field, V]) ->
+    [{3, fun() -> check_data("field", Field) end}, {4, fun() -> check_data("value", V) end}];
+more_checks(get, [_Key, Field]) ->
+    [{3, fun() -> check_data("field", Field) end}];
+more_checks(unsubscribe, [Ref]) ->
+    [{2, fun() when is_reference(Ref) -> ok;
+            () -> {error, fmt("the subscription must be the reference subscribe/1,2 "
+                              "returned, got: ~ts", [show(Ref)])}
+         end}];
+more_checks(drain, [Max]) ->
+    [{2, fun() when is_integer(Max), Max > 0 -> ok;
+            () -> {error, fmt("the byte budget must be a positive integer, got: ~ts",
+                              [show(Max)])}
+         end}];
+more_checks(merge, [Key, _Entry]) ->
+    [{2, fun() -> check_data("key", Key) end}];
+more_checks(_, _) ->
+    [].
+
+check_name(Name) when is_atom(Name) -> ok;
+check_name(Name) -> {error, fmt("the store's name must be an atom, got: ~ts", [show(Name)])}.
+
+check_opts(Opts) ->
+    try options(maps:remove(name, options_map(Opts))) of
+        _ -> ok
+    catch
+        error:badarg ->
+            {error, fmt("the options must be a map or a proplist of max_crdts and "
+                        "max_delta_buffer_bytes (positive integers), and name (an atom) in a "
+                        "child spec; got: ~ts", [show(Opts)])}
+    end.
+
+check_store(Store) when is_atom(Store) ->
+    case persistent_term:get({?MODULE, Store}, undefined) of
+        undefined ->
+            {error, fmt("no store named ~ts is running (start it with "
+                        "lattice_store:start_link/2, or start the lattice application for "
+                        "the default store, ~ts)", [show(Store), ?DEFAULT])};
+        #st{name = Name} ->
+            case whereis(Name) of
+                undefined -> {error, fmt("the store ~ts is not running", [show(Store)])};
+                _ -> ok
+            end
+    end;
+check_store(Store) ->
+    {error, fmt("the store must be a store's name (an atom), got: ~ts", [show(Store)])}.
+
+check_type(T) ->
+    case lattice_store_entry:is_type(T) of
+        true -> ok;
+        false -> {error, fmt("~ts is not a store type; the types are: ~ts",
+                             [show(T), lists:join(", ", [atom_to_list(X) || X <-
+                                                         lattice_store_entry:types()])])}
+    end.
+
+check_count(N) when is_integer(N), N > 0, N < 1 bsl 64 -> ok;
+check_count(N) ->
+    {error, fmt("the amount must be a positive integer (1..2^64-1), got: ~ts", [show(N)])}.
+
+check_data(Word, T) ->
+    try lattice_canon:encode(T) of
+        _ -> ok
+    catch
+        error:badarg ->
+            {error, fmt("the ~ts is not data (no pids, ports, references or funs, also "
+                        "inside), or is over lattice's size or depth limits: ~ts",
+                        [Word, show(T)])}
+    end.
+
+show(T) -> lists:flatten(io_lib:format("~0tP", [T, 12])).
+
+fmt(Format, Args) -> lists:flatten(io_lib:format(Format, Args)).
