@@ -6,8 +6,8 @@
 %%     application environment has `{cnode, false}'.</li>
 %% <li>`lattice_ae', the owners' interface to anti-entropy (stores, leaves, sessions); it
 %%     follows the keeper's events and feeds a restarted C node again.</li>
+%% <li>the default `lattice_store' (the `store' key of the application environment).</li>
 %% </ul>
-%% The replicated store goes under it when it arrives.
 -module(lattice_sup).
 -behaviour(supervisor).
 
