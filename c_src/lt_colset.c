@@ -27,7 +27,8 @@ typedef struct {
 /* Reads entry c->i at c->off in place, checking it against the entry before it, `prev` (NULL
  * for the first). (In place, field by field: copying whole cursors after a call stalls on
  * store forwarding.) */
-static LT_ALWAYS_INLINE lt_err cursor_read(const lt_cols *v, cursor *c, const previous *prev) {
+static LT_ALWAYS_INLINE lt_err cursor_read(const lt_cols *v, cursor *c, const previous *prev,
+                                           const lt_cols_kind kind) {
     uint64_t elen;
     size_t at = c->off;
     lt_err e = lt_varint_read(v->elems, v->elems_len, &c->off, &elen);
@@ -46,7 +47,7 @@ static LT_ALWAYS_INLINE lt_err cursor_read(const lt_cols *v, cursor *c, const pr
     if (LT_UNLIKELY(prev != NULL && c->id <= prev->id) &&
         (c->id < prev->id || lt_bytes_cmp(prev->elem, prev->elen, c->elem, c->elen) >= 0))
         return LT_E_ORDER;
-    switch (v->kind) {
+    switch (kind) {
     case LT_COLS_TWOPSET: /* flags: added 1, removed 2, both 3 */
         c->c1 = v->col1[c->i];
         if (LT_UNLIKELY(c->c1 == 0 || c->c1 > 3))
@@ -65,11 +66,21 @@ static LT_ALWAYS_INLINE lt_err cursor_read(const lt_cols *v, cursor *c, const pr
 }
 
 /* Moves to the next entry of v (reading it if there is one). */
-static LT_ALWAYS_INLINE lt_err cursor_next(const lt_cols *v, cursor *c) {
+static LT_ALWAYS_INLINE lt_err cursor_next(const lt_cols *v, cursor *c, const lt_cols_kind kind) {
     if (++c->i == v->n)
         return LT_OK;
     previous prev = {c->id, c->elem, c->elen};
-    return cursor_read(v, c, &prev);
+    return cursor_read(v, c, &prev, kind);
+}
+
+/* Whether entries x and y of two inputs (ending at x_end and y_end) have the same bytes. */
+static LT_ALWAYS_INLINE int same_bytes(const cursor *x, const uint8_t *x_end, const cursor *y,
+                                       const uint8_t *y_end) {
+    if (x->span != y->span)
+        return 0;
+    if (x->span <= LT_SHORT_SPAN && x_end - x->start >= 16 && y_end - y->start >= 16)
+        return lt_short_eq(x->start, y->start, x->span);
+    return lt_bytes_eq(x->start, y->start, x->span);
 }
 
 static uint64_t max64(uint64_t a, uint64_t b) {
@@ -129,8 +140,8 @@ lt_err lt_cols_merge_start(const lt_cols *a, const lt_cols *b, const uint8_t *he
     m->elems = m->ids + (8 + width) * max_n;
     memcpy(out->data + out->len, head, head_len);
     lt_err e = LT_OK;
-    if ((a->n && (e = cursor_read(&m->a, &m->ca, NULL)) != LT_OK) ||
-        (b->n && (e = cursor_read(&m->b, &m->cb, NULL)) != LT_OK)) {
+    if ((a->n && (e = cursor_read(&m->a, &m->ca, NULL, a->kind)) != LT_OK) ||
+        (b->n && (e = cursor_read(&m->b, &m->cb, NULL, a->kind)) != LT_OK)) {
         free(m);
         return e;
     }
@@ -149,17 +160,16 @@ static void move_step(lt_cols_merger *m, size_t budget, int *done) {
     *done = m->move == m->nmoves;
 }
 
-lt_err lt_cols_merge_step(lt_cols_merger *m, size_t budget, int *done) {
+/* The walk of at most `budget` entries, for one kind: called with a constant `kind`, so each
+ * kind gets its own loop without the others' column code. */
+static LT_ALWAYS_INLINE lt_err walk_kind(lt_cols_merger *m, size_t budget, int *done,
+                                         const lt_cols_kind kind) {
     const lt_cols *a = &m->a, *b = &m->b;
     lt_buf *out = m->out;
-    *done = 0;
-    if (m->walked) {
-        move_step(m, budget, done);
-        return LT_OK;
-    }
     uint8_t *ids = out->data + m->ids, *col1 = out->data + m->col1, *col2 = out->data + m->col2;
     uint8_t *elems = out->data + m->elems;
-    lt_cols_kind kind = a->kind;
+    const uint8_t *a_end = a->elems + a->elems_len, *b_end = b->elems + b->elems_len;
+    const uint8_t *out_end = out->data + out->cap;
     /* The walk's state in locals while it runs (the writes into `out` cannot alias them). */
     cursor ca_now = m->ca, cb_now = m->cb, *ca = &ca_now, *cb = &cb_now;
     size_t k = m->k, w = m->w, steps = 0;
@@ -170,7 +180,9 @@ lt_err lt_cols_merge_step(lt_cols_merger *m, size_t budget, int *done) {
             order = ca->i == a->n ? 1 : -1;
         else if (ca->id != cb->id)
             order = ca->id < cb->id ? -1 : 1;
-        else /* equal ids: the same element, or a collision the bytes settle */
+        else if (LT_LIKELY(same_bytes(ca, a_end, cb, b_end)))
+            order = 0; /* equal ids and bytes: the same element, the common case */
+        else           /* equal ids: a collision the bytes settle */
             order = lt_bytes_cmp(ca->elem, ca->elen, cb->elem, cb->elen);
         const cursor *src = order <= 0 ? ca : cb;
         lt_write_be64(ids + 8 * k, src->id);
@@ -180,11 +192,15 @@ lt_err lt_cols_merge_step(lt_cols_merger *m, size_t budget, int *done) {
             lt_write_be64(col1 + 8 * k, max64(order <= 0 ? ca->c1 : 0, order >= 0 ? cb->c1 : 0));
             lt_write_be64(col2 + 8 * k, max64(order <= 0 ? ca->c2 : 0, order >= 0 ? cb->c2 : 0));
         }
-        memcpy(elems + w, src->start, src->span);
+        if (src->span <= LT_SHORT_SPAN && (order <= 0 ? a_end : b_end) - src->start >= 16 &&
+            out_end - (elems + w) >= 16)
+            memcpy(elems + w, src->start, 16); /* the bytes past the span are overwritten */
+        else
+            lt_copy(elems + w, src->start, src->span);
         w += src->span;
         k++;
-        if ((order <= 0 && (e = cursor_next(a, ca)) != LT_OK) ||
-            (order >= 0 && (e = cursor_next(b, cb)) != LT_OK))
+        if ((order <= 0 && (e = cursor_next(a, ca, kind)) != LT_OK) ||
+            (order >= 0 && (e = cursor_next(b, cb, kind)) != LT_OK))
             goto fail;
     }
     m->k = k;
@@ -223,6 +239,23 @@ lt_err lt_cols_merge_step(lt_cols_merger *m, size_t budget, int *done) {
 fail:
     out->len = m->mark;
     return e;
+}
+
+lt_err lt_cols_merge_step(lt_cols_merger *m, size_t budget, int *done) {
+    *done = 0;
+    if (m->walked) {
+        move_step(m, budget, done);
+        return LT_OK;
+    }
+    switch (m->a.kind) {
+    case LT_COLS_TWOPSET:
+        return walk_kind(m, budget, done, LT_COLS_TWOPSET);
+    case LT_COLS_LWWSET:
+        return walk_kind(m, budget, done, LT_COLS_LWWSET);
+    case LT_COLS_GSET:
+        break;
+    }
+    return walk_kind(m, budget, done, LT_COLS_GSET);
 }
 
 lt_err lt_cols_merge(const lt_cols *a, const lt_cols *b, const uint8_t *head, size_t head_len,

@@ -746,6 +746,16 @@ static lt_err finish_step(lt_dk_merger *m, size_t budget, int *done) {
     return LT_OK;
 }
 
+/* Whether B's bytes at offb (at least ea->span of them) are A's entry ea, byte for byte. */
+static LT_ALWAYS_INLINE int same_entry(const lt_dk_entry *ea, const lt_dk_view *a,
+                                       const lt_dk_view *b, size_t offb) {
+    const uint8_t *x = ea->start, *y = b->entries + offb;
+    if (ea->span <= LT_SHORT_SPAN && a->entries + a->entries_len - x >= 16 &&
+        b->entries_len - offb >= 16)
+        return lt_short_eq(x, y, ea->span);
+    return lt_bytes_eq(x, y, ea->span);
+}
+
 lt_err lt_dk_merge_step(lt_dk_merger *m, size_t budget, int *done) {
     if (m->walked)
         return finish_step(m, budget, done);
@@ -758,12 +768,13 @@ lt_err lt_dk_merge_step(lt_dk_merger *m, size_t budget, int *done) {
     size_t i = m->i, j = m->j, offa = m->offa, offb = m->offb, nout = m->nout, steps = 0;
     int have_b = m->have_b;
     lt_dk_entry ea = m->ea, eb = m->eb, pa = m->pa, pb = m->pb;
+    const uint8_t *a_end = a->entries + a->entries_len;
     lt_err e = LT_OK;
     *done = 0;
     while ((i < a->ne || j < b->ne) && steps++ < budget) {
         if (i < a->ne && j < b->ne && !have_b && ea.nd == 1 && ea.a0 < b->na &&
             a2o[ea.a0] == b2o[ea.a0] && lt_read_be64(b->ids + 8 * j) == ea.id &&
-            ea.span <= b->entries_len - offb && memcmp(b->entries + offb, ea.start, ea.span) == 0) {
+            ea.span <= b->entries_len - offb && same_entry(&ea, a, b, offb)) {
             /* B's entry is byte for byte A's, its one dot naming the same actor: the same
              * key with the same dot, which survives. A's parse checked these bytes; what is
              * B's own to check is its order and that the dot is in its context. */
@@ -774,7 +785,11 @@ lt_err lt_dk_merge_step(lt_dk_merger *m, size_t budget, int *done) {
             if (a2o[ea.a0] == ea.a0 || lt_varint_len(a2o[ea.a0]) == lt_varint_len(ea.a0)) {
                 if (lt_buf_reserve(body, ea.span) == 0) {
                     uint8_t *w = body->data + body->len;
-                    memcpy(w, ea.start, ea.span);
+                    if (ea.span <= LT_SHORT_SPAN && a_end - ea.start >= 16 &&
+                        body->cap - body->len >= 16)
+                        memcpy(w, ea.start, 16); /* the bytes past the span are overwritten */
+                    else
+                        memcpy(w, ea.start, ea.span);
                     if (a2o[ea.a0] != ea.a0) /* same width: rewrite the index in place */
                         lt_varint_write(w + (ea.dots - ea.start), a2o[ea.a0]);
                     body->len += ea.span;
