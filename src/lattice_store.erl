@@ -16,7 +16,7 @@
 -export([create/3, increment/2, increment/3, decrement/2, decrement/3, add/3, remove/3,
          set/3, put/4, get/2, get/3, lookup/2, delete/2, keys/1, conflicts/2]).
 -export([subscribe/1, subscribe/2, unsubscribe/2]).
--export([drain/2, entry/2, merge/3, purge/2, info/1]).
+-export([drain/2, entry/2, merge/3, merge_many/2, digest/2, rows/1, purge/2, info/1]).
 -export([format_error/2, error_message/1]).
 -export([init/1, handle_call/3, handle_cast/2, handle_info/2, terminate/2]).
 
@@ -74,18 +74,25 @@ start_link(Name, Opts) ->
         gen_server:start_link({local, Name}, ?MODULE, {Name, Config}, [])
     end).
 
-%% @doc A child spec for a supervisor: `Opts' holds `name' (default `lattice_store') and the
-%% options of {@link start_link/2}.
+%% @doc A child spec for a supervisor: the store and its replication (`lattice_store_sup').
+%% `Opts' holds `name' (default `lattice_store'), the options of {@link start_link/2}, and
+%% `replication': `false' for a store of this node only, or the options of
+%% `lattice_repl:options/1' (default `#{}': replicate with the defaults).
 -spec child_spec(map() | proplists:proplist()) -> supervisor:child_spec().
 child_spec(Opts) ->
     ?API([Opts], begin
         Map = options_map(Opts),
         Name = maps:get(name, Map, ?DEFAULT),
         true = is_atom(Name) orelse erlang:error(badarg),
-        Rest = maps:remove(name, Map),
+        Repl = case maps:get(replication, Map, #{}) of
+                   false -> false;
+                   R -> lattice_repl:options(R), R
+               end,
+        Rest = maps:without([name, replication], Map),
         _ = options(Rest),
-        #{id => {?MODULE, Name}, start => {?MODULE, start_link, [Name, Rest]},
-          type => worker, restart => permanent, shutdown => 5000, modules => [?MODULE]}
+        #{id => {?MODULE, Name}, start => {lattice_store_sup, start_link, [Name, Rest, Repl]},
+          type => supervisor, restart => permanent, shutdown => infinity,
+          modules => [lattice_store_sup]}
     end).
 
 %% @doc The name of the store the lattice application starts.
@@ -315,6 +322,60 @@ merge(Store, Key, Entry) ->
             ok -> call(S, {merge, Key, Entry});
             Error -> Error
         end
+    end).
+
+%% @doc Merges many peers' entries in one call to the store process, in order:
+%% `[{Key, Entry}]' (each as {@link merge/3}), giving one result per key, in order. Entries
+%% that are not valid give `{error, {bad_entry, R}}' for their key and change nothing.
+-spec merge_many(store(), [{key(), lattice_store_entry:entry()}]) ->
+          [ok | {error, limit_reached | {bad_entry, term()}}].
+merge_many(Store, Pairs) ->
+    ?API([Store, Pairs], begin
+        S = store(Store),
+        true = is_list(Pairs) orelse erlang:error(badarg),
+        Checked = [case P of
+                       {Key, Entry} ->
+                           _ = lattice_canon:encode(Key),
+                           {Key, Entry, lattice_store_entry:validate(Entry)};
+                       _ -> erlang:error(badarg)
+                   end || P <- Pairs],
+        Valid = [{K, E} || {K, E, ok} <- Checked],
+        Results = case Valid of
+                      [] -> [];
+                      _ -> call(S, {merge_many, Valid})
+                  end,
+        zip_results(Checked, Results)
+    end).
+
+zip_results([], []) -> [];
+zip_results([{_, _, ok} | Rest], [R | Results]) -> [R | zip_results(Rest, Results)];
+zip_results([{_, _, Error} | Rest], Results) -> [Error | zip_results(Rest, Results)].
+
+%% @doc The 16-byte digest of the key's whole entry (every type's state digest, presence and
+%% tomb), in O(1) of the states' sizes: equal on two replicas exactly when their entries are
+%% equal (up to hash collisions). Anti-entropy keeps it as the key's leaf. `{error, not_found}'
+%% for a key the store has never had.
+-spec digest(store(), key()) -> {ok, <<_:128>>} | {error, not_found}.
+digest(Store, Key) ->
+    ?API([Store, Key], begin
+        S = store(Store),
+        case ets:lookup(S#st.meta, Key) of
+            [Row] ->
+                Parts = [{T, lattice_object:digest(Obj), P, Tb}
+                         || {T, {Obj, P, Tb}} <- lists:sort(maps:to_list(row_entries(Row)))],
+                {ok, lattice_hash:xxh3_128(lattice_canon:encode(Parts))};
+            [] ->
+                {error, not_found}
+        end
+    end).
+
+%% @doc Every key the store has a row for, deleted keys (tombstones) included, unsorted: what
+%% replication must carry to a peer.
+-spec rows(store()) -> [key()].
+rows(Store) ->
+    ?API([Store], begin
+        S = store(Store),
+        ets:foldl(fun({K, _}, Acc) -> [K | Acc] end, [], S#st.meta)
     end).
 
 %% @doc Drops a deleted key's row (its tombstone), for the replication layer once every peer
@@ -549,6 +610,8 @@ handle_call({delete, Key}, _From, #{st := S} = State) ->
     {reply, do_delete(S, Key), State};
 handle_call({merge, Key, Entry}, _From, #{st := S} = State) ->
     {reply, do_merge(S, Key, Entry), State};
+handle_call({merge_many, Pairs}, _From, #{st := S} = State) ->
+    {reply, [do_merge(S, K, E) || {K, E} <- Pairs], State};
 handle_call({purge, Key}, _From, #{st := S} = State) ->
     {reply, do_purge(S, Key), State};
 handle_call({subscribe, What, Pid}, _From, #{st := S, subs := Subs} = State) ->
@@ -815,13 +878,18 @@ check_name(Name) when is_atom(Name) -> ok;
 check_name(Name) -> {error, fmt("the store's name must be an atom, got: ~ts", [show(Name)])}.
 
 check_opts(Opts) ->
-    try options(maps:remove(name, options_map(Opts))) of
+    try options(maps:without([name, replication], options_map(Opts))),
+        case maps:get(replication, options_map(Opts), #{}) of
+            false -> ok;
+            R -> lattice_repl:options(R)
+        end of
         _ -> ok
     catch
         error:badarg ->
             {error, fmt("the options must be a map or a proplist of max_crdts and "
-                        "max_delta_buffer_bytes (positive integers), and name (an atom) in a "
-                        "child spec; got: ~ts", [show(Opts)])}
+                        "max_delta_buffer_bytes (positive integers), and in a child spec name "
+                        "(an atom) and replication (false, or lattice_repl's options: see "
+                        "lattice_repl:options/1); got: ~ts", [show(Opts)])}
     end.
 
 check_store(Store) when is_atom(Store) ->

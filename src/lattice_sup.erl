@@ -6,7 +6,8 @@
 %%     application environment has `{cnode, false}'.</li>
 %% <li>`lattice_ae', the owners' interface to anti-entropy (stores, leaves, sessions); it
 %%     follows the keeper's events and feeds a restarted C node again.</li>
-%% <li>the default `lattice_store' (the `store' key of the application environment).</li>
+%% <li>the default store, `lattice_store', with its replication (`lattice_store_sup'; the
+%%     `store' key of the application environment holds its options).</li>
 %% </ul>
 -module(lattice_sup).
 -behaviour(supervisor).

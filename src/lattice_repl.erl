@@ -1,0 +1,943 @@
+%% @doc Replication of one store between nodes (docs/REPLICATION.md): membership, delta
+%% propagation with acknowledgements, anti-entropy through the C node, and the safety limits.
+%%
+%% One process per store per node, started with the store by `lattice_store_sup' and
+%% registered as {@link name/1}. It joins the group of its store in the store's own `pg' scope
+%% ({@link scope/1}); every other member is a peer.
+%%
+%% <ul>
+%% <li><b>Deltas.</b> Every `flush_interval_ms' it drains the store's delta buffer
+%%     (`lattice_store:drain/2'), joins the deltas of each key into one, and sends them as
+%%     numbered batches to its peers. A batch is kept until every peer has acknowledged it
+%%     (the delta-interval algorithm of Almeida et al., 2018), in a buffer bounded by
+%%     `max_buffer_bytes'; a peer that falls behind it, or is new, is repaired by anti-entropy
+%%     instead. A receiver acknowledges batches in sequence and asks again from the first one
+%%     it is missing, so neither loss, duplication nor reordering changes the result.</li>
+%% <li><b>Anti-entropy.</b> Each key's leaf in `lattice_ae' is `lattice_store:digest/2' of its
+%%     entry. A session with a peer (every `ae_interval_ms', at once when a peer joins or comes
+%%     back, and when a peer fell behind) lists the keys that differ; each side sends the other
+%%     its entries of the keys it holds, in chunks under `max_message_size'.</li>
+%% <li><b>Gossip.</b> With more than `gossip_threshold' peers a batch goes to `fanout' peers
+%%     chosen at random, and anti-entropy with one random peer every `gossip_ae_interval_ms'
+%%     carries it to the rest, so a write costs `fanout' messages, whatever the cluster's
+%%     size.</li>
+%% <li><b>Safety.</b> `max_peers', `max_message_size' (bigger batches are split, bigger incoming
+%%     messages dropped), a merge queue of `max_queue_size' batches (drops counted; the sender
+%%     retries), the HLC of every message (a peer too far ahead is refused), peer validation
+%%     (unknown types, invalid states, more than `max_actors' actors), a breaker per peer
+%%     (`failure_threshold', `reset_timeout_ms'; a peer whose breaker trips `max_trips' times
+%%     is dropped until it joins again), `sync_timeout_ms' for acknowledgements, and
+%%     {@link disable_sync/1} / {@link enable_sync/1}. All counted in {@link stats/1}.</li>
+%% </ul>
+-module(lattice_repl).
+-behaviour(gen_server).
+
+-export([start_link/2, child_spec/2, name/1, scope/1, options/1]).
+-export([stats/1, peers/1, health_status/1, enable_sync/1, disable_sync/1, sync/1,
+         flush/1, subscribe/1, unsubscribe/2]).
+-export([init/1, handle_call/3, handle_cast/2, handle_info/2, terminate/2]).
+
+-define(TAG, '$lattice_repl').
+-define(LAG_SAMPLES, 1024).
+%% Batches sent per peer per tick at most, so one tick stays short.
+-define(MAX_BATCHES_PER_TICK, 64).
+%% Keys merged per call to the store process, so creates and deletes are not held up.
+-define(MERGE_CHUNK, 256).
+
+-define(DEFAULTS, #{
+    flush_interval_ms => 10,
+    ae_interval_ms => 30000,
+    gossip_threshold => 16,
+    fanout => 3,
+    gossip_ae_interval_ms => 1000,
+    max_peers => 100,
+    max_message_size => 1000000,
+    max_queue_size => 1000,
+    max_buffer_bytes => 16777216,
+    max_actors => 1000,
+    failure_threshold => 3,
+    reset_timeout_ms => 60000,
+    max_trips => 3,
+    sync_timeout_ms => 5000,
+    enabled => true
+}).
+
+-record(peer, {
+    node :: node(),
+    pid :: pid(),
+    %% the first batch of our stream to this peer, the last it acknowledged, the next to send
+    start :: pos_integer(),
+    acked :: non_neg_integer(),
+    next :: pos_integer(),
+    %% when the oldest unacknowledged batch was (re)sent, or undefined when all are acked
+    waiting_since :: integer() | undefined,
+    breaker = closed :: closed | {open, integer()} | half_open,
+    failures = 0 :: non_neg_integer(),
+    trips = 0 :: non_neg_integer(),
+    ae_busy = false :: boolean(),
+    ae_again = false :: boolean()
+}).
+
+-record(st, {
+    store :: atom(),
+    scope :: atom(),
+    opts :: map(),
+    pg_ref :: reference() | undefined,
+    peers = #{} :: #{pid() => #peer{}},
+    %% nodes seen and lost: a node in `lost' that joins again is a healed partition
+    lost = #{} :: #{node() => integer()},
+    dropped = #{} :: #{node() => true},
+    %% our batches, {Seq, Bin, Bytes}, while some peer has not acknowledged them
+    out :: ets:tid(),
+    out_bytes = 0 :: non_neg_integer(),
+    seq = 0 :: non_neg_integer(),
+    %% what we received: per sender pid, the next batch we expect
+    expect = #{} :: #{pid() => pos_integer()},
+    queue = queue:new() :: queue:queue(),
+    queue_len = 0 :: non_neg_integer(),
+    merging = false :: boolean(),
+    ae_open = false :: boolean(),
+    subs = #{} :: #{reference() => pid()},
+    lag = {0, #{}} :: {non_neg_integer(), #{non_neg_integer() => non_neg_integer()}},
+    counters = #{} :: #{atom() => integer()},
+    last = #{} :: #{atom() => term()}
+}).
+
+%%--------------------------------------------------------------------------------------------
+%% API
+
+%% @doc Starts the replication of `Store' (a running `lattice_store'). Options: the keys of
+%% {@link options/1}.
+-spec start_link(atom(), map() | proplists:proplist()) -> {ok, pid()} | {error, term()}.
+start_link(Store, Opts) when is_atom(Store) ->
+    Config = options(Opts),
+    gen_server:start_link({local, name(Store)}, ?MODULE, {Store, Config}, []).
+
+-spec child_spec(atom(), map() | proplists:proplist()) -> supervisor:child_spec().
+child_spec(Store, Opts) ->
+    _ = options(Opts),
+    #{id => {?MODULE, Store}, start => {?MODULE, start_link, [Store, Opts]},
+      restart => permanent, shutdown => 5000, type => worker, modules => [?MODULE]}.
+
+%% @doc The registered name of `Store''s replication process.
+-spec name(atom()) -> atom().
+name(Store) -> list_to_atom("lattice_repl_" ++ atom_to_list(Store)).
+
+%% @doc The `pg' scope of `Store': one scope per store, so stores never see each other's
+%% members.
+-spec scope(atom()) -> atom().
+scope(Store) -> list_to_atom("lattice_pg_" ++ atom_to_list(Store)).
+
+%% @doc The options with their defaults filled in; `badarg' for an unknown option or a bad
+%% value. Every option is a positive integer (milliseconds, bytes or counts), but `enabled'
+%% (a boolean) and `ae_interval_ms' (also `infinity').
+-spec options(map() | proplists:proplist()) -> map().
+options(Opts) when is_list(Opts) ->
+    options(maps:from_list([case O of {K, V} -> {K, V}; _ -> erlang:error(badarg) end
+                            || O <- Opts]));
+options(Opts) when is_map(Opts) ->
+    maps:foreach(fun(enabled, V) when is_boolean(V) -> ok;
+                    (ae_interval_ms, infinity) -> ok;
+                    (K, V) when is_integer(V), V > 0 ->
+                         true = is_map_key(K, ?DEFAULTS) orelse erlang:error(badarg);
+                    (_, _) -> erlang:error(badarg)
+                 end, Opts),
+    maps:merge(?DEFAULTS, Opts);
+options(_) ->
+    erlang:error(badarg).
+
+%% @doc The replication's figures (docs/REPLICATION.md lists them all): deltas and bytes sent
+%% and received, keys repaired, replication lag, sync latency, peers and their reachability,
+%% merge queue, breaker opens, sync timeouts, oversized messages, clock-skew refusals.
+-spec stats(atom()) -> map().
+stats(Store) -> call(Store, stats).
+
+%% @doc The peers: `#{Node => #{pid, breaker, acked, next, failures, trips}}'.
+-spec peers(atom()) -> map().
+peers(Store) -> call(Store, peers).
+
+%% @doc `healthy', `degraded' (a breaker open, a peer lost, or drops counted in the last
+%% minute... see docs) or `disabled', with the reasons: `{Status, [Reason]}'.
+-spec health_status(atom()) -> {healthy | degraded | disabled, [term()]}.
+health_status(Store) -> call(Store, health).
+
+%% @doc Resumes sending deltas and anti-entropy (after {@link disable_sync/1}); the deltas
+%% written meanwhile go out at the next flush, or by anti-entropy if the buffer overflowed.
+-spec enable_sync(atom()) -> ok.
+enable_sync(Store) -> call(Store, {enabled, true}).
+
+%% @doc Stops sending deltas and starting anti-entropy sessions; writes go on locally and
+%% incoming deltas are still merged.
+-spec disable_sync(atom()) -> ok.
+disable_sync(Store) -> call(Store, {enabled, false}).
+
+%% @doc Starts an anti-entropy session with every peer now.
+-spec sync(atom()) -> ok.
+sync(Store) -> call(Store, sync_all).
+
+%% @doc Drains the delta buffer and sends to peers now (instead of at the next tick); returns
+%% when the batches are sent (not acknowledged).
+-spec flush(atom()) -> ok.
+flush(Store) -> call(Store, flush).
+
+%% @doc Subscribes the caller to replication events: `{lattice_repl, Store, Event}' with
+%% `Event' one of `{peer_up, Node}', `{peer_down, Node}', `{partition_healed, Node,
+%% DownMs}', `{breaker_open, Node}', `{breaker_closed, Node}', `{peer_dropped, Node}',
+%% `{repaired, Node, Keys}'.
+-spec subscribe(atom()) -> reference().
+subscribe(Store) -> call(Store, {subscribe, self()}).
+
+-spec unsubscribe(atom(), reference()) -> ok.
+unsubscribe(Store, Ref) -> call(Store, {unsubscribe, Ref}).
+
+call(Store, Req) when is_atom(Store) ->
+    try gen_server:call(name(Store), Req, 30000)
+    catch exit:{noproc, _} -> erlang:error(badarg, [Store])
+    end.
+
+%%--------------------------------------------------------------------------------------------
+%% The process
+
+%% @private
+init({Store, Opts}) ->
+    process_flag(trap_exit, true),
+    Scope = scope(Store),
+    ok = net_kernel:monitor_nodes(true),
+    St0 = #st{store = Store, scope = Scope, opts = Opts,
+              out = ets:new(lattice_repl_out, [ordered_set, private])},
+    {PgRef, Groups} = pg:monitor_scope(Scope),
+    ok = pg:join(Scope, Store, self()),
+    St1 = lists:foldl(fun(P, A) -> peer_joined(P, A) end, St0,
+                      [P || P <- maps:get(Store, Groups, []), node(P) =/= node()]),
+    St2 = open_ae(St1#st{pg_ref = PgRef}),
+    self() ! tick,
+    erlang:send_after(ae_interval(St2), self(), ae_tick),
+    {ok, St2}.
+
+%% The store's leaves in lattice_ae; retried while a dead owner's store is still open there.
+open_ae(#st{store = Store} = St) ->
+    case catch lattice_ae:open(Store, #{owner => self(), sync_interval => infinity}) of
+        ok ->
+            feed_all(St),
+            St1 = St#st{ae_open = true},
+            maps:fold(fun(Pid, _, A) -> start_ae(Pid, A) end, St1, St1#st.peers);
+        _ ->
+            erlang:send_after(200, self(), open_ae),
+            St
+    end.
+
+%% Every key's leaf, deleted keys included (their tombs must reach peers too): at start, the
+%% store may hold keys already.
+feed_all(#st{store = Store}) ->
+    lists:foreach(fun(Chunk) -> leaves(Store, Chunk) end, chunks(lattice_store:rows(Store), 4096)).
+
+%% @private
+handle_call(stats, _From, St) ->
+    {reply, stats_map(St), St};
+handle_call(peers, _From, St) ->
+    {reply, maps:from_list([{P#peer.node, peer_info(P)} || P <- maps:values(St#st.peers)]), St};
+handle_call(health, _From, St) ->
+    {reply, health(St), St};
+handle_call({enabled, On}, _From, #st{opts = O} = St) ->
+    {reply, ok, St#st{opts = O#{enabled => On}}};
+handle_call(sync_all, _From, St) ->
+    {reply, ok, maps:fold(fun(Pid, _, A) -> start_ae(Pid, A) end, St, St#st.peers)};
+handle_call(flush, _From, St) ->
+    {reply, ok, flush_deltas(St)};
+handle_call({subscribe, Pid}, _From, #st{subs = Subs} = St) ->
+    Ref = erlang:monitor(process, Pid),
+    {reply, Ref, St#st{subs = Subs#{Ref => Pid}}};
+handle_call({unsubscribe, Ref}, _From, #st{subs = Subs} = St) ->
+    erlang:demonitor(Ref, [flush]),
+    {reply, ok, St#st{subs = maps:remove(Ref, Subs)}};
+handle_call(_, _From, St) ->
+    {reply, {error, unknown_call}, St}.
+
+%% @private
+handle_cast(_, St) ->
+    {noreply, St}.
+
+%% @private
+handle_info(tick, #st{opts = #{flush_interval_ms := I}} = St) ->
+    erlang:send_after(I, self(), tick),
+    {noreply, check_peers(flush_deltas(St))};
+handle_info(ae_tick, St) ->
+    erlang:send_after(ae_interval(St), self(), ae_tick),
+    {noreply, ae_round(St)};
+handle_info(open_ae, St) ->
+    {noreply, open_ae(St)};
+handle_info({?TAG, batch, From, Start, Seq, Hlc, Bin}, St) when is_pid(From) ->
+    {noreply, incoming_batch(From, Start, Seq, Hlc, Bin, St)};
+handle_info({?TAG, ack, From, Seq}, St) when is_pid(From), is_integer(Seq) ->
+    {noreply, acked(From, Seq, St)};
+handle_info({?TAG, nack, From, Seq}, St) when is_pid(From), is_integer(Seq) ->
+    {noreply, nacked(From, Seq, St)};
+handle_info({?TAG, repair, From, Hlc, Bin}, St) when is_pid(From) ->
+    {noreply, incoming_repair(From, Hlc, Bin, St)};
+handle_info(Msg, St) when element(1, Msg) =:= ?TAG ->
+    {noreply, count(malformed, St)};
+handle_info(merge_next, St) ->
+    {noreply, merge_next(St#st{merging = false})};
+handle_info({lattice_ae, session, _Store, Report}, St) ->
+    {noreply, ae_report(Report, St)};
+handle_info({lattice_ae, cnode_up, _, _}, St) ->
+    {noreply, St};
+handle_info({lattice_ae, cnode_down, _, _}, St) ->
+    {noreply, St};
+handle_info({Ref, join, Store, Pids}, #st{pg_ref = Ref, store = Store} = St) ->
+    {noreply, lists:foldl(fun peer_joined/2, St, [P || P <- Pids, node(P) =/= node()])};
+handle_info({Ref, leave, Store, Pids}, #st{pg_ref = Ref, store = Store} = St) ->
+    {noreply, lists:foldl(fun(P, A) -> peer_left(P, left, A) end, St, Pids)};
+handle_info({nodedown, Node}, St) ->
+    Gone = [Pid || {Pid, #peer{node = N}} <- maps:to_list(St#st.peers), N =:= Node],
+    St2 = lists:foldl(fun(P, A) -> peer_left(P, nodedown, A) end, St, Gone),
+    {noreply, St2#st{expect = maps:filter(fun(P, _) -> node(P) =/= Node end, St2#st.expect)}};
+handle_info({nodeup, _}, St) ->
+    {noreply, St};
+handle_info({'DOWN', Ref, process, _, _}, #st{subs = Subs} = St) ->
+    {noreply, St#st{subs = maps:remove(Ref, Subs)}};
+handle_info({'ETS-TRANSFER', _, _, _}, St) ->
+    {noreply, St};
+handle_info(_, St) ->
+    {noreply, St}.
+
+%% @private
+terminate(_, #st{store = Store, ae_open = Open}) ->
+    _ = Open andalso (catch lattice_ae:close(Store)),
+    ok.
+
+%%--------------------------------------------------------------------------------------------
+%% Membership
+
+peer_joined(Pid, #st{peers = Peers, opts = O} = St) ->
+    Node = node(Pid),
+    case maps:is_key(Pid, Peers) orelse node() =:= Node of
+        true ->
+            St;
+        false ->
+            case {map_size(Peers) >= maps:get(max_peers, O), maps:is_key(Node, St#st.dropped)} of
+                {true, _} ->
+                    count(peers_refused, St);
+                {_, true} ->
+                    St;
+                _ ->
+                    %% A node that was here before and joins again: the partition healed.
+                    St1 = case maps:take(Node, St#st.lost) of
+                              {Since, Lost} ->
+                                  Down = now_ms() - Since,
+                                  event({partition_healed, Node, Down},
+                                        count(partitions_healed, St#st{lost = Lost}));
+                              error ->
+                                  St
+                          end,
+                    %% Same-node pids of a restarted repl replace the old one.
+                    St2 = drop_node_peers(Node, St1),
+                    Next = St2#st.seq + 1,
+                    P = #peer{node = Node, pid = Pid, start = Next, acked = Next - 1,
+                              next = Next},
+                    St3 = event({peer_up, Node}, St2#st{peers = (St2#st.peers)#{Pid => P}}),
+                    %% What it missed before it joined (or everything, if it is new) comes by
+                    %% anti-entropy, at once.
+                    start_ae(Pid, St3)
+            end
+    end.
+
+drop_node_peers(Node, #st{peers = Peers} = St) ->
+    St#st{peers = maps:filter(fun(_, #peer{node = N}) -> N =/= Node end, Peers)}.
+
+peer_left(Pid, Why, #st{peers = Peers} = St) ->
+    case maps:take(Pid, Peers) of
+        {#peer{node = Node}, Rest} ->
+            St1 = St#st{peers = Rest, lost = (St#st.lost)#{Node => now_ms()},
+                        expect = maps:remove(Pid, St#st.expect)},
+            trim_out(event({peer_down, Node}, count(peers_lost, St1#st{last = (St1#st.last)#{
+                                                         last_peer_down => {Node, Why}}})));
+        error ->
+            St
+    end.
+
+%%--------------------------------------------------------------------------------------------
+%% Sending deltas
+
+flush_deltas(#st{opts = #{enabled := false}} = St) ->
+    St;
+flush_deltas(#st{store = Store, opts = #{max_message_size := Max}} = St) ->
+    St1 = drain_batches(Store, Max, ?MAX_BATCHES_PER_TICK, St),
+    send_batches(St1).
+
+drain_batches(_Store, _Max, 0, St) ->
+    St;
+drain_batches(Store, Max, N, St) ->
+    %% The drain's budget counts 48 bytes of row per delta: the joined batch is smaller.
+    case lattice_store:drain(Store, Max) of
+        {[], #{overflowed := Over}} ->
+            overflowed(Over, St);
+        {Deltas, #{overflowed := Over}} ->
+            Items = coalesce(Deltas),
+            leaves(Store, [K || {K, _, _} <- Items]),
+            {Bins, Oversized} = encode_batches(Items, Max),
+            St1 = lists:foldl(fun({Bin, NI}, A) -> add_batch(Bin, NI, A) end,
+                              bump(oversized_entries, Oversized, overflowed(Over, St)), Bins),
+            drain_batches(Store, Max, N - 1, St1)
+    end.
+
+%% Deltas dropped on a full buffer: every peer needs anti-entropy.
+overflowed(false, St) -> St;
+overflowed(true, St) ->
+    maps:fold(fun(Pid, _, A) -> start_ae(Pid, A) end, count(buffer_overflows, St), St#st.peers).
+
+%% The deltas of one key joined into one (a delta group): many increments of a counter go
+%% as one delta. Creates and deletes are entries, joined with the key's other deltas.
+coalesce(Deltas) ->
+    Map = lists:foldl(fun({_Seq, Key, entry, Entry}, Acc) ->
+                              add_item(Key, entry, Entry, Acc);
+                         ({_Seq, Key, Type, Delta}, Acc) ->
+                              add_item(Key, Type, Delta, Acc)
+                      end, #{}, Deltas),
+    [{K, T, D} || {{K, T}, D} <- maps:to_list(Map)].
+
+add_item(Key, Kind, Value, Acc) ->
+    case Acc of
+        #{{Key, Kind} := Old} when Kind =:= entry ->
+            Acc#{{Key, Kind} := lattice_store_entry:merge(Old, Value)};
+        #{{Key, Kind} := Old} ->
+            Acc#{{Key, Kind} := (lattice_store_entry:module(Kind)):merge(Old, Value)};
+        _ ->
+            Acc#{{Key, Kind} => Value}
+    end.
+
+%% The items as `{Binary, Count}' of at most Max bytes each (halving a list that does not
+%% fit), and how many items were alone over Max: those cannot be sent, as a delta or by
+%% anti-entropy (docs/REPLICATION.md, "Limits"); they are counted.
+encode_batches([], _Max) ->
+    {[], 0};
+encode_batches(Items, Max) ->
+    Bin = lattice_canon:encode(Items),
+    case byte_size(Bin) =< Max of
+        true -> {[{Bin, length(Items)}], 0};
+        false when length(Items) =:= 1 -> {[], 1};
+        false ->
+            {A, B} = lists:split(length(Items) div 2, Items),
+            {BA, OA} = encode_batches(A, Max),
+            {BB, OB} = encode_batches(B, Max),
+            {BA ++ BB, OA + OB}
+    end.
+
+add_batch(Bin, NItems, #st{seq = Seq, out = Out} = St) ->
+    Seq1 = Seq + 1,
+    Size = byte_size(Bin),
+    true = ets:insert(Out, {Seq1, Bin, Size}),
+    bump(deltas_sent_items, NItems, St#st{seq = Seq1, out_bytes = St#st.out_bytes + Size}).
+
+%% Full mesh: every peer gets every batch from its `next' on. Gossip: each new batch goes to
+%% `fanout' random peers, and nobody waits for acknowledgements.
+send_batches(#st{peers = Peers} = St) when map_size(Peers) =:= 0 ->
+    trim_out(St);
+send_batches(#st{peers = Peers, opts = #{gossip_threshold := G}} = St)
+  when map_size(Peers) > G ->
+    gossip(St);
+send_batches(#st{peers = Peers} = St) ->
+    Now = now_ms(),
+    St1 = maps:fold(fun(Pid, P, A) -> send_to_peer(Pid, P, Now, A) end, St, Peers),
+    trim_out(St1).
+
+send_to_peer(_Pid, #peer{breaker = {open, _}}, _Now, St) ->
+    St;
+send_to_peer(Pid, #peer{next = Next} = P, Now, #st{seq = Seq} = St) when Next =< Seq ->
+    Last = min(Seq, Next + ?MAX_BATCHES_PER_TICK - 1),
+    St1 = lists:foldl(fun(N, A) -> send_one(Pid, P#peer.start, N, A) end, St,
+                      lists:seq(Next, Last)),
+    Waiting = case P#peer.waiting_since of undefined -> Now; W -> W end,
+    put_peer(Pid, P#peer{next = Last + 1, waiting_since = Waiting}, St1);
+send_to_peer(_Pid, _P, _Now, St) ->
+    St.
+
+send_one(Pid, Start, N, #st{out = Out} = St) ->
+    case ets:lookup(Out, N) of
+        [{_, Bin, Size}] ->
+            send(Pid, {?TAG, batch, self(), Start, N, lattice_hlc:now(), Bin}),
+            bump(bytes_sent, Size, count(batches_sent, St));
+        [] ->
+            St
+    end.
+
+gossip(#st{peers = Peers, opts = #{fanout := K}, seq = Seq, out = Out} = St) ->
+    Usable = [Pid || {Pid, #peer{breaker = B}} <- maps:to_list(Peers), not is_tuple(B)],
+    St1 = lists:foldl(
+            fun({N, Bin, Size}, A) ->
+                    lists:foldl(fun(Pid, A2) ->
+                                        send(Pid, {?TAG, batch, self(), 0, N, lattice_hlc:now(),
+                                                   Bin}),
+                                        bump(bytes_sent, Size, count(batches_sent, A2))
+                                end, A, pick(K, Usable))
+            end, St, ets:tab2list(Out)),
+    %% Nothing waits for acknowledgements in gossip: anti-entropy covers what is lost.
+    true = ets:delete_all_objects(Out),
+    Peers2 = maps:map(fun(_, P) -> P#peer{acked = Seq, next = Seq + 1,
+                                          waiting_since = undefined} end, Peers),
+    St1#st{peers = Peers2, out_bytes = 0}.
+
+pick(K, List) when length(List) =< K -> List;
+pick(K, List) ->
+    [X || {_, X} <- lists:sublist(lists:sort([{rand:uniform(), X} || X <- List]), K)].
+
+%% Batches every peer has acknowledged are dropped; over max_buffer_bytes the oldest go, and
+%% a peer that still needed them is repaired by anti-entropy.
+trim_out(#st{out = Out, peers = Peers, seq = Seq} = St) ->
+    MinAcked = maps:fold(fun(_, #peer{acked = A}, M) -> min(A, M) end, Seq, Peers),
+    St1 = drop_until(fun(N, _) -> N =< MinAcked end, St),
+    #st{opts = #{max_buffer_bytes := MaxB}} = St1,
+    case St1#st.out_bytes > MaxB of
+        false ->
+            St1;
+        true ->
+            St2 = drop_until(fun(_, A) -> A#st.out_bytes > MaxB end, St1),
+            Oldest = case ets:first(Out) of '$end_of_table' -> Seq + 1; F -> F end,
+            maps:fold(fun(Pid, #peer{acked = A} = P, Acc) when A + 1 < Oldest ->
+                              Acc1 = put_peer(Pid, P#peer{acked = Seq, next = Seq + 1,
+                                                          waiting_since = undefined}, Acc),
+                              start_ae(Pid, count(peers_behind, Acc1));
+                         (_, _, Acc) -> Acc
+                      end, St2, St2#st.peers)
+    end.
+
+drop_until(Pred, #st{out = Out} = St) ->
+    case ets:first(Out) of
+        '$end_of_table' -> St;
+        N ->
+            case Pred(N, St) of
+                true ->
+                    [{_, _, Size}] = ets:lookup(Out, N),
+                    true = ets:delete(Out, N),
+                    drop_until(Pred, St#st{out_bytes = St#st.out_bytes - Size});
+                false -> St
+            end
+    end.
+
+acked(From, Seq, #st{peers = Peers} = St) ->
+    case Peers of
+        #{From := #peer{acked = A} = P} when Seq > A ->
+            Waiting = case Seq + 1 >= P#peer.next of
+                          true -> undefined;
+                          false -> now_ms()
+                      end,
+            P1 = P#peer{acked = min(Seq, St#st.seq), waiting_since = Waiting, failures = 0},
+            trim_out(put_peer(From, close_breaker(From, P1, St), St));
+        _ ->
+            St
+    end.
+
+%% The peer is missing batch Seq (it dropped it, or a later one overtook it): send again from
+%% there.
+nacked(From, Seq, #st{peers = Peers} = St) ->
+    case Peers of
+        #{From := #peer{acked = A, next = Next} = P} when Seq > A, Seq < Next ->
+            count(resends, put_peer(From, P#peer{acked = Seq - 1, next = Seq,
+                                                 waiting_since = undefined}, St));
+        _ ->
+            St
+    end.
+
+%% Sync timeouts and breakers, once per tick.
+check_peers(#st{peers = Peers, opts = O} = St) ->
+    Now = now_ms(),
+    Timeout = maps:get(sync_timeout_ms, O),
+    maps:fold(
+      fun(Pid, #peer{breaker = {open, Until}} = P, A) when Now >= Until ->
+              %% Half-open: try again, through anti-entropy first.
+              A1 = put_peer(Pid, P#peer{breaker = half_open, next = P#peer.acked + 1,
+                                        waiting_since = undefined}, A),
+              start_ae(Pid, A1);
+         (Pid, #peer{waiting_since = W} = P, A) when is_integer(W), Now - W > Timeout ->
+              A1 = count(sync_timeouts, A),
+              failed(Pid, P#peer{next = P#peer.acked + 1, waiting_since = undefined}, A1);
+         (_, _, A) ->
+              A
+      end, St, Peers).
+
+failed(Pid, #peer{failures = F, trips = T, node = Node} = P, #st{opts = O} = St) ->
+    F1 = F + 1,
+    MaxTrips = maps:get(max_trips, O),
+    case F1 >= maps:get(failure_threshold, O) orelse P#peer.breaker =:= half_open of
+        false ->
+            put_peer(Pid, P#peer{failures = F1}, St);
+        true when T + 1 >= MaxTrips ->
+            St1 = event({peer_dropped, Node}, count(peers_dropped, count(breaker_opens, St))),
+            St1#st{peers = maps:remove(Pid, St1#st.peers),
+                   dropped = (St1#st.dropped)#{Node => true}};
+        true ->
+            Until = now_ms() + maps:get(reset_timeout_ms, O),
+            event({breaker_open, Node},
+                  count(breaker_opens, put_peer(Pid, P#peer{failures = 0, trips = T + 1,
+                                                            breaker = {open, Until}}, St)))
+    end.
+
+close_breaker(_Pid, #peer{breaker = closed} = P, _St) ->
+    P;
+close_breaker(_Pid, #peer{node = Node} = P, St) ->
+    _ = event({breaker_closed, Node}, St),
+    P#peer{breaker = closed, failures = 0}.
+
+put_peer(Pid, P, #st{peers = Peers} = St) ->
+    case Peers of
+        #{Pid := _} -> St#st{peers = Peers#{Pid := P}};
+        _ -> St
+    end.
+
+%%--------------------------------------------------------------------------------------------
+%% Receiving
+
+incoming_batch(From, Start, Seq, Hlc, Bin, St) when is_integer(Start), Start >= 0,
+                                                    is_integer(Seq), Seq > 0, is_binary(Bin) ->
+    case admit(From, Hlc, Bin, St) of
+        {ok, St1} ->
+            Expect = maps:get(From, St1#st.expect, max(Start, 1)),
+            if
+                Start =:= 0 ->
+                    %% gossip: no stream, no order, acknowledged for the breaker only
+                    enqueue({batch, From, 0, Hlc, Bin}, St1);
+                Seq < Expect ->
+                    %% a duplicate: merged already; say so again
+                    send(From, {?TAG, ack, self(), Expect - 1}),
+                    count(duplicates, St1);
+                Seq > Expect ->
+                    send(From, {?TAG, nack, self(), Expect}),
+                    count(gaps, St1);
+                true ->
+                    case enqueue({batch, From, Seq, Hlc, Bin}, St1) of
+                        {dropped, St2} ->
+                            St2;
+                        St2 ->
+                            St2#st{expect = (St2#st.expect)#{From => Seq + 1}}
+                    end
+            end;
+        {refused, St1} ->
+            St1
+    end;
+incoming_batch(_From, _Start, _Seq, _Hlc, _Bin, St) ->
+    count(malformed, St).
+
+incoming_repair(From, Hlc, Bin, St) when is_binary(Bin) ->
+    case admit(From, Hlc, Bin, St) of
+        {ok, St1} ->
+            case enqueue({repair, From, 0, Hlc, Bin}, St1) of
+                {dropped, St2} -> St2;
+                St2 -> St2
+            end;
+        {refused, St1} ->
+            St1
+    end;
+incoming_repair(_, _, _, St) ->
+    count(malformed, St).
+
+%% Size and clock checks, before anything is decoded.
+admit(From, Hlc, Bin, #st{opts = #{max_message_size := Max}} = St) ->
+    if
+        byte_size(Bin) > Max ->
+            {refused, count(oversized_messages, St)};
+        not is_integer(Hlc) ->
+            {refused, count(malformed, St)};
+        true ->
+            case catch lattice_hlc:update(Hlc) of
+                {ok, _} ->
+                    _ = From,
+                    {ok, bump(bytes_received, byte_size(Bin), St)};
+                {error, {clock_skew, _}} ->
+                    {refused, count(clock_skew_refused, St)};
+                _ ->
+                    {refused, count(malformed, St)}
+            end
+    end.
+
+enqueue(Item, #st{queue_len = L, opts = #{max_queue_size := Max}} = St) when L >= Max ->
+    _ = Item,
+    {dropped, count(backpressure_drops, St)};
+enqueue(Item, #st{queue = Q, queue_len = L} = St) ->
+    schedule_merge(St#st{queue = queue:in(Item, Q), queue_len = L + 1}).
+
+schedule_merge(#st{merging = true} = St) -> St;
+schedule_merge(St) ->
+    self() ! merge_next,
+    St#st{merging = true}.
+
+%% One batch per message to ourselves, so acknowledgements, ticks and calls interleave.
+merge_next(#st{queue = Q, queue_len = L} = St) ->
+    case queue:out(Q) of
+        {empty, _} ->
+            St;
+        {{value, {Kind, From, Seq, Hlc, Bin}}, Q1} ->
+            St1 = merge_batch(Kind, From, Hlc, Bin, St#st{queue = Q1, queue_len = L - 1}),
+            case Kind of
+                batch when Seq > 0 -> send(From, {?TAG, ack, self(), Seq});
+                _ -> ok
+            end,
+            schedule_merge_if(St1)
+    end.
+
+schedule_merge_if(#st{queue_len = 0} = St) -> St;
+schedule_merge_if(St) -> schedule_merge(St).
+
+merge_batch(Kind, From, Hlc, Bin, #st{store = Store} = St) ->
+    case decode_items(Bin, St) of
+        {ok, Items} ->
+            Pairs = [{K, to_entry(T, D)} || {K, T, D} <- Items],
+            Results = lists:append([lattice_store:merge_many(Store, C)
+                                    || C <- chunks(Pairs, ?MERGE_CHUNK)]),
+            Bad = length([R || {error, {bad_entry, _}} = R <- Results]),
+            Full = length([R || {error, limit_reached} = R <- Results]),
+            leaves(Store, [K || {K, _} <- Pairs]),
+            St1 = bump(invalid_states, Bad, bump(limit_refused, Full, St)),
+            St2 = lag(Hlc, St1),
+            case Kind of
+                batch -> bump(deltas_received_items, length(Items), count(batches_received, St2));
+                repair ->
+                    event({repaired, node(From), length(Items)},
+                          bump(keys_repaired, length(Items), count(repairs_received, St2)))
+            end;
+        {error, Why} ->
+            count(Why, St)
+    end.
+
+to_entry(entry, Entry) -> Entry;
+to_entry(Type, Delta) -> lattice_store_entry:from_delta(Type, Delta).
+
+%% Peer validation: the shape, known types, and states within the actor cap; every entry is
+%% validated again by the store (lattice_store_entry:validate/1).
+decode_items(Bin, #st{opts = #{max_actors := MaxActors}}) ->
+    case lattice_canon:decode(Bin) of
+        {ok, Items} when is_list(Items) ->
+            case lists:all(fun(I) -> valid_item(I, MaxActors) end, Items) of
+                true -> {ok, Items};
+                false -> {error, invalid_states}
+            end;
+        {ok, _} ->
+            {error, malformed};
+        {error, _} ->
+            {error, malformed}
+    end.
+
+valid_item({_Key, entry, Entry}, Max) when is_map(Entry) ->
+    lists:all(fun({T, {_, S, _}}) -> lattice_store_entry:is_type(T) andalso
+                                         small_enough(T, S, Max);
+                 (_) -> false
+              end, maps:to_list(Entry));
+valid_item({_Key, Type, Delta}, Max) when is_binary(Delta) ->
+    lattice_store_entry:is_type(Type) andalso small_enough(Type, Delta, Max) andalso
+        (lattice_store_entry:module(Type)):validate(Delta) =:= ok;
+valid_item(_, _) ->
+    false.
+
+%% Counters carry one entry per actor: a state with more than max_actors is refused (seed 004's
+%% "vector clocks over 1,000 entries").
+small_enough(T, S, Max) when T =:= g_counter; T =:= pn_counter ->
+    is_binary(S) andalso
+        case catch (lattice_store_entry:module(T)):to_term(S) of
+            M when is_map(M) -> map_size(M) =< Max;
+            {P, N} when is_map(P), is_map(N) -> map_size(P) =< Max andalso map_size(N) =< Max;
+            _ -> true
+        end;
+small_enough(_, S, _) ->
+    is_binary(S).
+
+%%--------------------------------------------------------------------------------------------
+%% Anti-entropy
+
+ae_interval(#st{peers = Peers, opts = #{gossip_threshold := G} = O}) when map_size(Peers) > G ->
+    maps:get(gossip_ae_interval_ms, O);
+ae_interval(#st{opts = #{ae_interval_ms := infinity}}) ->
+    3600000;
+ae_interval(#st{opts = #{ae_interval_ms := I}}) ->
+    I.
+
+ae_round(#st{opts = #{enabled := false}} = St) ->
+    St;
+ae_round(#st{peers = Peers, opts = #{gossip_threshold := G}} = St) when map_size(Peers) > G ->
+    lists:foldl(fun start_ae/2, St, pick(1, maps:keys(Peers)));
+ae_round(#st{opts = #{ae_interval_ms := infinity}} = St) ->
+    St;
+ae_round(#st{peers = Peers} = St) ->
+    maps:fold(fun(Pid, _, A) -> start_ae(Pid, A) end, St, Peers).
+
+start_ae(Pid, #st{ae_open = false} = St) ->
+    _ = Pid,
+    St;
+start_ae(Pid, #st{peers = Peers, store = Store} = St) ->
+    case Peers of
+        #{Pid := #peer{ae_busy = true} = P} ->
+            put_peer(Pid, P#peer{ae_again = true}, St);
+        #{Pid := #peer{node = Node} = P} ->
+            %% The leaves must hold every change before the trees are compared.
+            St1 = flush_deltas(St),
+            case catch lattice_ae:sync(Store, Node) of
+                ok ->
+                    count(ae_sessions, put_peer(Pid, P#peer{ae_busy = true, ae_again = false},
+                                                St1));
+                {error, busy} ->
+                    put_peer(Pid, P#peer{ae_again = true}, St1);
+                _ ->
+                    count(ae_errors, St1)
+            end;
+        _ ->
+            St
+    end.
+
+ae_report(#{node := Node, result := Result, role := Role} = R, #st{store = Store} = St) ->
+    St0 = St#st{last = (St#st.last)#{sync_latency_us => maps:get(time_us, R, 0),
+                                     sync_bytes => maps:get(bytes_out, R, 0) +
+                                         maps:get(bytes_in, R, 0)}},
+    {Pid, P} = case [{Pd, Pr} || {Pd, #peer{node = N} = Pr} <- maps:to_list(St0#st.peers),
+                                 N =:= Node] of
+                   [X | _] -> X;
+                   [] -> {undefined, undefined}
+               end,
+    St1 = case {Role, P} of
+              {initiator, #peer{}} -> put_peer(Pid, P#peer{ae_busy = false}, St0);
+              _ -> St0
+          end,
+    case Result of
+        {error, _} when Role =:= initiator, P =/= undefined ->
+            St2 = count(ae_errors, St1),
+            #st{peers = #{Pid := P2}} = St2,
+            failed(Pid, P2, St2);
+        {error, _} ->
+            count(ae_errors, St1);
+        _ when Pid =:= undefined ->
+            St1;
+        _ ->
+            Keys = [K || {K, Side} <- maps:get(keys, R, []), Side =/= remote_only],
+            St2 = push_entries(Pid, Store, Keys, St1),
+            St3 = case maps:get(truncated, R, false) of
+                      true -> put_peer(Pid, (maps:get(Pid, St2#st.peers))#peer{ae_again = true},
+                                       St2);
+                      false -> St2
+                  end,
+            case {Role, maps:get(Pid, St3#st.peers, undefined)} of
+                {initiator, #peer{ae_again = true} = P3} ->
+                    start_ae(Pid, put_peer(Pid, P3#peer{ae_again = false}, St3));
+                {_, #peer{breaker = half_open} = P3} ->
+                    put_peer(Pid, close_breaker(Pid, P3, St3), St3);
+                _ ->
+                    St3
+            end
+    end;
+ae_report(_, St) ->
+    St.
+
+%% Our entries of the keys a session listed, to the peer, in chunks under max_message_size.
+push_entries(_Pid, _Store, [], St) ->
+    St;
+push_entries(Pid, Store, KeyBins, #st{opts = #{max_message_size := Max}} = St) ->
+    Items = lists:filtermap(
+              fun(KB) ->
+                      case lattice_canon:decode(KB) of
+                          {ok, Key} ->
+                              case lattice_store:entry(Store, Key) of
+                                  {ok, E} -> {true, {Key, entry, E}};
+                                  _ -> false
+                              end;
+                          _ -> false
+                      end
+              end, KeyBins),
+    {Bins, Oversized} = encode_batches(Items, Max),
+    lists:foldl(fun({Bin, _}, A) ->
+                        send(Pid, {?TAG, repair, self(), lattice_hlc:now(), Bin}),
+                        bump(bytes_sent, byte_size(Bin), count(repairs_sent, A))
+                end, bump(oversized_entries, Oversized, bump(keys_pushed, length(Items), St)),
+                Bins).
+
+%% The leaves of changed keys: each key's entry digest, or its removal when the store no
+%% longer has it. Keys whose canonical form is over lattice_ae's 4096 bytes have no leaf.
+leaves(_Store, []) ->
+    ok;
+leaves(Store, Keys) ->
+    Changes = lists:filtermap(
+                fun(Key) ->
+                        KB = lattice_canon:encode(Key),
+                        case byte_size(KB) =< 4096 of
+                            false -> false;
+                            true ->
+                                case lattice_store:digest(Store, Key) of
+                                    {ok, D} -> {true, {KB, D}};
+                                    {error, not_found} -> {true, {KB, delete}}
+                                end
+                        end
+                end, lists:usort(Keys)),
+    _ = catch lattice_ae:update(Store, Changes),
+    ok.
+
+%%--------------------------------------------------------------------------------------------
+%% Figures
+
+lag(Hlc, #st{lag = {N, Samples}} = St) ->
+    Ms = max(0, erlang:system_time(millisecond) - lattice_hlc:physical(Hlc)),
+    St#st{lag = {N + 1, Samples#{N rem ?LAG_SAMPLES => Ms}}}.
+
+stats_map(#st{store = Store, counters = C, peers = Peers, lag = {_, Samples}} = St) ->
+    Info = catch lattice_store:info(Store),
+    Lag = lists:sort(maps:values(Samples)),
+    Reachable = length([P || P <- maps:values(Peers), P#peer.breaker =:= closed]),
+    Known = map_size(Peers) + map_size(St#st.lost),
+    Names = [deltas_sent_items, deltas_received_items, batches_sent, batches_received,
+             bytes_sent, bytes_received, keys_repaired, keys_pushed, repairs_sent,
+             repairs_received, resends, duplicates, gaps, sync_timeouts, breaker_opens,
+             backpressure_drops, oversized_messages, oversized_entries, clock_skew_refused,
+             invalid_states, malformed, limit_refused, peers_refused, peers_lost,
+             peers_dropped, peers_behind, partitions_healed, buffer_overflows, ae_sessions,
+             ae_errors],
+    maps:merge(maps:from_list([{K, maps:get(K, C, 0)} || K <- Names]),
+               #{peers => map_size(Peers),
+                 peer_reachability => case Known of 0 -> 1.0; _ -> Reachable / Known end,
+                 mode => case map_size(Peers) > maps:get(gossip_threshold, St#st.opts) of
+                             true -> gossip;
+                             false -> full_mesh
+                         end,
+                 merge_queue => St#st.queue_len,
+                 buffered_batches => ets:info(St#st.out, size),
+                 buffered_bytes => St#st.out_bytes,
+                 replication_lag_ms => #{p50 => pct(Lag, 50), p99 => pct(Lag, 99),
+                                         max => pct(Lag, 100)},
+                 sync_latency_us => maps:get(sync_latency_us, St#st.last, 0),
+                 merge_conflicts => case Info of #{type_conflicts := TC} -> TC; _ -> 0 end,
+                 state_size_bytes => case Info of #{table_bytes := TB} -> TB; _ -> 0 end,
+                 keys => case Info of #{rows := R} -> R; _ -> 0 end,
+                 enabled => maps:get(enabled, St#st.opts)}).
+
+pct([], _) -> 0;
+pct(L, P) -> lists:nth(max(1, (length(L) * P + 99) div 100), L).
+
+peer_info(#peer{} = P) ->
+    #{pid => P#peer.pid, breaker => case P#peer.breaker of {open, _} -> open; B -> B end,
+      acked => P#peer.acked, next => P#peer.next, failures => P#peer.failures,
+      trips => P#peer.trips}.
+
+health(#st{opts = #{enabled := false}}) ->
+    {disabled, []};
+health(#st{peers = Peers, lost = Lost, queue_len = QL, opts = #{max_queue_size := MaxQ}}) ->
+    Open = [{breaker_open, N} || #peer{node = N, breaker = B} <- maps:values(Peers),
+                                 B =/= closed],
+    Down = [{peer_down, N} || N <- maps:keys(Lost)],
+    Queue = [{merge_queue_high, QL} || QL * 5 > MaxQ * 4],
+    case Open ++ Down ++ Queue of
+        [] -> {healthy, []};
+        Reasons -> {degraded, Reasons}
+    end.
+
+event(Event, #st{subs = Subs, store = Store} = St) ->
+    _ = [Pid ! {lattice_repl, Store, Event} || Pid <- maps:values(Subs)],
+    St.
+
+count(K, St) -> bump(K, 1, St).
+
+bump(_K, 0, St) -> St;
+bump(K, N, #st{counters = C} = St) -> St#st{counters = C#{K => maps:get(K, C, 0) + N}}.
+
+send(Pid, Msg) ->
+    erlang:send(Pid, Msg, [noconnect]).
+
+now_ms() -> erlang:monotonic_time(millisecond).
+
+chunks([], _) -> [];
+chunks(L, N) when length(L) =< N -> [L];
+chunks(L, N) ->
+    {A, B} = lists:split(N, L),
+    [A | chunks(B, N)].
