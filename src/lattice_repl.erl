@@ -183,7 +183,8 @@ flush(Store) -> call(Store, flush).
 %% @doc Subscribes the caller to replication events: `{lattice_repl, Store, Event}' with
 %% `Event' one of `{peer_up, Node}', `{peer_down, Node}', `{partition_healed, Node,
 %% DownMs}', `{breaker_open, Node}', `{breaker_closed, Node}', `{peer_dropped, Node}',
-%% `{repaired, Node, Keys}'.
+%% `{diff, Node, Keys}' (a session this node started found these keys different: both sides
+%% then send their entries), `{repaired, Node, Count}' (entries received from a session).
 -spec subscribe(atom()) -> reference().
 subscribe(Store) -> call(Store, {subscribe, self()}).
 
@@ -680,12 +681,15 @@ schedule_merge_if(St) -> schedule_merge(St).
 merge_batch(Kind, From, Hlc, Bin, #st{store = Store} = St) ->
     case decode_items(Bin, St) of
         {ok, Items} ->
-            Pairs = [{K, to_entry(T, D)} || {K, T, D} <- Items],
+            Entries = [{K, E} || {K, entry, E} <- Items],
+            Deltas = [I || {_, T, _} = I <- Items, T =/= entry],
             Results = lists:append([lattice_store:merge_many(Store, C)
-                                    || C <- chunks(Pairs, ?MERGE_CHUNK)]),
+                                    || C <- chunks(Entries, ?MERGE_CHUNK)]) ++
+                lists:append([lattice_store:merge_deltas(Store, C)
+                               || C <- chunks(Deltas, ?MERGE_CHUNK)]),
             Bad = length([R || {error, {bad_entry, _}} = R <- Results]),
             Full = length([R || {error, limit_reached} = R <- Results]),
-            leaves(Store, [K || {K, _} <- Pairs]),
+            leaves(Store, [K || {K, _, _} <- Items]),
             St1 = bump(invalid_states, Bad, bump(limit_refused, Full, St)),
             St2 = lag(Hlc, St1),
             case Kind of
@@ -697,9 +701,6 @@ merge_batch(Kind, From, Hlc, Bin, #st{store = Store} = St) ->
         {error, Why} ->
             count(Why, St)
     end.
-
-to_entry(entry, Entry) -> Entry;
-to_entry(Type, Delta) -> lattice_store_entry:from_delta(Type, Delta).
 
 %% Peer validation: the shape, known types, and states within the actor cap; every entry is
 %% validated again by the store (lattice_store_entry:validate/1).
@@ -782,9 +783,8 @@ start_ae(Pid, #st{peers = Peers, store = Store} = St) ->
     end.
 
 ae_report(#{node := Node, result := Result, role := Role} = R, #st{store = Store} = St) ->
-    St0 = St#st{last = (St#st.last)#{sync_latency_us => maps:get(time_us, R, 0),
-                                     sync_bytes => maps:get(bytes_out, R, 0) +
-                                         maps:get(bytes_in, R, 0)}},
+    St0 = bump(ae_bytes_out, maps:get(bytes_out, R, 0),
+               St#st{last = (St#st.last)#{sync_latency_us => maps:get(time_us, R, 0)}}),
     {Pid, P} = case [{Pd, Pr} || {Pd, #peer{node = N} = Pr} <- maps:to_list(St0#st.peers),
                                  N =:= Node] of
                    [X | _] -> X;
@@ -804,8 +804,9 @@ ae_report(#{node := Node, result := Result, role := Role} = R, #st{store = Store
         _ when Pid =:= undefined ->
             St1;
         _ ->
-            Keys = [K || {K, Side} <- maps:get(keys, R, []), Side =/= remote_only],
-            St2 = push_entries(Pid, Store, Keys, St1),
+            Diff = maps:get(keys, R, []),
+            Keys = [K || {K, Side} <- Diff, Side =/= remote_only],
+            St2 = push_entries(Pid, Store, Keys, diff_event(Node, Role, Diff, St1)),
             St3 = case maps:get(truncated, R, false) of
                       true -> put_peer(Pid, (maps:get(Pid, St2#st.peers))#peer{ae_again = true},
                                        St2);
@@ -822,6 +823,14 @@ ae_report(#{node := Node, result := Result, role := Role} = R, #st{store = Store
     end;
 ae_report(_, St) ->
     St.
+
+%% The keys a session found different, decoded, for subscribers (once per session: the
+%% initiator's side).
+diff_event(_Node, responder, _Diff, St) -> St;
+diff_event(_Node, _Role, [], St) -> St;
+diff_event(Node, initiator, Diff, St) ->
+    Keys = [K || {KB, _} <- Diff, {ok, K} <- [lattice_canon:decode(KB)]],
+    bump(ae_keys_differing, length(Keys), event({diff, Node, Keys}, St)).
 
 %% Our entries of the keys a session listed, to the peer, in chunks under max_message_size.
 push_entries(_Pid, _Store, [], St) ->
@@ -883,7 +892,7 @@ stats_map(#st{store = Store, counters = C, peers = Peers, lag = {_, Samples}} = 
              backpressure_drops, oversized_messages, oversized_entries, clock_skew_refused,
              invalid_states, malformed, limit_refused, peers_refused, peers_lost,
              peers_dropped, peers_behind, partitions_healed, buffer_overflows, ae_sessions,
-             ae_errors],
+             ae_errors, ae_keys_differing, ae_bytes_out],
     maps:merge(maps:from_list([{K, maps:get(K, C, 0)} || K <- Names]),
                #{peers => map_size(Peers),
                  peer_reachability => case Known of 0 -> 1.0; _ -> Reachable / Known end,

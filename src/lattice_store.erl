@@ -16,7 +16,8 @@
 -export([create/3, increment/2, increment/3, decrement/2, decrement/3, add/3, remove/3,
          set/3, put/4, get/2, get/3, lookup/2, delete/2, keys/1, conflicts/2]).
 -export([subscribe/1, subscribe/2, unsubscribe/2]).
--export([drain/2, entry/2, merge/3, merge_many/2, digest/2, rows/1, purge/2, info/1]).
+-export([drain/2, entry/2, merge/3, merge_many/2, merge_deltas/2, digest/2, rows/1, purge/2,
+         info/1]).
 -export([format_error/2, error_message/1]).
 -export([init/1, handle_call/3, handle_cast/2, handle_info/2, terminate/2]).
 
@@ -350,6 +351,34 @@ merge_many(Store, Pairs) ->
 zip_results([], []) -> [];
 zip_results([{_, _, ok} | Rest], [R | Results]) -> [R | zip_results(Rest, Results)];
 zip_results([{_, _, Error} | Rest], Results) -> [Error | zip_results(Rest, Results)].
+
+%% @doc Merges peers' write deltas, `[{Key, Type, Delta}]' (each a valid state of `Type': the
+%% caller validates), giving one result per delta, in order. A delta for a key this store
+%% shows with that type is joined into its object in the caller, in place, with no call to
+%% the store process (as a local write is); any other (a new key, a deleted key, another type)
+%% goes through {@link merge_many/2}.
+-spec merge_deltas(store(), [{key(), type(), binary()}]) ->
+          [ok | {error, limit_reached | {bad_entry, term()}}].
+merge_deltas(Store, Deltas) ->
+    ?API([Store, Deltas], begin
+        S = store(Store),
+        Fast = [case ets:lookup(S#st.keys, Key) of
+                    [{_, Type, Obj, true, _}] ->
+                        ok = lattice_object:join(Delta, Obj),
+                        notify(S, Key, merged),
+                        ok;
+                    _ ->
+                        {slow, Key, lattice_store_entry:from_delta(Type, Delta)}
+                end || {Key, Type, Delta} <- Deltas],
+        case [{K, E} || {slow, K, E} <- Fast] of
+            [] -> Fast;
+            Slow -> fill_slow(Fast, merge_many(Store, Slow))
+        end
+    end).
+
+fill_slow([], []) -> [];
+fill_slow([{slow, _, _} | Rest], [R | Results]) -> [R | fill_slow(Rest, Results)];
+fill_slow([R | Rest], Results) -> [R | fill_slow(Rest, Results)].
 
 %% @doc The 16-byte digest of the key's whole entry (every type's state digest, presence and
 %% tomb), in O(1) of the states' sizes: equal on two replicas exactly when their entries are

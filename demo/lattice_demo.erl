@@ -1,0 +1,357 @@
+%% `make demo': three lattice nodes on this machine, each with its C node, replicating the
+%% default store. They write concurrently (counters, sets, maps, registers), one node is cut
+%% off and both sides write on, the partition heals, and anti-entropy repairs exactly the keys
+%% that diverged. Prints its progress and a summary; halts with 0 when every node converged
+%% and anti-entropy found exactly the diverged keys, 1 otherwise.
+%%
+%% The driver is this node; the three nodes are OTP `peer' nodes running the lattice
+%% application. Writers run on the nodes themselves (writer/4 below), so the throughput is the
+%% store's, not the driver's.
+-module(lattice_demo).
+
+-export([main/0, writer/4, forward_events/2]).
+
+-define(STORE, lattice_store).
+-define(COUNTERS, 200).
+-define(SETS, 200).
+-define(MAPS, 100).
+-define(REGISTERS, 100).
+-define(WRITERS_PER_NODE, 4).
+-define(MIXED_SECONDS, 5).
+-define(PARTITION_SECONDS, 3).
+-define(PARTITION_KEYS, 60).
+-define(CONVERGE_MS, 15000).
+
+main() ->
+    T0 = now_ms(),
+    Ok = try run(T0)
+         catch C:E:Stack ->
+                 say("demo failed: ~p:~p~n  ~p", [C, E, Stack]),
+                 false
+         end,
+    say("done in ~.1f s", [(now_ms() - T0) / 1000]),
+    halt(case Ok of true -> 0; false -> 1 end).
+
+run(T0) ->
+    say("starting 3 nodes on loopback, each with lattice and its C node"),
+    Nodes = start_nodes(3),
+    [N1, N2, N3] = Nodes,
+    [true = erpc:call(A, net_kernel, connect_node, [B]) || A <- Nodes, B <- Nodes, A < B],
+    wait("every node sees the other two", fun() -> peer_counts(Nodes) =:= [2, 2, 2] end),
+    [say("  ~s: C node ~s", [N, cnode(N)]) || N <- Nodes],
+    say("  up in ~.1f s", [(now_ms() - T0) / 1000]),
+
+    Keys = keys(),
+    [ok = erpc:call(N1, lattice_store, create, [?STORE, K, T]) || {K, T} <- Keys],
+    say("created ~b keys on ~s: ~b pn_counter, ~b or_set, ~b lww_map, ~b lww_register",
+        [length(Keys), N1, ?COUNTERS, ?SETS, ?MAPS, ?REGISTERS]),
+    true = converge(Nodes, "the creates"),
+
+    %% 1. Concurrent writes on every node.
+    say("phase 1: ~b writers on each node, ~b s, all keys", [?WRITERS_PER_NODE, ?MIXED_SECONDS]),
+    S1 = stats(Nodes),
+    {Ops1, _} = write_phase(Nodes, Keys, ?MIXED_SECONDS),
+    say("  ~b writes, ~s writes/s across the cluster", [Ops1, rate(Ops1, ?MIXED_SECONDS)]),
+    C1 = converge(Nodes, "phase 1"),
+    B1 = bytes(S1, stats(Nodes)),
+    say("  replication bytes: ~s (~.1f per write)", [kb(B1), B1 / max(1, Ops1)]),
+
+    %% 2. Cut N3 off: wrong cookies both ways, so the nodes cannot reconnect.
+    say("phase 2: cutting ~s off from ~s and ~s", [N3, N1, N2]),
+    partition(N3, [N1, N2]),
+    wait("the sides see each other gone",
+         fun() -> peer_counts(Nodes) =:= [1, 1, 0] end),
+    KeysA = sample(?PARTITION_KEYS, Keys),
+    KeysB = sample(?PARTITION_KEYS, Keys),
+    say("  writing for ~b s: ~s and ~s on ~b keys, ~s alone on ~b keys (~b in common)",
+        [?PARTITION_SECONDS, N1, N2, length(KeysA), N3, length(KeysB),
+         length(KeysA -- (KeysA -- KeysB))]),
+    [RA, RB] = [start_writers(Ns, Ks, ?PARTITION_SECONDS)
+                || {Ns, Ks} <- [{[N1, N2], KeysA}, {[N3], KeysB}]],
+    {OpsA, TouchedA} = collect(RA),
+    {OpsB, TouchedB} = collect(RB),
+    say("  ~b writes on ~s+~s, ~b on ~s", [OpsA, N1, N2, OpsB, N3]),
+    wait("the two sides converge among themselves",
+         fun() -> length(lists:usort(roots([N1, N2]))) =:= 1 end),
+    Diverged = lists:usort(TouchedA ++ TouchedB),
+    [RootA, _, RootB] = roots(Nodes),
+    say("  roots: ~s ~s on ~s+~s, ~s ~s on ~s: ~b keys diverged",
+        [hex(RootA), count_of(RootA), N1, N2, hex(RootB), count_of(RootB), N3,
+         length(Diverged)]),
+
+    %% 3. Heal: anti-entropy starts at once on the peer's return.
+    say("phase 3: healing the partition"),
+    Events = subscribe(Nodes),
+    S3 = stats(Nodes),
+    THeal = now_ms(),
+    heal(N3, [N1, N2]),
+    C3 = converge(Nodes, "after the heal"),
+    THealed = now_ms() - THeal,
+    Seen = drain_events(Events),
+    Found = lists:usort(lists:append([Ks || {_, {diff, _, Ks}} <- Seen])),
+    [say("  ~s: partition with ~s healed after ~b ms down", [N, P, Down])
+     || {N, {partition_healed, P, Down}} <- Seen],
+    S4 = stats(Nodes),
+    B3 = bytes(S3, S4),
+    Exact = Found =:= Diverged,
+    say("  converged ~b ms after the heal; anti-entropy found ~b keys different, "
+        "the diverged keys were ~b: ~s", [THealed, length(Found), length(Diverged),
+                                           case Exact of
+                                               true -> "exactly those";
+                                               false -> "NOT the same"
+                                           end]),
+    case Exact of
+        true -> ok;
+        false -> say("  found but not diverged: ~p~n  diverged but not found: ~p",
+                     [lists:sublist(Found -- Diverged, 10), lists:sublist(Diverged -- Found, 10)])
+    end,
+    say("  repair bytes: ~s (deltas and entries ~s, tree sessions ~s)",
+        [kb(B3), kb(sum_stat(S3, S4, bytes_sent)), kb(sum_stat(S3, S4, ae_bytes_out))]),
+
+    Same = values_equal(Nodes, Keys),
+    [Root | _] = roots(Nodes),
+    say(""),
+    say("summary"),
+    say("  nodes:              ~s", [lists:join(", ", [atom_to_list(N) || N <- Nodes])]),
+    say("  keys:               ~b, ~s on every node", [length(Keys), count_of(Root)]),
+    say("  write throughput:   ~s writes/s (~b writers on each of 3 nodes)",
+        [rate(Ops1, ?MIXED_SECONDS), ?WRITERS_PER_NODE]),
+    say("  phase 1 converged:  ~s", [yes(C1)]),
+    say("  partition:          ~b keys diverged; anti-entropy found ~b; exact: ~s",
+        [length(Diverged), length(Found), yes(Exact)]),
+    say("  healed converged:   ~s, in ~b ms", [yes(C3), THealed]),
+    say("  values equal:       ~s (every key read on every node)", [yes(Same)]),
+    say("  digest:             ~s on all 3 nodes", [hex(Root)]),
+    say("  bytes:              ~s for replication in phase 1, ~s for the repair",
+        [kb(B1), kb(B3)]),
+    stop_nodes(),
+    C1 andalso C3 andalso Exact andalso Same.
+
+%%--------------------------------------------------------------------------------------------
+%% Nodes
+
+start_nodes(N) ->
+    Ebin = filename:dirname(code:which(lattice)),
+    Paths = lists:usort([Ebin, filename:dirname(code:which(?MODULE))]),
+    Cookie = atom_to_list(erlang:get_cookie()),
+    Tag = os:getpid(),
+    Started = [begin
+                   Name = list_to_atom("lattice_demo_" ++ integer_to_list(I) ++ "_" ++ Tag),
+                   {ok, Peer, Node} =
+                       peer:start(#{name => Name, wait_boot => 30000,
+                                    args => ["-setcookie", Cookie,
+                                             "-kernel", "prevent_overlapping_partitions",
+                                             "false" | lists:append([["-pa", P] || P <- Paths])]}),
+                   put({peer, Node}, Peer),
+                   {ok, _} = erpc:call(Node, application, ensure_all_started, [lattice]),
+                   Node
+               end || I <- lists:seq(1, N)],
+    [wait("the C node of " ++ atom_to_list(Node),
+          fun() -> cnode(Node) =/= undefined end) || Node <- Started],
+    Started.
+
+stop_nodes() ->
+    [catch peer:stop(P) || {{peer, _}, P} <- get()],
+    ok.
+
+cnode(Node) ->
+    case catch erpc:call(Node, lattice_cnode_keeper, info, []) of
+        #{status := running, cnode := C} -> C;
+        _ -> undefined
+    end.
+
+peer_counts(Nodes) ->
+    [maps:get(peers, erpc:call(N, lattice_repl, stats, [?STORE])) || N <- Nodes].
+
+%% Wrong cookies on the cut-off node for the others, and theirs for it: neither side can
+%% reconnect (the driver stays connected to all three, to drive and watch them).
+partition(Cut, Others) ->
+    Bad = list_to_atom("partitioned_" ++ integer_to_list(erlang:unique_integer([positive]))),
+    [begin
+         true = erpc:call(Cut, erlang, set_cookie, [O, Bad]),
+         true = erpc:call(O, erlang, set_cookie, [Cut, Bad]),
+         erpc:call(Cut, erlang, disconnect_node, [O])
+     end || O <- Others],
+    ok.
+
+heal(Cut, Others) ->
+    Cookie = erlang:get_cookie(),
+    [begin
+         true = erpc:call(Cut, erlang, set_cookie, [O, Cookie]),
+         true = erpc:call(O, erlang, set_cookie, [Cut, Cookie]),
+         true = erpc:call(Cut, net_kernel, connect_node, [O])
+     end || O <- Others],
+    ok.
+
+%%--------------------------------------------------------------------------------------------
+%% Writers
+
+keys() ->
+    [{{counter, I}, pn_counter} || I <- lists:seq(1, ?COUNTERS)] ++
+        [{{set, I}, or_set} || I <- lists:seq(1, ?SETS)] ++
+        [{{map, I}, lww_map} || I <- lists:seq(1, ?MAPS)] ++
+        [{{register, I}, lww_register} || I <- lists:seq(1, ?REGISTERS)].
+
+write_phase(Nodes, Keys, Seconds) ->
+    collect(start_writers(Nodes, Keys, Seconds)).
+
+start_writers(Nodes, Keys, Seconds) ->
+    KeyTuple = list_to_tuple(Keys),
+    [erpc:send_request(N, ?MODULE, writer, [KeyTuple, Seconds * 1000, I, self()])
+     || N <- Nodes, I <- lists:seq(1, ?WRITERS_PER_NODE)].
+
+collect(Requests) ->
+    Results = [erpc:receive_response(R, 60000) || R <- Requests],
+    {lists:sum([Ops || {Ops, _} <- Results]), lists:usort(lists:append([T || {_, T} <- Results]))}.
+
+%% Runs on a node: random writes to the keys for Ms milliseconds; {Writes, KeysTouched}.
+writer(Keys, Ms, Seed, _Driver) ->
+    rand:seed(exsss, {Seed, erlang:phash2(node()), erlang:unique_integer()}),
+    Deadline = now_ms() + Ms,
+    write_loop(Keys, Deadline, 0, #{}).
+
+write_loop(Keys, Deadline, N, Touched) ->
+    case N rem 64 =:= 0 andalso now_ms() >= Deadline of
+        true ->
+            {N, maps:keys(Touched)};
+        false ->
+            {Key, Type} = element(rand:uniform(tuple_size(Keys)), Keys),
+            {ok, _} = write(Type, Key),
+            write_loop(Keys, Deadline, N + 1, Touched#{Key => true})
+    end.
+
+write(pn_counter, K) ->
+    case rand:uniform(4) of
+        1 -> lattice_store:decrement(?STORE, K, rand:uniform(3));
+        _ -> lattice_store:increment(?STORE, K, rand:uniform(3))
+    end;
+write(or_set, K) ->
+    E = rand:uniform(50),
+    case rand:uniform(3) of
+        1 ->
+            case lattice_store:remove(?STORE, K, E) of
+                {error, {precondition, _}} -> lattice_store:add(?STORE, K, E);
+                R -> R
+            end;
+        _ -> lattice_store:add(?STORE, K, E)
+    end;
+write(lww_map, K) ->
+    lattice_store:put(?STORE, K, rand:uniform(20), {node(), rand:uniform(1000)});
+write(lww_register, K) ->
+    lattice_store:set(?STORE, K, {node(), rand:uniform(1000000)}).
+
+%%--------------------------------------------------------------------------------------------
+%% Watching
+
+%% Converged: every node's C node holds the same root (the digest of every key's entry).
+converge(Nodes, What) ->
+    T = now_ms(),
+    try
+        wait(What, fun() -> length(lists:usort(roots(Nodes))) =:= 1 end, ?CONVERGE_MS),
+        [Root | _] = roots(Nodes),
+        say("  ~s: all 3 nodes converged in ~b ms, root ~s over ~s",
+            [What, now_ms() - T, hex(Root), count_of(Root)]),
+        true
+    catch error:{timeout, _} ->
+            say("  ~s: NOT converged after ~b ms: roots ~p", [What, ?CONVERGE_MS,
+                                                              [hex(R) || R <- roots(Nodes)]]),
+            false
+    end.
+
+roots(Nodes) ->
+    [begin
+         ok = erpc:call(N, lattice_repl, flush, [?STORE]),
+         {ok, R} = erpc:call(N, lattice_ae, flush, [?STORE]),
+         R
+     end || N <- Nodes].
+
+values_equal(Nodes, Keys) ->
+    lists:all(fun({K, _}) ->
+                      length(lists:usort([erpc:call(N, lattice_store, get, [?STORE, K])
+                                          || N <- Nodes])) =:= 1
+              end, Keys).
+
+stats(Nodes) ->
+    [erpc:call(N, lattice_repl, stats, [?STORE]) || N <- Nodes].
+
+bytes(Before, After) ->
+    sum_stat(Before, After, bytes_sent) + sum_stat(Before, After, ae_bytes_out).
+
+sum_stat(Before, After, K) ->
+    lists:sum([maps:get(K, A) - maps:get(K, B) || {B, A} <- lists:zip(Before, After)]).
+
+%% A process on each node forwards its replication events to us.
+subscribe(Nodes) ->
+    Self = self(),
+    [erpc:call(N, erlang, spawn, [?MODULE, forward_events, [Self, self()]]) || N <- Nodes],
+    [receive {subscribed, N} -> ok after 5000 -> error({no_subscription, N}) end || N <- Nodes],
+    Nodes.
+
+forward_events(Driver, _) ->
+    _ = lattice_repl:subscribe(?STORE),
+    Driver ! {subscribed, node()},
+    forward_loop(Driver).
+
+forward_loop(Driver) ->
+    receive
+        {lattice_repl, _, Event} ->
+            Driver ! {demo_event, node(), Event},
+            forward_loop(Driver)
+    after 120000 -> ok
+    end.
+
+drain_events(_Nodes) ->
+    receive
+        {demo_event, N, E} -> [{N, E} | drain_events(_Nodes)]
+    after 0 -> []
+    end.
+
+wait(What, Pred) ->
+    wait(What, Pred, 30000).
+
+wait(What, Pred, Timeout) ->
+    Deadline = now_ms() + Timeout,
+    wait_loop(What, Pred, Deadline).
+
+wait_loop(What, Pred, Deadline) ->
+    case catch Pred() of
+        true -> ok;
+        _ ->
+            case now_ms() > Deadline of
+                true -> error({timeout, What});
+                false -> timer:sleep(20), wait_loop(What, Pred, Deadline)
+            end
+    end.
+
+%%--------------------------------------------------------------------------------------------
+%% Printing
+
+sample(N, List) ->
+    [X || {_, X} <- lists:sublist(lists:sort([{rand:uniform(), X} || X <- List]), N)].
+
+say(Text) -> say(Text, []).
+say(Format, Args) ->
+    io:format("[~5.1f s] " ++ Format ++ "~n", [(now_ms() - start_ms()) / 1000 | Args]).
+
+start_ms() ->
+    case persistent_term:get({?MODULE, t0}, undefined) of
+        undefined -> T = now_ms(), persistent_term:put({?MODULE, t0}, T), T;
+        T -> T
+    end.
+
+now_ms() -> erlang:monotonic_time(millisecond).
+
+rate(Ops, Seconds) -> integer_to_list(round(Ops / Seconds)).
+
+kb(B) when B < 1024 -> io_lib:format("~b B", [B]);
+kb(B) when B < 1048576 -> io_lib:format("~.1f KB", [B / 1024]);
+kb(B) -> io_lib:format("~.2f MB", [B / 1048576]).
+
+hex(#{hash := H}) -> binary:encode_hex(binary:part(H, 0, 6));
+hex(_) -> "?".
+
+count_of(#{count := C}) -> integer_to_list(C) ++ " keys";
+count_of(_) -> "?".
+
+yes(true) -> "yes";
+yes(false) -> "NO".
