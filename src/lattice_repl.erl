@@ -156,8 +156,10 @@ stats(Store) -> call(Store, stats).
 -spec peers(atom()) -> map().
 peers(Store) -> call(Store, peers).
 
-%% @doc `healthy', `degraded' (a breaker open, a peer lost, or drops counted in the last
-%% minute... see docs) or `disabled', with the reasons: `{Status, [Reason]}'.
+%% @doc `{healthy, []}', `{disabled, []}' (after {@link disable_sync/1}), or `{degraded,
+%% Reasons}' with `Reasons' among `{breaker_open, Node}', `{peer_down, Node}' (a peer lost and
+%% not back), `{peer_dropped, Node}' (its breaker tripped `max_trips' times) and
+%% `{merge_queue_high, Length}' (over 80% of `max_queue_size').
 -spec health_status(atom()) -> {healthy | degraded | disabled, [term()]}.
 health_status(Store) -> call(Store, health).
 
@@ -292,7 +294,9 @@ handle_info({Ref, leave, Store, Pids}, #st{pg_ref = Ref, store = Store} = St) ->
 handle_info({nodedown, Node}, St) ->
     Gone = [Pid || {Pid, #peer{node = N}} <- maps:to_list(St#st.peers), N =:= Node],
     St2 = lists:foldl(fun(P, A) -> peer_left(P, nodedown, A) end, St, Gone),
-    {noreply, St2#st{expect = maps:filter(fun(P, _) -> node(P) =/= Node end, St2#st.expect)}};
+    %% A node dropped by its breaker may come back once it has been away.
+    {noreply, St2#st{expect = maps:filter(fun(P, _) -> node(P) =/= Node end, St2#st.expect),
+                     dropped = maps:remove(Node, St2#st.dropped)}};
 handle_info({nodeup, _}, St) ->
     {noreply, St};
 handle_info({'DOWN', Ref, process, _, _}, #st{subs = Subs} = St) ->
@@ -374,7 +378,7 @@ drain_batches(Store, Max, N, St) ->
         {[], #{overflowed := Over}} ->
             overflowed(Over, St);
         {Deltas, #{overflowed := Over}} ->
-            Items = coalesce(Deltas),
+            Items = coalesce(Deltas, Max div 4),
             leaves(Store, [K || {K, _, _} <- Items]),
             {Bins, Oversized} = encode_batches(Items, Max),
             St1 = lists:foldl(fun({Bin, NI}, A) -> add_batch(Bin, NI, A) end,
@@ -388,24 +392,31 @@ overflowed(true, St) ->
     maps:fold(fun(Pid, _, A) -> start_ae(Pid, A) end, count(buffer_overflows, St), St#st.peers).
 
 %% The deltas of one key joined into one (a delta group): many increments of a counter go
-%% as one delta. Creates and deletes are entries, joined with the key's other deltas.
-coalesce(Deltas) ->
-    Map = lists:foldl(fun({_Seq, Key, entry, Entry}, Acc) ->
-                              add_item(Key, entry, Entry, Acc);
-                         ({_Seq, Key, Type, Delta}, Acc) ->
-                              add_item(Key, Type, Delta, Acc)
+%% as one delta. Creates and deletes are entries, joined with the key's other entries. A
+%% joined delta stops growing at Cap bytes (a quarter of the message cap), and the next
+%% starts: a key written many times between two flushes still goes out in pieces that fit.
+coalesce(Deltas, Cap) ->
+    Map = lists:foldl(fun({_Seq, Key, Kind, Value}, Acc) ->
+                              add_item({Key, Kind}, Value, Cap, Acc)
                       end, #{}, Deltas),
-    [{K, T, D} || {{K, T}, D} <- maps:to_list(Map)].
+    lists:append([[{K, T, D} || D <- [Cur | Done]] || {{K, T}, {Cur, Done}} <- maps:to_list(Map)]).
 
-add_item(Key, Kind, Value, Acc) ->
+add_item({_, Kind} = Id, Value, Cap, Acc) ->
     case Acc of
-        #{{Key, Kind} := Old} when Kind =:= entry ->
-            Acc#{{Key, Kind} := lattice_store_entry:merge(Old, Value)};
-        #{{Key, Kind} := Old} ->
-            Acc#{{Key, Kind} := (lattice_store_entry:module(Kind)):merge(Old, Value)};
+        #{Id := {Old, Done}} ->
+            case size_of(Old) + size_of(Value) > Cap of
+                true -> Acc#{Id := {Value, [Old | Done]}};
+                false -> Acc#{Id := {join(Kind, Old, Value), Done}}
+            end;
         _ ->
-            Acc#{{Key, Kind} => Value}
+            Acc#{Id => {Value, []}}
     end.
+
+join(entry, A, B) -> lattice_store_entry:merge(A, B);
+join(Type, A, B) -> (lattice_store_entry:module(Type)):merge(A, B).
+
+size_of(Bin) when is_binary(Bin) -> byte_size(Bin);
+size_of(Entry) -> erlang:external_size(Entry).
 
 %% The items as `{Binary, Count}' of at most Max bytes each (halving a list that does not
 %% fit), and how many items were alone over Max: those cannot be sent, as a delta or by
@@ -921,12 +932,14 @@ peer_info(#peer{} = P) ->
 
 health(#st{opts = #{enabled := false}}) ->
     {disabled, []};
-health(#st{peers = Peers, lost = Lost, queue_len = QL, opts = #{max_queue_size := MaxQ}}) ->
+health(#st{peers = Peers, lost = Lost, dropped = Dropped, queue_len = QL,
+            opts = #{max_queue_size := MaxQ}}) ->
     Open = [{breaker_open, N} || #peer{node = N, breaker = B} <- maps:values(Peers),
                                  B =/= closed],
     Down = [{peer_down, N} || N <- maps:keys(Lost)],
+    Gone = [{peer_dropped, N} || N <- maps:keys(Dropped)],
     Queue = [{merge_queue_high, QL} || QL * 5 > MaxQ * 4],
-    case Open ++ Down ++ Queue of
+    case Open ++ Down ++ Gone ++ Queue of
         [] -> {healthy, []};
         Reasons -> {degraded, Reasons}
     end.

@@ -118,10 +118,45 @@ default_store_test() ->
     end.
 
 child_spec_test() ->
-    #{id := {lattice_store, my}, start := {lattice_store, start_link, [my, #{max_crdts := 5}]}} =
+    #{id := {lattice_store, my}, type := supervisor,
+      start := {lattice_store_sup, start_link, [my, #{max_crdts := 5}, #{}]}} =
         ?S:child_spec([{name, my}, {max_crdts, 5}]),
+    #{start := {lattice_store_sup, start_link, [my, #{}, false]}} =
+        ?S:child_spec([{name, my}, {replication, false}]),
+    #{start := {lattice_store_sup, start_link, [my, #{}, #{fanout := 2}]}} =
+        ?S:child_spec([{name, my}, {replication, #{fanout => 2}}]),
     #{id := {lattice_store, lattice_store}} = ?S:child_spec(#{}),
-    ?assertError(badarg, ?S:child_spec([{max_crdts, 0}])).
+    ?assertError(badarg, ?S:child_spec([{max_crdts, 0}])),
+    ?assertError(badarg, ?S:child_spec([{replication, #{fanout => 0}}])),
+    ?assertError(badarg, ?S:child_spec([{replication, #{no_such_option => 1}}])).
+
+%% A store started by its child spec runs under lattice_store_sup with its replication; a
+%% store process that dies takes the replication with it, and both come back.
+supervised_store_test() ->
+    Name = supervised_store_test,
+    {ok, Sup} = supervisor:start_link(lattice_store_sup, {Name, #{}, #{}}),
+    try
+        ok = ?S:create(Name, k, g_counter),
+        Repl = whereis(lattice_repl:name(Name)),
+        ?assert(is_pid(Repl)),
+        exit(whereis(Name), kill),
+        lattice_peer_cluster:wait_until(restarted, fun() ->
+            is_pid(whereis(Name)) andalso is_pid(whereis(lattice_repl:name(Name))) andalso
+                whereis(lattice_repl:name(Name)) =/= Repl
+        end),
+        ?assertEqual({error, not_found}, lattice_repl_ok(Name))
+    after
+        unlink(Sup),
+        exit(Sup, shutdown)
+    end.
+
+lattice_repl_ok(Name) ->
+    lattice_peer_cluster:wait_until(store_ready, fun() ->
+        case catch ?S:get(Name, k) of
+            {error, not_found} = E -> E;
+            _ -> false
+        end
+    end).
 
 %% ---- errors ------------------------------------------------------------------------------
 

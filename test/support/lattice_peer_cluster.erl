@@ -8,7 +8,7 @@
 -module(lattice_peer_cluster).
 
 -export([ensure_distributed/0, release_distribution/1, executable/0]).
--export([start/1, start/2, start_one/1, stop/1, stop_one/1]).
+-export([start/1, start/2, start_one/1, start_named/2, stop/1, stop_one/1]).
 -export([cnode/1, cnode_os_pid/1, wait_cnode/1, wait_cnode/2, os_alive/1, wait_until/2, wait_until/3]).
 
 -define(DEADLINE_MS, 20000).
@@ -59,7 +59,11 @@ start(N, Env) ->
 -spec start_one(map()) -> {pid(), node()}.
 start_one(Env) ->
     Unique = integer_to_list(erlang:unique_integer([positive])),
-    Name = list_to_atom("lattice_peer_" ++ os:getpid() ++ "_" ++ Unique),
+    start_named(list_to_atom("lattice_peer_" ++ os:getpid() ++ "_" ++ Unique), Env).
+
+%% Starts a peer with a given name (a node restarted under its old name, say).
+-spec start_named(atom(), map()) -> {pid(), node()}.
+start_named(Name, Env) ->
     Root = code:root_dir(),
     Paths = [P || P <- code:get_path(), not lists:prefix(Root, P), P =/= "."],
     PathArgs = lists:append([["-pa", P] || P <- Paths]),
