@@ -17,7 +17,7 @@
          set/3, put/4, get/2, get/3, lookup/2, delete/2, keys/1, conflicts/2]).
 -export([subscribe/1, subscribe/2, unsubscribe/2]).
 -export([drain/2, entry/2, merge/3, merge_many/2, merge_deltas/2, digest/2, rows/1, purge/2,
-         info/1]).
+         info/1, stats/1]).
 -export([format_error/2, error_message/1]).
 -export([init/1, handle_call/3, handle_cast/2, handle_info/2, terminate/2]).
 
@@ -431,6 +431,19 @@ info(Store) ->
           subscriptions => atomics:get(C, ?SUBS), actor => S#st.actor,
           table_bytes => (ets:info(S#st.keys, memory) + ets:info(S#st.meta, memory)) *
                              erlang:system_info(wordsize)}
+    end).
+
+%% @doc The store's figures and its replication's, in one map: {@link info/1}'s and
+%% `lattice_repl:stats/1''s (docs/REPLICATION.md lists them); `replication => false' for a
+%% store started without replication.
+-spec stats(store()) -> map().
+stats(Store) ->
+    ?API([Store], begin
+        Info = info(Store),
+        case whereis(lattice_repl:name(Store)) of
+            undefined -> Info#{replication => false};
+            _ -> maps:merge(Info#{replication => true}, lattice_repl:stats(Store))
+        end
     end).
 
 %% ---- reads and writes, in the caller -----------------------------------------------------

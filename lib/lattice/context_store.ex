@@ -64,17 +64,23 @@ defmodule Lattice.ContextStore do
   def default_store, do: :lattice_store
 
   @doc """
-  A child spec: `name` (default `:lattice_store`), `max_crdts` (default 100,000) and
-  `max_delta_buffer_bytes` (default 8 MiB).
+  A child spec: `name` (default `:lattice_store`), `max_crdts` (default 100,000),
+  `max_delta_buffer_bytes` (default 8 MiB), and `replication`: `false` for a store of this
+  node only, or a map of replication options (default `%{}`: replicate to every node running
+  a store of the same name, with the defaults of `:lattice_repl.options/1`; see
+  docs/REPLICATION.md).
   """
   @spec child_spec(keyword()) :: Supervisor.child_spec()
   def child_spec(opts), do: wrap(:lattice_store.child_spec(opts))
 
-  @doc "Starts a store, linked to the caller; the options of `child_spec/1`."
-  @spec start_link(keyword()) :: GenServer.on_start()
+  @doc """
+  Starts a store and its replication under a supervisor linked to the caller; the options of
+  `child_spec/1`.
+  """
+  @spec start_link(keyword()) :: Supervisor.on_start()
   def start_link(opts \\ []) do
-    {name, rest} = Keyword.pop(opts, :name, default_store())
-    wrap(:lattice_store.start_link(name, rest))
+    %{start: {m, f, a}} = child_spec(opts)
+    apply(m, f, a)
   end
 
   @doc "Creates `key` with `type`: `:ok`, also when it exists with that type."
@@ -172,6 +178,57 @@ defmodule Lattice.ContextStore do
   @doc "The store's figures (keys, limit, delta buffer, conflicts, subscriptions, memory)."
   @spec info(keyword()) :: map()
   def info(opts \\ []), do: wrap(:lattice_store.info(store(opts)))
+
+  @doc """
+  The store's figures and its replication's in one map: keys, memory, delta buffer, and
+  deltas and bytes sent and received, keys repaired, replication lag, sync latency, peer
+  reachability, breaker opens, sync timeouts, backpressure drops, oversized messages
+  (docs/REPLICATION.md lists them all).
+  """
+  @spec stats(keyword()) :: map()
+  def stats(opts \\ []), do: wrap(:lattice_store.stats(store(opts)))
+
+  @doc """
+  The replication's health: `{:healthy, []}`, `{:disabled, []}`, or `{:degraded, reasons}`
+  with reasons such as `{:breaker_open, node}`, `{:peer_down, node}`,
+  `{:peer_dropped, node}`, `{:merge_queue_high, length}`.
+  """
+  @spec health_status(keyword()) :: {:healthy | :degraded | :disabled, [term()]}
+  def health_status(opts \\ []), do: :lattice_repl.health_status(replicated(opts))
+
+  @doc "Resumes sending deltas and anti-entropy after `disable_sync/1`."
+  @spec enable_sync(keyword()) :: :ok
+  def enable_sync(opts \\ []), do: :lattice_repl.enable_sync(replicated(opts))
+
+  @doc """
+  Stops sending deltas and starting anti-entropy; local reads and writes go on, and incoming
+  deltas are still merged. What is written meanwhile goes out on `enable_sync/1`.
+  """
+  @spec disable_sync(keyword()) :: :ok
+  def disable_sync(opts \\ []), do: :lattice_repl.disable_sync(replicated(opts))
+
+  @doc """
+  Subscribes the caller to replication events: `{:lattice_repl, store, event}`, `event` one
+  of `{:peer_up, node}`, `{:peer_down, node}`, `{:partition_healed, node, down_ms}`,
+  `{:breaker_open, node}`, `{:breaker_closed, node}`, `{:peer_dropped, node}`,
+  `{:diff, node, keys}`, `{:repaired, node, count}`.
+  """
+  @spec subscribe_replication(keyword()) :: reference()
+  def subscribe_replication(opts \\ []), do: :lattice_repl.subscribe(replicated(opts))
+
+  defp replicated(opts) do
+    name = store(opts)
+
+    case Process.whereis(:lattice_repl.name(name)) do
+      nil ->
+        raise ArgumentError,
+              "Lattice.ContextStore: the store #{inspect(name)} has no replication running " <>
+                "(started with replication: false, or not started)"
+
+      _ ->
+        name
+    end
+  end
 
   defp store(opts) when is_list(opts), do: Keyword.get(opts, :store, :lattice_store)
 

@@ -137,6 +137,31 @@ defmodule Lattice.ContextStoreTest do
       assert [:g_set, :lww_set, :two_p_set] == ContextStore.keys(store: s)
     end
 
+    test "stats, health and the sync monitor", %{store: s} do
+      :ok = ContextStore.create(:c, :g_counter, store: s)
+      stats = ContextStore.stats(store: s)
+      assert %{replication: true, peers: 0, rows: 1, bytes_sent: 0} = stats
+
+      for k <- [
+            :backpressure_drops,
+            :breaker_opens,
+            :sync_timeouts,
+            :oversized_messages,
+            :keys_repaired,
+            :replication_lag_ms,
+            :sync_latency_us,
+            :peer_reachability
+          ] do
+        assert Map.has_key?(stats, k), "stats lack #{k}"
+      end
+
+      assert {:healthy, []} = ContextStore.health_status(store: s)
+      :ok = ContextStore.disable_sync(store: s)
+      assert {:disabled, []} = ContextStore.health_status(store: s)
+      :ok = ContextStore.enable_sync(store: s)
+      assert is_reference(ContextStore.subscribe_replication(store: s))
+    end
+
     test "errors are values; bugs raise ArgumentError saying why", %{store: s} do
       :ok = ContextStore.create(:c, :g_counter, store: s)
       assert {:error, {:wrong_type, :g_counter}} = ContextStore.add(:c, :x, store: s)
@@ -170,6 +195,16 @@ defmodule Lattice.ContextStoreTest do
       assert_receive {:lattice_store, ^ref, ^s, :c, :deleted}
       :ok = ContextStore.unsubscribe(ref, store: s)
       assert %{subscriptions: 0} = ContextStore.info(store: s)
+    end
+  end
+
+  test "a store without replication says so" do
+    name = :"context_store_local_#{System.unique_integer([:positive])}"
+    start_supervised!({ContextStore, name: name, replication: false})
+    assert %{replication: false} = ContextStore.stats(store: name)
+
+    assert_raise ArgumentError, ~r/has no replication running/, fn ->
+      ContextStore.health_status(store: name)
     end
   end
 end
