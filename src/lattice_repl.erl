@@ -36,6 +36,8 @@
 -export([stats/1, peers/1, health_status/1, enable_sync/1, disable_sync/1, sync/1,
          flush/1, subscribe/1, unsubscribe/2]).
 -export([init/1, handle_call/3, handle_cast/2, handle_info/2, terminate/2]).
+%% The delta grouping, for the convergence property (test/lattice_repl_props_tests.erl).
+-export([coalesce/2]).
 
 -define(TAG, '$lattice_repl').
 -define(LAG_SAMPLES, 1024).
@@ -391,10 +393,13 @@ overflowed(false, St) -> St;
 overflowed(true, St) ->
     maps:fold(fun(Pid, _, A) -> start_ae(Pid, A) end, count(buffer_overflows, St), St#st.peers).
 
+%% @private
 %% The deltas of one key joined into one (a delta group): many increments of a counter go
 %% as one delta. Creates and deletes are entries, joined with the key's other entries. A
 %% joined delta stops growing at Cap bytes (a quarter of the message cap), and the next
 %% starts: a key written many times between two flushes still goes out in pieces that fit.
+-spec coalesce([{pos_integer(), term(), atom(), term()}], pos_integer()) ->
+          [{term(), atom(), term()}].
 coalesce(Deltas, Cap) ->
     Map = lists:foldl(fun({_Seq, Key, Kind, Value}, Acc) ->
                               add_item({Key, Kind}, Value, Cap, Acc)
