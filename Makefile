@@ -189,6 +189,9 @@ $(ANCHORS_STAMP): $(shell find $(ANCHORS) -type f \( -name '*.erl' -o -name '*.h
 endif
 endif
 
+# delta_crdt and merkle_map (in the anchors) are Elixir: the bench VM gets Elixir's own ebins.
+BENCH_ELIXIR = $(foreach app,elixir logger,-pa $(shell elixir -e 'IO.puts(:code.lib_dir(:$(app)))' 2>/dev/null)/ebin)
+
 .PHONY: bench
 bench: deps
 	$(MAKE) all $(BENCH_ANCHORS)
@@ -202,7 +205,8 @@ bench: deps
 	fi
 	erl -noshell -pa _build/bench/lib/lattice/ebin -pa _build/bench/lib/lattice/bench \
 	  -pa _build/bench/lib/lattice/test -pa _build/bench/lib/lattice/test/support \
-	  $(if $(BENCH_RIAK_DT),-pa $(BENCH_RIAK_DT)) -eval 'lattice_bench:main($(BENCH_GROUP)), halt().'
+	  $(if $(BENCH_RIAK_DT),-pa $(BENCH_RIAK_DT)) $(BENCH_ELIXIR) \
+	  -eval 'lattice_bench:main($(BENCH_GROUP)), halt().'
 
 .PHONY: shell
 shell: deps

@@ -101,7 +101,8 @@ rows() ->
     [{clocks, fun clocks/0}, {counters, fun counters/0}, {sets, fun sets/0}, {lwwreg, fun lwwreg/0},
      {orset, fun orset/0}, {lwwset, fun lwwset/0}, {lwwmap, fun lwwmap/0}, {mvreg, fun mvreg/0},
      {bytes, fun bytes/0}, {hlc, fun hlc/0}, {hash, fun hash/0}, {cutoff, fun cutoff/0},
-     {ae, fun ae/0}].
+     {ae, fun ae/0}, {store, fun lattice_bench_store:rows/0},
+     {cluster, fun() -> [{table, fun lattice_bench_store:cluster/0}] end}].
 
 %% Anti-entropy between two C nodes at scale: a table of its own (bench/lattice_bench_ae.erl).
 ae() ->

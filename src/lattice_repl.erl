@@ -45,6 +45,10 @@
 -define(MAX_BATCHES_PER_TICK, 64).
 %% Keys merged per call to the store process, so creates and deletes are not held up.
 -define(MERGE_CHUNK, 256).
+-define(AE_RETRY_MIN, 50).
+%% Keys whose entries are read and sent at a time by a repair.
+-define(PUSH_CHUNK, 2048).
+-define(AE_RETRY_MAX, 5000).
 
 -define(DEFAULTS, #{
     flush_interval_ms => 10,
@@ -77,7 +81,10 @@
     failures = 0 :: non_neg_integer(),
     trips = 0 :: non_neg_integer(),
     ae_busy = false :: boolean(),
-    ae_again = false :: boolean()
+    ae_again = false :: boolean(),
+    %% a session that could not run (the peer's C node not up yet, say) is tried again after
+    %% this many ms, doubling up to ?AE_RETRY_MAX; 0 when the last one ran
+    ae_backoff = 0 :: non_neg_integer()
 }).
 
 -record(st, {
@@ -286,7 +293,17 @@ handle_info(merge_next, St) ->
 handle_info({lattice_ae, session, _Store, Report}, St) ->
     {noreply, ae_report(Report, St)};
 handle_info({lattice_ae, cnode_up, _, _}, St) ->
-    {noreply, St};
+    %% Our C node is (back) up with every leaf: compare with every peer.
+    {noreply, maps:fold(fun(Pid, _, A) -> start_ae(Pid, A) end, St, St#st.peers)};
+handle_info({push_more, Pid, KeyBins}, #st{peers = Peers, store = Store} = St) ->
+    case Peers of
+        #{Pid := _} -> {noreply, push_entries(Pid, Store, KeyBins, St)};
+        _ -> {noreply, St}
+    end;
+handle_info({ae_retry, Pid}, St) ->
+    {noreply, initiate_ae(Pid, St)};
+handle_info({?TAG, ae_request, From}, St) when is_pid(From) ->
+    {noreply, initiate_ae(From, St)};
 handle_info({lattice_ae, cnode_down, _, _}, St) ->
     {noreply, St};
 handle_info({Ref, join, Store, Pids}, #st{pg_ref = Ref, store = Store} = St) ->
@@ -344,8 +361,12 @@ peer_joined(Pid, #st{peers = Peers, opts = O} = St) ->
                               next = Next},
                     St3 = event({peer_up, Node}, St2#st{peers = (St2#st.peers)#{Pid => P}}),
                     %% What it missed before it joined (or everything, if it is new) comes by
-                    %% anti-entropy, at once.
-                    start_ae(Pid, St3)
+                    %% anti-entropy, at once: started by the smaller node of the two (both
+                    %% see the join; one session repairs both ways).
+                    case node() < Node of
+                        true -> initiate_ae(Pid, St3);
+                        false -> St3
+                    end
             end
     end.
 
@@ -747,12 +768,15 @@ valid_item(_, _) ->
 %% Counters carry one entry per actor: a state with more than max_actors is refused (seed 004's
 %% "vector clocks over 1,000 entries").
 small_enough(T, S, Max) when T =:= g_counter; T =:= pn_counter ->
-    is_binary(S) andalso
+    %% every actor takes at least two bytes (its name and its count): a smaller state has
+    %% fewer than Max actors, without decoding it
+    is_binary(S) andalso (byte_size(S) < 2 * Max orelse
         case catch (lattice_store_entry:module(T)):to_term(S) of
-            M when is_map(M) -> map_size(M) =< Max;
-            {P, N} when is_map(P), is_map(N) -> map_size(P) =< Max andalso map_size(N) =< Max;
-            _ -> true
-        end;
+            {gcounter, L} when is_list(L) -> length(L) =< Max;
+            {pncounter, #{increments := I, decrements := D}} ->
+                length(I) =< Max andalso length(D) =< Max;
+            _ -> false
+        end);
 small_enough(_, S, _) ->
     is_binary(S).
 
@@ -769,16 +793,31 @@ ae_interval(#st{opts = #{ae_interval_ms := I}}) ->
 ae_round(#st{opts = #{enabled := false}} = St) ->
     St;
 ae_round(#st{peers = Peers, opts = #{gossip_threshold := G}} = St) when map_size(Peers) > G ->
-    lists:foldl(fun start_ae/2, St, pick(1, maps:keys(Peers)));
+    lists:foldl(fun initiate_ae/2, St, pick(1, maps:keys(Peers)));
 ae_round(#st{opts = #{ae_interval_ms := infinity}} = St) ->
     St;
 ae_round(#st{peers = Peers} = St) ->
-    maps:fold(fun(Pid, _, A) -> start_ae(Pid, A) end, St, Peers).
+    %% Each pair's periodic session is the smaller node's.
+    maps:fold(fun(Pid, _, A) when node() < node(Pid) -> initiate_ae(Pid, A);
+                 (_, _, A) -> A
+              end, St, Peers).
 
-start_ae(Pid, #st{ae_open = false} = St) ->
+%% A session with the peer is wanted: started here if this node is the smaller of the two, or
+%% asked of the peer (one initiator per pair, so two wishes do not make two sessions that
+%% each send every differing key).
+start_ae(Pid, St) when node() < node(Pid) ->
+    initiate_ae(Pid, St);
+start_ae(Pid, #st{peers = Peers} = St) ->
+    case Peers of
+        #{Pid := _} -> send(Pid, {?TAG, ae_request, self()});
+        _ -> ok
+    end,
+    St.
+
+initiate_ae(Pid, #st{ae_open = false} = St) ->
     _ = Pid,
     St;
-start_ae(Pid, #st{peers = Peers, store = Store} = St) ->
+initiate_ae(Pid, #st{peers = Peers, store = Store} = St) ->
     case Peers of
         #{Pid := #peer{ae_busy = true} = P} ->
             put_peer(Pid, P#peer{ae_again = true}, St);
@@ -789,10 +828,8 @@ start_ae(Pid, #st{peers = Peers, store = Store} = St) ->
                 ok ->
                     count(ae_sessions, put_peer(Pid, P#peer{ae_busy = true, ae_again = false},
                                                 St1));
-                {error, busy} ->
-                    put_peer(Pid, P#peer{ae_again = true}, St1);
                 _ ->
-                    count(ae_errors, St1)
+                    retry_ae(Pid, count(ae_errors, St1))
             end;
         _ ->
             St
@@ -812,17 +849,22 @@ ae_report(#{node := Node, result := Result, role := Role} = R, #st{store = Store
           end,
     case Result of
         {error, _} when Role =:= initiator, P =/= undefined ->
+            %% A failed probe of a half-open breaker opens it again; any other failed session
+            %% (the peer's C node not up yet, busy, restarting) is tried again soon.
             St2 = count(ae_errors, St1),
-            #st{peers = #{Pid := P2}} = St2,
-            failed(Pid, P2, St2);
+            case maps:get(Pid, St2#st.peers) of
+                #peer{breaker = half_open} = P2 -> failed(Pid, P2, St2);
+                _ -> retry_ae(Pid, St2)
+            end;
         {error, _} ->
             count(ae_errors, St1);
         _ when Pid =:= undefined ->
             St1;
         _ ->
+            St1b = put_peer(Pid, (maps:get(Pid, St1#st.peers))#peer{ae_backoff = 0}, St1),
             Diff = maps:get(keys, R, []),
             Keys = [K || {K, Side} <- Diff, Side =/= remote_only],
-            St2 = push_entries(Pid, Store, Keys, diff_event(Node, Role, Diff, St1)),
+            St2 = push_entries(Pid, Store, Keys, diff_event(Node, Role, Diff, St1b)),
             St3 = case maps:get(truncated, R, false) of
                       true -> put_peer(Pid, (maps:get(Pid, St2#st.peers))#peer{ae_again = true},
                                        St2);
@@ -830,7 +872,7 @@ ae_report(#{node := Node, result := Result, role := Role} = R, #st{store = Store
                   end,
             case {Role, maps:get(Pid, St3#st.peers, undefined)} of
                 {initiator, #peer{ae_again = true} = P3} ->
-                    start_ae(Pid, put_peer(Pid, P3#peer{ae_again = false}, St3));
+                    initiate_ae(Pid, put_peer(Pid, P3#peer{ae_again = false}, St3));
                 {_, #peer{breaker = half_open} = P3} ->
                     put_peer(Pid, close_breaker(Pid, P3, St3), St3);
                 _ ->
@@ -839,6 +881,16 @@ ae_report(#{node := Node, result := Result, role := Role} = R, #st{store = Store
     end;
 ae_report(_, St) ->
     St.
+
+retry_ae(Pid, #st{peers = Peers} = St) ->
+    case Peers of
+        #{Pid := #peer{ae_backoff = B} = P} ->
+            B1 = min(?AE_RETRY_MAX, max(?AE_RETRY_MIN, B * 2)),
+            erlang:send_after(B1, self(), {ae_retry, Pid}),
+            put_peer(Pid, P#peer{ae_backoff = B1}, St);
+        _ ->
+            St
+    end.
 
 %% The keys a session found different, decoded, for subscribers (once per session: the
 %% initiator's side).
@@ -852,6 +904,13 @@ diff_event(Node, initiator, Diff, St) ->
 push_entries(_Pid, _Store, [], St) ->
     St;
 push_entries(Pid, Store, KeyBins, #st{opts = #{max_message_size := Max}} = St) ->
+    %% A chunk now, the rest from our own mailbox: the peer starts merging while we read the
+    %% next entries, and acknowledgements, ticks and calls are served in between.
+    {Now, Later} = case length(KeyBins) > ?PUSH_CHUNK of
+                       true -> lists:split(?PUSH_CHUNK, KeyBins);
+                       false -> {KeyBins, []}
+                   end,
+    Later =/= [] andalso (self() ! {push_more, Pid, Later}),
     Items = lists:filtermap(
               fun(KB) ->
                       case lattice_canon:decode(KB) of
@@ -862,7 +921,7 @@ push_entries(Pid, Store, KeyBins, #st{opts = #{max_message_size := Max}} = St) -
                               end;
                           _ -> false
                       end
-              end, KeyBins),
+              end, Now),
     {Bins, Oversized} = encode_batches(Items, Max),
     lists:foldl(fun({Bin, _}, A) ->
                         send(Pid, {?TAG, repair, self(), lattice_hlc:now(), Bin}),

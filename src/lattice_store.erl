@@ -561,8 +561,16 @@ tomb_info(_, Tb) ->
 %% The types an entry of objects shows, in tag order (lattice_store_entry:visible/1 on
 %% objects): present, or holding a write beyond the tomb.
 visible_types(Entries) ->
-    [T || T <- lattice_store_entry:types(), {Obj, P, Tb} <- [maps:get(T, Entries, none)],
+    [T || T <- in_tag_order(Entries), {Obj, P, Tb} <- [maps:get(T, Entries)],
           lattice_store_entry:is_present(P) orelse beyond(T, Obj, Tb)].
+
+%% The entries' types in tag order (nearly always one type).
+in_tag_order(Entries) ->
+    case maps:keys(Entries) of
+        [] -> [];
+        [_] = One -> One;
+        Types -> [T || T <- lattice_store_entry:types(), lists:member(T, Types)]
+    end.
 
 beyond(T, Obj, Tb) ->
     case lattice_store_entry:kind(T) of
@@ -808,18 +816,20 @@ do_merge(S, Key, Remote) ->
 
 merge_objects(Entries, Remote) ->
     maps:fold(fun(T, {P, St, Tb}, Acc) ->
-                  {Obj, P0, Tb0} = case Acc of
-                                       #{T := E} -> E;
-                                       _ -> {new_object(T), lattice_store_entry:presence_new(),
-                                             lattice_store_entry:new_tomb(T)}
-                                   end,
-                  ok = lattice_object:join(St, Obj),
-                  case lattice_store_entry:kind(T) of
-                      state -> ok = lattice_object:join(Tb, Obj);
-                      _ -> ok
-                  end,
-                  Acc#{T => {Obj, lattice_orset:merge(P0, P),
-                             lattice_store_entry:merge_tomb(T, Tb0, Tb)}}
+                  Kind = lattice_store_entry:kind(T),
+                  case Acc of
+                      #{T := {Obj, P0, Tb0}} ->
+                          ok = lattice_object:join(St, Obj),
+                          Kind =:= state andalso (ok = lattice_object:join(Tb, Obj)),
+                          Acc#{T := {Obj, lattice_orset:merge(P0, P),
+                                     lattice_store_entry:merge_tomb(T, Tb0, Tb)}};
+                      _ ->
+                          %% A type new here: its object starts from the peer's state, and the
+                          %% presence and tomb are the peer's (joined with nothing).
+                          Obj = lattice_object:new(St),
+                          Kind =:= state andalso (ok = lattice_object:join(Tb, Obj)),
+                          Acc#{T => {Obj, P, Tb}}
+                  end
               end, Entries, Remote).
 
 merged(S, Key, Before, After) ->

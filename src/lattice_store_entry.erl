@@ -49,16 +49,24 @@
 
 %% @doc The type names, in tag order.
 -spec types() -> [type()].
-types() -> [T || {T, _, _} <- ?TYPES].
+types() ->
+    [g_counter, pn_counter, g_set, two_p_set, or_set, lww_register, lww_set, lww_map,
+     mv_register].
 
 -spec is_type(term()) -> boolean().
 is_type(T) -> lists:keymember(T, 1, ?TYPES).
 
-%% @doc The lattice module of a type name.
+%% @doc The lattice module of a type name. (Clauses, not a search of ?TYPES: every merge asks.)
 -spec module(type()) -> module().
-module(T) ->
-    {T, M, _} = lists:keyfind(T, 1, ?TYPES),
-    M.
+module(g_counter) -> lattice_gcounter;
+module(pn_counter) -> lattice_pncounter;
+module(g_set) -> lattice_gset;
+module(two_p_set) -> lattice_twopset;
+module(or_set) -> lattice_orset;
+module(lww_register) -> lattice_lwwreg;
+module(lww_set) -> lattice_lwwset;
+module(lww_map) -> lattice_lwwmap;
+module(mv_register) -> lattice_mvreg.
 
 %% @doc How a type records a delete: `state' (a tomb state), `ts' (a delete timestamp) or
 %% `dot' (its causal context).
