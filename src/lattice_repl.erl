@@ -450,7 +450,7 @@ size_of(Entry) -> erlang:external_size(Entry).
 encode_batches([], _Max) ->
     {[], 0};
 encode_batches(Items, Max) ->
-    Bin = lattice_canon:encode(Items),
+    Bin = lattice_canon:encode(wire(Items)),
     case byte_size(Bin) =< Max of
         true -> {[{Bin, length(Items)}], 0};
         false when length(Items) =:= 1 -> {[], 1};
@@ -460,6 +460,25 @@ encode_batches(Items, Max) ->
             {BB, OB} = encode_batches(B, Max),
             {BA ++ BB, OA + OB}
     end.
+
+%% On the wire a batch is `[{Kind, [{Key, Value}]}]': the items grouped by type (or `entry'),
+%% so a type's name is sent once per batch, not once per key.
+wire(Items) ->
+    Groups = lists:foldl(fun({K, Kind, V}, Acc) ->
+                                 Acc#{Kind => [{K, V} | maps:get(Kind, Acc, [])]}
+                         end, #{}, Items),
+    maps:to_list(Groups).
+
+unwire(Groups) when is_list(Groups) ->
+    try
+        {ok, [{K, Kind, V} || {Kind, Pairs} <- Groups, is_list(Pairs) orelse throw(bad),
+                              {K, V} <- [case P of {_, _} -> P; _ -> throw(bad) end
+                                         || P <- Pairs]]}
+    catch
+        throw:bad -> error
+    end;
+unwire(_) ->
+    error.
 
 add_batch(Bin, NItems, #st{seq = Seq, out = Out} = St) ->
     Seq1 = Seq + 1,
@@ -743,13 +762,16 @@ merge_batch(Kind, From, Hlc, Bin, #st{store = Store} = St) ->
 %% validated again by the store (lattice_store_entry:validate/1).
 decode_items(Bin, #st{opts = #{max_actors := MaxActors}}) ->
     case lattice_canon:decode(Bin) of
-        {ok, Items} when is_list(Items) ->
-            case lists:all(fun(I) -> valid_item(I, MaxActors) end, Items) of
-                true -> {ok, Items};
-                false -> {error, invalid_states}
+        {ok, Groups} ->
+            case unwire(Groups) of
+                {ok, Items} ->
+                    case lists:all(fun(I) -> valid_item(I, MaxActors) end, Items) of
+                        true -> {ok, Items};
+                        false -> {error, invalid_states}
+                    end;
+                error ->
+                    {error, malformed}
             end;
-        {ok, _} ->
-            {error, malformed};
         {error, _} ->
             {error, malformed}
     end.

@@ -305,7 +305,8 @@ rogue_messages_test_() ->
             ReplPid = erpc:call(N1, erlang, whereis, [lattice_repl:name(?S)]),
             Now = erpc:call(N1, lattice_hlc, now, []),
             Ahead = erpc:call(N1, lattice_hlc, make, [lattice_hlc:physical(Now) + 3600000, 0]),
-            Bad = fun(Items) -> lattice_canon:encode(Items) end,
+            %% the wire form of a batch: [{Type | entry, [{Key, Value}]}]
+            Bad = fun(Items) -> lattice_canon:encode([{T, [{K, V}]} || {K, T, V} <- Items]) end,
             Msgs = [
                 garbage,
                 {'$lattice_repl', batch},
@@ -317,7 +318,8 @@ rogue_messages_test_() ->
                 {'$lattice_repl', batch, self(), 0, 5, Now, Bad([{safe, pn_counter, <<9, 9, 9>>}])},
                 {'$lattice_repl', batch, self(), 0, 6, Now, Bad([{safe, entry, #{bad => 1}}])},
                 {'$lattice_repl', batch, self(), 0, 7, not_a_clock, Bad([])},
-                {'$lattice_repl', repair, self(), Now, Bad(not_a_list)},
+                {'$lattice_repl', repair, self(), Now, lattice_canon:encode(not_a_list)},
+                {'$lattice_repl', repair, self(), Now, lattice_canon:encode([{g_counter, nope}])},
                 {'$lattice_repl', ack, self(), 99},
                 {'$lattice_repl', nack, self(), -1}
             ],
