@@ -396,7 +396,7 @@ cluster_run(Mode, Repl) ->
     Ms = now_ms() - T0,
     Bytes = cluster_bytes(Nodes) - Before,
     Batches = sum_stat(Nodes, batches_sent) - BatchesBefore,
-    io:format("| ~s | ~s | ~.0f B | ~.1f |~n", [Mode, fmt_ms(Ms), Bytes / 1000, Batches / 1000]),
+    io:format("| ~s | ~s | ~b B | ~.1f |~n", [Mode, fmt_ms(Ms), round(Bytes / 1000), Batches / 1000]),
     stop_peers().
 
 peers_of(Node) -> maps:get(peers, erpc:call(Node, lattice_repl, stats, [?STORE])).
