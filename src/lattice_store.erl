@@ -87,7 +87,7 @@ child_spec(Opts) ->
         true = is_atom(Name) orelse erlang:error(badarg),
         Repl = case maps:get(replication, Map, #{}) of
                    false -> false;
-                   R -> lattice_repl:options(R), R
+                   R -> _ = lattice_repl:options(R), R
                end,
         Rest = maps:without([name, replication], Map),
         _ = options(Rest),
@@ -930,11 +930,13 @@ check_name(Name) when is_atom(Name) -> ok;
 check_name(Name) -> {error, fmt("the store's name must be an atom, got: ~ts", [show(Name)])}.
 
 check_opts(Opts) ->
-    try options(maps:without([name, replication], options_map(Opts))),
+    try
+        _ = options(maps:without([name, replication], options_map(Opts))),
         case maps:get(replication, options_map(Opts), #{}) of
             false -> ok;
             R -> lattice_repl:options(R)
-        end of
+        end
+    of
         _ -> ok
     catch
         error:badarg ->
