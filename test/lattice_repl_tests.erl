@@ -320,6 +320,10 @@ rogue_messages_test_() ->
                 {'$lattice_repl', batch, self(), 0, 7, not_a_clock, Bad([])},
                 {'$lattice_repl', repair, self(), Now, lattice_canon:encode(not_a_list)},
                 {'$lattice_repl', repair, self(), Now, lattice_canon:encode([{g_counter, nope}])},
+                %% a stream: batch 1, then batch 1 again (stale: a duplicate), then 3 (a gap)
+                {'$lattice_repl', batch, self(), 1, 1, Now, Bad([])},
+                {'$lattice_repl', batch, self(), 1, 1, Now, Bad([])},
+                {'$lattice_repl', batch, self(), 1, 3, Now, Bad([])},
                 {'$lattice_repl', ack, self(), 99},
                 {'$lattice_repl', nack, self(), -1}
             ],
@@ -330,6 +334,13 @@ rogue_messages_test_() ->
                     andalso maps:get(malformed, S) >= 3 andalso S
             end),
             ?assert(maps:get(invalid_states, Stats) + maps:get(malformed, Stats) >= 5),
+            ?C:wait_until(stale, fun() ->
+                S2 = erpc:call(N1, ?R, stats, [?S]),
+                maps:get(duplicates, S2) >= 1 andalso maps:get(gaps, S2) >= 1
+            end),
+            %% the stream's answers came back to us: an ack for the duplicate, a nack for the gap
+            receive {'$lattice_repl', ack, _, 1} -> ok after 5000 -> error(no_ack) end,
+            receive {'$lattice_repl', nack, _, 2} -> ok after 5000 -> error(no_nack) end,
             ?assertEqual(ReplPid, erpc:call(N1, erlang, whereis, [lattice_repl:name(?S)])),
             ?assertEqual({ok, 3}, call(N1, get, [safe])),
             ?assertEqual(Root0, roots([N1]))
@@ -397,4 +408,58 @@ sync_monitor_test_() ->
             S1 = erpc:call(N1, ?R, stats, [?S]),
             ?assert(maps:get(batches_sent, S1) > 5)
         end)
+    end}.
+
+%% A real peer that stops acknowledging (its replication suspended): sync timeouts open the
+%% breaker; resumed, the half-open probe closes it again and the writes made meanwhile arrive.
+breaker_recovers_test_() ->
+    {timeout, 300, fun() ->
+        Repl = #{sync_timeout_ms => 300, failure_threshold => 1, reset_timeout_ms => 500,
+                 max_trips => 100},
+        cluster(2, Repl, fun([N1, N2] = Nodes, _) ->
+            events(N1),
+            ok = call(N1, create, [b, g_counter]),
+            converged(Nodes),
+            ReplPid = erpc:call(N2, erlang, whereis, [lattice_repl:name(?S)]),
+            ok = erpc:call(N2, sys, suspend, [ReplPid]),
+            [{ok, _} = call(N1, increment, [b, 1]) || _ <- lists:seq(1, 5)],
+            ?C:wait_until(opened, fun() ->
+                maps:get(breaker_opens, erpc:call(N1, ?R, stats, [?S])) >= 1
+            end),
+            {degraded, Reasons} = erpc:call(N1, ?R, health_status, [?S]),
+            ?assert(lists:keymember(breaker_open, 1, Reasons)),
+            ok = erpc:call(N2, sys, resume, [ReplPid]),
+            ?C:wait_until(closed, fun() ->
+                erpc:call(N1, ?R, health_status, [?S]) =:= {healthy, []}
+            end),
+            converged(Nodes),
+            ?assertEqual({ok, 5}, call(N2, get, [b])),
+            Events = collect_events(),
+            ?assert(lists:keymember({breaker_open, N2}, 2, Events)),
+            ?assert(lists:keymember({breaker_closed, N2}, 2, Events))
+        end)
+    end}.
+
+%% max_crdts on a replica: keys beyond it from a peer are refused and counted; the rest
+%% replicate.
+max_crdts_test_() ->
+    {timeout, 300, fun() ->
+        _ = application:stop(lattice),
+        Dist = ?C:ensure_distributed(),
+        P1 = ?C:start_one(#{store => [{replication, #{ae_interval_ms => 2000}}]}),
+        P2 = ?C:start_one(#{store => [{max_crdts, 3}, {replication, #{ae_interval_ms => 2000}}]}),
+        [{_, N1}, {_, N2}] = Peers = [P1, P2],
+        try
+            mesh([N1, N2]),
+            wait_peers([N1, N2], 1),
+            [ok = call(N1, create, [{m, I}, g_counter]) || I <- lists:seq(1, 5)],
+            ?C:wait_until(refused, fun() ->
+                maps:get(limit_refused, erpc:call(N2, ?R, stats, [?S])) >= 1
+            end),
+            ?assertEqual(3, length(call(N2, keys, []))),
+            ?assertEqual({error, limit_reached}, call(N2, create, [local, g_counter]))
+        after
+            ?C:stop(Peers),
+            ?C:release_distribution(Dist)
+        end
     end}.
