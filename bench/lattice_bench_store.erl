@@ -15,7 +15,7 @@
 %% cluster: 20 nodes on loopback, full mesh and gossip: convergence time and bytes per write.
 -module(lattice_bench_store).
 
--export([rows/0, run/0, cluster/0]).
+-export([rows/0, run/0, cluster/0, handoff/0]).
 
 -define(STORE, lattice_store).
 -define(DELTA_CAP_MS, 20000).
@@ -91,7 +91,8 @@ run() ->
     Dist = ensure_distributed(),
     try
         Missed = lists:append([begin restart_lattice(), F() end
-                               || F <- [fun catch_up/0, fun aggregate/0, fun visibility/0]]),
+                               || F <- [fun catch_up/0, fun aggregate/0, fun visibility/0,
+                                        fun handoff/0]]),
         io:format("~n"),
         Missed
     after
@@ -207,6 +208,30 @@ delta_aggregate() ->
             [gen_server:stop(P) || P <- [C, N1, N2]],
             Ops * 1000 / Ms
     end.
+
+%% The delta hand-off a write makes, without the rest of the write: a row into an ordered_set
+%% with write_concurrency (what the store does) against a message to one process that
+%% receives them (a cast to a sync process), from 100 processes for 1 s each.
+handoff() ->
+    io:format("~nThe delta hand-off alone: 100 processes for 1 s each handing 64-byte deltas to "
+              "replication: an ets:insert/2 into one ordered_set (what a write does) against a "
+              "message to one process that receives them (a cast to a sync process); for the "
+              "cast, the messages still queued when the writers stop.~n~n"),
+    io:format("| hand-off | hand-offs/s | left queued | ~n|---|---:|---:|~n"),
+    Delta = binary:copy(<<7>>, 64),
+    Tab = ets:new(handoff, [ordered_set, public, {write_concurrency, true}]),
+    Seq = atomics:new(1, []),
+    {EOps, EMs} = hammer(?WRITERS, 1000, fun(_) ->
+        ets:insert(Tab, {atomics:add_get(Seq, 1, 1), key, g_counter, Delta, 112})
+    end),
+    ets:delete(Tab),
+    Sink = spawn(fun Sink() -> receive {delta, _, _, _} -> Sink(); stop -> ok end end),
+    {COps, CMs} = hammer(?WRITERS, 1000, fun(I) -> Sink ! {delta, I, g_counter, Delta} end),
+    {message_queue_len, Left} = process_info(Sink, message_queue_len),
+    exit(Sink, kill),
+    io:format("| ets:insert/2, ordered_set | ~s | 0 |~n", [fmt_rate(EOps * 1000 / EMs)]),
+    io:format("| cast to one process | ~s | ~b |~n", [fmt_rate(COps * 1000 / CMs), Left]),
+    [].
 
 %% A write is visible on a peer when the peer's subscriber sees the key merged with the
 %% write's timestamp: 1000 registers written in turn at 10k writes/s (each key every 100 ms,
