@@ -45,6 +45,8 @@
 -define(MAX_BATCHES_PER_TICK, 64).
 %% Keys merged per call to the store process, so creates and deletes are not held up.
 -define(MERGE_CHUNK, 256).
+%% How often the group's membership is read.
+-define(MEMBERS_MS, 100).
 -define(AE_RETRY_MIN, 50).
 %% Keys whose entries are read and sent at a time by a repair.
 -define(PUSH_CHUNK, 2048).
@@ -91,7 +93,8 @@
     store :: atom(),
     scope :: atom(),
     opts :: map(),
-    pg_ref :: reference() | undefined,
+    %% pids seen in the group and refused (max_peers), so they are counted once
+    refused = #{} :: #{pid() => true},
     peers = #{} :: #{pid() => #peer{}},
     %% nodes seen and lost: a node in `lost' that joins again is a healed partition
     lost = #{} :: #{node() => integer()},
@@ -217,11 +220,10 @@ init({Store, Opts}) ->
     ok = net_kernel:monitor_nodes(true),
     St0 = #st{store = Store, scope = Scope, opts = Opts,
               out = ets:new(lattice_repl_out, [ordered_set, private])},
-    {PgRef, Groups} = pg:monitor_scope(Scope),
     ok = pg:join(Scope, Store, self()),
-    St1 = lists:foldl(fun(P, A) -> peer_joined(P, A) end, St0,
-                      [P || P <- maps:get(Store, Groups, []), node(P) =/= node()]),
-    St2 = open_ae(St1#st{pg_ref = PgRef}),
+    St1 = members(St0),
+    St2 = open_ae(St1),
+    erlang:send_after(?MEMBERS_MS, self(), members),
     self() ! tick,
     erlang:send_after(ae_interval(St2), self(), ae_tick),
     {ok, St2}.
@@ -306,10 +308,9 @@ handle_info({?TAG, ae_request, From}, St) when is_pid(From) ->
     {noreply, initiate_ae(From, St)};
 handle_info({lattice_ae, cnode_down, _, _}, St) ->
     {noreply, St};
-handle_info({Ref, join, Store, Pids}, #st{pg_ref = Ref, store = Store} = St) ->
-    {noreply, lists:foldl(fun peer_joined/2, St, [P || P <- Pids, node(P) =/= node()])};
-handle_info({Ref, leave, Store, Pids}, #st{pg_ref = Ref, store = Store} = St) ->
-    {noreply, lists:foldl(fun(P, A) -> peer_left(P, left, A) end, St, Pids)};
+handle_info(members, St) ->
+    erlang:send_after(?MEMBERS_MS, self(), members),
+    {noreply, members(St)};
 handle_info({nodedown, Node}, St) ->
     Gone = [Pid || {Pid, #peer{node = N}} <- maps:to_list(St#st.peers), N =:= Node],
     St2 = lists:foldl(fun(P, A) -> peer_left(P, nodedown, A) end, St, Gone),
@@ -317,7 +318,11 @@ handle_info({nodedown, Node}, St) ->
     {noreply, St2#st{expect = maps:filter(fun(P, _) -> node(P) =/= Node end, St2#st.expect),
                      dropped = maps:remove(Node, St2#st.dropped)}};
 handle_info({nodeup, _}, St) ->
+    %% pg learns of the node's members in a moment: look sooner than the next poll
+    erlang:send_after(?MEMBERS_MS div 4, self(), members_once),
     {noreply, St};
+handle_info(members_once, St) ->
+    {noreply, members(St)};
 handle_info({'DOWN', Ref, process, _, _}, #st{subs = Subs} = St) ->
     {noreply, St#st{subs = maps:remove(Ref, Subs)}};
 handle_info({'ETS-TRANSFER', _, _, _}, St) ->
@@ -333,6 +338,18 @@ terminate(_, #st{store = Store, ae_open = Open}) ->
 %%--------------------------------------------------------------------------------------------
 %% Membership
 
+%% The group's members now against the peers we have: joins and leaves. (A poll of pg's table,
+%% not pg:monitor_scope/1: in OTP 25.2 a process that both monitors a scope and is a member
+%% of it crashes the scope when it exits, and the scope's restart would take the store down.)
+members(#st{scope = Scope, store = Store, peers = Peers, refused = Refused} = St) ->
+    Members = [P || P <- pg:get_members(Scope, Store), node(P) =/= node()],
+    Set = maps:from_list([{P, true} || P <- Members]),
+    Gone = [P || P <- maps:keys(Peers), not is_map_key(P, Set)],
+    St1 = lists:foldl(fun(P, A) -> peer_left(P, left, A) end, St, Gone),
+    New = [P || P <- Members, not is_map_key(P, Peers), not is_map_key(P, Refused)],
+    St2 = lists:foldl(fun peer_joined/2, St1, New),
+    St2#st{refused = maps:with(Members, St2#st.refused)}.
+
 peer_joined(Pid, #st{peers = Peers, opts = O} = St) ->
     Node = node(Pid),
     case maps:is_key(Pid, Peers) orelse node() =:= Node of
@@ -341,7 +358,7 @@ peer_joined(Pid, #st{peers = Peers, opts = O} = St) ->
         false ->
             case {map_size(Peers) >= maps:get(max_peers, O), maps:is_key(Node, St#st.dropped)} of
                 {true, _} ->
-                    count(peers_refused, St);
+                    count(peers_refused, St#st{refused = (St#st.refused)#{Pid => true}});
                 {_, true} ->
                     St;
                 _ ->
