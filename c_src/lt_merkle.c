@@ -315,6 +315,18 @@ lt_err lt_merkle_reserve(lt_merkle *t, size_t n) {
     return ents_ensure(t, n);
 }
 
+int lt_merkle_change_is_big(const lt_merkle *t, size_t puts, size_t del_bytes) {
+    uint64_t live = t->count;
+    if (live <= LT_MERKLE_CHEAP_KEYS)
+        return 0;
+    uint64_t need = puts > MAX_ENTRIES ? MAX_ENTRIES + (uint64_t)1 : live + puts;
+    if (puts > 0 && (need > t->table_cap / 2 || (uint64_t)t->n_ents + puts > t->cap_ents))
+        return 1; /* a free record may be reused, but counting none is the safe side */
+    /* delete_hashed compacts when the dead bytes pass 64 KiB and half the arena. */
+    size_t dead = del_bytes > SIZE_MAX - t->keys_dead ? SIZE_MAX : t->keys_dead + del_bytes;
+    return del_bytes > 0 && dead > 65536 && dead > t->keys_len / 2;
+}
+
 /* Links a new entry for key (not in t; `pos` is its empty slot from find) into its bucket, the
  * table and the node sums. The caller has made room: table, one entry record, key bytes. */
 static void insert_new(lt_merkle *t, size_t pos, uint64_t kh, lt_hash128_t eh, const uint8_t *key,

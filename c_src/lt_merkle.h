@@ -69,6 +69,14 @@ unsigned lt_merkle_levels(const lt_merkle *t);
 uint64_t lt_merkle_count(const lt_merkle *t); /* keys held */
 size_t lt_merkle_memory(const lt_merkle *t);  /* bytes allocated, approximately */
 
+/* Whether up to `puts` new keys, or deletes of keys of `del_bytes` key bytes in all, may do
+ * O(count) work at once on t: grow its lookup table or entry records (a rehash or a move of
+ * every entry), or compact its key arena. Never for a tree of at most LT_MERKLE_CHEAP_KEYS
+ * keys. A caller that must not stall (a NIF on a normal scheduler) does such changes
+ * elsewhere, or calls lt_merkle_reserve elsewhere first. */
+#define LT_MERKLE_CHEAP_KEYS 4096
+int lt_merkle_change_is_big(const lt_merkle *t, size_t puts, size_t del_bytes);
+
 /* Sets key (borrowed, 1..LT_MERKLE_MAX_KEY bytes) to digest (borrowed, 16 bytes): an insert or
  * an update. LT_E_TOO_BIG for a bad key size, LT_E_NOMEM. */
 LT_WARN_UNUSED lt_err lt_merkle_put(lt_merkle *t, const uint8_t *key, size_t key_len,

@@ -1071,12 +1071,37 @@ static void test_batches(void) {
     lt_merkle_free(t);
 }
 
+/* lt_merkle_change_is_big: never for a small tree; for a big one, exactly the puts that pass
+ * the table's or records' capacity, and the deletes that would compact the arena; after a
+ * reserve the same puts are cheap. */
+static void test_change_is_big(void) {
+    lt_merkle *t = lt_merkle_new(3);
+    uint8_t d[16] = {7};
+    CHECK(!lt_merkle_change_is_big(t, 1000000, 1000000));
+    size_t n = 3 * LT_MERKLE_CHEAP_KEYS;
+    for (size_t i = 0; i < n; i++) {
+        char k[32];
+        int len = snprintf(k, sizeof k, "change-%zu", i);
+        CHECK_ERR(lt_merkle_put(t, (const uint8_t *)k, (size_t)len, d), LT_OK);
+    }
+    CHECK(!lt_merkle_change_is_big(t, 0, 0));
+    CHECK(!lt_merkle_change_is_big(t, 1, 0));
+    CHECK(lt_merkle_change_is_big(t, 10 * n, 0));
+    CHECK(lt_merkle_change_is_big(t, SIZE_MAX, 0));
+    CHECK(!lt_merkle_change_is_big(t, 0, 100));
+    CHECK(lt_merkle_change_is_big(t, 0, 100 * n));
+    CHECK_ERR(lt_merkle_reserve(t, 11 * n), LT_OK);
+    CHECK(!lt_merkle_change_is_big(t, 10 * n - n, 0));
+    lt_merkle_free(t);
+}
+
 int main(void) {
     test_small();
     test_updates_and_empty();
     test_each();
     test_join();
     test_batches();
+    test_change_is_big();
     test_keys_with_hash();
     test_encodings();
     test_diff_property();
