@@ -219,8 +219,8 @@ explain(F, Args) ->
 checks(new, [Levels]) ->
     [{1, fun() -> check_int("the levels", Levels, 1, ?MAX_LEVELS) end}];
 checks(diff, [A, B]) ->
-    [{1, fun() -> check_tree(A) end}, {2, fun() -> check_tree(B) end},
-     {general, fun() -> check_same_levels(A, B) end}];
+    [{1, fun() -> check_tree(A) end},
+     {2, fun() -> case check_tree(B) of ok -> check_same_levels(A, B); Error -> Error end end}];
 checks(fold, [Fun, _Acc, Tree]) ->
     [{1, fun() when is_function(Fun, 3) -> ok;
             () -> {error, fmt("the fun must take 3 arguments (Key, Digest, Acc), got: ~ts",
