@@ -384,12 +384,13 @@ static ERL_NIF_TERM update_continue(ErlNifEnv *env, int argc, const ERL_NIF_TERM
                     job->del_bytes += op.key_len;
             }
         } else if (job->phase == PHASE_RESERVE) {
-            /* Room for every put at once: one rehash on a dirty CPU scheduler when the tree is
-             * big, rather than several on this one. A batch that may compact the key arena is
-             * applied there entirely. */
+            /* Room for every put at once, on a dirty CPU scheduler: one allocation (and at most
+             * one rehash) rather than a doubling every few steps. A batch that may compact the
+             * key arena is applied there entirely. */
             if (!tree_enter(env, m, 0, "merkle_update", update_continue, 5, next, &moved))
                 return moved;
-            if (lt_merkle_change_is_big(m->tree, job->puts, job->del_bytes)) {
+            if (job->puts > LT_MERKLE_CHEAP_KEYS ||
+                lt_merkle_change_is_big(m->tree, job->puts, job->del_bytes)) {
                 if (!tree_stay(env, m, 1, "merkle_update", update_continue, 5, next, &moved))
                     return moved;
                 /* Only room-making: an error here shows again, and is reported, in the apply. */
@@ -482,6 +483,42 @@ static ERL_NIF_TERM list_result(list_ctx *c, lt_err e) {
     return out;
 }
 
+/* Whether diffing a and b (locked) is big work: walks down the levels from the root through
+ * the nodes that differ, as lt_merkle_diff will, and says yes when more than DIFF_PROBE_NODES
+ * nodes of a level differ, or when the differing buckets hold more than DIRTY_KEYS entries on
+ * the two sides together. At most 16 * DIFF_PROBE_NODES node comparisons a level. */
+#define DIFF_PROBE_NODES 256
+static int diff_is_big(const lt_merkle *a, const lt_merkle *b) {
+    uint64_t buf[2][DIFF_PROBE_NODES];
+    uint64_t *cur = buf[0], *next = buf[1];
+    size_t n = 1;
+    unsigned levels = lt_merkle_levels(a);
+    cur[0] = 0;
+    for (unsigned level = 0; level < levels; level++) {
+        size_t m = 0;
+        for (size_t i = 0; i < n; i++) {
+            for (uint64_t c = cur[i] * LT_MERKLE_FANOUT; c < (cur[i] + 1) * LT_MERKLE_FANOUT; c++) {
+                lt_merkle_node x = lt_merkle_node_at(a, level + 1, c);
+                lt_merkle_node y = lt_merkle_node_at(b, level + 1, c);
+                if (x.count == y.count && x.hash.hi == y.hash.hi && x.hash.lo == y.hash.lo)
+                    continue;
+                if (m == DIFF_PROBE_NODES)
+                    return 1;
+                next[m++] = c;
+            }
+        }
+        uint64_t *t = cur;
+        cur = next;
+        next = t;
+        n = m;
+    }
+    uint64_t entries = 0;
+    for (size_t i = 0; i < n; i++)
+        entries +=
+            lt_merkle_node_at(a, levels, cur[i]).count + lt_merkle_node_at(b, levels, cur[i]).count;
+    return entries > DIRTY_KEYS;
+}
+
 /* merkle_diff(A, B) -> [{Key, differs | local_only | remote_only}]: every key whose digests
  * differ or that one side alone holds (local: A). badarg for trees of different levels. */
 LT_NIF(lt_nif_merkle_diff) {
@@ -497,7 +534,8 @@ LT_NIF(lt_nif_merkle_diff) {
         trees_leave(a, b);
         return enif_make_list(env, 0);
     }
-    if (ra.count + rb.count > DIRTY_KEYS && enif_thread_type() != ERL_NIF_THR_DIRTY_CPU_SCHEDULER) {
+    if (ra.count + rb.count > DIRTY_KEYS && enif_thread_type() != ERL_NIF_THR_DIRTY_CPU_SCHEDULER &&
+        diff_is_big(a->tree, b->tree)) {
         trees_leave(a, b);
         return enif_schedule_nif(env, "merkle_diff", ERL_NIF_DIRTY_JOB_CPU_BOUND,
                                  lt_nif_merkle_diff, argc, argv);
