@@ -347,24 +347,37 @@ static void keys_compact(lt_merkle *t) {
 }
 
 lt_err lt_merkle_reserve(lt_merkle *t, size_t n) {
+    return lt_merkle_reserve_keys(t, n, 0);
+}
+
+lt_err lt_merkle_reserve_keys(lt_merkle *t, size_t n, size_t key_bytes) {
     if (n > MAX_ENTRIES)
         return LT_E_TOO_BIG;
     lt_err err = table_ensure(t, n);
-    if (err != LT_OK)
-        return err;
-    return ents_ensure(t, n);
+    if (err == LT_OK)
+        err = ents_ensure(t, n);
+    if (err == LT_OK && key_bytes > 0)
+        err = keys_ensure(t, key_bytes);
+    return err;
 }
 
-int lt_merkle_change_is_big(const lt_merkle *t, size_t puts, size_t del_bytes) {
+int lt_merkle_change_is_big(const lt_merkle *t, size_t puts, size_t put_bytes, size_t del_bytes) {
+    /* The key arena: a growth reallocs it (which may copy it), a compaction rewrites it. */
+    int big_arena = t->keys_len > LT_MERKLE_CHEAP_KEY_BYTES;
+    if (put_bytes > 0 && put_bytes > t->keys_cap - t->keys_len &&
+        (big_arena || t->keys_cap > LT_MERKLE_CHEAP_KEY_BYTES))
+        return 1;
+    /* delete_hashed compacts when the dead bytes pass 64 KiB and half the arena. */
+    size_t dead = del_bytes > SIZE_MAX - t->keys_dead ? SIZE_MAX : t->keys_dead + del_bytes;
+    if (del_bytes > 0 && dead > 65536 && dead > t->keys_len / 2 &&
+        (big_arena || t->count > LT_MERKLE_CHEAP_KEYS))
+        return 1;
     uint64_t live = t->count;
     if (live <= LT_MERKLE_CHEAP_KEYS)
         return 0;
     uint64_t need = puts > MAX_ENTRIES ? MAX_ENTRIES + (uint64_t)1 : live + puts;
-    if (puts > 0 && (need > t->table_cap / 2 || (uint64_t)t->n_ents + puts > t->cap_ents))
-        return 1; /* a free record may be reused, but counting none is the safe side */
-    /* delete_hashed compacts when the dead bytes pass 64 KiB and half the arena. */
-    size_t dead = del_bytes > SIZE_MAX - t->keys_dead ? SIZE_MAX : t->keys_dead + del_bytes;
-    return del_bytes > 0 && dead > 65536 && dead > t->keys_len / 2;
+    /* A free record may be reused, but counting none is the safe side. */
+    return puts > 0 && (need > t->table_cap / 2 || (uint64_t)t->n_ents + puts > t->cap_ents);
 }
 
 /* Links a new entry for key (not in t; `pos` is its empty slot from find) into its bucket, the

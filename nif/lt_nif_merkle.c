@@ -34,8 +34,8 @@ typedef struct {
     int phase;       /* PHASE_* */
     int dirty_apply; /* the whole apply runs on a dirty CPU scheduler (it may compact) */
     uint64_t puts;   /* ops that set a digest */
-    size_t del_bytes;
-    lt_merkle_op *ops; /* UPDATE_CHUNK of them */
+    size_t put_bytes, del_bytes; /* their keys' bytes, and the deleted keys' bytes */
+    lt_merkle_op *ops;           /* UPDATE_CHUNK of them */
 } update_job;
 
 enum { PHASE_CHECK, PHASE_RESERVE, PHASE_APPLY };
@@ -177,8 +177,8 @@ LT_NIF(lt_nif_merkle_put) {
         !get_digest(env, argv[2], &d))
         return enif_make_badarg(env);
     if (!tree_enter(env, m, 0, "merkle_put", lt_nif_merkle_put, argc, argv, &moved) ||
-        !tree_stay(env, m, lt_merkle_change_is_big(m->tree, 1, 0), "merkle_put", lt_nif_merkle_put,
-                   argc, argv, &moved))
+        !tree_stay(env, m, lt_merkle_change_is_big(m->tree, 1, key.size, 0), "merkle_put",
+                   lt_nif_merkle_put, argc, argv, &moved))
         return moved;
     lt_err e = lt_merkle_put(m->tree, key.data, key.size, d.data);
     enif_mutex_unlock(m->lock);
@@ -312,24 +312,26 @@ LT_NIF(lt_nif_merkle_update) {
     if (argc != 3 || !get_tree(env, argv[0], &m) || !enif_get_int(env, argv[2], &mode) ||
         mode < MODE_PUT || mode > MODE_UPDATE || !enif_is_list(env, argv[1]))
         return enif_make_badarg(env);
-    size_t n = 0, del_bytes = 0;
+    size_t n = 0, put_bytes = 0, del_bytes = 0;
     uint64_t puts = 0;
     rest = argv[1];
     while (n < SMALL_OPS && enif_get_list_cell(env, rest, &head, &rest)) {
         if (!get_op(env, head, mode, &ops[n]))
             return enif_make_badarg(env);
-        if (ops[n].digest != NULL)
+        if (ops[n].digest != NULL) {
             puts++;
-        else
+            put_bytes += ops[n].key_len;
+        } else {
             del_bytes += ops[n].key_len;
+        }
         n++;
     }
     if (enif_is_empty_list(env, rest)) {
         if (n == 0)
             return lt_atom.ok;
         if (!tree_enter(env, m, 0, "merkle_update", lt_nif_merkle_update, argc, argv, &moved) ||
-            !tree_stay(env, m, lt_merkle_change_is_big(m->tree, puts, del_bytes), "merkle_update",
-                       lt_nif_merkle_update, argc, argv, &moved))
+            !tree_stay(env, m, lt_merkle_change_is_big(m->tree, puts, put_bytes, del_bytes),
+                       "merkle_update", lt_nif_merkle_update, argc, argv, &moved))
             return moved;
         lt_err e = lt_merkle_apply(m->tree, ops, n);
         enif_mutex_unlock(m->lock);
@@ -343,6 +345,7 @@ LT_NIF(lt_nif_merkle_update) {
     memset(job, 0, sizeof *job);
     job->phase = PHASE_CHECK;
     job->puts = puts;
+    job->put_bytes = put_bytes;
     job->del_bytes = del_bytes;
     job->ops = enif_alloc(UPDATE_CHUNK * sizeof *job->ops);
     ERL_NIF_TERM job_term = enif_make_resource(env, job);
@@ -378,10 +381,12 @@ static ERL_NIF_TERM update_continue(ErlNifEnv *env, int argc, const ERL_NIF_TERM
                 }
                 if (!get_op(env, head, mode, &op))
                     return enif_make_badarg(env);
-                if (op.digest != NULL)
+                if (op.digest != NULL) {
                     job->puts++;
-                else
+                    job->put_bytes += op.key_len;
+                } else {
                     job->del_bytes += op.key_len;
+                }
             }
         } else if (job->phase == PHASE_RESERVE) {
             /* Room for every put at once, on a dirty CPU scheduler: one allocation (and at most
@@ -390,12 +395,13 @@ static ERL_NIF_TERM update_continue(ErlNifEnv *env, int argc, const ERL_NIF_TERM
             if (!tree_enter(env, m, 0, "merkle_update", update_continue, 5, next, &moved))
                 return moved;
             if (job->puts > LT_MERKLE_CHEAP_KEYS ||
-                lt_merkle_change_is_big(m->tree, job->puts, job->del_bytes)) {
+                lt_merkle_change_is_big(m->tree, job->puts, job->put_bytes, job->del_bytes)) {
                 if (!tree_stay(env, m, 1, "merkle_update", update_continue, 5, next, &moved))
                     return moved;
                 /* Only room-making: an error here shows again, and is reported, in the apply. */
-                (void)!lt_merkle_reserve(m->tree, (size_t)(lt_merkle_count(m->tree) + job->puts));
-                job->dirty_apply = lt_merkle_change_is_big(m->tree, job->puts, job->del_bytes);
+                (void)!lt_merkle_reserve_keys(
+                    m->tree, (size_t)(lt_merkle_count(m->tree) + job->puts), job->put_bytes);
+                job->dirty_apply = lt_merkle_change_is_big(m->tree, 0, 0, job->del_bytes);
             }
             enif_mutex_unlock(m->lock);
             job->phase = PHASE_APPLY;
@@ -403,22 +409,24 @@ static ERL_NIF_TERM update_continue(ErlNifEnv *env, int argc, const ERL_NIF_TERM
             if (thread != ERL_NIF_THR_NORMAL_SCHEDULER && !job->dirty_apply)
                 return enif_schedule_nif(env, "merkle_update", 0, update_continue, 5, next);
         } else {
-            size_t k = 0, del_bytes = 0;
+            size_t k = 0, put_bytes = 0, del_bytes = 0;
             uint64_t puts = 0;
             ERL_NIF_TERM rest = next[4];
             while (k < UPDATE_CHUNK && enif_get_list_cell(env, rest, &head, &rest)) {
                 (void)get_op(env, head, mode, &job->ops[k]); /* checked in PHASE_CHECK */
-                if (job->ops[k].digest != NULL)
+                if (job->ops[k].digest != NULL) {
                     puts++;
-                else
+                    put_bytes += job->ops[k].key_len;
+                } else {
                     del_bytes += job->ops[k].key_len;
+                }
                 k++;
             }
             if (k == 0)
                 return lt_atom.ok;
             if (!tree_enter(env, m, 0, "merkle_update", update_continue, 5, next, &moved) ||
                 (!job->dirty_apply &&
-                 !tree_stay(env, m, lt_merkle_change_is_big(m->tree, puts, del_bytes),
+                 !tree_stay(env, m, lt_merkle_change_is_big(m->tree, puts, put_bytes, del_bytes),
                             "merkle_update", update_continue, 5, next, &moved)))
                 return moved;
             lt_err e = lt_merkle_apply(m->tree, job->ops, k);
