@@ -101,7 +101,7 @@ rows() ->
     [{clocks, fun clocks/0}, {counters, fun counters/0}, {sets, fun sets/0}, {lwwreg, fun lwwreg/0},
      {orset, fun orset/0}, {lwwset, fun lwwset/0}, {lwwmap, fun lwwmap/0}, {mvreg, fun mvreg/0},
      {bytes, fun bytes/0}, {hlc, fun hlc/0}, {hash, fun hash/0}, {cutoff, fun cutoff/0},
-     {ae, fun ae/0}, {store, fun lattice_bench_store:rows/0},
+     {merkle, fun merkle/0}, {ae, fun ae/0}, {store, fun lattice_bench_store:rows/0},
      {cluster, fun() -> [{table, fun lattice_bench_store:cluster/0}] end}].
 
 %% Anti-entropy between two C nodes at scale: a table of its own (bench/lattice_bench_ae.erl).
@@ -805,6 +805,122 @@ big_map() ->
         M ->
             M
     end.
+
+%% ---- the Merkle tree ----------------------------------------------------------------------
+%% lattice_merkle (the NIF over c_src/lt_merkle.c) on its own at 1M keys, then beside the real
+%% merkle_map (Elixir, from the anchors: MerkleMap.new/1 and update_hashes/1, diff_keys/2) on
+%% the same 100k keys and digests in the same run. merkle_map is Elixir: its rows need the
+%% anchors' build and Elixir's own ebin on the code path (found from the `elixir' on PATH);
+%% without them they say skipped. Keys are <<"key-", I>>, digests <<I:128>>.
+
+merkle_key(I) -> <<"key-", (integer_to_binary(I))/binary>>.
+
+merkle_entries(N, Salt) -> [{merkle_key(I), <<(I + Salt):128>>} || I <- lists:seq(1, N)].
+
+merkle_map_loaded() ->
+    Loaded = fun(M) -> element(1, code:ensure_loaded(M)) =:= module end,
+    case Loaded('Elixir.Enum') of
+        true -> ok;
+        false -> add_elixir_path()
+    end,
+    Loaded('Elixir.Enum') andalso Loaded('Elixir.MerkleMap').
+
+%% Elixir's own ebin, from the `elixir' on PATH (its bin/ sits beside lib/elixir/ebin).
+add_elixir_path() ->
+    case os:find_executable("elixir") of
+        false ->
+            ok;
+        Exe ->
+            Real = case file:read_link_all(Exe) of
+                       {ok, R} -> R;
+                       {error, _} -> Exe
+                   end,
+            Bin = filename:dirname(filename:absname(Real, filename:dirname(Exe))),
+            _ = code:add_pathz(filename:join([filename:dirname(Bin), "lib", "elixir", "ebin"])),
+            ok
+    end.
+
+merkle_map(Name, Make) ->
+    case merkle_map_loaded() of
+        true -> {Name, Make()};
+        false -> {skipped, Name}
+    end.
+
+%% A fun timing Fun, with a garbage collection (not timed) before each round: the trees each
+%% call builds are freed by it, not left to pile up (a 1M-key tree holds about 85 MB).
+fresh_each_round(Fun) ->
+    {prepare, fun(_N) -> garbage_collect(), Fun end}.
+
+merkle() ->
+    M = lattice_merkle,
+    Big = merkle_entries(1000000, 0),
+    T = M:new(),
+    ok = M:put(T, Big),
+    Keys = list_to_tuple([K || {K, _} <- Big]),
+    Next = counters:new(1, []),
+    NextKey = fun() ->
+                      counters:add(Next, 1, 1),
+                      I = counters:get(Next, 1),
+                      {element(I rem 1000000 + 1, Keys), <<(I + 7):128>>}
+              end,
+    Batch = fun() -> [NextKey() || _ <- lists:seq(1, 1000)] end,
+    %% 100k keys: A, and B with 1% (or 10) of the digests changed and as many keys replaced.
+    N = 100000,
+    A = merkle_entries(N, 0),
+    Changed = fun(Every) ->
+                      [case I rem Every of
+                           0 -> {merkle_key(I), <<0:128>>};
+                           1 -> {<<"other-", (integer_to_binary(I))/binary>>, <<I:128>>};
+                           _ -> E
+                       end || {I, E} <- enumerate(A)]
+              end,
+    [B100, B10k] = [Changed(E) || E <- [100, 10000]],
+    Tree = fun(L) -> TT = M:new(), ok = M:put(TT, L), TT end,
+    [TA, TB100, TB10k] = [Tree(L) || L <- [A, B100, B10k]],
+    true = length(M:diff(TA, TB100)) =:= 3 * (N div 100),
+    MM = fun(L) -> 'Elixir.MerkleMap':update_hashes('Elixir.MerkleMap':new(L)) end,
+    MMDiff = fun(L) ->
+                     MA = MM(A),
+                     MB = MM(L),
+                     {ok, Ks} = 'Elixir.MerkleMap':diff_keys(MA, MB),
+                     true = length(lists:usort(Ks)) =:= length(M:diff(TA, Tree(L))),
+                     fun() -> 'Elixir.MerkleMap':diff_keys(MA, MB) end
+             end,
+    PerUpdate = fun(Us) -> io_lib:format("Merkle batch of 1000 updates, 1M keys (put/2): "
+                                         "~.3f us an update (target: 1 us)", [Us / 1000]) end,
+    [{"Merkle build, 1M keys (new/0 + put/2 of [{Key, Digest}]; yields)",
+      fresh_each_round(fun() -> TT = M:new(), ok = M:put(TT, Big) end), none, 200000.0},
+     {"Merkle update, 1M keys (put/3 of an existing key, a new digest)",
+      fun() -> {K, D} = NextKey(), M:put(T, K, D) end, none, 1.0},
+     {PerUpdate, {prepare, fun(Rounds) ->
+                                   Bs = list_to_tuple([Batch() || _ <- lists:seq(1, Rounds)]),
+                                   I = counters:new(1, []),
+                                   fun() ->
+                                           counters:add(I, 1, 1),
+                                           M:put(T, element(counters:get(I, 1), Bs))
+                                   end
+                           end}, none, 1000.0},
+     {"Merkle build, 100k keys (new/0 + put/2)",
+      fresh_each_round(fun() -> TT = M:new(), ok = M:put(TT, A) end),
+      merkle_map("MerkleMap.new/1 + update_hashes/1 (merkle_map)", fun() -> fun() -> MM(A) end end),
+      none},
+     {"Merkle diff, 2 x 100k keys, 3% differ (1000 digests, 1000 keys each side)",
+      fun() -> M:diff(TA, TB100) end,
+      merkle_map("MerkleMap.diff_keys/2 (merkle_map)", fun() -> MMDiff(B100) end), none},
+     {"Merkle diff, 2 x 100k keys, 30 keys differ",
+      fun() -> M:diff(TA, TB10k) end,
+      merkle_map("MerkleMap.diff_keys/2 (merkle_map)", fun() -> MMDiff(B10k) end), none},
+     {"Merkle update, 100k keys (put/3 of an existing key)",
+      fun() -> M:put(TA, merkle_key(500), <<(erlang:unique_integer([positive])):128>>) end,
+      merkle_map("MerkleMap.put/3 + update_hashes/1 (merkle_map)",
+                 fun() ->
+                         MA = MM(A),
+                         fun() ->
+                                 'Elixir.MerkleMap':update_hashes(
+                                   'Elixir.MerkleMap':put(MA, merkle_key(500),
+                                                          erlang:unique_integer([positive])))
+                         end
+                 end), none}].
 
 %% ---- the dirty cut-offs -------------------------------------------------------------------
 %% Calls that cannot yield move to a dirty scheduler above a cut-off (nif/lt_nif.h): 256 KiB

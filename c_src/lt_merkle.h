@@ -57,6 +57,8 @@ void lt_merkle_free(lt_merkle *t);
 /* Makes room for n keys in all (a batch about to be put), so the build does not regrow.
  * LT_E_NOMEM (the tree is unchanged), LT_E_TOO_BIG above 2^32 - 2 keys. */
 LT_WARN_UNUSED lt_err lt_merkle_reserve(lt_merkle *t, size_t n);
+/* The same, and room for key_bytes more bytes of keys (the new keys' bytes in all). */
+LT_WARN_UNUSED lt_err lt_merkle_reserve_keys(lt_merkle *t, size_t n, size_t key_bytes);
 /* The key hash of key (borrowed) in t (t's mask applied), and the bucket it falls in. */
 uint64_t lt_merkle_key_hash(const lt_merkle *t, const uint8_t *key, size_t key_len);
 uint64_t lt_merkle_bucket_of(const lt_merkle *t, uint64_t kh);
@@ -68,6 +70,17 @@ static inline uint64_t lt_merkle_fold(lt_hash128_t h) {
 unsigned lt_merkle_levels(const lt_merkle *t);
 uint64_t lt_merkle_count(const lt_merkle *t); /* keys held */
 size_t lt_merkle_memory(const lt_merkle *t);  /* bytes allocated, approximately */
+
+/* Whether up to `puts` new keys of `put_bytes` key bytes in all, or deletes of keys of
+ * `del_bytes` key bytes in all, may do O(size) work at once on t: grow its lookup table or
+ * entry records (a rehash or a move of every entry) when it holds more than
+ * LT_MERKLE_CHEAP_KEYS keys, or grow (a realloc may copy it) or compact its key arena when
+ * that holds more than LT_MERKLE_CHEAP_KEY_BYTES. A caller that must not stall (a NIF on a
+ * normal scheduler) does such changes elsewhere, or calls lt_merkle_reserve_keys elsewhere
+ * first. */
+#define LT_MERKLE_CHEAP_KEYS 4096
+#define LT_MERKLE_CHEAP_KEY_BYTES (1u << 20)
+int lt_merkle_change_is_big(const lt_merkle *t, size_t puts, size_t put_bytes, size_t del_bytes);
 
 /* Sets key (borrowed, 1..LT_MERKLE_MAX_KEY bytes) to digest (borrowed, 16 bytes): an insert or
  * an update. LT_E_TOO_BIG for a bad key size, LT_E_NOMEM. */

@@ -54,13 +54,21 @@ static void make_atoms(ErlNifEnv *env) {
     ATOM(bad_mvreg, "bad_mvreg");
     ATOM(put, "put");
     ATOM(not_found, "not_found");
+    /* The Merkle tree */
+    ATOM(delete_, "delete");
+    ATOM(differs, "differs");
+    ATOM(local_only, "local_only");
+    ATOM(remote_only, "remote_only");
+    ATOM(key_hash, "key_hash");
+    ATOM(bad_merkle_wire, "bad_merkle_wire");
+    ATOM(too_big, "too_big");
 #undef ATOM
 }
 
 static int open_resources(ErlNifEnv *env) {
     ErlNifResourceFlags flags = ERL_NIF_RT_CREATE | ERL_NIF_RT_TAKEOVER;
     return lt_hash_open_resources(env, flags) && lt_object_open_resources(env, flags) &&
-                   lt_merge_open_resources(env, flags)
+                   lt_merge_open_resources(env, flags) && lt_merkle_open_resources(env, flags)
                ? 0
                : 1;
 }
@@ -230,6 +238,21 @@ static ErlNifFunc nif_funcs[] = {
     {"lwwset_digest", 1, lt_nif_lwwset_digest, 0},
     {"lwwset_validate", 1, lt_nif_lwwset_validate, 0},
     {"lwwset_to_list", 1, lt_nif_lwwset_to_list, 0},
+    /* The Merkle tree */
+    {"merkle_new", 1, lt_nif_merkle_new, 0},
+    {"merkle_put", 3, lt_nif_merkle_put, 0},
+    {"merkle_update", 3, lt_nif_merkle_update, 0},
+    {"merkle_lookup", 2, lt_nif_merkle_lookup, 0},
+    {"merkle_info", 2, lt_nif_merkle_info, 0},
+    {"merkle_node", 3, lt_nif_merkle_node, 0},
+    {"merkle_key_hash", 2, lt_nif_merkle_key_hash, 0},
+    {"merkle_diff", 2, lt_nif_merkle_diff, 0},
+    {"merkle_to_list", 1, lt_nif_merkle_to_list, 0},
+    {"merkle_keys_with_hash", 2, lt_nif_merkle_keys_with_hash, 0},
+    {"merkle_children", 3, lt_nif_merkle_children, 0},
+    {"merkle_buckets", 2, lt_nif_merkle_buckets, 0},
+    {"merkle_diff_children", 2, lt_nif_merkle_diff_children, 0},
+    {"merkle_diff_buckets", 2, lt_nif_merkle_diff_buckets, 0},
 };
 
 ERL_NIF_INIT(lattice_nif, nif_funcs, load, NULL, upgrade, unload)

@@ -32,6 +32,8 @@ typedef struct {
     /* LWW-Element-Set (also `add`, `add_all`, `remove`, `contains`, `size`, `precondition`,
      * `not_present`, above) */
     ERL_NIF_TERM bad_lwwset, remove_all;
+    /* The Merkle tree (lt_nif_merkle.c) */
+    ERL_NIF_TERM delete_, differs, local_only, remote_only, key_hash, bad_merkle_wire, too_big;
 } lt_atoms;
 
 /* Made once in load (atoms are valid in every environment). */
@@ -40,7 +42,9 @@ extern lt_atoms lt_atom;
 typedef struct {
     ErlNifResourceType *hash_job;
     ErlNifResourceType *object;
-    ErlNifResourceType *merge_job; /* a merge between yields (lt_nif_merge.c) */
+    ErlNifResourceType *merge_job;  /* a merge between yields (lt_nif_merge.c) */
+    ErlNifResourceType *merkle;     /* a Merkle tree (lt_nif_merkle.c) */
+    ErlNifResourceType *merkle_job; /* a Merkle batch between yields */
 } lt_resources;
 
 extern lt_resources lt_res;
@@ -293,6 +297,22 @@ LT_NIF(lt_nif_dk_digest);
 LT_NIF(lt_nif_dk_validate);
 LT_NIF(lt_nif_dk_to_list);
 
+/* The Merkle tree (lt_nif_merkle.c) */
+LT_NIF(lt_nif_merkle_new);
+LT_NIF(lt_nif_merkle_put);
+LT_NIF(lt_nif_merkle_update);
+LT_NIF(lt_nif_merkle_lookup);
+LT_NIF(lt_nif_merkle_info);
+LT_NIF(lt_nif_merkle_node);
+LT_NIF(lt_nif_merkle_key_hash);
+LT_NIF(lt_nif_merkle_diff);
+LT_NIF(lt_nif_merkle_to_list);
+LT_NIF(lt_nif_merkle_keys_with_hash);
+LT_NIF(lt_nif_merkle_children);
+LT_NIF(lt_nif_merkle_buckets);
+LT_NIF(lt_nif_merkle_diff_children);
+LT_NIF(lt_nif_merkle_diff_buckets);
+
 /* The node-global HLC (lt_nif_hlc.c), for types that stamp their own writes: moves the clock
  * past `ts` by the receive rule without the max-offset check — max(last + 1, ts + 1, wall) —
  * and returns the new timestamp, greater than ts unless ts is UINT64_MAX (then UINT64_MAX:
@@ -307,6 +327,7 @@ int lt_object_open_resources(ErlNifEnv *env, ErlNifResourceFlags flags);
 void lt_object_reaper_start(void);
 void lt_object_reaper_stop(void);
 int lt_merge_open_resources(ErlNifEnv *env, ErlNifResourceFlags flags);
+int lt_merkle_open_resources(ErlNifEnv *env, ErlNifResourceFlags flags);
 
 /* ---- in-place objects (lt_nif_object.c) --------------------------------------------------
  * What a CRDT type supplies to have in-place objects. The object's mutex is held around every

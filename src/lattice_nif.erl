@@ -27,7 +27,11 @@
     set_validate/2, set_to_list/2,
     %% LWW-Element-Set (nif/lt_nif_lwwset.c).
     lwwset_update/2, lwwset_merge/2, lwwset_value/1, lwwset_contains/2, lwwset_size/1,
-    lwwset_digest/1, lwwset_validate/1, lwwset_to_list/1
+    lwwset_digest/1, lwwset_validate/1, lwwset_to_list/1,
+    %% The Merkle tree (nif/lt_nif_merkle.c): the tree comes first.
+    merkle_new/1, merkle_put/3, merkle_update/3, merkle_lookup/2, merkle_info/2, merkle_node/3,
+    merkle_key_hash/2, merkle_diff/2, merkle_to_list/1, merkle_keys_with_hash/2,
+    merkle_children/3, merkle_buckets/2, merkle_diff_children/2, merkle_diff_buckets/2
 ]).
 -export(?NIFS).
 -nifs(?NIFS).
@@ -135,3 +139,18 @@ dk_query(_, _, _) -> ?NOT_LOADED.
 dk_digest(_, _) -> ?NOT_LOADED.
 dk_validate(_, _) -> ?NOT_LOADED.
 dk_to_list(_, _) -> ?NOT_LOADED.
+%% The Merkle tree
+merkle_new(_) -> ?NOT_LOADED.
+merkle_put(_, _, _) -> ?NOT_LOADED.
+merkle_update(_, _, _) -> ?NOT_LOADED.
+merkle_lookup(_, _) -> ?NOT_LOADED.
+merkle_info(_, _) -> ?NOT_LOADED.
+merkle_node(_, _, _) -> ?NOT_LOADED.
+merkle_key_hash(_, _) -> ?NOT_LOADED.
+merkle_diff(_, _) -> ?NOT_LOADED.
+merkle_to_list(_) -> ?NOT_LOADED.
+merkle_keys_with_hash(_, _) -> ?NOT_LOADED.
+merkle_children(_, _, _) -> ?NOT_LOADED.
+merkle_buckets(_, _) -> ?NOT_LOADED.
+merkle_diff_children(_, _) -> ?NOT_LOADED.
+merkle_diff_buckets(_, _) -> ?NOT_LOADED.

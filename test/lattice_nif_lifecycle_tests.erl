@@ -16,6 +16,10 @@ run() ->
     %% a full unload (when the reaper has stopped and the destructor frees in place).
     Held1 = hold_big_object(),
     Held2 = hold_big_object(),
+    %% A Merkle tree made by the first instance, used by each later one (a taken-over type).
+    Tree = lattice_merkle:new(),
+    ok = lattice_merkle:put(Tree, [{integer_to_binary(I), <<I:128>>} || I <- lists:seq(1, 5000)]),
+    Root = lattice_merkle:root(Tree),
 
     %% Upgrade: the same object code loaded again; the old instance becomes old code.
     {lattice_nif, Beam, File} = code:get_object_code(lattice_nif),
@@ -25,6 +29,8 @@ run() ->
     ?assertEqual(H, lattice_hash:xxh3_64(Big)), % yielding jobs use the taken-over resource type
     ?assert(code:soft_purge(lattice_nif)),
     ?assertEqual(H, lattice_hash:xxh3_64(Big)),
+    ?assertEqual(Root, lattice_merkle:root(Tree)),
+    ok = lattice_merkle:put(Tree, <<"after upgrade">>, <<1:128>>),
     drop(Held1),
 
     %% Full unload and reload.
@@ -38,6 +44,13 @@ run() ->
     drop(Held3),
     ?assertEqual(eq, lattice_vclock:compare(Clock, Clock)),
     ?assertEqual(H, lattice_hash:xxh3_64(Big)),
+    %% A resource made before a full unload is not taken over by a fresh load (the VM's rule,
+    %% the same for objects): it is refused, and freed by its old destructor; new trees work.
+    ?assertError(badarg, lattice_merkle:lookup(Tree, <<"after upgrade">>)),
+    Tree2 = lattice_merkle:new(),
+    ok = lattice_merkle:put(Tree2, [{integer_to_binary(I), <<I:128>>} || I <- lists:seq(1, 5000)]),
+    ?assertEqual(Root, lattice_merkle:root(Tree2)),
+    ?assertEqual([], lattice_merkle:diff(Tree2, Tree2)),
     ?assert(is_integer(lattice_hlc:now())).
 
 %% A process holding a 20k-element G-Set object (the only reference to it) until told to drop

@@ -23,9 +23,9 @@ defmodule Lattice.Error do
   @spec reraise!(Exception.t(), Exception.stacktrace(), String.t()) :: no_return()
   def reraise!(exception, stacktrace, function) do
     message =
-      case :lattice_error.message(stacktrace) do
-        :undefined -> :lattice_store.error_message(stacktrace)
-        message -> message
+      with :undefined <- :lattice_error.message(stacktrace),
+           :undefined <- :lattice_store.error_message(stacktrace) do
+        :lattice_merkle.error_message(stacktrace)
       end
 
     case message do

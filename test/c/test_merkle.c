@@ -1071,12 +1071,53 @@ static void test_batches(void) {
     lt_merkle_free(t);
 }
 
+/* lt_merkle_change_is_big: never for a small tree with a small arena; for a big one, exactly
+ * the puts that pass the table's, records' or arena's capacity, and the deletes that would
+ * compact the arena; after a reserve the same puts are cheap. */
+static void test_change_is_big(void) {
+    lt_merkle *t = lt_merkle_new(3);
+    uint8_t d[16] = {7};
+    CHECK(!lt_merkle_change_is_big(t, 1000000, 1000000, 1000000));
+    size_t n = 3 * LT_MERKLE_CHEAP_KEYS;
+    for (size_t i = 0; i < n; i++) {
+        char k[32];
+        int len = snprintf(k, sizeof k, "change-%zu", i);
+        CHECK_ERR(lt_merkle_put(t, (const uint8_t *)k, (size_t)len, d), LT_OK);
+    }
+    CHECK(!lt_merkle_change_is_big(t, 0, 0, 0));
+    CHECK(!lt_merkle_change_is_big(t, 1, 16, 0));
+    CHECK(lt_merkle_change_is_big(t, 10 * n, 0, 0));
+    CHECK(lt_merkle_change_is_big(t, SIZE_MAX, 0, 0));
+    CHECK(!lt_merkle_change_is_big(t, 0, 0, 100));
+    CHECK(lt_merkle_change_is_big(t, 0, 0, 100 * n));
+    CHECK_ERR(lt_merkle_reserve(t, 11 * n), LT_OK);
+    CHECK(!lt_merkle_change_is_big(t, 10 * n - n, 0, 0));
+    lt_merkle_free(t);
+
+    /* A few big keys: the arena alone is big. */
+    t = lt_merkle_new(2);
+    static uint8_t big[LT_MERKLE_MAX_KEY];
+    for (size_t i = 0; i < 400; i++) {
+        memset(big, 'a' + (int)(i % 26), sizeof big);
+        lt_write_be64(big, i);
+        CHECK_ERR(lt_merkle_put(t, big, sizeof big, d), LT_OK);
+    }
+    CHECK(lt_merkle_count(t) == 400);
+    CHECK(lt_merkle_change_is_big(t, 1, 8 * LT_MERKLE_CHEAP_KEY_BYTES, 0));
+    CHECK(lt_merkle_change_is_big(t, 0, 0, 300 * sizeof big));
+    CHECK(!lt_merkle_change_is_big(t, 0, 0, sizeof big));
+    CHECK_ERR(lt_merkle_reserve_keys(t, 1000, 8 * LT_MERKLE_CHEAP_KEY_BYTES), LT_OK);
+    CHECK(!lt_merkle_change_is_big(t, 1, 8 * LT_MERKLE_CHEAP_KEY_BYTES, 0));
+    lt_merkle_free(t);
+}
+
 int main(void) {
     test_small();
     test_updates_and_empty();
     test_each();
     test_join();
     test_batches();
+    test_change_is_big();
     test_keys_with_hash();
     test_encodings();
     test_diff_property();
