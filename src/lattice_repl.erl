@@ -288,8 +288,6 @@ handle_info({?TAG, nack, From, Seq}, St) when is_pid(From), is_integer(Seq) ->
     {noreply, nacked(From, Seq, St)};
 handle_info({?TAG, repair, From, Hlc, Bin}, St) when is_pid(From) ->
     {noreply, incoming_repair(From, Hlc, Bin, St)};
-handle_info(Msg, St) when element(1, Msg) =:= ?TAG ->
-    {noreply, count(malformed, St)};
 handle_info(merge_next, St) ->
     {noreply, merge_next(St#st{merging = false})};
 handle_info({lattice_ae, session, _Store, Report}, St) ->
@@ -327,6 +325,9 @@ handle_info({'DOWN', Ref, process, _, _}, #st{subs = Subs} = St) ->
     {noreply, St#st{subs = maps:remove(Ref, Subs)}};
 handle_info({'ETS-TRANSFER', _, _, _}, St) ->
     {noreply, St};
+%% Any other message in our protocol's envelope: from a peer that is broken or hostile.
+handle_info(Msg, St) when element(1, Msg) =:= ?TAG ->
+    {noreply, count(malformed, St)};
 handle_info(_, St) ->
     {noreply, St}.
 
