@@ -61,6 +61,7 @@
     max_peers => 100,
     max_message_size => 1000000,
     max_queue_size => 1000,
+    max_queue_bytes => 67108864,
     max_buffer_bytes => 16777216,
     max_actors => 1000,
     failure_threshold => 3,
@@ -107,6 +108,7 @@
     expect = #{} :: #{pid() => pos_integer()},
     queue = queue:new() :: queue:queue(),
     queue_len = 0 :: non_neg_integer(),
+    queue_bytes = 0 :: non_neg_integer(),
     merging = false :: boolean(),
     ae_open = false :: boolean(),
     subs = #{} :: #{reference() => pid()},
@@ -724,11 +726,16 @@ admit(From, Hlc, Bin, #st{opts = #{max_message_size := Max}} = St) ->
             end
     end.
 
-enqueue(Item, #st{queue_len = L, opts = #{max_queue_size := Max}} = St) when L >= Max ->
+%% Bounded in batches (max_queue_size) and in bytes (max_queue_bytes): a full queue drops the
+%% batch, which its sender sends again (a delta batch) or the next session finds (a repair).
+enqueue(Item, #st{queue_len = L, queue_bytes = B,
+                  opts = #{max_queue_size := Max, max_queue_bytes := MaxB}} = St)
+  when L >= Max; B >= MaxB ->
     _ = Item,
     {dropped, count(backpressure_drops, St)};
-enqueue(Item, #st{queue = Q, queue_len = L} = St) ->
-    schedule_merge(St#st{queue = queue:in(Item, Q), queue_len = L + 1}).
+enqueue({_, _, _, _, Bin} = Item, #st{queue = Q, queue_len = L, queue_bytes = B} = St) ->
+    schedule_merge(St#st{queue = queue:in(Item, Q), queue_len = L + 1,
+                         queue_bytes = B + byte_size(Bin)}).
 
 schedule_merge(#st{merging = true} = St) -> St;
 schedule_merge(St) ->
@@ -741,7 +748,9 @@ merge_next(#st{queue = Q, queue_len = L} = St) ->
         {empty, _} ->
             St;
         {{value, {Kind, From, Seq, Hlc, Bin}}, Q1} ->
-            St1 = merge_batch(Kind, From, Hlc, Bin, St#st{queue = Q1, queue_len = L - 1}),
+            St1 = merge_batch(Kind, From, Hlc, Bin,
+                              St#st{queue = Q1, queue_len = L - 1,
+                                    queue_bytes = St#st.queue_bytes - byte_size(Bin)}),
             case Kind of
                 batch when Seq > 0 -> send(From, {?TAG, ack, self(), Seq});
                 _ -> ok
@@ -1016,6 +1025,7 @@ stats_map(#st{store = Store, counters = C, peers = Peers, lag = {_, Samples}} = 
                              false -> full_mesh
                          end,
                  merge_queue => St#st.queue_len,
+                 merge_queue_bytes => St#st.queue_bytes,
                  buffered_batches => ets:info(St#st.out, size),
                  buffered_bytes => St#st.out_bytes,
                  replication_lag_ms => #{p50 => pct(Lag, 50), p99 => pct(Lag, 99),

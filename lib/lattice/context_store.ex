@@ -26,6 +26,14 @@ defmodule Lattice.ContextStore do
   `delete/2` is observed-remove: it removes what this node has seen of the key, and a write
   made concurrently elsewhere survives it.
 
+  ## Replication
+
+  A store replicates to the store of the same name on every connected node (docs/REPLICATION.md):
+  each write's delta goes out within a flush interval (10 ms), and anti-entropy through the
+  C nodes repairs what deltas missed (a partition, a node that was down, a new node). See
+  `stats/1`, `health_status/1`, `disable_sync/1`, `enable_sync/1` and
+  `subscribe_replication/1`; `replication: false` in the child spec keeps a store local.
+
   ## Errors
 
   Values: `{:error, :not_found}`, `{:error, {:wrong_type, type}}`,
