@@ -107,10 +107,13 @@ eunit: all tools
 	scripts/ensure-epmd.sh
 	rebar3 eunit
 
+# The run is distributed from the start: distribution is global state, and ExUnit may run one
+# module's setup_all on_exit (which would stop distribution it had started) while the next
+# module runs, stopping it under that module and its C node.
 .PHONY: exunit
 exunit: all
 	scripts/ensure-epmd.sh
-	MIX_ENV=test mix test
+	MIX_ENV=test elixir --sname lattice_exunit_$$$$ -S mix test
 
 .PHONY: dialyzer
 dialyzer: all
