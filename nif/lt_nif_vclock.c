@@ -102,7 +102,7 @@ static int read_entries(ErlNifEnv *env, ERL_NIF_TERM list, entry_list *l) {
         lt_vclock_entry *e = &l->entries[l->n];
         if (!enif_get_tuple(env, head, &arity, &el) || arity != 2 ||
             !enif_get_uint64(env, el[1], &counter) ||
-            !lt_actor_from_term(env, el[0], &scratch, &e->id))
+            !lt_actor_encode(env, el[0], &scratch, &e->id))
             goto fail;
         e->counter = counter;
         e->actor_len = scratch.len;
@@ -356,7 +356,7 @@ LT_NIF(lt_nif_vclock_prune) {
     int ok = l.entries != NULL && l.offsets != NULL;
     while (ok && enif_get_list_cell(env, tail, &head, &tail)) {
         lt_vclock_entry *x = &l.entries[l.n];
-        ok = lt_actor_from_term(env, head, &scratch, &x->id);
+        ok = lt_actor_encode(env, head, &scratch, &x->id);
         if (ok) {
             x->counter = 0;
             x->actor_len = scratch.len;
