@@ -465,6 +465,13 @@ typedef struct {
 
 static _Thread_local actor_cache last_actor;
 
+/* This thread's cache. Out of line: under -fPIC each use of last_actor's address may cost a
+ * __tls_get_addr call, and the compiler recomputes it rather than keep it; a pointer returned
+ * by a call it keeps. */
+__attribute__((noinline)) static actor_cache *thread_cache(void) {
+    return &last_actor;
+}
+
 /* Whether t is the scalar (kind, v). */
 static int scalar_is(ErlNifEnv *env, ERL_NIF_TERM t, uint8_t kind, uint64_t v) {
     ErlNifSInt64 i;
@@ -553,7 +560,7 @@ int lt_actor_encode(ErlNifEnv *env, ERL_NIF_TERM t, lt_buf *scratch, uint64_t *i
 }
 
 int lt_actor_from_term(ErlNifEnv *env, ERL_NIF_TERM t, lt_buf *scratch, uint64_t *id) {
-    actor_cache *c = &last_actor;
+    actor_cache *c = thread_cache();
     if (actor_cache_hit(env, c, t)) {
         scratch->len = 0;
         scratch->failed = 0;
