@@ -186,9 +186,15 @@ lt_err lt_decode_term(ErlNifEnv *env, const uint8_t *p, size_t len, size_t *off,
 /* The largest actor, encoded: a scratch buffer of this size (fixed) never needs the heap. */
 #define LT_ACTOR_MAX_BYTES 1024
 
-/* Encodes an actor (any term) into `scratch`, returning its bytes and id. Returns 0 for a
- * term that cannot be an actor, 1 on success; raises nothing. */
+/* Encodes an actor (any term) into `scratch` (the caller's; a fixed buffer of
+ * LT_ACTOR_MAX_BYTES over the caller's stack never touches the heap), returning its bytes and
+ * id. Returns 0 for a term that cannot be an actor, 1 on success; raises nothing. The bytes
+ * and id are the same either way; lt_actor_from_term remembers the last flat actor (atoms and
+ * integers, up to a 4-tuple of them) on this thread and copies it instead of encoding and
+ * hashing again: for calls that name one actor (an update, a query). lt_actor_encode does not
+ * look at or change that cache: for lists of many actors, where it would only miss. */
 int lt_actor_from_term(ErlNifEnv *env, ERL_NIF_TERM t, lt_buf *scratch, uint64_t *id);
+int lt_actor_encode(ErlNifEnv *env, ERL_NIF_TERM t, lt_buf *scratch, uint64_t *id);
 
 /* ---- values (lt_nif_value.c) -------------------------------------------------------------- */
 

@@ -122,6 +122,10 @@ static int get_op(ErlNifEnv *env, ERL_NIF_TERM op, ERL_NIF_TERM *tag, uint64_t *
     return 1;
 }
 
+/* The stack memory for an update's delta (a one-entry G-Counter, or a PN-Counter of one and an
+ * empty half): enough for an actor of about 200 bytes; bigger ones spill to the heap. */
+#define DELTA_STACK_BYTES 256
+
 /* Adds n to the actor in o; writes the one-entry G-Counter delta to out. */
 static lt_err add_to(lt_gcounter_obj *o, const lt_buf *actor, uint64_t id, uint64_t n,
                      lt_buf *out) {
@@ -164,8 +168,9 @@ static ERL_NIF_TERM gc_update(ErlNifEnv *env, void *state, ERL_NIF_TERM op, ERL_
     ERL_NIF_TERM tag;
     uint64_t n, id;
     lt_buf a, delta;
-    lt_buf_init(&a);
-    lt_buf_init(&delta);
+    uint8_t a_mem[LT_ACTOR_MAX_BYTES], delta_mem[DELTA_STACK_BYTES];
+    lt_buf_init_fixed(&a, a_mem, sizeof a_mem);
+    lt_buf_init_spill(&delta, delta_mem, sizeof delta_mem);
     if (!get_op(env, op, &tag, &n) || tag != lt_atom.increment ||
         !lt_actor_from_term(env, actor, &a, &id)) {
         lt_buf_free(&a);
@@ -180,11 +185,13 @@ static ERL_NIF_TERM gc_value(ErlNifEnv *env, void *state) {
     return make_integer(env, 0, ((lt_gcounter_obj *)state)->sum);
 }
 
-/* The actor of a {get, Actor} query, encoded into a (which the caller frees either way). */
-static int get_query_actor(ErlNifEnv *env, ERL_NIF_TERM query, lt_buf *a, uint64_t *id) {
+/* The actor of a {get, Actor} query, encoded into a over a_mem (LT_ACTOR_MAX_BYTES, the
+ * caller's). */
+static int get_query_actor(ErlNifEnv *env, ERL_NIF_TERM query, lt_buf *a, uint8_t *a_mem,
+                           uint64_t *id) {
     int arity;
     const ERL_NIF_TERM *el;
-    lt_buf_init(a);
+    lt_buf_init_fixed(a, a_mem, LT_ACTOR_MAX_BYTES);
     return enif_get_tuple(env, query, &arity, &el) && arity == 2 && el[0] == lt_atom.get &&
            lt_actor_from_term(env, el[1], a, id);
 }
@@ -193,9 +200,9 @@ static int get_query_actor(ErlNifEnv *env, ERL_NIF_TERM query, lt_buf *a, uint64
 static ERL_NIF_TERM gc_query(ErlNifEnv *env, void *state, ERL_NIF_TERM query) {
     uint64_t id;
     lt_buf a;
-    int ok = get_query_actor(env, query, &a, &id);
+    uint8_t a_mem[LT_ACTOR_MAX_BYTES];
+    int ok = get_query_actor(env, query, &a, a_mem, &id);
     uint64_t c = ok ? lt_gcounter_obj_get(state, id, a.data, a.len) : 0;
-    lt_buf_free(&a);
     return ok ? enif_make_uint64(env, c) : enif_make_badarg(env);
 }
 
@@ -258,9 +265,10 @@ static ERL_NIF_TERM pn_update(ErlNifEnv *env, void *state, ERL_NIF_TERM op, ERL_
     ERL_NIF_TERM tag;
     uint64_t n, id;
     lt_buf a, half, delta;
-    lt_buf_init(&a);
-    lt_buf_init(&half);
-    lt_buf_init(&delta);
+    uint8_t a_mem[LT_ACTOR_MAX_BYTES], half_mem[DELTA_STACK_BYTES], delta_mem[DELTA_STACK_BYTES];
+    lt_buf_init_fixed(&a, a_mem, sizeof a_mem);
+    lt_buf_init_spill(&half, half_mem, sizeof half_mem);
+    lt_buf_init_spill(&delta, delta_mem, sizeof delta_mem);
     if (!get_op(env, op, &tag, &n) || (tag != lt_atom.increment && tag != lt_atom.decrement) ||
         !lt_actor_from_term(env, actor, &a, &id)) {
         lt_buf_free(&a);
@@ -289,13 +297,11 @@ static ERL_NIF_TERM pn_query(ErlNifEnv *env, void *state, ERL_NIF_TERM query) {
     lt_pncounter_obj *o = state;
     uint64_t id;
     lt_buf a;
-    if (!get_query_actor(env, query, &a, &id)) {
-        lt_buf_free(&a);
+    uint8_t a_mem[LT_ACTOR_MAX_BYTES];
+    if (!get_query_actor(env, query, &a, a_mem, &id))
         return enif_make_badarg(env);
-    }
     lt_u128 p = {0, lt_gcounter_obj_get(&o->p, id, a.data, a.len)};
     lt_u128 n = {0, lt_gcounter_obj_get(&o->n, id, a.data, a.len)};
-    lt_buf_free(&a);
     return make_difference(env, p, n);
 }
 

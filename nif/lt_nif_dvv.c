@@ -61,7 +61,7 @@ static int read_pairs(ErlNifEnv *env, ERL_NIF_TERM list, int as_base, lt_buf *ac
         ErlNifUInt64 c;
         uint64_t id;
         if (!enif_get_tuple(env, head, &arity, &el) || arity != 2 ||
-            !enif_get_uint64(env, el[1], &c) || !lt_actor_from_term(env, el[0], &scratch, &id) ||
+            !enif_get_uint64(env, el[1], &c) || !lt_actor_encode(env, el[0], &scratch, &id) ||
             (!as_base && c == 0)) {
             ok = 0;
             break;

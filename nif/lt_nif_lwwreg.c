@@ -278,9 +278,11 @@ static ERL_NIF_TERM reg_update(ErlNifEnv *env, void *state, ERL_NIF_TERM op, ERL
     ERL_NIF_TERM value;
     uint64_t ts, id;
     lt_buf val, act, delta;
-    lt_buf_init(&val);
-    lt_buf_init(&act);
-    lt_buf_init(&delta);
+    /* On the stack but for big values (they spill to the heap). */
+    uint8_t val_mem[256], act_mem[LT_ACTOR_MAX_BYTES], delta_mem[512];
+    lt_buf_init_spill(&val, val_mem, sizeof val_mem);
+    lt_buf_init_fixed(&act, act_mem, sizeof act_mem);
+    lt_buf_init_spill(&delta, delta_mem, sizeof delta_mem);
     int ok = get_op(env, op, &value, &ts) && lt_actor_from_term(env, actor, &act, &id);
     lt_err rc = ok ? lt_encode_term(env, value, &val, NULL) : LT_E_NOT_DATA;
     ERL_NIF_TERM r;

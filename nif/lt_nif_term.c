@@ -440,7 +440,114 @@ lt_err lt_decode_term(ErlNifEnv *env, const uint8_t *p, size_t len, size_t *off,
     return decode_depth(env, p, len, off, existing, out, unknown, 0);
 }
 
-int lt_actor_from_term(ErlNifEnv *env, ERL_NIF_TERM t, lt_buf *scratch, uint64_t *id) {
+/* ---- the actor cache ------------------------------------------------------------------------
+ * Nearly every update names the same actor ({node(), Incarnation}: lattice:actor/0), and
+ * encoding and hashing it was a third of a counter's update. Each thread (scheduler) keeps the
+ * canonical bytes and id of the last actor it encoded, when that actor is a flat term: an atom
+ * or an integer, or a tuple of up to ACTOR_KEY_MAX of them. Such a term's bytes depend only on
+ * the atoms (an atom's ERL_NIF_TERM is the same word in every process for the life of the VM,
+ * and no other term has that word) and the integers' values, so the key is those words and
+ * values: no copy of the term, no environment, nothing to free at unload or to share across an
+ * upgrade. Any other actor is encoded every time, as before, and does not touch the cache. */
+#define ACTOR_KEY_MAX 4
+#define ACTOR_CACHE_BYTES 128
+
+enum { KEY_ATOM = 1, KEY_INT64, KEY_UINT64 };
+
+typedef struct {
+    int arity; /* -1: one bare scalar; 1..ACTOR_KEY_MAX: a tuple of scalars; 0: empty cache */
+    uint8_t kind[ACTOR_KEY_MAX];
+    uint64_t v[ACTOR_KEY_MAX]; /* the atom's term, or the integer's value */
+    uint64_t id;
+    size_t len;
+    uint8_t bytes[ACTOR_CACHE_BYTES];
+} actor_cache;
+
+static _Thread_local actor_cache last_actor;
+
+/* This thread's cache. Out of line: under -fPIC each use of last_actor's address may cost a
+ * __tls_get_addr call, and the compiler recomputes it rather than keep it; a pointer returned
+ * by a call it keeps. */
+__attribute__((noinline)) static actor_cache *thread_cache(void) {
+    return &last_actor;
+}
+
+/* Whether t is the scalar (kind, v). */
+static int scalar_is(ErlNifEnv *env, ERL_NIF_TERM t, uint8_t kind, uint64_t v) {
+    ErlNifSInt64 i;
+    ErlNifUInt64 u;
+    switch (kind) {
+    case KEY_ATOM:
+        return t == (ERL_NIF_TERM)v;
+    case KEY_INT64:
+        return enif_get_int64(env, t, &i) && (uint64_t)i == v;
+    default: /* KEY_UINT64: above INT64_MAX, which enif_get_int64 refuses */
+        return enif_get_uint64(env, t, &u) && u == v;
+    }
+}
+
+/* The key of a scalar into *kind and *v; 0 if t is not one. */
+static int scalar_key(ErlNifEnv *env, ERL_NIF_TERM t, uint8_t *kind, uint64_t *v) {
+    ErlNifSInt64 i;
+    ErlNifUInt64 u;
+    if (enif_is_atom(env, t)) {
+        *kind = KEY_ATOM;
+        *v = (uint64_t)t;
+    } else if (enif_get_int64(env, t, &i)) {
+        *kind = KEY_INT64;
+        *v = (uint64_t)i;
+    } else if (enif_get_uint64(env, t, &u)) {
+        *kind = KEY_UINT64;
+        *v = u;
+    } else {
+        return 0;
+    }
+    return 1;
+}
+
+/* Whether t is the cached actor. */
+static int actor_cache_hit(ErlNifEnv *env, const actor_cache *c, ERL_NIF_TERM t) {
+    int arity;
+    const ERL_NIF_TERM *el;
+    if (c->arity == 0)
+        return 0;
+    if (c->arity < 0)
+        return scalar_is(env, t, c->kind[0], c->v[0]);
+    if (!enif_get_tuple(env, t, &arity, &el) || arity != c->arity)
+        return 0;
+    for (int k = 0; k < arity; k++)
+        if (!scalar_is(env, el[k], c->kind[k], c->v[k]))
+            return 0;
+    return 1;
+}
+
+/* Remembers t's bytes and id when t is a flat term (else leaves the cache as it is). */
+static void actor_cache_fill(ErlNifEnv *env, actor_cache *c, ERL_NIF_TERM t, const uint8_t *bytes,
+                             size_t len, uint64_t id) {
+    actor_cache next;
+    int arity;
+    const ERL_NIF_TERM *el;
+    if (len > sizeof next.bytes)
+        return;
+    if (enif_get_tuple(env, t, &arity, &el)) {
+        if (arity < 1 || arity > ACTOR_KEY_MAX)
+            return;
+        for (int k = 0; k < arity; k++)
+            if (!scalar_key(env, el[k], &next.kind[k], &next.v[k]))
+                return;
+        next.arity = arity;
+    } else {
+        if (!scalar_key(env, t, &next.kind[0], &next.v[0]))
+            return;
+        next.arity = -1;
+    }
+    next.id = id;
+    next.len = len;
+    memcpy(next.bytes, bytes, len);
+    *c = next;
+}
+
+int lt_actor_encode(ErlNifEnv *env, ERL_NIF_TERM t, lt_buf *scratch, uint64_t *id) {
     long budget = 2 * LT_ACTOR_MAX_BYTES;
     scratch->len = 0;
     scratch->failed = 0;
@@ -449,6 +556,23 @@ int lt_actor_from_term(ErlNifEnv *env, ERL_NIF_TERM t, lt_buf *scratch, uint64_t
     if (scratch->len > LT_ACTOR_MAX_BYTES)
         return 0;
     *id = lt_actor_id(scratch->data, scratch->len);
+    return 1;
+}
+
+int lt_actor_from_term(ErlNifEnv *env, ERL_NIF_TERM t, lt_buf *scratch, uint64_t *id) {
+    actor_cache *c = thread_cache();
+    if (actor_cache_hit(env, c, t)) {
+        scratch->len = 0;
+        scratch->failed = 0;
+        lt_buf_put(scratch, c->bytes, c->len);
+        if (scratch->failed)
+            return 0;
+        *id = c->id;
+        return 1;
+    }
+    if (!lt_actor_encode(env, t, scratch, id))
+        return 0;
+    actor_cache_fill(env, c, t, scratch->data, scratch->len, *id);
     return 1;
 }
 

@@ -102,7 +102,7 @@ static int read_entries(ErlNifEnv *env, ERL_NIF_TERM list, entry_list *l) {
         lt_vclock_entry *e = &l->entries[l->n];
         if (!enif_get_tuple(env, head, &arity, &el) || arity != 2 ||
             !enif_get_uint64(env, el[1], &counter) ||
-            !lt_actor_from_term(env, el[0], &scratch, &e->id))
+            !lt_actor_encode(env, el[0], &scratch, &e->id))
             goto fail;
         e->counter = counter;
         e->actor_len = scratch.len;
@@ -192,6 +192,7 @@ LT_NIF(lt_nif_clock_increment) {
     ErlNifUInt64 by;
     uint64_t id;
     lt_buf actor;
+    uint8_t actor_mem[LT_ACTOR_MAX_BYTES];
     lt_out out;
     uint8_t tag;
     if (argc != 4 || !get_tag(env, argv[0], &tag) || !enif_get_uint64(env, argv[2], &by) ||
@@ -200,7 +201,7 @@ LT_NIF(lt_nif_clock_increment) {
     if (e != LT_OK)
         return bad_clock_of(env, tag, e);
     LT_DIRTY_IF_BIG(env, "clock_increment", lt_nif_clock_increment, argc, argv, bin.size);
-    lt_buf_init(&actor);
+    lt_buf_init_fixed(&actor, actor_mem, sizeof actor_mem);
     if (!lt_actor_from_term(env, argv[1], &actor, &id)) {
         lt_buf_free(&actor);
         return enif_make_badarg(env);
@@ -229,12 +230,13 @@ LT_NIF(lt_nif_clock_get) {
     lt_err e;
     uint64_t id;
     lt_buf actor;
+    uint8_t actor_mem[LT_ACTOR_MAX_BYTES];
     uint8_t tag;
     ERL_NIF_TERM out;
     if (!open_clock(env, argc, argv, 3, 2, &tag, &bin, &v, &out))
         return out;
     LT_DIRTY_IF_BIG(env, "clock_get", lt_nif_clock_get, argc, argv, bin.size);
-    lt_buf_init(&actor);
+    lt_buf_init_fixed(&actor, actor_mem, sizeof actor_mem);
     if (!lt_actor_from_term(env, argv[1], &actor, &id)) {
         lt_buf_free(&actor);
         return enif_make_badarg(env);
@@ -356,7 +358,7 @@ LT_NIF(lt_nif_vclock_prune) {
     int ok = l.entries != NULL && l.offsets != NULL;
     while (ok && enif_get_list_cell(env, tail, &head, &tail)) {
         lt_vclock_entry *x = &l.entries[l.n];
-        ok = lt_actor_from_term(env, head, &scratch, &x->id);
+        ok = lt_actor_encode(env, head, &scratch, &x->id);
         if (ok) {
             x->counter = 0;
             x->actor_len = scratch.len;

@@ -27,6 +27,33 @@ gcounter_test() ->
     ?assertEqual(G3, lattice_type:merge(G1, G3)),
     ?assertEqual(lattice_gcounter, lattice_type:module(G3)).
 
+%% Each scheduler remembers the bytes of the last flat actor it encoded (lt_nif_term.c): actors
+%% that are alike but not the same (1 and 1.0, an int64 and a uint64, {a} and a, a tuple one
+%% longer), one after the other and twice in a row, still get their own bytes. The reference is
+%% clock_from_list, which encodes every actor afresh.
+actor_cache_test() ->
+    Actors = [a, a, {a, 1}, {a, 1}, {a, 1.0}, {a, 1}, {a, -1}, {a, 1 bsl 63}, {a, (1 bsl 63) - 1},
+              {a, (1 bsl 64) - 1}, {a, 1 bsl 64}, {a, 1 bsl 64}, {a, -(1 bsl 63)},
+              {a, -(1 bsl 63) - 1}, {a, b}, {b, a}, {a}, a, {{a}, 1}, {a, 1, 2, 3}, {a, 1, 2},
+              {a, 1, 2, 3, 4}, {a, 1, 2, 3, 4}, [a], <<"a">>, 1, 1.0, -5, 1 bsl 63, 'é', 'é',
+              '日本', {'日本', 1}, {node(), 15181011993510445927}, {node(), 15181011993510445927},
+              {node(), 15181011993510445926}, {node(), 1518101199351044592}, lattice:actor(),
+              lattice:actor(), {a, 1}],
+    O = lattice_object:new(?G:new()),
+    P = lattice_object:new(?PN:new()),
+    Counts = lists:foldl(
+               fun(A, M) ->
+                       C = maps:get(A, M, 0) + 1,
+                       {ok, D} = lattice_object:update({increment, 1}, A, O),
+                       ?assertEqual({A, lattice_nif:clock_from_list(16#10, [{A, C}])}, {A, D}),
+                       ?assertEqual({A, C}, {A, lattice_object:value({get, A}, O)}),
+                       {ok, _} = lattice_object:update({decrement, 1}, A, P),
+                       ?assertEqual({A, -C}, {A, lattice_object:value({get, A}, P)}),
+                       M#{A => C}
+               end, #{}, Actors ++ lists:reverse(Actors)),
+    ?assertEqual(lattice_nif:clock_from_list(16#10, maps:to_list(Counts)),
+                 lattice_object:snapshot(O)).
+
 gcounter_big_value_test() ->
     Max = 1 bsl 64 - 1,
     {ok, G1, _} = ?G:update({increment, Max}, a, ?G:new()),
