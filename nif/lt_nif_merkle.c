@@ -30,8 +30,7 @@ typedef struct {
 
 /* A batch's ops, copied (pack_op) into blocks of PACK_BLOCK bytes, each holding whole ops, so
  * that nothing copied ever moves (a growing array would be copied, on a normal scheduler, at
- * every doubling). Blocks before `first` are applied and freed. Owns `v` and every block (the
- * blocks malloc'd: memory that valgrind can see, unlike the ERTS allocators' carriers). */
+ * every doubling). Blocks before `first` are applied and freed. Owns `v` and every block. */
 #define PACK_BLOCK (1u << 20)
 typedef struct {
     struct {
@@ -74,7 +73,7 @@ static void mtree_dtor(ErlNifEnv *env, void *obj) {
 /* Frees the blocks before `upto` (those from s->first on; upto <= s->n). */
 static void store_free_upto(op_store *s, size_t upto) {
     for (; s->first < upto; s->first++) {
-        free(s->v[s->first].data);
+        enif_free(s->v[s->first].data);
         s->v[s->first].data = NULL;
     }
 }
@@ -365,7 +364,7 @@ static void pack_op(op_store *s, const lt_merkle_op *op) {
             s->v = v;
             s->cap = cap;
         }
-        uint8_t *block = malloc(PACK_BLOCK);
+        uint8_t *block = enif_alloc(PACK_BLOCK);
         if (block == NULL) {
             s->failed = 1;
             return;
