@@ -83,8 +83,10 @@ static inline int eq128(lt_hash128_t a, lt_hash128_t b) {
  * A huge-page fault may stall (the kernel may compact memory to find a huge page), so the
  * arrays advised here are touched at once where they are allocated — in lt_merkle_reserve or
  * a growth, which a caller that must not stall runs elsewhere (lt_merkle_change_is_big) —
- * never later, a page at a time, by puts. The key arena, which grows by doubling under puts,
- * is left to ordinary pages. Advice only: a failure is ignored; elsewhere this does nothing. */
+ * never later, a page at a time, by puts. The key arena is advised and faulted in the same way
+ * when it grows to 4 MiB and more (in lt_merkle_reserve_keys, or a growth that
+ * lt_merkle_change_is_big judges big). Advice only: a failure is ignored; elsewhere this does
+ * nothing. */
 #define HUGE_BYTES (4u << 20)
 
 /* Advises [p, p + bytes) (its whole 2 MiB pages); returns 1 when it did, 0 when too small or
@@ -104,6 +106,15 @@ static int advise_huge(void *p, size_t bytes) {
     (void)bytes;
     return 0;
 #endif
+}
+
+/* Faults in [p, p + bytes) now, with a write of one byte per 4 KiB page (the kernel clears each
+ * page it faults in; writing all of it as well would be a second pass over the memory). The
+ * bytes hold nothing yet: what is written there does not matter. */
+static void fault_in(void *p, size_t bytes) {
+    volatile uint8_t *q = p;
+    for (size_t i = 0; i < bytes; i += 4096)
+        q[i] = 0;
 }
 
 /* ---- shape -------------------------------------------------------------------------------- */
@@ -295,7 +306,7 @@ static lt_err ents_ensure(lt_merkle *t, uint64_t need) {
     if (ne == NULL)
         return LT_E_NOMEM;
     if (advise_huge(ne, (size_t)cap * sizeof *ne)) /* fault the new records in now */
-        memset(ne + t->cap_ents, 0, ((size_t)cap - t->cap_ents) * sizeof *ne);
+        fault_in(ne + t->cap_ents, ((size_t)cap - t->cap_ents) * sizeof *ne);
     t->ents = ne;
     t->cap_ents = (uint32_t)cap;
     return LT_OK;
@@ -318,6 +329,8 @@ static lt_err keys_ensure(lt_merkle *t, size_t extra) {
     uint8_t *nk = realloc(t->keys, cap);
     if (nk == NULL)
         return LT_E_NOMEM;
+    if (advise_huge(nk, cap)) /* fault the new bytes in now, as the records */
+        fault_in(nk + t->keys_cap, cap - t->keys_cap);
     t->keys = nk;
     t->keys_cap = cap;
     return LT_OK;

@@ -28,14 +28,31 @@ typedef struct {
     ErlNifMutex *lock; /* owned */
 } lt_mtree;
 
-/* A batch between steps: the ops of the current step (their key and digest pointers are valid
- * only during one call: they point into the list's binaries). Owns `ops`. */
+/* A batch's ops, copied (pack_op) into blocks of PACK_BLOCK bytes, each holding whole ops, so
+ * that nothing copied ever moves (a growing array would be copied, on a normal scheduler, at
+ * every doubling). Blocks before `first` are applied and freed. Owns `v` and every block. */
+#define PACK_BLOCK (1u << 20)
+typedef struct {
+    struct {
+        uint8_t *data;
+        size_t len;
+    } * v;
+    size_t n, cap, first;
+    int failed; /* out of memory */
+} op_store;
+
+/* A batch between steps. The list is walked once: each element is checked and copied into
+ * `packed`, and the apply reads the ops from there. The copy is needed: the pointers that
+ * enif_inspect_binary gives are valid during one call only (a heap binary moves when the
+ * process is garbage collected between two steps). Owns `packed` and `ops`. */
 typedef struct {
     int phase;       /* PHASE_* */
     int dirty_apply; /* the whole apply runs on a dirty CPU scheduler (it may compact) */
     uint64_t puts;   /* ops that set a digest */
     size_t put_bytes, del_bytes; /* their keys' bytes, and the deleted keys' bytes */
-    lt_merkle_op *ops;           /* UPDATE_CHUNK of them */
+    op_store packed;             /* every op checked so far, in list order */
+    size_t applied;              /* bytes of block packed.first applied */
+    lt_merkle_op *ops;           /* UPDATE_CHUNK of them: the current step's, into `packed` */
 } update_job;
 
 enum { PHASE_CHECK, PHASE_RESERVE, PHASE_APPLY };
@@ -53,10 +70,28 @@ static void mtree_dtor(ErlNifEnv *env, void *obj) {
     m->lock = NULL;
 }
 
+/* Frees the blocks before `upto` (those from s->first on; upto <= s->n). */
+static void store_free_upto(op_store *s, size_t upto) {
+    for (; s->first < upto; s->first++) {
+        enif_free(s->v[s->first].data);
+        s->v[s->first].data = NULL;
+    }
+}
+
+static void store_free(op_store *s) {
+    store_free_upto(s, s->n);
+    if (s->v != NULL)
+        enif_free(s->v);
+    s->v = NULL;
+    s->n = s->cap = s->first = 0;
+}
+
 static void update_job_dtor(ErlNifEnv *env, void *obj) {
     update_job *job = obj;
     (void)env;
-    enif_free(job->ops);
+    store_free(&job->packed);
+    if (job->ops != NULL)
+        enif_free(job->ops);
     job->ops = NULL;
 }
 
@@ -297,13 +332,101 @@ static ERL_NIF_TERM apply_result(ErlNifEnv *env, lt_err e) {
     return lt_raise_nomem(env);
 }
 
+/* Adds op to the counts of a batch: the puts, their keys' bytes, the deleted keys' bytes. */
+static void tally_op(const lt_merkle_op *op, uint64_t *puts, size_t *put_bytes, size_t *del_bytes) {
+    if (op->digest != NULL) {
+        (*puts)++;
+        *put_bytes += op->key_len;
+    } else {
+        *del_bytes += op->key_len;
+    }
+}
+
+/* Appends a copy of op (borrowed; its pointers valid for this call) to s: u8 1 for a delete,
+ * else 0 | u16be key length | the digest (16 bytes, puts only) | the key's bytes, in the last
+ * block or a new one. On out of memory s->failed is set. */
+#define PACKED_HEAD 3
+static void pack_op(op_store *s, const lt_merkle_op *op) {
+    size_t n = PACKED_HEAD + (op->digest != NULL ? LT_MERKLE_DIGEST : 0) + op->key_len;
+    if (s->failed)
+        return;
+    if (s->n == 0 || s->v[s->n - 1].len > PACK_BLOCK - n) { /* n < PACK_BLOCK: a key <= 4 KiB */
+        if (s->n == s->cap) {
+            size_t cap = s->cap ? 2 * s->cap : 16;
+            void *v = NULL;
+            if (cap <= SIZE_MAX / sizeof *s->v)
+                v = s->v == NULL ? enif_alloc(cap * sizeof *s->v)
+                                 : enif_realloc(s->v, cap * sizeof *s->v);
+            if (v == NULL) {
+                s->failed = 1;
+                return;
+            }
+            s->v = v;
+            s->cap = cap;
+        }
+        uint8_t *block = enif_alloc(PACK_BLOCK);
+        if (block == NULL) {
+            s->failed = 1;
+            return;
+        }
+        s->v[s->n].data = block;
+        s->v[s->n].len = 0;
+        s->n++;
+    }
+    uint8_t *p = s->v[s->n - 1].data + s->v[s->n - 1].len;
+    p[0] = op->digest == NULL;
+    p[1] = (uint8_t)(op->key_len >> 8); /* key_len <= LT_MERKLE_MAX_KEY < 2^16 */
+    p[2] = (uint8_t)op->key_len;
+    p += PACKED_HEAD;
+    if (op->digest != NULL) {
+        memcpy(p, op->digest, LT_MERKLE_DIGEST);
+        p += LT_MERKLE_DIGEST;
+    }
+    memcpy(p, op->key, op->key_len);
+    s->v[s->n - 1].len += n;
+}
+
+/* Moves the cursor (block *b, offset *off) past the ends of blocks; 0 when no op is left. */
+static int store_more(const op_store *s, size_t *b, size_t *off) {
+    while (*b < s->n && *off == s->v[*b].len) {
+        (*b)++;
+        *off = 0;
+    }
+    return *b < s->n;
+}
+
+/* The op at the cursor (block *b, offset *off; store_more said there is one), its pointers
+ * into the block (valid until the block is freed); moves the cursor past it. */
+static void unpack_op(const op_store *s, size_t *b, size_t *off, lt_merkle_op *op) {
+    const uint8_t *p = s->v[*b].data + *off;
+    int del = p[0];
+    op->key_len = (size_t)p[1] << 8 | p[2];
+    p += PACKED_HEAD;
+    if (del) {
+        op->digest = NULL;
+    } else {
+        op->digest = p;
+        p += LT_MERKLE_DIGEST;
+    }
+    op->key = p;
+    *off = (size_t)(p + op->key_len - s->v[*b].data);
+}
+
+/* Frees what a job holds once it has ended (its resource may live on until a GC). */
+static void update_job_end(update_job *job) {
+    store_free(&job->packed);
+    if (job->ops != NULL)
+        enif_free(job->ops);
+    job->ops = NULL;
+}
+
 static ERL_NIF_TERM update_continue(ErlNifEnv *env, int argc, const ERL_NIF_TERM argv[]);
 
 /* merkle_update(Tree, List, Mode) -> ok | {error, too_big}: a batch (see get_op), applied in
  * order, later ops of a key winning. Nothing is applied when an element is bad (badarg). Up to
- * SMALL_OPS ops at once; longer lists go through a job, UPDATE_CHUNK ops a step: checked
- * first (all of it), then applied, yielding between steps. Other calls on the tree may run
- * between steps and see part of the batch applied. */
+ * SMALL_OPS ops at once; longer lists go through a job: the list is checked and copied, CHECK_CHUNK
+ * elements a step, then the copy is applied, UPDATE_CHUNK ops a step, yielding between steps.
+ * Other calls on the tree may run between steps and see part of the batch applied. */
 LT_NIF(lt_nif_merkle_update) {
     lt_mtree *m;
     int mode;
@@ -318,12 +441,7 @@ LT_NIF(lt_nif_merkle_update) {
     while (n < SMALL_OPS && enif_get_list_cell(env, rest, &head, &rest)) {
         if (!get_op(env, head, mode, &ops[n]))
             return enif_make_badarg(env);
-        if (ops[n].digest != NULL) {
-            puts++;
-            put_bytes += ops[n].key_len;
-        } else {
-            del_bytes += ops[n].key_len;
-        }
+        tally_op(&ops[n], &puts, &put_bytes, &del_bytes);
         n++;
     }
     if (enif_is_empty_list(env, rest)) {
@@ -352,12 +470,18 @@ LT_NIF(lt_nif_merkle_update) {
     enif_release_resource(job);
     if (job->ops == NULL)
         return lt_raise_nomem(env);
+    for (size_t i = 0; i < n; i++)
+        pack_op(&job->packed, &ops[i]);
+    if (job->packed.failed) {
+        update_job_end(job);
+        return lt_raise_nomem(env);
+    }
     ERL_NIF_TERM next[5] = {argv[0], argv[1], argv[2], job_term, rest};
     return update_continue(env, 5, next);
 }
 
 /* The steps of a batch: argv is {Tree, List, Mode, Job, Cursor}, Cursor the rest of List that
- * the current phase has not walked yet. */
+ * the check has not walked yet. */
 static ERL_NIF_TERM update_continue(ErlNifEnv *env, int argc, const ERL_NIF_TERM argv[]) {
     lt_mtree *m;
     int mode;
@@ -374,19 +498,23 @@ static ERL_NIF_TERM update_continue(ErlNifEnv *env, int argc, const ERL_NIF_TERM
             lt_merkle_op op;
             for (int i = 0; i < CHECK_CHUNK; i++) {
                 if (!enif_get_list_cell(env, next[4], &head, &next[4])) {
-                    if (!enif_is_empty_list(env, next[4]))
+                    if (!enif_is_empty_list(env, next[4])) {
+                        update_job_end(job);
                         return enif_make_badarg(env);
+                    }
                     job->phase = PHASE_RESERVE;
                     break;
                 }
-                if (!get_op(env, head, mode, &op))
+                if (!get_op(env, head, mode, &op)) {
+                    update_job_end(job);
                     return enif_make_badarg(env);
-                if (op.digest != NULL) {
-                    job->puts++;
-                    job->put_bytes += op.key_len;
-                } else {
-                    job->del_bytes += op.key_len;
                 }
+                tally_op(&op, &job->puts, &job->put_bytes, &job->del_bytes);
+                pack_op(&job->packed, &op);
+            }
+            if (job->packed.failed) {
+                update_job_end(job);
+                return lt_raise_nomem(env);
             }
         } else if (job->phase == PHASE_RESERVE) {
             /* Room for every put at once, on a dirty CPU scheduler: one allocation (and at most
@@ -405,25 +533,21 @@ static ERL_NIF_TERM update_continue(ErlNifEnv *env, int argc, const ERL_NIF_TERM
             }
             enif_mutex_unlock(m->lock);
             job->phase = PHASE_APPLY;
-            next[4] = argv[1];
             if (thread != ERL_NIF_THR_NORMAL_SCHEDULER && !job->dirty_apply)
                 return enif_schedule_nif(env, "merkle_update", 0, update_continue, 5, next);
         } else {
-            size_t k = 0, put_bytes = 0, del_bytes = 0;
+            size_t k = 0, block = job->packed.first, at = job->applied, put_bytes = 0,
+                   del_bytes = 0;
             uint64_t puts = 0;
-            ERL_NIF_TERM rest = next[4];
-            while (k < UPDATE_CHUNK && enif_get_list_cell(env, rest, &head, &rest)) {
-                (void)get_op(env, head, mode, &job->ops[k]); /* checked in PHASE_CHECK */
-                if (job->ops[k].digest != NULL) {
-                    puts++;
-                    put_bytes += job->ops[k].key_len;
-                } else {
-                    del_bytes += job->ops[k].key_len;
-                }
+            while (k < UPDATE_CHUNK && store_more(&job->packed, &block, &at)) {
+                unpack_op(&job->packed, &block, &at, &job->ops[k]);
+                tally_op(&job->ops[k], &puts, &put_bytes, &del_bytes);
                 k++;
             }
-            if (k == 0)
+            if (k == 0) {
+                update_job_end(job);
                 return lt_atom.ok;
+            }
             if (!tree_enter(env, m, 0, "merkle_update", update_continue, 5, next, &moved) ||
                 (!job->dirty_apply &&
                  !tree_stay(env, m, lt_merkle_change_is_big(m->tree, puts, put_bytes, del_bytes),
@@ -431,11 +555,17 @@ static ERL_NIF_TERM update_continue(ErlNifEnv *env, int argc, const ERL_NIF_TERM
                 return moved;
             lt_err e = lt_merkle_apply(m->tree, job->ops, k);
             enif_mutex_unlock(m->lock);
-            if (e != LT_OK)
+            if (e != LT_OK) {
+                update_job_end(job);
                 return apply_result(env, e);
-            next[4] = rest;
-            if (enif_is_empty_list(env, rest))
+            }
+            int more = store_more(&job->packed, &block, &at);
+            store_free_upto(&job->packed, block); /* the blocks applied in full */
+            job->applied = at;
+            if (!more) {
+                update_job_end(job);
                 return lt_atom.ok;
+            }
             if (thread != ERL_NIF_THR_NORMAL_SCHEDULER && !job->dirty_apply)
                 return enif_schedule_nif(env, "merkle_update", 0, update_continue, 5, next);
         }

@@ -254,6 +254,50 @@ batches() ->
     ok = ?M:delete(T, maps:keys(Model2)),
     ?assertEqual(#{hash => <<0:128>>, count => 0}, ?M:root(T)).
 
+%% A long batch is copied out of the list as it is checked, and applied from the copy: keys of
+%% every size (heap binaries, which move when the caller is garbage collected between two
+%% steps; refc binaries; sub-binaries) and sub-binary digests, over several copy blocks, while
+%% another process keeps collecting the caller's garbage.
+batch_copy_test_() ->
+    {timeout, 120, fun batch_copy/0}.
+
+batch_copy() ->
+    Key = fun(I) ->
+                  K = k(I),
+                  case I rem 4 of
+                      0 -> K;
+                      1 -> <<K/binary, 0:(70 * 8)>>;
+                      2 when I rem 100 =:= 2 -> <<K/binary, 7:((4096 - byte_size(K)) * 8)>>;
+                      2 -> <<K/binary, "-h">>;
+                      3 -> binary:part(<<"pre", K/binary, "post">>, 3, byte_size(K))
+                  end
+          end,
+    Digest = fun(I) when I rem 2 =:= 0 -> d(I);
+                (I) -> binary:part(<<0, (d(I))/binary, 0>>, 1, 16)
+             end,
+    N = 40000,
+    Changes = [{Key(I), Digest(I)} || I <- lists:seq(1, N)] ++
+                  [{Key(I), delete} || I <- lists:seq(3, N, 3)] ++
+                  [{Key(I), Digest(I + 1)} || I <- lists:seq(6, N, 6)],
+    Model = lists:foldl(fun({K, delete}, M) -> maps:remove(K, M); ({K, D}, M) -> M#{K => D} end,
+                        #{}, Changes),
+    Self = self(),
+    Collector = spawn_link(fun Loop() ->
+                                   erlang:garbage_collect(Self),
+                                   receive stop -> ok after 1 -> Loop() end
+                           end),
+    try
+        T = ?M:new(),
+        ok = ?M:update(T, Changes),
+        ?assertEqual(lists:sort(maps:to_list(Model)), lists:sort(?M:to_list(T))),
+        ?assertEqual(?M:root(tree_of(4, Model)), ?M:root(T)),
+        ok = ?M:delete(T, [Key(I) || I <- lists:seq(1, N)]),
+        ?assertEqual(#{hash => <<0:128>>, count => 0}, ?M:root(T))
+    after
+        unlink(Collector),
+        Collector ! stop
+    end.
+
 %% ---- caller errors --------------------------------------------------------------------------
 
 %% {the call, the argument position blamed, words of the explanation}.
