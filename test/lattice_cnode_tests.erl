@@ -82,9 +82,12 @@ setup() ->
             true ->
                 false;
             false ->
-                Name = list_to_atom("lattice_cnode_test_" ++ os:getpid()),
+                %% A fresh name per fixture: the last fixture's name may still be held by
+                %% epmd for a moment after its distribution stopped.
+                Name = list_to_atom("lattice_cnode_test_" ++ os:getpid() ++ "_" ++
+                                        integer_to_list(erlang:unique_integer([positive]))),
                 case net_kernel:start([Name, shortnames]) of
-                    {ok, _} -> true;
+                    {ok, _} -> true = is_alive();
                     {error, Reason} -> error({cannot_start_distribution, Reason, is_epmd_running})
                 end
         end,
