@@ -821,3 +821,38 @@ valid_ops() ->
     [{add, T} || T <- [g_set, two_p_set, or_set, lww_set]] ++
     [{remove, T} || T <- [two_p_set, or_set, lww_set, lww_map]] ++
     [{assign, T} || T <- [lww_register, mv_register]].
+
+%% A big remote merge (a peer's 200k-element OR-Set delta, merge_deltas/2 as replication
+%% calls it) into one key while 50 processes add to that key, under one scheduler: no write
+%% is lost, the merge lands whole, and the 1 ms ticker never stalls past 20 ms.
+big_merge_with_writers_test_() ->
+    {timeout, 300, fun() ->
+        with_store(#{max_delta_buffer_bytes => 1 bsl 30}, fun(S, _) ->
+            Peer = lattice_object:new(lattice_orset),
+            [{ok, _} = lattice_object:update({add, {p, I}}, {'peer@host', 9}, Peer)
+             || I <- lists:seq(1, 200000)],
+            Big = lattice_object:snapshot(Peer),
+            Old = erlang:system_flag(schedulers_online, 1),
+            try
+                Gap = lattice_ticker:best_of_two(20, fun() ->
+                    Key = {big, erlang:unique_integer()},
+                    ok = ?S:create(S, Key, or_set),
+                    Self = self(),
+                    Writers = [spawn_link(fun() ->
+                                   [{ok, _} = ?S:add(S, Key, {w, W, J}) || J <- lists:seq(1, 200)],
+                                   Self ! {written, self()}
+                               end) || W <- lists:seq(1, 50)],
+                    {Gaps, [ok]} = lattice_ticker:run(fun() ->
+                        ?S:merge_deltas(S, [{Key, or_set, Big}])
+                    end),
+                    [receive {written, W} -> ok end || W <- Writers],
+                    {ok, Size} = ?S:add(S, Key, last),
+                    ?assertEqual(200000 + 50 * 200 + 1, Size),
+                    lists:max(Gaps)
+                end),
+                ?assert(Gap < 20)
+            after
+                erlang:system_flag(schedulers_online, Old)
+            end
+        end)
+    end}.
