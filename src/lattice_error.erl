@@ -13,6 +13,8 @@
 -module(lattice_error).
 
 -export([format_error/2, explain/3, message/1]).
+%% For modules that name their own checks (lattice_store, lattice_merkle).
+-export([explain/4, message/3]).
 
 -define(TYPES, [lattice_gcounter, lattice_pncounter, lattice_gset, lattice_twopset,
                 lattice_orset, lattice_lwwset, lattice_lwwreg, lattice_lwwmap, lattice_mvreg]).
@@ -31,11 +33,8 @@ format_error(_, _) ->
 -spec message(erlang:stacktrace()) -> binary() | undefined.
 message([{M, F, Args, Info} | _]) when is_list(Args), is_list(Info) ->
     case proplists:get_value(error_info, Info) of
-        #{module := ?MODULE} ->
-            Lines = [Text || {_, Text} <- lists:sort(maps:to_list(explain(M, F, Args)))],
-            unicode:characters_to_binary(lists:join("; ", Lines));
-        _ ->
-            undefined
+        #{module := ?MODULE} -> one_line(explain(M, F, Args));
+        _ -> undefined
     end;
 message(_) ->
     undefined.
@@ -44,13 +43,44 @@ message(_) ->
 -spec explain(module(), atom(), [term()]) -> #{pos_integer() | general => string()}.
 explain(M, F, Args) ->
     Checks = try roles(M, F, Args) catch error:_ -> [] end,
-    Found = maps:from_list([{Pos, Text} || {Pos, Check} <- Checks,
-                                           {error, Text} <- [Check()]]),
-    case map_size(Found) of
-        0 -> #{general => fmt("an argument of ~ts:~ts/~b is not valid (see its documentation)",
-                              [M, F, length(Args)])};
-        _ -> Found
+    case failed(Checks) of
+        Found when map_size(Found) =:= 0 ->
+            #{general => fmt("an argument of ~ts:~ts/~b is not valid (see its documentation)",
+                             [M, F, length(Args)])};
+        Found ->
+            Found
     end.
+
+%% @doc As explain/3, for a module `M' that names its own checks: `Checks' is a list of
+%% `{Position, fun() -> ok | {error, Text}}'.
+-spec explain(module(), atom(), [term()], [{pos_integer(), fun(() -> ok | {error, string()})}]) ->
+          #{pos_integer() | general => string()}.
+explain(M, F, Args, Checks) ->
+    case failed(Checks) of
+        Found when map_size(Found) =:= 0 ->
+            #{general => fmt("an argument of ~ts:~ts/~b is not valid", [M, F, length(Args)])};
+        Found ->
+            Found
+    end.
+
+%% @doc As message/1, for a module `M' that raises with its own `error_info' and explains with
+%% `Explain(F, Args)'; `undefined' when the top frame is not such a call of `M'.
+-spec message(module(), erlang:stacktrace(), fun((atom(), [term()]) -> map())) ->
+          binary() | undefined.
+message(M, [{M, F, Args, Info} | _], Explain) when is_list(Args), is_list(Info) ->
+    case proplists:get_value(error_info, Info) of
+        #{module := M} -> one_line(Explain(F, Args));
+        _ -> undefined
+    end;
+message(_, _, _) ->
+    undefined.
+
+failed(Checks) ->
+    maps:from_list([{Pos, Text} || {Pos, Check} <- Checks, {error, Text} <- [Check()]]).
+
+one_line(Explanation) ->
+    Lines = [Text || {_, Text} <- lists:sort(maps:to_list(Explanation))],
+    unicode:characters_to_binary(lists:join("; ", Lines)).
 
 %% ---- which argument is what --------------------------------------------------------------
 %% A list of {Position, fun() -> ok | {error, Text}}, checked in order; each check runs only

@@ -196,25 +196,11 @@ format_error(_, _) ->
 %% @doc The explanation in one line, for the Elixir facade's `ArgumentError'; `undefined' when
 %% the top frame is not a lattice_merkle call that raised with its `error_info'.
 -spec error_message(erlang:stacktrace()) -> binary() | undefined.
-error_message([{?MODULE, F, Args, Info} | _]) when is_list(Args), is_list(Info) ->
-    case proplists:get_value(error_info, Info) of
-        #{module := ?MODULE} ->
-            Lines = [Text || {_, Text} <- lists:sort(maps:to_list(explain(F, Args)))],
-            unicode:characters_to_binary(lists:join("; ", Lines));
-        _ ->
-            undefined
-    end;
-error_message(_) ->
-    undefined.
+error_message(Stack) ->
+    lattice_error:message(?MODULE, Stack, fun explain/2).
 
 explain(F, Args) ->
-    Found = maps:from_list([{Pos, Text} || {Pos, Check} <- checks(F, Args),
-                                           {error, Text} <- [Check()]]),
-    case map_size(Found) of
-        0 -> #{general => fmt("an argument of lattice_merkle:~ts/~b is not valid",
-                              [F, length(Args)])};
-        _ -> Found
-    end.
+    lattice_error:explain(?MODULE, F, Args, checks(F, Args)).
 
 checks(new, [Levels]) ->
     [{1, fun() -> check_int("the levels", Levels, 1, ?MAX_LEVELS) end}];
