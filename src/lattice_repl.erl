@@ -666,13 +666,13 @@ put_peer(Pid, P, #st{peers = Peers} = St) ->
 
 incoming_batch(From, Start, Seq, Hlc, Bin, St) when is_integer(Start), Start >= 0,
                                                     is_integer(Seq), Seq > 0, is_binary(Bin) ->
-    case admit(From, Hlc, Bin, St) of
+    case admit(Hlc, Bin, St) of
         {ok, St1} ->
             Expect = maps:get(From, St1#st.expect, max(Start, 1)),
             if
                 Start =:= 0 ->
-                    %% gossip: no stream, no order, acknowledged for the breaker only
-                    enqueue({batch, From, 0, Hlc, Bin}, St1);
+                    %% gossip: no stream, no order, no acknowledgement
+                    element(2, enqueue({batch, From, 0, Hlc, Bin}, St1));
                 Seq < Expect ->
                     %% a duplicate: merged already; say so again
                     send(From, {?TAG, ack, self(), Expect - 1}),
@@ -684,7 +684,7 @@ incoming_batch(From, Start, Seq, Hlc, Bin, St) when is_integer(Start), Start >= 
                     case enqueue({batch, From, Seq, Hlc, Bin}, St1) of
                         {dropped, St2} ->
                             St2;
-                        St2 ->
+                        {queued, St2} ->
                             St2#st{expect = (St2#st.expect)#{From => Seq + 1}}
                     end
             end;
@@ -695,12 +695,9 @@ incoming_batch(_From, _Start, _Seq, _Hlc, _Bin, St) ->
     count(malformed, St).
 
 incoming_repair(From, Hlc, Bin, St) when is_binary(Bin) ->
-    case admit(From, Hlc, Bin, St) of
+    case admit(Hlc, Bin, St) of
         {ok, St1} ->
-            case enqueue({repair, From, 0, Hlc, Bin}, St1) of
-                {dropped, St2} -> St2;
-                St2 -> St2
-            end;
+            element(2, enqueue({repair, From, 0, Hlc, Bin}, St1));
         {refused, St1} ->
             St1
     end;
@@ -708,7 +705,7 @@ incoming_repair(_, _, _, St) ->
     count(malformed, St).
 
 %% Size and clock checks, before anything is decoded.
-admit(From, Hlc, Bin, #st{opts = #{max_message_size := Max}} = St) ->
+admit(Hlc, Bin, #st{opts = #{max_message_size := Max}} = St) ->
     if
         byte_size(Bin) > Max ->
             {refused, count(oversized_messages, St)};
@@ -717,7 +714,6 @@ admit(From, Hlc, Bin, #st{opts = #{max_message_size := Max}} = St) ->
         true ->
             case catch lattice_hlc:update(Hlc) of
                 {ok, _} ->
-                    _ = From,
                     {ok, bump(bytes_received, byte_size(Bin), St)};
                 {error, {clock_skew, _}} ->
                     {refused, count(clock_skew_refused, St)};
@@ -728,14 +724,13 @@ admit(From, Hlc, Bin, #st{opts = #{max_message_size := Max}} = St) ->
 
 %% Bounded in batches (max_queue_size) and in bytes (max_queue_bytes): a full queue drops the
 %% batch, which its sender sends again (a delta batch) or the next session finds (a repair).
-enqueue(Item, #st{queue_len = L, queue_bytes = B,
+enqueue(_Item, #st{queue_len = L, queue_bytes = B,
                   opts = #{max_queue_size := Max, max_queue_bytes := MaxB}} = St)
   when L >= Max; B >= MaxB ->
-    _ = Item,
     {dropped, count(backpressure_drops, St)};
 enqueue({_, _, _, _, Bin} = Item, #st{queue = Q, queue_len = L, queue_bytes = B} = St) ->
-    schedule_merge(St#st{queue = queue:in(Item, Q), queue_len = L + 1,
-                         queue_bytes = B + byte_size(Bin)}).
+    {queued, schedule_merge(St#st{queue = queue:in(Item, Q), queue_len = L + 1,
+                                  queue_bytes = B + byte_size(Bin)})}.
 
 schedule_merge(#st{merging = true} = St) -> St;
 schedule_merge(St) ->
@@ -863,8 +858,7 @@ start_ae(Pid, #st{peers = Peers} = St) ->
     end,
     St.
 
-initiate_ae(Pid, #st{ae_open = false} = St) ->
-    _ = Pid,
+initiate_ae(_Pid, #st{ae_open = false} = St) ->
     St;
 initiate_ae(Pid, #st{peers = Peers, store = Store} = St) ->
     case Peers of
