@@ -51,6 +51,10 @@
 %% Keys whose entries are read and sent at a time by a repair.
 -define(PUSH_CHUNK, 2048).
 -define(AE_RETRY_MAX, 5000).
+%% A peer met by its hello is kept this long while pg has not yet shown it in the group.
+-define(HELLO_GRACE_MS, 5000).
+%% A fresh peer's hold on anti-entropy (see "Fresh replicas") lapses after this long.
+-define(HOLD_MAX_MS, 60000).
 
 -define(DEFAULTS, #{
     flush_interval_ms => 10,
@@ -87,7 +91,14 @@
     ae_again = false :: boolean(),
     %% a session that could not run (the peer's C node not up yet, say) is tried again after
     %% this many ms, doubling up to ?AE_RETRY_MAX; 0 when the last one ran
-    ae_backoff = 0 :: non_neg_integer()
+    ae_backoff = 0 :: non_neg_integer(),
+    %% seen in the pg group (a peer met by its hello may not be there yet), and since when we
+    %% know it
+    seen_pg = false :: boolean(),
+    joined :: integer(),
+    %% a fresh peer taking our whole store (sending), or one whose hello said it is fresh and
+    %% which asked no session of us yet (held, since when): no anti-entropy with it meanwhile
+    bulk = none :: none | sending | {held, integer()}
 }).
 
 -record(st, {
@@ -114,7 +125,12 @@
     subs = #{} :: #{reference() => pid()},
     lag = {0, #{}} :: {non_neg_integer(), #{non_neg_integer() => non_neg_integer()}},
     counters = #{} :: #{atom() => integer()},
-    last = #{} :: #{atom() => term()}
+    last = #{} :: #{atom() => term()},
+    %% this store started empty and takes a peer's whole store before any session
+    fresh = false :: boolean(),
+    %% the peer it takes it from, and when the last of it arrived
+    bulk_from :: pid() | undefined,
+    bulk_last = 0 :: integer()
 }).
 
 %%--------------------------------------------------------------------------------------------
@@ -220,8 +236,12 @@ init({Store, Opts}) ->
     process_flag(trap_exit, true),
     Scope = scope(Store),
     ok = net_kernel:monitor_nodes(true),
-    St0 = #st{store = Store, scope = Scope, opts = Opts,
+    Fresh = maps:get(rows, lattice_store:info(Store)) =:= 0,
+    St0 = #st{store = Store, scope = Scope, opts = Opts, fresh = Fresh,
               out = ets:new(lattice_repl_out, [ordered_set, private])},
+    %% Our hello before the group's: a peer learns at once that we are here, and whether we
+    %% are fresh, before its next poll of the group.
+    _ = [hello(N, St0) || N <- nodes()],
     ok = pg:join(Scope, Store, self()),
     St1 = members(St0),
     St2 = open_ae(St1),
@@ -305,7 +325,26 @@ handle_info({push_more, Pid, KeyBins}, #st{peers = Peers, store = Store} = St) -
 handle_info({ae_retry, Pid}, St) ->
     {noreply, initiate_ae(Pid, St)};
 handle_info({?TAG, ae_request, From}, St) when is_pid(From) ->
-    {noreply, initiate_ae(From, St)};
+    {noreply, initiate_ae(From, release(From, St))};
+handle_info({?TAG, hello, From, Fresh}, St) when is_pid(From), is_boolean(Fresh),
+                                                 node(From) =/= node() ->
+    {noreply, hello_from(From, Fresh, St)};
+handle_info({?TAG, bulk_request, From}, St) when is_pid(From), node(From) =/= node() ->
+    {noreply, bulk_request(From, St)};
+handle_info({?TAG, bulk_done, From}, #st{bulk_from = From, queue = Q} = St) ->
+    %% Behind the last of it in the merge queue (never dropped: it is no data): the bulk is
+    %% over once everything before it is merged.
+    {noreply, schedule_merge(St#st{queue = queue:in({bulk_done, From, 0, 0, <<>>}, Q),
+                                   queue_len = St#st.queue_len + 1})};
+handle_info({?TAG, bulk_done, _From}, St) ->
+    {noreply, St};
+handle_info({?TAG, ready, From}, St) when is_pid(From) ->
+    {noreply, release(From, St)};
+handle_info({push_more, Pid, Keys, bulk}, #st{peers = Peers} = St) ->
+    case Peers of
+        #{Pid := #peer{bulk = sending}} -> {noreply, push_bulk(Pid, Keys, St)};
+        _ -> {noreply, St}
+    end;
 handle_info({lattice_ae, cnode_down, _, _}, St) ->
     {noreply, St};
 handle_info(members, St) ->
@@ -317,8 +356,10 @@ handle_info({nodedown, Node}, St) ->
     %% A node dropped by its breaker may come back once it has been away.
     {noreply, St2#st{expect = maps:filter(fun(P, _) -> node(P) =/= Node end, St2#st.expect),
                      dropped = maps:remove(Node, St2#st.dropped)}};
-handle_info({nodeup, _}, St) ->
-    %% pg learns of the node's members in a moment: look sooner than the next poll
+handle_info({nodeup, Node}, St) ->
+    %% pg learns of the node's members in a moment: our hello is quicker, and we look sooner
+    %% than the next poll
+    hello(Node, St),
     erlang:send_after(?MEMBERS_MS div 4, self(), members_once),
     {noreply, St};
 handle_info(members_once, St) ->
@@ -347,13 +388,25 @@ terminate(_, #st{store = Store, ae_open = Open}) ->
 members(#st{scope = Scope, store = Store, peers = Peers, refused = Refused} = St) ->
     Members = [P || P <- pg:get_members(Scope, Store), node(P) =/= node()],
     Set = maps:from_list([{P, true} || P <- Members]),
-    Gone = [P || P <- maps:keys(Peers), not is_map_key(P, Set)],
-    St1 = lists:foldl(fun(P, A) -> peer_left(P, left, A) end, St, Gone),
+    Now = now_ms(),
+    Gone = [P || {P, #peer{seen_pg = Seen, joined = J}} <- maps:to_list(Peers),
+                 not is_map_key(P, Set), Seen orelse Now - J > ?HELLO_GRACE_MS],
+    St0 = St#st{peers = maps:map(fun(P, Peer) when is_map_key(P, Set) ->
+                                         Peer#peer{seen_pg = true};
+                                    (_, Peer) ->
+                                         Peer
+                                 end, Peers)},
+    St1 = lists:foldl(fun(P, A) -> peer_left(P, left, A) end, St0, Gone),
     New = [P || P <- Members, not is_map_key(P, Peers), not is_map_key(P, Refused)],
     St2 = lists:foldl(fun peer_joined/2, St1, New),
     St2#st{refused = maps:with(Members, St2#st.refused)}.
 
-peer_joined(Pid, #st{peers = Peers, opts = O} = St) ->
+peer_joined(Pid, St) ->
+    peer_joined(Pid, false, St).
+
+%% Hold: the peer said it is fresh, and takes a bulk from one of us: no session with it until
+%% it asks for one (or says it is ready).
+peer_joined(Pid, Hold, #st{peers = Peers, opts = O} = St) ->
     Node = node(Pid),
     case maps:is_key(Pid, Peers) orelse node() =:= Node of
         true ->
@@ -378,16 +431,114 @@ peer_joined(Pid, #st{peers = Peers, opts = O} = St) ->
                     St2 = drop_node_peers(Node, St1),
                     Next = St2#st.seq + 1,
                     P = #peer{node = Node, pid = Pid, start = Next, acked = Next - 1,
-                              next = Next},
+                              next = Next, joined = now_ms(),
+                              bulk = case Hold of
+                                         true -> {held, now_ms()};
+                                         false -> none
+                                     end},
                     St3 = event({peer_up, Node}, St2#st{peers = (St2#st.peers)#{Pid => P}}),
                     %% What it missed before it joined (or everything, if it is new) comes by
                     %% anti-entropy, at once: started by the smaller node of the two (both
-                    %% see the join; one session repairs both ways).
-                    case node() < Node of
-                        true -> initiate_ae(Pid, St3);
-                        false -> St3
+                    %% see the join; one session repairs both ways). A fresh store takes the
+                    %% first peer's whole store instead ("Fresh replicas").
+                    case still_fresh(St3) of
+                        #st{fresh = true, bulk_from = undefined} = St4 ->
+                            send(Pid, {?TAG, bulk_request, self()}),
+                            count(bulks_requested, St4#st{bulk_from = Pid, bulk_last = now_ms()});
+                        St4 when node() < Node ->
+                            initiate_ae(Pid, St4);
+                        St4 ->
+                            St4
                     end
             end
+    end.
+
+%%--------------------------------------------------------------------------------------------
+%% Fresh replicas
+%%
+%% A store that starts empty (a new node, or one restarted without its state) would learn
+%% everything through anti-entropy: a tree walk that finds every key missing, listed and sent
+%% key by key, once by every peer. Instead it says it is fresh in its hello, asks its first
+%% peer for the whole store (`bulk_request'), and holds every session until that has been
+%% merged: then it says `ready' to every peer and compares with each, which repairs whatever
+%% the bulk did not carry (writes of other peers, entries dropped on a full queue). Deltas
+%% flow as usual meanwhile: a peer's stream to it starts at the join.
+
+hello(Node, #st{store = Store, fresh = Fresh}) ->
+    %% Fresh until the bulk is merged: a node that joins meanwhile holds its sessions too.
+    erlang:send({name(Store), Node}, {?TAG, hello, self(), Fresh}, [noconnect]).
+
+hello_from(Pid, Fresh, #st{peers = Peers} = St) ->
+    Known = maps:is_key(Pid, Peers),
+    St1 = case {Known, Peers} of
+              {false, _} -> peer_joined(Pid, Fresh, St);
+              {true, #{Pid := #peer{bulk = none} = P}} when Fresh ->
+                  put_peer(Pid, P#peer{bulk = {held, now_ms()}}, St);
+              {true, _} -> St
+          end,
+    %% Answered once, when it is new to us, so that it knows us as soon as we know it.
+    _ = (not Known) andalso maps:is_key(Pid, St1#st.peers) andalso
+        send(Pid, {?TAG, hello, self(), St1#st.fresh}),
+    St1.
+
+%% A fresh peer wants our whole store: every row's entry, in chunks under the message cap,
+%% then `bulk_done'. No session with it meanwhile.
+bulk_request(Pid, #st{peers = Peers} = St) ->
+    St1 = case maps:is_key(Pid, Peers) of
+              true -> St;
+              false -> peer_joined(Pid, true, St)
+          end,
+    case St1#st.peers of
+        #{Pid := P} ->
+            St2 = put_peer(Pid, P#peer{bulk = sending}, flush_deltas(St1)),
+            push_bulk(Pid, lattice_store:rows(St2#st.store), count(bulks_sent, St2));
+        _ ->
+            St1
+    end.
+
+push_bulk(Pid, Keys, #st{store = Store} = St) ->
+    {Now, Later} = split_chunk(Keys),
+    St1 = push_keys(Pid, Store, Now, St),
+    case Later of
+        [] ->
+            send(Pid, {?TAG, bulk_done, self()}),
+            #{Pid := P} = St1#st.peers,
+            %% held until it has merged it and says it is ready
+            put_peer(Pid, P#peer{bulk = {held, now_ms()}, ae_again = false}, St1);
+        _ ->
+            self() ! {push_more, Pid, Later, bulk},
+            St1
+    end.
+
+%% The bulk is merged (or stopped coming): sessions with every peer, which we held.
+bulk_over(#st{peers = Peers} = St) ->
+    St1 = St#st{fresh = false, bulk_from = undefined},
+    maps:fold(fun(Pid, _, A) ->
+                      send(Pid, {?TAG, ready, self()}),
+                      start_ae(Pid, A)
+              end, St1, Peers).
+
+%% Fresh only while the store is empty: writes made before any peer came make it a store like
+%% any other.
+still_fresh(#st{fresh = true, bulk_from = undefined, store = Store} = St) ->
+    St#st{fresh = maps:get(rows, lattice_store:info(Store)) =:= 0};
+still_fresh(St) ->
+    St.
+
+%% Whether sessions with the peer wait: we take a bulk, or it does (from us or another).
+ae_held(_Pid, #st{fresh = true, bulk_from = From}) when is_pid(From) -> true;
+ae_held(Pid, #st{peers = Peers}) ->
+    case Peers of
+        #{Pid := #peer{bulk = none}} -> false;
+        #{Pid := _} -> true;
+        _ -> false
+    end.
+
+%% A held or bulk peer may have sessions again.
+release(Pid, #st{peers = Peers} = St) ->
+    case Peers of
+        #{Pid := #peer{bulk = {held, _}} = P} -> put_peer(Pid, P#peer{bulk = none}, St);
+        _ -> St
     end.
 
 drop_node_peers(Node, #st{peers = Peers} = St) ->
@@ -398,7 +549,11 @@ peer_left(Pid, Why, #st{peers = Peers} = St) ->
         {#peer{node = Node}, Rest} ->
             St1 = St#st{peers = Rest, lost = (St#st.lost)#{Node => now_ms()},
                         expect = maps:remove(Pid, St#st.expect)},
-            trim_out(event({peer_down, Node}, count(peers_lost, St1#st{last = (St1#st.last)#{
+            St2 = case St1 of
+                      #st{bulk_from = Pid} -> bulk_over(St1);
+                      _ -> St1
+                  end,
+            trim_out(event({peer_down, Node}, count(peers_lost, St2#st{last = (St2#st.last)#{
                                                          last_peer_down => {Node, Why}}})));
         error ->
             St
@@ -616,7 +771,17 @@ nacked(From, Seq, #st{peers = Peers} = St) ->
     end.
 
 %% Sync timeouts and breakers, once per tick.
-check_peers(#st{peers = Peers, opts = O} = St) ->
+check_peers(#st{opts = #{sync_timeout_ms := Timeout}, bulk_from = From, bulk_last = Last} = St)
+  when is_pid(From) ->
+    %% The bulk stopped coming (its sender is slow or gone): sessions repair the rest.
+    case now_ms() - Last > Timeout of
+        true -> check_peers(bulk_over(count(bulk_timeouts, St)));
+        false -> check_peers_(St)
+    end;
+check_peers(St) ->
+    check_peers_(St).
+
+check_peers_(#st{peers = Peers, opts = O} = St) ->
     Now = now_ms(),
     Timeout = maps:get(sync_timeout_ms, O),
     maps:fold(
@@ -625,6 +790,8 @@ check_peers(#st{peers = Peers, opts = O} = St) ->
               A1 = put_peer(Pid, P#peer{breaker = half_open, next = P#peer.acked + 1,
                                         waiting_since = undefined}, A),
               start_ae(Pid, A1);
+         (Pid, #peer{bulk = {held, Since}} = P, A) when Now - Since > ?HOLD_MAX_MS ->
+              start_ae(Pid, put_peer(Pid, P#peer{bulk = none}, A));
          (Pid, #peer{waiting_since = W} = P, A) when is_integer(W), Now - W > Timeout ->
               A1 = count(sync_timeouts, A),
               failed(Pid, P#peer{next = P#peer.acked + 1, waiting_since = undefined}, A1);
@@ -697,7 +864,11 @@ incoming_batch(_From, _Start, _Seq, _Hlc, _Bin, St) ->
 incoming_repair(From, Hlc, Bin, St) when is_binary(Bin) ->
     case admit(Hlc, Bin, St) of
         {ok, St1} ->
-            element(2, enqueue({repair, From, 0, Hlc, Bin}, St1));
+            St2 = case St1 of
+                      #st{bulk_from = From} -> St1#st{bulk_last = now_ms()};
+                      _ -> St1
+                  end,
+            element(2, enqueue({repair, From, 0, Hlc, Bin}, St2));
         {refused, St1} ->
             St1
     end;
@@ -742,6 +913,8 @@ merge_next(#st{queue = Q, queue_len = L} = St) ->
     case queue:out(Q) of
         {empty, _} ->
             St;
+        {{value, {bulk_done, _, _, _, _}}, Q1} ->
+            schedule_merge_if(bulk_over(St#st{queue = Q1, queue_len = L - 1}));
         {{value, {Kind, From, Seq, Hlc, Bin}}, Q1} ->
             St1 = merge_batch(Kind, From, Hlc, Bin,
                               St#st{queue = Q1, queue_len = L - 1,
@@ -853,7 +1026,7 @@ start_ae(Pid, St) when node() < node(Pid) ->
     initiate_ae(Pid, St);
 start_ae(Pid, #st{peers = Peers} = St) ->
     case Peers of
-        #{Pid := _} -> send(Pid, {?TAG, ae_request, self()});
+        #{Pid := _} -> ae_held(Pid, St) orelse send(Pid, {?TAG, ae_request, self()});
         _ -> ok
     end,
     St.
@@ -861,7 +1034,10 @@ start_ae(Pid, #st{peers = Peers} = St) ->
 initiate_ae(_Pid, #st{ae_open = false} = St) ->
     St;
 initiate_ae(Pid, #st{peers = Peers, store = Store} = St) ->
+    Held = ae_held(Pid, St),
     case Peers of
+        #{Pid := #peer{}} when Held ->
+            St;
         #{Pid := #peer{ae_busy = true} = P} ->
             put_peer(Pid, P#peer{ae_again = true}, St);
         #{Pid := #peer{node = Node} = P} ->
@@ -946,25 +1122,22 @@ diff_event(Node, initiator, Diff, St) ->
 %% Our entries of the keys a session listed, to the peer, in chunks under max_message_size.
 push_entries(_Pid, _Store, [], St) ->
     St;
-push_entries(Pid, Store, KeyBins, #st{opts = #{max_message_size := Max}} = St) ->
+push_entries(Pid, Store, KeyBins, St) ->
     %% A chunk now, the rest from our own mailbox: the peer starts merging while we read the
     %% next entries, and acknowledgements, ticks and calls are served in between.
-    {Now, Later} = case length(KeyBins) > ?PUSH_CHUNK of
-                       true -> lists:split(?PUSH_CHUNK, KeyBins);
-                       false -> {KeyBins, []}
-                   end,
+    {Now, Later} = split_chunk(KeyBins),
     Later =/= [] andalso (self() ! {push_more, Pid, Later}),
-    Items = lists:filtermap(
-              fun(KB) ->
-                      case lattice_canon:decode(KB) of
-                          {ok, Key} ->
-                              case lattice_store:entry(Store, Key) of
-                                  {ok, E} -> {true, {Key, entry, E}};
-                                  _ -> false
-                              end;
-                          _ -> false
-                      end
-              end, Now),
+    push_keys(Pid, Store, [Key || KB <- Now, {ok, Key} <- [lattice_canon:decode(KB)]], St).
+
+split_chunk(List) ->
+    case length(List) > ?PUSH_CHUNK of
+        true -> lists:split(?PUSH_CHUNK, List);
+        false -> {List, []}
+    end.
+
+%% Our entries of the keys, to the peer as repairs under max_message_size.
+push_keys(Pid, Store, Keys, #st{opts = #{max_message_size := Max}} = St) ->
+    Items = [{Key, entry, E} || Key <- Keys, {ok, E} <- [lattice_store:entry(Store, Key)]],
     {Bins, Oversized} = encode_batches(Items, Max),
     lists:foldl(fun({Bin, _}, A) ->
                         send(Pid, {?TAG, repair, self(), lattice_hlc:now(), Bin}),
@@ -1010,7 +1183,8 @@ stats_map(#st{store = Store, counters = C, peers = Peers, lag = {_, Samples}} = 
              backpressure_drops, oversized_messages, oversized_entries, clock_skew_refused,
              invalid_states, malformed, limit_refused, peers_refused, peers_lost,
              peers_dropped, peers_behind, partitions_healed, buffer_overflows, ae_sessions,
-             ae_errors, ae_keys_differing, ae_bytes_out],
+             ae_errors, ae_keys_differing, ae_bytes_out, bulks_sent, bulks_requested,
+             bulk_timeouts],
     maps:merge(maps:from_list([{K, maps:get(K, C, 0)} || K <- Names]),
                #{peers => map_size(Peers),
                  peer_reachability => case Known of 0 -> 1.0; _ -> Reachable / Known end,

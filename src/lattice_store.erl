@@ -661,7 +661,7 @@ handle_call({delete, Key}, _From, #{st := S} = State) ->
 handle_call({merge, Key, Entry}, _From, #{st := S} = State) ->
     {reply, do_merge(S, Key, Entry), State};
 handle_call({merge_many, Pairs}, _From, #{st := S} = State) ->
-    {reply, [do_merge(S, K, E) || {K, E} <- Pairs], State};
+    {reply, merge_pairs(S, Pairs), State};
 handle_call({purge, Key}, _From, #{st := S} = State) ->
     {reply, do_purge(S, Key), State};
 handle_call({subscribe, What, Pid}, _From, #{st := S, subs := Subs} = State) ->
@@ -814,6 +814,44 @@ do_merge(S, Key, Remote) ->
             merged(S, Key, Entries, merge_objects(Entries, Remote))
     end.
 
+%% Many entries, in order. Keys the store has no row for, with one type (a fresh replica's
+%% catch-up is all of them), take a shorter path: their rows are made from the peer's entry
+%% alone and written in one insert per table. Any other key (a key met twice in the batch
+%% among them) is merged as usual, once the rows before it are written.
+merge_pairs(S, Pairs) ->
+    merge_pairs(S, Pairs, room(S), #{}, [], [], []).
+
+room(S) ->
+    S#st.max_crdts - ets:info(S#st.meta, size).
+
+merge_pairs(S, [], _Room, _Seen, Meta, Keys, Acc) ->
+    write_rows(S, Meta, Keys),
+    lists:reverse(Acc);
+merge_pairs(S, [{Key, Remote} | Rest], Room, Seen, Meta, Keys, Acc) ->
+    case map_size(Remote) =/= 1 orelse is_map_key(Key, Seen) orelse
+         ets:member(S#st.meta, Key) of
+        true ->
+            write_rows(S, Meta, Keys),
+            R = do_merge(S, Key, Remote),
+            merge_pairs(S, Rest, room(S), #{}, [], [], [R | Acc]);
+        false when Room =< 0 ->
+            merge_pairs(S, Rest, Room, Seen, Meta, Keys, [{error, limit_reached} | Acc]);
+        false ->
+            Entries = merge_objects(#{}, Remote),
+            {Type, Live, Tomb} = row_head(Entries),
+            merge_pairs(S, Rest, Room - 1, Seen#{Key => true}, [{Key, Entries} | Meta],
+                        [{Key, Type, element(1, maps:get(Type, Entries)), Live, Tomb} | Keys],
+                        [ok | Acc])
+    end.
+
+%% Entries first, as put_row/3 writes them; subscribers told once the rows are there.
+write_rows(_S, [], []) ->
+    ok;
+write_rows(S, Meta, Keys) ->
+    true = ets:insert(S#st.meta, Meta),
+    true = ets:insert(S#st.keys, Keys),
+    lists:foreach(fun({Key, _}) -> notify(S, Key, merged) end, lists:reverse(Meta)).
+
 merge_objects(Entries, Remote) ->
     maps:fold(fun(T, {P, St, Tb}, Acc) ->
                   Kind = lattice_store_entry:kind(T),
@@ -848,16 +886,22 @@ merged(S, Key, Before, After) ->
 %% Writes the key's row from its entries: the visible type on the fast path, `Live' its
 %% presence (only create, delete and merge change presences, and they all come here).
 put_row(S, Key, Entries) ->
+    {Type, Live, Tomb} = row_head(Entries),
+    {Obj, _, _} = maps:get(Type, Entries),
+    %% The entries first: a reader that finds the new row finds them too.
+    true = ets:insert(S#st.meta, {Key, Entries}),
+    true = ets:insert(S#st.keys, {Key, Type, Obj, Live, Tomb}),
+    ok.
+
+%% The key row's type (the visible one, else the first in tag order), whether its presence
+%% holds, and its tomb in the form reads use.
+row_head(Entries) ->
     Type = case visible_types(Entries) of
                [T | _] -> T;
                [] -> hd([T || T <- lattice_store_entry:types(), is_map_key(T, Entries)])
            end,
-    {Obj, P, Tb} = maps:get(Type, Entries),
-    Live = lattice_store_entry:is_present(P),
-    %% The entries first: a reader that finds the new row finds them too.
-    true = ets:insert(S#st.meta, {Key, Entries}),
-    true = ets:insert(S#st.keys, {Key, Type, Obj, Live, tomb_info(Type, Tb)}),
-    ok.
+    {_, P, Tb} = maps:get(Type, Entries),
+    {Type, lattice_store_entry:is_present(P), tomb_info(Type, Tb)}.
 
 %% ---- caller errors ----------------------------------------------------------------------
 

@@ -275,6 +275,57 @@ catch_up_test_() ->
         end)
     end}.
 
+%% A fresh node joining two full ones takes one peer's whole store (a bulk), holds every
+%% session until it has merged it, then compares with both: each key arrives once, not once per
+%% peer, and what the bulk's sender lacked (a key written on the other node alone, during a
+%% partition of the two) comes by the session with the other.
+fresh_bulk_test_() ->
+    {timeout, 300, fun() ->
+        cluster(2, #{}, fun([N1, N2] = Nodes, _) ->
+            Write = fun(Node, From, To) ->
+                ok = erpc:call(Node, fun() ->
+                    [begin
+                         ok = lattice_store:create(lattice_store, {key, I}, g_counter),
+                         {ok, _} = lattice_store:increment(lattice_store, {key, I}, I)
+                     end || I <- lists:seq(From, To)],
+                    ok
+                end)
+            end,
+            Write(N1, 1, 3000),
+            Write(N2, 3001, 4000),
+            converged(Nodes),
+            %% (N1 and N2 started empty too: each took a bulk, an empty one, of the other.)
+            Bulks = fun() -> lists:sum([maps:get(bulks_sent, erpc:call(N, ?R, stats, [?S]))
+                                        || N <- Nodes])
+                    end,
+            Before = Bulks(),
+            %% N2 alone holds keys 4001..4100 when the fresh node comes.
+            partition(N2, [N1]),
+            Write(N2, 4001, 4100),
+            {Peer3, N3} = ?C:start_one(?ENV(#{})),
+            try
+                ?C:wait_cnode(N3),
+                [true = erpc:call(N3, net_kernel, connect_node, [N]) || N <- Nodes],
+                ?C:wait_until(n3_has_4100, fun() ->
+                    length(call(N3, keys, [])) =:= 4100
+                end, 30000),
+                heal(N2, [N1]),
+                converged([N1, N2, N3], 30000),
+                ?assertEqual({ok, 4077}, call(N3, get, [{key, 4077}])),
+                ?assertEqual({ok, 777}, call(N3, get, [{key, 777}])),
+                S3 = erpc:call(N3, ?R, stats, [?S]),
+                ?assertEqual(1, maps:get(bulks_requested, S3)),
+                ?assertEqual(Before + 1, Bulks()),
+                ?assertEqual(0, maps:get(bulk_timeouts, S3)),
+                %% Once each: 4000 by the bulk (from N1) or 4100 (from N2), the rest by the
+                %% session with the other node; nothing twice.
+                ?assertEqual(4100, maps:get(keys_repaired, S3))
+            after
+                ?C:stop_one({Peer3, N3})
+            end
+        end)
+    end}.
+
 %% Gossip: above gossip_threshold peers, a batch goes to `fanout' random peers and
 %% anti-entropy carries it to the rest.
 gossip_test_() ->
