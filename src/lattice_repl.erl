@@ -483,6 +483,9 @@ hello_from(Pid, Fresh, #st{peers = Peers} = St) ->
 
 %% A fresh peer wants our whole store: every row's entry, in chunks under the message cap,
 %% then `bulk_done'. No session with it meanwhile.
+bulk_request(_Pid, #st{opts = #{enabled := false}} = St) ->
+    %% disabled: nothing of ours leaves; the peer's wait lapses and its sessions repair it
+    count(bulks_refused, St);
 bulk_request(Pid, #st{peers = Peers} = St) ->
     St1 = case maps:is_key(Pid, Peers) of
               true -> St;
@@ -1033,6 +1036,9 @@ start_ae(Pid, #st{peers = Peers} = St) ->
 
 initiate_ae(_Pid, #st{ae_open = false} = St) ->
     St;
+initiate_ae(_Pid, #st{opts = #{enabled := false}} = St) ->
+    %% disabled: no session from us (enable_sync does not start one: the next round does)
+    St;
 initiate_ae(Pid, #st{peers = Peers, store = Store} = St) ->
     Held = ae_held(Pid, St),
     case Peers of
@@ -1135,7 +1141,10 @@ split_chunk(List) ->
         false -> {List, []}
     end.
 
-%% Our entries of the keys, to the peer as repairs under max_message_size.
+%% Our entries of the keys, to the peer as repairs under max_message_size. Nothing while sync
+%% is disabled: a session the peer started finds the keys again after enable_sync.
+push_keys(_Pid, _Store, _Keys, #st{opts = #{enabled := false}} = St) ->
+    St;
 push_keys(Pid, Store, Keys, #st{opts = #{max_message_size := Max}} = St) ->
     Items = [{Key, entry, E} || Key <- Keys, {ok, E} <- [lattice_store:entry(Store, Key)]],
     {Bins, Oversized} = encode_batches(Items, Max),
@@ -1184,7 +1193,7 @@ stats_map(#st{store = Store, counters = C, peers = Peers, lag = {_, Samples}} = 
              invalid_states, malformed, limit_refused, peers_refused, peers_lost,
              peers_dropped, peers_behind, partitions_healed, buffer_overflows, ae_sessions,
              ae_errors, ae_keys_differing, ae_bytes_out, bulks_sent, bulks_requested,
-             bulk_timeouts],
+             bulk_timeouts, bulks_refused],
     maps:merge(maps:from_list([{K, maps:get(K, C, 0)} || K <- Names]),
                #{peers => map_size(Peers),
                  peer_reachability => case Known of 0 -> 1.0; _ -> Reachable / Known end,
