@@ -53,6 +53,8 @@
 -define(AE_RETRY_MAX, 5000).
 %% A peer met by its hello is kept this long while pg has not yet shown it in the group.
 -define(HELLO_GRACE_MS, 5000).
+%% What a fragment message carries besides its part (tags, pids, HLC, counters), at most.
+-define(FRAGMENT_OVERHEAD, 512).
 %% A fresh peer's hold on anti-entropy (see "Fresh replicas") lapses after this long.
 -define(HOLD_MAX_MS, 60000).
 
@@ -64,6 +66,7 @@
     gossip_ae_interval_ms => 1000,
     max_peers => 100,
     max_message_size => 1000000,
+    max_entry_size => 67108864,
     max_queue_size => 1000,
     max_queue_bytes => 67108864,
     max_buffer_bytes => 16777216,
@@ -130,7 +133,13 @@
     fresh = false :: boolean(),
     %% the peer it takes it from, and when the last of it arrived
     bulk_from :: pid() | undefined,
-    bulk_last = 0 :: integer()
+    bulk_last = 0 :: integer(),
+    %% messages over max_message_size arriving in fragments: per {sender, id}, the count, the
+    %% parts so far, their bytes and when the last came; and all their bytes
+    frags = #{} :: #{{pid(), pos_integer()} =>
+                         {pos_integer(), #{pos_integer() => binary()}, non_neg_integer(),
+                          integer()}},
+    frag_bytes = 0 :: non_neg_integer()
 }).
 
 %%--------------------------------------------------------------------------------------------
@@ -310,6 +319,8 @@ handle_info({?TAG, nack, From, Seq}, St) when is_pid(From), is_integer(Seq) ->
     {noreply, nacked(From, Seq, St)};
 handle_info({?TAG, repair, From, Hlc, Bin}, St) when is_pid(From) ->
     {noreply, incoming_repair(From, Hlc, Bin, St)};
+handle_info({?TAG, fragment, From, Hlc, Id, I, N, Part}, St) when is_pid(From) ->
+    {noreply, incoming_fragment(From, Hlc, Id, I, N, Part, St)};
 handle_info(merge_next, St) ->
     {noreply, merge_next(St#st{merging = false})};
 handle_info({lattice_ae, session, _Store, Report}, St) ->
@@ -581,10 +592,13 @@ drain_batches(Store, Max, N, St) ->
         {Deltas, #{overflowed := Over}} ->
             Items = coalesce(Deltas, Max div 4),
             leaves(Store, [K || {K, _, _} <- Items]),
-            {Bins, Oversized} = encode_batches(Items, Max),
+            {Bins, Large} = encode_batches(Items, Max),
             St1 = lists:foldl(fun({Bin, NI}, A) -> add_batch(Bin, NI, A) end,
-                              bump(oversized_entries, Oversized, overflowed(Over, St)), Bins),
-            drain_batches(Store, Max, N - 1, St1)
+                              overflowed(Over, St), Bins),
+            %% A delta too big for a batch goes to every reachable peer in fragments, outside
+            %% the numbered stream: one lost is found by the next session, like any loss.
+            Reachable = [Pid || {Pid, #peer{breaker = closed}} <- maps:to_list(St1#st.peers)],
+            drain_batches(Store, Max, N - 1, send_large(Reachable, Large, St1))
     end.
 
 %% Deltas dropped on a full buffer: every peer needs anti-entropy.
@@ -625,19 +639,53 @@ size_of(Entry) -> erlang:external_size(Entry).
 %% The items as `{Binary, Count}' of at most Max bytes each (halving a list that does not
 %% fit), and how many items were alone over Max: those cannot be sent, as a delta or by
 %% anti-entropy (docs/REPLICATION.md, "Limits"); they are counted.
+%% Batches of at most Max bytes, and the items that are bigger alone, each encoded as a batch
+%% of its own (sent in fragments: send_large/3).
 encode_batches([], _Max) ->
-    {[], 0};
+    {[], []};
 encode_batches(Items, Max) ->
     Bin = lattice_canon:encode(wire(Items)),
     case byte_size(Bin) =< Max of
-        true -> {[{Bin, length(Items)}], 0};
-        false when length(Items) =:= 1 -> {[], 1};
+        true -> {[{Bin, length(Items)}], []};
+        false when length(Items) =:= 1 -> {[], [Bin]};
         false ->
             {A, B} = lists:split(length(Items) div 2, Items),
             {BA, OA} = encode_batches(A, Max),
             {BB, OB} = encode_batches(B, Max),
-            {BA ++ BB, OA + OB}
+            {BA ++ BB, OA ++ OB}
     end.
+
+%% One item's batch over max_message_size, to each of Pids as a repair in fragments under it;
+%% over max_entry_size it cannot be sent at all (counted: oversized_entries).
+send_large(_Pids, [], St) ->
+    St;
+send_large(Pids, [Bin | Rest], #st{opts = #{max_message_size := Max,
+                                            max_entry_size := MaxEntry}} = St) ->
+    St1 = case byte_size(Bin) > MaxEntry of
+              true ->
+                  count(oversized_entries, St);
+              false ->
+                  Parts = split_binary_parts(Bin, max(1, Max - ?FRAGMENT_OVERHEAD)),
+                  N = length(Parts),
+                  Id = erlang:unique_integer([positive]),
+                  Hlc = lattice_hlc:now(),
+                  lists:foldl(
+                    fun(Pid, A) ->
+                            lists:foldl(fun({I, Part}, A2) ->
+                                                send(Pid, {?TAG, fragment, self(), Hlc, Id, I,
+                                                           N, Part}),
+                                                bump(bytes_sent, byte_size(Part),
+                                                     count(fragments_sent, A2))
+                                        end, count(large_sent, A), lists:enumerate(Parts))
+                    end, St, Pids)
+          end,
+    send_large(Pids, Rest, St1).
+
+split_binary_parts(Bin, Size) when byte_size(Bin) =< Size ->
+    [Bin];
+split_binary_parts(Bin, Size) ->
+    <<Part:Size/binary, Rest/binary>> = Bin,
+    [Part | split_binary_parts(Rest, Size)].
 
 %% On the wire a batch is `[{Kind, [{Key, Value}]}]': the items grouped by type (or `entry'),
 %% so a type's name is sent once per batch, not once per key.
@@ -782,7 +830,7 @@ check_peers(#st{opts = #{sync_timeout_ms := Timeout}, bulk_from = From, bulk_las
         false -> check_peers_(St)
     end;
 check_peers(St) ->
-    check_peers_(St).
+    check_peers_(expire_fragments(St)).
 
 check_peers_(#st{peers = Peers, opts = O} = St) ->
     Now = now_ms(),
@@ -878,8 +926,65 @@ incoming_repair(From, Hlc, Bin, St) when is_binary(Bin) ->
 incoming_repair(_, _, _, St) ->
     count(malformed, St).
 
+%% A part of a message over max_message_size (send_large/3). The parts are kept until all have
+%% come, within bounds: a message of at most max_entry_size, parts under max_message_size, all
+%% partial messages together under max_queue_bytes; a message whose parts stop coming for
+%% sync_timeout_ms is dropped (fragments_expired). The whole message is then admitted as a
+%% repair.
+incoming_fragment(From, Hlc, Id, I, N, Part, #st{opts = O} = St)
+  when is_integer(Id), is_integer(I), is_integer(N), I >= 1, I =< N, is_binary(Part) ->
+    #{max_message_size := Max, max_entry_size := MaxEntry, max_queue_bytes := MaxQ} = O,
+    Key = {From, Id},
+    {N0, Parts, Bytes, _} = maps:get(Key, St#st.frags, {N, #{}, 0, 0}),
+    Size = byte_size(Part),
+    MaxParts = MaxEntry div max(1, Max - ?FRAGMENT_OVERHEAD) + 1,
+    if
+        N0 =/= N; Size > Max; Bytes + Size > MaxEntry; N > MaxParts ->
+            drop_fragments(Key, count(malformed, St));
+        St#st.frag_bytes + Size > MaxQ ->
+            drop_fragments(Key, count(backpressure_drops, St));
+        is_map_key(I, Parts) ->
+            count(duplicates, St);
+        map_size(Parts) + 1 =:= N ->
+            St1 = drop_fragments(Key, St),
+            Whole = iolist_to_binary([maps:get(J, Parts#{I => Part})
+                                      || J <- lists:seq(1, N)]),
+            case admit(Hlc, Whole, MaxEntry, count(fragments_received, St1)) of
+                {ok, St3} ->
+                    element(2, enqueue({repair, From, 0, Hlc, Whole},
+                                       count(large_received, St3)));
+                {refused, St3} ->
+                    St3
+            end;
+        true ->
+            count(fragments_received,
+                  St#st{frags = (St#st.frags)#{Key => {N, Parts#{I => Part}, Bytes + Size,
+                                                       now_ms()}},
+                        frag_bytes = St#st.frag_bytes + Size})
+    end;
+incoming_fragment(_From, _Hlc, _Id, _I, _N, _Part, St) ->
+    count(malformed, St).
+
+drop_fragments(Key, #st{frags = F} = St) ->
+    case maps:take(Key, F) of
+        {{_, _, Bytes, _}, F1} -> St#st{frags = F1, frag_bytes = St#st.frag_bytes - Bytes};
+        error -> St
+    end.
+
+%% Partial messages whose parts stopped coming, or whose sender left.
+expire_fragments(#st{frags = F} = St) when map_size(F) =:= 0 ->
+    St;
+expire_fragments(#st{frags = F, opts = #{sync_timeout_ms := T}, peers = Peers} = St) ->
+    Now = now_ms(),
+    Old = [K || {{Pid, _} = K, {_, _, _, Last}} <- maps:to_list(F),
+                Now - Last > T orelse not is_map_key(Pid, Peers)],
+    lists:foldl(fun(K, A) -> drop_fragments(K, count(fragments_expired, A)) end, St, Old).
+
 %% Size and clock checks, before anything is decoded.
 admit(Hlc, Bin, #st{opts = #{max_message_size := Max}} = St) ->
+    admit(Hlc, Bin, Max, St).
+
+admit(Hlc, Bin, Max, St) ->
     if
         byte_size(Bin) > Max ->
             {refused, count(oversized_messages, St)};
@@ -1147,12 +1252,12 @@ push_keys(_Pid, _Store, _Keys, #st{opts = #{enabled := false}} = St) ->
     St;
 push_keys(Pid, Store, Keys, #st{opts = #{max_message_size := Max}} = St) ->
     Items = [{Key, entry, E} || Key <- Keys, {ok, E} <- [lattice_store:entry(Store, Key)]],
-    {Bins, Oversized} = encode_batches(Items, Max),
-    lists:foldl(fun({Bin, _}, A) ->
-                        send(Pid, {?TAG, repair, self(), lattice_hlc:now(), Bin}),
-                        bump(bytes_sent, byte_size(Bin), count(repairs_sent, A))
-                end, bump(oversized_entries, Oversized, bump(keys_pushed, length(Items), St)),
-                Bins).
+    {Bins, Large} = encode_batches(Items, Max),
+    St1 = lists:foldl(fun({Bin, _}, A) ->
+                              send(Pid, {?TAG, repair, self(), lattice_hlc:now(), Bin}),
+                              bump(bytes_sent, byte_size(Bin), count(repairs_sent, A))
+                      end, bump(keys_pushed, length(Items), St), Bins),
+    send_large([Pid], Large, St1).
 
 %% The leaves of changed keys: each key's entry digest, or its removal when the store no
 %% longer has it. Keys whose canonical form is over lattice_ae's 4096 bytes have no leaf.
@@ -1193,7 +1298,8 @@ stats_map(#st{store = Store, counters = C, peers = Peers, lag = {_, Samples}} = 
              invalid_states, malformed, limit_refused, peers_refused, peers_lost,
              peers_dropped, peers_behind, partitions_healed, buffer_overflows, ae_sessions,
              ae_errors, ae_keys_differing, ae_bytes_out, bulks_sent, bulks_requested,
-             bulk_timeouts, bulks_refused],
+             bulk_timeouts, bulks_refused, large_sent, large_received, fragments_sent,
+             fragments_received, fragments_expired],
     maps:merge(maps:from_list([{K, maps:get(K, C, 0)} || K <- Names]),
                #{peers => map_size(Peers),
                  peer_reachability => case Known of 0 -> 1.0; _ -> Reachable / Known end,

@@ -326,6 +326,68 @@ fresh_bulk_test_() ->
         end)
     end}.
 
+%% Entries and deltas bigger than max_message_size travel in fragments: a big register write
+%% (the delta stream), a big set to a fresh node (the bulk) and after a partition (a session's
+%% repair); rogue fragments are refused and a message whose parts stop coming expires.
+large_entries_test_() ->
+    {timeout, 300, fun() ->
+        Repl = #{max_message_size => 20000, sync_timeout_ms => 1000},
+        cluster(2, Repl, fun([N1, N2] = Nodes, _) ->
+            Big = binary:copy(<<"0123456789">>, 6000),
+            ok = call(N1, create, [reg, lww_register]),
+            {ok, Big} = call(N1, set, [reg, Big]),
+            ?C:wait_until(big_register, fun() -> call(N2, get, [reg]) =:= {ok, Big} end),
+            ok = call(N1, create, [set, or_set]),
+            Elements = [{element, I, binary:copy(<<"x">>, 20)} || I <- lists:seq(1, 3000)],
+            [{ok, _} = call(N1, add, [set, E]) || E <- Elements],
+            converged(Nodes),
+            {Peer3, N3} = ?C:start_one(?ENV(Repl)),
+            try
+                ?C:wait_cnode(N3),
+                [true = erpc:call(N3, net_kernel, connect_node, [N]) || N <- Nodes],
+                converged([N1, N2, N3], 30000),
+                ?assertEqual({ok, lists:sort(Elements)}, call(N3, get, [set])),
+                ?assertEqual({ok, Big}, call(N3, get, [reg])),
+                %% cut off, N3 adds 1000 more; the heal's session repairs the whole set
+                partition(N3, Nodes),
+                More = [{more, I} || I <- lists:seq(1, 1000)],
+                [{ok, _} = call(N3, add, [set, E]) || E <- More],
+                heal(N3, Nodes),
+                converged([N1, N2, N3], 30000),
+                ?assertEqual({ok, lists:sort(Elements ++ More)}, call(N1, get, [set])),
+                S3 = erpc:call(N3, ?R, stats, [?S]),
+                ?assert(maps:get(large_received, S3) >= 1),
+                ?assert(maps:get(large_sent, S3) >= 1),
+                ?assertEqual(0, maps:get(oversized_entries, S3))
+            after
+                ?C:stop_one({Peer3, N3})
+            end,
+            %% rogue fragments, as a peer would send them
+            Dest = {lattice_repl:name(?S), N2},
+            Now = erpc:call(N2, lattice_hlc, now, []),
+            Before = erpc:call(N2, ?R, stats, [?S]),
+            [Dest ! M || M <- [
+                {'$lattice_repl', fragment, self(), Now, 1, 0, 2, <<"zero index">>},
+                {'$lattice_repl', fragment, self(), Now, 2, 3, 2, <<"index past the count">>},
+                {'$lattice_repl', fragment, self(), Now, 3, 1, 2, binary:copy(<<1>>, 30000)},
+                {'$lattice_repl', fragment, self(), Now, 4, 1, 100000, <<"too many parts">>},
+                {'$lattice_repl', fragment, self(), Now, 5, 1, 2, <<"first">>},
+                {'$lattice_repl', fragment, self(), Now, 5, 2, 3, <<"another count">>},
+                {'$lattice_repl', fragment, self(), Now, 6, 1, 2, <<"never finished">>},
+                {'$lattice_repl', fragment, self(), Now, 7, 1, 2, <<"not ">>},
+                {'$lattice_repl', fragment, self(), Now, 7, 2, 2, <<"canonical">>}]],
+            After = ?C:wait_until(rogue_fragments, fun() ->
+                S = erpc:call(N2, ?R, stats, [?S]),
+                maps:get(malformed, S) - maps:get(malformed, Before) >= 6 andalso
+                    maps:get(fragments_expired, S) > maps:get(fragments_expired, Before)
+                    andalso S
+            end),
+            ?assertEqual(0, maps:get(large_received, After) - maps:get(large_received, Before)
+                            - 1),
+            converged(Nodes)
+        end)
+    end}.
+
 %% Gossip: above gossip_threshold peers, a batch goes to `fanout' random peers and
 %% anti-entropy carries it to the rest.
 gossip_test_() ->
