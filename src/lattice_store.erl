@@ -858,17 +858,27 @@ merge_objects(Entries, Remote) ->
                   case Acc of
                       #{T := {Obj, P0, Tb0}} ->
                           ok = lattice_object:join(St, Obj),
-                          Kind =:= state andalso (ok = lattice_object:join(Tb, Obj)),
+                          join_tomb(Kind, T, Tb, Obj),
                           Acc#{T := {Obj, lattice_orset:merge(P0, P),
                                      lattice_store_entry:merge_tomb(T, Tb0, Tb)}};
                       _ ->
                           %% A type new here: its object starts from the peer's state, and the
                           %% presence and tomb are the peer's (joined with nothing).
                           Obj = lattice_object:new(St),
-                          Kind =:= state andalso (ok = lattice_object:join(Tb, Obj)),
+                          join_tomb(Kind, T, Tb, Obj),
                           Acc#{T => {Obj, P, Tb}}
                   end
               end, Entries, Remote).
+
+%% A tomb state is always below its state (docs/STORE.md): joined in, unless it is empty (no
+%% delete yet, nearly always), which joins nothing.
+join_tomb(state, T, Tb, Obj) ->
+    case lattice_store_entry:new_tomb(T) of
+        Tb -> ok;
+        _ -> ok = lattice_object:join(Tb, Obj)
+    end;
+join_tomb(_, _, _, _) ->
+    ok.
 
 merged(S, Key, Before, After) ->
     VisBefore = visible_types(Before),
