@@ -419,7 +419,9 @@ peer_joined(Pid, St) ->
 %% it asks for one (or says it is ready).
 peer_joined(Pid, Hold, #st{peers = Peers, opts = O} = St) ->
     Node = node(Pid),
-    case maps:is_key(Pid, Peers) orelse node() =:= Node of
+    %% A member of a node we are not connected to is one pg has not dropped yet (its nodedown
+    %% is on its way to the scope): not a peer.
+    case maps:is_key(Pid, Peers) orelse node() =:= Node orelse not lists:member(Node, nodes()) of
         true ->
             St;
         false ->
