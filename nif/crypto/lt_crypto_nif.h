@@ -58,6 +58,19 @@ ERL_NIF_TERM lt_crypto_raise_nomem(ErlNifEnv *env);
 /* A fresh binary term holding a copy of p[0..n); raises enomem when the heap is short. */
 ERL_NIF_TERM lt_crypto_binary(ErlNifEnv *env, const uint8_t *p, size_t n);
 
+/* Tells the scheduler that the call just did about `us` microseconds of work (an estimate from
+ * its kind and size: nif/crypto/lt_nif_prims.c), so that a process calling these NIFs in a loop
+ * is preempted on time: a timeslice is about 1 ms, 1 % per 10 us (at least 1 % for a call of 2 us
+ * or more; over-counting only preempts earlier). Without it every call counts as one reduction,
+ * and a loop of 60 us verifies held a scheduler for 160 ms. Dirty schedulers have no timeslice:
+ * nothing is reported there. */
+static inline void lt_crypto_spent(ErlNifEnv *env, uint64_t us) {
+    if (us < 2 || enif_thread_type() != ERL_NIF_THR_NORMAL_SCHEDULER)
+        return;
+    int pct = us >= 1000 ? 100 : (int)(us / 10);
+    (void)enif_consume_timeslice(env, pct < 1 ? 1 : pct);
+}
+
 /* Moves the current call to a dirty CPU scheduler when `bytes` is above `cutoff` and it runs on
  * a normal scheduler: the same function runs again there, with the same arguments. No #ifdef:
  * ERL_NIF_DIRTY_JOB_CPU_BOUND is an enum constant (STYLE.md habit 6). */

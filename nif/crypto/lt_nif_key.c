@@ -118,6 +118,21 @@ ERL_NIF_TERM lt_nif_generate_key(ErlNifEnv *env, lt_key_kind kind, lt_aead_alg a
     return e == LT_KEY_OK ? wrap(env, &k) : key_error(env, e);
 }
 
+uint64_t lt_nif_key_cost_us(lt_key_kind kind) {
+    /* measured at load 3-4 (docs/CRYPTO.md): Ed25519 seed to key pair 25-45 us, X25519 base
+     * point 32-100 us, random bytes and an AES schedule about 1 us */
+    switch (kind) {
+    case LT_KEY_SIGN:
+        return 40;
+    case LT_KEY_KX:
+        return 60;
+    case LT_KEY_AEAD:
+    case LT_KEY_SECRET:
+        break;
+    }
+    return 1;
+}
+
 /* key_generate(Kind, Alg, Len) -> {ok, Key} | {error, {unsupported, aes256gcm}}.
  * Kind: sign | kx | aead | secret; Alg: none, or the AEAD's atom for aead; Len: the secret's
  * length for `secret` (16..64), ignored (but an integer) for the others. */
@@ -131,7 +146,10 @@ LT_CNIF(lt_cnif_key_generate) {
     if (kind == LT_KEY_AEAD && alg == LT_AEAD_AES256GCM && !lt_aead_aes256gcm_available())
         return lt_crypto_error(env, enif_make_tuple2(env, lt_catom.unsupported, argv[1]));
     ERL_NIF_TERM t = lt_nif_generate_key(env, kind, alg, len);
-    return enif_is_exception(env, t) ? t : lt_crypto_ok(env, t);
+    if (enif_is_exception(env, t))
+        return t;
+    lt_crypto_spent(env, lt_nif_key_cost_us(kind));
+    return lt_crypto_ok(env, t);
 }
 
 /* key_from_bytes(Kind, Alg, Bytes) -> {ok, Key} | {error, {unsupported, aes256gcm}}: a key
@@ -146,7 +164,10 @@ LT_CNIF(lt_cnif_key_from_bytes) {
     if (kind == LT_KEY_AEAD && alg == LT_AEAD_AES256GCM && !lt_aead_aes256gcm_available())
         return lt_crypto_error(env, enif_make_tuple2(env, lt_catom.unsupported, argv[1]));
     ERL_NIF_TERM t = lt_nif_make_key(env, kind, alg, bin.data, bin.size);
-    return enif_is_exception(env, t) ? t : lt_crypto_ok(env, t);
+    if (enif_is_exception(env, t))
+        return t;
+    lt_crypto_spent(env, lt_nif_key_cost_us(kind));
+    return lt_crypto_ok(env, t);
 }
 
 /* key_info(Key) -> #{kind => sign | kx | aead | secret, alg => atom(), size => Bytes}. */

@@ -29,6 +29,10 @@ ERL_NIF_TERM lt_nif_make_key(ErlNifEnv *env, lt_key_kind kind, lt_aead_alg alg,
 /* As lt_nif_make_key, with fresh random secret bytes (LT_KEY_SECRET: `len` of them). */
 ERL_NIF_TERM lt_nif_generate_key(ErlNifEnv *env, lt_key_kind kind, lt_aead_alg alg, size_t len);
 
+/* About how many microseconds making a key of the kind takes (the public key's base-point
+ * multiplication, an AES key schedule), for lt_crypto_spent. */
+uint64_t lt_nif_key_cost_us(lt_key_kind kind);
+
 /* The atom of alg (xchacha20poly1305 | chacha20poly1305 | aes256gcm), or `none`. */
 ERL_NIF_TERM lt_nif_aead_atom(lt_aead_alg alg);
 /* The alg named by the atom t: 1 and *out set, or 0. */

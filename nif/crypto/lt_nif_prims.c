@@ -36,6 +36,23 @@
 #define LT_DIRTY_RANDOM_BYTES (16 * 1024)
 #define LT_DIRTY_EQUAL_BYTES (24 * 1024)
 
+/* Work estimates for lt_crypto_spent, in microseconds, from the same measurements (upper ends,
+ * at load 3-4): fixed costs of the curve arithmetic, then nanoseconds a byte. */
+#define US_SIGN 40
+#define US_VERIFY 90
+#define US_KX 90
+static uint64_t per_byte_us(size_t bytes, unsigned ns_per_kib) {
+    return (uint64_t)bytes / 1024 * ns_per_kib / 1000;
+}
+#define NS_PER_KIB_AEAD 1100   /* ~1.1 ns a byte */
+#define NS_PER_KIB_SIGN 8200   /* SHA-512 twice */
+#define NS_PER_KIB_VERIFY 5100 /* SHA-512 once */
+#define NS_PER_KIB_SHA256 5200
+#define NS_PER_KIB_SHA512 3600
+#define NS_PER_KIB_BLAKE2B 1300
+#define NS_PER_KIB_RANDOM 6500
+#define NS_PER_KIB_EQUAL 2500
+
 /* random_bytes/1 and argon2id/3's output: at most this much at once. */
 #define LT_RANDOM_MAX (1u << 30)
 #define LT_ARGON2_OUT_MAX 1024
@@ -57,6 +74,7 @@ LT_CNIF(lt_cnif_sign) {
     if (lt_key_sign(k, sig, msg.data, msg.size) != 0) /* k is a sign key: cannot fail */
         return enif_make_badarg(env);
     lt_crypto_count(LT_CTR_signs, 1);
+    lt_crypto_spent(env, US_SIGN + per_byte_us(msg.size, NS_PER_KIB_SIGN));
     return t;
 }
 
@@ -76,6 +94,7 @@ LT_CNIF(lt_cnif_verify) {
         sig.size == crypto_sign_BYTES && lt_ed25519_verify(pk.data, msg.data, msg.size, sig.data);
     if (!ok)
         lt_crypto_count(LT_CTR_verify_failures, 1);
+    lt_crypto_spent(env, US_VERIFY + per_byte_us(msg.size, NS_PER_KIB_VERIFY));
     return ok ? lt_catom.true_ : lt_catom.false_;
 }
 
@@ -115,6 +134,7 @@ LT_CNIF(lt_cnif_aead_seal) {
     if (lt_aead_seal(k, out, plain.data, plain.size, ad.data, ad.size, nonce.data) != 0)
         return enif_make_badarg(env);
     lt_crypto_count(LT_CTR_seals, 1);
+    lt_crypto_spent(env, 1 + per_byte_us(plain.size + ad.size, NS_PER_KIB_AEAD));
     return t;
 }
 
@@ -135,7 +155,9 @@ LT_CNIF(lt_cnif_aead_open) {
     ErlNifBinary out;
     if (!enif_alloc_binary(cipher.size - LT_AEAD_TAG_BYTES, &out))
         return lt_crypto_raise_nomem(env);
-    if (lt_aead_open(k, out.data, cipher.data, cipher.size, ad.data, ad.size, nonce.data) != 0) {
+    int rc = lt_aead_open(k, out.data, cipher.data, cipher.size, ad.data, ad.size, nonce.data);
+    lt_crypto_spent(env, 1 + per_byte_us(cipher.size + ad.size, NS_PER_KIB_AEAD));
+    if (rc != 0) {
         enif_release_binary(&out);
         lt_crypto_count(LT_CTR_open_failures_bad_mac, 1);
         return lt_crypto_error(env, lt_catom.bad_mac);
@@ -197,6 +219,7 @@ LT_CNIF(lt_cnif_kdf) {
     if (enif_is_exception(env, t))
         return t;
     lt_crypto_count(LT_CTR_kdf_derived, 1);
+    lt_crypto_spent(env, 1 + lt_nif_key_cost_us(kind));
     return lt_crypto_ok(env, t);
 }
 
@@ -211,6 +234,7 @@ LT_CNIF(lt_cnif_kx_shared) {
         !enif_inspect_binary(env, argv[1], &peer) || peer.size != crypto_scalarmult_BYTES)
         return enif_make_badarg(env);
     WITH_TEMP(env, shared, crypto_scalarmult_BYTES);
+    lt_crypto_spent(env, US_KX);
     if (crypto_scalarmult(shared.p, k->secret.p, peer.data) != 0) {
         lt_secret_free(&shared);
         lt_crypto_count(LT_CTR_kx_failures_weak_public_key, 1);
@@ -370,6 +394,9 @@ LT_CNIF(lt_cnif_hash) {
     unsigned char *out = enif_make_new_binary(env, size, &t);
     if (out == NULL)
         return lt_crypto_raise_nomem(env);
+    lt_crypto_spent(env, 1 + per_byte_us(data.size, alg == H_BLAKE2B  ? NS_PER_KIB_BLAKE2B
+                                                    : alg == H_SHA256 ? NS_PER_KIB_SHA256
+                                                                      : NS_PER_KIB_SHA512));
     if (alg == H_BLAKE2B) {
         crypto_generichash_blake2b(out, size, data.data, data.size, key.size ? key.data : NULL,
                                    key.size);
@@ -430,6 +457,9 @@ LT_CNIF(lt_cnif_hash_update) {
     if (h == NULL)
         return lt_crypto_raise_nomem(env);
     state_update(h, data.data, data.size);
+    lt_crypto_spent(env, 1 + per_byte_us(data.size, h->alg == H_BLAKE2B  ? NS_PER_KIB_BLAKE2B
+                                                    : h->alg == H_SHA256 ? NS_PER_KIB_SHA256
+                                                                         : NS_PER_KIB_SHA512));
     ERL_NIF_TERM t = enif_make_resource(env, h);
     enif_release_resource(h);
     return t;
@@ -494,6 +524,7 @@ LT_CNIF(lt_cnif_random_bytes) {
     if (out == NULL)
         return lt_crypto_raise_nomem(env);
     randombytes_buf(out, n);
+    lt_crypto_spent(env, per_byte_us(n, NS_PER_KIB_RANDOM));
     return t;
 }
 
@@ -507,6 +538,7 @@ LT_CNIF(lt_cnif_equal) {
     if (a.size != b.size)
         return lt_catom.false_;
     LT_CRYPTO_DIRTY_ABOVE(LT_DIRTY_EQUAL_BYTES, env, "equal", lt_cnif_equal, argc, argv, a.size);
+    lt_crypto_spent(env, per_byte_us(a.size, NS_PER_KIB_EQUAL));
     return a.size == 0 || sodium_memcmp(a.data, b.data, a.size) == 0 ? lt_catom.true_
                                                                      : lt_catom.false_;
 }
