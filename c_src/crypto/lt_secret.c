@@ -73,8 +73,10 @@ static void list_unlink(lt_secret_class *k, lt_secret_slab *s) {
     s->in_list = 0;
 }
 
-/* A new slab for class k, linked in; NULL when memory is short. Called with k->mu held. */
-static lt_secret_slab *slab_new(lt_secret_class *k, uint32_t slot_bytes) {
+/* A new slab of `slot_bytes` slots, not linked anywhere; NULL when memory is short. Called
+ * without the class's lock: the mmap, mlock and wipe of 256 KiB take tens of microseconds, and
+ * other threads (normal schedulers among them) must not wait on the lock meanwhile. */
+static lt_secret_slab *slab_make(uint32_t slot_bytes) {
     lt_secret_slab *s = calloc(1, sizeof *s);
     if (s == NULL)
         return NULL;
@@ -96,13 +98,17 @@ static lt_secret_slab *slab_new(lt_secret_class *k, uint32_t slot_bytes) {
     for (uint32_t i = 0; i < s->nslots; i++)
         s->free_stack[i] = s->nslots - 1 - i; /* slot 0 is handed out first */
     s->nfree = s->nslots;
+    return s;
+}
+
+/* Counts a made slab into class k and links it in. Called with k->mu held. */
+static void slab_link(lt_secret_class *k, lt_secret_slab *s) {
     k->slabs++;
     k->slabs_ever++;
     k->slabs_locked += (uint64_t)s->locked;
     k->slots_total += s->nslots;
     k->empty++;
     list_push(k, s);
-    return s;
 }
 
 /* Unlinks and unmaps an empty slab. Called with k->mu held. */
@@ -129,10 +135,19 @@ int lt_secret_alloc(lt_secret *out, size_t len) {
     uint32_t slot_bytes = (uint32_t)1 << (c + LT_SECRET_MIN_SHIFT);
     pthread_mutex_lock(&k->mu);
     lt_secret_slab *s = k->nonfull;
-    if (s == NULL && (s = slab_new(k, slot_bytes)) == NULL) {
-        k->failures++;
+    while (s == NULL) {
+        /* No free slot: make a slab without the lock, then link it (another thread may have
+         * linked one meanwhile; ours is then a spare, unmapped when a class has two empty). */
         pthread_mutex_unlock(&k->mu);
-        return -1;
+        lt_secret_slab *fresh = slab_make(slot_bytes);
+        pthread_mutex_lock(&k->mu);
+        if (fresh == NULL) {
+            k->failures++;
+            pthread_mutex_unlock(&k->mu);
+            return -1;
+        }
+        slab_link(k, fresh);
+        s = k->nonfull;
     }
     if (s->nfree == s->nslots)
         k->empty--;

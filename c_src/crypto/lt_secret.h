@@ -14,8 +14,9 @@
  * lt_secret_stats says how many were and were not. Locked or not, the memory is excluded from
  * core dumps (sodium_mlock's MADV_DONTDUMP) and never reaches a process heap.
  *
- * Thread-safe: one mutex per class, held only for the slot bookkeeping (and for the mmap of a
- * new slab, some microseconds). Plain C99 over libsodium; knows nothing of the BEAM.
+ * Thread-safe: one mutex per class, held only for the slot bookkeeping (a few list and stack
+ * operations); a new slab is mapped, locked and wiped outside it. Plain C99 over libsodium;
+ * knows nothing of the BEAM.
  */
 #ifndef LT_SECRET_H
 #define LT_SECRET_H
