@@ -120,6 +120,7 @@ defmodule Consumer do
     cond do
       Lattice.VClock.get(clock, :a) != 2 -> :wrong_counter
       Lattice.Hash.xxh3_64("") != 0x2D06800538D394C2 -> :wrong_hash
+      byte_size(Lattice.Crypto.blake2b("")) != 32 -> :no_crypto_nif
       :lattice not in started -> :lattice_not_started
       true -> :ok
     end
@@ -134,11 +135,14 @@ EOF
 
   local priv="$dir/_build/$env/lib/lattice/priv"
   [ -f "$priv/lattice_nif.so" ] || fail "$name: $priv/lattice_nif.so is missing"
+  [ -f "$priv/lattice_crypto_nif.so" ] || fail "$name: $priv/lattice_crypto_nif.so is missing"
   [ -x "$priv/lattice_cnode" ] || fail "$name: $priv/lattice_cnode is missing"
   if [ "$embedded" = true ]; then
     [ ! -L "$priv" ] || fail "$name: build_embedded, yet $priv is a symlink"
     cmp -s "$priv/lattice_nif.so" "$lattice/priv/lattice_nif.so" ||
       fail "$name: $priv/lattice_nif.so is not the library make built (stale copy?)"
+    cmp -s "$priv/lattice_crypto_nif.so" "$lattice/priv/lattice_crypto_nif.so" ||
+      fail "$name: $priv/lattice_crypto_nif.so is not the library make built (stale copy?)"
   fi
 }
 
@@ -198,8 +202,9 @@ cat >"$RC/src/consumer.erl" <<'EOF'
 check() ->
     Clock = lattice_vclock:increment(a, 2, lattice_vclock:new()),
     Started = [App || {App, _, _} <- application:which_applications()],
-    case {lattice_vclock:get(a, Clock), lattice_hash:xxh3_64(<<>>)} of
-        {2, 16#2D06800538D394C2} ->
+    case {lattice_vclock:get(a, Clock), lattice_hash:xxh3_64(<<>>),
+          byte_size(lattice_crypto:blake2b(<<>>))} of
+        {2, 16#2D06800538D394C2, 32} ->
             case lists:member(lattice, Started) of
                 true -> ok;
                 false -> lattice_not_started
