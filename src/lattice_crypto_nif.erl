@@ -9,8 +9,11 @@
 %% each part's names in its section, as there.
 -define(NIFS, [
     %% ---- primitives and keys (lattice_crypto)
-    stats/0, key_generate/3, key_from_bytes/3, key_info/1, public_key/1
+    stats/0, key_generate/3, key_from_bytes/3, key_info/1, public_key/1,
     %% ---- envelopes, certificates, quorum, replay window, key versions (crypto-proto)
+    replay_new/2, replay_check/3, replay_update/3, replay_greatest/2, replay_forget/2,
+    replay_info/1, envelope_decode/2, cert_decode/1, crl_decode/1, quorum_decode/1,
+    evidence_decode/1
     %% ---- the secure channel (crypto-channel)
 ]).
 -export(?NIFS).
@@ -59,4 +62,15 @@ key_from_bytes(_, _, _) -> ?NOT_LOADED.
 key_info(_) -> ?NOT_LOADED.
 public_key(_) -> ?NOT_LOADED.
 %% ---- envelopes, certificates, quorum, replay window, key versions (crypto-proto)
+replay_new(_, _) -> ?NOT_LOADED.
+replay_check(_, _, _) -> ?NOT_LOADED.
+replay_update(_, _, _) -> ?NOT_LOADED.
+replay_greatest(_, _) -> ?NOT_LOADED.
+replay_forget(_, _) -> ?NOT_LOADED.
+replay_info(_) -> ?NOT_LOADED.
+envelope_decode(_, _) -> ?NOT_LOADED.
+cert_decode(_) -> ?NOT_LOADED.
+crl_decode(_) -> ?NOT_LOADED.
+quorum_decode(_) -> ?NOT_LOADED.
+evidence_decode(_) -> ?NOT_LOADED.
 %% ---- the secure channel (crypto-channel)

@@ -1,5 +1,5 @@
 /* lt_cert.c — parsing node certificates and revocation lists (lt_cert.h). */
-#include "crypto/lt_cert.h"
+#include "lt_cert.h"
 
 static uint64_t be64(const uint8_t *p) {
     uint64_t v = 0;

@@ -18,7 +18,7 @@
 #ifndef LT_CERT_H
 #define LT_CERT_H
 
-#include "crypto/lt_wire.h"
+#include "lt_wire.h"
 
 /* The largest certificate: 2 + 256 + 256 + 64 + 24 + 64. */
 #define LT_CERT_MAX_BYTES 666

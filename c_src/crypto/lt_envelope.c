@@ -1,5 +1,5 @@
 /* lt_envelope.c — parsing and writing envelope headers (lt_envelope.h). */
-#include "crypto/lt_envelope.h"
+#include "lt_envelope.h"
 
 size_t lt_envelope_nonce_len(uint8_t aead) {
     switch (aead) {

@@ -17,7 +17,7 @@
 #ifndef LT_ENVELOPE_H
 #define LT_ENVELOPE_H
 
-#include "crypto/lt_wire.h"
+#include "lt_wire.h"
 
 #define LT_ENVELOPE_FLAG_SIGNED 0x01
 #define LT_ENVELOPE_AEAD_XCHACHA20POLY1305 1

@@ -1,5 +1,5 @@
 /* lt_quorum.c — parsing quorum certificates and equivocation evidence (lt_quorum.h). */
-#include "crypto/lt_quorum.h"
+#include "lt_quorum.h"
 
 lt_wire_err lt_quorum_decode(const uint8_t *p, size_t len, lt_quorum_cert *q) {
     if (len > LT_QUORUM_MAX_BYTES)

@@ -24,7 +24,7 @@
 #ifndef LT_QUORUM_H
 #define LT_QUORUM_H
 
-#include "crypto/lt_wire.h"
+#include "lt_wire.h"
 
 #define LT_QUORUM_MAX_SIGNERS 1024
 #define LT_QUORUM_MAX_DIGEST 64

@@ -1,5 +1,5 @@
 /* test_replay.c — the anti-replay window and the table of senders, against a model. */
-#include "crypto/lt_replay.h"
+#include "lt_replay.h"
 #include "lt_test.h"
 
 #include <sodium.h>

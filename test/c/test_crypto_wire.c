@@ -1,8 +1,8 @@
 /* test_wire.c — the decoders of the envelope, certificate, revocation list, quorum certificate
  * and equivocation evidence formats: examples, every truncation, every extension, caps. */
-#include "crypto/lt_cert.h"
-#include "crypto/lt_envelope.h"
-#include "crypto/lt_quorum.h"
+#include "lt_cert.h"
+#include "lt_envelope.h"
+#include "lt_quorum.h"
 #include "lt_test.h"
 
 typedef lt_wire_err (*decoder)(const uint8_t *p, size_t len);
