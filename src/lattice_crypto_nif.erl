@@ -10,6 +10,9 @@
 -define(NIFS, [
     %% ---- primitives and keys (lattice_crypto)
     stats/0, key_generate/3, key_from_bytes/3, key_info/1, public_key/1,
+    sign/2, verify/3, to_seed/1, aead_seal/4, aead_open/4, kdf/6, kx_shared/2,
+    hash/4, hash_init/3, hash_update/2, hash_final/1, argon2id/5, random_bytes/1, equal/2,
+    export_secret/4, import_secret/2,
     %% ---- envelopes, certificates, quorum, replay window, key versions (crypto-proto)
     replay_new/2, replay_check/3, replay_update/3, replay_greatest/2, replay_forget/2,
     replay_info/1, envelope_decode/2, cert_decode/1, crl_decode/1, quorum_decode/1,
@@ -61,6 +64,22 @@ key_generate(_, _, _) -> ?NOT_LOADED.
 key_from_bytes(_, _, _) -> ?NOT_LOADED.
 key_info(_) -> ?NOT_LOADED.
 public_key(_) -> ?NOT_LOADED.
+sign(_, _) -> ?NOT_LOADED.
+verify(_, _, _) -> ?NOT_LOADED.
+to_seed(_) -> ?NOT_LOADED.
+aead_seal(_, _, _, _) -> ?NOT_LOADED.
+aead_open(_, _, _, _) -> ?NOT_LOADED.
+kdf(_, _, _, _, _, _) -> ?NOT_LOADED.
+kx_shared(_, _) -> ?NOT_LOADED.
+hash(_, _, _, _) -> ?NOT_LOADED.
+hash_init(_, _, _) -> ?NOT_LOADED.
+hash_update(_, _) -> ?NOT_LOADED.
+hash_final(_) -> ?NOT_LOADED.
+argon2id(_, _, _, _, _) -> ?NOT_LOADED.
+random_bytes(_) -> ?NOT_LOADED.
+equal(_, _) -> ?NOT_LOADED.
+export_secret(_, _, _, _) -> ?NOT_LOADED.
+import_secret(_, _) -> ?NOT_LOADED.
 %% ---- envelopes, certificates, quorum, replay window, key versions (crypto-proto)
 replay_new(_, _) -> ?NOT_LOADED.
 replay_check(_, _, _) -> ?NOT_LOADED.
