@@ -94,6 +94,8 @@ open(Bin, Keyring, Replay) ->
 -spec open(binary(), lattice_keyring:keyring(), lattice_replay:replay(), open_opts()) ->
           {ok, binary(), meta()} | {error, reason()}.
 open(Bin, Keyring, Replay, Opts) when is_binary(Bin), is_map(Opts) ->
+    map_size(maps:without([max_size, signers, require_signature], Opts)) =:= 0 orelse
+        ?BADARG([Bin, Keyring, Replay, Opts]),
     Max = maps:get(max_size, Opts, ?DEFAULT_MAX),
     Decoded = try ?N:envelope_decode(Bin, Max)
               catch error:badarg -> ?BADARG([Bin, Keyring, Replay, Opts])
