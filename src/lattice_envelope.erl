@@ -102,7 +102,11 @@ open(Bin, Keyring, Replay, Opts) when is_binary(Bin), is_map(Opts) ->
               end,
     case Decoded of
         {ok, Fields} ->
-            case opened(Fields, Keyring, Replay, Opts) of
+            Opened = try opened(Fields, Keyring, Replay, Opts)
+                     catch error:Why when Why =:= badarg; Why =:= function_clause ->
+                             ?BADARG([Bin, Keyring, Replay, Opts])
+                     end,
+            case Opened of
                 {ok, _, _} = Ok ->
                     lattice_proto:bump({?MODULE, opened}),
                     Ok;

@@ -124,17 +124,23 @@ derive(#keyring{master = M, context = C, alg = Alg}, Version) ->
 %% @doc The version that seals now, and its key.
 -spec current(keyring()) -> {version(), lattice_crypto:key()}.
 current(#keyring{current = V, keys = Keys}) ->
-    {V, map_get(V, Keys)}.
+    {V, map_get(V, Keys)};
+current(KR) ->
+    ?BADARG([KR]).
 
 %% @doc The current version.
 -spec version(keyring()) -> version().
 version(#keyring{current = V}) ->
-    V.
+    V;
+version(KR) ->
+    ?BADARG([KR]).
 
 %% @doc The AEAD algorithm of the keyring's keys.
 -spec alg(keyring()) -> lattice_crypto:aead_alg().
 alg(#keyring{alg = A}) ->
-    A.
+    A;
+alg(KR) ->
+    ?BADARG([KR]).
 
 %% @doc The key of `Version' if it may open a message now: the current one, a retired one
 %% within its grace, or one up to `lookahead' ahead. `{error, expired}' for a retired version

@@ -248,10 +248,9 @@ verify(Bin, #set{} = Set, Level) when is_binary(Bin) ->
                      E
              end,
     case Result of
-        {ok, _} -> lattice_proto:bump({?MODULE, verified});
+        {ok, _} -> lattice_proto:bump({?MODULE, verified}), Result;
         {error, _} -> lattice_proto:fail(?MODULE, Result)
-    end,
-    Result;
+    end;
 verify(Bin, Set, Level) ->
     ?BADARG([Bin, Set, Level]).
 

@@ -306,3 +306,16 @@ explain(Mod, F) ->
     try F(), no_error
     catch error:badarg:St -> Mod:format_error(badarg, St)
     end.
+
+%% A wrong keyring or replay table given to open/3,4 is the caller's bug, explained as such.
+open_badarg_test() ->
+    KR = ?K:new(master()),
+    Env = ?E:seal(<<"x">>, KR, <<"n">>, 1),
+    ?assertError(badarg, ?E:open(Env, not_a_keyring, lattice_replay:new())),
+    ?assertError(badarg, ?E:open(Env, KR, not_a_table)),
+    ?assertMatch(#{2 := "the keyring must be a lattice_keyring" ++ _},
+                 explain(lattice_envelope, fun() -> ?E:open(Env, nope, lattice_replay:new()) end)),
+    ?assertMatch(#{3 := "the replay window must be a lattice_replay table" ++ _},
+                 explain(lattice_envelope, fun() -> ?E:open(Env, KR, nope) end)),
+    ?assertError(badarg, ?K:version(nope)),
+    ?assertError(badarg, ?K:current(nope)).
