@@ -14,6 +14,8 @@
 %% Schedules (`schedule' option): `aligned' (the default) numbers versions by the clock,
 %% version = Now div interval + 1, so nodes whose clocks agree rotate together without talking;
 %% `local' starts at `version' (default 1) and rotates `interval' after the last rotation.
+%% An aligned keyring made during the grace after a boundary accepts the version before, as a
+%% node that was running then would (messages sealed just before the boundary, clock skew).
 %% Profiles give seed 000's intervals: `long_term' (24 h, grace 1 h, the default) and
 %% `session' (1 h, grace 5 min); `interval' and `grace' override them.
 %%
@@ -107,7 +109,17 @@ make(Master, Opts) when is_map(Opts) ->
                   grace = Grace, lookahead = Lookahead, schedule = Schedule, clock = Clock,
                   current = Version, started = Started, keys = #{}, retired = #{},
                   oldest = Version},
-    KR#keyring{keys = #{Version => derive(KR, Version)}}.
+    Keys = #{Version => derive(KR, Version)},
+    case Schedule of
+        aligned when Version > 1 ->
+            %% The version before is what peers sealed with until the interval began: retired
+            %% then, in its grace as on a node that was running at the time.
+            Prev = Version - 1,
+            prune(KR#keyring{keys = Keys#{Prev => derive(KR, Prev)},
+                             retired = #{Prev => Started}, oldest = Prev}, Now);
+        _ ->
+            KR#keyring{keys = Keys}
+    end.
 
 scheduled(Now, Interval) ->
     min(?MAX_VERSION, max(1, Now div Interval + 1)).

@@ -236,6 +236,11 @@ schedule_aligned_test() ->
     B = ?K:new(M, #{clock => ClockB}),
     ?assertEqual(101, ?K:version(A)),
     ?assertEqual(101, ?K:version(B)),
+    %% A, made 5 ms into the day, still takes yesterday's version (in its grace from the
+    %% boundary); B, made 7 h in, does not.
+    ?assertMatch({ok, _}, ?K:lookup(A, 100)),
+    ?assertEqual({error, expired}, ?K:lookup(B, 100)),
+    ?assertEqual({error, unknown_key}, ?K:lookup(B, 99)),
     set_time(RefA, 101 * Day),
     set_time(RefB, 101 * Day),
     A2 = ?K:maybe_rotate(A),
