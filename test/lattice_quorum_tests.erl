@@ -2,6 +2,7 @@
 %% forgeries, duplicate and unknown signers, every byte of a certificate, equivocation
 %% evidence, the tracker, badarg.
 -module(lattice_quorum_tests).
+-include_lib("proper/include/proper.hrl").
 -include_lib("eunit/include/eunit.hrl").
 
 -define(Q, lattice_quorum).
@@ -241,3 +242,48 @@ explain(F) ->
     try F(), no_error
     catch error:badarg:St -> lattice_quorum:format_error(badarg, St)
     end.
+
+%% The arithmetic against a model in exact fractions: a signer's share of the set is
+%% min(w / T, cap / 100) (T the raw total), a subset passes level L when its shares' sum over
+%% the set's is more than L / 100; lattice_quorum's integers (effective weights, `needed')
+%% decide the same for random weights, caps, levels and subsets.
+threshold_model_test_() ->
+    {timeout, 120,
+     fun() ->
+             ?assert(proper:quickcheck(prop_threshold(), [{numtests, 500}, {to_file, user},
+                                                          long_result]) =:= true)
+     end}.
+
+prop_threshold() ->
+    ?FORALL({Ws, Cap, Level, Mask},
+            {non_empty(list(range(1, 1000))), range(1, 100),
+             oneof([normal, elevated, high, range(1, 99)]), list(boolean())},
+            begin
+                Ids = [<<"s", (integer_to_binary(I))/binary>> || I <- lists:seq(1, length(Ws))],
+                Set = ?Q:new_set([{Id, <<0:256>>, W} || {Id, W} <- lists:zip(Ids, Ws)],
+                                 #{cap => Cap}),
+                In = [Id || {Id, true} <- lists:zip(Ids, pad(Mask, length(Ids)))],
+                G = lists:sum([?Q:effective_weight(Set, Id) || Id <- In]),
+                Passes = G >= ?Q:needed(Set, Level),
+                %% The model: fractions {Num, Den}.
+                T = lists:sum(Ws),
+                Share = fun(W) -> fmin({W, T}, {Cap, 100}) end,
+                All = fsum([Share(W) || W <- Ws]),
+                Sub = fsum([Share(W) || {Id, W} <- lists:zip(Ids, Ws), lists:member(Id, In)]),
+                P = case Level of normal -> 67; elevated -> 75; high -> 82; N -> N end,
+                %% Sub / All > P / 100
+                {SN, SD} = Sub,
+                {AN, AD} = All,
+                Model = SN * AD * 100 > P * AN * SD,
+                ?WHENFAIL(io:format("weights ~p cap ~p level ~p in ~p: ~p vs model ~p~n",
+                                    [Ws, Cap, Level, In, Passes, Model]),
+                          Passes =:= Model)
+            end).
+
+pad(Mask, N) when length(Mask) >= N -> lists:sublist(Mask, N);
+pad(Mask, N) -> Mask ++ lists:duplicate(N - length(Mask), false).
+
+fmin({A, B}, {C, D}) when A * D =< C * B -> {A, B};
+fmin(_, Y) -> Y.
+
+fsum(Fs) -> lists:foldl(fun({A, B}, {C, D}) -> {A * D + C * B, B * D} end, {0, 1}, Fs).
