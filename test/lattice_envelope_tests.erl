@@ -324,3 +324,45 @@ open_badarg_test() ->
                  explain(lattice_envelope, fun() -> ?E:open(Env, KR, nope) end)),
     ?assertError(badarg, ?K:version(nope)),
     ?assertError(badarg, ?K:current(nope)).
+
+%% An ephemeral keyring: random keys per version, nothing derivable, a dropped version gone;
+%% installing a key agreed elsewhere gives two ephemeral keyrings the same version.
+ephemeral_test() ->
+    {Ref, Clock} = clock(0),
+    A = ?K:ephemeral(#{clock => Clock}),
+    ?assertMatch(#{source := ephemeral, lookahead := 0, interval := ?HOUR, schedule := local},
+                 ?K:info(A)),
+    R = lattice_replay:new(),
+    Env1 = ?E:seal(<<"one">>, A, <<"me">>, 1),
+    ?assertMatch({ok, <<"one">>, #{key_version := 1}}, ?E:open(Env1, A, R)),
+    %% Another ephemeral keyring at the same version has another key.
+    ?assertEqual({error, bad_mac}, ?E:open(Env1, ?K:ephemeral(#{clock => Clock}),
+                                           lattice_replay:new())),
+    %% The next version is not derivable: unknown until installed or rotated to.
+    ?assertEqual({error, unknown_key}, ?K:lookup(A, 2)),
+    A2 = ?K:rotate(A),
+    Env1b = ?E:seal(<<"one b">>, A, <<"me">>, 2),
+    ?assertMatch({ok, <<"one b">>, _}, ?E:open(Env1b, A2, R)),   % in grace
+    set_time(Ref, 5 * 60000),
+    A3 = ?K:maybe_rotate(A2),
+    ?assertEqual({error, expired}, ?E:open(?E:seal(<<"x">>, A, <<"me">>, 3), A3, R)),
+    ?assertEqual(#{}, maps:get(accepted, ?K:info(A3))),
+    %% Two nodes install a key they agreed on (here: made once, given to both).
+    {ok, Shared} = lattice_crypto:aead_key(xchacha20poly1305),
+    B = ?K:install(?K:ephemeral(#{clock => Clock}), 7, Shared),
+    C = ?K:install(?K:ephemeral(#{clock => Clock}), 7, Shared),
+    ?assertEqual(7, ?K:version(B)),
+    ?assertMatch({ok, <<"hi">>, #{key_version := 7}},
+                 ?E:open(?E:seal(<<"hi">>, B, <<"b">>, 1), C, lattice_replay:new())),
+    %% The rules of install.
+    {ok, Other} = lattice_crypto:aead_key(chacha20poly1305),
+    ?assertError(badarg, ?K:install(B, 7, Shared)),
+    ?assertError(badarg, ?K:install(B, 8, Other)),
+    ?assertError(badarg, ?K:install(?K:new(master()), 1 bsl 20, Shared)),
+    ?assertError(badarg, ?K:ephemeral(#{purpose => <<"x">>})),
+    ?assertMatch(#{3 := "the key is a chacha20poly1305 key; the keyring's are xchacha20poly1305"},
+                 explain(lattice_keyring, fun() -> ?K:install(B, 8, Other) end)),
+    ?assertMatch(#{1 := "only an ephemeral keyring takes installed keys" ++ _},
+                 explain(lattice_keyring, fun() -> ?K:install(?K:new(master()), 9, Shared) end)),
+    ?assertMatch(#{2 := "the version must be an integer in 8.." ++ _},
+                 explain(lattice_keyring, fun() -> ?K:install(B, 7, Shared) end)).

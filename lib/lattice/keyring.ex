@@ -36,6 +36,21 @@ defmodule Lattice.Keyring do
   @spec new(Lattice.Crypto.key(), map()) :: t()
   def new(master, opts \\ %{}), do: wrap(:lattice_keyring.new(master, opts))
 
+  @doc """
+  A keyring whose keys are random, one per version: nothing another node can derive, and a
+  version dropped after its grace is gone (forward secrecy). Defaults: the `:session` profile
+  and the `:local` schedule; no `purpose` or `lookahead`.
+  """
+  @spec ephemeral(map()) :: t()
+  def ephemeral(opts \\ %{}), do: wrap(:lattice_keyring.ephemeral(opts))
+
+  @doc """
+  Makes `key` (an AEAD key of the keyring's algorithm, agreed with a peer another way) the key
+  of `version`, after the current one, which retires. Ephemeral keyrings only.
+  """
+  @spec install(t(), version(), Lattice.Crypto.key()) :: t()
+  def install(keyring, version, key), do: wrap(:lattice_keyring.install(keyring, version, key))
+
   @doc "The current version and its key."
   @spec current(t()) :: {version(), Lattice.Crypto.key()}
   def current(keyring), do: wrap(:lattice_keyring.current(keyring))

@@ -46,6 +46,19 @@ defmodule Lattice.ProtoTest do
     assert Keyring.info(kr2).rotations == 1
   end
 
+  test "ephemeral keyrings: installed keys open across keyrings, others do not" do
+    {:ok, shared} = Crypto.aead_key(:xchacha20poly1305)
+    a = Keyring.install(Keyring.ephemeral(), 3, shared)
+    b = Keyring.install(Keyring.ephemeral(), 3, shared)
+    env = Envelope.seal("x", a, "a", 1)
+    assert {:ok, "x", %{key_version: 3}} = Envelope.open(env, b, Replay.new())
+    assert Envelope.open(env, Keyring.ephemeral(), Replay.new()) == {:error, :unknown_key}
+
+    assert_raise ArgumentError, ~r/Lattice.Keyring.install\/3: the version must be/, fn ->
+      Keyring.install(a, 3, shared)
+    end
+  end
+
   test "certificates: revoked and expired" do
     {:ok, auth} = Crypto.keypair(:sign)
     {:ok, node} = Crypto.keypair(:sign)
