@@ -174,9 +174,8 @@ verify_revocation_list(Bin, AuthorityPub)
         {ok, _} = Ok ->
             lattice_proto:bump({?MODULE, revocation_lists_verified}),
             Ok;
-        {error, R} = E ->
+        {error, _} = E ->
             lattice_proto:bump({?MODULE, {failed, revocation_list}}),
-            _ = R,
             E
     end;
 verify_revocation_list(Bin, AuthorityPub) ->

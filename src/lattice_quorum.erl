@@ -301,9 +301,8 @@ equivocation(#{signer := Id, scope := Sc, sequence := Sq, digest := D1} = A,
         {ok, E} -> E;
         {E, _} -> E
     end;
-equivocation(#{signer := _, scope := _, sequence := _, digest := _} = A,
-             #{signer := _, scope := _, sequence := _, digest := _} = B, #set{} = Set) ->
-    _ = {A, B, Set},
+equivocation(#{signer := _, scope := _, sequence := _, digest := _},
+             #{signer := _, scope := _, sequence := _, digest := _}, #set{}) ->
     {error, not_equivocation};
 equivocation(A, B, Set) ->
     ?BADARG([A, B, Set]).
