@@ -173,10 +173,11 @@ aead_open(Key, Nonce, AD, Cipher) ->
 %% @doc A random nonce of the size the AEAD key's algorithm takes.
 -spec aead_nonce(key()) -> binary().
 aead_nonce(Key) ->
-    case key_info(Key) of
-        #{kind := aead, alg := xchacha20poly1305} -> random_bytes(24);
-        #{kind := aead} -> random_bytes(12);
+    try ?N:key_info(Key) of
+        #{kind := aead, alg := xchacha20poly1305} -> ?N:random_bytes(24);
+        #{kind := aead} -> ?N:random_bytes(12);
         _ -> ?BADARG([Key])
+    catch error:badarg -> ?BADARG([Key])
     end.
 
 %% ---- derivation and exchange ------------------------------------------------------------

@@ -586,6 +586,7 @@ badarg_test_() ->
          {aead_open, [A, <<0:192>>, <<>>, "list"], 4, "ciphertext"},
          {aead_open, [M, <<0:192>>, <<>>, <<0:128>>], 1, "AEAD"},
          {aead_nonce, [S], 1, "AEAD"},
+         {aead_nonce, [make_ref()], 1, "not one"},
          {kdf, [A, 1, <<"12345678">>, secret], 1, "secret"},
          {kdf, [M16, 1, <<"12345678">>, secret], 1, "32-byte"},
          {kdf, [M, -1, <<"12345678">>, secret], 2, "subkey id"},
