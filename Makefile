@@ -1,6 +1,6 @@
 # lattice — the only build logic. mix.exs and rebar.config both call this file.
 #
-#   make            build priv/lattice_nif.so and priv/lattice_cnode
+#   make            build priv/lattice_nif.so, priv/lattice_crypto_nif.so and priv/lattice_cnode
 #   make test       install what is missing (Debian), then build and run every check
 #   make bench      benchmarks (a table of medians, with ratios against the real riak_dt)
 #   make fuzz       bounded libFuzzer runs over every decoder
@@ -41,8 +41,19 @@ NIF_OBJ := $(NIF_SRC:nif/%.c=build/nif/%.o)
 NIF_SO := priv/lattice_nif.so
 CNODE_BIN := priv/lattice_cnode
 
+# The crypto NIF library, a separate .so linked with libsodium (the CRDT library above does not
+# link it): its C core in c_src/crypto/ (C99 and sodium.h, no BEAM headers), its glue in
+# nif/crypto/. Every .c file in those directories is built in: a new part is new files.
+CRYPTO_CORE_SRC := $(sort $(wildcard c_src/crypto/*.c))
+CRYPTO_CORE_HDR := $(wildcard c_src/crypto/*.h)
+CRYPTO_NIF_SRC := $(sort $(wildcard nif/crypto/*.c))
+CRYPTO_CORE_OBJ := $(CRYPTO_CORE_SRC:c_src/crypto/%.c=build/crypto_core/%.o)
+CRYPTO_NIF_OBJ := $(CRYPTO_NIF_SRC:nif/crypto/%.c=build/crypto_nif/%.o)
+CRYPTO_SO := priv/lattice_crypto_nif.so
+SODIUM_LIBS := -lsodium
+
 .PHONY: all
-all: $(NIF_SO) $(CNODE_BIN)
+all: $(NIF_SO) $(CRYPTO_SO) $(CNODE_BIN)
 
 build/core/%.o: c_src/%.c | build/core
 	$(CC) $(CORE_CFLAGS) $(DEPFLAGS) -c $< -o $@
@@ -51,7 +62,18 @@ build/nif/%.o: nif/%.c | build/nif
 	@test -n "$(ERTS_INCLUDE_DIR)" || { echo "lattice: cannot find erl_nif.h: is erlang-dev installed and erl on PATH?" >&2; exit 1; }
 	$(CC) $(GLUE_CFLAGS) $(DEPFLAGS) -c $< -o $@
 
--include $(CORE_OBJ:.o=.d) $(NIF_OBJ:.o=.d)
+build/crypto_core/%.o: c_src/crypto/%.c | build/crypto_core
+	$(CC) $(CORE_CFLAGS) -Ic_src/crypto $(DEPFLAGS) -c $< -o $@
+
+build/crypto_nif/%.o: nif/crypto/%.c | build/crypto_nif
+	@test -n "$(ERTS_INCLUDE_DIR)" || { echo "lattice: cannot find erl_nif.h: is erlang-dev installed and erl on PATH?" >&2; exit 1; }
+	$(CC) $(GLUE_CFLAGS) -Ic_src/crypto -Inif/crypto $(DEPFLAGS) -c $< -o $@
+
+-include $(CORE_OBJ:.o=.d) $(NIF_OBJ:.o=.d) $(CRYPTO_CORE_OBJ:.o=.d) $(CRYPTO_NIF_OBJ:.o=.d)
+
+$(CRYPTO_SO): $(CRYPTO_CORE_OBJ) $(CRYPTO_NIF_OBJ) | priv
+	@printf '#include <sodium.h>\nint main(void){return sodium_init() < 0;}\n' | $(CC) -x c -o /dev/null - $(SODIUM_LIBS) 2>/dev/null || { echo "lattice: cannot link libsodium: is libsodium-dev installed? (make deps)" >&2; exit 1; }
+	$(CC) -shared -fvisibility=hidden -o $@ $^ $(SODIUM_LIBS) -lpthread
 
 $(NIF_SO): $(CORE_OBJ) $(NIF_OBJ) | priv
 	$(CC) -shared -fvisibility=hidden -o $@ $^ -lpthread
@@ -60,7 +82,7 @@ $(CNODE_BIN): $(CNODE_SRC) $(CNODE_HDR) $(CORE_OBJ) | priv
 	@test -n "$(ERL_EI_LIBDIR)" || { echo "lattice: cannot find erl_interface (ei): is erlang-dev installed?" >&2; exit 1; }
 	$(CC) $(CNODE_CFLAGS) -o $@ $(CNODE_SRC) $(CORE_OBJ) -L$(ERL_EI_LIBDIR) -lei -lpthread
 
-build/core build/nif build/asan build/fuzz build/tools priv:
+build/core build/nif build/crypto_core build/crypto_nif build/asan build/fuzz build/tools priv:
 	mkdir -p $@
 
 # Test tools: a misbehaving peer for the C node's tests (test/lattice_cnode_tests.erl).
@@ -73,12 +95,16 @@ $(ROGUE_BIN): test/tools/lt_rogue_peer.c | build/tools
 # ---------------------------------------------------------------------------------------------
 # Tests
 
-# Only nif_init may be exported from the NIF library (-fvisibility=hidden everywhere else).
+# Only nif_init may be exported from the NIF libraries (-fvisibility=hidden everywhere else),
+# and only the crypto library may link libsodium.
 .PHONY: check-exports
-check-exports: $(NIF_SO)
-	@syms=$$(nm -D --defined-only $(NIF_SO) | awk '$$2 ~ /[TDBR]/ {print $$3}'); \
-	if [ "$$syms" != "nif_init" ]; then echo "unexpected exports from $(NIF_SO): $$syms" >&2; exit 1; fi; \
-	echo "exports: nif_init only"
+check-exports: $(NIF_SO) $(CRYPTO_SO)
+	@set -e; for so in $(NIF_SO) $(CRYPTO_SO); do \
+	  syms=$$(nm -D --defined-only $$so | awk '$$2 ~ /[TDBR]/ {print $$3}'); \
+	  if [ "$$syms" != "nif_init" ]; then echo "unexpected exports from $$so: $$syms" >&2; exit 1; fi; \
+	  echo "exports of $$so: nif_init only"; \
+	done
+	@if readelf -d $(NIF_SO) | grep -q 'libsodium'; then echo "$(NIF_SO) links libsodium: it must not" >&2; exit 1; fi
 
 # The C core on its own, under ASan and UBSan.
 SAN := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
@@ -86,11 +112,16 @@ C_TESTS := $(patsubst test/c/%.c,build/asan/%,$(sort $(wildcard test/c/test_*.c)
 build/asan/%: test/c/%.c test/c/lt_test.h $(CORE_SRC) $(CORE_HDR) | build/asan
 	$(CC) -std=c99 -O1 -g $(SAN) $(WARN) -Wno-missing-prototypes -Ic_src -Itest/c -o $@ $< $(CORE_SRC)
 
+# The crypto core's tests (test/c/test_crypto_*.c) link it and libsodium (the shorter stem
+# makes make pick this rule over the one above).
+build/asan/test_crypto_%: test/c/test_crypto_%.c test/c/lt_test.h $(CORE_SRC) $(CORE_HDR) $(CRYPTO_CORE_SRC) $(CRYPTO_CORE_HDR) | build/asan
+	$(CC) -std=c99 -O1 -g $(SAN) $(WARN) -Wno-missing-prototypes -Ic_src -Ic_src/crypto -Itest/c -o $@ $< $(CORE_SRC) $(CRYPTO_CORE_SRC) $(SODIUM_LIBS) -lpthread
+
 .PHONY: c-test
 c-test: $(C_TESTS)
 	@set -e; for t in $(C_TESTS); do echo "== $$t"; ASAN_OPTIONS=detect_leaks=1 $$t; done
 
-C_FILES := $(wildcard c_src/*.[ch] nif/*.[ch] cnode/*.[ch] test/c/*.[ch] test/tools/*.c fuzz/*.c)
+C_FILES := $(wildcard c_src/*.[ch] nif/*.[ch] c_src/crypto/*.[ch] nif/crypto/*.[ch] cnode/*.[ch] test/c/*.[ch] test/tools/*.c fuzz/*.c)
 
 .PHONY: format-check
 format-check:
@@ -135,6 +166,10 @@ FUZZ_SECONDS ?= 60
 FUZZ_TARGETS := $(patsubst fuzz/%.c,build/fuzz/%,$(sort $(wildcard fuzz/fuzz_*.c)))
 build/fuzz/%: fuzz/%.c $(CORE_SRC) $(CORE_HDR) $(wildcard cnode/lt_*.[ch]) | build/fuzz
 	clang -std=c99 -O1 -g -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -Ic_src -Icnode -o $@ $< $(CORE_SRC) $(wildcard cnode/lt_*.c)
+
+# Decoders of the crypto core (fuzz/fuzz_crypto_*.c): with the crypto core and libsodium.
+build/fuzz/fuzz_crypto_%: fuzz/fuzz_crypto_%.c $(CORE_SRC) $(CORE_HDR) $(CRYPTO_CORE_SRC) $(CRYPTO_CORE_HDR) | build/fuzz
+	clang -std=c99 -O1 -g -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -Ic_src -Ic_src/crypto -o $@ $< $(CORE_SRC) $(CRYPTO_CORE_SRC) $(SODIUM_LIBS) -lpthread
 
 .PHONY: fuzz
 fuzz: $(FUZZ_TARGETS)
@@ -229,4 +264,4 @@ demo: deps
 
 .PHONY: clean
 clean:
-	rm -rf build _build/*/lib/lattice priv/lattice_nif.so priv/lattice_cnode
+	rm -rf build _build/*/lib/lattice priv/lattice_nif.so priv/lattice_crypto_nif.so priv/lattice_cnode

@@ -1,0 +1,23 @@
+/*
+ * lt_crypto_nifs.h — every NIF of priv/lattice_crypto_nif.so, one line each:
+ *
+ *     LT_CRYPTO_NIF(Name, Arity, CFunction, Flags)
+ *
+ * Flags is 0 (a normal scheduler: the function moves itself to a dirty one above its cut-off)
+ * or ERL_NIF_DIRTY_JOB_CPU_BOUND (always dirty: Argon2id). lt_crypto_nif.h declares each C
+ * function from this list and lt_crypto_nif.c builds the ErlNifFunc table from it; a new NIF is
+ * a line here, its function in a .c file of nif/crypto, and its Name/Arity in
+ * src/lattice_crypto_nif.erl (?NIFS, and a stub). Keep each part's lines in its section so
+ * branches merge cleanly.
+ */
+
+/* ---- primitives and keys (lt_nif_key.c, lt_nif_prims.c, lt_nif_export.c) ---------------- */
+LT_CRYPTO_NIF(stats, 0, lt_cnif_stats, 0)
+LT_CRYPTO_NIF(key_generate, 3, lt_cnif_key_generate, 0)
+LT_CRYPTO_NIF(key_from_bytes, 3, lt_cnif_key_from_bytes, 0)
+LT_CRYPTO_NIF(key_info, 1, lt_cnif_key_info, 0)
+LT_CRYPTO_NIF(public_key, 1, lt_cnif_public_key, 0)
+
+/* ---- envelopes, certificates, quorum, replay window, key versions (crypto-proto) -------- */
+
+/* ---- the secure channel (crypto-channel) ------------------------------------------------- */

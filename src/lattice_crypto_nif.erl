@@ -1,0 +1,62 @@
+%% @private
+%% The crypto NIF library's stub module. Every function here is replaced by its C version when
+%% priv/lattice_crypto_nif.so (linked with libsodium) loads; call lattice_crypto and the modules
+%% built on it rather than these.
+-module(lattice_crypto_nif).
+
+%% Every NIF, once: exported, and listed in -nifs (OTP 25 refuses to load the library when
+%% -nifs misses one). nif/crypto/lt_crypto_nifs.h lists the same, with the C functions; keep
+%% each part's names in its section, as there.
+-define(NIFS, [
+    %% ---- primitives and keys (lattice_crypto)
+    stats/0, key_generate/3, key_from_bytes/3, key_info/1, public_key/1
+    %% ---- envelopes, certificates, quorum, replay window, key versions (crypto-proto)
+    %% ---- the secure channel (crypto-channel)
+]).
+-export(?NIFS).
+-nifs(?NIFS).
+
+-on_load(init/0).
+
+-spec init() -> ok | {error, term()}.
+init() ->
+    Path = lattice_priv:path("lattice_crypto_nif"),
+    case erlang:load_nif(Path, 0) of
+        ok ->
+            ok;
+        {error, {Reason, Text}} = Error ->
+            logger:error("lattice: cannot load the crypto NIF library ~ts.so (~p): ~ts~n~ts",
+                         [Path, Reason, Text, hint(Reason, Text)]),
+            Error
+    end.
+
+hint(load_failed, Text) ->
+    case {string:find(Text, "libsodium"), string:find(Text, "cannot open shared object file")} of
+        {nomatch, nomatch} ->
+            "It was probably built against another OTP release: rebuild it with "
+            "`make clean all` using the erl on PATH.";
+        {nomatch, _} ->
+            "It has not been built: run `make` in the lattice directory "
+            "(mix and rebar3 do this when they compile lattice).";
+        _ ->
+            "libsodium is missing: install it (Debian: libsodium23, or `make deps`), then "
+            "`make clean all`."
+    end;
+hint(bad_lib, _) ->
+    "The library does not match this module (stale build?): run `make clean all`.";
+hint(load, _) ->
+    "The library's load failed: libsodium could not initialize, or a resource type could not "
+    "be opened.";
+hint(_, _) ->
+    "".
+
+-define(NOT_LOADED, erlang:nif_error({not_loaded, ?MODULE})).
+
+%% ---- primitives and keys (lattice_crypto)
+stats() -> ?NOT_LOADED.
+key_generate(_, _, _) -> ?NOT_LOADED.
+key_from_bytes(_, _, _) -> ?NOT_LOADED.
+key_info(_) -> ?NOT_LOADED.
+public_key(_) -> ?NOT_LOADED.
+%% ---- envelopes, certificates, quorum, replay window, key versions (crypto-proto)
+%% ---- the secure channel (crypto-channel)
