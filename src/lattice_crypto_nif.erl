@@ -12,6 +12,8 @@
     stats/0, key_generate/3, key_from_bytes/3, key_info/1, public_key/1
     %% ---- envelopes, certificates, quorum, replay window, key versions (crypto-proto)
     %% ---- the secure channel (crypto-channel)
+    , chan_new/4, chan_start/3, chan_hs_read/3, chan_hs_write/2, chan_finish/2, chan_abort/2,
+    chan_encrypt/3, chan_decrypt/3, chan_rekey_due/2, chan_info/1
 ]).
 -export(?NIFS).
 -nifs(?NIFS).
@@ -60,3 +62,13 @@ key_info(_) -> ?NOT_LOADED.
 public_key(_) -> ?NOT_LOADED.
 %% ---- envelopes, certificates, quorum, replay window, key versions (crypto-proto)
 %% ---- the secure channel (crypto-channel)
+chan_new(_, _, _, _) -> ?NOT_LOADED.
+chan_start(_, _, _) -> ?NOT_LOADED.
+chan_hs_read(_, _, _) -> ?NOT_LOADED.
+chan_hs_write(_, _) -> ?NOT_LOADED.
+chan_finish(_, _) -> ?NOT_LOADED.
+chan_abort(_, _) -> ?NOT_LOADED.
+chan_encrypt(_, _, _) -> ?NOT_LOADED.
+chan_decrypt(_, _, _) -> ?NOT_LOADED.
+chan_rekey_due(_, _) -> ?NOT_LOADED.
+chan_info(_) -> ?NOT_LOADED.

@@ -208,7 +208,7 @@ lt_chan_err lt_chan_hs_read(lt_chan *ch, int64_t now, const uint8_t *msg, size_t
                             size_t cap, size_t *outlen) {
     if (mlen < LT_CHAN_HS_HEADER || msg[0] < LT_CHAN_T_HS1 || msg[0] > LT_CHAN_T_HS3)
         return LT_CHAN_E_MALFORMED;
-    if (mlen > LT_CHAN_HS_HEADER + LT_NOISE_MAX_MSG)
+    if (mlen > LT_CHAN_MAX_HS_MSG)
         return LT_CHAN_E_TOO_LARGE;
     unsigned type = msg[0];
     uint32_t epoch = get_be32(msg + 1);

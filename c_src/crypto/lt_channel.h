@@ -30,6 +30,9 @@
  * plaintext (callers split larger data). */
 #define LT_CHAN_MAX_HS_PAYLOAD 8192
 #define LT_CHAN_MAX_PLAIN (16u * 1024u * 1024u)
+/* The largest handshake message: header, e, encrypted s, encrypted payload (message 2). */
+#define LT_CHAN_MAX_HS_MSG                                                                         \
+    (LT_CHAN_HS_HEADER + 2 * LT_NOISE_DHLEN + 2 * LT_NOISE_TAGLEN + LT_CHAN_MAX_HS_PAYLOAD)
 /* The caller's part of the prologue. */
 #define LT_CHAN_MAX_PROLOGUE (LT_NOISE_MAX_PROLOGUE - 4)
 /* Bits of the replay window (RFC 6479's sliding bitmap): counters up to this far behind the

@@ -39,3 +39,10 @@ LT_CRYPTO_ATOM(mlock_ok, "mlock_ok")
 /* ---- envelopes, certificates, quorum, replay window, key versions (crypto-proto) ----- */
 
 /* ---- the secure channel (crypto-channel) --------------------------------------------- */
+LT_CRYPTO_ATOM(initiator, "initiator")
+LT_CRYPTO_ATOM(responder, "responder")
+LT_CRYPTO_ATOM(bad_certificate, "bad_certificate")
+LT_CRYPTO_ATOM(wrong_cluster, "wrong_cluster")
+LT_CRYPTO_ATOM(handshake_timeout, "handshake_timeout")
+LT_CRYPTO_ATOM(peer_changed, "peer_changed")
+LT_CRYPTO_ATOM(unsupported_version, "unsupported_version")

@@ -13,3 +13,4 @@ LT_CRYPTO_LOADER(lt_nif_key_open)
 /* ---- envelopes, certificates, quorum, replay window, key versions (crypto-proto) ----- */
 
 /* ---- the secure channel (crypto-channel) --------------------------------------------- */
+LT_CRYPTO_LOADER(lt_nif_channel_open)

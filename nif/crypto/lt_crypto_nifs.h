@@ -21,3 +21,13 @@ LT_CRYPTO_NIF(public_key, 1, lt_cnif_public_key, 0)
 /* ---- envelopes, certificates, quorum, replay window, key versions (crypto-proto) -------- */
 
 /* ---- the secure channel (crypto-channel) ------------------------------------------------- */
+LT_CRYPTO_NIF(chan_new, 4, lt_cnif_chan_new, 0)
+LT_CRYPTO_NIF(chan_start, 3, lt_cnif_chan_start, 0)
+LT_CRYPTO_NIF(chan_hs_read, 3, lt_cnif_chan_hs_read, 0)
+LT_CRYPTO_NIF(chan_hs_write, 2, lt_cnif_chan_hs_write, 0)
+LT_CRYPTO_NIF(chan_finish, 2, lt_cnif_chan_finish, 0)
+LT_CRYPTO_NIF(chan_abort, 2, lt_cnif_chan_abort, 0)
+LT_CRYPTO_NIF(chan_encrypt, 3, lt_cnif_chan_encrypt, 0)
+LT_CRYPTO_NIF(chan_decrypt, 3, lt_cnif_chan_decrypt, 0)
+LT_CRYPTO_NIF(chan_rekey_due, 2, lt_cnif_chan_rekey_due, 0)
+LT_CRYPTO_NIF(chan_info, 1, lt_cnif_chan_info, 0)

@@ -7,9 +7,9 @@
  */
 #include "lt_test.h"
 
-#include "crypto/lt_channel.h"
-#include "crypto/lt_noise.h"
-#include "noise_vectors.h"
+#include "lt_channel.h"
+#include "lt_noise.h"
+#include "crypto_noise_vectors.h"
 
 #include <sodium.h>
 

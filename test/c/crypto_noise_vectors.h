@@ -1,4 +1,4 @@
-/* noise_vectors.h — the published Noise_XX_25519_ChaChaPoly_BLAKE2b vectors, as hex, for
+/* crypto_noise_vectors.h — the published Noise_XX_25519_ChaChaPoly_BLAKE2b vectors, as hex, for
  * test_noise.c: generated from the cacophony and snow vector files (named per vector). Messages
  * alternate initiator, responder, initiator...; the first three are the handshake, the rest
  * transport messages under the Split() keys with empty associated data. */
