@@ -9,7 +9,10 @@
 %% each part's names in its section, as there.
 -define(NIFS, [
     %% ---- primitives and keys (lattice_crypto)
-    stats/0, key_generate/3, key_from_bytes/3, key_info/1, public_key/1
+    stats/0, key_generate/3, key_from_bytes/3, key_info/1, public_key/1,
+    sign/2, verify/3, to_seed/1, aead_seal/4, aead_open/4, kdf/6, kx_shared/2,
+    hash/4, hash_init/3, hash_update/2, hash_final/1, argon2id/5, random_bytes/1, equal/2,
+    export_secret/4, import_secret/2
     %% ---- envelopes, certificates, quorum, replay window, key versions (crypto-proto)
     %% ---- the secure channel (crypto-channel)
     , chan_new/4, chan_start/3, chan_hs_read/3, chan_hs_write/2, chan_finish/2, chan_abort/2,
@@ -60,6 +63,22 @@ key_generate(_, _, _) -> ?NOT_LOADED.
 key_from_bytes(_, _, _) -> ?NOT_LOADED.
 key_info(_) -> ?NOT_LOADED.
 public_key(_) -> ?NOT_LOADED.
+sign(_, _) -> ?NOT_LOADED.
+verify(_, _, _) -> ?NOT_LOADED.
+to_seed(_) -> ?NOT_LOADED.
+aead_seal(_, _, _, _) -> ?NOT_LOADED.
+aead_open(_, _, _, _) -> ?NOT_LOADED.
+kdf(_, _, _, _, _, _) -> ?NOT_LOADED.
+kx_shared(_, _) -> ?NOT_LOADED.
+hash(_, _, _, _) -> ?NOT_LOADED.
+hash_init(_, _, _) -> ?NOT_LOADED.
+hash_update(_, _) -> ?NOT_LOADED.
+hash_final(_) -> ?NOT_LOADED.
+argon2id(_, _, _, _, _) -> ?NOT_LOADED.
+random_bytes(_) -> ?NOT_LOADED.
+equal(_, _) -> ?NOT_LOADED.
+export_secret(_, _, _, _) -> ?NOT_LOADED.
+import_secret(_, _) -> ?NOT_LOADED.
 %% ---- envelopes, certificates, quorum, replay window, key versions (crypto-proto)
 %% ---- the secure channel (crypto-channel)
 chan_new(_, _, _, _) -> ?NOT_LOADED.

@@ -9,6 +9,7 @@
 
 /* ---- primitives and keys ------------------------------------------------------------- */
 LT_CRYPTO_LOADER(lt_nif_key_open)
+LT_CRYPTO_LOADER(lt_nif_prims_open)
 
 /* ---- envelopes, certificates, quorum, replay window, key versions (crypto-proto) ----- */
 
