@@ -143,6 +143,8 @@ static lt_chan_err begin(lt_chan *ch, uint32_t epoch, int initiator, int64_t now
     lt_noise_err e = lt_noise_hs_init(&ch->hs, initiator, ch->prologue, ch->plen + 4, ch->s_sk);
     if (e != LT_NOISE_OK)
         return of_noise(e);
+    if (ch->has_fixed_e)
+        lt_noise_hs_fix_ephemeral(&ch->hs, ch->fixed_e);
     ch->hs_active = 1;
     ch->hs_epoch = epoch;
     ch->hs_started_ms = now;
@@ -367,6 +369,11 @@ lt_chan_err lt_chan_decrypt(lt_chan *ch, int64_t now, const uint8_t *msg, size_t
         ch->rekey_wanted = 1;
     *outlen = mlen - LT_CHAN_OVERHEAD;
     return LT_CHAN_OK;
+}
+
+void lt_chan_fix_ephemeral(lt_chan *ch, const uint8_t e_sk[LT_NOISE_DHLEN]) {
+    memcpy(ch->fixed_e, e_sk, LT_NOISE_DHLEN);
+    ch->has_fixed_e = 1;
 }
 
 void lt_chan_wipe(lt_chan *ch) {

@@ -109,6 +109,8 @@ typedef struct {
     uint8_t peer_static[LT_NOISE_DHLEN]; /* of the last finished handshake */
     uint8_t hash[LT_NOISE_HASHLEN];      /* its handshake hash (channel binding) */
     uint64_t rekeys;                     /* handshakes finished after the first */
+    uint8_t fixed_e[LT_NOISE_DHLEN];     /* lt_chan_fix_ephemeral (tests and fuzzing only) */
+    uint8_t has_fixed_e;
 } lt_chan;
 
 /* Sets up a channel: role, the caller's prologue (cluster and version; at most
@@ -176,5 +178,9 @@ LT_NOISE_WARN_UNUSED lt_chan_err lt_chan_decrypt(lt_chan *ch, int64_t now, const
 int lt_chan_rekey_due(const lt_chan *ch, int64_t now);
 
 void lt_chan_wipe(lt_chan *ch);
+
+/* For known-answer tests and fuzzing only: every later handshake of ch uses e_sk as its
+ * ephemeral private key (which forfeits forward secrecy: never in production). */
+void lt_chan_fix_ephemeral(lt_chan *ch, const uint8_t e_sk[LT_NOISE_DHLEN]);
 
 #endif
