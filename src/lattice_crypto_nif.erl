@@ -12,8 +12,11 @@
     stats/0, key_generate/3, key_from_bytes/3, key_info/1, public_key/1,
     sign/2, verify/3, to_seed/1, aead_seal/4, aead_open/4, kdf/6, kx_shared/2,
     hash/4, hash_init/3, hash_update/2, hash_final/1, argon2id/5, random_bytes/1, equal/2,
-    export_secret/4, import_secret/2
+    export_secret/4, import_secret/2,
     %% ---- envelopes, certificates, quorum, replay window, key versions (crypto-proto)
+    replay_new/2, replay_check/3, replay_update/3, replay_greatest/2, replay_forget/2,
+    replay_info/1, envelope_decode/2, cert_decode/1, crl_decode/1, quorum_decode/1,
+    evidence_decode/1
     %% ---- the secure channel (crypto-channel)
     , chan_new/4, chan_start/3, chan_hs_read/3, chan_hs_write/2, chan_finish/2, chan_abort/2,
     chan_encrypt/3, chan_decrypt/3, chan_rekey_due/2, chan_info/1
@@ -80,6 +83,17 @@ equal(_, _) -> ?NOT_LOADED.
 export_secret(_, _, _, _) -> ?NOT_LOADED.
 import_secret(_, _) -> ?NOT_LOADED.
 %% ---- envelopes, certificates, quorum, replay window, key versions (crypto-proto)
+replay_new(_, _) -> ?NOT_LOADED.
+replay_check(_, _, _) -> ?NOT_LOADED.
+replay_update(_, _, _) -> ?NOT_LOADED.
+replay_greatest(_, _) -> ?NOT_LOADED.
+replay_forget(_, _) -> ?NOT_LOADED.
+replay_info(_) -> ?NOT_LOADED.
+envelope_decode(_, _) -> ?NOT_LOADED.
+cert_decode(_) -> ?NOT_LOADED.
+crl_decode(_) -> ?NOT_LOADED.
+quorum_decode(_) -> ?NOT_LOADED.
+evidence_decode(_) -> ?NOT_LOADED.
 %% ---- the secure channel (crypto-channel)
 chan_new(_, _, _, _) -> ?NOT_LOADED.
 chan_start(_, _, _) -> ?NOT_LOADED.

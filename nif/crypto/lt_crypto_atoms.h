@@ -37,6 +37,11 @@ LT_CRYPTO_ATOM(blake2b, "blake2b")
 LT_CRYPTO_ATOM(mlock_ok, "mlock_ok")
 
 /* ---- envelopes, certificates, quorum, replay window, key versions (crypto-proto) ----- */
+LT_CRYPTO_ATOM(duplicate, "duplicate")
+LT_CRYPTO_ATOM(too_old, "too_old")
+LT_CRYPTO_ATOM(full, "full")
+LT_CRYPTO_ATOM(too_large, "too_large")
+LT_CRYPTO_ATOM(duplicate_signer, "duplicate_signer")
 
 /* ---- the secure channel (crypto-channel) --------------------------------------------- */
 LT_CRYPTO_ATOM(initiator, "initiator")

@@ -30,6 +30,14 @@ LT_CRYPTO_COUNTER(seeds_exported)
 LT_CRYPTO_COUNTER(dirty_calls)
 
 /* ---- envelopes, certificates, quorum, replay window, key versions (crypto-proto) ----- */
+LT_CRYPTO_COUNTER(replay_checks)
+LT_CRYPTO_COUNTER(replay_updates)
+LT_CRYPTO_COUNTER(replay_accepted)
+LT_CRYPTO_COUNTER(replay_duplicates)
+LT_CRYPTO_COUNTER(replay_too_old)
+LT_CRYPTO_COUNTER(replay_full)
+LT_CRYPTO_COUNTER(replay_lock_busy)
+LT_CRYPTO_COUNTER(wire_decode_failures)
 
 /* ---- the secure channel (crypto-channel) --------------------------------------------- */
 LT_CRYPTO_COUNTER(channel_handshakes_started)

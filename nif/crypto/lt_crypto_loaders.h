@@ -12,6 +12,7 @@ LT_CRYPTO_LOADER(lt_nif_key_open)
 LT_CRYPTO_LOADER(lt_nif_prims_open)
 
 /* ---- envelopes, certificates, quorum, replay window, key versions (crypto-proto) ----- */
+LT_CRYPTO_LOADER(lt_nif_replay_open)
 
 /* ---- the secure channel (crypto-channel) --------------------------------------------- */
 LT_CRYPTO_LOADER(lt_nif_channel_open)

@@ -35,6 +35,17 @@ LT_CRYPTO_NIF(export_secret, 4, lt_cnif_export_secret, ERL_NIF_DIRTY_JOB_CPU_BOU
 LT_CRYPTO_NIF(import_secret, 2, lt_cnif_import_secret, ERL_NIF_DIRTY_JOB_CPU_BOUND)
 
 /* ---- envelopes, certificates, quorum, replay window, key versions (crypto-proto) -------- */
+LT_CRYPTO_NIF(replay_new, 2, lt_cnif_replay_new, 0)
+LT_CRYPTO_NIF(replay_check, 3, lt_cnif_replay_check, 0)
+LT_CRYPTO_NIF(replay_update, 3, lt_cnif_replay_update, 0)
+LT_CRYPTO_NIF(replay_greatest, 2, lt_cnif_replay_greatest, 0)
+LT_CRYPTO_NIF(replay_forget, 2, lt_cnif_replay_forget, 0)
+LT_CRYPTO_NIF(replay_info, 1, lt_cnif_replay_info, 0)
+LT_CRYPTO_NIF(envelope_decode, 2, lt_cnif_envelope_decode, 0)
+LT_CRYPTO_NIF(cert_decode, 1, lt_cnif_cert_decode, 0)
+LT_CRYPTO_NIF(crl_decode, 1, lt_cnif_crl_decode, 0)
+LT_CRYPTO_NIF(quorum_decode, 1, lt_cnif_quorum_decode, 0)
+LT_CRYPTO_NIF(evidence_decode, 1, lt_cnif_evidence_decode, 0)
 
 /* ---- the secure channel (crypto-channel) ------------------------------------------------- */
 LT_CRYPTO_NIF(chan_new, 4, lt_cnif_chan_new, 0)
