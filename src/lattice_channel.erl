@@ -63,7 +63,7 @@
 
 -opaque channel() :: #lattice_channel{}.
 -type message() :: binary().
--type peer_cert() :: #{cluster := binary(), node := binary(), kx_public := <<_:256>>,
+-type peer_cert() :: #{cluster := binary(), node := binary(), kx_pub := <<_:256>>,
                        atom() => term()}.
 -type verify_fun() :: fun((binary()) -> {ok, peer_cert()} | {error, term()}).
 -type reason() :: bad_mac | replay | malformed | too_large | key_expired | unknown_key
@@ -74,7 +74,7 @@
                   static := term(),
                   certificate := binary(),
                   authority => binary(),
-                  revocations => term(),
+                  revocations => binary() | lattice_cert:revocations() | none,
                   verify => verify_fun(),
                   rekey_after_time => pos_integer(),
                   reject_after_time => pos_integer(),
@@ -92,9 +92,10 @@
 %% Options: `cluster' (the cluster's name, 1..255 bytes: both sides must agree), `static' (this
 %% node's X25519 key, a `kx' key of `lattice_crypto'), `certificate' (this node's certificate,
 %% naming that key), and either `verify' (a fun checking a peer's certificate binary, giving
-%% `{ok, #{cluster, node, kx_public}}' or `{error, Reason}') or `authority' (the cluster
-%% authority's Ed25519 public key) with `revocations' (its signed revocation list, or
-%% `undefined'), checked with `lattice_cert:verify/4' at the wall clock's time. Timers, in
+%% `{ok, #{cluster, node, kx_pub}}' or `{error, Reason}') or `authority' (the cluster
+%% authority's Ed25519 public key) with `revocations' (its signed revocation list, as a binary
+%% or verified by `lattice_cert:verify_revocation_list/2', or `none', the default), checked with
+%% `lattice_cert:verify/4' at the wall clock's time. Timers, in
 %% milliseconds of `clock' (default `erlang:monotonic_time(millisecond)'): `rekey_after_time'
 %% (120000), `reject_after_time' (180000), `grace' (10000: the previous keys' life after a
 %% rekey), `handshake_timeout' (10000); counts: `rekey_after_messages' (2^60),
@@ -175,12 +176,13 @@ verify_fun(#{verify := F}) when is_function(F, 1) ->
     F;
 verify_fun(#{verify := _}) ->
     throw({badopt, verify});
-verify_fun(#{authority := Authority} = Opts) when is_binary(Authority) ->
-    Revocations = maps:get(revocations, Opts, undefined),
-    %% lattice_cert (the certificates' module) is called through a variable: this module does not
-    %% depend on it at compile time.
-    Mod = lattice_cert,
-    fun(CertBin) -> Mod:verify(CertBin, Authority, Revocations, erlang:system_time(second)) end;
+verify_fun(#{authority := <<_:256>> = Authority} = Opts) ->
+    Revocations = maps:get(revocations, Opts, none),
+    is_binary(Revocations) orelse Revocations =:= none orelse is_map(Revocations) orelse
+        throw({badopt, revocations}),
+    fun(CertBin) ->
+            lattice_cert:verify(CertBin, Authority, Revocations, erlang:system_time(second))
+    end;
 verify_fun(_) ->
     throw({badopt, verify}).
 
@@ -282,11 +284,11 @@ abort(#lattice_channel{ref = Ref}, Reason) ->
 %% (RS, from the handshake), and on a rekey the same node and key as before.
 check_peer(#lattice_channel{verify = Verify, cluster = Cluster} = Ch, CertBin, RS) ->
     case safe_verify(Verify, CertBin) of
-        {ok, #{cluster := Cluster, kx_public := RS} = Peer} ->
+        {ok, #{cluster := Cluster, kx_pub := RS} = Peer} ->
             same_peer(Ch, Peer);
         {ok, #{cluster := C}} when C =/= Cluster ->
             {error, wrong_cluster};
-        {ok, #{kx_public := _}} ->
+        {ok, #{kx_pub := _}} ->
             {error, {bad_certificate, key_mismatch}};
         {ok, _} ->
             {error, {bad_certificate, malformed}};
@@ -306,7 +308,7 @@ safe_verify(Verify, CertBin) ->
 same_peer(#lattice_channel{peer = undefined}, Peer) ->
     {ok, Peer};
 same_peer(#lattice_channel{peer = #{node := Node}, peer_static = RS},
-          #{node := Node, kx_public := RS} = Peer) ->
+          #{node := Node, kx_pub := RS} = Peer) ->
     {ok, Peer};
 same_peer(_, _) ->
     {error, peer_changed}.
@@ -504,7 +506,10 @@ explain_opts(Opts) ->
             "static is not an X25519 key of lattice_crypto (keypair(kx))";
         throw:{badopt, verify} ->
             "give either verify (a fun of one argument, the certificate binary) or "
-            "authority (the cluster authority's Ed25519 public key)";
+            "authority (the cluster authority's 32-byte Ed25519 public key)";
+        throw:{badopt, revocations} ->
+            "revocations is not a revocation list (a binary, or lattice_cert's verified one) "
+            "or none";
         throw:{badopt, K} ->
             lists:flatten(io_lib:format("~ts is not valid: limits are positive integers of "
                                         "milliseconds or messages, rejects at least rekeys",

@@ -25,7 +25,7 @@ node_keys(Auth, Cluster, Node) ->
 
 node_keys(Auth, Cluster, Node, Over) ->
     {ok, Kx} = lattice_crypto:keypair(kx),
-    Pub = maps:get(kx_public, Over, lattice_crypto:public_key(Kx)),
+    Pub = maps:get(kx_pub, Over, lattice_crypto:public_key(Kx)),
     Now = erlang:system_time(second),
     Body = term_to_binary({cert, maps:get(cluster, Over, Cluster), Node, Pub,
                            maps:get(not_before, Over, Now - 60),
@@ -51,7 +51,7 @@ verifier(#auth{pk = AuthPk}, Revoked) ->
                             case lists:member(Serial, Revoked) of
                                 true -> {error, revoked};
                                 false ->
-                                    {ok, #{cluster => Cluster, node => Node, kx_public => Pub,
+                                    {ok, #{cluster => Cluster, node => Node, kx_pub => Pub,
                                            serial => Serial}}
                             end
                     end
@@ -189,7 +189,7 @@ key_mismatch_test() ->
     Auth = authority(),
     {ok, Other} = lattice_crypto:keypair(kx),
     {Kx, Cert} = node_keys(Auth, <<"c">>, <<"b">>,
-                           #{kx_public => lattice_crypto:public_key(Other)}),
+                           #{kx_pub => lattice_crypto:public_key(Other)}),
     OB = #{cluster => <<"c">>, static => Kx, certificate => Cert, verify => verifier(Auth, [])},
     ?assertEqual({error, initiator, {bad_certificate, key_mismatch}},
                  connect(opts(Auth, <<"c">>, <<"a">>), OB)).
@@ -277,6 +277,36 @@ handshake_timeout_test() ->
     ?assertEqual({error, handshake_timeout}, lattice_channel:handle_handshake_message(A0, M2)),
     ?assertEqual({error, handshake_timeout}, lattice_channel:tick(B0)),
     ?assertEqual({ok, [], A0}, lattice_channel:tick(A0)).
+
+%% The real certificates of lattice_cert, checked by the channel's default (authority and
+%% revocation list options): a handshake, a revoked serial, another authority.
+lattice_cert_test() ->
+    {ok, AuthKey} = lattice_crypto:keypair(sign),
+    AuthPub = lattice_crypto:public_key(AuthKey),
+    Now = erlang:system_time(second),
+    Node = fun(Name, Serial, Signer) ->
+                   {ok, Kx} = lattice_crypto:keypair(kx),
+                   {ok, Sign} = lattice_crypto:keypair(sign),
+                   Cert = lattice_cert:issue(Signer, #{cluster => <<"prod">>, node => Name,
+                                                       sign_pub => lattice_crypto:public_key(Sign),
+                                                       kx_pub => lattice_crypto:public_key(Kx),
+                                                       not_before => Now - 10,
+                                                       not_after => Now + 600,
+                                                       serial => Serial}),
+                   #{cluster => <<"prod">>, static => Kx, certificate => Cert,
+                     authority => AuthPub}
+           end,
+    {ok, A, B} = connect(Node(<<"n1">>, 1, AuthKey), Node(<<"n2">>, 2, AuthKey)),
+    ?assertMatch(#{node := <<"n2">>, serial := 2, version := 1}, lattice_channel:peer(A)),
+    {_, _} = send(A, B, <<"over real certificates">>),
+    Crl = lattice_cert:revocation_list(AuthKey, #{cluster => <<"prod">>, sequence => 1,
+                                                  issued_at => Now, serials => [3]}),
+    OB = (Node(<<"n2">>, 2, AuthKey))#{revocations => Crl},
+    ?assertEqual({error, responder, {bad_certificate, revoked}},
+                 connect(Node(<<"n3">>, 3, AuthKey), OB)),
+    {ok, Rogue} = lattice_crypto:keypair(sign),
+    ?assertEqual({error, initiator, {bad_certificate, bad_signature}},
+                 connect(Node(<<"n1">>, 1, AuthKey), Node(<<"n4">>, 4, Rogue))).
 
 %% ---- transport ----------------------------------------------------------------------------
 
@@ -489,7 +519,7 @@ two_nodes(Node) ->
                                       end
                               end),
     Pub = receive {pub, Remote, P} -> P after 10000 -> error(no_pub) end,
-    {_, CertB} = node_keys(Auth, <<"c">>, <<"remote">>, #{kx_public => Pub}),
+    {_, CertB} = node_keys(Auth, <<"c">>, <<"remote">>, #{kx_pub => Pub}),
     %% The verify fun runs on the peer: it needs the authority's public key only.
     AuthPub = Auth#auth{sk = undefined},
     Remote ! {cert, CertB, verifier(AuthPub, [])},
