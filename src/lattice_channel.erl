@@ -341,7 +341,8 @@ encrypt(Ch, Plain) ->
     ?BAD([Ch, Plain]).
 
 %% @doc Decrypts a transport message from the peer. Its counter is checked against the receiving
-%% key's replay window (2048 messages wide) and recorded only after the MAC verified.
+%% key's replay window (lattice_replay's ring of 8192 bits: counters up to 8128 below the newest
+%% are accepted once each) and recorded only after the MAC verified.
 -spec decrypt(channel(), message()) -> {ok, binary(), channel()} | {error, reason()}.
 decrypt(#lattice_channel{ref = Ref} = Ch, Msg) when is_binary(Msg) ->
     case lattice_crypto_nif:chan_decrypt(Ref, now_ms(Ch), Msg) of

@@ -5,7 +5,14 @@
 #include "lt_channel.h"
 
 #include <sodium.h>
+#include <stdlib.h>
 #include <string.h>
+
+/* Frees a key slot's window and wipes the slot. */
+static void clear_keys(lt_chan_keys *k) {
+    free(k->win);
+    sodium_memzero(k, sizeof *k);
+}
 
 const char *lt_chan_err_name(lt_chan_err err) {
     switch (err) {
@@ -31,6 +38,8 @@ const char *lt_chan_err_name(lt_chan_err err) {
         return "not_established";
     case LT_CHAN_E_NONCE:
         return "nonce_exhausted";
+    case LT_CHAN_E_NOMEM:
+        return "enomem";
     }
     return "unknown";
 }
@@ -87,37 +96,6 @@ static uint64_t get_be64(const uint8_t *p) {
     for (int i = 0; i < 8; i++)
         v = (v << 8) | p[i];
     return v;
-}
-
-/* ---- replay window ----------------------------------------------------------------------------
- */
-
-#define WBIT(c) ((c) % LT_CHAN_WINDOW)
-
-int lt_chan_window_check(const lt_chan_window *w, uint64_t counter) {
-    if (counter >= w->next)
-        return 1;
-    if (w->next - counter > LT_CHAN_WINDOW)
-        return 0; /* too old: its bit has been reused */
-    uint64_t b = WBIT(counter);
-    return (w->bits[b / 64] >> (b % 64) & 1) == 0;
-}
-
-void lt_chan_window_update(lt_chan_window *w, uint64_t counter) {
-    if (counter >= w->next) {
-        /* Slide: the bits of the counters skipped over (next .. counter) are cleared. */
-        if (counter - w->next >= LT_CHAN_WINDOW) {
-            memset(w->bits, 0, sizeof w->bits);
-        } else {
-            for (uint64_t c = w->next; c <= counter; c++) {
-                uint64_t b = WBIT(c);
-                w->bits[b / 64] &= ~(UINT64_C(1) << (b % 64));
-            }
-        }
-        w->next = counter + 1;
-    }
-    uint64_t b = WBIT(counter);
-    w->bits[b / 64] |= UINT64_C(1) << (b % 64);
 }
 
 /* ---- setup and handshakes ----------------------------------------------------------------------
@@ -267,16 +245,23 @@ lt_chan_err lt_chan_finish(lt_chan *ch, int64_t now) {
     uint8_t send_k[LT_NOISE_KEYLEN], recv_k[LT_NOISE_KEYLEN];
     if (!lt_chan_hs_complete(ch))
         return LT_CHAN_E_UNEXPECTED;
+    lt_replay_window *win = lt_replay_window_new(LT_CHAN_WINDOW);
+    if (win == NULL)
+        return LT_CHAN_E_NOMEM; /* the handshake stays complete: the caller may retry */
     lt_noise_err e = lt_noise_hs_split(&ch->hs, send_k, recv_k, ch->hash);
-    if (e != LT_NOISE_OK)
+    if (e != LT_NOISE_OK) {
+        free(win);
         return of_noise(e);
+    }
     memcpy(ch->peer_static, ch->hs.rs, LT_NOISE_DHLEN);
     if (ch->cur.epoch != 0) {
-        ch->prev = ch->cur;
+        clear_keys(&ch->prev);
+        ch->prev = ch->cur; /* the window moves with it */
         ch->prev.retire_ms = now + ch->cfg.grace_ms;
         ch->rekeys++;
     }
     sodium_memzero(&ch->cur, sizeof ch->cur);
+    ch->cur.win = win;
     ch->cur.epoch = ch->hs_epoch;
     memcpy(ch->cur.send_k, send_k, LT_NOISE_KEYLEN);
     memcpy(ch->cur.recv_k, recv_k, LT_NOISE_KEYLEN);
@@ -344,7 +329,7 @@ lt_chan_err lt_chan_decrypt(lt_chan *ch, int64_t now, const uint8_t *msg, size_t
         k = &ch->cur;
     } else if (epoch != 0 && epoch == ch->prev.epoch) {
         if (now >= ch->prev.retire_ms) {
-            sodium_memzero(&ch->prev, sizeof ch->prev); /* past its grace: gone */
+            clear_keys(&ch->prev); /* past its grace: gone */
             return LT_CHAN_E_KEY_EXPIRED;
         }
         k = &ch->prev;
@@ -357,13 +342,14 @@ lt_chan_err lt_chan_decrypt(lt_chan *ch, int64_t now, const uint8_t *msg, size_t
         return LT_CHAN_E_KEY_EXPIRED;
     if (counter == UINT64_MAX)
         return LT_CHAN_E_NONCE;
-    if (!lt_chan_window_check(&k->win, counter))
-        return LT_CHAN_E_REPLAY;
+    if (lt_replay_window_check(k->win, counter) != LT_REPLAY_OK)
+        return LT_CHAN_E_REPLAY; /* a duplicate, or below the window */
     lt_noise_err e = lt_noise_aead_decrypt(k->recv_k, counter, msg, LT_CHAN_HEADER,
                                            msg + LT_CHAN_HEADER, mlen - LT_CHAN_HEADER, out);
     if (e != LT_NOISE_OK)
         return of_noise(e);
-    lt_chan_window_update(&k->win, counter);
+    if (lt_replay_window_update(k->win, counter) != LT_REPLAY_OK)
+        return LT_CHAN_E_REPLAY; /* cannot happen: checked above, under the caller's lock */
     k->received++;
     if ((msg[1] & LT_CHAN_F_REKEY) && ch->initiator && k == &ch->cur)
         ch->rekey_wanted = 1;
@@ -377,5 +363,7 @@ void lt_chan_fix_ephemeral(lt_chan *ch, const uint8_t e_sk[LT_NOISE_DHLEN]) {
 }
 
 void lt_chan_wipe(lt_chan *ch) {
+    clear_keys(&ch->cur);
+    clear_keys(&ch->prev);
     sodium_memzero(ch, sizeof *ch);
 }

@@ -9,7 +9,8 @@
  * in milliseconds of a monotonic clock the caller reads. An lt_chan holds secrets (the static
  * private key, the handshake state, the transport keys): the caller allocates it with
  * sodium_malloc and calls lt_chan_wipe before freeing it. Not thread-safe: one caller at a time
- * (the NIF holds a mutex).
+ * (the NIF holds a mutex). The replay windows of the receiving keys are the only heap memory
+ * an lt_chan owns (lt_chan_wipe frees them): never copy an lt_chan.
  *
  * Wire (all integers big-endian):
  *   handshake  type:1 (1, 2, 3: the XX message) | epoch:4 | Noise handshake message
@@ -22,6 +23,7 @@
 #define LT_CHANNEL_H
 
 #include "lt_noise.h"
+#include "lt_replay.h"
 
 #define LT_CHAN_HS_HEADER 5
 #define LT_CHAN_HEADER 14
@@ -35,9 +37,10 @@
     (LT_CHAN_HS_HEADER + 2 * LT_NOISE_DHLEN + 2 * LT_NOISE_TAGLEN + LT_CHAN_MAX_HS_PAYLOAD)
 /* The caller's part of the prologue. */
 #define LT_CHAN_MAX_PROLOGUE (LT_NOISE_MAX_PROLOGUE - 4)
-/* Bits of the replay window (RFC 6479's sliding bitmap): counters up to this far behind the
- * newest accepted one are still accepted once each. */
-#define LT_CHAN_WINDOW 2048
+/* Bits of each receiving key's replay window (lt_replay.h: RFC 6479's ring, as WireGuard's):
+ * counters up to lt_replay_span(LT_CHAN_WINDOW) = 8128 behind the newest accepted one are still
+ * accepted once each. */
+#define LT_CHAN_WINDOW 8192
 
 #define LT_CHAN_T_HS1 1
 #define LT_CHAN_T_HS2 2
@@ -57,7 +60,8 @@ typedef enum {
     LT_CHAN_E_KEY_EXPIRED,     /* a key past its age or message limit, or a retired epoch */
     LT_CHAN_E_UNKNOWN_KEY,     /* a transport message of an epoch this side never had */
     LT_CHAN_E_NOT_ESTABLISHED, /* encrypt before any handshake finished */
-    LT_CHAN_E_NONCE            /* a counter would reach 2^64 - 1 */
+    LT_CHAN_E_NONCE,           /* a counter would reach 2^64 - 1 */
+    LT_CHAN_E_NOMEM            /* no memory for a replay window (internal failure) */
 } lt_chan_err;
 
 const char *lt_chan_err_name(lt_chan_err err);
@@ -75,23 +79,14 @@ typedef struct {
 void lt_chan_config_default(lt_chan_config *cfg);
 
 typedef struct {
-    uint64_t next; /* the newest accepted counter + 1; 0 when none */
-    uint64_t bits[LT_CHAN_WINDOW / 64];
-} lt_chan_window;
-
-/* 1 if counter may be accepted (not seen, not too old), 0 if not. */
-int lt_chan_window_check(const lt_chan_window *w, uint64_t counter);
-/* Records counter (call only after the MAC verified and check said 1). */
-void lt_chan_window_update(lt_chan_window *w, uint64_t counter);
-
-typedef struct {
     uint32_t epoch; /* 0: the slot is empty */
     uint8_t send_k[LT_NOISE_KEYLEN], recv_k[LT_NOISE_KEYLEN];
-    uint64_t sent;     /* messages sent: the next counter */
-    uint64_t received; /* messages accepted */
-    lt_chan_window win;
-    int64_t born_ms;   /* when the handshake finished */
-    int64_t retire_ms; /* the previous slot: refused from then on */
+    uint64_t sent;         /* messages sent: the next counter */
+    uint64_t received;     /* messages accepted */
+    lt_replay_window *win; /* malloc'd by lt_replay_window_new (counters are not secret);
+                              owned by the slot, freed with it */
+    int64_t born_ms;       /* when the handshake finished */
+    int64_t retire_ms;     /* the previous slot: refused from then on */
 } lt_chan_keys;
 
 typedef struct {

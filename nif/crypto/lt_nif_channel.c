@@ -4,7 +4,7 @@
  *
  * A channel is a resource holding a mutex and a pointer to an lt_chan in sodium_malloc memory
  * (guard pages, mlock'ed where the process may): it holds the static private key (copied from the
- * kx key given to chan_new), the handshake state and the transport keys, about 2.3 KB, more than
+ * kx key given to chan_new), the handshake state and the transport keys, about 1.9 KB, more than
  * a secret slab's largest slot (LT_SECRET_MAX), and a node holds one channel per peer, so one
  * mapping each is affordable. The destructor wipes it (lt_chan_wipe) and frees it.
  *
@@ -282,6 +282,8 @@ LT_CNIF(lt_cnif_chan_finish) {
     int first = r->ch->cur.epoch == 0;
     lt_chan_err e = lt_chan_finish(r->ch, now);
     enif_mutex_unlock(r->lock);
+    if (e == LT_CHAN_E_NOMEM)
+        return lt_crypto_raise_nomem(env);
     if (e != LT_CHAN_OK)
         return chan_error(env, e);
     lt_crypto_count(first ? LT_CTR_channels_established : LT_CTR_channel_rekeys, 1);
