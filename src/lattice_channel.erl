@@ -36,7 +36,7 @@
 
 -export([initiate/1, respond/1, handle_handshake_message/2, encrypt/2, decrypt/2, handle/2,
          tick/1, rekey/1, established/1, peer/1, info/1, stats/0, message_type/1]).
--export([format_error/2]).
+-export([format_error/2, error_message/1]).
 
 -define(VERSION, 1).
 -define(PROLOGUE_TAG, "lattice.channel").
@@ -493,6 +493,13 @@ format_error(badarg, [{?MODULE, F, [Ch | Rest], _} | _]) ->
     end;
 format_error(_, _) ->
     #{}.
+
+%% @doc The explanation as one line, for the Elixir facade's `ArgumentError': from the top frame
+%% of a stack trace whose call raised with this module's `error_info'.
+-spec error_message(erlang:stacktrace()) -> binary() | undefined.
+error_message(Stack) ->
+    lattice_error:message(?MODULE, Stack,
+                          fun(F, Args) -> format_error(badarg, [{?MODULE, F, Args, []}]) end).
 
 explain_opts(Opts) when not is_map(Opts) ->
     "the options are not a map";
