@@ -273,6 +273,7 @@ blake2b_final(State) ->
 -spec argon2id(iodata(), <<_:128>>, argon2_opts()) -> binary().
 argon2id(Passphrase, Salt, Opts) ->
     try
+        [] = maps:keys(maps:without([ops, mem, size], Opts)),
         #{ops := Ops, mem := Mem, size := Size} =
             maps:merge(#{ops => interactive, mem => interactive, size => 32}, Opts),
         ?N:argon2id(bin(Passphrase), Salt, cost(ops, Ops), cost(mem, Mem), Size)
@@ -306,6 +307,7 @@ export_secret(Key, Passphrase) ->
 -spec export_secret(key(), iodata(), #{ops => cost(), mem => cost()}) -> binary().
 export_secret(Key, Passphrase, Opts) ->
     try
+        [] = maps:keys(maps:without([ops, mem], Opts)),
         #{ops := Ops, mem := Mem} = maps:merge(#{ops => interactive, mem => interactive}, Opts),
         ?N:export_secret(Key, bin(Passphrase), cost(ops, Ops), cost(mem, Mem) div 1024)
     catch error:badarg -> ?BADARG([Key, Passphrase, Opts]);
@@ -449,7 +451,7 @@ checks(blake2b_init, [Opts]) ->
 checks(argon2id, [Pass, Salt, Opts]) ->
     [{1, fun() -> iodata("the passphrase", Pass) end},
      {2, fun() -> sized("the salt", Salt, 16) end},
-     {3, fun() -> argon2_opts_ok(Opts, 1 bsl 32 - 1, 4398046510080) end}];
+     {3, fun() -> argon2_opts_ok(Opts, [ops, mem, size], 1 bsl 32 - 1, 4398046510080) end}];
 checks(random_bytes, [N]) ->
     [{1, fun() -> range("the number of bytes", N, 0, 1 bsl 30) end}];
 checks(equal, [A, B]) ->
@@ -457,7 +459,7 @@ checks(equal, [A, B]) ->
      {2, fun() -> binary("the second binary", B) end}];
 checks(export_secret, [Key, Pass, Opts]) ->
     [{1, fun() -> key(Key, any) end}, {2, fun() -> iodata("the passphrase", Pass) end},
-     {3, fun() -> argon2_opts_ok(Opts, 16, 1 bsl 30) end}];
+     {3, fun() -> argon2_opts_ok(Opts, [ops, mem], 16, 1 bsl 30) end}];
 checks(import_secret, [Sealed, Pass]) ->
     [{1, fun() -> binary("the sealed key", Sealed) end},
      {2, fun() -> iodata("the passphrase", Pass) end}];
@@ -556,17 +558,16 @@ blake2b_opts_ok(Opts) ->
 key_size_ok(N) when N =< 64 -> ok;
 key_size_ok(N) -> {error, fmt("a BLAKE2b key is at most 64 bytes, got ~b", [N])}.
 
-argon2_opts_ok(Opts, MaxOps, MaxMem) when is_map(Opts) ->
-    Known = [ops, mem, size],
+argon2_opts_ok(Opts, Known, MaxOps, MaxMem) when is_map(Opts) ->
     case maps:keys(maps:without(Known, Opts)) of
         [] ->
             first_error([cost_ok(ops, maps:get(ops, Opts, interactive), 1, MaxOps),
                          cost_ok(mem, maps:get(mem, Opts, interactive), 8192, MaxMem),
                          range("the size", maps:get(size, Opts, 32), 16, 1024)]);
         Unknown ->
-            {error, fmt("the options are ops, mem and size, got also: ~ts", [show(Unknown)])}
+            {error, fmt("the options are ~ts, got also: ~ts", [or_list(Known), show(Unknown)])}
     end;
-argon2_opts_ok(Opts, _, _) ->
+argon2_opts_ok(Opts, _, _, _) ->
     {error, fmt("the options must be a map (#{ops, mem, size}), got: ~ts", [show(Opts)])}.
 
 cost_ok(What, L, _, Max) when L =:= interactive; L =:= moderate; L =:= sensitive ->

@@ -24,8 +24,9 @@ defmodule Lattice.Error do
   def reraise!(exception, stacktrace, function) do
     message =
       with :undefined <- :lattice_error.message(stacktrace),
-           :undefined <- :lattice_store.error_message(stacktrace) do
-        :lattice_merkle.error_message(stacktrace)
+           :undefined <- :lattice_store.error_message(stacktrace),
+           :undefined <- :lattice_merkle.error_message(stacktrace) do
+        :lattice_crypto.error_message(stacktrace)
       end
 
     case message do

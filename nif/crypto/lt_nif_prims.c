@@ -7,9 +7,9 @@
  * iolist_to_binary/1, which yields). A call whose input is above its kind's cut-off moves to a
  * dirty CPU scheduler; below it runs inline. The cut-offs (docs/CRYPTO.md, "Schedulers") come
  * from `make bench BENCH_GROUP=crypto`'s "cut-off" rows: each is where the inline call takes
- * about 100 us on the bench machine, a tenth of a timeslice, so an inline call never holds a
- * scheduler for long and the ~10 us of a dirty round trip is never more than a tenth of the
- * call's own work.
+ * at most about 100 us on the bench machine, a tenth of a timeslice, so an inline call never
+ * holds a scheduler for long, and a call that goes dirty does enough work that the move (a few
+ * microseconds) is a small part of it.
  */
 #include "lt_nif_key.h"
 
@@ -19,12 +19,22 @@
 #include "lt_aead.h"
 #include "lt_sealed.h"
 
-/* Bytes above which each kind of call goes dirty (measured: see the comment above). */
-#define LT_DIRTY_AEAD_BYTES (96 * 1024)   /* seal/open, about 1 ns a byte */
-#define LT_DIRTY_SIGN_BYTES (48 * 1024)   /* sign/verify: SHA-512 over the message, twice */
-#define LT_DIRTY_HASH_BYTES (96 * 1024)   /* HMAC, BLAKE2b, one-shot or an update */
-#define LT_DIRTY_RANDOM_BYTES (64 * 1024) /* random_bytes */
-#define LT_DIRTY_EQUAL_BYTES (256 * 1024) /* equal */
+/* Bytes above which each kind of call goes dirty. Inline times per call measured on the bench
+ * machine (2 cores shared, load about 1.9; docs/CRYPTO.md has the table, `make bench
+ * BENCH_GROUP=crypto` its "cut-off" rows), at the cut-off:
+ *   AEAD seal/open        ~1 ns a byte:     64 KiB in 48-63 us (AES-GCM, ChaCha20, XChaCha20)
+ *   Ed25519 sign/verify   ~8 ns a byte (libsodium's portable SHA-512, over the message twice
+ *                         to sign): 12 KiB in about 100 us
+ *   HMAC-SHA-256/512      ~3.5-5 ns a byte: 16 KiB in 52-84 us
+ *   BLAKE2b               ~1.2 ns a byte: 64 KiB in 75 us
+ *   random_bytes          ~6 ns a byte (the getrandom syscall): 16 KiB in 106 us
+ *   equal                 ~2.4 ns a byte (sodium_memcmp reads byte by byte): 32 KiB in 78 us */
+#define LT_DIRTY_AEAD_BYTES (64 * 1024)
+#define LT_DIRTY_SIGN_BYTES (12 * 1024)
+#define LT_DIRTY_HMAC_BYTES (16 * 1024)
+#define LT_DIRTY_BLAKE2B_BYTES (64 * 1024)
+#define LT_DIRTY_RANDOM_BYTES (16 * 1024)
+#define LT_DIRTY_EQUAL_BYTES (32 * 1024)
 
 /* random_bytes/1 and argon2id/3's output: at most this much at once. */
 #define LT_RANDOM_MAX (1u << 30)
@@ -353,7 +363,8 @@ LT_CNIF(lt_cnif_hash) {
     if (argc != 4 || !hash_args(env, argv, &alg, &key, &size) ||
         !enif_inspect_binary(env, argv[3], &data))
         return enif_make_badarg(env);
-    LT_CRYPTO_DIRTY_ABOVE(LT_DIRTY_HASH_BYTES, env, "hash", lt_cnif_hash, argc, argv, data.size);
+    LT_CRYPTO_DIRTY_ABOVE(alg == H_BLAKE2B ? LT_DIRTY_BLAKE2B_BYTES : LT_DIRTY_HMAC_BYTES, env,
+                          "hash", lt_cnif_hash, argc, argv, data.size);
     ERL_NIF_TERM t;
     unsigned char *out = enif_make_new_binary(env, size, &t);
     if (out == NULL)
@@ -412,8 +423,8 @@ LT_CNIF(lt_cnif_hash_update) {
     if (argc != 2 || !enif_get_resource(env, argv[0], hash_state_type, (void **)&old) ||
         !enif_inspect_binary(env, argv[1], &data))
         return enif_make_badarg(env);
-    LT_CRYPTO_DIRTY_ABOVE(LT_DIRTY_HASH_BYTES, env, "hash_update", lt_cnif_hash_update, argc, argv,
-                          data.size);
+    LT_CRYPTO_DIRTY_ABOVE(old->alg == H_BLAKE2B ? LT_DIRTY_BLAKE2B_BYTES : LT_DIRTY_HMAC_BYTES, env,
+                          "hash_update", lt_cnif_hash_update, argc, argv, data.size);
     hash_state *h = state_copy(old);
     if (h == NULL)
         return lt_crypto_raise_nomem(env);
