@@ -103,7 +103,8 @@ rows() ->
      {bytes, fun bytes/0}, {hlc, fun hlc/0}, {hash, fun hash/0}, {cutoff, fun cutoff/0},
      {merkle, fun merkle/0}, {ae, fun ae/0}, {store, fun lattice_bench_store:rows/0},
      {cluster, fun() -> [{table, fun lattice_bench_store:cluster/0}] end},
-     {crypto, fun lattice_bench_crypto:rows/0}].
+     {crypto, fun lattice_bench_crypto:rows/0},
+     {channel, fun lattice_bench_channel:rows/0}].
 
 %% Anti-entropy between two C nodes at scale: a table of its own (bench/lattice_bench_ae.erl).
 ae() ->
