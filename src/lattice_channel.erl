@@ -54,7 +54,8 @@
     role :: initiator | responder,
     cluster :: binary(),
     certificate :: binary(),
-    verify :: verify_fun(),
+    %% A verify_fun() by contract; any fun of one argument in fact (what it returns is checked).
+    verify :: fun((binary()) -> term()),
     clock :: fun(() -> integer()),
     handshake_timeout :: pos_integer(),
     peer = undefined :: undefined | peer_cert(),
