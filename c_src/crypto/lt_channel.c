@@ -257,6 +257,7 @@ lt_chan_err lt_chan_finish(lt_chan *ch, int64_t now) {
     if (ch->cur.epoch != 0) {
         clear_keys(&ch->prev);
         ch->prev = ch->cur; /* the window moves with it */
+        sodium_memzero(ch->prev.send_k, sizeof ch->prev.send_k); /* it only receives now */
         ch->prev.retire_ms = now + ch->cfg.grace_ms;
         ch->rekeys++;
     }
