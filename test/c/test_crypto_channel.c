@@ -404,16 +404,20 @@ static void test_channel_transport(void) {
               LT_CHAN_OK);
     for (int i = 0; i < 5; i++)
         CHECK(lt_chan_decrypt(p.a, 2, ms[i], ls[i], out, sizeof out, &ol) == LT_CHAN_E_REPLAY);
-    uint8_t old[512];
-    size_t oldl;
+    uint8_t old[512], edge[512];
+    size_t oldl, edgel;
     CHECK(send(p.b, 2, "old", old, &oldl, &due) == LT_CHAN_OK);
+    CHECK(send(p.b, 2, "edge", edge, &edgel, &due) == LT_CHAN_OK);
     uint32_t span = lt_replay_span(LT_CHAN_WINDOW);
-    for (uint32_t i = 0; i < span; i++) {
+    /* Newest = edge + span - 1: edge is the oldest counter still in the window, old one below. */
+    for (uint32_t i = 0; i + 1 < span; i++) {
         CHECK(send(p.b, 2, "n", msg, &ml, &due) == LT_CHAN_OK);
-        if (i == span - 1)
+        if (i + 2 == span)
             CHECK(lt_chan_decrypt(p.a, 2, msg, ml, out, sizeof out, &ol) == LT_CHAN_OK);
     }
     CHECK(lt_chan_decrypt(p.a, 2, old, oldl, out, sizeof out, &ol) == LT_CHAN_E_REPLAY);
+    CHECK(lt_chan_decrypt(p.a, 2, edge, edgel, out, sizeof out, &ol) == LT_CHAN_OK);
+    CHECK(lt_chan_decrypt(p.a, 2, edge, edgel, out, sizeof out, &ol) == LT_CHAN_E_REPLAY);
     /* Unknown epoch. */
     CHECK(send(p.a, 3, "e", msg, &ml, &due) == LT_CHAN_OK);
     msg[5] ^= 0x07;
@@ -523,6 +527,11 @@ static void test_channel_rekey(void) {
         if (lt_chan_rekey_due(p.a, now)) {
             CHECK(chan_handshake(&p, now));
             rekeys++;
+            /* The previous epoch only receives now: its sending key is gone. */
+            static const uint8_t zero[LT_NOISE_KEYLEN];
+            CHECK(memcmp(p.a->prev.send_k, zero, sizeof zero) == 0);
+            CHECK(memcmp(p.b->prev.send_k, zero, sizeof zero) == 0);
+            CHECK(p.a->prev.epoch + 1 == p.a->cur.epoch);
             if (inflight_l) {
                 CHECK(lt_chan_decrypt(p.a, now + 1, inflight, inflight_l, out, sizeof out, &ol) ==
                       LT_CHAN_OK);
