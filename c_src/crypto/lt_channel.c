@@ -196,8 +196,11 @@ lt_chan_err lt_chan_hs_read(lt_chan *ch, int64_t now, const uint8_t *msg, size_t
     if (type == LT_CHAN_T_HS1) {
         if (ch->initiator)
             return LT_CHAN_E_UNEXPECTED;
-        /* Every epoch is used once: a message 1 for an epoch seen already is a replay. */
-        if (epoch == 0 || epoch <= ch->hs_epoch || epoch <= ch->cur.epoch)
+        /* A message 1 must be newer than the keys in use, and than the handshake under way
+         * (which it then replaces): the same message again is a replay. The epoch of a
+         * handshake that never completed is not remembered, so a forged message 1 with a huge
+         * epoch cannot lock the real initiator's later ones out. */
+        if (epoch == 0 || epoch <= ch->cur.epoch || (ch->hs_active && epoch <= ch->hs_epoch))
             return LT_CHAN_E_REPLAY;
         if ((e = begin(ch, epoch, 0, now)) != LT_CHAN_OK)
             return e;
@@ -256,7 +259,7 @@ lt_chan_err lt_chan_finish(lt_chan *ch, int64_t now) {
     memcpy(ch->peer_static, ch->hs.rs, LT_NOISE_DHLEN);
     if (ch->cur.epoch != 0) {
         clear_keys(&ch->prev);
-        ch->prev = ch->cur; /* the window moves with it */
+        ch->prev = ch->cur;                                      /* the window moves with it */
         sodium_memzero(ch->prev.send_k, sizeof ch->prev.send_k); /* it only receives now */
         ch->prev.retire_ms = now + ch->cfg.grace_ms;
         ch->rekeys++;

@@ -125,7 +125,8 @@ int lt_chan_type(const uint8_t *msg, size_t mlen);
 
 /* Reads handshake message 1, 2 or 3 (untrusted, mlen bytes) and writes its payload into out
  * (cap bytes; at least LT_CHAN_MAX_HS_PAYLOAD). A responder given message 1 starts a handshake
- * for its epoch, which must be newer than every epoch it has seen (else LT_CHAN_E_REPLAY). After
+ * for its epoch, which must be newer than the current keys' and than the handshake under way's
+ * (else LT_CHAN_E_REPLAY). After
  * message 2 (initiator) the remote static key is known and the caller writes message 3 with
  * lt_chan_hs_write; after message 3 (responder) the handshake is complete. On any error the
  * handshake under way is dropped; the transport keys stay as they were. */

@@ -481,6 +481,27 @@ static void test_channel_handshake_refusals(void) {
     /* A fresh start works after all this, at a newer epoch. */
     CHECK(chan_handshake(&p, 5));
     CHECK(p.a->cur.epoch == p.b->cur.epoch && p.a->cur.epoch >= 2);
+    /* A forged message 1 with the largest epoch starts a handshake on the responder that never
+     * completes; once it is dropped (a timeout), the real initiator's next epoch is accepted: a
+     * handshake that did not complete leaves no epoch behind. */
+    {
+        lt_chan_config c2;
+        lt_chan_config_default(&c2);
+        lt_chan *forger = sodium_malloc(sizeof *forger);
+        uint8_t fsk[32], fpk[32];
+        keypair(fsk, fpk);
+        CHECK(lt_chan_init(forger, 1, NULL, 0, fsk, &c2) == LT_CHAN_OK);
+        CHECK(lt_chan_start(forger, 0, NULL, 0, m1, sizeof m1, &l1) == LT_CHAN_OK);
+        memset(m1 + 1, 0xff, 4);
+        uint32_t before = p.b->cur.epoch;
+        CHECK(lt_chan_hs_read(p.b, 6, m1, l1, out, sizeof out, &ol) == LT_CHAN_OK);
+        CHECK(p.b->hs_active && p.b->hs_epoch == UINT32_MAX && p.b->cur.epoch == before);
+        lt_chan_abort(p.b);
+        CHECK(chan_handshake(&p, 7));
+        CHECK(p.b->cur.epoch == before + 1);
+        lt_chan_wipe(forger);
+        sodium_free(forger);
+    }
     free_pair(&p);
 }
 
