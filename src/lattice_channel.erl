@@ -26,7 +26,7 @@
 %%
 %% Errors: `{error, Reason}' with Reason one of `bad_mac', `replay', `malformed', `too_large',
 %% `key_expired', `unknown_key', `not_established', `unexpected_message', `bad_key',
-%% `wrong_cluster', `peer_changed', `handshake_timeout', `{unsupported_version, V}' and
+%% `wrong_cluster', `peer_changed', `wrong_peer', `handshake_timeout', `{unsupported_version, V}' and
 %% `{bad_certificate, CertReason}' (CertReason from the certificate check: `expired',
 %% `not_yet_valid', `revoked', `bad_signature', `malformed', or `key_mismatch' when the
 %% certificate's X25519 key is not the one the peer proved it holds). A refused handshake message
@@ -58,6 +58,7 @@
     verify :: fun((binary()) -> term()),
     clock :: fun(() -> integer()),
     handshake_timeout :: pos_integer(),
+    expect = any :: any | binary(),
     peer = undefined :: undefined | peer_cert(),
     peer_static = undefined :: undefined | binary()
 }).
@@ -69,6 +70,7 @@
 -type verify_fun() :: fun((binary()) -> {ok, peer_cert()} | {error, term()}).
 -type reason() :: bad_mac | replay | malformed | too_large | key_expired | unknown_key
                 | not_established | unexpected_message | bad_key | wrong_cluster | peer_changed
+                | wrong_peer
                 | handshake_timeout | nonce_exhausted | {unsupported_version, term()}
                 | {bad_certificate, term()}.
 -type opts() :: #{cluster := binary(),
@@ -83,6 +85,7 @@
                   reject_after_messages => pos_integer(),
                   grace => non_neg_integer(),
                   handshake_timeout => pos_integer(),
+                  peer => binary(),
                   clock => fun(() -> integer())}.
 -export_type([channel/0, message/0, reason/0, opts/0, peer_cert/0, verify_fun/0]).
 
@@ -100,7 +103,10 @@
 %% milliseconds of `clock' (default `erlang:monotonic_time(millisecond)'): `rekey_after_time'
 %% (120000), `reject_after_time' (180000), `grace' (10000: the previous keys' life after a
 %% rekey), `handshake_timeout' (10000); counts: `rekey_after_messages' (2^60),
-%% `reject_after_messages' (2^64 - 2^13 - 1).
+%% `reject_after_messages' (2^64 - 2^13 - 1). `peer' (a node name, as certificates name nodes):
+%% the peer's certificate must name that node, or the handshake ends with `wrong_peer' (a node
+%% that dials another should say whom it expects: any member of the cluster has a valid
+%% certificate).
 -spec initiate(opts()) -> {ok, channel(), [message()]} | {error, reason()}.
 initiate(Opts) ->
     Ch = case new(initiator, Opts) of
@@ -122,10 +128,11 @@ respond(Opts) ->
 
 new(Role, Opts) ->
     try check_opts(Opts) of
-        {Cluster, Static, Cert, Verify, Clock, Config, HsTimeout} ->
+        {Cluster, Static, Cert, Verify, Clock, Config, HsTimeout, Expect} ->
             Ref = lattice_crypto_nif:chan_new(Role, prologue(Cluster), Static, Config),
             {ok, #lattice_channel{ref = Ref, role = Role, cluster = Cluster, certificate = Cert,
-                                  verify = Verify, clock = Clock, handshake_timeout = HsTimeout}}
+                                  verify = Verify, clock = Clock, handshake_timeout = HsTimeout,
+                                  expect = Expect}}
     catch
         throw:{badopt, _} -> badopt
     end.
@@ -151,7 +158,13 @@ check_opts(#{cluster := Cluster, static := Static, certificate := Cert} = Opts)
     HsTimeout = pos(Opts, handshake_timeout, 10000),
     RejectT >= RekeyT orelse throw({badopt, reject_after_time}),
     RejectN >= RekeyN orelse throw({badopt, reject_after_messages}),
-    {Cluster, Static, Cert, Verify, Clock, {RekeyT, RejectT, RekeyN, RejectN, Grace}, HsTimeout};
+    Expect = case maps:get(peer, Opts, any) of
+                 any -> any;
+                 P when is_binary(P), byte_size(P) >= 1, byte_size(P) =< 255 -> P;
+                 _ -> throw({badopt, peer})
+             end,
+    {Cluster, Static, Cert, Verify, Clock, {RekeyT, RejectT, RekeyN, RejectN, Grace}, HsTimeout,
+     Expect};
 check_opts(_) ->
     throw({badopt, required}).
 
@@ -285,8 +298,11 @@ abort(#lattice_channel{ref = Ref}, Reason) ->
 %% (RS, from the handshake), and on a rekey the same node and key as before.
 check_peer(#lattice_channel{verify = Verify, cluster = Cluster} = Ch, CertBin, RS) ->
     case safe_verify(Verify, CertBin) of
-        {ok, #{cluster := Cluster, kx_pub := RS} = Peer} ->
+        {ok, #{cluster := Cluster, kx_pub := RS, node := Node} = Peer}
+          when Ch#lattice_channel.expect =:= any; Ch#lattice_channel.expect =:= Node ->
             same_peer(Ch, Peer);
+        {ok, #{cluster := Cluster, kx_pub := RS, node := _}} ->
+            {error, wrong_peer};
         {ok, #{cluster := C}} when C =/= Cluster ->
             {error, wrong_cluster};
         {ok, #{kx_pub := _}} ->
@@ -516,6 +532,8 @@ explain_opts(Opts) ->
         throw:{badopt, verify} ->
             "give either verify (a fun of one argument, the certificate binary) or "
             "authority (the cluster authority's 32-byte Ed25519 public key)";
+        throw:{badopt, peer} ->
+            "peer is not a node name (a binary of 1..255 bytes)";
         throw:{badopt, revocations} ->
             "revocations is not a revocation list (a binary, or lattice_cert's verified one) "
             "or none";

@@ -438,6 +438,18 @@ peer_changed_test() ->
     ?assertEqual(1, maps:get(epoch, lattice_channel:info(A1))),
     ?assertMatch({ok, [_], _}, lattice_channel:encrypt(A1, <<"still">>)).
 
+%% A node that dials b and gets another member of the cluster refuses it; the right one passes.
+wrong_peer_test() ->
+    Auth = authority(),
+    ?assertEqual({error, initiator, wrong_peer},
+                 connect(opts(Auth, <<"c">>, <<"a">>, #{peer => <<"b">>}),
+                         opts(Auth, <<"c">>, <<"mallory">>))),
+    ?assertMatch({ok, _, _}, connect(opts(Auth, <<"c">>, <<"a">>, #{peer => <<"b">>}),
+                                     opts(Auth, <<"c">>, <<"b">>))),
+    ?assertEqual({error, responder, wrong_peer},
+                 connect(opts(Auth, <<"c">>, <<"eve">>),
+                         opts(Auth, <<"c">>, <<"b">>, #{peer => <<"a">>}))).
+
 stats_test() ->
     Auth = authority(),
     S0 = lattice_channel:stats(),

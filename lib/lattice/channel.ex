@@ -27,11 +27,12 @@ defmodule Lattice.Channel do
   `{:error, reason}`). Timers in milliseconds: `:rekey_after_time` (120 000),
   `:reject_after_time` (180 000), `:grace` (10 000), `:handshake_timeout` (10 000); counts:
   `:rekey_after_messages` (2^60), `:reject_after_messages` (2^64 - 2^13 - 1); `:clock` (a
-  function giving monotonic milliseconds).
+  function giving monotonic milliseconds); `:peer` (the node name the certificate must
+  carry: `:wrong_peer` otherwise).
 
   Bad data gives `{:error, reason}`: `:bad_mac`, `:replay`, `:malformed`, `:too_large`,
   `:key_expired`, `:unknown_key`, `:not_established`, `:unexpected_message`, `:bad_key`,
-  `:wrong_cluster`, `:peer_changed`, `:handshake_timeout`, `{:unsupported_version, v}`,
+  `:wrong_cluster`, `:peer_changed`, `:wrong_peer`, `:handshake_timeout`, `{:unsupported_version, v}`,
   `{:bad_certificate, reason}`. Wrong options or arguments raise `ArgumentError`.
 
   Delegates to `:lattice_channel`.

@@ -291,7 +291,7 @@ LT_CNIF(lt_cnif_chan_finish) {
 }
 
 /* chan_abort(Channel, Reason) -> ok: drops the handshake under way and counts the reason the
- * caller found (bad_certificate, wrong_cluster, handshake_timeout, peer_changed,
+ * caller found (bad_certificate, wrong_cluster, handshake_timeout, peer_changed, wrong_peer,
  * unsupported_version; anything else counts as unexpected_message). */
 LT_CNIF(lt_cnif_chan_abort) {
     chan_res *r;
@@ -308,6 +308,8 @@ LT_CNIF(lt_cnif_chan_abort) {
         lt_crypto_count(LT_CTR_channel_handshake_failures_handshake_timeout, 1);
     else if (enif_is_identical(argv[1], lt_catom.peer_changed))
         lt_crypto_count(LT_CTR_channel_handshake_failures_peer_changed, 1);
+    else if (enif_is_identical(argv[1], lt_catom.wrong_peer))
+        lt_crypto_count(LT_CTR_channel_handshake_failures_wrong_peer, 1);
     else if (enif_is_identical(argv[1], lt_catom.unsupported_version))
         lt_crypto_count(LT_CTR_channel_handshake_failures_unsupported_version, 1);
     else
