@@ -32,8 +32,8 @@ defmodule Lattice.Channel do
 
   Bad data gives `{:error, reason}`: `:bad_mac`, `:replay`, `:malformed`, `:too_large`,
   `:key_expired`, `:unknown_key`, `:not_established`, `:unexpected_message`, `:bad_key`,
-  `:wrong_cluster`, `:peer_changed`, `:wrong_peer`, `:handshake_timeout`, `{:unsupported_version, v}`,
-  `{:bad_certificate, reason}`. Wrong options or arguments raise `ArgumentError`.
+  `:wrong_cluster`, `:peer_changed`, `:wrong_peer`, `:handshake_timeout`,
+  `{:unsupported_version, v}`, `{:bad_certificate, reason}`. Wrong options or arguments raise `ArgumentError`.
 
   Delegates to `:lattice_channel`.
   """
