@@ -35,7 +35,7 @@
 -module(lattice_channel).
 
 -export([initiate/1, respond/1, handle_handshake_message/2, encrypt/2, decrypt/2, handle/2,
-         tick/1, rekey/1, established/1, peer/1, info/1, stats/0, message_type/1]).
+         tick/1, rekey/1, close/1, established/1, peer/1, info/1, stats/0, message_type/1]).
 -export([format_error/2, error_message/1]).
 
 -define(VERSION, 1).
@@ -222,7 +222,12 @@ now_ms(#lattice_channel{clock = Clock}) ->
 %% messages in flight.
 -spec handle_handshake_message(channel(), message()) ->
           {ok, channel(), [message()]} | {error, reason()}.
-handle_handshake_message(#lattice_channel{ref = Ref} = Ch, Msg) when is_binary(Msg) ->
+handle_handshake_message(#lattice_channel{} = Ch, Msg) when is_binary(Msg) ->
+    try read_handshake(Ch, Msg) catch error:badarg -> ?BAD([Ch, Msg]) end;
+handle_handshake_message(Ch, Msg) ->
+    ?BAD([Ch, Msg]).
+
+read_handshake(#lattice_channel{ref = Ref} = Ch, Msg) ->
     Now = now_ms(Ch),
     %% A message 1 replaces any handshake under way; a late message 2 or 3 is refused.
     case message_type(Msg) =/= hs1 andalso timed_out(Ch, Now) of
@@ -233,9 +238,7 @@ handle_handshake_message(#lattice_channel{ref = Ref} = Ch, Msg) when is_binary(M
                 {ok, Payload, RS} -> handshake_step(Ch, message_type(Msg), Payload, RS, Now);
                 {error, _} = E -> E
             end
-    end;
-handle_handshake_message(Ch, Msg) ->
-    ?BAD([Ch, Msg]).
+    end.
 
 %% A handshake under way for longer than handshake_timeout.
 timed_out(#lattice_channel{ref = Ref, handshake_timeout = T}, Now) ->
@@ -338,10 +341,12 @@ same_peer(_, _) ->
 %% `{error, key_expired}' once a key passed its reject limit (a rekey that never completed:
 %% `tick/1' starts another).
 -spec encrypt(channel(), iodata()) -> {ok, [message()], channel()} | {error, reason()}.
-encrypt(#lattice_channel{ref = Ref, role = Role} = Ch, Plain) ->
-    Bin = try iolist_to_binary(Plain)
-          catch error:badarg -> ?BAD([Ch, Plain])
-          end,
+encrypt(#lattice_channel{} = Ch, Plain) ->
+    try seal(Ch, iolist_to_binary(Plain)) catch error:badarg -> ?BAD([Ch, Plain]) end;
+encrypt(Ch, Plain) ->
+    ?BAD([Ch, Plain]).
+
+seal(#lattice_channel{ref = Ref, role = Role} = Ch, Bin) ->
     Now = now_ms(Ch),
     case lattice_crypto_nif:chan_encrypt(Ref, Now, Bin) of
         {ok, Msg, true} when Role =:= initiator ->
@@ -353,18 +358,18 @@ encrypt(#lattice_channel{ref = Ref, role = Role} = Ch, Plain) ->
             {ok, [Msg], Ch};
         {error, _} = E ->
             E
-    end;
-encrypt(Ch, Plain) ->
-    ?BAD([Ch, Plain]).
+    end.
 
 %% @doc Decrypts a transport message from the peer. Its counter is checked against the receiving
 %% key's replay window (lattice_replay's ring of 8192 bits: counters up to 8128 below the newest
 %% are accepted once each) and recorded only after the MAC verified.
 -spec decrypt(channel(), message()) -> {ok, binary(), channel()} | {error, reason()}.
 decrypt(#lattice_channel{ref = Ref} = Ch, Msg) when is_binary(Msg) ->
-    case lattice_crypto_nif:chan_decrypt(Ref, now_ms(Ch), Msg) of
+    try lattice_crypto_nif:chan_decrypt(Ref, now_ms(Ch), Msg) of
         {ok, Plain} -> {ok, Plain, Ch};
         {error, _} = E -> E
+    catch
+        error:badarg -> ?BAD([Ch, Msg])
     end;
 decrypt(Ch, Msg) ->
     ?BAD([Ch, Msg]).
@@ -373,7 +378,12 @@ decrypt(Ch, Msg) ->
 %% Ch}' for a handshake message (Out to be sent back).
 -spec handle(channel(), message()) ->
           {data, binary(), channel()} | {handshake, [message()], channel()} | {error, reason()}.
-handle(Ch, Msg) when is_binary(Msg) ->
+handle(#lattice_channel{} = Ch, Msg) when is_binary(Msg) ->
+    try dispatch(Ch, Msg) catch error:badarg -> ?BAD([Ch, Msg]) end;
+handle(Ch, Msg) ->
+    ?BAD([Ch, Msg]).
+
+dispatch(Ch, Msg) ->
     case message_type(Msg) of
         data ->
             case decrypt(Ch, Msg) of
@@ -387,9 +397,7 @@ handle(Ch, Msg) when is_binary(Msg) ->
                 {ok, Ch1, Out} -> {handshake, Out, Ch1};
                 E -> E
             end
-    end;
-handle(Ch, Msg) ->
-    ?BAD([Ch, Msg]).
+    end.
 
 %% @doc The kind of a wire message: `hs1', `hs2', `hs3' (handshake), `data', or `unknown'.
 -spec message_type(binary()) -> hs1 | hs2 | hs3 | data | unknown.
@@ -404,7 +412,12 @@ message_type(_) -> unknown.
 %% that is due. Returns the messages to send. `{error, handshake_timeout}' when the first
 %% handshake timed out: the channel is of no further use.
 -spec tick(channel()) -> {ok, [message()], channel()} | {error, reason()}.
-tick(#lattice_channel{ref = Ref, role = Role} = Ch) ->
+tick(#lattice_channel{} = Ch) ->
+    try timers(Ch) catch error:badarg -> ?BAD([Ch]) end;
+tick(Ch) ->
+    ?BAD([Ch]).
+
+timers(#lattice_channel{ref = Ref, role = Role} = Ch) ->
     Now = now_ms(Ch),
     Info = lattice_crypto_nif:chan_info(Ref),
     TimedOut = timed_out(Ch, Now),
@@ -424,14 +437,12 @@ tick(#lattice_channel{ref = Ref, role = Role} = Ch) ->
             end;
         _ ->
             {ok, [], Ch}
-    end;
-tick(Ch) ->
-    ?BAD([Ch]).
+    end.
 
 %% @doc Starts a rekey now (the initiator only): message 1 of a new handshake.
 -spec rekey(channel()) -> {ok, [message()], channel()} | {error, reason()}.
 rekey(#lattice_channel{role = initiator} = Ch) ->
-    rekey_out(Ch, now_ms(Ch));
+    try rekey_out(Ch, now_ms(Ch)) catch error:badarg -> ?BAD([Ch]) end;
 rekey(#lattice_channel{role = responder}) ->
     {error, unexpected_message};
 rekey(Ch) ->
@@ -445,6 +456,15 @@ rekey_out(Ch, Now) ->
 
 start_rekey(#lattice_channel{ref = Ref} = Ch, Now) ->
     lattice_crypto_nif:chan_start(Ref, Now, hello(Ch)).
+
+%% @doc Wipes and frees the channel's secrets now (they go anyway when the last reference to the
+%% channel is collected): for a peer that is dropped, or keys that must not outlive a decision.
+%% Every later call on the channel raises `badarg'; closing it again is `ok'.
+-spec close(channel()) -> ok.
+close(#lattice_channel{ref = Ref}) ->
+    lattice_crypto_nif:chan_close(Ref);
+close(Ch) ->
+    ?BAD([Ch]).
 
 %% ---- what it is ---------------------------------------------------------------------------
 
@@ -463,8 +483,10 @@ peer(#lattice_channel{peer = Peer}) ->
 %% the handshake hash (a channel binding: equal on both sides, different for every handshake),
 %% the peer's static key and certificate.
 -spec info(channel()) -> map().
-info(#lattice_channel{ref = Ref, peer = Peer, cluster = Cluster}) ->
-    (lattice_crypto_nif:chan_info(Ref))#{peer => Peer, cluster => Cluster};
+info(#lattice_channel{ref = Ref, peer = Peer, cluster = Cluster} = Ch) ->
+    try (lattice_crypto_nif:chan_info(Ref))#{peer => Peer, cluster => Cluster}
+    catch error:badarg -> ?BAD([Ch])
+    end;
 info(Ch) ->
     ?BAD([Ch]).
 
@@ -498,7 +520,9 @@ stats() ->
 format_error(badarg, [{?MODULE, F, [Opts], _} | _]) when F =:= initiate; F =:= respond ->
     #{1 => explain_opts(Opts)};
 format_error(badarg, [{?MODULE, F, [Ch | Rest], _} | _]) ->
-    case is_record(Ch, lattice_channel) of
+    case is_record(Ch, lattice_channel) andalso open(Ch) of
+        false when is_record(Ch, lattice_channel) ->
+            #{1 => "the channel is closed (lattice_channel:close/1), or of another node"};
         false ->
             #{1 => "not a channel (made by lattice_channel:initiate/1 or respond/1)"};
         true when F =:= encrypt ->
@@ -517,6 +541,13 @@ format_error(_, _) ->
 error_message(Stack) ->
     lattice_error:message(?MODULE, Stack,
                           fun(F, Args) -> format_error(badarg, [{?MODULE, F, Args, []}]) end).
+
+open(#lattice_channel{ref = Ref}) ->
+    try lattice_crypto_nif:chan_info(Ref) of
+        #{} -> true
+    catch
+        error:badarg -> false
+    end.
 
 explain_opts(Opts) when not is_map(Opts) ->
     "the options are not a map";

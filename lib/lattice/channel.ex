@@ -104,6 +104,13 @@ defmodule Lattice.Channel do
   @spec rekey(t()) :: {:ok, [message()], t()} | {:error, reason()}
   def rekey(channel), do: wrap(:lattice_channel.rekey(channel))
 
+  @doc """
+  Wipes and frees the channel's secrets now (they go anyway when the channel is collected);
+  later calls on it raise `ArgumentError`.
+  """
+  @spec close(t()) :: :ok
+  def close(channel), do: wrap(:lattice_channel.close(channel))
+
   @doc "Whether a handshake has completed."
   @spec established?(t()) :: boolean()
   def established?(channel), do: :lattice_channel.established(channel)

@@ -54,31 +54,41 @@ int lt_nif_channel_open(ErlNifEnv *env, ErlNifResourceFlags flags) {
     return chan_type != NULL;
 }
 
+/* The channel resource behind t (1), or 0 when t is not one. Whether it is still open is
+ * known only under its lock (lock_chan): chan_close may free the state at any time. */
 static int get_chan(ErlNifEnv *env, ERL_NIF_TERM t, chan_res **out) {
     void *obj;
     if (!enif_get_resource(env, t, chan_type, &obj))
         return 0;
-    chan_res *r = obj;
-    if (r->ch == NULL)
-        return 0;
-    *out = r;
+    *out = obj;
     return 1;
 }
 
-/* Takes r's lock: 1 when held. On a normal scheduler only tries: 0 means "busy", and the caller
- * returns enif_schedule_nif of itself. */
+/* Takes r's lock: 1 when held and the channel is open; -1 when it was closed (the lock is not
+ * held then); 0 when busy, on a normal scheduler, which only tries (STYLE.md habit 14): the
+ * caller returns enif_schedule_nif of itself. */
 static int lock_chan(chan_res *r) {
-    if (enif_thread_type() != ERL_NIF_THR_NORMAL_SCHEDULER) {
+    if (enif_thread_type() != ERL_NIF_THR_NORMAL_SCHEDULER)
         enif_mutex_lock(r->lock);
-        return 1;
+    else if (enif_mutex_trylock(r->lock) != 0)
+        return 0;
+    if (r->ch == NULL) {
+        enif_mutex_unlock(r->lock);
+        return -1;
     }
-    return enif_mutex_trylock(r->lock) == 0;
+    return 1;
 }
 
+/* Locks r, reschedules the call when the lock is busy, raises badarg when r is closed. */
 #define LOCK_OR_RESCHEDULE(r, name, fn)                                                            \
     do {                                                                                           \
-        if (!lock_chan(r))                                                                         \
+        int lt_l_ = lock_chan(r);                                                                  \
+        if (lt_l_ == 0) {                                                                          \
+            (void)enif_consume_timeslice(env, 5);                                                  \
             return enif_schedule_nif(env, name, 0, fn, argc, argv);                                \
+        }                                                                                          \
+        if (lt_l_ < 0)                                                                             \
+            return enif_make_badarg(env);                                                          \
     } while (0)
 
 static ERL_NIF_TERM err_atom(ErlNifEnv *env, lt_chan_err e) {
@@ -331,8 +341,12 @@ LT_CNIF(lt_cnif_chan_encrypt) {
                           argv, plain.size);
     if (!enif_alloc_binary(lt_chan_sealed_size(plain.size), &out))
         return lt_crypto_raise_nomem(env);
-    if (!lock_chan(r)) {
+    int locked = lock_chan(r);
+    if (locked <= 0) {
         enif_release_binary(&out);
+        if (locked < 0)
+            return enif_make_badarg(env);
+        (void)enif_consume_timeslice(env, 5); /* busy: yield soon, not after thousands of tries */
         return enif_schedule_nif(env, "chan_encrypt", 0, lt_cnif_chan_encrypt, argc, argv);
     }
     size_t n = 0;
@@ -371,8 +385,12 @@ LT_CNIF(lt_cnif_chan_decrypt) {
                           argv, msg.size);
     if (!enif_alloc_binary(msg.size - LT_CHAN_OVERHEAD, &out))
         return lt_crypto_raise_nomem(env);
-    if (!lock_chan(r)) {
+    int locked = lock_chan(r);
+    if (locked <= 0) {
         enif_release_binary(&out);
+        if (locked < 0)
+            return enif_make_badarg(env);
+        (void)enif_consume_timeslice(env, 5); /* busy: yield soon, not after thousands of tries */
         return enif_schedule_nif(env, "chan_decrypt", 0, lt_cnif_chan_decrypt, argc, argv);
     }
     size_t n = 0;
@@ -385,6 +403,26 @@ LT_CNIF(lt_cnif_chan_decrypt) {
     }
     lt_crypto_count(LT_CTR_channel_opened, 1);
     return lt_crypto_ok(env, enif_make_binary(env, &out));
+}
+
+/* chan_close(Channel) -> ok: wipes and frees the channel's secrets now, without waiting for the
+ * last reference to go; later calls on it are badarg. Closing a closed channel is ok. */
+LT_CNIF(lt_cnif_chan_close) {
+    chan_res *r;
+    if (argc != 1 || !get_chan(env, argv[0], &r))
+        return enif_make_badarg(env);
+    int locked = lock_chan(r);
+    if (locked == 0) {
+        (void)enif_consume_timeslice(env, 5);
+        return enif_schedule_nif(env, "chan_close", 0, lt_cnif_chan_close, argc, argv);
+    }
+    if (locked < 0)
+        return lt_catom.ok;
+    lt_chan_wipe(r->ch);
+    sodium_free(r->ch);
+    r->ch = NULL;
+    enif_mutex_unlock(r->lock);
+    return lt_catom.ok;
 }
 
 /* chan_rekey_due(Channel, Now) -> boolean(). */
