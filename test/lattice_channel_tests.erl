@@ -513,6 +513,24 @@ close_test() ->
     %% The other side is unaffected.
     ?assertMatch({ok, [_], _}, lattice_channel:encrypt(A, <<"z">>)).
 
+%% A channel made by one instance of the crypto NIF library keeps working after a hot upgrade
+%% (the same code loaded again, the old instance purged): its resource type is taken over.
+upgrade_test() ->
+    Auth = authority(),
+    {ok, A, B} = connect(opts(Auth, <<"c">>, <<"a">>), opts(Auth, <<"c">>, <<"b">>)),
+    {A1, B1} = send(A, B, <<"before">>),
+    {lattice_crypto_nif, Beam, File} = code:get_object_code(lattice_crypto_nif),
+    {module, lattice_crypto_nif} = code:load_binary(lattice_crypto_nif, File, Beam),
+    ?assert(code:soft_purge(lattice_crypto_nif)),
+    {A2, B2} = send(A1, B1, <<"after">>),
+    {_, _} = send(B2, A2, <<"and back">>),
+    {ok, [R1], A3} = lattice_channel:rekey(A2),
+    {handshake, [R2], B3} = lattice_channel:handle(B2, R1),
+    {handshake, [R3], A4} = lattice_channel:handle(A3, R2),
+    {handshake, [], B4} = lattice_channel:handle(B3, R3),
+    {_, _} = send(A4, B4, <<"rekeyed">>),
+    ?assertMatch({ok, _, _}, connect(opts(Auth, <<"c">>, <<"a">>), opts(Auth, <<"c">>, <<"b">>))).
+
 %% ---- two real nodes -----------------------------------------------------------------------
 
 %% A handshake and messages between this node and a peer node, each side's channel held by a
