@@ -495,6 +495,32 @@ wait_until(F, N) ->
         false -> timer:sleep(20), wait_until(F, N - 1)
     end.
 
+%% Keys made, used and dropped from many processes at once (the slab allocator's lock, the
+%% resource destructors on whatever thread collects them), and one key shared by all.
+concurrent_keys_test_() ->
+    {timeout, 120,
+     fun() ->
+             {ok, Shared} = ?C:keypair(sign),
+             SharedPub = ?C:public_key(Shared),
+             Self = self(),
+             Pids = [spawn_link(
+                       fun() ->
+                               Results =
+                                   [begin
+                                        {ok, K} = ?C:keypair(sign),
+                                        {ok, A} = ?C:aead_key(xchacha20poly1305),
+                                        Msg = <<I:32, J:32>>,
+                                        N = ?C:aead_nonce(A),
+                                        {ok, Msg} = ?C:aead_open(A, N, <<>>, ?C:aead_seal(A, N, <<>>, Msg)),
+                                        ?C:verify(?C:public_key(K), Msg, ?C:sign(K, Msg)) andalso
+                                            ?C:verify(SharedPub, Msg, ?C:sign(Shared, Msg))
+                                    end || J <- lists:seq(1, 500)],
+                               Self ! {done, self(), lists:all(fun(X) -> X end, Results)}
+                       end) || I <- lists:seq(1, 16)],
+             [receive {done, P, Ok} -> ?assert(Ok) end || P <- Pids],
+             #{slab_alloc_failures := 0} = ?C:stats()
+     end}.
+
 %% ---- counters, random bytes, equal -----------------------------------------------------------
 
 stats_test() ->

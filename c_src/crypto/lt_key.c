@@ -121,6 +121,16 @@ const uint8_t *lt_key_seed(const lt_key *k, size_t *len) {
     return k->secret.p;
 }
 
+int lt_key_sign(const lt_key *k, uint8_t sig[64], const uint8_t *m, size_t n) {
+    if (k->kind != LT_KEY_SIGN || k->secret.p == NULL)
+        return -1;
+    return crypto_sign_detached(sig, NULL, m, n, k->secret.p) == 0 ? 0 : -1;
+}
+
+int lt_ed25519_verify(const uint8_t pk[32], const uint8_t *m, size_t n, const uint8_t sig[64]) {
+    return crypto_sign_verify_detached(sig, m, n, pk) == 0;
+}
+
 void lt_key_clear(lt_key *k) {
     lt_secret_free(&k->secret);
     lt_secret_free(&k->sched);

@@ -75,6 +75,16 @@ lt_key_err lt_key_generate(lt_key *k, lt_key_kind kind, lt_aead_alg alg,
  * key itself otherwise): a pointer into k's slab memory, valid while k is, and its length. */
 const uint8_t *lt_key_seed(const lt_key *k, size_t *len);
 
+/* The detached Ed25519 signature (64 bytes) of m[0..n) by a sign key: 0, or -1 when k is not a
+ * sign key. For the C parts built on keys (envelopes, certificates, the channel). */
+int lt_key_sign(const lt_key *k, uint8_t sig[64], const uint8_t *m, size_t n) LT_SECRET_WARN_UNUSED;
+
+/* Whether sig (64 bytes) is a valid Ed25519 signature of m[0..n) by the 32-byte public key pk,
+ * with libsodium's strict checks (non-canonical S, small-order or non-canonical points
+ * refused): 1 or 0. */
+int lt_ed25519_verify(const uint8_t pk[32], const uint8_t *m, size_t n,
+                      const uint8_t sig[64]) LT_SECRET_WARN_UNUSED;
+
 /* Wipes and frees k's slots; k becomes all zero. */
 void lt_key_clear(lt_key *k);
 

@@ -20,21 +20,21 @@
 #include "lt_sealed.h"
 
 /* Bytes above which each kind of call goes dirty. Inline times per call measured on the bench
- * machine (2 cores shared, load about 1.9; docs/CRYPTO.md has the table, `make bench
- * BENCH_GROUP=crypto` its "cut-off" rows), at the cut-off:
- *   AEAD seal/open        ~1 ns a byte:     64 KiB in 48-63 us (AES-GCM, ChaCha20, XChaCha20)
- *   Ed25519 sign/verify   ~8 ns a byte (libsodium's portable SHA-512, over the message twice
- *                         to sign): 12 KiB in about 100 us
- *   HMAC-SHA-256/512      ~3.5-5 ns a byte: 16 KiB in 52-84 us
- *   BLAKE2b               ~1.2 ns a byte: 64 KiB in 75 us
- *   random_bytes          ~6 ns a byte (the getrandom syscall): 16 KiB in 106 us
- *   equal                 ~2.4 ns a byte (sodium_memcmp reads byte by byte): 32 KiB in 78 us */
+ * machine (2 cores shared with other jobs; docs/CRYPTO.md has the table, `make bench
+ * BENCH_GROUP=crypto` its "cut-off" rows), at the cut-off, quiet and at load 3-4:
+ *   AEAD seal/open        ~1 ns a byte:     64 KiB in 48-63 us, ~106 us loaded
+ *   Ed25519 sign/verify   ~25 / ~60 us of curve arithmetic, then ~8 / ~5 ns a byte (libsodium's
+ *                         portable SHA-512, over the message twice to sign): 8 KiB in ~90 us
+ *   HMAC-SHA-256/512      ~3.5-5 ns a byte: 16 KiB in 52-84 us, ~113 us loaded
+ *   BLAKE2b               ~1.2 ns a byte: 48 KiB in ~57 us
+ *   random_bytes          ~6 ns a byte (the getrandom syscall): 16 KiB in 92-106 us
+ *   equal                 ~2.4 ns a byte (sodium_memcmp reads byte by byte): 24 KiB in ~58 us */
 #define LT_DIRTY_AEAD_BYTES (64 * 1024)
-#define LT_DIRTY_SIGN_BYTES (12 * 1024)
+#define LT_DIRTY_SIGN_BYTES (8 * 1024)
 #define LT_DIRTY_HMAC_BYTES (16 * 1024)
-#define LT_DIRTY_BLAKE2B_BYTES (64 * 1024)
+#define LT_DIRTY_BLAKE2B_BYTES (48 * 1024)
 #define LT_DIRTY_RANDOM_BYTES (16 * 1024)
-#define LT_DIRTY_EQUAL_BYTES (32 * 1024)
+#define LT_DIRTY_EQUAL_BYTES (24 * 1024)
 
 /* random_bytes/1 and argon2id/3's output: at most this much at once. */
 #define LT_RANDOM_MAX (1u << 30)
@@ -54,7 +54,8 @@ LT_CNIF(lt_cnif_sign) {
     unsigned char *sig = enif_make_new_binary(env, crypto_sign_BYTES, &t);
     if (sig == NULL)
         return lt_crypto_raise_nomem(env);
-    crypto_sign_detached(sig, NULL, msg.data, msg.size, k->secret.p);
+    if (lt_key_sign(k, sig, msg.data, msg.size) != 0) /* k is a sign key: cannot fail */
+        return enif_make_badarg(env);
     lt_crypto_count(LT_CTR_signs, 1);
     return t;
 }
@@ -71,8 +72,8 @@ LT_CNIF(lt_cnif_verify) {
         return enif_make_badarg(env);
     LT_CRYPTO_DIRTY_ABOVE(LT_DIRTY_SIGN_BYTES, env, "verify", lt_cnif_verify, argc, argv, msg.size);
     lt_crypto_count(LT_CTR_verifies, 1);
-    int ok = sig.size == crypto_sign_BYTES &&
-             crypto_sign_verify_detached(sig.data, msg.data, msg.size, pk.data) == 0;
+    int ok =
+        sig.size == crypto_sign_BYTES && lt_ed25519_verify(pk.data, msg.data, msg.size, sig.data);
     if (!ok)
         lt_crypto_count(LT_CTR_verify_failures, 1);
     return ok ? lt_catom.true_ : lt_catom.false_;

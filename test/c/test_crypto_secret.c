@@ -153,8 +153,25 @@ static void test_keys(void) {
     const uint8_t *s = lt_key_seed(&k, &n);
     CHECK_BYTES(s, n, seed);
     CHECK_MEM(k.secret.p + 32, 32, pub, 32); /* libsodium's sk is seed || pk */
+    /* RFC 8032 test 1's signature of the empty message, and the strict verifier */
+    static const uint8_t sig1[64] = {
+        0xe5, 0x56, 0x43, 0x00, 0xc3, 0x60, 0xac, 0x72, 0x90, 0x86, 0xe2, 0xcc, 0x80,
+        0x6e, 0x82, 0x8a, 0x84, 0x87, 0x7f, 0x1e, 0xb8, 0xe5, 0xd9, 0x74, 0xd8, 0x73,
+        0xe0, 0x65, 0x22, 0x49, 0x01, 0x55, 0x5f, 0xb8, 0x82, 0x15, 0x90, 0xa3, 0x3b,
+        0xac, 0xc6, 0x1e, 0x39, 0x70, 0x1c, 0xf9, 0xb4, 0x6b, 0xd2, 0x5b, 0xf5, 0xf0,
+        0x59, 0x5b, 0xbe, 0x24, 0x65, 0x51, 0x41, 0x43, 0x8e, 0x7a, 0x10, 0x0b};
+    uint8_t sig[64];
+    CHECK(lt_key_sign(&k, sig, (const uint8_t *)"", 0) == 0);
+    CHECK_BYTES(sig, 64, sig1);
+    CHECK(lt_ed25519_verify(pub, (const uint8_t *)"", 0, sig) == 1);
+    sig[63] ^= 0x10; /* S + 2^252-ish: no longer canonical or no longer valid */
+    CHECK(lt_ed25519_verify(pub, (const uint8_t *)"", 0, sig) == 0);
+    uint8_t identity[64] = {1}; /* R = identity, S = 0 */
+    uint8_t id_pk[32] = {1};
+    CHECK(lt_ed25519_verify(id_pk, (const uint8_t *)"x", 1, identity) == 0);
     lt_key_clear(&k);
     CHECK(k.secret.p == NULL);
+    CHECK(lt_key_sign(&k, sig, (const uint8_t *)"", 0) == -1);
     CHECK(lt_key_from_secret(&k, LT_KEY_SIGN, LT_AEAD_NONE, seed, 31) == LT_KEY_E_LENGTH);
     CHECK(k.secret.p == NULL);
     CHECK(lt_key_from_secret(&k, LT_KEY_SIGN, LT_AEAD_AES256GCM, seed, 32) == LT_KEY_E_KIND);
