@@ -87,7 +87,9 @@ decode(Bin) ->
           {ok, cert()} | {error, reason()}.
 verify(CertBin, AuthorityPub, Revocations, Now)
   when is_binary(CertBin), is_binary(AuthorityPub), byte_size(AuthorityPub) =:= 32,
-       ?U64(Now) ->
+       ?U64(Now),
+       (Revocations =:= none orelse is_binary(Revocations) orelse
+        (is_map(Revocations) andalso is_map_key('$lattice_crl', Revocations))) ->
     Result = try check(CertBin, AuthorityPub, Revocations, Now)
              catch error:badarg -> ?BADARG([CertBin, AuthorityPub, Revocations, Now])
              end,
@@ -172,9 +174,8 @@ verify_revocation_list(Bin, AuthorityPub)
         {ok, _} = Ok ->
             lattice_proto:bump({?MODULE, revocation_lists_verified}),
             Ok;
-        {error, R} = E ->
+        {error, _} = E ->
             lattice_proto:bump({?MODULE, {failed, revocation_list}}),
-            _ = R,
             E
     end;
 verify_revocation_list(Bin, AuthorityPub) ->

@@ -94,13 +94,19 @@ open(Bin, Keyring, Replay) ->
 -spec open(binary(), lattice_keyring:keyring(), lattice_replay:replay(), open_opts()) ->
           {ok, binary(), meta()} | {error, reason()}.
 open(Bin, Keyring, Replay, Opts) when is_binary(Bin), is_map(Opts) ->
+    map_size(maps:without([max_size, signers, require_signature], Opts)) =:= 0 orelse
+        ?BADARG([Bin, Keyring, Replay, Opts]),
     Max = maps:get(max_size, Opts, ?DEFAULT_MAX),
     Decoded = try ?N:envelope_decode(Bin, Max)
               catch error:badarg -> ?BADARG([Bin, Keyring, Replay, Opts])
               end,
     case Decoded of
         {ok, Fields} ->
-            case opened(Fields, Keyring, Replay, Opts) of
+            Opened = try opened(Fields, Keyring, Replay, Opts)
+                     catch error:Why when Why =:= badarg; Why =:= function_clause ->
+                             ?BADARG([Bin, Keyring, Replay, Opts])
+                     end,
+            case Opened of
                 {ok, _, _} = Ok ->
                     lattice_proto:bump({?MODULE, opened}),
                     Ok;

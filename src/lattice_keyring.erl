@@ -14,8 +14,16 @@
 %% Schedules (`schedule' option): `aligned' (the default) numbers versions by the clock,
 %% version = Now div interval + 1, so nodes whose clocks agree rotate together without talking;
 %% `local' starts at `version' (default 1) and rotates `interval' after the last rotation.
+%% An aligned keyring made during the grace after a boundary accepts the version before, as a
+%% node that was running then would (messages sealed just before the boundary, clock skew).
 %% Profiles give seed 000's intervals: `long_term' (24 h, grace 1 h, the default) and
 %% `session' (1 h, grace 5 min); `interval' and `grace' override them.
+%%
+%% An {@link ephemeral/1} keyring has no master: each version's key is fresh random bytes,
+%% which no other node can derive, and a version dropped after its grace is gone for good (its
+%% key is wiped when the last reference to it goes): forward secrecy for what it sealed. Its
+%% keys are for this node, or for a peer that agreed on them another way, through the secure
+%% channel say, and {@link install/3}s them.
 %%
 %% A keyring is a value (a record holding key resources: node-local, like the keys). Rotation
 %% happens only when asked: {@link maybe_rotate/1} (on the schedule) or {@link rotate/1}
@@ -24,12 +32,12 @@
 %% derivations and refused lookups over the node.
 -module(lattice_keyring).
 
--export([new/1, new/2, current/1, version/1, lookup/2, rotate/1, maybe_rotate/1, info/1,
-         alg/1, stats/0]).
+-export([new/1, new/2, ephemeral/1, install/3, current/1, version/1, lookup/2, rotate/1,
+         maybe_rotate/1, info/1, alg/1, stats/0]).
 -export([format_error/2, error_message/1]).
 
 -record(keyring, {
-    master :: lattice_crypto:key(),
+    master :: lattice_crypto:key() | ephemeral,
     context :: <<_:64>>,
     alg :: lattice_crypto:aead_alg(),
     interval :: pos_integer(),
@@ -74,9 +82,23 @@ new(Master, Opts) ->
     catch error:_ -> ?BADARG([Master, Opts])
     end.
 
+%% @doc A keyring whose keys are random, one per version (see the module's description);
+%% options as {@link new/2} but `purpose', with the `session' profile and the `local'
+%% schedule by default, and no lookahead (a later version cannot be derived).
+-spec ephemeral(opts()) -> keyring().
+ephemeral(Opts) ->
+    try make(ephemeral, maps:merge(#{profile => session, schedule => local}, Opts))
+    catch error:_ -> ?BADARG([Opts])
+    end.
+
 make(Master, Opts) when is_map(Opts) ->
     [] = maps:keys(Opts) -- ?OPTS,
-    #{kind := secret, size := 32} = lattice_crypto:key_info(Master),
+    true = case Master of
+               ephemeral ->
+                   not (is_map_key(purpose, Opts) orelse is_map_key(lookahead, Opts));
+               _ ->
+                   is_map(#{kind := secret, size := 32} = lattice_crypto:key_info(Master))
+           end,
     Purpose = maps:get(purpose, Opts, <<"envelope">>),
     true = is_binary(Purpose) andalso byte_size(Purpose) >= 1 andalso byte_size(Purpose) =< 8,
     {DefInterval, DefGrace} = case maps:get(profile, Opts, long_term) of
@@ -85,7 +107,10 @@ make(Master, Opts) when is_map(Opts) ->
                               end,
     Interval = maps:get(interval, Opts, DefInterval),
     Grace = maps:get(grace, Opts, DefGrace),
-    Lookahead = maps:get(lookahead, Opts, 1),
+    Lookahead = case Master of
+                    ephemeral -> 0;
+                    _ -> maps:get(lookahead, Opts, 1)
+                end,
     Schedule = maps:get(schedule, Opts, aligned),
     Clock = maps:get(clock, Opts, fun() -> erlang:system_time(millisecond) end),
     Alg = maps:get(alg, Opts, xchacha20poly1305),
@@ -107,11 +132,29 @@ make(Master, Opts) when is_map(Opts) ->
                   grace = Grace, lookahead = Lookahead, schedule = Schedule, clock = Clock,
                   current = Version, started = Started, keys = #{}, retired = #{},
                   oldest = Version},
-    KR#keyring{keys = #{Version => derive(KR, Version)}}.
+    Keys = #{Version => derive(KR, Version)},
+    case Schedule of
+        aligned when Version > 1, Master =/= ephemeral ->
+            %% The version before is what peers sealed with until the interval began: retired
+            %% then, in its grace as on a node that was running at the time.
+            Prev = Version - 1,
+            prune(KR#keyring{keys = Keys#{Prev => derive(KR, Prev)},
+                             retired = #{Prev => Started}, oldest = Prev}, Now);
+        _ ->
+            KR#keyring{keys = Keys}
+    end.
 
 scheduled(Now, Interval) ->
     min(?MAX_VERSION, max(1, Now div Interval + 1)).
 
+derive(#keyring{master = ephemeral, alg = Alg}, _Version) ->
+    case lattice_crypto:aead_key(Alg) of
+        {ok, Key} ->
+            lattice_proto:bump({?MODULE, derived}),
+            Key;
+        {error, {unsupported, aes256gcm}} = E ->
+            erlang:error(E)
+    end;
 derive(#keyring{master = M, context = C, alg = Alg}, Version) ->
     case lattice_crypto:kdf(M, Version, C, Alg) of
         {ok, Key} ->
@@ -124,17 +167,23 @@ derive(#keyring{master = M, context = C, alg = Alg}, Version) ->
 %% @doc The version that seals now, and its key.
 -spec current(keyring()) -> {version(), lattice_crypto:key()}.
 current(#keyring{current = V, keys = Keys}) ->
-    {V, map_get(V, Keys)}.
+    {V, map_get(V, Keys)};
+current(KR) ->
+    ?BADARG([KR]).
 
 %% @doc The current version.
 -spec version(keyring()) -> version().
 version(#keyring{current = V}) ->
-    V.
+    V;
+version(KR) ->
+    ?BADARG([KR]).
 
 %% @doc The AEAD algorithm of the keyring's keys.
 -spec alg(keyring()) -> lattice_crypto:aead_alg().
 alg(#keyring{alg = A}) ->
-    A.
+    A;
+alg(KR) ->
+    ?BADARG([KR]).
 
 %% @doc The key of `Version' if it may open a message now: the current one, a retired one
 %% within its grace, or one up to `lookahead' ahead. `{error, expired}' for a retired version
@@ -170,6 +219,22 @@ lookup(#keyring{} = KR, Version) when is_integer(Version) ->
     end;
 lookup(KR, Version) ->
     ?BADARG([KR, Version]).
+
+%% @doc Makes `Key' (an AEAD key of the keyring's algorithm) the key of `Version', a version
+%% after the current one, which it replaces as {@link rotate/1} would (the current version
+%% retires into its grace). Only for {@link ephemeral/1} keyrings: a derived keyring's keys are
+%% the master's, the same on every node.
+-spec install(keyring(), version(), lattice_crypto:key()) -> keyring().
+install(#keyring{master = ephemeral, current = Cur, alg = Alg, keys = Keys, clock = Clock} = KR,
+        Version, Key) when is_integer(Version), Version > Cur, Version =< ?MAX_VERSION ->
+    case lattice_proto:is_key(Key) andalso lattice_crypto:key_info(Key) of
+        #{kind := aead, alg := Alg} ->
+            rotate_to(KR#keyring{keys = Keys#{Version => Key}}, Version, Clock());
+        _ ->
+            ?BADARG([KR, Version, Key])
+    end;
+install(KR, Version, Key) ->
+    ?BADARG([KR, Version, Key]).
 
 %% @doc Rotates now: the current version retires (accepted for `grace' ms more) and the next
 %% one seals. Retired versions past their grace are dropped.
@@ -216,7 +281,7 @@ prune(#keyring{retired = Retired, keys = Keys, grace = Grace} = KR, Now) ->
 
 %% @doc What the keyring holds: `version' (current), `accepted' (retired versions still in
 %% grace, with the ms at which each expires), `rotations' (of this keyring), `alg', `purpose',
-%% `interval', `grace', `lookahead', `schedule'.
+%% `interval', `grace', `lookahead', `schedule', `source' (`derived' or `ephemeral').
 -spec info(keyring()) -> map().
 info(#keyring{} = KR) ->
     #{version => KR#keyring.current,
@@ -224,7 +289,8 @@ info(#keyring{} = KR) ->
       rotations => KR#keyring.rotations, alg => KR#keyring.alg,
       purpose => KR#keyring.context, interval => KR#keyring.interval,
       grace => KR#keyring.grace, lookahead => KR#keyring.lookahead,
-      schedule => KR#keyring.schedule};
+      schedule => KR#keyring.schedule,
+      source => case KR#keyring.master of ephemeral -> ephemeral; _ -> derived end};
 info(KR) ->
     ?BADARG([KR]).
 
@@ -251,6 +317,44 @@ error_message(Stack) ->
 explain(F, Args) ->
     lattice_error:explain(?MODULE, F, Args, checks(F, Args)).
 
+checks(ephemeral, [Opts]) ->
+    [{1, fun() ->
+                 case is_map(Opts) andalso
+                     (is_map_key(purpose, Opts) orelse is_map_key(lookahead, Opts)) of
+                     true -> {error, "an ephemeral keyring takes no purpose or lookahead (its "
+                                     "keys are random, not derived)"};
+                     false -> opts(Opts)
+                 end
+         end}];
+checks(install, [KR, V, Key]) ->
+    [{1, fun() ->
+                 case KR of
+                     #keyring{master = ephemeral} -> ok;
+                     #keyring{} -> {error, "only an ephemeral keyring takes installed keys (a "
+                                           "derived keyring's keys come from its master)"};
+                     _ -> keyring(KR)
+                 end
+         end},
+     {2, fun() ->
+                 case KR of
+                     #keyring{current = Cur} ->
+                         lattice_proto:int_range("the version", V, Cur + 1, ?MAX_VERSION,
+                                                 " (after the current one)");
+                     _ -> ok
+                 end
+         end},
+     {3, fun() ->
+                 case lattice_proto:key("the key", Key, [aead]) of
+                     ok when is_record(KR, keyring) ->
+                         case lattice_crypto:key_info(Key) of
+                             #{alg := A} when A =:= KR#keyring.alg -> ok;
+                             #{alg := A} -> {error, lattice_proto:fmt(
+                                                      "the key is a ~ts key; the keyring's are ~ts",
+                                                      [A, KR#keyring.alg])}
+                         end;
+                     Other -> Other
+                 end
+         end}];
 checks(new, [Master, Opts]) ->
     [{1, fun() -> master(Master) end}, {2, fun() -> opts(Opts) end}];
 checks(lookup, [KR, V]) ->

@@ -248,10 +248,9 @@ verify(Bin, #set{} = Set, Level) when is_binary(Bin) ->
                      E
              end,
     case Result of
-        {ok, _} -> lattice_proto:bump({?MODULE, verified});
+        {ok, _} -> lattice_proto:bump({?MODULE, verified}), Result;
         {error, _} -> lattice_proto:fail(?MODULE, Result)
-    end,
-    Result;
+    end;
 verify(Bin, Set, Level) ->
     ?BADARG([Bin, Set, Level]).
 
@@ -302,9 +301,8 @@ equivocation(#{signer := Id, scope := Sc, sequence := Sq, digest := D1} = A,
         {ok, E} -> E;
         {E, _} -> E
     end;
-equivocation(#{signer := _, scope := _, sequence := _, digest := _} = A,
-             #{signer := _, scope := _, sequence := _, digest := _} = B, #set{} = Set) ->
-    _ = {A, B, Set},
+equivocation(#{signer := _, scope := _, sequence := _, digest := _},
+             #{signer := _, scope := _, sequence := _, digest := _}, #set{}) ->
     {error, not_equivocation};
 equivocation(A, B, Set) ->
     ?BADARG([A, B, Set]).

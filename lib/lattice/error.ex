@@ -25,13 +25,29 @@ defmodule Lattice.Error do
     message =
       with :undefined <- :lattice_error.message(stacktrace),
            :undefined <- :lattice_store.error_message(stacktrace),
-           :undefined <- :lattice_merkle.error_message(stacktrace) do
-        :lattice_crypto.error_message(stacktrace)
+           :undefined <- :lattice_merkle.error_message(stacktrace),
+           :undefined <- :lattice_crypto.error_message(stacktrace),
+           :undefined <- proto_message(stacktrace) do
+        :undefined
       end
 
     case message do
       :undefined -> reraise exception, stacktrace
       message -> reraise ArgumentError, "#{function}: #{message}", stacktrace
     end
+  end
+
+  # The envelope, certificate, quorum, keyring and replay modules (issue 11, crypto-proto).
+  defp proto_message(stacktrace) do
+    Enum.reduce_while(
+      [:lattice_envelope, :lattice_cert, :lattice_quorum, :lattice_keyring, :lattice_replay],
+      :undefined,
+      fn m, acc ->
+        case m.error_message(stacktrace) do
+          :undefined -> {:cont, acc}
+          message -> {:halt, message}
+        end
+      end
+    )
   end
 end

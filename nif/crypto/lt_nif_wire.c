@@ -116,22 +116,18 @@ LT_CNIF(lt_cnif_quorum_decode) {
     }
     if (err != LT_WIRE_OK)
         return wire_error(env, err);
-    /* The list, built from the back: walk the entries into an array of offsets first. */
-    ERL_NIF_TERM list = enif_make_list(env, 0);
-    size_t offs[LT_QUORUM_MAX_SIGNERS];
+    /* The list, in the certificate's order: built reversed, then reversed once. */
+    ERL_NIF_TERM rev = enif_make_list(env, 0), list;
     size_t off = q.signers_off;
     for (uint32_t i = 0; i < q.count; i++) {
-        offs[i] = off;
         size_t io, il, so;
         lt_quorum_next_signer(b.data, &off, &io, &il, &so);
-    }
-    for (uint32_t i = q.count; i-- > 0;) {
-        size_t o = offs[i], io, il, so;
-        lt_quorum_next_signer(b.data, &o, &io, &il, &so);
         ERL_NIF_TERM entry =
             enif_make_tuple2(env, sub(env, bin, io, il), sub(env, bin, so, LT_WIRE_SIG_BYTES));
-        list = enif_make_list_cell(env, entry, list);
+        rev = enif_make_list_cell(env, entry, rev);
     }
+    if (!enif_make_reverse_list(env, rev, &list))
+        return lt_crypto_raise_nomem(env);
     ERL_NIF_TERM f[5] = {
         sub(env, bin, q.scope_off, q.scope_len),
         enif_make_uint64(env, q.sequence),
