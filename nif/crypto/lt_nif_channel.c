@@ -11,9 +11,9 @@
  * The state is mutable: the process that owns the channel calls these one at a time, but two
  * processes may share the term, so each call takes the mutex. On a normal scheduler the mutex is
  * only tried (STYLE.md habit 14): when it is busy (a dirty job holds it for a large message) the
- * call reschedules itself and tries again. Transport messages above LT_CHAN_DIRTY_BYTES move to a
- * dirty CPU scheduler (ChaCha20-Poly1305 runs at about 1 ns a byte here, so 64 KiB is some tens
- * of microseconds and 16 MiB, the cap, some tens of milliseconds).
+ * call reschedules itself and tries again. Transport messages of more than LT_CHAN_DIRTY_BYTES of
+ * plaintext move to a dirty CPU scheduler (ChaCha20-Poly1305 runs at about 1 ns a byte here, so 64
+ * KiB is some tens of microseconds and 16 MiB, the cap, some tens of milliseconds).
  *
  * `Now` arguments are erlang:monotonic_time(millisecond) values read by the caller (or a test's
  * clock): the C core has no clock.
@@ -381,8 +381,9 @@ LT_CNIF(lt_cnif_chan_decrypt) {
         count_open_failure(LT_CHAN_E_TOO_LARGE);
         return chan_error(env, LT_CHAN_E_TOO_LARGE);
     }
+    /* The plaintext's size decides, as for encrypt: a 64 KiB chunk stays inline both ways. */
     LT_CRYPTO_DIRTY_ABOVE(LT_CHAN_DIRTY_BYTES, env, "chan_decrypt", lt_cnif_chan_decrypt, argc,
-                          argv, msg.size);
+                          argv, msg.size - LT_CHAN_OVERHEAD);
     if (!enif_alloc_binary(msg.size - LT_CHAN_OVERHEAD, &out))
         return lt_crypto_raise_nomem(env);
     int locked = lock_chan(r);
