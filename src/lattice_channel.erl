@@ -492,7 +492,8 @@ info(Ch) ->
 
 %% @doc The node's channel counters (all channels, since the library loaded): handshakes started,
 %% channels established, rekeys, handshake failures by reason, messages sealed and opened,
-%% refusals by reason.
+%% refusals by reason, and `lock_busy': calls that found their channel's lock held (by a call
+%% from another process) and rescheduled themselves.
 -spec stats() -> #{atom() => non_neg_integer() | #{atom() => non_neg_integer()}}.
 stats() ->
     S = lattice_crypto_nif:stats(),
@@ -507,6 +508,7 @@ stats() ->
       rekeys => maps:get(channel_rekeys, S),
       sealed => maps:get(channel_sealed, S),
       opened => maps:get(channel_opened, S),
+      lock_busy => maps:get(channel_lock_busy, S),
       handshake_failures => Group("channel_handshake_failures_"),
       seal_failures => Group("channel_seal_failures_"),
       open_failures => Group("channel_open_failures_")}.

@@ -11,9 +11,10 @@
  * The state is mutable: the process that owns the channel calls these one at a time, but two
  * processes may share the term, so each call takes the mutex. On a normal scheduler the mutex is
  * only tried (STYLE.md habit 14): when it is busy (a dirty job holds it for a large message) the
- * call reschedules itself and tries again. Transport messages of more than LT_CHAN_DIRTY_BYTES of
- * plaintext move to a dirty CPU scheduler (ChaCha20-Poly1305 runs at about 1 ns a byte here, so 64
- * KiB is some tens of microseconds and 16 MiB, the cap, some tens of milliseconds).
+ * call moves to a dirty I/O scheduler and waits for it there. Transport messages of more than
+ * LT_CHAN_DIRTY_BYTES of plaintext move to a dirty CPU scheduler (ChaCha20-Poly1305 runs at about 1
+ * ns a byte here, so 64 KiB is some tens of microseconds and 16 MiB, the cap, some tens of
+ * milliseconds).
  *
  * `Now` arguments are erlang:monotonic_time(millisecond) values read by the caller (or a test's
  * clock): the C core has no clock.
@@ -66,12 +67,16 @@ static int get_chan(ErlNifEnv *env, ERL_NIF_TERM t, chan_res **out) {
 
 /* Takes r's lock: 1 when held and the channel is open; -1 when it was closed (the lock is not
  * held then); 0 when busy, on a normal scheduler, which only tries (STYLE.md habit 14): the
- * caller returns enif_schedule_nif of itself. */
+ * caller then moves itself to a dirty I/O scheduler, where lock_chan waits for the lock (a
+ * wait, not work: retrying on the normal scheduler would spin for as long as a dirty job holds
+ * the lock, some tens of milliseconds for a 16 MiB message). */
 static int lock_chan(chan_res *r) {
     if (enif_thread_type() != ERL_NIF_THR_NORMAL_SCHEDULER)
         enif_mutex_lock(r->lock);
-    else if (enif_mutex_trylock(r->lock) != 0)
+    else if (enif_mutex_trylock(r->lock) != 0) {
+        lt_crypto_count(LT_CTR_channel_lock_busy, 1);
         return 0;
+    }
     if (r->ch == NULL) {
         enif_mutex_unlock(r->lock);
         return -1;
@@ -79,13 +84,13 @@ static int lock_chan(chan_res *r) {
     return 1;
 }
 
-/* Locks r, reschedules the call when the lock is busy, raises badarg when r is closed. */
+/* Locks r, moves the call to a dirty I/O scheduler when the lock is busy, raises badarg when r
+ * is closed. */
 #define LOCK_OR_RESCHEDULE(r, name, fn)                                                            \
     do {                                                                                           \
         int lt_l_ = lock_chan(r);                                                                  \
         if (lt_l_ == 0) {                                                                          \
-            (void)enif_consume_timeslice(env, 5);                                                  \
-            return enif_schedule_nif(env, name, 0, fn, argc, argv);                                \
+            return enif_schedule_nif(env, name, ERL_NIF_DIRTY_JOB_IO_BOUND, fn, argc, argv);       \
         }                                                                                          \
         if (lt_l_ < 0)                                                                             \
             return enif_make_badarg(env);                                                          \
@@ -346,8 +351,8 @@ LT_CNIF(lt_cnif_chan_encrypt) {
         enif_release_binary(&out);
         if (locked < 0)
             return enif_make_badarg(env);
-        (void)enif_consume_timeslice(env, 5); /* busy: yield soon, not after thousands of tries */
-        return enif_schedule_nif(env, "chan_encrypt", 0, lt_cnif_chan_encrypt, argc, argv);
+        return enif_schedule_nif(env, "chan_encrypt", ERL_NIF_DIRTY_JOB_IO_BOUND,
+                                 lt_cnif_chan_encrypt, argc, argv);
     }
     size_t n = 0;
     int due = 0;
@@ -391,8 +396,8 @@ LT_CNIF(lt_cnif_chan_decrypt) {
         enif_release_binary(&out);
         if (locked < 0)
             return enif_make_badarg(env);
-        (void)enif_consume_timeslice(env, 5); /* busy: yield soon, not after thousands of tries */
-        return enif_schedule_nif(env, "chan_decrypt", 0, lt_cnif_chan_decrypt, argc, argv);
+        return enif_schedule_nif(env, "chan_decrypt", ERL_NIF_DIRTY_JOB_IO_BOUND,
+                                 lt_cnif_chan_decrypt, argc, argv);
     }
     size_t n = 0;
     lt_chan_err e = lt_chan_decrypt(r->ch, now, msg.data, msg.size, out.data, out.size, &n);
@@ -414,8 +419,8 @@ LT_CNIF(lt_cnif_chan_close) {
         return enif_make_badarg(env);
     int locked = lock_chan(r);
     if (locked == 0) {
-        (void)enif_consume_timeslice(env, 5);
-        return enif_schedule_nif(env, "chan_close", 0, lt_cnif_chan_close, argc, argv);
+        return enif_schedule_nif(env, "chan_close", ERL_NIF_DIRTY_JOB_IO_BOUND, lt_cnif_chan_close,
+                                 argc, argv);
     }
     if (locked < 0)
         return lt_catom.ok;
