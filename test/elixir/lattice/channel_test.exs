@@ -128,5 +128,11 @@ defmodule Lattice.ChannelTest do
     end
 
     assert_raise ArgumentError, ~r/not a channel/, fn -> Channel.decrypt(:nope, "x") end
+
+    assert :ok = Channel.close(ch)
+
+    assert_raise ArgumentError, ~r/Lattice.Channel.encrypt\/2: .*closed/, fn ->
+      Channel.encrypt(ch, "x")
+    end
   end
 end
