@@ -408,8 +408,8 @@ message_type(<<?T_DATA, _/binary>>) -> data;
 message_type(_) -> unknown.
 
 %% @doc Timers: ends a handshake that waited longer than `handshake_timeout' (the initiator of
-%% an established channel then starts another at once) and, on the initiator, starts a rekey
-%% that is due. Returns the messages to send. `{error, handshake_timeout}' when the first
+%% an established channel then starts another at once), wipes the previous epoch's keys once
+%% their grace has passed, and, on the initiator, starts a rekey that is due. Returns the messages to send. `{error, handshake_timeout}' when the first
 %% handshake timed out: the channel is of no further use.
 -spec tick(channel()) -> {ok, [message()], channel()} | {error, reason()}.
 tick(#lattice_channel{} = Ch) ->
@@ -430,13 +430,12 @@ timers(#lattice_channel{ref = Ref, role = Role} = Ch) ->
             {error, handshake_timeout};
         {true, _} when Role =:= initiator ->
             rekey_out(Ch, Now);
-        _ when Role =:= initiator ->
-            case lattice_crypto_nif:chan_rekey_due(Ref, Now) of
-                true -> rekey_out(Ch, Now);
-                false -> {ok, [], Ch}
-            end;
         _ ->
-            {ok, [], Ch}
+            %% (also wipes the previous epoch's keys once their grace has passed)
+            case lattice_crypto_nif:chan_rekey_due(Ref, Now) of
+                true when Role =:= initiator -> rekey_out(Ch, Now);
+                _ -> {ok, [], Ch}
+            end
     end.
 
 %% @doc Starts a rekey now (the initiator only): message 1 of a new handshake.

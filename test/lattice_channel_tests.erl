@@ -401,7 +401,11 @@ rekey_by_time_test() ->
     ?assertEqual(2, maps:get(epoch, lattice_channel:info(B3))),
     {ok, <<"in flight">>, A3} = lattice_channel:decrypt(A2, Old),
     {A4, B4} = send(A3, B3, <<"new epoch">>),
+    ?assertEqual(1, maps:get(previous_epoch, lattice_channel:info(A4))),
     advance(C, 201),
+    %% A tick past the grace wipes the previous keys, with no message needed.
+    {ok, [], _} = lattice_channel:tick(A4),
+    ?assertEqual(0, maps:get(previous_epoch, lattice_channel:info(A4))),
     ?assertEqual({error, key_expired}, lattice_channel:decrypt(A4, Old2)),
     %% No rekey for 1500 ms: the key is refused both ways.
     advance(C, 1500),

@@ -294,9 +294,15 @@ int lt_chan_rekey_due(const lt_chan *ch, int64_t now) {
     return ch->rekey_wanted || send_rekey_due(ch, now);
 }
 
+void lt_chan_expire(lt_chan *ch, int64_t now) {
+    if (ch->prev.epoch != 0 && now >= ch->prev.retire_ms)
+        clear_keys(&ch->prev);
+}
+
 lt_chan_err lt_chan_encrypt(lt_chan *ch, int64_t now, const uint8_t *plain, size_t plen,
                             uint8_t *out, size_t cap, size_t *outlen, int *rekey_due) {
     lt_chan_keys *k = &ch->cur;
+    lt_chan_expire(ch, now);
     if (k->epoch == 0)
         return LT_CHAN_E_NOT_ESTABLISHED;
     if (plen > LT_CHAN_MAX_PLAIN || cap < lt_chan_sealed_size(plen))

@@ -173,6 +173,10 @@ LT_NOISE_WARN_UNUSED lt_chan_err lt_chan_decrypt(lt_chan *ch, int64_t now, const
  * limit, or the peer asked; never while a handshake is under way. */
 int lt_chan_rekey_due(const lt_chan *ch, int64_t now);
 
+/* Wipes the previous epoch's keys once their grace has passed (encrypt and decrypt do it too;
+ * a timer calls this so that a quiet channel does not keep them). */
+void lt_chan_expire(lt_chan *ch, int64_t now);
+
 void lt_chan_wipe(lt_chan *ch);
 
 /* For known-answer tests and fuzzing only: every later handshake of ch uses e_sk as its

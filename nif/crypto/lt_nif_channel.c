@@ -431,13 +431,15 @@ LT_CNIF(lt_cnif_chan_close) {
     return lt_catom.ok;
 }
 
-/* chan_rekey_due(Channel, Now) -> boolean(). */
+/* chan_rekey_due(Channel, Now) -> boolean(): whether the initiator should rekey (false for a
+ * responder); first wipes the previous epoch's keys if their grace has passed. */
 LT_CNIF(lt_cnif_chan_rekey_due) {
     chan_res *r;
     ErlNifSInt64 now;
     if (argc != 2 || !get_chan(env, argv[0], &r) || !enif_get_int64(env, argv[1], &now))
         return enif_make_badarg(env);
     LOCK_OR_RESCHEDULE(r, "chan_rekey_due", lt_cnif_chan_rekey_due);
+    lt_chan_expire(r->ch, now);
     int due = lt_chan_rekey_due(r->ch, now);
     enif_mutex_unlock(r->lock);
     return due ? lt_catom.true_ : lt_catom.false_;
