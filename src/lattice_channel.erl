@@ -145,6 +145,7 @@ check_opts(#{cluster := Cluster, static := Static, certificate := Cert} = Opts)
         _ -> throw({badopt, static})
     end,
     Verify = verify_fun(Opts),
+    own_certificate(Opts, Cluster, Static, Cert),
     Clock = case maps:get(clock, Opts, undefined) of
                 undefined -> fun() -> erlang:monotonic_time(millisecond) end;
                 F when is_function(F, 0) -> F;
@@ -167,6 +168,18 @@ check_opts(#{cluster := Cluster, static := Static, certificate := Cert} = Opts)
      Expect};
 check_opts(_) ->
     throw({badopt, required}).
+
+%% With lattice_cert's certificates (the `authority' option), this node's own certificate must
+%% be one, of this cluster, naming the static key: a mistake there would otherwise surface only
+%% as the peer's silent refusal. (A `verify' fun has its own format: not checked.)
+own_certificate(#{verify := _}, _, _, _) ->
+    ok;
+own_certificate(_, Cluster, Static, Cert) ->
+    Pub = lattice_crypto_nif:public_key(Static),
+    case lattice_cert:decode(Cert) of
+        {ok, #{cluster := Cluster, kx_pub := Pub}} -> ok;
+        _ -> throw({badopt, certificate})
+    end.
 
 pos(Opts, K, Default) ->
     case maps:get(K, Opts, Default) of
@@ -564,6 +577,9 @@ explain_opts(Opts) ->
         throw:{badopt, verify} ->
             "give either verify (a fun of one argument, the certificate binary) or "
             "authority (the cluster authority's 32-byte Ed25519 public key)";
+        throw:{badopt, certificate} ->
+            "certificate is not a lattice_cert certificate of this cluster naming the static "
+            "key (lattice_cert:issue/2 with kx_pub => lattice_crypto:public_key(Static))";
         throw:{badopt, peer} ->
             "peer is not a node name (a binary of 1..255 bytes)";
         throw:{badopt, revocations} ->

@@ -308,6 +308,29 @@ lattice_cert_test() ->
     ?assertEqual({error, initiator, {bad_certificate, bad_signature}},
                  connect(Node(<<"n1">>, 1, AuthKey), Node(<<"n4">>, 4, Rogue))).
 
+%% With lattice_cert's certificates, a node's own certificate must name its static key and
+%% cluster: a wrong one is a caller's mistake, badarg, explained.
+own_certificate_test() ->
+    {ok, AuthKey} = lattice_crypto:keypair(sign),
+    {ok, Kx} = lattice_crypto:keypair(kx),
+    {ok, Other} = lattice_crypto:keypair(kx),
+    {ok, Sign} = lattice_crypto:keypair(sign),
+    Now = erlang:system_time(second),
+    Cert = lattice_cert:issue(AuthKey, #{cluster => <<"prod">>, node => <<"n">>,
+                                         sign_pub => lattice_crypto:public_key(Sign),
+                                         kx_pub => lattice_crypto:public_key(Other),
+                                         not_before => Now, not_after => Now + 60, serial => 1}),
+    O = #{cluster => <<"prod">>, static => Kx, certificate => Cert,
+          authority => lattice_crypto:public_key(AuthKey)},
+    Why = fun(F) -> try F(), no_error
+                    catch error:badarg:St -> lattice_channel:format_error(badarg, St)
+                    end
+          end,
+    ?assertMatch(#{1 := "certificate is not" ++ _}, Why(fun() -> lattice_channel:initiate(O) end)),
+    ?assertMatch(#{1 := "certificate is not" ++ _},
+                 Why(fun() -> lattice_channel:respond(O#{static := Other, cluster := <<"x">>}) end)),
+    ?assertMatch({ok, _}, lattice_channel:respond(O#{static := Other})).
+
 %% ---- transport ----------------------------------------------------------------------------
 
 transport_refusals_test() ->

@@ -3,15 +3,17 @@ defmodule Lattice.ChannelTest do
 
   alias Lattice.Channel
 
-  # A node of cluster "prod": its X25519 key and a lattice_cert certificate for it.
+  # A node of cluster "prod" (or extra[:cluster]): its X25519 key and a lattice_cert
+  # certificate for it.
   defp node_opts(auth, name, serial, extra \\ []) do
+    cluster = Keyword.get(extra, :cluster, "prod")
     {:ok, kx} = :lattice_crypto.keypair(:kx)
     {:ok, sign} = :lattice_crypto.keypair(:sign)
     now = System.system_time(:second)
 
     cert =
       :lattice_cert.issue(auth, %{
-        cluster: "prod",
+        cluster: cluster,
         node: name,
         sign_pub: :lattice_crypto.public_key(sign),
         kx_pub: :lattice_crypto.public_key(kx),
@@ -22,7 +24,7 @@ defmodule Lattice.ChannelTest do
 
     Keyword.merge(
       [
-        cluster: "prod",
+        cluster: cluster,
         static: kx,
         certificate: cert,
         authority: :lattice_crypto.public_key(auth)
