@@ -491,7 +491,8 @@ peer(#lattice_channel{peer = Peer}) ->
     Peer.
 
 %% @doc What is not secret about the channel: role, epoch (handshakes completed, counting from 1),
-%% messages sent and received under the current key, rekeys, whether a handshake is under way,
+%% messages sent and received under the current key (`sent', `received') and over every epoch
+%% (`sent_total', `received_total'), rekeys, whether a handshake is under way,
 %% the handshake hash (a channel binding: equal on both sides, different for every handshake),
 %% the peer's static key and certificate.
 -spec info(channel()) -> map().

@@ -371,6 +371,10 @@ rekey_by_count_test() ->
     EA = maps:get(epoch, lattice_channel:info(A1)),
     EB = maps:get(epoch, lattice_channel:info(B1)),
     ?assertEqual(EA, EB),
+    %% Counters per direction, over every epoch: 1000 data messages each way.
+    ?assertMatch(#{sent_total := 1000, received_total := 1000}, lattice_channel:info(A1)),
+    ?assertMatch(#{sent_total := 1000, received_total := 1000}, lattice_channel:info(B1)),
+    ?assert(maps:get(sent, lattice_channel:info(A1)) < 1000),
     ?assert(EA >= 1000 div 40),
     After = lattice_channel:stats(),
     ?assert(maps:get(rekeys, After) - maps:get(rekeys, Before) >= 2 * (EA - 1)).

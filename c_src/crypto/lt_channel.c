@@ -319,6 +319,7 @@ lt_chan_err lt_chan_encrypt(lt_chan *ch, int64_t now, const uint8_t *plain, size
     lt_noise_aead_encrypt(k->send_k, k->sent, out, LT_CHAN_HEADER, plain, plen,
                           out + LT_CHAN_HEADER);
     k->sent++;
+    ch->total_sent++;
     *outlen = lt_chan_sealed_size(plen);
     *rekey_due = ch->initiator ? lt_chan_rekey_due(ch, now) : due;
     return LT_CHAN_OK;
@@ -361,6 +362,7 @@ lt_chan_err lt_chan_decrypt(lt_chan *ch, int64_t now, const uint8_t *msg, size_t
     if (lt_replay_window_update(k->win, counter) != LT_REPLAY_OK)
         return LT_CHAN_E_REPLAY; /* cannot happen: checked above, under the caller's lock */
     k->received++;
+    ch->total_received++;
     if ((msg[1] & LT_CHAN_F_REKEY) && ch->initiator && k == &ch->cur)
         ch->rekey_wanted = 1;
     *outlen = mlen - LT_CHAN_OVERHEAD;

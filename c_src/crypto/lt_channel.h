@@ -104,6 +104,7 @@ typedef struct {
     uint8_t peer_static[LT_NOISE_DHLEN]; /* of the last finished handshake */
     uint8_t hash[LT_NOISE_HASHLEN];      /* its handshake hash (channel binding) */
     uint64_t rekeys;                     /* handshakes finished after the first */
+    uint64_t total_sent, total_received; /* transport messages over every epoch */
     uint8_t fixed_e[LT_NOISE_DHLEN];     /* lt_chan_fix_ephemeral (tests and fuzzing only) */
     uint8_t has_fixed_e;
 } lt_chan;

@@ -459,6 +459,7 @@ LT_CNIF(lt_cnif_chan_info) {
     lt_chan *c = r->ch;
     uint32_t epoch = c->cur.epoch, prev_epoch = c->prev.epoch, hs_epoch = c->hs_epoch;
     uint64_t sent = c->cur.sent, received = c->cur.received, rekeys = c->rekeys;
+    uint64_t total_sent = c->total_sent, total_received = c->total_received;
     int64_t born = c->cur.born_ms, hs_started = c->hs_started_ms;
     int hs_active = c->hs_active, initiator = c->initiator, wanted = c->rekey_wanted;
     uint8_t hash[LT_NOISE_HASHLEN], peer[LT_NOISE_DHLEN];
@@ -475,6 +476,8 @@ LT_CNIF(lt_cnif_chan_info) {
              put(env, &map, "sent", enif_make_uint64(env, sent)) &&
              put(env, &map, "received", enif_make_uint64(env, received)) &&
              put(env, &map, "rekeys", enif_make_uint64(env, rekeys)) &&
+             put(env, &map, "sent_total", enif_make_uint64(env, total_sent)) &&
+             put(env, &map, "received_total", enif_make_uint64(env, total_received)) &&
              put(env, &map, "rekey_requested", wanted ? lt_catom.true_ : lt_catom.false_) &&
              put(env, &map, "key_born", enif_make_int64(env, born));
     if (ok && epoch != 0) {
