@@ -104,7 +104,8 @@ rows() ->
      {merkle, fun merkle/0}, {ae, fun ae/0}, {store, fun lattice_bench_store:rows/0},
      {cluster, fun() -> [{table, fun lattice_bench_store:cluster/0}] end},
      {crypto, fun lattice_bench_crypto:rows/0},
-     {envelope, fun lattice_bench_envelope:rows/0}].
+     {envelope, fun lattice_bench_envelope:rows/0},
+     {channel, fun lattice_bench_channel:rows/0}].
 
 %% Anti-entropy between two C nodes at scale: a table of its own (bench/lattice_bench_ae.erl).
 ae() ->

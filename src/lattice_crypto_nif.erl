@@ -18,6 +18,8 @@
     replay_info/1, envelope_decode/2, cert_decode/1, crl_decode/1, quorum_decode/1,
     evidence_decode/1
     %% ---- the secure channel (crypto-channel)
+    , chan_new/4, chan_start/3, chan_hs_read/3, chan_hs_write/2, chan_finish/2, chan_abort/2,
+    chan_encrypt/3, chan_decrypt/3, chan_rekey_due/2, chan_info/1, chan_close/1
 ]).
 -export(?NIFS).
 -nifs(?NIFS).
@@ -93,3 +95,14 @@ crl_decode(_) -> ?NOT_LOADED.
 quorum_decode(_) -> ?NOT_LOADED.
 evidence_decode(_) -> ?NOT_LOADED.
 %% ---- the secure channel (crypto-channel)
+chan_new(_, _, _, _) -> ?NOT_LOADED.
+chan_start(_, _, _) -> ?NOT_LOADED.
+chan_hs_read(_, _, _) -> ?NOT_LOADED.
+chan_hs_write(_, _) -> ?NOT_LOADED.
+chan_finish(_, _) -> ?NOT_LOADED.
+chan_abort(_, _) -> ?NOT_LOADED.
+chan_encrypt(_, _, _) -> ?NOT_LOADED.
+chan_decrypt(_, _, _) -> ?NOT_LOADED.
+chan_rekey_due(_, _) -> ?NOT_LOADED.
+chan_info(_) -> ?NOT_LOADED.
+chan_close(_) -> ?NOT_LOADED.

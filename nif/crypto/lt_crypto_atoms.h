@@ -44,3 +44,11 @@ LT_CRYPTO_ATOM(too_large, "too_large")
 LT_CRYPTO_ATOM(duplicate_signer, "duplicate_signer")
 
 /* ---- the secure channel (crypto-channel) --------------------------------------------- */
+LT_CRYPTO_ATOM(initiator, "initiator")
+LT_CRYPTO_ATOM(responder, "responder")
+LT_CRYPTO_ATOM(bad_certificate, "bad_certificate")
+LT_CRYPTO_ATOM(wrong_cluster, "wrong_cluster")
+LT_CRYPTO_ATOM(handshake_timeout, "handshake_timeout")
+LT_CRYPTO_ATOM(peer_changed, "peer_changed")
+LT_CRYPTO_ATOM(wrong_peer, "wrong_peer")
+LT_CRYPTO_ATOM(unsupported_version, "unsupported_version")

@@ -15,3 +15,4 @@ LT_CRYPTO_LOADER(lt_nif_prims_open)
 LT_CRYPTO_LOADER(lt_nif_replay_open)
 
 /* ---- the secure channel (crypto-channel) --------------------------------------------- */
+LT_CRYPTO_LOADER(lt_nif_channel_open)
