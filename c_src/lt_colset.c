@@ -87,6 +87,92 @@ static uint64_t max64(uint64_t a, uint64_t b) {
     return a > b ? a : b;
 }
 
+/* Runs of shared entries. Two replicas of one set mostly hold the same elements, so after an
+ * entry found on both sides the next ones often are too: the same id at the same place in both
+ * id columns, the same element bytes. shared_run takes such a run in bulk: one pass over A's
+ * entries checks each (its length, its order, the columns of both sides) and finds the run's
+ * end, then one comparison of the run's element bytes on both sides, one copy of its ids and
+ * one of its elements. B's entries in the run are A's byte for byte, under the same ids, so
+ * A's checks hold for them; B's own columns are checked in the pass. The pass stops, without
+ * the entry, at anything unusual (a length over one varint byte, a repeated id, a bad column
+ * value, the end of the budget): the walk then reads that entry as before, in the same order,
+ * so a bad input gives the same error. */
+
+/* Extends the shared entry the cursors stand on (just written as output entry k) by the run
+ * after it, at most `max` entries; writes them as output entries k + 1... and moves both
+ * cursors onto the run's last entry (so cursor_next reads on from there). Returns the entries
+ * taken (0 when there is no run, or its bytes differ: then *miss is set). The pass writes each
+ * entry's id and columns as it checks them: if the run is refused they lie past the output's
+ * end, where later entries overwrite them. */
+static LT_ALWAYS_INLINE size_t shared_run(const lt_cols *a, const lt_cols *b, cursor *ca,
+                                          cursor *cb, size_t max, uint8_t *ids, uint8_t *col1,
+                                          uint8_t *col2, uint8_t *elems, size_t *w, size_t k,
+                                          int *miss, const lt_cols_kind kind) {
+    size_t ia = ca->i + 1, ib = cb->i + 1, r = 0;
+    size_t left_a = a->n - ia, left_b = b->n - ib;
+    if (max > left_a)
+        max = left_a;
+    if (max > left_b)
+        max = left_b;
+    const uint8_t *ea = a->elems, *ida = a->ids + 8 * ia, *idb = b->ids + 8 * ib;
+    size_t off = ca->off, start = off, end = a->elems_len;
+    size_t last_off = 0, last_len = 0;
+    uint64_t prev = ca->id;
+    ids += 8 * (k + 1);
+    for (; r < max; r++) {
+        uint64_t x, y;
+        memcpy(&x, ida + 8 * r, 8);
+        memcpy(&y, idb + 8 * r, 8);
+        if (x != y || off >= end)
+            break; /* another id, or more ids than elements (the walk reads it) */
+        size_t len = ea[off];
+        if (len - 1 >= 0x7f || len > end - off - 1)
+            break; /* 0, a length of more than one byte, or past the end: the walk reads it */
+        uint64_t id = lt_read_be64(ida + 8 * r);
+        if (id <= prev)
+            break; /* out of order, or a repeated id (the bytes order it): the walk reads it */
+        if (kind == LT_COLS_TWOPSET) {
+            uint8_t fa = a->col1[ia + r], fb = b->col1[ib + r];
+            if ((uint8_t)(fa - 1) > 2 || (uint8_t)(fb - 1) > 2)
+                break;
+            col1[k + 1 + r] = (uint8_t)(fa | fb);
+        } else if (kind == LT_COLS_LWWSET) {
+            uint64_t a1 = lt_read_be64(a->col1 + 8 * (ia + r));
+            uint64_t a2 = lt_read_be64(a->col2 + 8 * (ia + r));
+            uint64_t b1 = lt_read_be64(b->col1 + 8 * (ib + r));
+            uint64_t b2 = lt_read_be64(b->col2 + 8 * (ib + r));
+            if ((a1 | a2) == 0 || (b1 | b2) == 0)
+                break;
+            lt_write_be64(col1 + 8 * (k + 1 + r), max64(a1, b1));
+            lt_write_be64(col2 + 8 * (k + 1 + r), max64(a2, b2));
+        }
+        memcpy(ids + 8 * r, &x, 8);
+        prev = id;
+        last_off = off + 1;
+        last_len = len;
+        off += 1 + len;
+    }
+    if (r == 0)
+        return 0;
+    size_t span = off - start;
+    if (span > b->elems_len - cb->off || !lt_span_eq(ea + start, b->elems + cb->off, span)) {
+        *miss = 1;
+        return 0;
+    }
+    lt_span_copy(elems + *w, ea + start, span);
+    *w += span;
+    /* Both cursors onto the run's last entry: what the next read checks its order against. */
+    ca->i += r;
+    cb->i += r;
+    ca->id = cb->id = prev;
+    ca->elem = ea + last_off;
+    cb->elem = b->elems + cb->off + (last_off - start);
+    ca->elen = cb->elen = last_len;
+    ca->off = off;
+    cb->off += span;
+    return r;
+}
+
 struct lt_cols_merger {
     lt_cols a, b;
     lt_buf *out;
@@ -96,6 +182,7 @@ struct lt_cols_merger {
     size_t ids, col1, col2, elems; /* where the columns are written, from out->data */
     cursor ca, cb;                 /* the next entry of each input */
     size_t k, w;                   /* entries and element bytes written */
+    size_t run_from;               /* no shared runs tried before A's entry run_from */
     int walked;                    /* then: the moves */
     lt_move moves[4];
     int nmoves, move;
@@ -172,7 +259,7 @@ static LT_ALWAYS_INLINE lt_err walk_kind(lt_cols_merger *m, size_t budget, int *
     const uint8_t *out_end = out->data + out->cap;
     /* The walk's state in locals while it runs (the writes into `out` cannot alias them). */
     cursor ca_now = m->ca, cb_now = m->cb, *ca = &ca_now, *cb = &cb_now;
-    size_t k = m->k, w = m->w, steps = 0;
+    size_t k = m->k, w = m->w, steps = 0, run_from = m->run_from;
     lt_err e = LT_OK;
     while ((ca->i < a->n || cb->i < b->n) && steps++ < budget) {
         int order;
@@ -199,12 +286,22 @@ static LT_ALWAYS_INLINE lt_err walk_kind(lt_cols_merger *m, size_t budget, int *
             lt_copy(elems + w, src->start, src->span);
         w += src->span;
         k++;
+        if (order == 0 && ca->i >= run_from) {
+            int miss = 0;
+            size_t r = shared_run(a, b, ca, cb, budget - steps, ids, col1, col2, elems, &w, k - 1,
+                                  &miss, kind);
+            k += r;
+            steps += r;
+            if (miss) /* the same ids, other bytes (a collision): no runs for a while */
+                run_from = ca->i + 64;
+        }
         if ((order <= 0 && (e = cursor_next(a, ca, kind)) != LT_OK) ||
             (order >= 0 && (e = cursor_next(b, cb, kind)) != LT_OK))
             goto fail;
     }
     m->k = k;
     m->w = w;
+    m->run_from = run_from;
     m->ca = ca_now;
     m->cb = cb_now;
     if (ca->i < a->n || cb->i < b->n) /* out of budget: pause */

@@ -296,6 +296,33 @@ static inline int lt_bytes_eq(const uint8_t *a, const uint8_t *b, size_t n) {
     return 1;
 }
 
+/* Whether n bytes at a and b are equal, for spans of a few dozen to a few hundred bytes (the
+ * runs of shared entries the merges copy in bulk): inline, 16 bytes a step, the last word read
+ * overlapping; memcmp past 256 bytes. */
+static inline int lt_span_eq(const uint8_t *a, const uint8_t *b, size_t n) {
+    if (n < 8 || n > 256)
+        return n < 8 ? lt_bytes_eq(a, b, n) : memcmp(a, b, n) == 0;
+    uint64_t d = 0, x, y, u, v;
+    size_t i = 0;
+    for (; i + 16 <= n; i += 16) {
+        memcpy(&x, a + i, 8);
+        memcpy(&y, b + i, 8);
+        memcpy(&u, a + i + 8, 8);
+        memcpy(&v, b + i + 8, 8);
+        d |= (x ^ y) | (u ^ v);
+        if (d != 0)
+            return 0;
+    }
+    if (i + 8 <= n) {
+        memcpy(&x, a + i, 8);
+        memcpy(&y, b + i, 8);
+        d |= x ^ y;
+    }
+    memcpy(&x, a + n - 8, 8);
+    memcpy(&y, b + n - 8, 8);
+    return (d | (x ^ y)) == 0;
+}
+
 /* Copies n bytes from src to dst (not overlapping). */
 static inline void lt_copy(uint8_t *dst, const uint8_t *src, size_t n) {
     if (n > LT_SMALL_BYTES) {
@@ -332,6 +359,29 @@ static inline lt_err lt_size_mul(size_t a, size_t b, size_t *out) {
         return LT_E_OVERFLOW;
     *out = a * b;
     return LT_OK;
+}
+
+/* Copies n bytes from src to dst (not overlapping), for the same spans as lt_span_eq: inline
+ * 16 bytes a step up to 256 bytes, the last word written overlapping, memcpy past. */
+static inline void lt_span_copy(uint8_t *dst, const uint8_t *src, size_t n) {
+    if (n < 8 || n > 256) {
+        lt_copy(dst, src, n);
+        return;
+    }
+    uint64_t x, u;
+    size_t i = 0;
+    for (; i + 16 <= n; i += 16) {
+        memcpy(&x, src + i, 8);
+        memcpy(&u, src + i + 8, 8);
+        memcpy(dst + i, &x, 8);
+        memcpy(dst + i + 8, &u, 8);
+    }
+    if (i + 8 <= n) {
+        memcpy(&x, src + i, 8);
+        memcpy(dst + i, &x, 8);
+    }
+    memcpy(&x, src + n - 8, 8);
+    memcpy(dst + n - 8, &x, 8);
 }
 
 #endif

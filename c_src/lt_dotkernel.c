@@ -285,7 +285,11 @@ void lt_dk_dot_at(const lt_dk_view *v, const lt_dk_entry *e, size_t *off, lt_dk_
 
 /* The canonical order of two entries: by id, then key bytes. */
 static inline int entry_cmp(const lt_dk_entry *a, const lt_dk_entry *b) {
-    return lt_actor_cmp(a->id, a->key, a->key_len, b->id, b->key, b->key_len);
+    if (a->id != b->id)
+        return a->id < b->id ? -1 : 1;
+    if (a->key_len == b->key_len && lt_bytes_eq(a->key, b->key, a->key_len))
+        return 0; /* the same key: the common case of equal ids, without a call to memcmp */
+    return lt_bytes_cmp(a->key, a->key_len, b->key, b->key_len);
 }
 
 /* Walks every entry, checking each and their order; calls `visit` (when not NULL) on each. */
@@ -541,6 +545,19 @@ static size_t survivors_both(const side *sa, const lt_dk_entry *ea, const side *
     return n;
 }
 
+/* Writes at p the first dot of e (its actor index in the output `o`, its counter, its
+ * payload); returns the bytes written. */
+static inline size_t put_first_dot(uint8_t *p, uint32_t o, const lt_dk_entry *e) {
+    size_t at = lt_varint_write(p, o);
+    at += lt_varint_write(p + at, e->c0);
+    if (e->p0 != NULL) {
+        at += lt_varint_write(p + at, e->p0_len);
+        memcpy(p + at, e->p0, e->p0_len);
+        at += e->p0_len;
+    }
+    return at;
+}
+
 /* Appends the join of one key (from a, b or both: ea or eb NULL when a side lacks it) to
  * body; returns whether the key survived. */
 static int put_joined(lt_buf *body, const side *sa, const lt_dk_entry *ea, const side *sb,
@@ -562,8 +579,27 @@ static int put_joined(lt_buf *body, const side *sa, const lt_dk_entry *ea, const
         const lt_dk_entry *src;
         uint32_t o;
         if (ea != NULL && eb != NULL) {
-            if (sa->to_out[ea->a0] != sb->to_out[eb->a0] || ea->c0 != eb->c0)
-                goto general; /* two different dots: the general walk orders them */
+            uint32_t oa = sa->to_out[ea->a0], ob = sb->to_out[eb->a0];
+            if (oa != ob || ea->c0 != eb->c0) {
+                /* Two different dots (replicas that added the key independently): each stays
+                 * unless the other side has seen it, in (actor, counter) order. */
+                int64_t jb = sa->to_other[ea->a0], ja = sb->to_other[eb->a0];
+                int keep_a = !(jb >= 0 && has_seen_at(sb->v, (size_t)jb, ea->c0));
+                int keep_b = !(ja >= 0 && has_seen_at(sa->v, (size_t)ja, eb->c0));
+                if (!keep_a && !keep_b)
+                    return 0;
+                int a_first = oa < ob || (oa == ob && ea->c0 < eb->c0);
+                const lt_dk_entry *first = a_first ? ea : eb, *second = a_first ? eb : ea;
+                uint32_t o1 = a_first ? oa : ob, o2 = a_first ? ob : oa;
+                int keep1 = a_first ? keep_a : keep_b, keep2 = a_first ? keep_b : keep_a;
+                p[at++] = (uint8_t)(keep_a + keep_b);
+                if (keep1)
+                    at += put_first_dot(p + at, o1, first);
+                if (keep2)
+                    at += put_first_dot(p + at, o2, second);
+                body->len += at;
+                return 1;
+            }
             /* The same dot. Its payload is the same unless a peer forged one: keep the
              * smaller, so the join stays commutative (as survivors_both). */
             src = ea->p0 != NULL && lt_bytes_cmp(eb->p0, eb->p0_len, ea->p0, ea->p0_len) < 0 ? eb
@@ -583,17 +619,10 @@ static int put_joined(lt_buf *body, const side *sa, const lt_dk_entry *ea, const
             o = sb->to_out[eb->a0];
         }
         p[at++] = 1;
-        at += lt_varint_write(p + at, o);
-        at += lt_varint_write(p + at, src->c0);
-        if (src->p0 != NULL) {
-            at += lt_varint_write(p + at, src->p0_len);
-            memcpy(p + at, src->p0, src->p0_len);
-            at += src->p0_len;
-        }
+        at += put_first_dot(p + at, o, src);
         body->len += at;
         return 1;
     }
-general:
     if (ea != NULL && eb != NULL)
         n = survivors_both(sa, ea, sb, eb, p + at + nd_room, &w);
     else if (ea != NULL)
@@ -620,7 +649,8 @@ struct lt_dk_merger {
     side sa, sb;
     /* Where the walk over both inputs stands. */
     size_t i, j, offa, offb, nout;
-    int have_b; /* eb holds B's entry j */
+    int have_b;      /* eb holds B's entry j */
+    size_t run_from; /* no shared runs tried before A's entry run_from */
     lt_dk_entry ea, eb, pa, pb;
     /* After the walk the ids are written and the entries move down to follow them, a slice
      * per step: touching tens of megabytes of fresh memory at once would hold the thread for
@@ -746,6 +776,136 @@ static lt_err finish_step(lt_dk_merger *m, size_t budget, int *done) {
     return LT_OK;
 }
 
+/* Runs of shared entries. After an entry found byte for byte on both sides, the next ones
+ * often are too (two replicas of one state share most of it): the same id at the same place
+ * in both id columns and the same bytes. dk_shared_run takes such a run in bulk: one pass over
+ * A's entries checks each in the common shape only (one-byte key length, one dot, a one-byte
+ * actor index that is the same actor at the same index on both sides and in the output, a
+ * counter of up to three bytes within both contexts' bases, a one-byte payload length), its
+ * order, and the ids of both sides; then one comparison of the run's bytes on both sides, one
+ * copy. B's entries in the run are A's byte for byte under the same ids, so A's checks hold for
+ * them, and the dot is checked against B's context in the pass. The pass stops, without the
+ * entry, at anything else: the walk then reads it as before, so a bad input gives the same
+ * error. */
+
+/* Takes the run of entries A's i... and B's j... (the entries after a shared one, at offa and
+ * offb; prev the shared one's id), at most `max` of them: their ids go to ids[0...], *span
+ * receives their bytes and *last the last one's id and key (its other fields are left alone:
+ * the walk compares keys by those alone). Returns how many (0 when none, or
+ * when their bytes differ: then *miss is set). Writes nothing but ids, *span, *last. */
+static LT_ALWAYS_INLINE size_t dk_shared_run(const lt_dk_view *a, const lt_dk_view *b,
+                                             const uint32_t *a2o, const uint32_t *b2o, size_t i,
+                                             size_t j, size_t offa, size_t offb, uint64_t prev,
+                                             size_t max, uint64_t *ids, size_t *span,
+                                             lt_dk_entry *last, int *miss) {
+    const int payload = lt_dk_has_payload(a->tag);
+    const uint8_t *p = a->entries, *ida = a->ids + 8 * i, *idb = b->ids + 8 * j;
+    size_t end = a->entries_len, off = offa, r = 0, last_key = 0, last_klen = 0;
+    if (max > a->ne - i)
+        max = a->ne - i;
+    if (max > b->ne - j)
+        max = b->ne - j;
+    for (; r < max; r++) {
+        uint64_t x, y;
+        memcpy(&x, ida + 8 * r, 8);
+        memcpy(&y, idb + 8 * r, 8);
+        if (x != y || end - off < 5)
+            break; /* another id, or fewer bytes than the shortest entry: the walk reads it */
+        size_t klen = p[off];
+        if (klen - 1 >= 0x7f || klen > end - off - 5)
+            break;                 /* 0, more than one byte, or past the end */
+        size_t q = off + 1 + klen; /* nd, actor, counter: at least 3 bytes at q */
+        size_t ai = p[q + 1];
+        if (p[q] != 1 || ai >= 0x80 || ai >= a->na || ai >= b->na || a2o[ai] != ai || b2o[ai] != ai)
+            break;
+        uint64_t c = p[q + 2];
+        size_t e = q + 3;
+        if (c >= 0x80) { /* two or three bytes, canonical */
+            if (e >= end || p[e] == 0)
+                break;
+            c = (c & 0x7f) | (uint64_t)(p[e] & 0x7f) << 7;
+            if (p[e++] >= 0x80) {
+                if (e >= end || p[e] == 0 || p[e] >= 0x80)
+                    break;
+                c |= (uint64_t)p[e++] << 14;
+            }
+        } else if (c == 0) {
+            break;
+        }
+        if (payload) {
+            if (e >= end)
+                break;
+            size_t plen = p[e];
+            if (plen < 9 || plen >= 0x80 || plen > end - e - 1)
+                break;
+            e += 1 + plen;
+        }
+        if (c > a->actors[ai].base || c > b->actors[ai].base)
+            break; /* a dot past a base: the walk looks in the clouds */
+        uint64_t id = lt_read_be64(ida + 8 * r);
+        if (id <= prev)
+            break; /* out of order, or a repeated id (the keys order it) */
+        ids[r] = id;
+        prev = id;
+        last_key = off + 1;
+        last_klen = klen;
+        off = e;
+    }
+    if (r == 0)
+        return 0;
+    *span = off - offa;
+    if (*span > b->entries_len - offb || !lt_span_eq(p + offa, b->entries + offb, *span)) {
+        *miss = 1;
+        return 0;
+    }
+    last->id = prev;
+    last->key = p + last_key;
+    last->key_len = last_klen;
+    return r;
+}
+
+/* Keeps what the next entry's order is checked against (entry_cmp reads nothing else):
+ * copying whole entries, just written field by field, stalls the loop on store forwarding. */
+static LT_ALWAYS_INLINE void keep_key(lt_dk_entry *prev, const lt_dk_entry *e) {
+    prev->id = e->id;
+    prev->key = e->key;
+    prev->key_len = e->key_len;
+}
+
+/* Takes the run of shared entries after A's entry *i and before B's entry *j (both just
+ * joined: *offa and *offb are past them, pa and pb hold them) into the output, if there is one
+ * and `run_from` allows it, within the step's budget; moves the walk past it. */
+static LT_ALWAYS_INLINE void take_run(const lt_dk_view *a, const lt_dk_view *b, const uint32_t *a2o,
+                                      const uint32_t *b2o, lt_buf *body, uint64_t *ids,
+                                      size_t *nout, size_t *i, size_t *j, size_t *offa,
+                                      size_t *offb, size_t *steps, size_t budget, size_t *run_from,
+                                      lt_dk_entry *pa, lt_dk_entry *pb) {
+    size_t span = 0, r;
+    int miss = 0;
+    lt_dk_entry last; /* id, key, key_len */
+    if (*i + 1 < *run_from)
+        return;
+    r = dk_shared_run(a, b, a2o, b2o, *i + 1, *j, *offa, *offb, pa->id, budget - *steps,
+                      ids + *nout, &span, &last, &miss);
+    if (r == 0) {
+        if (miss) /* the same ids, other bytes: no runs for a while */
+            *run_from = *i + 1 + 64;
+        return;
+    }
+    if (lt_buf_reserve(body, span) == 0) {
+        lt_span_copy(body->data + body->len, a->entries + *offa, span);
+        body->len += span;
+    }
+    *nout += r;
+    *offa += span;
+    *offb += span;
+    *i += r;
+    *j += r;
+    *steps += r;
+    keep_key(pa, &last);
+    keep_key(pb, &last);
+}
+
 /* Whether B's bytes at offb (at least ea->span of them) are A's entry ea, byte for byte. */
 static LT_ALWAYS_INLINE int same_entry(const lt_dk_entry *ea, const lt_dk_view *a,
                                        const lt_dk_view *b, size_t offb) {
@@ -766,6 +926,7 @@ lt_err lt_dk_merge_step(lt_dk_merger *m, size_t budget, int *done) {
     lt_buf *out = m->out, *body = out;
     uint64_t *ids = m->ids;
     size_t i = m->i, j = m->j, offa = m->offa, offb = m->offb, nout = m->nout, steps = 0;
+    size_t run_from = m->run_from;
     int have_b = m->have_b;
     lt_dk_entry ea = m->ea, eb = m->eb, pa = m->pa, pb = m->pb;
     const uint8_t *a_end = a->entries + a->entries_len;
@@ -799,9 +960,11 @@ lt_err lt_dk_merge_step(lt_dk_merger *m, size_t budget, int *done) {
             }
             ids[nout++] = ea.id;
             offb += ea.span;
-            pb = ea;
+            keep_key(&pb, &ea);
             j++;
-            pa = ea;
+            keep_key(&pa, &ea);
+            take_run(a, b, a2o, b2o, body, ids, &nout, &i, &j, &offa, &offb, &steps, budget,
+                     &run_from, &pa, &pb);
             if (++i < a->ne) {
                 if ((e = next_entry(a, i, &offa, &ea)) != LT_OK)
                     goto fail;
@@ -824,8 +987,19 @@ lt_err lt_dk_merge_step(lt_dk_merger *m, size_t budget, int *done) {
         int order = i == a->ne ? 1 : j == b->ne ? -1 : entry_cmp(&ea, &eb);
         if (put_joined(body, sa, order <= 0 ? &ea : NULL, sb, order >= 0 ? &eb : NULL))
             ids[nout++] = order <= 0 ? ea.id : eb.id;
+        if (order >= 0) {
+            keep_key(&pb, &eb);
+            j++;
+            have_b = 0;
+        }
         if (order <= 0) {
-            pa = ea;
+            keep_key(&pa, &ea);
+            /* The same key with the same one dot on both sides: a run of shared ones may
+             * follow (not after two different dots: replicas that wrote apart). */
+            if (order == 0 && ea.nd == 1 && eb.nd == 1 && ea.c0 == eb.c0 &&
+                a2o[ea.a0] == b2o[eb.a0])
+                take_run(a, b, a2o, b2o, body, ids, &nout, &i, &j, &offa, &offb, &steps, budget,
+                         &run_from, &pa, &pb);
             if (++i < a->ne) {
                 if ((e = next_entry(a, i, &offa, &ea)) != LT_OK)
                     goto fail;
@@ -835,11 +1009,6 @@ lt_err lt_dk_merge_step(lt_dk_merger *m, size_t budget, int *done) {
                 }
             }
         }
-        if (order >= 0) {
-            pb = eb;
-            j++;
-            have_b = 0;
-        }
     }
     if (i < a->ne || j < b->ne) { /* out of budget: pause */
         m->i = i;
@@ -847,6 +1016,7 @@ lt_err lt_dk_merge_step(lt_dk_merger *m, size_t budget, int *done) {
         m->offa = offa;
         m->offb = offb;
         m->nout = nout;
+        m->run_from = run_from;
         m->have_b = have_b;
         m->ea = ea;
         m->eb = eb;

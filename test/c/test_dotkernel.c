@@ -461,6 +461,245 @@ static void known_bytes(void) {
     lt_buf_free(&s2);
 }
 
+/* ---- runs of shared entries (lt_dotkernel.c's dk_shared_run) ------------------------------ */
+
+/* The state after actor `a` applies ops on keys ks[0..n) (add, or remove when `rm`) to *s. */
+static void apply(lt_buf *s, uint8_t tag, size_t a, const term_t *ks, const size_t *which, size_t n,
+                  int rm) {
+    lt_dk_op *ops = malloc((n ? n : 1) * sizeof *ops);
+    lt_dk_view v;
+    lt_buf d, out;
+    size_t absent = 0;
+    CHECK(ops != NULL);
+    for (size_t i = 0; i < n; i++) {
+        const term_t *k = &ks[which[i]];
+        ops[i].id = k->id;
+        ops[i].key = k->b;
+        ops[i].key_len = k->len;
+        ops[i].add = !rm;
+        ops[i].payload = tag == LT_TYPE_LWWMAP ? payload_mem[which[i] % 64] : NULL;
+        ops[i].payload_len = tag == LT_TYPE_LWWMAP ? 10 : 0;
+    }
+    lt_buf_init(&d);
+    lt_buf_init(&out);
+    if (open_ok(&v, s, tag)) {
+        CHECK_ERR(lt_dk_update(&v, actors[a].id, actors[a].b, actors[a].len, ops, n, 0, &d, &out,
+                               &absent),
+                  LT_OK);
+        lt_dk_close(&v);
+    }
+    lt_buf_free(&d);
+    lt_buf_free(s);
+    *s = out;
+    free(ops);
+}
+
+/* The join of x and y, one-shot, in steps of `budget` entries (the same bytes) and through an
+ * object (joined x, then y: the same bytes again). Returns the one-shot error. */
+static lt_err join3(const lt_buf *x, const lt_buf *y, uint8_t tag, size_t budget, lt_buf *out) {
+    lt_dk_view a, b;
+    lt_buf_init(out);
+    if (!open_ok(&a, x, tag))
+        return LT_E_TRUNCATED;
+    if (!open_ok(&b, y, tag)) {
+        lt_dk_close(&a);
+        return LT_E_TRUNCATED;
+    }
+    lt_err e = lt_dk_merge(&a, &b, out);
+    lt_dk_merger *m;
+    lt_buf stepped;
+    int done = 0;
+    lt_err se;
+    lt_buf_init(&stepped);
+    if ((se = lt_dk_merge_start(&a, &b, &stepped, &m)) == LT_OK) {
+        while (!done && (se = lt_dk_merge_step(m, budget, &done)) == LT_OK)
+            ;
+        lt_dk_merge_free(m);
+    }
+    CHECK_ERR(se, e);
+    if (e == LT_OK) {
+        CHECK_MEM(stepped.data, stepped.len, out->data, out->len);
+        lt_dk_obj o;
+        lt_buf snap;
+        lt_dk_obj_init(&o, tag);
+        lt_buf_init(&snap);
+        CHECK_ERR(lt_dk_obj_join(&o, &a), LT_OK);
+        CHECK_ERR(lt_dk_obj_join(&o, &b), LT_OK);
+        CHECK_ERR(lt_dk_obj_snapshot(&o, &snap), LT_OK);
+        CHECK_MEM(snap.data, snap.len, out->data, out->len);
+        lt_buf_free(&snap);
+        lt_dk_obj_free(&o);
+    }
+    lt_buf_free(&stepped);
+    lt_dk_close(&a);
+    lt_dk_close(&b);
+    return e;
+}
+
+/* Replicas sharing most of their entries: a common history, then each side's own adds and
+ * removes (removes leave clouds: dots past a base end a run), joined one-shot, in steps of
+ * 1..40 entries and through objects; all shared, none shared, empty sides; counters of one,
+ * two and three bytes. Then bad entries inside a run give the walk's errors. */
+static void test_runs(uint8_t tag) {
+    enum { K = 400, BIG = 20000 };
+    term_t *ks = malloc(BIG * sizeof *ks);
+    size_t *which = malloc(BIG * sizeof *which);
+    CHECK(ks != NULL && which != NULL);
+    for (size_t k = 0; k < BIG; k++)
+        ks[k] = int_term((int64_t)k * 7919 + 11);
+    uint64_t rng = 99 + tag;
+    for (int round = 0; round < 24; round++) {
+        lt_buf s0, a, b, m;
+        size_t n = 0, base = round % 6 == 0 ? 0 : 300;
+        lt_buf_init(&s0);
+        lt_buf_put_u8(&s0, tag);
+        lt_buf_put_u8(&s0, 1);
+        lt_buf_put_u8(&s0, 0);
+        lt_buf_put_u8(&s0, 0);
+        for (size_t k = 0; k < base; k++)
+            which[n++] = k;
+        apply(&s0, tag, 0, ks, which, n, 0);
+        lt_buf_init(&a);
+        lt_buf_init(&b);
+        lt_buf_put(&a, s0.data, s0.len);
+        lt_buf_put(&b, s0.data, s0.len);
+        if (round % 6 != 1) { /* not all shared */
+            for (int side = 0; side < 2; side++) {
+                n = 0;
+                for (size_t k = 0; k < K; k++)
+                    if (lt_test_below(&rng, 10) == 0)
+                        which[n++] = k;
+                apply(side ? &b : &a, tag, side ? 1 : (round % 2 ? 0 : 2), ks, which, n, 0);
+                n = 0;
+                for (size_t k = 0; k < base; k++)
+                    if (lt_test_below(&rng, 40) == 0)
+                        which[n++] = k;
+                apply(side ? &b : &a, tag, side ? 1 : 0, ks, which, n, 1);
+            }
+        }
+        CHECK_ERR(join3(&a, &b, tag, 1 + lt_test_below(&rng, 40), &m), LT_OK);
+        lt_buf_free(&m);
+        CHECK_ERR(join3(&b, &a, tag, 1 + lt_test_below(&rng, 40), &m), LT_OK);
+        lt_buf_free(&m);
+        CHECK_ERR(join3(&a, &a, tag, 1 + lt_test_below(&rng, 40), &m), LT_OK);
+        CHECK_MEM(m.data, m.len, a.data, a.len);
+        lt_buf_free(&m);
+        CHECK_ERR(join3(&s0, &a, tag, SIZE_MAX, &m), LT_OK);
+        lt_buf_free(&m);
+        lt_buf_free(&s0);
+        lt_buf_free(&a);
+        lt_buf_free(&b);
+    }
+    /* Entries byte for byte the same under different actors: a common history of actor r
+     * (the smallest id: index 0 everywhere), then actor p on one side and q on the other each
+     * adding keys 200..299 alone, in the same order: the same counters at the same index 1,
+     * but different dots, which the join keeps both of. Runs start on r's shared entries;
+     * p's and q's output indices are 1 and 2 in one order of the pair, 2 and 1 in the other. */
+    size_t r0 = 0;
+    for (size_t x = 1; x < NREP; x++)
+        if (actors[x].id < actors[r0].id)
+            r0 = x;
+    for (size_t pair = 0; pair < 2; pair++) {
+        size_t p1 = (r0 + 1 + pair) % NREP, q1 = (r0 + 2 - pair) % NREP;
+        lt_buf x, y, m;
+        lt_buf_init(&x);
+        lt_buf_put_u8(&x, tag);
+        lt_buf_put_u8(&x, 1);
+        lt_buf_put_u8(&x, 0);
+        lt_buf_put_u8(&x, 0);
+        for (size_t k = 0; k < 300; k++)
+            which[k] = k;
+        apply(&x, tag, r0, ks, which, 200, 0);
+        lt_buf_init(&y);
+        lt_buf_put(&y, x.data, x.len);
+        apply(&x, tag, p1, ks, which + 200, 100, 0);
+        apply(&y, tag, q1, ks, which + 200, 100, 0);
+        CHECK_ERR(join3(&x, &y, tag, SIZE_MAX, &m), LT_OK);
+        lt_dk_view vm;
+        if (open_ok(&vm, &m, tag)) {
+            size_t off = 0, two = 0;
+            CHECK(vm.ne == 300);
+            for (size_t i = 0; i < vm.ne; i++) {
+                lt_dk_entry e;
+                CHECK_ERR(lt_dk_next(&vm, i, &off, &e), LT_OK);
+                two += e.nd == 2;
+            }
+            CHECK(two == 100);
+            lt_dk_close(&vm);
+        }
+        lt_buf_free(&m);
+        lt_buf_free(&x);
+        lt_buf_free(&y);
+    }
+    /* Counters past 2^7 and 2^14: 20000 keys of one actor, shared, and 100 more on one side. */
+    {
+        lt_buf a, b, m;
+        lt_buf_init(&a);
+        lt_buf_put_u8(&a, tag);
+        lt_buf_put_u8(&a, 1);
+        lt_buf_put_u8(&a, 0);
+        lt_buf_put_u8(&a, 0);
+        for (size_t k = 0; k < BIG; k++)
+            which[k] = k;
+        apply(&a, tag, 0, ks, which, BIG - 100, 0);
+        lt_buf_init(&b);
+        lt_buf_put(&b, a.data, a.len);
+        apply(&b, tag, 0, ks, which + BIG - 100, 100, 0);
+        CHECK_ERR(join3(&a, &b, tag, 64, &m), LT_OK);
+        CHECK_MEM(m.data, m.len, b.data, b.len);
+        lt_buf_free(&m);
+        /* Bad inside a run: B's base for the actor lowered (a two-byte varint kept two bytes:
+         * 19900 -> 16500), so its dots past 16500 are not in its context. */
+        lt_dk_view vb;
+        CHECK(open_ok(&vb, &a, tag));
+        size_t at = (size_t)(vb.actors[0].bytes - a.data) + vb.actors[0].len;
+        lt_dk_close(&vb);
+        lt_buf_free(&b);
+        lt_buf_init(&b);
+        lt_buf_put(&b, a.data, a.len);
+        CHECK(lt_varint_len(19900) == 3 && lt_varint_len(16500) == 3);
+        CHECK(b.data[at] == (uint8_t)(0x80 | (19900 & 0x7f)));
+        lt_varint_write(b.data + at, 16500);
+        CHECK_ERR(join3(&a, &b, tag, SIZE_MAX, &m), LT_E_DOT);
+        lt_buf_free(&m);
+        CHECK_ERR(join3(&b, &a, tag, SIZE_MAX, &m), LT_E_DOT);
+        lt_buf_free(&m);
+        /* Both sides: a key length of 0, and then two ids swapped, in the middle of a run. */
+        lt_dk_view va;
+        CHECK(open_ok(&va, &a, tag));
+        size_t ids_at = (size_t)(va.ids - a.data), ent_at = (size_t)(va.entries - a.data);
+        size_t off = 0;
+        for (size_t i = 0; i < 5000; i++) {
+            lt_dk_entry e;
+            CHECK_ERR(lt_dk_next(&va, i, &off, &e), LT_OK);
+        }
+        lt_dk_close(&va);
+        lt_buf_free(&b);
+        for (int bad = 0; bad < 2; bad++) {
+            lt_buf x, y;
+            lt_buf_init(&x);
+            lt_buf_put(&x, a.data, a.len);
+            if (bad == 0) {
+                x.data[ent_at + off] = 0;
+            } else {
+                uint8_t t[8];
+                memcpy(t, x.data + ids_at + 8 * 5000, 8);
+                memcpy(x.data + ids_at + 8 * 5000, x.data + ids_at + 8 * 5001, 8);
+                memcpy(x.data + ids_at + 8 * 5001, t, 8);
+            }
+            lt_buf_init(&y);
+            lt_buf_put(&y, x.data, x.len);
+            CHECK_ERR(join3(&x, &y, tag, 7, &m), bad == 0 ? LT_E_NONCANONICAL : LT_E_ORDER);
+            lt_buf_free(&m);
+            lt_buf_free(&x);
+            lt_buf_free(&y);
+        }
+        lt_buf_free(&a);
+    }
+    free(ks);
+    free(which);
+}
+
 int main(void) {
     for (size_t k = 0; k < NKEYS; k++)
         keys[k] = int_term((int64_t)k * 1000003);
@@ -479,5 +718,7 @@ int main(void) {
     for (size_t t = 0; t < 3; t++)
         for (uint64_t seed = 1; seed <= 40; seed++)
             history(tags[t], seed * 7919 + t, 120);
+    test_runs(LT_TYPE_ORSET);
+    test_runs(LT_TYPE_LWWMAP);
     return lt_test_summary();
 }

@@ -520,6 +520,65 @@ static void test_object_unset(void) {
     lt_lwwset_obj_free(&o);
 }
 
+/* Runs of shared entries (lt_colset.c's shared_run): sets sharing most elements, each side's
+ * timestamps its own, against the model (lt_lwwset_build of both sides' entries keeps the
+ * maxima), one-shot and in steps; then B's timestamps both 0 inside a run. */
+static void test_runs(void) {
+    enum { N = 200 };
+    elem_t *xs = malloc(N * sizeof *xs);
+    lt_lwwset_entry *ea = malloc(N * sizeof *ea), *eb = malloc(N * sizeof *eb),
+                    *eu = malloc(2 * N * sizeof *eu);
+    CHECK(xs != NULL && ea != NULL && eb != NULL && eu != NULL);
+    for (size_t k = 0; k < N; k++)
+        xs[k] = int_elem((int64_t)k * 7777 + 5);
+    uint64_t rng = 4242;
+    for (int round = 0; round < 40; round++) {
+        size_t na = 0, nb = 0, nu = 0;
+        for (size_t k = 0; k < N; k++) {
+            size_t dice = lt_test_below(&rng, 10);
+            uint64_t add = lt_test_below(&rng, 5), rem = lt_test_below(&rng, 5);
+            if (add == 0 && rem == 0)
+                add = 1;
+            int in_a = round % 4 == 0 || dice != 9, in_b = round % 4 == 0 || dice != 8;
+            if (in_a)
+                ea[na++] = eu[nu++] = entry(&xs[k], add, rem);
+            if (in_b) {
+                uint64_t badd = lt_test_below(&rng, 3) == 0 ? add + 1 : add;
+                eb[nb++] = eu[nu++] = entry(&xs[k], badd, rem);
+            }
+        }
+        lt_buf a, b, want, m, m2;
+        lt_buf_init(&a);
+        lt_buf_init(&b);
+        lt_buf_init(&want);
+        CHECK_ERR(lt_lwwset_build(LT_LWWSET_ADD, ea, na, &a), LT_OK);
+        CHECK_ERR(lt_lwwset_build(LT_LWWSET_ADD, eb, nb, &b), LT_OK);
+        CHECK_ERR(lt_lwwset_build(LT_LWWSET_ADD, eu, nu, &want), LT_OK);
+        CHECK_ERR(merge(&a, &b, &m), LT_OK);
+        CHECK(same(&m, &want));
+        CHECK_ERR(merge(&b, &a, &m2), LT_OK);
+        CHECK(same(&m2, &want));
+        lt_buf_free(&m);
+        lt_buf_free(&m2);
+        if (round % 4 == 0) { /* all shared: B's timestamps both 0 at one entry of the run */
+            lt_lwwset_view vb;
+            CHECK_ERR(lt_lwwset_open(&vb, b.data, b.len), LT_OK);
+            size_t at = 1 + lt_test_below(&rng, N - 1);
+            memset((uint8_t *)vb.adds + 8 * at, 0, 8);
+            memset((uint8_t *)vb.rems + 8 * at, 0, 8);
+            CHECK_ERR(merge(&a, &b, &m), LT_E_NONCANONICAL);
+            lt_buf_free(&m);
+        }
+        lt_buf_free(&a);
+        lt_buf_free(&b);
+        lt_buf_free(&want);
+    }
+    free(xs);
+    free(ea);
+    free(eb);
+    free(eu);
+}
+
 int main(void) {
     test_known_bytes();
     test_in_value();
@@ -528,5 +587,6 @@ int main(void) {
     test_malformed();
     test_objects_random();
     test_object_unset();
+    test_runs();
     return lt_test_summary();
 }

@@ -13,7 +13,7 @@
 
 /* An element: its canonical bytes and its id (the hash, or forced for collision tests). */
 typedef struct {
-    uint8_t b[32];
+    uint8_t b[256];
     size_t len;
     uint64_t id;
 } elem_t;
@@ -776,6 +776,196 @@ static void test_large(void) {
     free(xs);
 }
 
+/* ---- runs of shared entries (lt_colset.c's shared_run) ------------------------------------- */
+enum { RUN_N = 300 };
+
+/* The set of the elements xs[k] with pick[k] != 0, pick[k] their flags. */
+static void mk_picked(lt_buf *out, uint8_t tag, const elem_t *xs, const uint8_t *pick) {
+    lt_set_entry *e = malloc(RUN_N * sizeof *e);
+    size_t n = 0;
+    CHECK(e != NULL);
+    for (size_t k = 0; k < RUN_N; k++)
+        if (pick[k])
+            e[n++] = entry(&xs[k], pick[k]);
+    lt_buf_init(out);
+    CHECK_ERR(lt_set_build(tag, e, n, out), LT_OK);
+    free(e);
+}
+
+/* The merge of a and b in steps of `budget` entries: its error, and its bytes in *out. */
+static lt_err merge_in_steps(const lt_buf *a, const lt_buf *b, uint8_t tag, size_t budget,
+                             lt_buf *out) {
+    lt_set_view va, vb;
+    lt_cols_merger *m;
+    int done = 0;
+    lt_err e;
+    lt_buf_init(out);
+    CHECK_ERR(lt_set_open(&va, a->data, a->len, tag), LT_OK);
+    CHECK_ERR(lt_set_open(&vb, b->data, b->len, tag), LT_OK);
+    if ((e = lt_set_merge_start(&va, &vb, out, &m)) != LT_OK)
+        return e;
+    while (!done && (e = lt_cols_merge_step(m, budget, &done)) == LT_OK)
+        ;
+    lt_cols_merge_free(m);
+    return e;
+}
+
+/* Merges of sets that share runs of entries (empty sides, all shared, none shared, runs at the
+ * start and the end, runs split across steps, a forced collision and long elements inside
+ * runs) against the model: lt_set_build of both sides' entries, which ORs the repeats. Then
+ * inputs bad inside a run give the error the walk gives outside one. */
+static void test_runs(void) {
+    elem_t *xs = malloc(RUN_N * sizeof *xs);
+    uint8_t *pa = malloc(RUN_N), *pb = malloc(RUN_N), *pu = malloc(RUN_N);
+    CHECK(xs != NULL && pa != NULL && pb != NULL && pu != NULL);
+    for (size_t k = 0; k < RUN_N; k++)
+        xs[k] = int_elem((int64_t)k * 104729 + 1);
+    /* Two elements forced onto one id, and two of more than 127 bytes (a two-byte length). */
+    xs[100] = forced(atom_elem("col_a"), xs[101].id);
+    for (int q = 0; q < 2; q++) {
+        lt_buf bb;
+        uint8_t payload[200];
+        memset(payload, 0x30 + q, sizeof payload);
+        lt_buf_init_fixed(&bb, xs[150 + q].b, sizeof xs[150 + q].b);
+        lt_canon_put_binary(&bb, payload, sizeof payload);
+        CHECK(!bb.failed);
+        xs[150 + q].len = bb.len;
+        xs[150 + q].id = lt_actor_id(bb.data, bb.len);
+    }
+    uint64_t rng = 777;
+    for (int two_p = 0; two_p <= 1; two_p++) {
+        uint8_t tag = two_p ? LT_TYPE_TWOPSET : LT_TYPE_GSET;
+        for (int round = 0; round < 60; round++) {
+            /* Shapes: 0 empty A, 1 all shared, 2 none shared, 3 shared but for a few in the
+             * middle, 4.. random overlap. */
+            int shape = round % 8;
+            for (size_t k = 0; k < RUN_N; k++) {
+                uint8_t fa = two_p ? (uint8_t)(1 + lt_test_below(&rng, 3)) : LT_SET_ADDED;
+                uint8_t fb = two_p && lt_test_below(&rng, 4) == 0
+                                 ? (uint8_t)(1 + lt_test_below(&rng, 3))
+                                 : fa;
+                size_t dice = lt_test_below(&rng, 10);
+                switch (shape) {
+                case 0:
+                    pa[k] = 0, pb[k] = fb;
+                    break;
+                case 1:
+                    pa[k] = fa, pb[k] = fb;
+                    break;
+                case 2:
+                    pa[k] = k % 2 ? fa : 0, pb[k] = k % 2 ? 0 : fb;
+                    break;
+                case 3:
+                    pa[k] = fa, pb[k] = k % 97 == 50 ? 0 : fb;
+                    break;
+                default:
+                    pa[k] = dice < 8 || dice == 8 ? fa : 0;
+                    pb[k] = dice < 8 || dice == 9 ? fb : 0;
+                }
+                pu[k] = (uint8_t)(pa[k] | pb[k]);
+            }
+            lt_buf a, b, want, m, ms;
+            mk_picked(&a, tag, xs, pa);
+            mk_picked(&b, tag, xs, pb);
+            mk_picked(&want, tag, xs, pu);
+            CHECK_ERR(merge(&a, &b, tag, &m), LT_OK); /* and in steps of 1..3 (merge) */
+            CHECK(same(&m, &want));
+            lt_buf_free(&m);
+            CHECK_ERR(merge(&b, &a, tag, &m), LT_OK);
+            CHECK(same(&m, &want));
+            lt_buf_free(&m);
+            size_t budget = 1 + lt_test_below(&rng, 40);
+            CHECK_ERR(merge_in_steps(&a, &b, tag, budget, &ms), LT_OK);
+            CHECK(same(&ms, &want));
+            lt_buf_free(&ms);
+            CHECK_ERR(merge(&a, &a, tag, &m), LT_OK); /* one run of everything */
+            CHECK(same(&m, &a));
+            lt_buf_free(&m);
+            lt_buf_free(&a);
+            lt_buf_free(&b);
+            lt_buf_free(&want);
+        }
+        /* Bad inside a run: A and B the same 300 elements, then one entry spoilt. */
+        for (size_t k = 0; k < RUN_N; k++)
+            pa[k] = two_p ? LT_SET_BOTH : LT_SET_ADDED;
+        for (int bad = 0; bad < 5; bad++) {
+            for (size_t at = 1; at < RUN_N; at += 37) {
+                lt_buf a, b, m;
+                lt_set_view va, vb;
+                lt_err want = LT_OK;
+                mk_picked(&a, tag, xs, pa);
+                mk_picked(&b, tag, xs, pa);
+                CHECK_ERR(lt_set_open(&va, a.data, a.len, tag), LT_OK);
+                CHECK_ERR(lt_set_open(&vb, b.data, b.len, tag), LT_OK);
+                if (bad == 4)
+                    at = RUN_N - 1; /* the last entry */
+                /* The element section's offset of entry `at`, and its length. */
+                size_t off = 0, elen = 0;
+                const uint8_t *el;
+                for (size_t q = 0; q <= at; q++) {
+                    if (q == at)
+                        CHECK(off < va.elems_len);
+                    size_t o = off;
+                    CHECK_ERR(lt_set_next_elem(&va, &off, &el, &elen), LT_OK);
+                    if (q == at)
+                        off = o;
+                }
+                uint8_t *ea = (uint8_t *)va.elems, *eb = (uint8_t *)vb.elems;
+                uint8_t *ia = (uint8_t *)va.ids, *ib = (uint8_t *)vb.ids;
+                switch (bad) {
+                case 0: /* B's flags out of range (2P), or its id out of order (G) */
+                    if (two_p)
+                        ((uint8_t *)vb.flags)[at] = 0;
+                    else
+                        memset(ib + 8 * at, 0, 8);
+                    want = two_p ? LT_E_NONCANONICAL : LT_E_ORDER;
+                    break;
+                case 1: /* both: an element of length 0 */
+                    ea[off] = 0;
+                    eb[off] = 0;
+                    want = LT_E_NONCANONICAL;
+                    break;
+                case 2: /* both: two ids swapped */
+                    for (int side = 0; side < 2; side++) {
+                        uint8_t *ids = side ? ib : ia, t[8];
+                        memcpy(t, ids + 8 * at, 8);
+                        memcpy(ids + 8 * at, ids + 8 * (at - 1), 8);
+                        memcpy(ids + 8 * (at - 1), t, 8);
+                    }
+                    want = LT_E_ORDER;
+                    break;
+                case 3: /* B alone: another last byte in an element (its id no longer its hash,
+                         * which the merge does not check): two entries, by their bytes */
+                    eb[off + elen] ^= 0x01;
+                    want = LT_OK;
+                    break;
+                case 4: /* both: the last length running past the end */
+                    ea[off] = 0x7f;
+                    eb[off] = 0x7f;
+                    want = LT_E_TRUNCATED;
+                    break;
+                }
+                lt_err got = merge(&a, &b, tag, &m);
+                CHECK_ERR(got, want);
+                if (got == LT_OK) {
+                    /* The union holds both versions of the spoilt element. */
+                    lt_set_view vm;
+                    CHECK_ERR(lt_set_open(&vm, m.data, m.len, tag), LT_OK);
+                    CHECK(vm.n == RUN_N + 1);
+                    CHECK_ERR(lt_set_check(&vm), LT_OK);
+                }
+                lt_buf_free(&m);
+                lt_buf_free(&a);
+                lt_buf_free(&b);
+            }
+        }
+    }
+    free(xs);
+    free(pa);
+    free(pb);
+    free(pu);
+}
+
 int main(void) {
     A = atom_elem("a");
     B = atom_elem("b");
@@ -789,5 +979,6 @@ int main(void) {
     test_digest();
     test_differential();
     test_large();
+    test_runs();
     return lt_test_summary();
 }
