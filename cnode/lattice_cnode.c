@@ -1833,7 +1833,7 @@ static void cn_on_sealed_hello(cn_node *n, cn_conn *c, lt_ae_header *h, const ui
         lt_ae_hello hello;
         if (lt_ae_hello_parse(n->obuf, olen, LT_MERKLE_MAX_LEVELS, &hello) == 0 &&
             (hello.store_len != k->store_len || memcmp(hello.store, k->store, k->store_len) != 0))
-            break; /* sealed under another store's key: refused below */
+            continue; /* another store's key (the same bytes): try the others */
         n->ctr[C_msgs_opened]++;
         h->body = n->obuf;
         h->body_len = olen;

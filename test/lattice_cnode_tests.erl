@@ -760,7 +760,10 @@ not_owner(#{exe := Exe}) ->
                 {update, ?ST, <<1>>},
                 {root, ?ST},
                 {sync, ?ST, node()},
-                {drop, ?ST}
+                {drop, ?ST},
+                {set_peer_key, ?ST, node(), <<0:256>>},
+                {clear_peer_key, ?ST, node()},
+                {require_keys, ?ST, true}
             ]
         ],
         %% The owner itself may.

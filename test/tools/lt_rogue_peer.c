@@ -54,6 +54,25 @@ static int connect_node(ei_cnode *ec, const char *name, char *target) {
     return ei_connect_tmo(ec, target, 5000);
 }
 
+/* Connects to target (borrowed) as the node named exactly name (alive@host, borrowed), so that
+ * the target sees that name. Returns the socket or -1. */
+static int connect_as(ei_cnode *ec, const char *name, char *target) {
+    const char *cookie = getenv("LATTICE_COOKIE");
+    char alive[256], host[256];
+    const char *at = strchr(name, '@');
+    struct in_addr addr;
+    if (cookie == NULL || at == NULL || (size_t)(at - name) >= sizeof alive ||
+        strlen(at + 1) >= sizeof host || ei_init() != 0)
+        return -1;
+    memcpy(alive, name, (size_t)(at - name));
+    alive[at - name] = '\0';
+    strcpy(host, at + 1);
+    addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (ei_connect_xinit(ec, host, alive, name, &addr, cookie, 0) < 0)
+        return -1;
+    return ei_connect_tmo(ec, target, 5000);
+}
+
 /* Writes all of buf[0..len) to fd. Returns 0 or -1. */
 static int write_all(int fd, const void *buf, size_t len) {
     const char *p = buf;
@@ -143,7 +162,7 @@ static int sealed_mode(const char *how, const char *name, char *target, const ch
         sodium_hex2bin(key, sizeof key, keyhex, strlen(keyhex), NULL, &klen, NULL) != 0 ||
         klen != sizeof key || (st = sodium_malloc(sizeof *st)) == NULL)
         return 2;
-    int fd = connect_node(&ec, name, target);
+    int fd = connect_as(&ec, name, target);
     if (fd < 0)
         return 1;
     /* HELLO: levels 1, the root fold (0 for an empty tree), count (0 or 1), the store. */
@@ -169,8 +188,8 @@ static int sealed_mode(const char *how, const char *name, char *target, const ch
             return 2;
         send_ae(&ec, fd, msg, mlen);
         report(fd, st);
-        uint8_t h1[LT_AE_HEADER] = {LT_AE_V1, LT_AE_BUCKETS,
-                                    LT_AE_FLAG_FROM_INIT | LT_AE_FLAG_SEALED, 0, 0, 0x42, 0x42};
+        uint8_t h1[LT_AE_HEADER] = {
+            LT_AE_V1, LT_AE_BUCKETS, LT_AE_FLAG_FROM_INIT | LT_AE_FLAG_SEALED, 0, 0, 0x42, 0x42};
         uint8_t next[64] = {0}, m2[256];
         size_t m2len = 0;
         if (strcmp(how, "replay") == 0) {
