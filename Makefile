@@ -174,6 +174,11 @@ build/fuzz/%: fuzz/%.c $(CORE_SRC) $(CORE_HDR) $(wildcard cnode/lt_*.[ch]) | bui
 build/fuzz/fuzz_crypto_%: fuzz/fuzz_crypto_%.c $(CORE_SRC) $(CORE_HDR) $(CRYPTO_CORE_SRC) $(CRYPTO_CORE_HDR) | build/fuzz
 	clang -std=c99 -O1 -g -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -Ic_src -Ic_src/crypto -o $@ $< $(CORE_SRC) $(CRYPTO_CORE_SRC) $(SODIUM_LIBS) -lpthread
 
+# The sealed session decoder (fuzz/fuzz_cnode_sealed.c): the C node's decoders and the sealing
+# helper, with libsodium.
+build/fuzz/fuzz_cnode_sealed: fuzz/fuzz_cnode_sealed.c $(CORE_SRC) $(CORE_HDR) $(wildcard cnode/lt_*.[ch]) $(CNODE_SEAL) | build/fuzz
+	clang -std=c99 -O1 -g -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -Ic_src -Ic_src/crypto -Icnode -o $@ $< $(CORE_SRC) $(wildcard cnode/lt_*.c) $(CNODE_SEAL) $(SODIUM_LIBS) -lpthread
+
 .PHONY: fuzz
 fuzz: $(FUZZ_TARGETS)
 	@set -e; for t in $(FUZZ_TARGETS); do \
