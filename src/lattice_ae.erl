@@ -61,7 +61,7 @@
 -export([leaves/1, lookup/2, flush/1, flush/2, root/1, sync/2, await/3, info/1, stores/0]).
 -export([cnode_stats/0, set_limits/1, peer_cnode/2]).
 -export([set_peer_key/3, clear_peer_key/2, peer_keys/1]).
--export([init/1, handle_call/3, handle_cast/2, handle_info/2, terminate/2]).
+-export([init/1, handle_call/3, handle_cast/2, handle_info/2, terminate/2, format_status/1]).
 
 -export_type([store/0, key/0, digest/0, side/0, diff/0, report/0, notification/0]).
 -export_type([open_options/0]).
@@ -130,7 +130,8 @@
     sessions = #{} :: #{node() => #session{}},
     %% sealed sessions: the key of each peer BEAM node, and that node's C node once known
     require_keys = false :: boolean(),
-    keys = #{} :: #{node() => <<_:256>>},
+    %% (`redacted' only in the copy format_status/1 gives to logs)
+    keys = #{} :: #{node() => <<_:256>> | redacted},
     key_cnodes = #{} :: #{node() => node()}
 }).
 
@@ -562,6 +563,16 @@ handle_info(Msg, St) ->
 %% @private
 terminate(_Reason, _St) ->
     ok.
+
+%% @private
+%% The peer keys never reach a log: crash reports and sys:get_status/1 show their peers only.
+format_status(#{state := #st{stores = Stores} = St} = Status) ->
+    Redacted = maps:map(
+        fun(_, S) -> S#store{keys = maps:map(fun(_, _) -> redacted end, S#store.keys)} end, Stores
+    ),
+    Status#{state => St#st{stores = Redacted}};
+format_status(Status) ->
+    Status.
 
 %%--------------------------------------------------------------------------------------------
 %% Stores

@@ -91,8 +91,12 @@ api() ->
         ?assertMatch({error, {bad_options, _}}, call(A, open, [S, #{owner => Owner, require_keys => yes}])),
         ok = call(A, open, [S, #{owner => Owner}]),
         %% The peer has no such store yet: the key waits, its C node unknown.
-        ok = call(A, set_peer_key, [S, B, <<7:256>>]),
+        Secret = crypto:strong_rand_bytes(32),
+        ok = call(A, set_peer_key, [S, B, Secret]),
         ?assertEqual({ok, #{B => undefined}}, call(A, peer_keys, [S])),
+        %% The key is in no status (what a crash report would print).
+        Status = erpc:call(A, sys, get_status, [lattice_ae]),
+        ?assertEqual(nomatch, binary:match(term_to_binary(Status), Secret)),
         OB = open_store(S, B, #{}),
         wait_keys(A, S, B),
         {ok, Known} = call(A, peer_keys, [S]),
