@@ -156,7 +156,8 @@
     frag_bytes = 0 :: non_neg_integer(),
     %% secure replication (see "Secure replication" below): undefined when the store is not
     %% secure, so that nothing on that path looks further
-    sec :: undefined | #{seq := integer() | undefined, chans := #{node() => term()}}
+    sec :: undefined | #{seq := integer() | undefined, chans := #{node() => #chan{}},
+                         retry := #{node() => integer()}}
 }).
 
 %%--------------------------------------------------------------------------------------------
@@ -1507,7 +1508,14 @@ chunks(L, N) ->
 sec_init(#{secure := false}) ->
     undefined;
 sec_init(#{secure := true}) ->
-    #{seq => lattice_security:revocation_sequence(), chans => #{}}.
+    #{seq => lattice_security:revocation_sequence(), chans => #{}, retry => #{}}.
+
+%% A node whose handshake was refused, timed out or was cut off is tried again only after
+%% this long (not at every poll of the group).
+-define(RETRY_MS, 1000).
+
+later(Node, #st{sec = #{retry := R} = Sec} = St) ->
+    St#st{sec = Sec#{retry := R#{Node => now_ms() + ?RETRY_MS}}}.
 
 refuse(Reason, St) ->
     count({secure_refused, Reason}, St).
@@ -1518,7 +1526,9 @@ put_chans(C, #st{sec = Sec} = St) -> St#st{sec = Sec#{chans := C}}.
 
 %% A channel with Node, started here when this node is the smaller of the two.
 sec_connect(Node, St) ->
-    case node() < Node andalso not is_map_key(Node, chans(St)) of
+    #st{sec = #{retry := Retry}} = St,
+    case node() < Node andalso not is_map_key(Node, chans(St)) andalso
+        now_ms() >= maps:get(Node, Retry, 0) of
         false ->
             St;
         true ->
@@ -1629,7 +1639,7 @@ handshake(Node, From, C, Ch, Bin, St) ->
                     put_chans((chans(St1))#{Node => C#chan{pending = undefined}}, St1);
                 #chan{epoch = 0} ->
                     %% a first handshake refused: no channel (the initiator tries again)
-                    put_chans(maps:remove(Node, chans(St1)), St1);
+                    later(Node, put_chans(maps:remove(Node, chans(St1)), St1));
                 _ ->
                     St1
             end;
@@ -1726,7 +1736,23 @@ sec_tick(#st{sec = #{seq := Seq}} = St) ->
               true -> forward_revocations(St#st{sec = (St#st.sec)#{seq := NewSeq}});
               false -> St
           end,
-    maps:fold(fun chan_tick/3, St1, chans(St1)).
+    %% Our own certificate revoked or expired (or the configuration gone): no peer at all.
+    case own_check() of
+        ok ->
+            maps:fold(fun chan_tick/3, St1, chans(St1));
+        {error, Why} when map_size(St1#st.sec) > 0 ->
+            case maps:keys(chans(St1)) of
+                [] -> St1;
+                Nodes -> lists:foldl(fun(N, A) -> later(N, drop_chan(N, A)) end,
+                                     refuse({own_certificate, Why}, St1), Nodes)
+            end
+    end.
+
+own_check() ->
+    case lattice_security:config() of
+        {ok, #{cert := Cert}} -> lattice_security:check_peer(Cert);
+        {error, _} -> {error, not_configured}
+    end.
 
 forward_revocations(St) ->
     case lattice_security:revocations() of
@@ -1756,8 +1782,8 @@ chan_tick(Node, #chan{ch = Ch, epoch = E, pid = Pid} = C, St) ->
                     St1 = put_chans((chans(St))#{Node => C#chan{ch = Ch1}}, St),
                     expire_pending(Node, St1);
                 {error, R} ->
-                    %% a first handshake that timed out: tried again at the next poll
-                    drop_chan(Node, refuse(R, St))
+                    %% a first handshake that timed out: tried again a little later
+                    later(Node, drop_chan(Node, refuse(R, St)))
             end
     end.
 
@@ -1783,7 +1809,7 @@ cut_off(Node, Why, St) ->
                      not_configured -> not_configured;
                      _ -> {bad_certificate, Why}
                  end, St),
-    count(peers_cut_off, drop_chan(Node, St1)).
+    later(Node, count(peers_cut_off, drop_chan(Node, St1))).
 
 drop_chan(Node, St) ->
     case maps:take(Node, chans(St)) of
