@@ -1528,7 +1528,7 @@ put_chans(C, #st{sec = Sec} = St) -> St#st{sec = Sec#{chans := C}}.
 sec_connect(Node, St) ->
     #st{sec = #{retry := Retry}} = St,
     case node() < Node andalso not is_map_key(Node, chans(St)) andalso
-        now_ms() >= maps:get(Node, Retry, 0) of
+        case Retry of #{Node := At} -> now_ms() >= At; _ -> true end of
         false ->
             St;
         true ->
