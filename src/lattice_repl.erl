@@ -451,9 +451,15 @@ protocol({?TAG, peer_message, From, Msg}, St) when is_pid(From) ->
     peer_message_in(From, Msg, St);
 protocol({?TAG, revocations, From, Bin}, #st{sec = Sec} = St) when is_pid(From), Sec =/= undefined ->
     revocations_in(Bin, St);
-%% A secure peer's message to a store that is not secure: refused (and counted apart).
-protocol({?TAG, sealed, _, _}, St) ->
-    count(sealed_refused, St);
+%% A secure peer's message to a store that is not secure: refused (counted apart), and so is
+%% that process as a peer (as one over max_peers is: not taken again while it is a member).
+protocol({?TAG, sealed, From, _}, #st{peers = Peers, refused = Refused} = St) when is_pid(From) ->
+    St1 = case is_map_key(From, Peers) of
+              true -> trim_out(St#st{peers = maps:remove(From, Peers),
+                                     expect = maps:remove(From, St#st.expect)});
+              false -> St
+          end,
+    count(sealed_refused, St1#st{refused = Refused#{From => true}});
 %% Any other message in our protocol's envelope: from a peer that is broken or hostile.
 protocol(_Msg, St) ->
     count(malformed, St).
