@@ -227,7 +227,35 @@ converge(#{nodes := Nodes}) ->
          ?assertEqual(2, maps:get(channels, S)),
          ?assert(maps:get(sealed_received, maps:get(secure_counts, S)) > 0),
          no_refusals(N)
-     end || N <- Nodes].
+     end || N <- Nodes],
+    peer_messages(Nodes).
+
+%% Other modules' messages (lattice_checkpoint's): sealed, delivered to the process
+%% registered lattice_checkpoint_<Store> on the peer, counted and dropped where there is none.
+peer_messages([A, B, C]) ->
+    Self = self(),
+    Fwd = erpc:call(B, erlang, spawn, [fun() ->
+                                               true = register(lattice_checkpoint_lattice_store,
+                                                               self()),
+                                               Self ! registered,
+                                               forward(Self)
+                                       end]),
+    receive registered -> ok after 5000 -> error(no_forwarder) end,
+    ok = erpc:call(A, ?R, broadcast, [?S, {ok, <<"to all">>}]),
+    ok = erpc:call(C, ?R, peer_send, [?S, B, {ok, <<"to B">>}]),
+    ?assertEqual({error, not_a_peer}, erpc:call(A, ?R, peer_send, [?S, node(), x])),
+    Got = lists:sort([receive {forwarded, M} -> M after 5000 -> timeout end || _ <- [1, 2]]),
+    ?assertEqual(lists:sort([{lattice_repl, peer_message, A, {ok, <<"to all">>}},
+                             {lattice_repl, peer_message, C, {ok, <<"to B">>}}]), Got),
+    ?C:wait_until(dropped, fun() ->
+        maps:get(dropped, maps:get(peer_messages, stats(C))) =:= 1 end),
+    ?assertEqual(#{sent => 2, received => 0, dropped => 0},
+                 maps:get(peer_messages, stats(A))),
+    ?assertEqual(2, maps:get(received, maps:get(peer_messages, stats(B)))),
+    exit(Fwd, kill).
+
+forward(To) ->
+    receive M -> To ! {forwarded, M}, forward(To) end.
 
 pick(L) -> lists:nth(rand:uniform(length(L)), L).
 
