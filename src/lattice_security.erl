@@ -132,14 +132,14 @@ set_revocations(Bin) when is_binary(Bin) ->
     locked(fun() ->
                    case config() of
                        {ok, #{authority := Auth, cluster := Cluster, sequence := Seq} = C} ->
-                           case lattice_cert:verify_revocation_list(Bin, Auth) of
-                               {ok, #{cluster := Cluster, sequence := S} = L} when S > Seq ->
+                           case verified_crl(Bin, Auth) of
+                               {ok, L, Cluster, S} when S > Seq ->
                                    persistent_term:put(?KEY, C#{revocations := Bin, crl := L,
                                                                 sequence := S}),
                                    ok;
-                               {ok, #{cluster := Cluster}} ->
+                               {ok, _, Cluster, _} ->
                                    {error, {bad_security, stale_revocations}};
-                               {ok, _} ->
+                               {ok, _, _, _} ->
                                    {error, {bad_security, {revocations, wrong_cluster}}};
                                {error, R} ->
                                    {error, {bad_security, {revocations, R}}}
@@ -267,9 +267,9 @@ build(Map) ->
                 none -> {none, none, -1};
                 Src ->
                     RB = read(Src),
-                    case lattice_cert:verify_revocation_list(RB, Auth) of
-                        {ok, #{cluster := Cluster, sequence := S} = L} -> {RB, L, S};
-                        {ok, _} -> throw({revocations, wrong_cluster});
+                    case verified_crl(RB, Auth) of
+                        {ok, L, Cluster, S} -> {RB, L, S};
+                        {ok, _, _, _} -> throw({revocations, wrong_cluster});
                         {error, R} -> throw({revocations, R})
                     end
             end,
@@ -287,6 +287,18 @@ build(Map) ->
                sequence => Seq, channel => maps:get(channel, Map, #{})}}
     catch
         throw:Reason -> {error, {bad_security, Reason}}
+    end.
+
+%% A revocation list verified by lattice_cert, with its cluster and sequence read from the
+%% signed binary (docs/FORMAT.md, "Revocation list": 0x42, version, the cluster with its
+%% length, the sequence as 64 bits).
+verified_crl(Bin, Auth) ->
+    case lattice_cert:verify_revocation_list(Bin, Auth) of
+        {ok, L} ->
+            <<16#42, 1, Len, Cluster:Len/binary, Seq:64, _/binary>> = Bin,
+            {ok, L, Cluster, Seq};
+        {error, _} = E ->
+            E
     end.
 
 read(B) when is_binary(B) -> B;
