@@ -78,9 +78,12 @@ $(CRYPTO_SO): $(CRYPTO_CORE_OBJ) $(CRYPTO_NIF_OBJ) | priv
 $(NIF_SO): $(CORE_OBJ) $(NIF_OBJ) | priv
 	$(CC) -shared -fvisibility=hidden -o $@ $^ -lpthread
 
-$(CNODE_BIN): $(CNODE_SRC) $(CNODE_HDR) $(CORE_OBJ) | priv
+# The C node links libsodium for its sealed sessions (c_src/crypto/lt_aeseal.c, compiled in;
+# the CRDT NIF library stays without it).
+CNODE_SEAL := c_src/crypto/lt_aeseal.c
+$(CNODE_BIN): $(CNODE_SRC) $(CNODE_HDR) $(CORE_OBJ) $(CNODE_SEAL) c_src/crypto/lt_aeseal.h | priv
 	@test -n "$(ERL_EI_LIBDIR)" || { echo "lattice: cannot find erl_interface (ei): is erlang-dev installed?" >&2; exit 1; }
-	$(CC) $(CNODE_CFLAGS) -o $@ $(CNODE_SRC) $(CORE_OBJ) -L$(ERL_EI_LIBDIR) -lei -lpthread
+	$(CC) $(CNODE_CFLAGS) -Ic_src/crypto -o $@ $(CNODE_SRC) $(CNODE_SEAL) $(CORE_OBJ) -L$(ERL_EI_LIBDIR) -lei $(SODIUM_LIBS) -lpthread
 
 build/core build/nif build/crypto_core build/crypto_nif build/asan build/fuzz build/tools priv:
 	mkdir -p $@
@@ -89,8 +92,8 @@ build/core build/nif build/crypto_core build/crypto_nif build/asan build/fuzz bu
 ROGUE_BIN := build/tools/lt_rogue_peer
 .PHONY: tools
 tools: $(ROGUE_BIN)
-$(ROGUE_BIN): test/tools/lt_rogue_peer.c | build/tools
-	$(CC) $(CNODE_CFLAGS) -o $@ $< -L$(ERL_EI_LIBDIR) -lei -lpthread
+$(ROGUE_BIN): test/tools/lt_rogue_peer.c $(CNODE_SEAL) c_src/crypto/lt_aeseal.h | build/tools
+	$(CC) $(CNODE_CFLAGS) -Ic_src/crypto -Icnode -o $@ $< $(CNODE_SEAL) -L$(ERL_EI_LIBDIR) -lei $(SODIUM_LIBS) -lpthread
 
 # ---------------------------------------------------------------------------------------------
 # Tests
@@ -170,6 +173,11 @@ build/fuzz/%: fuzz/%.c $(CORE_SRC) $(CORE_HDR) $(wildcard cnode/lt_*.[ch]) | bui
 # Decoders of the crypto core (fuzz/fuzz_crypto_*.c): with the crypto core and libsodium.
 build/fuzz/fuzz_crypto_%: fuzz/fuzz_crypto_%.c $(CORE_SRC) $(CORE_HDR) $(CRYPTO_CORE_SRC) $(CRYPTO_CORE_HDR) | build/fuzz
 	clang -std=c99 -O1 -g -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -Ic_src -Ic_src/crypto -o $@ $< $(CORE_SRC) $(CRYPTO_CORE_SRC) $(SODIUM_LIBS) -lpthread
+
+# The sealed session decoder (fuzz/fuzz_cnode_sealed.c): the C node's decoders and the sealing
+# helper, with libsodium.
+build/fuzz/fuzz_cnode_sealed: fuzz/fuzz_cnode_sealed.c $(CORE_SRC) $(CORE_HDR) $(wildcard cnode/lt_*.[ch]) $(CNODE_SEAL) | build/fuzz
+	clang -std=c99 -O1 -g -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -Ic_src -Ic_src/crypto -Icnode -o $@ $< $(CORE_SRC) $(wildcard cnode/lt_*.c) $(CNODE_SEAL) $(SODIUM_LIBS) -lpthread
 
 .PHONY: fuzz
 fuzz: $(FUZZ_TARGETS)

@@ -15,7 +15,7 @@
 -module(lattice_bench_ae).
 
 %% in_flight/2 runs the in-flight writes measure alone, on two C nodes.
--export([run/0, in_flight/2]).
+-export([run/0, in_flight/2, sealed/2]).
 
 -define(SESSIONS, 5).
 -define(NS, [10000, 100000, 1000000]).
@@ -41,6 +41,7 @@ run() ->
     try
         Missed = lists:append(lists:append([rows(CA, CB, N) || N <- ?NS])),
         in_flight(CA, CB),
+        sealed(CA, CB),
         Missed
     after
         lattice_cnode:stop(SA),
@@ -116,6 +117,66 @@ row(CA, CB, Store, Levels, N, D, FeedUs) ->
 count_extra(Changes) -> length([K || {<<"extra-", _/binary>> = K, _} <- Changes]).
 
 count_deletes(Changes) -> length([K || {K, delete} <- Changes]).
+
+%% Sealed sessions (docs/CNODE.md, section 3a) against plain ones, in the same run on the same
+%% trees: n = 1M keys at levels 4 and 5, d = 100; rounds of SEALED_ROUNDS sessions alternate
+%% plain and sealed (the key set and cleared between rounds), so both see the same machine.
+-define(SEALED_ROUNDS, 4).
+-define(SEALED_N, 1000000).
+-define(SEALED_D, 100).
+
+sealed(CA, CB) ->
+    io:format("~nSealed against plain sessions: ~b keys, ~b diffs, A -> B; medians of ~b rounds "
+              "x ~b sessions each, alternating.~n~n", [?SEALED_N, ?SEALED_D, ?SEALED_ROUNDS,
+                                                      ?SESSIONS]),
+    io:format("| levels | mode | session (median) | payload | wire bytes | found |~n"),
+    io:format("|---:|---|---:|---:|---:|:-:|~n"),
+    [sealed_rows(CA, CB, L) || L <- [4, 5]],
+    ok.
+
+sealed_rows(CA, CB, Levels) ->
+    N = ?SEALED_N,
+    Store = iolist_to_binary(io_lib:format("sealed_~b_~b", [N, Levels])),
+    Base = [{key(I), digest(I)} || I <- lists:seq(1, N)],
+    {ok, ok} = req(CA, {open, Store, Levels}),
+    {ok, ok} = req(CB, {open, Store, Levels}),
+    _ = feed(CA, Store, Base, N),
+    _ = feed(CB, Store, Base, N),
+    {Change, _Revert, Expected} = keyspace(N, ?SEALED_D),
+    _ = feed(CB, Store, Change, N + count_extra(Change) - count_deletes(Change)),
+    Key = crypto:strong_rand_bytes(32),
+    try
+        Rounds = [
+            begin
+                {ok, ok} = req(CA, {set_peer_key, Store, CB, Key}),
+                {ok, ok} = req(CB, {set_peer_key, Store, CA, Key}),
+                Sealed = [session(CA, CB, Store) || _ <- lists:seq(1, ?SESSIONS)],
+                {ok, ok} = req(CA, {clear_peer_key, Store, CB}),
+                {ok, ok} = req(CB, {clear_peer_key, Store, CA}),
+                Plain = [session(CA, CB, Store) || _ <- lists:seq(1, ?SESSIONS)],
+                {Plain, Sealed}
+            end
+         || _ <- lists:seq(1, ?SEALED_ROUNDS)
+        ],
+        {P, S} = lists:unzip(Rounds),
+        sealed_row(Levels, "plain", lists:append(P), Expected),
+        sealed_row(Levels, "sealed", lists:append(S), Expected)
+    after
+        {ok, ok} = req(CA, {drop, Store}),
+        {ok, ok} = req(CB, {drop, Store})
+    end.
+
+sealed_row(Levels, Mode, Reports, Expected) ->
+    Found = lists:all(fun(R) -> lists:sort(maps:get(keys, R)) =:= Expected end, Reports),
+    Want = Mode =:= "sealed",
+    true = lists:all(fun(R) -> maps:get(sealed, R, false) =:= Want end, Reports),
+    Times = lists:sort([maps:get(time_us, R) || R <- Reports]),
+    Median = lists:nth(length(Times) div 2 + 1, Times),
+    R0 = hd(Reports),
+    Payload = maps:get(payload_out, R0) + maps:get(payload_in, R0),
+    Wire = maps:get(bytes_out, R0) + maps:get(bytes_in, R0),
+    io:format("| ~b | ~s | ~s | ~b | ~b | ~s |~n",
+              [Levels, Mode, fmt_us(Median), Payload, Wire, yes_no(Found)]).
 
 %% In-flight writes: no real difference between A and B (n = 100k, the same leaves), but a
 %% writer changes random keys on A and, Lag ms later, the same on B (replication in flight),

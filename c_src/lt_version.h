@@ -4,6 +4,6 @@
 
 #define LT_VERSION "0.1.0"
 /* Protocol version of the C node's message set; bumped on any incompatible change. */
-#define LT_CNODE_PROTOCOL 2
+#define LT_CNODE_PROTOCOL 3
 
 #endif

@@ -68,6 +68,9 @@
 #include <unistd.h>
 
 #include <ei.h>
+#include <sodium.h>
+
+#include "lt_aeseal.h"
 
 #include "lt_cnode_proto.h"
 #include "lt_cnode_term.h"
@@ -86,6 +89,7 @@
 #define CN_EXIT_START 1             /* listen, epmd or owner connection failed */
 #define CN_AE_NAME "lattice_ae"     /* the registered name session messages go to */
 #define CN_TICK_MAX_MS 1000         /* the longest poll */
+#define CN_MAX_PEER_KEYS 4096       /* (store, peer C node) keys held at once */
 
 /* Offsets into a payload are kept in ei's int indexes. */
 _Static_assert(CN_MAX_MSG < INT_MAX / 2, "CN_MAX_MSG must fit ei's int indexes");
@@ -193,7 +197,14 @@ static const cn_limit_def cn_limit_defs[L_COUNT] = {
     X(connections_accepted)                                                                        \
     X(connections_made)                                                                            \
     X(connections_closed)                                                                          \
-    X(out_queue_overflows)
+    X(out_queue_overflows)                                                                         \
+    X(sessions_sealed)                                                                             \
+    X(msgs_sealed)                                                                                 \
+    X(msgs_opened)                                                                                 \
+    X(sealed_refused)                                                                              \
+    X(sealed_replayed)                                                                             \
+    X(plaintext_refused)                                                                           \
+    X(no_key_refused)
 
 #define CN_ENUM(name) C_##name,
 #define CN_NAME(name) #name,
@@ -227,7 +238,17 @@ typedef struct {
     size_t name_len;
     lt_merkle *tree; /* owned */
     erlang_pid owner;
+    int require_keys; /* sessions with a peer without a key are refused */
 } cn_store;
+
+/* A peer key's names; the 32 bytes themselves are in cn_node.pk_secret (sodium_malloc), at the
+ * same index. */
+typedef struct {
+    int used;
+    uint8_t store[LT_AE_MAX_NAME];
+    size_t store_len;
+    char peer[MAXNODELEN + 1];
+} cn_peer_key;
 
 /* A key found differing, with a digest (this side's, or the peer's, per step). Owns key. */
 typedef struct {
@@ -277,6 +298,7 @@ typedef struct {
     int result;
     const char *error; /* R_ERROR: the reason atom */
     char peer_owner[MAXNODELEN + 1];
+    int sealed; /* its seal state is cn_node.seal[its slot] */
 } cn_session;
 
 enum { B_CLOSED, B_OPEN, B_HALF_OPEN };
@@ -322,6 +344,13 @@ typedef struct {
     uint8_t ae_ctl[512]; /* the control message of every session message we send */
     size_t ae_ctl_len;
     ei_x_buff scratch; /* packets being built */
+    cn_peer_key pkeys[CN_MAX_PEER_KEYS];
+    size_t n_pkeys;
+    uint8_t *pk_secret;   /* CN_MAX_PEER_KEYS x 32 bytes, sodium_allocarray: the keys */
+    lt_aeseal *seal;      /* CN_MAX_SESSIONS + 1, sodium_allocarray: each session's seal state,
+                             and a spare for a HELLO being tried */
+    uint8_t *sbuf, *obuf; /* a message being sealed, one opened (malloc'd, grown) */
+    size_t sbuf_cap, obuf_cap;
 } cn_node;
 
 /* Write end of the self-pipe: the one global, because a signal handler can reach nothing else. */
@@ -776,6 +805,87 @@ static size_t cn_send_ae(cn_node *n, cn_conn *c, const uint8_t *hdr, const uint8
     return cn_conn_queue(n, c, parts, lens, 5);
 }
 
+/* Grows *buf (malloc'd, *cap bytes) to at least len bytes. 0, or -1 out of memory. */
+static int cn_reserve(uint8_t **buf, size_t *cap, size_t len) {
+    if (len <= *cap)
+        return 0;
+    size_t c = *cap ? *cap : 65536;
+    while (c < len)
+        c *= 2;
+    uint8_t *p = realloc(*buf, c);
+    if (p == NULL)
+        return -1;
+    *buf = p;
+    *cap = c;
+    return 0;
+}
+
+static lt_aeseal *cn_seal_of(cn_node *n, const cn_session *s) {
+    return &n->seal[s - n->sessions];
+}
+
+/* Sends one session message of s (header hdr, body[0..len), borrowed) over c: sealed when s is
+ * (the header's SEALED flag set, lt_aeseal_seal), as it is otherwise. Returns the bytes on the
+ * wire (0: not sent) and sets *payload to the binary's size. */
+static size_t cn_send_ae_s(cn_node *n, cn_conn *c, cn_session *s, const uint8_t *hdr,
+                           const uint8_t *body, size_t len, size_t *payload) {
+    if (s == NULL || !s->sealed) {
+        *payload = LT_AE_HEADER + len;
+        return cn_send_ae(n, c, hdr, body, len);
+    }
+    lt_aeseal *st = cn_seal_of(n, s);
+    uint8_t h[LT_AE_HEADER];
+    size_t out = 0, need = lt_aeseal_size(st, len);
+    memcpy(h, hdr, LT_AE_HEADER);
+    h[2] |= LT_AE_FLAG_SEALED;
+    if (cn_reserve(&n->sbuf, &n->sbuf_cap, need) < 0 ||
+        lt_aeseal_seal(st, h, body, len, n->sbuf, n->sbuf_cap, &out) != LT_AESEAL_OK)
+        return 0;
+    n->ctr[C_msgs_sealed]++;
+    *payload = out;
+    return cn_send_ae(n, c, n->sbuf, n->sbuf + LT_AE_HEADER, out - LT_AE_HEADER);
+}
+
+/* ---- peer keys ------------------------------------------------------------------------------- */
+
+/* The index of the key for (store, peer), or -1. */
+static int cn_pkey_find(cn_node *n, const uint8_t *store, size_t len, const char *peer) {
+    for (int i = 0; i < CN_MAX_PEER_KEYS; i++) {
+        const cn_peer_key *k = &n->pkeys[i];
+        if (k->used && k->store_len == len && memcmp(k->store, store, len) == 0 &&
+            strcmp(k->peer, peer) == 0)
+            return i;
+    }
+    return -1;
+}
+
+static void cn_pkey_remove(cn_node *n, int i) {
+    sodium_memzero(n->pk_secret + (size_t)i * LT_AESEAL_KEYLEN, LT_AESEAL_KEYLEN);
+    memset(&n->pkeys[i], 0, sizeof n->pkeys[i]);
+    n->n_pkeys--;
+}
+
+/* Sets the key (32 bytes, borrowed) for (store, peer). 0, or -1 when the table is full. */
+static int cn_pkey_set(cn_node *n, const uint8_t *store, size_t len, const char *peer,
+                       const uint8_t *key) {
+    int i = cn_pkey_find(n, store, len, peer);
+    for (int j = 0; i < 0 && j < CN_MAX_PEER_KEYS; j++) {
+        if (!n->pkeys[j].used) {
+            i = j;
+            cn_peer_key *k = &n->pkeys[j];
+            k->used = 1;
+            memcpy(k->store, store, len);
+            k->store_len = len;
+            snprintf(k->peer, sizeof k->peer, "%s", peer);
+            n->n_pkeys++;
+        }
+    }
+    if (i < 0)
+        return -1;
+    memcpy(n->pk_secret + (size_t)i * LT_AESEAL_KEYLEN, key, LT_AESEAL_KEYLEN);
+    return 0;
+}
+
 /* ---- handshake threads ---------------------------------------------------------------------- */
 
 typedef struct {
@@ -1021,7 +1131,9 @@ static void cn_session_notify(cn_node *n, cn_session *s) {
     rc |= ei_x_encode_atom(&x, "lattice_cnode");
     rc |= ei_x_encode_atom(&x, "session");
     rc |= ei_x_encode_binary(&x, s->store, (int)s->store_len);
-    rc |= ei_x_encode_map_header(&x, 15);
+    rc |= ei_x_encode_map_header(&x, 16);
+    rc |= ei_x_encode_atom(&x, "sealed");
+    rc |= ei_x_encode_atom(&x, s->sealed ? "true" : "false");
     rc |= ei_x_encode_atom(&x, "id");
     rc |= ei_x_encode_ulong(&x, s->sid);
     rc |= ei_x_encode_atom(&x, "peer");
@@ -1090,6 +1202,8 @@ static void cn_session_end(cn_node *n, cn_session *s, int notify) {
     cn_keys_free(&s->xkeys);
     cn_keys_free(&s->report);
     free(s->hashes);
+    if (s->sealed)
+        lt_aeseal_wipe(cn_seal_of(n, s));
     memset(s, 0, sizeof *s);
     s->state = S_FREE;
     n->n_sessions--;
@@ -1108,7 +1222,8 @@ static void cn_session_abort_msg(cn_node *n, cn_session *s, int code) {
     hdr[4] = (uint8_t)(s->sid >> 16);
     hdr[5] = (uint8_t)(s->sid >> 8);
     hdr[6] = (uint8_t)s->sid;
-    size_t w = cn_send_ae(n, c, hdr, &body, 1);
+    size_t payload = 0;
+    size_t w = cn_send_ae_s(n, c, s, hdr, &body, 1, &payload);
     s->bytes_out += w;
     n->ctr[C_session_bytes_out] += w;
 }
@@ -1166,19 +1281,22 @@ static int cn_session_pump(cn_node *n, cn_session *s) {
         hdr[4] = (uint8_t)(s->sid >> 16);
         hdr[5] = (uint8_t)(s->sid >> 8);
         hdr[6] = (uint8_t)s->sid;
-        size_t estimate = chunk + LT_AE_HEADER + n->ae_ctl_len + 11;
+        size_t estimate =
+            chunk + LT_AE_HEADER + n->ae_ctl_len + 11 + (s->sealed ? LT_AESEAL_MAX_OVERHEAD : 0);
         if (s->bytes_in + s->bytes_out + estimate > n->lim[L_SESSION_BYTES]) {
             n->ctr[C_session_bytes_exceeded]++;
             cn_session_fail(n, s, "session_bytes", LT_AE_ABORT_SESSION_BYTES);
             return -1;
         }
-        size_t w = cn_send_ae(n, c, hdr, s->pend.data ? s->pend.data + s->pend_off : NULL, chunk);
+        size_t payload = 0;
+        size_t w = cn_send_ae_s(n, c, s, hdr, s->pend.data ? s->pend.data + s->pend_off : NULL,
+                                chunk, &payload);
         if (w == 0) {
             cn_session_fail(n, s, "disconnected", 0);
             return -1;
         }
         s->bytes_out += w;
-        s->payload_out += LT_AE_HEADER + chunk;
+        s->payload_out += payload;
         s->msgs_out++;
         n->ctr[C_session_bytes_out] += w;
         n->tokens -= (double)w;
@@ -1363,6 +1481,10 @@ static const char *cn_abort_reason(int code) {
         return "nomem";
     case LT_AE_ABORT_SESSION_BYTES:
         return "session_bytes";
+    case LT_AE_ABORT_NO_KEY:
+        return "no_key";
+    case LT_AE_ABORT_BAD_SEAL:
+        return "bad_seal";
     default:
         return "peer_abort";
     }
@@ -1610,13 +1732,26 @@ static void cn_session_on_msg(cn_node *n, cn_session *s, unsigned kind, unsigned
         cn_session_malformed(n, s);
 }
 
-/* A HELLO from c's node for a session we do not have: start the responder's side. */
-static void cn_on_hello(cn_node *n, cn_conn *c, const lt_ae_header *h, size_t wire, size_t blen) {
+/* A HELLO from c's node for a session we do not have: start the responder's side. seal: the
+ * state that opened it (a sealed HELLO; copied into the session), or NULL (a plain one). */
+static void cn_on_hello(cn_node *n, cn_conn *c, const lt_ae_header *h, size_t wire, size_t blen,
+                        const lt_aeseal *seal) {
     lt_ae_hello hello;
     if (lt_ae_hello_parse(h->body, h->body_len, LT_MERKLE_MAX_LEVELS, &hello) < 0) {
         n->ctr[C_malformed]++;
         cn_abort_direct(n, c, h->sid, LT_AE_ABORT_MALFORMED);
         return;
+    }
+    if (seal == NULL) {
+        /* A plain HELLO: refused when the store requires keys, or when it holds a key for
+         * this peer (sealing is not optional once keyed: no downgrade). */
+        cn_store *ks = cn_store_find(n, hello.store, hello.store_len);
+        int keyed = cn_pkey_find(n, hello.store, hello.store_len, c->node) >= 0;
+        if (keyed || (ks != NULL && ks->require_keys)) {
+            n->ctr[keyed ? C_plaintext_refused : C_no_key_refused]++;
+            cn_abort_direct(n, c, h->sid, LT_AE_ABORT_NO_KEY);
+            return;
+        }
     }
     cn_session *mine = cn_session_running(n, hello.store, hello.store_len, c->node, 1);
     if (n->n_sessions >= n->lim[L_MAX_SESSIONS] ||
@@ -1634,6 +1769,11 @@ static void cn_on_hello(cn_node *n, cn_conn *c, const lt_ae_header *h, size_t wi
     n->ctr[C_sessions_started]++;
     s->initiator = 0;
     s->sid = h->sid;
+    if (seal != NULL) {
+        *cn_seal_of(n, s) = *seal;
+        s->sealed = 1;
+        n->ctr[C_sessions_sealed]++;
+    }
     snprintf(s->peer, sizeof s->peer, "%s", c->node);
     s->conn = (int)(c - n->conns);
     s->conn_gen = c->gen;
@@ -1670,6 +1810,42 @@ static void cn_on_hello(cn_node *n, cn_conn *c, const lt_ae_header *h, size_t wi
     (void)cn_session_send(n, s, LT_AE_CHILDREN, 0);
 }
 
+/* A sealed HELLO from c's node (bin[0..blen), borrowed, its header parsed into h): each key held
+ * for that node is tried (the store's name is inside); the one that opens it must be the key
+ * of the store the HELLO names. Refused: ABORT no_key (no key for the node) or bad_seal. */
+static void cn_on_sealed_hello(cn_node *n, cn_conn *c, lt_ae_header *h, const uint8_t *bin,
+                               size_t blen, size_t wire) {
+    lt_aeseal *tmp = &n->seal[CN_MAX_SESSIONS];
+    int tried = 0;
+    if (cn_reserve(&n->obuf, &n->obuf_cap, blen) < 0) {
+        cn_abort_direct(n, c, h->sid, LT_AE_ABORT_NOMEM);
+        return;
+    }
+    for (int i = 0; i < CN_MAX_PEER_KEYS; i++) {
+        const cn_peer_key *k = &n->pkeys[i];
+        size_t olen = 0;
+        if (!k->used || strcmp(k->peer, c->node) != 0)
+            continue;
+        tried++;
+        lt_aeseal_init(tmp, n->pk_secret + (size_t)i * LT_AESEAL_KEYLEN, 0);
+        if (lt_aeseal_open(tmp, bin, blen, n->obuf, n->obuf_cap, &olen) != LT_AESEAL_OK)
+            continue;
+        lt_ae_hello hello;
+        if (lt_ae_hello_parse(n->obuf, olen, LT_MERKLE_MAX_LEVELS, &hello) == 0 &&
+            (hello.store_len != k->store_len || memcmp(hello.store, k->store, k->store_len) != 0))
+            continue; /* another store's key (the same bytes): try the others */
+        n->ctr[C_msgs_opened]++;
+        h->body = n->obuf;
+        h->body_len = olen;
+        cn_on_hello(n, c, h, wire, blen, tmp);
+        lt_aeseal_wipe(tmp);
+        return;
+    }
+    lt_aeseal_wipe(tmp);
+    n->ctr[tried ? C_sealed_refused : C_no_key_refused]++;
+    cn_abort_direct(n, c, h->sid, tried ? LT_AE_ABORT_BAD_SEAL : LT_AE_ABORT_NO_KEY);
+}
+
 /* A session message (the binary bin[0..blen), borrowed) in a packet of `wire` bytes from c. */
 static void cn_on_session_packet(cn_node *n, cn_conn *c, const uint8_t *bin, size_t blen,
                                  size_t wire) {
@@ -1686,9 +1862,12 @@ static void cn_on_session_packet(cn_node *n, cn_conn *c, const uint8_t *bin, siz
     }
     int from_init = (h.flags & LT_AE_FLAG_FROM_INIT) != 0;
     cn_session *s = cn_session_find(n, c->node, h.sid, !from_init);
+    int sealed = (h.flags & LT_AE_FLAG_SEALED) != 0;
     if (s == NULL) {
-        if (from_init && h.kind == LT_AE_HELLO && !(h.flags & LT_AE_FLAG_MORE))
-            cn_on_hello(n, c, &h, wire, blen);
+        if (from_init && h.kind == LT_AE_HELLO && !(h.flags & LT_AE_FLAG_MORE) && sealed)
+            cn_on_sealed_hello(n, c, &h, bin, blen, wire);
+        else if (from_init && h.kind == LT_AE_HELLO && !(h.flags & LT_AE_FLAG_MORE))
+            cn_on_hello(n, c, &h, wire, blen, NULL);
         else
             n->ctr[C_malformed]++; /* a session that is over, or never was */
         return;
@@ -1703,6 +1882,33 @@ static void cn_on_session_packet(cn_node *n, cn_conn *c, const uint8_t *bin, siz
     if (s->bytes_in + s->bytes_out > n->lim[L_SESSION_BYTES]) {
         n->ctr[C_session_bytes_exceeded]++;
         cn_session_fail(n, s, "session_bytes", LT_AE_ABORT_SESSION_BYTES);
+        return;
+    }
+    if (s->sealed && sealed) {
+        size_t olen = 0;
+        lt_aeseal_err e =
+            cn_reserve(&n->obuf, &n->obuf_cap, blen) < 0
+                ? LT_AESEAL_E_MALFORMED
+                : lt_aeseal_open(cn_seal_of(n, s), bin, blen, n->obuf, n->obuf_cap, &olen);
+        if (e != LT_AESEAL_OK) {
+            n->ctr[e == LT_AESEAL_E_REPLAY ? C_sealed_replayed : C_sealed_refused]++;
+            cn_session_fail(n, s, e == LT_AESEAL_E_REPLAY ? "replay" : "bad_seal",
+                            LT_AE_ABORT_BAD_SEAL);
+            return;
+        }
+        n->ctr[C_msgs_opened]++;
+        h.body = n->obuf;
+        h.body_len = olen;
+    } else if (s->sealed) {
+        /* A plain message in a sealed session: refused, but for the ABORT of a peer that could
+         * not open our HELLO (it has no key, or another), which cannot be sealed. */
+        if (!(s->initiator && cn_seal_of(n, s)->recv_ctr == 0 && h.kind == LT_AE_ABORT)) {
+            n->ctr[C_plaintext_refused]++;
+            cn_session_fail(n, s, "plaintext", LT_AE_ABORT_BAD_SEAL);
+            return;
+        }
+    } else if (sealed) {
+        cn_session_malformed(n, s);
         return;
     }
     if (s->asm_on && h.kind != s->asm_kind) {
@@ -1900,7 +2106,9 @@ static void cn_encode_stats(cn_node *n, ei_x_buff *x) {
         ei_x_encode_ulong(x, (unsigned long)n->ctr[i]);
     }
     ei_x_encode_atom(x, "gauges");
-    ei_x_encode_map_header(x, 6);
+    ei_x_encode_map_header(x, 7);
+    ei_x_encode_atom(x, "peer_keys");
+    ei_x_encode_ulong(x, (unsigned long)n->n_pkeys);
     ei_x_encode_atom(x, "stores");
     ei_x_encode_ulong(x, (unsigned long)n->n_stores);
     ei_x_encode_atom(x, "keys");
@@ -2077,6 +2285,11 @@ static int cn_req_store_op(cn_node *n, const char *op, const char *buf, int idx,
         return 0;
     }
     if (strcmp(op, "drop") == 0) {
+        for (int i = 0; i < CN_MAX_PEER_KEYS; i++) {
+            if (n->pkeys[i].used && n->pkeys[i].store_len == name_len &&
+                memcmp(n->pkeys[i].store, name, name_len) == 0)
+                cn_pkey_remove(n, i);
+        }
         lt_merkle_free(st->tree);
         *st = n->stores[--n->n_stores];
         ei_x_encode_atom(x, "ok");
@@ -2146,6 +2359,35 @@ static int cn_req_store_op(cn_node *n, const char *op, const char *buf, int idx,
             ei_x_encode_binary(x, out.data, (int)out.len);
         }
         lt_buf_free(&out);
+    } else if (strcmp(op, "set_peer_key") == 0 || strcmp(op, "clear_peer_key") == 0) {
+        char peer[MAXATOMLEN_UTF8];
+        int set = op[0] == 's';
+        if (ei_decode_atom_as(buf, &idx, peer, sizeof peer, ERLANG_UTF8, NULL, NULL) < 0 ||
+            strlen(peer) > MAXNODELEN || strchr(peer, '@') == NULL ||
+            (set && (cn_get_binary(buf, &idx, &p, &len) < 0 || len != LT_AESEAL_KEYLEN))) {
+            cn_encode_error(x, "badarg");
+            return 0;
+        }
+        if (set) {
+            if (cn_pkey_set(n, name, name_len, peer, p) < 0)
+                cn_encode_error(x, "too_many_keys");
+            else
+                ei_x_encode_atom(x, "ok");
+        } else {
+            int i = cn_pkey_find(n, name, name_len, peer);
+            if (i >= 0)
+                cn_pkey_remove(n, i);
+            ei_x_encode_atom(x, "ok");
+        }
+    } else if (strcmp(op, "require_keys") == 0) {
+        char b[MAXATOMLEN_UTF8];
+        if (ei_decode_atom_as(buf, &idx, b, sizeof b, ERLANG_UTF8, NULL, NULL) < 0 ||
+            (strcmp(b, "true") != 0 && strcmp(b, "false") != 0)) {
+            cn_encode_error(x, "badarg");
+            return 0;
+        }
+        st->require_keys = b[0] == 't';
+        ei_x_encode_atom(x, "ok");
     } else if (strcmp(op, "sync") == 0) {
         char peer[MAXATOMLEN_UTF8];
         if (ei_decode_atom_as(buf, &idx, peer, sizeof peer, ERLANG_UTF8, NULL, NULL) < 0 ||
@@ -2155,7 +2397,11 @@ static int cn_req_store_op(cn_node *n, const char *op, const char *buf, int idx,
             return 0;
         }
         int64_t now = cn_now_us();
-        if (cn_session_running(n, name, name_len, peer, 0) != NULL) {
+        int key = cn_pkey_find(n, name, name_len, peer);
+        if (key < 0 && st->require_keys) {
+            n->ctr[C_no_key_refused]++;
+            cn_encode_error(x, "no_key");
+        } else if (cn_session_running(n, name, name_len, peer, 0) != NULL) {
             n->ctr[C_ticks_skipped]++;
             cn_encode_error(x, "skipped");
         } else if (n->n_sessions >= n->lim[L_MAX_SESSIONS]) {
@@ -2180,6 +2426,11 @@ static int cn_req_store_op(cn_node *n, const char *op, const char *buf, int idx,
             s->store_len = name_len;
             s->levels = lt_merkle_levels(st->tree);
             s->state = S_CONNECTING;
+            if (key >= 0) {
+                lt_aeseal_init(cn_seal_of(n, s), n->pk_secret + (size_t)key * LT_AESEAL_KEYLEN, 1);
+                s->sealed = 1;
+                n->ctr[C_sessions_sealed]++;
+            }
             *start = s;
             ei_x_encode_tuple_header(x, 2);
             ei_x_encode_atom(x, "ok");
@@ -2254,9 +2505,12 @@ static void cn_handle_request(cn_node *n, cn_conn *c, const char *buf, size_t le
             cn_req_open(n, &from, op_arity == 4, buf, idx, &x);
     } else if ((op_arity == 2 &&
                 (strcmp(op, "drop") == 0 || strcmp(op, "clear") == 0 || strcmp(op, "root") == 0)) ||
-               (op_arity == 3 && (strcmp(op, "update") == 0 || strcmp(op, "get") == 0 ||
-                                  strcmp(op, "buckets") == 0 || strcmp(op, "sync") == 0)) ||
-               (op_arity == 4 && strcmp(op, "children") == 0)) {
+               (op_arity == 3 &&
+                (strcmp(op, "update") == 0 || strcmp(op, "get") == 0 ||
+                 strcmp(op, "buckets") == 0 || strcmp(op, "sync") == 0 ||
+                 strcmp(op, "clear_peer_key") == 0 || strcmp(op, "require_keys") == 0)) ||
+               (op_arity == 4 &&
+                (strcmp(op, "children") == 0 || strcmp(op, "set_peer_key") == 0))) {
         if (!c->is_owner)
             cn_encode_error(&x, "not_owner");
         else
@@ -2551,6 +2805,15 @@ static void cn_shutdown(cn_node *n) {
         cn_signal_wfd = -1;
     }
     ei_x_free(&n->scratch);
+    if (n->pk_secret != NULL)
+        sodium_free(n->pk_secret); /* sodium_free wipes */
+    if (n->seal != NULL)
+        sodium_free(n->seal);
+    n->pk_secret = NULL;
+    n->seal = NULL;
+    free(n->sbuf);
+    free(n->obuf);
+    n->sbuf = n->obuf = NULL;
 }
 
 /* Sends {lattice_cnode, ready, NodeName} to the process registered as name (borrowed) on the
@@ -2651,6 +2914,16 @@ int main(int argc, char **argv) {
     n.tokens_at_us = cn_now_us();
     for (int i = 0; i < CN_MAX_CONNS; i++)
         n.conns[i].fd = -1;
+    if (sodium_init() < 0 ||
+        (n.pk_secret = sodium_allocarray(CN_MAX_PEER_KEYS, LT_AESEAL_KEYLEN)) == NULL ||
+        (n.seal = sodium_allocarray(CN_MAX_SESSIONS + 1, sizeof *n.seal)) == NULL) {
+        cn_wipe(cookie, sizeof cookie);
+        fprintf(stderr, "lattice_cnode: cannot set up libsodium or its secure memory\n");
+        cn_shutdown(&n);
+        return CN_EXIT_START;
+    }
+    sodium_memzero(n.pk_secret, (size_t)CN_MAX_PEER_KEYS * LT_AESEAL_KEYLEN);
+    sodium_memzero(n.seal, (CN_MAX_SESSIONS + 1) * sizeof *n.seal);
     if (ei_x_new(&n.scratch) < 0) {
         cn_wipe(cookie, sizeof cookie);
         fprintf(stderr, "lattice_cnode: out of memory\n");

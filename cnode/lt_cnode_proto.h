@@ -98,7 +98,8 @@ enum {
 #define LT_AE_FLAG_MORE 1u      /* more fragments of this message follow */
 #define LT_AE_FLAG_FROM_INIT 2u /* sent by the session's initiator */
 #define LT_AE_FLAG_TRUNCATED 4u /* RESOLVE: the sender listed only max_keys keys */
-#define LT_AE_FLAGS_KNOWN 7u
+#define LT_AE_FLAG_SEALED 8u    /* protocol 3: the message is sealed (c_src/crypto/lt_aeseal.h) */
+#define LT_AE_FLAGS_KNOWN 15u
 
 /* ABORT reasons (docs/CNODE.md section 3). */
 enum {
@@ -110,7 +111,9 @@ enum {
     LT_AE_ABORT_TIMEOUT = 6,
     LT_AE_ABORT_NOMEM = 7,
     LT_AE_ABORT_SESSION_BYTES = 8,
-    LT_AE_ABORT_MAX = 8
+    LT_AE_ABORT_NO_KEY = 9,    /* protocol 3: no key for the sender, or a key and a plain HELLO */
+    LT_AE_ABORT_BAD_SEAL = 10, /* protocol 3: a sealed message did not open, or came twice */
+    LT_AE_ABORT_MAX = 10
 };
 
 typedef struct {

@@ -40,6 +40,15 @@
 %%     `{cnode_down, Reason}'), and a new one holds the store again (every leaf sent to it).</li>
 %% </ul>
 %%
+%% Sealed sessions (docs/CNODE.md, section 3a): `set_peer_key(Store, PeerNode, Key)' gives this
+%% node's C node a 32-byte key for the C node of the BEAM node `PeerNode' (found over `erpc', as
+%% for `sync/2', and again whenever a session finds it changed); from then on every session
+%% message of `Store' between the two C nodes is sealed (XChaCha20-Poly1305) under it. The key
+%% is meant to come from the secure channel between the two nodes (`lattice_channel:ae_key/1'),
+%% so both ends hold the same one; set it again after each rekey. `require_keys => true' (an
+%% `open/2' option) makes the C node refuse any session of the store with a C node it holds no
+%% key for. Keys and the option are sent again to a restarted C node.
+%%
 %% If this server itself dies, the table of a store passes to its owner (an ETS heir, when the
 %% owner is a local process): the owner is sent `{'ETS-TRANSFER', Table, ServerPid,
 %% {lattice_ae, Store}}' and may open the store again with `#{leaves => Table}', keeping every
@@ -51,7 +60,8 @@
 -export([open/1, open/2, close/1, put/2, delete/2, update/2]).
 -export([leaves/1, lookup/2, flush/1, flush/2, root/1, sync/2, await/3, info/1, stores/0]).
 -export([cnode_stats/0, set_limits/1, peer_cnode/2]).
--export([init/1, handle_call/3, handle_cast/2, handle_info/2, terminate/2]).
+-export([set_peer_key/3, clear_peer_key/2, peer_keys/1]).
+-export([init/1, handle_call/3, handle_cast/2, handle_info/2, terminate/2, format_status/1]).
 
 -export_type([store/0, key/0, digest/0, side/0, diff/0, report/0, notification/0]).
 -export_type([open_options/0]).
@@ -88,6 +98,7 @@
     sync_interval => pos_integer() | infinity,
     peers => [node()] | connected,
     session_timeout => pos_integer(),
+    require_keys => boolean(),
     leaves => ets:tid()
 }.
 
@@ -116,7 +127,12 @@
     pending_n = 0 :: non_neg_integer(),
     flush_timer :: reference() | undefined,
     tick_timer :: reference() | undefined,
-    sessions = #{} :: #{node() => #session{}}
+    sessions = #{} :: #{node() => #session{}},
+    %% sealed sessions: the key of each peer BEAM node, and that node's C node once known
+    require_keys = false :: boolean(),
+    %% (`redacted' only in the copy format_status/1 gives to logs)
+    keys = #{} :: #{node() => <<_:256>> | redacted},
+    key_cnodes = #{} :: #{node() => node()}
 }).
 
 -record(st, {
@@ -298,6 +314,32 @@ cnode_stats() ->
 set_limits(Limits) when is_map(Limits) ->
     gen_server:call(?SERVER, {cnode, lattice_ae_wire:set_limits(Limits)}, ?REQUEST_TIMEOUT + 1000).
 
+%% @doc Gives this node's C node `Key' (32 bytes) for the sessions of `Store' with the C node
+%% of `PeerNode': every session message between them is then sealed under it (docs/CNODE.md,
+%% section 3a). Setting a key again replaces it (a rekey: sessions already running finish under
+%% the key they started with). `ok' once recorded; the key reaches the C node as soon as the
+%% peer's C node is known (asked of `PeerNode' over `erpc', retried every second until it
+%% answers), and again after every restart of this node's C node.
+-spec set_peer_key(store(), node(), <<_:256>>) -> ok | {error, not_open}.
+set_peer_key(Store, PeerNode, <<_:256>> = Key) when is_atom(PeerNode), PeerNode =/= node() ->
+    gen_server:call(?SERVER, {set_peer_key, Store, PeerNode, Key}, ?REQUEST_TIMEOUT);
+set_peer_key(Store, PeerNode, Key) ->
+    erlang:error(badarg, [Store, PeerNode, Key]).
+
+%% @doc Forgets the key of `PeerNode' for `Store': sessions with its C node are unsealed again
+%% (or refused, if the store was opened with `require_keys').
+-spec clear_peer_key(store(), node()) -> ok | {error, not_open}.
+clear_peer_key(Store, PeerNode) when is_atom(PeerNode) ->
+    gen_server:call(?SERVER, {clear_peer_key, Store, PeerNode}, ?REQUEST_TIMEOUT);
+clear_peer_key(Store, PeerNode) ->
+    erlang:error(badarg, [Store, PeerNode]).
+
+%% @doc The peers of `Store' with a key, and their C nodes when known (`undefined' until then).
+%% The keys themselves are not returned.
+-spec peer_keys(store()) -> {ok, #{node() => node() | undefined}} | {error, not_open}.
+peer_keys(Store) ->
+    gen_server:call(?SERVER, {peer_keys, Store}, ?REQUEST_TIMEOUT).
+
 %% @doc This node's C node, if `Store' is open here and the C node runs: what a peer asks
 %% (over `erpc') before a session.
 -spec peer_cnode(store(), node()) -> {ok, node()} | {error, term()}.
@@ -410,6 +452,32 @@ handle_call({info, Store}, _From, St) ->
         },
         {reply, {ok, Info}, St}
     end);
+handle_call({set_peer_key, Store, Peer, Key}, _From, St) ->
+    with_store(Store, St, fun(S) ->
+        S1 = S#store{keys = (S#store.keys)#{Peer => Key}},
+        St1 = put_store(S1, St),
+        case S1#store.key_cnodes of
+            #{Peer := CNode} -> {reply, ok, send_key(S1, Peer, CNode, St1)};
+            _ -> {reply, ok, resolve_key_peer(S1, Peer, St1)}
+        end
+    end);
+handle_call({clear_peer_key, Store, Peer}, _From, St) ->
+    with_store(Store, St, fun(S) ->
+        S1 = S#store{keys = maps:remove(Peer, S#store.keys)},
+        St1 = put_store(S1, St),
+        case S1#store.key_cnodes of
+            #{Peer := CNode} ->
+                Op = lattice_ae_wire:clear_peer_key(S1#store.wire, CNode),
+                {reply, ok, send_cnode(Op, {key, Store}, St1)};
+            _ ->
+                {reply, ok, St1}
+        end
+    end);
+handle_call({peer_keys, Store}, _From, St) ->
+    with_store(Store, St, fun(S) ->
+        Known = maps:map(fun(P, _) -> maps:get(P, S#store.key_cnodes, undefined) end, S#store.keys),
+        {reply, {ok, Known}, St}
+    end);
 handle_call(stores, _From, St) ->
     {reply, maps:keys(St#st.stores), St};
 handle_call(_Other, _From, St) ->
@@ -465,6 +533,13 @@ handle_info({tick, Store}, St) ->
     end;
 handle_info({resolved, Store, Peer, Result}, St) ->
     {noreply, resolved(Store, Peer, Result, St)};
+handle_info({key_peer, Store, Peer, Result}, St) ->
+    {noreply, key_peer_resolved(Store, Peer, Result, St)};
+handle_info({resolve_key_peer, Store, Peer}, St) ->
+    case St#st.stores of
+        #{Store := #store{keys = #{Peer := _}} = S} -> {noreply, resolve_key_peer(S, Peer, St)};
+        _ -> {noreply, St}
+    end;
 handle_info({session_timeout, Store, Peer}, St) ->
     {noreply, session_failed(Store, Peer, timeout, St)};
 handle_info({'DOWN', MRef, process, _, _}, #st{keeper = MRef} = St) ->
@@ -488,6 +563,16 @@ handle_info(Msg, St) ->
 %% @private
 terminate(_Reason, _St) ->
     ok.
+
+%% @private
+%% The peer keys never reach a log: crash reports and sys:get_status/1 show their peers only.
+format_status(#{state := #st{stores = Stores} = St} = Status) ->
+    Redacted = maps:map(
+        fun(_, S) -> S#store{keys = maps:map(fun(_, _) -> redacted end, S#store.keys)} end, Stores
+    ),
+    Status#{state => St#st{stores = Redacted}};
+format_status(Status) ->
+    Status.
 
 %%--------------------------------------------------------------------------------------------
 %% Stores
@@ -526,8 +611,10 @@ store(Store, Wire, Opts) ->
             batch_ms = maps:get(batch_ms, Opts, ?BATCH_MS),
             interval = maps:get(sync_interval, Opts, infinity),
             peers = maps:get(peers, Opts, connected),
-            session_timeout = maps:get(session_timeout, Opts, ?SESSION_TIMEOUT)
+            session_timeout = maps:get(session_timeout, Opts, ?SESSION_TIMEOUT),
+            require_keys = maps:get(require_keys, Opts, false)
         },
+        true = is_boolean(S#store.require_keys),
         {ok, schedule_tick(S)}
     catch
         error:_ -> {error, {bad_options, Opts}}
@@ -625,7 +712,14 @@ feed_all(S, St) ->
     St0 = send_cnode(Op, {open, S#store.name}, St),
     %% The C node may hold the store already (this server restarted, the owner opened it
     %% again): emptied first, so a delete that never reached it cannot linger.
-    St1 = send_cnode(lattice_ae_wire:clear(S#store.wire), {clear, S#store.name}, St0),
+    St01 = send_cnode(lattice_ae_wire:clear(S#store.wire), {clear, S#store.name}, St0),
+    %% Keys and require_keys before any leaf, so no session of the new C node runs unsealed.
+    St02 = send_cnode(
+        lattice_ae_wire:require_keys(S#store.wire, S#store.require_keys), {key, S#store.name}, St01
+    ),
+    St1 = maps:fold(
+        fun(Peer, CNode, Acc) -> send_key(S, Peer, CNode, Acc) end, St02, S#store.key_cnodes
+    ),
     %% What is pending is in the table already.
     cancel(S#store.flush_timer),
     S1 = S#store{pending = <<>>, pending_n = 0, flush_timer = undefined},
@@ -685,7 +779,7 @@ answered({sync, Store, Peer}, {ok, {error, Reason}}, St) ->
 answered({sync, Store, Peer}, {error, Reason}, St) ->
     session_failed(Store, Peer, Reason, St);
 answered({What, Store}, {ok, {error, Reason}}, St) when
-    What =:= open; What =:= clear; What =:= update
+    What =:= open; What =:= clear; What =:= update; What =:= key
 ->
     logger:error("lattice_ae: the C node refused ~p for store ~0tp: ~0tP", [What, Store, Reason, 8]),
     St;
@@ -775,7 +869,9 @@ resolved(Store, Peer, Result, St) ->
             case {Result, St#st.cnode} of
                 {{ok, PeerCNode}, CNode} when CNode =/= undefined ->
                     Ss1 = Ss#session{cnode = PeerCNode},
-                    St1 = put_store(S#store{sessions = (S#store.sessions)#{Peer => Ss1}}, St),
+                    St0 = put_store(S#store{sessions = (S#store.sessions)#{Peer => Ss1}}, St),
+                    %% A key goes before the sync request (the C node answers in order).
+                    St1 = learn_key_cnode(Store, Peer, PeerCNode, St0),
                     Op = lattice_ae_wire:sync(S#store.wire, PeerCNode),
                     send_cnode(Op, {sync, Store, Peer}, St1);
                 {{ok, _}, undefined} ->
@@ -871,6 +967,58 @@ owner_of(CNode) when is_atom(CNode), CNode =/= undefined ->
     end;
 owner_of(Other) ->
     Other.
+
+%%--------------------------------------------------------------------------------------------
+%% Sealed sessions: peer keys
+
+send_key(S, Peer, CNode, St) ->
+    case S#store.keys of
+        #{Peer := Key} ->
+            Op = lattice_ae_wire:set_peer_key(S#store.wire, CNode, Key),
+            send_cnode(Op, {key, S#store.name}, St);
+        _ ->
+            St
+    end.
+
+%% Asks Peer for its C node (in a process of its own), for a key waiting to be sent.
+resolve_key_peer(S, Peer, St) ->
+    Self = self(),
+    Name = S#store.name,
+    _ = spawn_link(fun() -> Self ! {key_peer, Name, Peer, resolve(Name, Peer)} end),
+    St.
+
+key_peer_resolved(Store, Peer, {ok, CNode}, St) ->
+    learn_key_cnode(Store, Peer, CNode, St);
+key_peer_resolved(Store, Peer, {error, _}, St) ->
+    case St#st.stores of
+        #{Store := #store{keys = #{Peer := _}, key_cnodes = KC}} when not is_map_key(Peer, KC) ->
+            _ = erlang:send_after(1000, self(), {resolve_key_peer, Store, Peer}),
+            St;
+        _ ->
+            St
+    end.
+
+%% Peer's C node is CNode: a key for Peer goes to this node's C node if it is new or moved.
+learn_key_cnode(Store, Peer, CNode, St) ->
+    case St#st.stores of
+        #{Store := #store{key_cnodes = #{Peer := CNode}}} ->
+            St;
+        #{Store := #store{keys = #{Peer := _}, key_cnodes = KC} = S} ->
+            St1 =
+                case KC of
+                    #{Peer := Old} ->
+                        Op = lattice_ae_wire:clear_peer_key(S#store.wire, Old),
+                        send_cnode(Op, {key, Store}, St);
+                    _ ->
+                        St
+                end,
+            S1 = S#store{key_cnodes = KC#{Peer => CNode}},
+            send_key(S1, Peer, CNode, put_store(S1, St1));
+        #{Store := S} ->
+            put_store(S#store{key_cnodes = (S#store.key_cnodes)#{Peer => CNode}}, St);
+        _ ->
+            St
+    end.
 
 %% Periodic sessions.
 schedule_tick(#store{interval = infinity} = S) ->

@@ -1,11 +1,12 @@
 %% @private
-%% @doc The owner side of the C node's owner protocol (docs/CNODE.md, protocol 2): the terms
+%% @doc The owner side of the C node's owner protocol (docs/CNODE.md, protocol 3): the terms
 %% `lattice_ae' sends to its C node and the shapes of what comes back. Every term of the
 %% protocol is built or matched here and nowhere else, so a new protocol version changes this
 %% module only.
 -module(lattice_ae_wire).
 
 -export([open/2, drop/1, clear/1, update/2, root/1, sync/2, stats/0, set_limits/1]).
+-export([set_peer_key/3, clear_peer_key/2, require_keys/2]).
 -export([batch_new/0, batch_add/2, pack/4, batch_overhead/1, max_packet/0]).
 -export([root_reply/1, notification/1]).
 
@@ -46,6 +47,20 @@ root(Store) ->
 -spec sync(binary(), node()) -> term().
 sync(Store, PeerCNode) ->
     {sync, Store, PeerCNode}.
+
+%% Protocol 3: the key that seals the store's sessions with the C node PeerCNode.
+-spec set_peer_key(binary(), node(), <<_:256>>) -> term().
+set_peer_key(Store, PeerCNode, Key) ->
+    {set_peer_key, Store, PeerCNode, Key}.
+
+-spec clear_peer_key(binary(), node()) -> term().
+clear_peer_key(Store, PeerCNode) ->
+    {clear_peer_key, Store, PeerCNode}.
+
+%% Protocol 3: whether the store's sessions with a C node without a key are refused.
+-spec require_keys(binary(), boolean()) -> term().
+require_keys(Store, Require) ->
+    {require_keys, Store, Require}.
 
 -spec stats() -> term().
 stats() ->

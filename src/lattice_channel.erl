@@ -35,7 +35,8 @@
 -module(lattice_channel).
 
 -export([initiate/1, respond/1, handle_handshake_message/2, encrypt/2, decrypt/2, handle/2,
-         tick/1, rekey/1, close/1, established/1, peer/1, info/1, stats/0, message_type/1]).
+         tick/1, rekey/1, close/1, established/1, peer/1, info/1, stats/0, message_type/1,
+         ae_key/1]).
 -export([format_error/2, error_message/1]).
 
 -define(VERSION, 1).
@@ -501,6 +502,22 @@ info(#lattice_channel{ref = Ref, peer = Peer, cluster = Cluster} = Ch) ->
     catch error:badarg -> ?BAD([Ch])
     end;
 info(Ch) ->
+    ?BAD([Ch]).
+
+%% @doc The anti-entropy key of the channel's current epoch: 32 bytes, the same on both ends,
+%% new at every rekey (compare `maps:get(epoch, info(Ch))' to know when to ask again). It is
+%% BLAKE2b-256 keyed with the initiator-to-responder transport key over the label
+%% `"lattice.ae.v1"', the epoch, the other direction's key and the handshake hash, so it
+%% reveals neither transport key. It exists to be handed to this node's own C node
+%% (`lattice_ae:set_peer_key/3'), which seals its anti-entropy sessions with the peer's C node
+%% under it (docs/CHANNEL.md, "The anti-entropy key"; docs/CNODE.md). `{error,
+%% not_established}' before the first handshake completes.
+-spec ae_key(channel()) -> <<_:256>> | {error, not_established}.
+ae_key(#lattice_channel{ref = Ref} = Ch) ->
+    try lattice_crypto_nif:chan_ae_key(Ref)
+    catch error:badarg -> ?BAD([Ch])
+    end;
+ae_key(Ch) ->
     ?BAD([Ch]).
 
 %% @doc The node's channel counters (all channels, since the library loaded): handshakes started,

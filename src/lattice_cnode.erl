@@ -33,6 +33,7 @@
 -export([node_name/1, os_pid/1, ping/1, ping/2, version/1, version/2, request/3]).
 -export([stats/1, set_limits/2]).
 -export([open/3, drop/2, clear/2, update/3, root/2, get/3, children/4, buckets/3, sync/3]).
+-export([set_peer_key/4, clear_peer_key/3, require_keys/3]).
 -export([encode_batch/1, decode_report/1]).
 -export([executable/0]).
 -export([init/1, handle_call/3, handle_cast/2, handle_info/2, terminate/2]).
@@ -294,6 +295,23 @@ buckets(Server, Store, Buckets) when is_binary(Store), is_list(Buckets) ->
     {ok, non_neg_integer()} | {error, term()}.
 sync(Server, Store, Peer) when is_binary(Store), is_atom(Peer) ->
     call(Server, {sync, Store, Peer}).
+
+%% @doc Protocol 3 (docs/CNODE.md, section 3a): the 32-byte key that seals the store's sessions
+%% with the C node `PeerCNode' (both directions); `ok', `{error, no_store | too_many_keys}'.
+-spec set_peer_key(gen_server:server_ref(), store(), node(), <<_:256>>) -> ok | {error, term()}.
+set_peer_key(Server, Store, PeerCNode, <<_:256>> = Key) when is_binary(Store), is_atom(PeerCNode) ->
+    call(Server, {set_peer_key, Store, PeerCNode, Key}).
+
+%% @doc Forgets the key for `PeerCNode' (absent: `ok' too).
+-spec clear_peer_key(gen_server:server_ref(), store(), node()) -> ok | {error, term()}.
+clear_peer_key(Server, Store, PeerCNode) when is_binary(Store), is_atom(PeerCNode) ->
+    call(Server, {clear_peer_key, Store, PeerCNode}).
+
+%% @doc With `true', sessions of the store with a C node it holds no key for are refused
+%% (`sync' answers `{error, no_key}', a peer's HELLO gets `ABORT no_key').
+-spec require_keys(gen_server:server_ref(), store(), boolean()) -> ok | {error, term()}.
+require_keys(Server, Store, Require) when is_binary(Store), is_boolean(Require) ->
+    call(Server, {require_keys, Store, Require}).
 
 %% @doc The binary leaf batch of `update/3' (docs/CNODE.md): version 1, then per entry
 %% `<<1, KeyLen:16, Key, Digest:16/binary>>' (put) or `<<2, KeyLen:16, Key>>' (delete).

@@ -19,7 +19,8 @@
     evidence_decode/1
     %% ---- the secure channel (crypto-channel)
     , chan_new/4, chan_start/3, chan_hs_read/3, chan_hs_write/2, chan_finish/2, chan_abort/2,
-    chan_encrypt/3, chan_decrypt/3, chan_rekey_due/2, chan_info/1, chan_close/1
+    chan_encrypt/3, chan_decrypt/3, chan_rekey_due/2, chan_info/1, chan_close/1,
+    chan_ae_key/1
 ]).
 -export(?NIFS).
 -nifs(?NIFS).
@@ -106,3 +107,4 @@ chan_decrypt(_, _, _) -> ?NOT_LOADED.
 chan_rekey_due(_, _) -> ?NOT_LOADED.
 chan_info(_) -> ?NOT_LOADED.
 chan_close(_) -> ?NOT_LOADED.
+chan_ae_key(_) -> ?NOT_LOADED.

@@ -127,7 +127,7 @@ start_ping_version_stop(#{opts := Opts}) ->
     ),
     ?assert(os_alive(OsPid)),
     ?assertEqual(pong, lattice_cnode:ping(S)),
-    ?assertEqual({ok, <<"0.1.0">>, 2}, lattice_cnode:version(S)),
+    ?assertEqual({ok, <<"0.1.0">>, 3}, lattice_cnode:version(S)),
     ?assert(lists:member(CNode, nodes(hidden))),
     ?assertEqual(pong, net_adm:ping(CNode)),
     ?assertEqual(ok, lattice_cnode:stop(S)),
@@ -201,7 +201,7 @@ garbage(#{opts := Opts}) ->
             ]
         ],
         ?assertEqual(pong, lattice_cnode:ping(S)),
-        ?assertEqual({ok, <<"0.1.0">>, 2}, lattice_cnode:version(S)),
+        ?assertEqual({ok, <<"0.1.0">>, 3}, lattice_cnode:version(S)),
         ?assertEqual(OsPid, lattice_cnode:os_pid(S)),
         ?assert(os_alive(OsPid)),
         %% None of the malformed messages drew a reply.
@@ -370,7 +370,7 @@ command_line(#{exe := Exe}) ->
     ?assertMatch({2, _}, run(Exe, ["--name", X, "--owner", "no@at@all"], WithCookie)),
     ?assertMatch({2, _}, run(Exe, ["--name", X, "--owner", Owner, "--bogus"], WithCookie)),
     ?assertMatch({2, _}, run(Exe, ["--name", X, "--name", X, "--owner", Owner], WithCookie)),
-    ?assertMatch({0, [<<"lattice_cnode 0.1.0 protocol 2">>]}, run(Exe, ["--version"], NoCookie)),
+    ?assertMatch({0, [<<"lattice_cnode 0.1.0 protocol 3">>]}, run(Exe, ["--version"], NoCookie)),
     {2, NoCookieOut} = run(Exe, ["--name", X, "--owner", Owner], NoCookie),
     ?assertMatch([_ | _], [L || L <- NoCookieOut, binary:match(L, <<"no cookie">>) =/= nomatch]),
 
@@ -760,7 +760,10 @@ not_owner(#{exe := Exe}) ->
                 {update, ?ST, <<1>>},
                 {root, ?ST},
                 {sync, ?ST, node()},
-                {drop, ?ST}
+                {drop, ?ST},
+                {set_peer_key, ?ST, node(), <<0:256>>},
+                {clear_peer_key, ?ST, node()},
+                {require_keys, ?ST, true}
             ]
         ],
         %% The owner itself may.

@@ -379,3 +379,28 @@ void lt_chan_wipe(lt_chan *ch) {
     clear_keys(&ch->prev);
     sodium_memzero(ch, sizeof *ch);
 }
+
+lt_chan_err lt_chan_ae_key(const lt_chan *ch, uint8_t out[LT_CHAN_AE_KEYLEN]) {
+    crypto_generichash_blake2b_state st;
+    uint8_t epoch[4];
+    if (ch->cur.epoch == 0)
+        return LT_CHAN_E_NOT_ESTABLISHED;
+    /* Both ends name the keys by direction, not by "send" and "receive": the initiator's send
+     * key is the responder's receive key. */
+    const uint8_t *i2r = ch->initiator ? ch->cur.send_k : ch->cur.recv_k;
+    const uint8_t *r2i = ch->initiator ? ch->cur.recv_k : ch->cur.send_k;
+    epoch[0] = (uint8_t)(ch->cur.epoch >> 24);
+    epoch[1] = (uint8_t)(ch->cur.epoch >> 16);
+    epoch[2] = (uint8_t)(ch->cur.epoch >> 8);
+    epoch[3] = (uint8_t)ch->cur.epoch;
+    if (crypto_generichash_blake2b_init(&st, i2r, LT_NOISE_KEYLEN, LT_CHAN_AE_KEYLEN) != 0)
+        return LT_CHAN_E_NOMEM; /* cannot happen with these lengths */
+    (void)crypto_generichash_blake2b_update(&st, (const uint8_t *)LT_CHAN_AE_LABEL,
+                                            sizeof LT_CHAN_AE_LABEL - 1);
+    (void)crypto_generichash_blake2b_update(&st, epoch, sizeof epoch);
+    (void)crypto_generichash_blake2b_update(&st, r2i, LT_NOISE_KEYLEN);
+    (void)crypto_generichash_blake2b_update(&st, ch->hash, LT_NOISE_HASHLEN);
+    (void)crypto_generichash_blake2b_final(&st, out, LT_CHAN_AE_KEYLEN);
+    sodium_memzero(&st, sizeof st);
+    return LT_CHAN_OK;
+}

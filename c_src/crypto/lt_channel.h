@@ -178,6 +178,16 @@ int lt_chan_rekey_due(const lt_chan *ch, int64_t now);
  * a timer calls this so that a quiet channel does not keep them). */
 void lt_chan_expire(lt_chan *ch, int64_t now);
 
+/* The anti-entropy key of the current epoch (docs/CHANNEL.md, "The anti-entropy key"): 32 bytes,
+ * the same on both ends, new at every rekey: BLAKE2b-256 keyed with the initiator-to-responder
+ * transport key, over the label "lattice.ae.v1", BE32(epoch), the responder-to-initiator key and
+ * the handshake hash. Neither transport key can be computed from it (BLAKE2b is one-way), so the
+ * C node that receives it can seal its sessions but not read the channel. Writes out (32 bytes,
+ * the caller's) and returns LT_CHAN_OK, or LT_CHAN_E_NOT_ESTABLISHED before any handshake. */
+#define LT_CHAN_AE_KEYLEN 32
+#define LT_CHAN_AE_LABEL "lattice.ae.v1"
+LT_NOISE_WARN_UNUSED lt_chan_err lt_chan_ae_key(const lt_chan *ch, uint8_t out[LT_CHAN_AE_KEYLEN]);
+
 void lt_chan_wipe(lt_chan *ch);
 
 /* For known-answer tests and fuzzing only: every later handshake of ch uses e_sk as its

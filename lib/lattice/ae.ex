@@ -111,6 +111,22 @@ defmodule Lattice.AE do
   @spec cnode_stats() :: {:ok, map()} | {:error, term()}
   def cnode_stats, do: :lattice_ae.cnode_stats()
 
+  @doc """
+  Gives this node's C node a 32-byte key for the sessions of `store` with the C node of `peer`
+  (a BEAM node): every session message between them is then sealed (`docs/CNODE.md`, section
+  3a). Use `Lattice.Channel.ae_key/1` of the channel with `peer`, on both nodes.
+  """
+  @spec set_peer_key(store(), node(), <<_::256>>) :: :ok | {:error, :not_open}
+  def set_peer_key(store, peer, key), do: :lattice_ae.set_peer_key(store, peer, key)
+
+  @doc "Forgets the key of `peer` for `store`."
+  @spec clear_peer_key(store(), node()) :: :ok | {:error, :not_open}
+  def clear_peer_key(store, peer), do: :lattice_ae.clear_peer_key(store, peer)
+
+  @doc "The peers of `store` with a key, and their C nodes once known (not the keys)."
+  @spec peer_keys(store()) :: {:ok, %{node() => node() | :undefined}} | {:error, :not_open}
+  def peer_keys(store), do: :lattice_ae.peer_keys(store)
+
   @doc "Changes the C node's limits at run time (`docs/CNODE.md`, section 5)."
   @spec set_limits(%{atom() => integer()}) :: :ok | {:error, term()}
   def set_limits(limits), do: :lattice_ae.set_limits(limits)

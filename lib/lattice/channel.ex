@@ -124,6 +124,14 @@ defmodule Lattice.Channel do
     end
   end
 
+  @doc """
+  The anti-entropy key of the current epoch: 32 bytes, the same on both ends, new at each rekey;
+  for this node's own C node (`Lattice.AE.set_peer_key/3`). `{:error, :not_established}` before
+  the first handshake.
+  """
+  @spec ae_key(t()) :: <<_::256>> | {:error, :not_established}
+  def ae_key(channel), do: wrap(:lattice_channel.ae_key(channel))
+
   @doc "What is not secret about the channel (epoch, counts, handshake hash, peer)."
   @spec info(t()) :: map()
   def info(channel), do: wrap(:lattice_channel.info(channel))

@@ -491,3 +491,21 @@ LT_CNIF(lt_cnif_chan_info) {
     }
     return ok ? map : lt_crypto_raise_nomem(env);
 }
+
+/* chan_ae_key(Channel) -> <<_:256>> | {error, not_established}: the current epoch's
+ * anti-entropy key (lt_chan_ae_key), for this node's own C node (docs/CHANNEL.md). It is the
+ * one secret that leaves the channel's memory; it opens no channel message. */
+LT_CNIF(lt_cnif_chan_ae_key) {
+    chan_res *r;
+    uint8_t key[LT_CHAN_AE_KEYLEN];
+    if (argc != 1 || !get_chan(env, argv[0], &r))
+        return enif_make_badarg(env);
+    LOCK_OR_RESCHEDULE(r, "chan_ae_key", lt_cnif_chan_ae_key);
+    lt_chan_err e = lt_chan_ae_key(r->ch, key);
+    enif_mutex_unlock(r->lock);
+    if (e != LT_CHAN_OK)
+        return chan_error(env, e);
+    ERL_NIF_TERM t = lt_crypto_binary(env, key, sizeof key);
+    sodium_memzero(key, sizeof key);
+    return t;
+}

@@ -65,6 +65,21 @@ defmodule Lattice.AETest do
     :ok = AE.close(store)
   end
 
+  test "peer keys: set, listed without the key, cleared; require_keys refuses a keyless sync" do
+    store = :"ae_exunit_#{System.unique_integer([:positive])}"
+    :ok = AE.open(store, %{require_keys: true})
+    peer = :"nowhere_#{System.unique_integer([:positive])}@localhost"
+    assert :ok = AE.set_peer_key(store, peer, <<1::256>>)
+    assert {:ok, %{^peer => :undefined}} = AE.peer_keys(store)
+    assert :ok = AE.clear_peer_key(store, peer)
+    assert {:ok, %{}} = AE.peer_keys(store)
+    assert_raise ArgumentError, fn -> AE.set_peer_key(store, peer, <<1::128>>) end
+    assert_raise ArgumentError, fn -> AE.set_peer_key(store, node(), <<1::256>>) end
+    assert {:error, :not_open} = AE.set_peer_key(:no_such_store, peer, <<1::256>>)
+    {:ok, _} = AE.flush(store)
+    :ok = AE.close(store)
+  end
+
   defp wait_until(fun, left \\ 500) do
     cond do
       fun.() ->

@@ -49,6 +49,17 @@ defmodule Lattice.ChannelTest do
     %{auth: auth}
   end
 
+  test "ae_key: the same 32 bytes on both ends, another for another handshake", %{auth: auth} do
+    {:ok, a, b} = connect(node_opts(auth, "n1", 1), node_opts(auth, "n2", 2))
+    key = Channel.ae_key(a)
+    assert <<_::256>> = key
+    assert key == Channel.ae_key(b)
+    {:ok, a2, _b2} = connect(node_opts(auth, "n1", 3), node_opts(auth, "n2", 4))
+    assert Channel.ae_key(a2) != key
+    {:ok, fresh, _} = Channel.initiate(node_opts(auth, "n1", 5))
+    assert {:error, :not_established} = Channel.ae_key(fresh)
+  end
+
   test "a handshake, then messages both ways", %{auth: auth} do
     {:ok, a, b} = connect(node_opts(auth, "n1", 1), node_opts(auth, "n2", 2))
     assert Channel.established?(a) and Channel.established?(b)
