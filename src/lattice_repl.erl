@@ -304,8 +304,14 @@ init({Store, Opts}) ->
     {ok, St2}.
 
 %% The store's leaves in lattice_ae; retried while a dead owner's store is still open there.
-open_ae(#st{store = Store} = St) ->
-    case catch lattice_ae:open(Store, #{owner => self(), sync_interval => infinity}) of
+open_ae(#st{store = Store, sec = Sec} = St) ->
+    %% Secure: the C node refuses any session with a C node it holds no key for (the keys
+    %% come from the channels: set_ae_key/3).
+    Opts = case Sec of
+               undefined -> #{owner => self(), sync_interval => infinity};
+               _ -> #{owner => self(), sync_interval => infinity, require_keys => true}
+           end,
+    case catch lattice_ae:open(Store, Opts) of
         ok ->
             feed_all(St),
             St1 = St#st{ae_open = true},
@@ -1449,7 +1455,8 @@ sec_stats(#st{counters = C} = St) ->
                          [{K, maps:get(K, C, 0)}
                           || K <- [handshakes_started, channels_established, rekeys,
                                    sealed_received, peers_cut_off, revocations_forwarded,
-                                   revocations_taken, revocations_stale, ae_keys_set]]
+                                   revocations_taken, revocations_stale, ae_keys_set,
+                                   ae_key_errors]]
                          ++ [{seal_failures, get_int(seal_failures)},
                              {unsent_no_channel, get_int(unsent_no_channel)}])}.
 
@@ -1680,23 +1687,18 @@ established(Node, From, C, Ch, St) ->
 %% The anti-entropy sessions with the peer's C node are keyed from the channel (a key of the
 %% channel's epoch: a new one at each rekey).
 set_ae_key(Node, Ch, #st{store = Store} = St) ->
-    case erlang:function_exported(lattice_channel, ae_key, 1) andalso
-        erlang:function_exported(lattice_ae, set_peer_key, 3) of
-        true ->
-            case apply(lattice_channel, ae_key, [Ch]) of
-                <<_:256>> = Key ->
-                    _ = catch apply(lattice_ae, set_peer_key, [Store, Node, Key]),
-                    count(ae_keys_set, St);
-                _ ->
-                    St
+    case lattice_channel:ae_key(Ch) of
+        <<_:256>> = Key ->
+            case catch lattice_ae:set_peer_key(Store, Node, Key) of
+                ok -> count(ae_keys_set, St);
+                _ -> count(ae_key_errors, St)
             end;
-        false ->
+        _ ->
             St
     end.
 
 clear_ae_key(Node, #st{store = Store}) ->
-    _ = erlang:function_exported(lattice_ae, clear_peer_key, 2) andalso
-        (catch apply(lattice_ae, clear_peer_key, [Store, Node])),
+    _ = catch lattice_ae:clear_peer_key(Store, Node),
     ok.
 
 %% A transport message's plaintext: one protocol message of the channel's process.

@@ -225,10 +225,32 @@ converge(#{nodes := Nodes}) ->
          S = stats(N),
          ?assertEqual(true, maps:get(secure, S)),
          ?assertEqual(2, maps:get(channels, S)),
+         %% each channel gave the C node its anti-entropy key
+         ?assert(maps:get(ae_keys_set, maps:get(secure_counts, S)) >= 2),
+         ?assertEqual(0, maps:get(ae_key_errors, maps:get(secure_counts, S))),
+         ?assert(maps:get(ae_sessions, S) + maps:get(ae_sessions, stats(hd(Nodes -- [N]))) > 0),
          ?assert(maps:get(sealed_received, maps:get(secure_counts, S)) > 0),
          no_refusals(N)
      end || N <- Nodes],
+    ae_sealed(Nodes),
     peer_messages(Nodes).
+
+%% The anti-entropy sessions run sealed, under the channels' keys: every node holds a key
+%% for each peer, and sessions started now all succeed.
+ae_sealed(Nodes) ->
+    [begin
+         {ok, Keys} = erpc:call(N, lattice_ae, peer_keys, [?S]),
+         ?assertEqual(lists:sort(Nodes -- [N]), lists:sort(maps:keys(Keys)))
+     end || N <- Nodes],
+    Before = [{maps:get(ae_sessions, stats(N)), maps:get(ae_errors, stats(N))} || N <- Nodes],
+    [ok = erpc:call(N, ?R, sync, [?S]) || N <- Nodes],
+    ?C:wait_until(sessions, fun() ->
+        lists:all(fun({N, {S0, _}}) -> maps:get(ae_sessions, stats(N)) > S0 orelse
+                                           N =:= lists:max(Nodes) end,
+                  lists:zip(Nodes, Before))
+    end),
+    timer:sleep(1000),
+    [?assertEqual(E0, maps:get(ae_errors, stats(N))) || {N, {_, E0}} <- lists:zip(Nodes, Before)].
 
 %% Other modules' messages (lattice_checkpoint's): sealed, delivered to the process
 %% registered lattice_checkpoint_<Store> on the peer, counted and dropped where there is none.
