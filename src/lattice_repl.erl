@@ -1653,6 +1653,13 @@ handshake(Node, From, C, Ch, Bin, St) ->
                 #chan{epoch = 0} ->
                     %% a first handshake refused: no channel (the initiator tries again)
                     later(Node, put_chans(maps:remove(Node, chans(St1)), St1));
+                _ when element(1, R) =:= bad_certificate; R =:= peer_changed;
+                       R =:= wrong_peer ->
+                    %% a rekey refused on the peer's certificate, which only an authentic
+                    %% handshake message can carry (a forged one fails its MAC first): the
+                    %% two sides may now be on different epochs, and the peer is not one
+                    %% any more
+                    later(Node, count(peers_cut_off, drop_chan(Node, St1)));
                 _ ->
                     St1
             end;
@@ -1748,7 +1755,7 @@ sec_tick(#st{sec = #{seq := Seq}} = St) ->
     case own_check() of
         ok ->
             maps:fold(fun chan_tick/3, St1, chans(St1));
-        {error, Why} when map_size(St1#st.sec) > 0 ->
+        {error, Why} ->
             case maps:keys(chans(St1)) of
                 [] -> St1;
                 Nodes -> lists:foldl(fun(N, A) -> later(N, drop_chan(N, A)) end,
