@@ -40,7 +40,14 @@ defmodule Lattice.Error do
   # The envelope, certificate, quorum, keyring and replay modules (issue 11, crypto-proto).
   defp proto_message(stacktrace) do
     Enum.reduce_while(
-      [:lattice_envelope, :lattice_cert, :lattice_quorum, :lattice_keyring, :lattice_replay],
+      [
+        :lattice_envelope,
+        :lattice_cert,
+        :lattice_quorum,
+        :lattice_keyring,
+        :lattice_replay,
+        :lattice_security
+      ],
       :undefined,
       fn m, acc ->
         case m.error_message(stacktrace) do
