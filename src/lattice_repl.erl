@@ -36,6 +36,9 @@
 -export([stats/1, peers/1, health_status/1, enable_sync/1, disable_sync/1, sync/1,
          flush/1, subscribe/1, unsubscribe/2]).
 -export([init/1, handle_call/3, handle_cast/2, handle_info/2, terminate/2]).
+%% Messages of other modules between the stores' nodes (lattice_checkpoint's votes), and
+%% events reported for them.
+-export([peer_send/3, broadcast/2, notify/2]).
 %% The delta grouping, for the convergence property (test/lattice_repl_props_tests.erl).
 -export([coalesce/2]).
 
@@ -232,6 +235,44 @@ subscribe(Store) -> call(Store, {subscribe, self()}).
 -spec unsubscribe(atom(), reference()) -> ok.
 unsubscribe(Store, Ref) -> call(Store, {unsubscribe, Ref}).
 
+%% ---- peer messages (checkpoints branch) ---------------------------------------------------
+%% A minimal, plaintext peer_send/broadcast for lattice_checkpoint, written against the
+%% contract of the secure-repl branch (whose sealed version replaces this block at merge):
+%% `Msg' goes to the replication process of `Store' on the peer, which delivers it to the
+%% process registered as `lattice_checkpoint_<Store>' as
+%% `{lattice_repl, peer_message, FromNode, Msg}'. Only a current peer's messages are delivered.
+
+%% @doc Sends `Msg' to `Store''s checkpoint process on the peer `Node' (if it is a peer now).
+-spec peer_send(atom(), node(), term()) -> ok.
+peer_send(Store, Node, Msg) when is_atom(Store), is_atom(Node) ->
+    gen_server:cast(name(Store), {peer_message, Node, Msg}).
+
+%% @doc Sends `Msg' to `Store''s checkpoint process on every peer.
+-spec broadcast(atom(), term()) -> ok.
+broadcast(Store, Msg) when is_atom(Store) ->
+    gen_server:cast(name(Store), {peer_message, all, Msg}).
+
+%% @doc Reports `Event' to the replication's subscribers (as its own events).
+-spec notify(atom(), term()) -> ok.
+notify(Store, Event) when is_atom(Store) ->
+    gen_server:cast(name(Store), {notify, Event}).
+
+peer_message_out(To, Msg, #st{peers = Peers}) ->
+    _ = [send(Pid, {?TAG, peer_message, self(), Msg})
+         || {Pid, #peer{node = N}} <- maps:to_list(Peers), To =:= all orelse N =:= To],
+    ok.
+
+peer_message_in(From, Msg, #st{peers = Peers, store = Store} = St) ->
+    case Peers of
+        #{From := _} ->
+            _ = catch list_to_existing_atom("lattice_checkpoint_" ++ atom_to_list(Store))
+                          ! {lattice_repl, peer_message, node(From), Msg},
+            St;
+        #{} ->
+            count(malformed, St)
+    end.
+%% ---- end of peer messages -----------------------------------------------------------------
+
 call(Store, Req) when is_atom(Store) ->
     try gen_server:call(name(Store), Req, 30000)
     catch exit:{noproc, _} -> erlang:error(badarg, [Store])
@@ -299,6 +340,11 @@ handle_call(_, _From, St) ->
     {reply, {error, unknown_call}, St}.
 
 %% @private
+handle_cast({peer_message, To, Msg}, St) ->
+    ok = peer_message_out(To, Msg, St),
+    {noreply, St};
+handle_cast({notify, Event}, St) ->
+    {noreply, event(Event, St)};
 handle_cast(_, St) ->
     {noreply, St}.
 
@@ -349,6 +395,8 @@ handle_info({?TAG, bulk_done, From}, #st{bulk_from = From, queue = Q} = St) ->
                                    queue_len = St#st.queue_len + 1})};
 handle_info({?TAG, bulk_done, _From}, St) ->
     {noreply, St};
+handle_info({?TAG, peer_message, From, Msg}, St) when is_pid(From) ->
+    {noreply, peer_message_in(From, Msg, St)};
 handle_info({?TAG, ready, From}, St) when is_pid(From) ->
     {noreply, release(From, St)};
 handle_info({push_more, Pid, Keys, bulk}, #st{peers = Peers} = St) ->
