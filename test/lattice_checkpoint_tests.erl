@@ -302,3 +302,320 @@ options_test() ->
     ?assertError(badarg, ?CP:options(#{signers => #{N => {lattice_crypto:public_key(K), 0}}})),
     ?assertEqual(<<"lattice.checkpoint.v1", 0, "s">>, ?CP:scope(s)),
     ?assertError(badarg, ?CP:scope(list_to_atom(lists:duplicate(250, $x)))).
+
+%%--------------------------------------------------------------------------------------------
+%% Real nodes
+
+-define(INTERVAL, 1000).
+
+%% Three peers named in advance (the signers' map names them), each with its own Ed25519 seed,
+%% the default store replicated with checkpoints every ?INTERVAL ms at `Level'.
+cluster(Level, Fun) ->
+    _ = application:stop(lattice),
+    Dist = ?C:ensure_distributed(),
+    [_, Host] = string:split(atom_to_list(node()), "@"),
+    Tag = integer_to_list(erlang:unique_integer([positive])),
+    Names = [list_to_atom("lattice_cp_" ++ os:getpid() ++ "_" ++ Tag ++ "_" ++ [$a + I])
+             || I <- lists:seq(0, 2)],
+    Seeds = [{list_to_atom(atom_to_list(Nm) ++ "@" ++ Host), crypto:strong_rand_bytes(32)}
+             || Nm <- Names],
+    Signers = maps:from_list([{N, {pub(Seed), 1}} || {N, Seed} <- Seeds]),
+    Peers = [begin
+                 Env = #{store => [{replication, #{ae_interval_ms => 1000}},
+                                   {checkpoints, #{checkpoint_interval_ms => ?INTERVAL,
+                                                   signers => Signers, key => {seed, Seed},
+                                                   level => Level, keep_epochs => 8,
+                                                   allow_test_equivocation => true}}]},
+                 {_, Node} = P = ?C:start_named(Nm, Env),
+                 Node = N,
+                 P
+             end || {Nm, {N, Seed}} <- lists:zip(Names, Seeds)],
+    Nodes = [N || {_, N} <- Peers],
+    try
+        [?C:wait_cnode(N) || N <- Nodes],
+        [true = erpc:call(A, net_kernel, connect_node, [B]) || A <- Nodes, B <- Nodes, A < B],
+        ?C:wait_until(peers, fun() ->
+            lists:all(fun(N) -> maps:get(peers, erpc:call(N, lattice_repl, stats, [?S])) =:= 2
+                      end, Nodes)
+        end),
+        Fun(Nodes, Peers, Signers)
+    after
+        ?C:stop(Peers),
+        ?C:release_distribution(Dist)
+    end.
+
+pub(Seed) ->
+    {ok, K} = lattice_crypto:from_seed(sign, Seed),
+    lattice_crypto:public_key(K).
+
+epoch_now() -> erlang:system_time(millisecond) div ?INTERVAL.
+
+root(Node) ->
+    ok = erpc:call(Node, lattice_repl, flush, [?S]),
+    {ok, #{hash := H, count := C}} = erpc:call(Node, lattice_ae, flush, [?S]),
+    <<H/binary, C:64>>.
+
+converged(Nodes) ->
+    ?C:wait_until(converged, fun() ->
+        case lists:usort([root(N) || N <- Nodes]) of
+            [R] -> R;
+            _ -> false
+        end
+    end, 30000).
+
+latest(Node) -> erpc:call(Node, ?S, checkpoint, [?S]).
+
+%% Forwards Node's replication events to the caller as {event, Node, Event}.
+events(Node) ->
+    Self = self(),
+    Pid = erpc:call(Node, erlang, spawn, [fun() ->
+        _ = lattice_repl:subscribe(lattice_store),
+        Self ! {subscribed, self()},
+        Loop = fun L() -> receive {lattice_repl, _, E} -> Self ! {event, node(), E}, L()
+                          after 120000 -> ok end end,
+        Loop()
+    end]),
+    receive {subscribed, Pid} -> ok after 5000 -> error(no_subscription) end.
+
+wait_event(Node, Pred) ->
+    receive
+        {event, Node, E} ->
+            case Pred(E) of
+                true -> E;
+                false -> wait_event(Node, Pred)
+            end
+    after 20000 ->
+        error({no_event, Node})
+    end.
+
+nodes_test_() ->
+    {timeout, 300, fun() ->
+        cluster(60, fun(Nodes, _Peers, Signers) ->
+            [events(N) || N <- Nodes],
+            quiet_cluster_certifies(Nodes, Signers),
+            no_false_certificate_under_writes(Nodes, Signers),
+            equivocation_is_caught_everywhere(Nodes, Signers),
+            forged_messages_refused(Nodes, Signers)
+        end)
+    end}.
+
+%% Writes stop, the nodes converge: a certificate appears on every node, of the same digest,
+%% equal to their root, verifiable, reported as an event.
+quiet_cluster_certifies([N1 | _] = Nodes, Signers) ->
+    [ok = erpc:call(N1, ?S, create, [?S, {c, I}, pn_counter]) || I <- lists:seq(1, 50)],
+    [{ok, _} = erpc:call(N1, ?S, increment, [?S, {c, I}, I]) || I <- lists:seq(1, 50)],
+    Root = converged(Nodes),
+    After = epoch_now(),
+    Certs = [?C:wait_until({certified, N}, fun() ->
+                 case latest(N) of
+                     {ok, #{epoch := E, signers := S} = C} when E > After, length(S) =:= 3 -> C;
+                     _ -> false
+                 end
+             end) || N <- Nodes],
+    %% the root has not moved (no writes)
+    Root = converged(Nodes),
+    [?assertMatch(#{digest := Root, store := ?S, root := #{count := 50}}, C) || C <- Certs],
+    [?assertEqual(lists:sort(Nodes), lists:sort(maps:get(signers, C))) || C <- Certs],
+    [?assertEqual(ok, ?CP:verify(C, #{signers => Signers, level => 60})) || C <- Certs],
+    [?assertEqual(ok, ?CP:verify(maps:get(certificate, C), #{signers => Signers, level => high}))
+     || C <- Certs],
+    %% every node reported a checkpoint of that digest
+    [wait_event(N, fun({checkpoint, _, D}) -> D =:= Root; (_) -> false end) || N <- Nodes],
+    [?assert(maps:get(checkpoints, erpc:call(N, ?CP, stats, [?S])) >= 1) || N <- Nodes],
+    %% and lattice_store:stats/1 carries the counters
+    ?assertMatch(#{checkpoints := #{epochs_signed := _}}, erpc:call(N1, ?S, stats, [?S])),
+    ok.
+
+%% Writes on every node for a few seconds: digests may differ between nodes; every certificate
+%% any node holds verifies, and every signer it names signed exactly that digest for that
+%% epoch (its own record of what it signed). No two nodes certify different digests.
+no_false_certificate_under_writes(Nodes, Signers) ->
+    Start = epoch_now(),
+    Writers = [spawn_link(fun() -> erpc:call(N, fun() -> write_for(4000) end) end)
+               || N <- Nodes],
+    {Own, Certs} = watch(Nodes, erlang:monotonic_time(millisecond) + 5000, #{}, #{}),
+    [begin unlink(W), exit(W, kill) end || W <- Writers],
+    Epochs = lists:usort([E || {_, E} <- maps:keys(Certs)]),
+    lists:foreach(fun({{_Node, E}, #{digest := D, signers := S} = C}) ->
+        ?assertEqual(ok, ?CP:verify(C, #{signers => Signers, level => 60})),
+        [?assertEqual({Signer, E, D}, {Signer, E, maps:get({Signer, E}, Own)}) || Signer <- S]
+    end, maps:to_list(Certs)),
+    [?assertEqual(1, length(lists:usort([maps:get(digest, C)
+                                         || {{_, E2}, C} <- maps:to_list(Certs), E2 =:= E])))
+     || E <- Epochs],
+    %% every node signed through it
+    [?assert(length([E || {N2, E} <- maps:keys(Own), N2 =:= N, E > Start]) >= 3) || N <- Nodes],
+    Differing = [E || E <- lists:usort([E || {_, E} <- maps:keys(Own)]),
+                      length(lists:usort([D || {{_, E2}, D} <- maps:to_list(Own), E2 =:= E])) > 1],
+    ?debugFmt("under writes: ~p epochs signed with differing digests, ~p certified",
+              [length(Differing), length(Epochs)]),
+    ok.
+
+write_for(Ms) ->
+    Deadline = erlang:monotonic_time(millisecond) + Ms,
+    Loop = fun L(I) ->
+        case erlang:monotonic_time(millisecond) > Deadline of
+            true -> ok;
+            false ->
+                {ok, _} = lattice_store:increment(lattice_store, {c, 1 + I rem 50}),
+                timer:sleep(1),
+                L(I + 1)
+        end
+    end,
+    Loop(0).
+
+%% What every node signed and certified, polled until Deadline (the kept epochs move on).
+watch(Nodes, Deadline, Own, Certs) ->
+    {Own1, Certs1} = lists:foldl(fun(N, {O, C}) ->
+        #{own := Mine, certified := Es} = erpc:call(N, ?CP, info, [?S]),
+        O1 = maps:fold(fun(E, D, Acc) -> Acc#{{N, E} => D} end, O, Mine),
+        C1 = lists:foldl(fun(E, Acc) ->
+                             case erpc:call(N, ?CP, certificate, [?S, E]) of
+                                 {ok, Cert} -> Acc#{{N, E} => Cert};
+                                 {error, none} -> Acc
+                             end
+                         end, C, Es),
+        {O1, C1}
+    end, {Own, Certs}, Nodes),
+    case erlang:monotonic_time(millisecond) > Deadline of
+        true -> {Own1, Certs1};
+        false -> timer:sleep(300), watch(Nodes, Deadline, Own1, Certs1)
+    end.
+
+%% N1 signs a second digest for an epoch it signed: every node reports the equivocation with
+%% evidence that verifies; N1's votes for that epoch count nowhere, and the two honest nodes
+%% (enough at level 60) certify it without N1.
+equivocation_is_caught_everywhere([N1, N2, N3] = Nodes, Signers) ->
+    Root = converged(Nodes),
+    %% a certified, quiet epoch signed by everyone first
+    ?C:wait_until(quiet, fun() ->
+        case latest(N1) of
+            {ok, #{digest := Root, signers := S}} -> length(S) =:= 3;
+            _ -> false
+        end
+    end),
+    _ = flush_events(),
+    Fake = <<0:128, 12345:64>>,
+    {ok, E} = erpc:call(N1, ?CP, equivocate_for_test, [?S, Fake]),
+    ?assertEqual({error, same_digest},
+                 erpc:call(N1, ?CP, equivocate_for_test, [?S, maps:get(E, own(N1))])),
+    Set = lattice_quorum:new_set([{atom_to_binary(N), P, W} || {N, {P, W}} <- maps:to_list(Signers)]),
+    Id1 = atom_to_binary(N1),
+    [begin
+         {equivocation, N1, Ev} =
+             wait_event(N, fun({equivocation, _, _}) -> true; (_) -> false end),
+         ?assertMatch({ok, #{signer := Id1, sequence := E}},
+                      lattice_quorum:verify_evidence(Ev, Set)),
+         {ok, #{digests := Ds}} = lattice_quorum:verify_evidence(Ev, Set),
+         ?assert(lists:member(Fake, Ds)),
+         ?assert(lists:member({Id1, E}, maps:get(evidence, erpc:call(N, ?CP, info, [?S]))))
+     end || N <- Nodes],
+    %% the epoch's certificate, everywhere, is N2's and N3's
+    [?C:wait_until({without_n1, N}, fun() ->
+         case erpc:call(N, ?CP, certificate, [?S, E]) of
+             {ok, #{signers := S} = C} ->
+                 ?assertEqual(ok, ?CP:verify(C, #{signers => Signers, level => 60})),
+                 lists:sort(S) =:= lists:sort([N2, N3]);
+             _ -> false
+         end
+     end) || N <- Nodes],
+    %% an honest node caught it itself (it saw both votes; the other may have had the
+    %% evidence first); N1 learnt it back
+    ?assert(lists:sum([maps:get(equivocations, erpc:call(N, ?CP, stats, [?S]))
+                       || N <- [N2, N3]]) >= 1),
+    [?assert(maps:get(evidence_new, erpc:call(N, ?CP, stats, [?S])) >= 1) || N <- Nodes],
+    %% the hook is refused where it is not allowed: not a signer's normal path
+    ok.
+
+own(N) -> maps:get(own, erpc:call(N, ?CP, info, [?S])).
+
+flush_events() ->
+    receive {event, _, _} -> flush_events() after 0 -> ok end.
+
+%% Forged and garbage messages, sent from a peer's replication process (a peer on the cluster
+%% that is hostile): refused, counted, and the certificates are unchanged.
+forged_messages_refused([N1, N2, N3] = Nodes, Signers) ->
+    Root = converged(Nodes),
+    Before = erpc:call(N2, ?CP, stats, [?S]),
+    E = epoch_now(),
+    {ok, Stranger} = lattice_crypto:keypair(sign),
+    Wire = fun(Id, Ep, D, Sig) ->
+                   <<1, (byte_size(Id)), Id/binary, Ep:64, (byte_size(D)), D/binary, Sig/binary>>
+           end,
+    Id1 = atom_to_binary(N1),
+    Sign = fun(Key, Id, Ep, D) ->
+                   maps:get(signature, lattice_quorum:vote(Key, Id, ?SCOPE, Ep, D))
+           end,
+    Msgs = [
+        {lattice_checkpoint, vote, <<"garbage">>},                              % malformed
+        {lattice_checkpoint, vote, binary:copy(<<1>>, 1000)},                   % too large
+        {lattice_checkpoint, vote, not_a_binary},                               % malformed
+        {lattice_checkpoint, vote, Wire(Id1, E, Root, <<0:512>>)},              % bad signature
+        {lattice_checkpoint, vote, Wire(Id1, E, <<1:192>>, Sign(Stranger, Id1, E, <<1:192>>))},
+        {lattice_checkpoint, vote, Wire(<<"intruder@nowhere">>, E, Root,
+                                        Sign(Stranger, <<"intruder@nowhere">>, E, Root))},
+        {lattice_checkpoint, vote, Wire(Id1, E + 100, Root, <<0:512>>)},        % future
+        {lattice_checkpoint, evidence, <<"junk">>},
+        {lattice_checkpoint, evidence, binary:copy(<<0>>, 5000)},
+        {something, else},
+        junk
+    ],
+    [ok = erpc:call(N1, lattice_repl, broadcast, [?S, M]) || M <- Msgs],
+    After = ?C:wait_until(counted, fun() ->
+        S = erpc:call(N2, ?CP, stats, [?S]),
+        Refused = maps:get(votes_refused, S),
+        case maps:get(malformed, Refused, 0) - maps:get(malformed, maps:get(votes_refused, Before), 0)
+             >= 3 andalso maps:get(bad_signature, Refused, 0) >= 2 of
+            true -> S;
+            false -> false
+        end
+    end),
+    R = maps:get(votes_refused, After),
+    RB = maps:get(votes_refused, Before),
+    D = fun(K) -> maps:get(K, R, 0) - maps:get(K, RB, 0) end,
+    ?assertEqual(3, D(malformed)),
+    ?assertEqual(2, D(bad_signature)),
+    ?assertEqual(1, D(unknown_signer)),
+    ?assertEqual(1, D(future_epoch)),
+    EvR = maps:get(evidence_refused, After),
+    EvRB = maps:get(evidence_refused, Before),
+    ?assertEqual(2, maps:get(malformed, EvR, 0) - maps:get(malformed, EvRB, 0)),
+    ?assertEqual(2, maps:get(malformed, After) - maps:get(malformed, Before)),
+    %% nothing false certified: every certificate on N2 and N3 still verifies and is of Root
+    [?C:wait_until({still_certified, N}, fun() ->
+         case latest(N) of
+             {ok, #{digest := Root, epoch := Ep} = C} when Ep > E ->
+                 ok =:= ?CP:verify(C, #{signers => Signers, level => 60});
+             _ -> false
+         end
+     end) || N <- [N2, N3]],
+    ok.
+
+%% Level high with three signers needs all three: one node down, no certificate for any epoch
+%% after it went, though the other two keep signing.
+too_few_signers_test_() ->
+    {timeout, 300, fun() ->
+        cluster(high, fun([N1, N2, N3] = Nodes, Peers, _Signers) ->
+            converged(Nodes),
+            ?C:wait_until(certified, fun() ->
+                case latest(N1) of
+                    {ok, #{signers := S}} -> length(S) =:= 3;
+                    _ -> false
+                end
+            end),
+            ?C:stop_one(lists:keyfind(N3, 2, Peers)),
+            Gone = epoch_now() + 1,
+            ?C:wait_until(signing_on, fun() ->
+                lists:all(fun(N) -> lists:max(maps:keys(own(N))) >= Gone + 3 end, [N1, N2])
+            end),
+            [begin
+                 #{certified := Es, own := Own} = erpc:call(N, ?CP, info, [?S]),
+                 ?assertEqual([], [Ep || Ep <- Es, Ep > Gone]),
+                 {ok, #{epoch := Last}} = latest(N),
+                 ?assert(Last =< Gone),
+                 %% the two agreed (no writes): not certified for want of weight alone
+                 [?assertEqual(maps:get(Ep, Own), maps:get(Ep, own(N1)))
+                  || Ep <- maps:keys(Own), Ep > Gone, is_map_key(Ep, own(N1))]
+             end || N <- [N1, N2]]
+        end)
+    end}.
