@@ -34,11 +34,10 @@
 
 -export([start_link/2, child_spec/2, name/1, scope/1, options/1]).
 -export([stats/1, peers/1, health_status/1, enable_sync/1, disable_sync/1, sync/1,
-         flush/1, subscribe/1, unsubscribe/2]).
+         flush/1, subscribe/1, unsubscribe/2, peer_send/3, broadcast/2]).
 -export([init/1, handle_call/3, handle_cast/2, handle_info/2, terminate/2]).
-%% Messages of other modules between the stores' nodes (lattice_checkpoint's votes), and
-%% events reported for them.
--export([peer_send/3, broadcast/2, notify/2]).
+%% Events of another module (lattice_checkpoint) reported to the replication's subscribers.
+-export([notify/2]).
 %% The delta grouping, for the convergence property (test/lattice_repl_props_tests.erl).
 -export([coalesce/2]).
 
@@ -78,7 +77,8 @@
     reset_timeout_ms => 60000,
     max_trips => 3,
     sync_timeout_ms => 5000,
-    enabled => true
+    enabled => true,
+    secure => false
 }).
 
 -record(peer, {
@@ -107,6 +107,19 @@
     bulk = none :: none | sending | {held, integer()}
 }).
 
+%% A secure store's channel with a peer node ("Secure replication" below).
+-record(chan, {
+    %% the peer's replication process (undefined until an initiator hears message 2)
+    pid :: pid() | undefined,
+    ch :: lattice_channel:channel(),
+    role :: initiator | responder,
+    %% the epoch last seen established (0 while the first handshake runs)
+    epoch = 0 :: non_neg_integer(),
+    %% a responder handshake under way with another process of the node (the peer's repl
+    %% restarted, or anyone with the cookie): it replaces this channel only when it completes
+    pending :: {pid(), lattice_channel:channel()} | undefined
+}).
+
 -record(st, {
     store :: atom(),
     scope :: atom(),
@@ -130,7 +143,7 @@
     ae_open = false :: boolean(),
     subs = #{} :: #{reference() => pid()},
     lag = {0, #{}} :: {non_neg_integer(), #{non_neg_integer() => non_neg_integer()}},
-    counters = #{} :: #{atom() => integer()},
+    counters = #{} :: #{atom() | {secure_refused, term()} => integer()},
     last = #{} :: #{atom() => term()},
     %% this store started empty and takes a peer's whole store before any session
     fresh = false :: boolean(),
@@ -142,7 +155,11 @@
     frags = #{} :: #{{pid(), pos_integer()} =>
                          {pos_integer(), #{pos_integer() => binary()}, non_neg_integer(),
                           integer()}},
-    frag_bytes = 0 :: non_neg_integer()
+    frag_bytes = 0 :: non_neg_integer(),
+    %% secure replication (see "Secure replication" below): undefined when the store is not
+    %% secure, so that nothing on that path looks further
+    sec :: undefined | #{seq := integer() | undefined, chans := #{node() => #chan{}},
+                         retry := #{node() => integer()}}
 }).
 
 %%--------------------------------------------------------------------------------------------
@@ -153,7 +170,19 @@
 -spec start_link(atom(), map() | proplists:proplist()) -> {ok, pid()} | {error, term()}.
 start_link(Store, Opts) when is_atom(Store) ->
     Config = options(Opts),
-    gen_server:start_link({local, name(Store)}, ?MODULE, {Store, Config}, []).
+    case Config of
+        #{secure := true} ->
+            case lattice_security:config() of
+                {ok, _} ->
+                    gen_server:start_link({local, name(Store)}, ?MODULE, {Store, Config}, []);
+                {error, not_configured} ->
+                    {error, {no_security_configuration, Store}};
+                {error, Why} ->
+                    {error, {Why, Store}}
+            end;
+        _ ->
+            gen_server:start_link({local, name(Store)}, ?MODULE, {Store, Config}, [])
+    end.
 
 -spec child_spec(atom(), map() | proplists:proplist()) -> supervisor:child_spec().
 child_spec(Store, Opts) ->
@@ -172,13 +201,16 @@ scope(Store) -> list_to_atom("lattice_pg_" ++ atom_to_list(Store)).
 
 %% @doc The options with their defaults filled in; `badarg' for an unknown option or a bad
 %% value. Every option is a positive integer (milliseconds, bytes or counts), but `enabled'
-%% (a boolean) and `ae_interval_ms' (also `infinity').
+%% and `secure' (booleans: `secure => true' replicates over certificate-authenticated,
+%% encrypted channels, and needs lattice_security's configuration) and `ae_interval_ms' (also
+%% `infinity').
 -spec options(map() | proplists:proplist()) -> map().
 options(Opts) when is_list(Opts) ->
     options(maps:from_list([case O of {K, V} -> {K, V}; _ -> erlang:error(badarg) end
                             || O <- Opts]));
 options(Opts) when is_map(Opts) ->
     maps:foreach(fun(enabled, V) when is_boolean(V) -> ok;
+                    (secure, V) when is_boolean(V) -> ok;
                     (ae_interval_ms, infinity) -> ok;
                     (K, V) when is_integer(V), V > 0 ->
                          true = is_map_key(K, ?DEFAULTS) orelse erlang:error(badarg);
@@ -235,43 +267,22 @@ subscribe(Store) -> call(Store, {subscribe, self()}).
 -spec unsubscribe(atom(), reference()) -> ok.
 unsubscribe(Store, Ref) -> call(Store, {unsubscribe, Ref}).
 
-%% ---- peer messages (checkpoints branch) ---------------------------------------------------
-%% A minimal, plaintext peer_send/broadcast for lattice_checkpoint, written against the
-%% contract of the secure-repl branch (whose sealed version replaces this block at merge):
-%% `Msg' goes to the replication process of `Store' on the peer, which delivers it to the
-%% process registered as `lattice_checkpoint_<Store>' as
-%% `{lattice_repl, peer_message, FromNode, Msg}'. Only a current peer's messages are delivered.
+%% @doc Sends `Msg' (any term, for another module) to `Store''s replication on the peer
+%% `Node', sealed when the store is secure; delivered there to the process registered
+%% `lattice_checkpoint_<Store>' as `{lattice_repl, peer_message, FromNode, Msg}' (counted
+%% and dropped when there is none). `{error, not_a_peer}' when Node is not a peer now.
+-spec peer_send(atom(), node(), term()) -> ok | {error, not_a_peer}.
+peer_send(Store, Node, Msg) when is_atom(Node) -> call(Store, {peer_send, Node, Msg}).
 
-%% @doc Sends `Msg' to `Store''s checkpoint process on the peer `Node' (if it is a peer now).
--spec peer_send(atom(), node(), term()) -> ok.
-peer_send(Store, Node, Msg) when is_atom(Store), is_atom(Node) ->
-    gen_server:cast(name(Store), {peer_message, Node, Msg}).
-
-%% @doc Sends `Msg' to `Store''s checkpoint process on every peer.
+%% @doc {@link peer_send/3} to every peer.
 -spec broadcast(atom(), term()) -> ok.
-broadcast(Store, Msg) when is_atom(Store) ->
-    gen_server:cast(name(Store), {peer_message, all, Msg}).
+broadcast(Store, Msg) -> call(Store, {broadcast, Msg}).
 
-%% @doc Reports `Event' to the replication's subscribers (as its own events).
+%% @doc Reports `Event' to the replication's subscribers, as one of its own events (for
+%% lattice_checkpoint's `{checkpoint, Epoch, Digest}' and `{equivocation, Node, Evidence}').
 -spec notify(atom(), term()) -> ok.
 notify(Store, Event) when is_atom(Store) ->
     gen_server:cast(name(Store), {notify, Event}).
-
-peer_message_out(To, Msg, #st{peers = Peers}) ->
-    _ = [send(Pid, {?TAG, peer_message, self(), Msg})
-         || {Pid, #peer{node = N}} <- maps:to_list(Peers), To =:= all orelse N =:= To],
-    ok.
-
-peer_message_in(From, Msg, #st{peers = Peers, store = Store} = St) ->
-    case Peers of
-        #{From := _} ->
-            _ = catch list_to_existing_atom("lattice_checkpoint_" ++ atom_to_list(Store))
-                          ! {lattice_repl, peer_message, node(From), Msg},
-            St;
-        #{} ->
-            count(malformed, St)
-    end.
-%% ---- end of peer messages -----------------------------------------------------------------
 
 call(Store, Req) when is_atom(Store) ->
     try gen_server:call(name(Store), Req, 30000)
@@ -288,7 +299,7 @@ init({Store, Opts}) ->
     ok = net_kernel:monitor_nodes(true),
     Fresh = maps:get(rows, lattice_store:info(Store)) =:= 0,
     St0 = #st{store = Store, scope = Scope, opts = Opts, fresh = Fresh,
-              out = ets:new(lattice_repl_out, [ordered_set, private])},
+              out = ets:new(lattice_repl_out, [ordered_set, private]), sec = sec_init(Opts)},
     %% Our hello before the group's: a peer learns at once that we are here, and whether we
     %% are fresh, before its next poll of the group.
     _ = [hello(N, St0) || N <- nodes()],
@@ -336,13 +347,17 @@ handle_call({subscribe, Pid}, _From, #st{subs = Subs} = St) ->
 handle_call({unsubscribe, Ref}, _From, #st{subs = Subs} = St) ->
     erlang:demonitor(Ref, [flush]),
     {reply, ok, St#st{subs = maps:remove(Ref, Subs)}};
+handle_call({peer_send, Node, Msg}, _From, St) ->
+    {Reply, St1} = peer_send_to(Node, Msg, St),
+    {reply, Reply, St1};
+handle_call({broadcast, Msg}, _From, #st{peers = Peers} = St) ->
+    St1 = maps:fold(fun(_, #peer{node = N}, A) -> element(2, peer_send_to(N, Msg, A)) end,
+                    St, Peers),
+    {reply, ok, St1};
 handle_call(_, _From, St) ->
     {reply, {error, unknown_call}, St}.
 
 %% @private
-handle_cast({peer_message, To, Msg}, St) ->
-    ok = peer_message_out(To, Msg, St),
-    {noreply, St};
 handle_cast({notify, Event}, St) ->
     {noreply, event(Event, St)};
 handle_cast(_, St) ->
@@ -351,22 +366,12 @@ handle_cast(_, St) ->
 %% @private
 handle_info(tick, #st{opts = #{flush_interval_ms := I}} = St) ->
     erlang:send_after(I, self(), tick),
-    {noreply, check_peers(flush_deltas(St))};
+    {noreply, sec_tick(check_peers(flush_deltas(St)))};
 handle_info(ae_tick, St) ->
     erlang:send_after(ae_interval(St), self(), ae_tick),
     {noreply, ae_round(St)};
 handle_info(open_ae, St) ->
     {noreply, open_ae(St)};
-handle_info({?TAG, batch, From, Start, Seq, Hlc, Bin}, St) when is_pid(From) ->
-    {noreply, incoming_batch(From, Start, Seq, Hlc, Bin, St)};
-handle_info({?TAG, ack, From, Seq}, St) when is_pid(From), is_integer(Seq) ->
-    {noreply, acked(From, Seq, St)};
-handle_info({?TAG, nack, From, Seq}, St) when is_pid(From), is_integer(Seq) ->
-    {noreply, nacked(From, Seq, St)};
-handle_info({?TAG, repair, From, Hlc, Bin}, St) when is_pid(From) ->
-    {noreply, incoming_repair(From, Hlc, Bin, St)};
-handle_info({?TAG, fragment, From, Hlc, Id, I, N, Part}, St) when is_pid(From) ->
-    {noreply, incoming_fragment(From, Hlc, Id, I, N, Part, St)};
 handle_info(merge_next, St) ->
     {noreply, merge_next(St#st{merging = false})};
 handle_info({lattice_ae, session, _Store, Report}, St) ->
@@ -381,24 +386,6 @@ handle_info({push_more, Pid, KeyBins}, #st{peers = Peers, store = Store} = St) -
     end;
 handle_info({ae_retry, Pid}, St) ->
     {noreply, initiate_ae(Pid, St)};
-handle_info({?TAG, ae_request, From}, St) when is_pid(From) ->
-    {noreply, initiate_ae(From, release(From, St))};
-handle_info({?TAG, hello, From, Fresh}, St) when is_pid(From), is_boolean(Fresh),
-                                                 node(From) =/= node() ->
-    {noreply, hello_from(From, Fresh, St)};
-handle_info({?TAG, bulk_request, From}, St) when is_pid(From), node(From) =/= node() ->
-    {noreply, bulk_request(From, St)};
-handle_info({?TAG, bulk_done, From}, #st{bulk_from = From, queue = Q} = St) ->
-    %% Behind the last of it in the merge queue (never dropped: it is no data): the bulk is
-    %% over once everything before it is merged.
-    {noreply, schedule_merge(St#st{queue = queue:in({bulk_done, From, 0, 0, <<>>}, Q),
-                                   queue_len = St#st.queue_len + 1})};
-handle_info({?TAG, bulk_done, _From}, St) ->
-    {noreply, St};
-handle_info({?TAG, peer_message, From, Msg}, St) when is_pid(From) ->
-    {noreply, peer_message_in(From, Msg, St)};
-handle_info({?TAG, ready, From}, St) when is_pid(From) ->
-    {noreply, release(From, St)};
 handle_info({push_more, Pid, Keys, bulk}, #st{peers = Peers} = St) ->
     case Peers of
         #{Pid := #peer{bulk = sending}} -> {noreply, push_bulk(Pid, Keys, St)};
@@ -411,7 +398,11 @@ handle_info(members, St) ->
     {noreply, members(St)};
 handle_info({nodedown, Node}, St) ->
     Gone = [Pid || {Pid, #peer{node = N}} <- maps:to_list(St#st.peers), N =:= Node],
-    St2 = lists:foldl(fun(P, A) -> peer_left(P, nodedown, A) end, St, Gone),
+    St1 = case St#st.sec of
+              undefined -> St;
+              _ -> drop_chan(Node, St)
+          end,
+    St2 = lists:foldl(fun(P, A) -> peer_left(P, nodedown, A) end, St1, Gone),
     %% A node dropped by its breaker may come back once it has been away.
     {noreply, St2#st{expect = maps:filter(fun(P, _) -> node(P) =/= Node end, St2#st.expect),
                      dropped = maps:remove(Node, St2#st.dropped)}};
@@ -427,11 +418,55 @@ handle_info({'DOWN', Ref, process, _, _}, #st{subs = Subs} = St) ->
     {noreply, St#st{subs = maps:remove(Ref, Subs)}};
 handle_info({'ETS-TRANSFER', _, _, _}, St) ->
     {noreply, St};
-%% Any other message in our protocol's envelope: from a peer that is broken or hostile.
+%% The protocol's messages: as they are when the store is not secure; when it is, sealed in
+%% the sender's channel, and any other is refused.
+handle_info({?TAG, sealed, From, Bin}, #st{sec = Sec} = St) when Sec =/= undefined ->
+    {noreply, sealed_in(From, Bin, St)};
+handle_info(Msg, #st{sec = undefined} = St) when element(1, Msg) =:= ?TAG ->
+    {noreply, protocol(Msg, St)};
 handle_info(Msg, St) when element(1, Msg) =:= ?TAG ->
-    {noreply, count(malformed, St)};
+    {noreply, refuse(plaintext_refused, St)};
 handle_info(_, St) ->
     {noreply, St}.
+
+
+
+protocol({?TAG, batch, From, Start, Seq, Hlc, Bin}, St) when is_pid(From) ->
+    incoming_batch(From, Start, Seq, Hlc, Bin, St);
+protocol({?TAG, ack, From, Seq}, St) when is_pid(From), is_integer(Seq) ->
+    acked(From, Seq, St);
+protocol({?TAG, nack, From, Seq}, St) when is_pid(From), is_integer(Seq) ->
+    nacked(From, Seq, St);
+protocol({?TAG, repair, From, Hlc, Bin}, St) when is_pid(From) ->
+    incoming_repair(From, Hlc, Bin, St);
+protocol({?TAG, fragment, From, Hlc, Id, I, N, Part}, St) when is_pid(From) ->
+    incoming_fragment(From, Hlc, Id, I, N, Part, St);
+protocol({?TAG, ae_request, From}, St) when is_pid(From) ->
+    initiate_ae(From, release(From, St));
+protocol({?TAG, hello, From, Fresh}, St) when is_pid(From), is_boolean(Fresh),
+                                              node(From) =/= node() ->
+    hello_from(From, Fresh, St);
+protocol({?TAG, bulk_request, From}, St) when is_pid(From), node(From) =/= node() ->
+    bulk_request(From, St);
+protocol({?TAG, bulk_done, From}, #st{bulk_from = From, queue = Q} = St) ->
+    %% Behind the last of it in the merge queue (never dropped: it is no data): the bulk is
+    %% over once everything before it is merged.
+    schedule_merge(St#st{queue = queue:in({bulk_done, From, 0, 0, <<>>}, Q),
+                         queue_len = St#st.queue_len + 1});
+protocol({?TAG, bulk_done, _From}, St) ->
+    St;
+protocol({?TAG, ready, From}, St) when is_pid(From) ->
+    release(From, St);
+protocol({?TAG, peer_message, From, Msg}, St) when is_pid(From) ->
+    peer_message_in(From, Msg, St);
+protocol({?TAG, revocations, From, Bin}, #st{sec = Sec} = St) when is_pid(From), Sec =/= undefined ->
+    revocations_in(Bin, St);
+%% A secure peer's message to a store that is not secure: refused (and counted apart).
+protocol({?TAG, sealed, _, _}, St) ->
+    count(sealed_refused, St);
+%% Any other message in our protocol's envelope: from a peer that is broken or hostile.
+protocol(_Msg, St) ->
+    count(malformed, St).
 
 %% @private
 terminate(_, #st{store = Store, ae_open = Open}) ->
@@ -457,7 +492,10 @@ members(#st{scope = Scope, store = Store, peers = Peers, refused = Refused} = St
                                  end, Peers)},
     St1 = lists:foldl(fun(P, A) -> peer_left(P, left, A) end, St0, Gone),
     New = [P || P <- Members, not is_map_key(P, Peers), not is_map_key(P, Refused)],
-    St2 = lists:foldl(fun peer_joined/2, St1, New),
+    St2 = case St1#st.sec of
+              undefined -> lists:foldl(fun peer_joined/2, St1, New);
+              _ -> lists:foldl(fun(P, A) -> sec_member(P, Set, A) end, St1, New)
+          end,
     St2#st{refused = maps:with(Members, St2#st.refused)}.
 
 peer_joined(Pid, St) ->
@@ -469,7 +507,8 @@ peer_joined(Pid, Hold, #st{peers = Peers, opts = O} = St) ->
     Node = node(Pid),
     %% A member of a node we are not connected to is one pg has not dropped yet (its nodedown
     %% is on its way to the scope): not a peer.
-    case maps:is_key(Pid, Peers) orelse node() =:= Node orelse not lists:member(Node, nodes()) of
+    case maps:is_key(Pid, Peers) orelse node() =:= Node orelse not lists:member(Node, nodes())
+        orelse not secured(Pid, St) of
         true ->
             St;
         false ->
@@ -504,7 +543,7 @@ peer_joined(Pid, Hold, #st{peers = Peers, opts = O} = St) ->
                     %% first peer's whole store instead ("Fresh replicas").
                     case still_fresh(St3) of
                         #st{fresh = true, bulk_from = undefined} = St4 ->
-                            send(Pid, {?TAG, bulk_request, self()}),
+                            send(Pid, {?TAG, bulk_request, self()}, St4),
                             count(bulks_requested, St4#st{bulk_from = Pid, bulk_last = now_ms()});
                         St4 when node() < Node ->
                             initiate_ae(Pid, St4);
@@ -525,6 +564,9 @@ peer_joined(Pid, Hold, #st{peers = Peers, opts = O} = St) ->
 %% the bulk did not carry (writes of other peers, entries dropped on a full queue). Deltas
 %% flow as usual meanwhile: a peer's stream to it starts at the join.
 
+hello(_Node, #st{sec = #{}}) ->
+    %% secure: the hello is sealed, once the channel is made (see "Secure replication")
+    ok;
 hello(Node, #st{store = Store, fresh = Fresh}) ->
     %% Fresh until the bulk is merged: a node that joins meanwhile holds its sessions too.
     erlang:send({name(Store), Node}, {?TAG, hello, self(), Fresh}, [noconnect]).
@@ -539,7 +581,7 @@ hello_from(Pid, Fresh, #st{peers = Peers} = St) ->
           end,
     %% Answered once, when it is new to us, so that it knows us as soon as we know it.
     _ = (not Known) andalso maps:is_key(Pid, St1#st.peers) andalso
-        send(Pid, {?TAG, hello, self(), St1#st.fresh}),
+        send(Pid, {?TAG, hello, self(), St1#st.fresh}, St1),
     St1.
 
 %% A fresh peer wants our whole store: every row's entry, in chunks under the message cap,
@@ -565,7 +607,7 @@ push_bulk(Pid, Keys, #st{store = Store} = St) ->
     St1 = push_keys(Pid, Store, Now, St),
     case Later of
         [] ->
-            send(Pid, {?TAG, bulk_done, self()}),
+            send(Pid, {?TAG, bulk_done, self()}, St1),
             #{Pid := P} = St1#st.peers,
             %% held until it has merged it and says it is ready
             put_peer(Pid, P#peer{bulk = {held, now_ms()}, ae_again = false}, St1);
@@ -578,7 +620,7 @@ push_bulk(Pid, Keys, #st{store = Store} = St) ->
 bulk_over(#st{peers = Peers} = St) ->
     St1 = St#st{fresh = false, bulk_from = undefined},
     maps:fold(fun(Pid, _, A) ->
-                      send(Pid, {?TAG, ready, self()}),
+                      send(Pid, {?TAG, ready, self()}, A),
                       start_ae(Pid, A)
               end, St1, Peers).
 
@@ -603,6 +645,30 @@ release(Pid, #st{peers = Peers} = St) ->
     case Peers of
         #{Pid := #peer{bulk = {held, _}} = P} -> put_peer(Pid, P#peer{bulk = none}, St);
         _ -> St
+    end.
+
+%% Secure: a process becomes a peer only with an established channel made with it.
+secured(_Pid, #st{sec = undefined}) -> true;
+secured(Pid, St) ->
+    case chans(St) of
+        #{node(Pid) := #chan{pid = Pid, epoch = E}} -> E > 0;
+        _ -> false
+    end.
+
+%% A member of the group seen by a secure store: a peer if its channel is made, else a
+%% channel is made (by the smaller node; a channel with a process that left is dropped).
+sec_member(Pid, Set, St) ->
+    Node = node(Pid),
+    case chans(St) of
+        #{Node := #chan{pid = Pid, epoch = E}} when E > 0 ->
+            peer_joined(Pid, St);
+        #{Node := #chan{pid = Old, epoch = E}} when E > 0, Old =/= Pid ->
+            case is_map_key(Old, Set) of
+                true -> St;
+                false -> sec_connect(Node, drop_chan(Node, St))
+            end;
+        _ ->
+            sec_connect(Node, St)
     end.
 
 drop_node_peers(Node, #st{peers = Peers} = St) ->
@@ -723,7 +789,7 @@ send_large(Pids, [Bin | Rest], #st{opts = #{max_message_size := Max,
                     fun(Pid, A) ->
                             lists:foldl(fun({I, Part}, A2) ->
                                                 send(Pid, {?TAG, fragment, self(), Hlc, Id, I,
-                                                           N, Part}),
+                                                           N, Part}, A2),
                                                 bump(bytes_sent, byte_size(Part),
                                                      count(fragments_sent, A2))
                                         end, count(large_sent, A), lists:enumerate(Parts))
@@ -788,7 +854,7 @@ send_to_peer(_Pid, _P, _Now, St) ->
 send_one(Pid, Start, N, #st{out = Out} = St) ->
     case ets:lookup(Out, N) of
         [{_, Bin, Size}] ->
-            send(Pid, {?TAG, batch, self(), Start, N, lattice_hlc:now(), Bin}),
+            send(Pid, {?TAG, batch, self(), Start, N, lattice_hlc:now(), Bin}, St),
             bump(bytes_sent, Size, count(batches_sent, St));
         [] ->
             St
@@ -800,7 +866,7 @@ gossip(#st{peers = Peers, opts = #{fanout := K}, seq = Seq, out = Out} = St) ->
             fun({N, Bin, Size}, A) ->
                     lists:foldl(fun(Pid, A2) ->
                                         send(Pid, {?TAG, batch, self(), 0, N, lattice_hlc:now(),
-                                                   Bin}),
+                                                   Bin}, A2),
                                         bump(bytes_sent, Size, count(batches_sent, A2))
                                 end, A, pick(K, Usable))
             end, St, ets:tab2list(Out)),
@@ -943,10 +1009,10 @@ incoming_batch(From, Start, Seq, Hlc, Bin, St) when is_integer(Start), Start >= 
                     element(2, enqueue({batch, From, 0, Hlc, Bin}, St1));
                 Seq < Expect ->
                     %% a duplicate: merged already; say so again
-                    send(From, {?TAG, ack, self(), Expect - 1}),
+                    send(From, {?TAG, ack, self(), Expect - 1}, St1),
                     count(duplicates, St1);
                 Seq > Expect ->
-                    send(From, {?TAG, nack, self(), Expect}),
+                    send(From, {?TAG, nack, self(), Expect}, St1),
                     count(gaps, St1);
                 true ->
                     case enqueue({batch, From, Seq, Hlc, Bin}, St1) of
@@ -1078,7 +1144,7 @@ merge_next(#st{queue = Q, queue_len = L} = St) ->
                               St#st{queue = Q1, queue_len = L - 1,
                                     queue_bytes = St#st.queue_bytes - byte_size(Bin)}),
             case Kind of
-                batch when Seq > 0 -> send(From, {?TAG, ack, self(), Seq});
+                batch when Seq > 0 -> send(From, {?TAG, ack, self(), Seq}, St1);
                 _ -> ok
             end,
             schedule_merge_if(St1)
@@ -1184,7 +1250,7 @@ start_ae(Pid, St) when node() < node(Pid) ->
     initiate_ae(Pid, St);
 start_ae(Pid, #st{peers = Peers} = St) ->
     case Peers of
-        #{Pid := _} -> ae_held(Pid, St) orelse send(Pid, {?TAG, ae_request, self()});
+        #{Pid := _} -> ae_held(Pid, St) orelse send(Pid, {?TAG, ae_request, self()}, St);
         _ -> ok
     end,
     St.
@@ -1304,7 +1370,7 @@ push_keys(Pid, Store, Keys, #st{opts = #{max_message_size := Max}} = St) ->
     Items = [{Key, entry, E} || Key <- Keys, {ok, E} <- [lattice_store:entry(Store, Key)]],
     {Bins, Large} = encode_batches(Items, Max),
     St1 = lists:foldl(fun({Bin, _}, A) ->
-                              send(Pid, {?TAG, repair, self(), lattice_hlc:now(), Bin}),
+                              send(Pid, {?TAG, repair, self(), lattice_hlc:now(), Bin}, A),
                               bump(bytes_sent, byte_size(Bin), count(repairs_sent, A))
                       end, bump(keys_pushed, length(Items), St), Bins),
     send_large([Pid], Large, St1).
@@ -1350,7 +1416,7 @@ stats_map(#st{store = Store, counters = C, peers = Peers, lag = {_, Samples}} = 
              ae_errors, ae_keys_differing, ae_bytes_out, bulks_sent, bulks_requested,
              bulk_timeouts, bulks_refused, large_sent, large_received, fragments_sent,
              fragments_received, fragments_expired],
-    maps:merge(maps:from_list([{K, maps:get(K, C, 0)} || K <- Names]),
+    maps:merge(maps:merge(maps:from_list([{K, maps:get(K, C, 0)} || K <- Names]),
                #{peers => map_size(Peers),
                  peer_reachability => case Known of 0 -> 1.0; _ -> Reachable / Known end,
                  mode => case map_size(Peers) > maps:get(gossip_threshold, St#st.opts) of
@@ -1367,7 +1433,29 @@ stats_map(#st{store = Store, counters = C, peers = Peers, lag = {_, Samples}} = 
                  merge_conflicts => case Info of #{type_conflicts := TC} -> TC; _ -> 0 end,
                  state_size_bytes => case Info of #{table_bytes := TB} -> TB; _ -> 0 end,
                  keys => case Info of #{rows := R} -> R; _ -> 0 end,
-                 enabled => maps:get(enabled, St#st.opts)}).
+                 enabled => maps:get(enabled, St#st.opts),
+                 peer_messages => #{sent => maps:get(peer_messages_sent, C, 0),
+                                    received => maps:get(peer_messages_received, C, 0),
+                                    dropped => maps:get(peer_messages_dropped, C, 0)},
+                 sealed_refused => maps:get(sealed_refused, C, 0)}),
+               sec_stats(St)).
+
+sec_stats(#st{sec = undefined}) ->
+    #{secure => false};
+sec_stats(#st{counters = C} = St) ->
+    Refused = maps:from_list([{R, N} || {{secure_refused, R}, N} <- maps:to_list(C)]),
+    Chans = chans(St),
+    #{secure => true,
+      secure_refused => Refused,
+      channels => length([x || #chan{epoch = E} <- maps:values(Chans), E > 0]),
+      channel_epochs => maps:from_list([{N, E} || {N, #chan{epoch = E}} <- maps:to_list(Chans)]),
+      secure_counts => maps:from_list(
+                         [{K, maps:get(K, C, 0)}
+                          || K <- [handshakes_started, channels_established, rekeys,
+                                   sealed_received, peers_cut_off, revocations_forwarded,
+                                   revocations_taken, revocations_stale, ae_keys_set]]
+                         ++ [{seal_failures, get_int(seal_failures)},
+                             {unsent_no_channel, get_int(unsent_no_channel)}])}.
 
 pct([], _) -> 0;
 pct(L, P) -> lists:nth(max(1, (length(L) * P + 99) div 100), L).
@@ -1400,8 +1488,11 @@ count(K, St) -> bump(K, 1, St).
 bump(_K, 0, St) -> St;
 bump(K, N, #st{counters = C} = St) -> St#st{counters = C#{K => maps:get(K, C, 0) + N}}.
 
-send(Pid, Msg) ->
-    erlang:send(Pid, Msg, [noconnect]).
+%% Not secure: the message itself. Secure: sealed in the peer's channel (or not sent at all).
+send(Pid, Msg, #st{sec = undefined}) ->
+    erlang:send(Pid, Msg, [noconnect]);
+send(Pid, Msg, St) ->
+    sec_send(Pid, Msg, St).
 
 now_ms() -> erlang:monotonic_time(millisecond).
 
@@ -1410,3 +1501,377 @@ chunks(L, N) when length(L) =< N -> [L];
 chunks(L, N) ->
     {A, B} = lists:split(N, L),
     [A | chunks(B, N)].
+
+%%--------------------------------------------------------------------------------------------
+%% Secure replication (docs/REPLICATION.md, "Secure replication")
+%%
+%% One channel (lattice_channel) per peer node, made by the smaller node of the pair (the
+%% initiator), with the options of lattice_security:channel_opts/1: the peer's certificate
+%% must be valid now, unrevoked, of this cluster, and name the node its messages come from.
+%% On the wire everything is `{?TAG, sealed, From, Bin}', Bin a channel message: a handshake
+%% message, or a transport message whose plaintext is the protocol message itself (as
+%% term_to_binary/1), whose sender pid must be `From', the pid the channel was made with. A
+%% node becomes a peer only through a sealed hello. Every refusal is counted by reason
+%% (`secure_refused' in stats/1) and changes nothing else.
+
+
+sec_init(#{secure := false}) ->
+    undefined;
+sec_init(#{secure := true}) ->
+    #{seq => lattice_security:revocation_sequence(), chans => #{}, retry => #{}}.
+
+%% A node whose handshake was refused, timed out or was cut off is tried again only after
+%% this long (not at every poll of the group).
+-define(RETRY_MS, 1000).
+
+later(Node, #st{sec = #{retry := R} = Sec} = St) ->
+    St#st{sec = Sec#{retry := R#{Node => now_ms() + ?RETRY_MS}}}.
+
+refuse(Reason, St) ->
+    count({secure_refused, Reason}, St).
+
+chans(#st{sec = #{chans := C}}) -> C.
+
+put_chans(C, #st{sec = Sec} = St) -> St#st{sec = Sec#{chans := C}}.
+
+%% A channel with Node, started here when this node is the smaller of the two.
+sec_connect(Node, St) ->
+    #st{sec = #{retry := Retry}} = St,
+    case node() < Node andalso not is_map_key(Node, chans(St)) andalso
+        now_ms() >= maps:get(Node, Retry, 0) of
+        false ->
+            St;
+        true ->
+            case lattice_security:channel_opts(Node) of
+                {ok, Opts} ->
+                    case lattice_channel:initiate(Opts) of
+                        {ok, Ch, Out} ->
+                            _ = [erlang:send({name(St#st.store), Node},
+                                             {?TAG, sealed, self(), M}, [noconnect])
+                                 || M <- Out],
+                            count(handshakes_started,
+                                  put_chans((chans(St))#{Node => #chan{ch = Ch, role = initiator}},
+                                            St));
+                        {error, R} ->
+                            refuse(R, St)
+                    end;
+                {error, _} ->
+                    refuse(not_configured, St)
+            end
+    end.
+
+sealed_in(From, Bin, #st{opts = #{max_message_size := Max}} = St)
+  when is_pid(From), is_binary(Bin) ->
+    Node = node(From),
+    if
+        Node =:= node() -> refuse(malformed, St);
+        byte_size(Bin) > Max + ?FRAGMENT_OVERHEAD -> refuse(too_large, St);
+        true -> sealed_in(Node, From, lattice_channel:message_type(Bin), Bin, St)
+    end;
+sealed_in(_, _, St) ->
+    refuse(malformed, St).
+
+sealed_in(Node, From, Type, Bin, St) ->
+    Chans = chans(St),
+    case {Type, maps:get(Node, Chans, undefined)} of
+        {unknown, _} ->
+            refuse(malformed, St);
+        {hs1, _} when Node < node() ->
+            responder_hs1(Node, From, Bin, St);
+        {hs1, _} ->
+            %% we are the initiator of this pair
+            refuse(unexpected_message, St);
+        {hs2, #chan{role = initiator, pid = P} = C} when P =:= undefined; P =:= From ->
+            handshake(Node, From, C#chan{pid = From}, C#chan.ch, Bin, St);
+        {hs3, #chan{role = responder, pending = {From, PCh}} = C} ->
+            handshake(Node, From, C, PCh, Bin, St);
+        {hs3, #chan{role = responder, pid = From} = C} ->
+            handshake(Node, From, C, C#chan.ch, Bin, St);
+        {data, #chan{pid = From, epoch = E, ch = Ch}} when E > 0 ->
+            case lattice_channel:handle(Ch, Bin) of
+                {data, Plain, _} -> open_in(From, Plain, St);
+                {error, R} -> refuse(R, St);
+                {handshake, _, _} -> refuse(malformed, St)
+            end;
+        {data, _} ->
+            refuse(no_channel, St);
+        {_, _} ->
+            refuse(unexpected_message, St)
+    end.
+
+%% Message 1: a rekey of the established channel with the same process, or a new handshake
+%% (which replaces the channel only once it completes).
+responder_hs1(Node, From, Bin, St) ->
+    Chans = chans(St),
+    case maps:get(Node, Chans, undefined) of
+        #chan{pid = From, epoch = E} = C when E > 0 ->
+            handshake(Node, From, C, C#chan.ch, Bin, St);
+        Old ->
+            case lattice_security:channel_opts(Node) of
+                {ok, Opts} ->
+                    {ok, Ch} = lattice_channel:respond(Opts),
+                    case lattice_channel:handle(Ch, Bin) of
+                        {handshake, Out, Ch1} ->
+                            _ = [erlang:send(From, {?TAG, sealed, self(), M}, [noconnect])
+                                 || M <- Out],
+                            C1 = case Old of
+                                     #chan{epoch = E} = OC when E > 0 ->
+                                         OC#chan{pending = {From, Ch1}};
+                                     _ ->
+                                         #chan{pid = From, ch = Ch1, role = responder}
+                                 end,
+                            put_chans(Chans#{Node => C1}, St);
+                        {error, R} ->
+                            refuse(R, St);
+                        {data, _, _} ->
+                            refuse(malformed, St)
+                    end;
+                {error, _} ->
+                    refuse(not_configured, St)
+            end
+    end.
+
+%% A handshake message on channel Ch (the channel C's own, or its pending one).
+handshake(Node, From, C, Ch, Bin, St) ->
+    case lattice_channel:handle(Ch, Bin) of
+        {handshake, Out, Ch1} ->
+            _ = [erlang:send(From, {?TAG, sealed, self(), M}, [noconnect]) || M <- Out],
+            case lattice_channel:established(Ch1) of
+                false ->
+                    put_chans((chans(St))#{Node => C#chan{ch = Ch1}}, St);
+                true ->
+                    established(Node, From, C, Ch1, St)
+            end;
+        {error, R} ->
+            St1 = refuse(R, St),
+            case C of
+                #chan{pending = {From, _}} ->
+                    put_chans((chans(St1))#{Node => C#chan{pending = undefined}}, St1);
+                #chan{epoch = 0} ->
+                    %% a first handshake refused: no channel (the initiator tries again)
+                    later(Node, put_chans(maps:remove(Node, chans(St1)), St1));
+                _ ->
+                    St1
+            end;
+        {data, _, _} ->
+            refuse(malformed, St)
+    end.
+
+%% A handshake completed: a new channel (then our sealed hello makes the peer) or a rekey.
+established(Node, From, C, Ch, St) ->
+    #{epoch := Epoch} = lattice_channel:info(Ch),
+    New = C#chan.epoch =:= 0 orelse C#chan.pid =/= From,
+    case C#chan.pending of
+        {From, _} when C#chan.pid =/= From ->
+            %% the old process's channel is gone: so is that peer
+            lattice_channel:close(C#chan.ch),
+            ok;
+        _ ->
+            ok
+    end,
+    C1 = C#chan{pid = From, ch = Ch, epoch = Epoch, pending = undefined},
+    St1 = put_chans((chans(St))#{Node => C1}, St),
+    St2 = set_ae_key(Node, Ch, St1),
+    case New of
+        true ->
+            St3 = count(channels_established, St2),
+            send(From, {?TAG, hello, self(), St3#st.fresh}, St3),
+            St3;
+        false ->
+            count(rekeys, St2)
+    end.
+
+%% The anti-entropy sessions with the peer's C node are keyed from the channel (a key of the
+%% channel's epoch: a new one at each rekey).
+set_ae_key(Node, Ch, #st{store = Store} = St) ->
+    case erlang:function_exported(lattice_channel, ae_key, 1) andalso
+        erlang:function_exported(lattice_ae, set_peer_key, 3) of
+        true ->
+            case apply(lattice_channel, ae_key, [Ch]) of
+                <<_:256>> = Key ->
+                    _ = catch apply(lattice_ae, set_peer_key, [Store, Node, Key]),
+                    count(ae_keys_set, St);
+                _ ->
+                    St
+            end;
+        false ->
+            St
+    end.
+
+clear_ae_key(Node, #st{store = Store}) ->
+    _ = erlang:function_exported(lattice_ae, clear_peer_key, 2) andalso
+        (catch apply(lattice_ae, clear_peer_key, [Store, Node])),
+    ok.
+
+%% A transport message's plaintext: one protocol message of the channel's process.
+open_in(From, Plain, St) ->
+    case catch binary_to_term(Plain, [safe]) of
+        Msg when is_tuple(Msg), tuple_size(Msg) >= 3, element(1, Msg) =:= ?TAG,
+                 element(3, Msg) =:= From, element(2, Msg) =/= sealed ->
+            protocol(Msg, bump(sealed_received, 1, St));
+        _ ->
+            refuse(malformed, St)
+    end.
+
+sec_send(Pid, Msg, St) ->
+    case chans(St) of
+        #{node(Pid) := #chan{pid = Pid, epoch = E, ch = Ch}} when E > 0 ->
+            case lattice_channel:encrypt(Ch, term_to_binary(Msg)) of
+                {ok, Out, _} ->
+                    _ = [erlang:send(Pid, {?TAG, sealed, self(), M}, [noconnect]) || M <- Out],
+                    ok;
+                {error, _} ->
+                    %% (the tick drops a channel that can no longer send)
+                    put(seal_failures, get_int(seal_failures) + 1),
+                    ok
+            end;
+        _ ->
+            put(unsent_no_channel, get_int(unsent_no_channel) + 1),
+            ok
+    end.
+
+get_int(K) ->
+    case get(K) of
+        undefined -> 0;
+        N -> N
+    end.
+
+%% Every tick: the channels' timers, a new revocation list (forwarded, and revoked peers cut
+%% off), and every peer's certificate checked again (revoked or expired: cut off).
+sec_tick(#st{sec = undefined} = St) ->
+    St;
+sec_tick(#st{sec = #{seq := Seq}} = St) ->
+    NewSeq = lattice_security:revocation_sequence(),
+    St1 = case NewSeq =/= Seq of
+              true -> forward_revocations(St#st{sec = (St#st.sec)#{seq := NewSeq}});
+              false -> St
+          end,
+    %% Our own certificate revoked or expired (or the configuration gone): no peer at all.
+    case own_check() of
+        ok ->
+            maps:fold(fun chan_tick/3, St1, chans(St1));
+        {error, Why} when map_size(St1#st.sec) > 0 ->
+            case maps:keys(chans(St1)) of
+                [] -> St1;
+                Nodes -> lists:foldl(fun(N, A) -> later(N, drop_chan(N, A)) end,
+                                     refuse({own_certificate, Why}, St1), Nodes)
+            end
+    end.
+
+own_check() ->
+    case lattice_security:config() of
+        {ok, #{cert := Cert}} -> lattice_security:check_peer(Cert);
+        {error, _} -> {error, not_configured}
+    end.
+
+forward_revocations(St) ->
+    case lattice_security:revocations() of
+        Bin when is_binary(Bin) ->
+            maps:fold(fun(_, #chan{pid = Pid, epoch = E}, A) when E > 0 ->
+                              send(Pid, {?TAG, revocations, self(), Bin}, A),
+                              count(revocations_forwarded, A);
+                         (_, _, A) -> A
+                      end, St, chans(St));
+        none ->
+            St
+    end.
+
+chan_tick(Node, #chan{ch = Ch, epoch = E, pid = Pid} = C, St) ->
+    Check = case E > 0 of
+                true -> lattice_security:check_peer(lattice_channel:peer(Ch));
+                false -> ok
+            end,
+    case Check of
+        {error, Why} ->
+            cut_off(Node, Why, St);
+        ok ->
+            case lattice_channel:tick(Ch) of
+                {ok, Out, Ch1} ->
+                    To = case Pid of undefined -> {name(St#st.store), Node}; _ -> Pid end,
+                    _ = [erlang:send(To, {?TAG, sealed, self(), M}, [noconnect]) || M <- Out],
+                    St1 = put_chans((chans(St))#{Node => C#chan{ch = Ch1}}, St),
+                    expire_pending(Node, St1);
+                {error, R} ->
+                    %% a first handshake that timed out: tried again a little later
+                    later(Node, drop_chan(Node, refuse(R, St)))
+            end
+    end.
+
+%% A pending handshake (a second one with another process of the node) that did not finish.
+expire_pending(Node, St) ->
+    case chans(St) of
+        #{Node := #chan{pending = {P, PCh}} = C} ->
+            case lattice_channel:tick(PCh) of
+                {error, R} ->
+                    refuse(R, put_chans((chans(St))#{Node => C#chan{pending = undefined}}, St));
+                _ ->
+                    _ = P,
+                    St
+            end;
+        _ ->
+            St
+    end.
+
+%% A peer whose certificate no longer holds (revoked, expired, no configuration): its channel
+%% closed, and it is no longer a peer.
+cut_off(Node, Why, St) ->
+    St1 = refuse(case Why of
+                     not_configured -> not_configured;
+                     _ -> {bad_certificate, Why}
+                 end, St),
+    later(Node, count(peers_cut_off, drop_chan(Node, St1))).
+
+drop_chan(Node, St) ->
+    case maps:take(Node, chans(St)) of
+        {#chan{ch = Ch, pending = Pend}, Rest} ->
+            lattice_channel:close(Ch),
+            case Pend of
+                {_, PCh} -> lattice_channel:close(PCh);
+                undefined -> ok
+            end,
+            clear_ae_key(Node, St),
+            St1 = put_chans(Rest, St),
+            Gone = [P || {P, #peer{node = N}} <- maps:to_list(St1#st.peers), N =:= Node],
+            lists:foldl(fun(P, A) -> peer_left(P, cut_off, A) end, St1, Gone);
+        error ->
+            St
+    end.
+
+%% A revocation list from a peer: taken only if it is signed by the authority, of this
+%% cluster and newer than ours (lattice_security:set_revocations/1 checks all three).
+revocations_in(Bin, St) when is_binary(Bin) ->
+    case lattice_security:set_revocations(Bin) of
+        ok -> count(revocations_taken, St);
+        {error, {bad_security, stale_revocations}} -> count(revocations_stale, St);
+        {error, _} -> refuse(bad_revocations, St)
+    end;
+revocations_in(_, St) ->
+    refuse(malformed, St).
+
+%%--------------------------------------------------------------------------------------------
+%% Other modules' messages between peers (lattice_checkpoint)
+
+checkpoint_name(Store) -> list_to_atom("lattice_checkpoint_" ++ atom_to_list(Store)).
+
+peer_message_in(From, Msg, #st{peers = Peers, store = Store} = St) ->
+    case is_map_key(From, Peers) of
+        false ->
+            count(peer_messages_dropped, St);
+        true ->
+            case whereis(checkpoint_name(Store)) of
+                undefined ->
+                    count(peer_messages_dropped, St);
+                To ->
+                    To ! {lattice_repl, peer_message, node(From), Msg},
+                    count(peer_messages_received, St)
+            end
+    end.
+
+peer_send_to(Node, Msg, #st{peers = Peers} = St) ->
+    case [Pid || {Pid, #peer{node = N}} <- maps:to_list(Peers), N =:= Node] of
+        [Pid | _] ->
+            send(Pid, {?TAG, peer_message, self(), Msg}, St),
+            {ok, count(peer_messages_sent, St)};
+        [] ->
+            {{error, not_a_peer}, St}
+    end.
