@@ -38,6 +38,11 @@
 %% The largest vote (tag, signer, epoch, digest, signature) and evidence messages accepted.
 -define(MAX_VOTE_BYTES, 1 + 1 + 255 + 8 + 1 + 64 + 64).
 -define(MAX_EVIDENCE_BYTES, 1024).
+%% A node certificate sent with a vote, at most (its format's largest is 700 bytes).
+-define(MAX_CERT_BYTES, 1024).
+%% The public key of a signer whose key is not known yet: all zero, a small-order point that
+%% libsodium's verification refuses, so nothing verifies under it.
+-define(NO_KEY, <<0:256>>).
 %% How long the roots may take before an epoch is skipped.
 -define(ROOT_TIMEOUT_MS, 5000).
 %% A tick this many ms after the boundary: a timer that fires a little early must not find the
@@ -52,8 +57,20 @@
     scope :: binary(),
     interval :: pos_integer(),
     key :: lattice_crypto:key() | undefined,
+    %% this node's certificate, sent with its votes, when the keys are the security
+    %% configuration's
+    cert :: binary() | undefined,
     id :: binary(),
     nodes :: #{binary() => node()},
+    cap :: 1..100,
+    %% the signers and their weights; a key is `undefined' until the signer's certificate
+    %% (with its votes) gives it, unless the options named it (`explicit')
+    members :: #{binary() => {<<_:256>> | undefined, pos_integer()}},
+    explicit :: boolean(),
+    %% no `signers' option: every node with a valid certificate is a signer of weight 1
+    open :: boolean(),
+    %% the last verified certificate of each signer (for verify/2 with the authority key)
+    certs = #{} :: #{binary() => binary()},
     votes :: lattice_checkpoint_votes:votes(),
     level :: lattice_quorum:level(),
     last_signed :: non_neg_integer(),
@@ -67,7 +84,8 @@
 -type certificate() :: #{store := atom(), epoch := non_neg_integer(), digest := binary(),
                          root := #{hash := binary(), count := non_neg_integer()},
                          signers := [node() | binary()], certificate := binary(),
-                         weight => non_neg_integer(), needed => pos_integer()}.
+                         weight => non_neg_integer(), needed => pos_integer(),
+                         node_certificates => [binary()]}.
 -export_type([certificate/0]).
 
 %%--------------------------------------------------------------------------------------------
@@ -100,11 +118,17 @@ scope(Store) when is_atom(Store) ->
 %% @doc The options with their defaults; `badarg' for an unknown option or a bad value.
 %% <ul>
 %% <li>`checkpoint_interval_ms' (default 10000): the length of an epoch.</li>
-%% <li>`signers' (required): `#{Node => {SignPublicKey, Weight}}', the nodes whose votes
-%%     count (1..1024; weights positive integers).</li>
+%% <li>`signers': the nodes whose votes count (1..1024), with their weights (positive
+%%     integers): `#{Node => {SignPublicKey, Weight}}' names their keys; `#{Node => Weight}'
+%%     or `[Node]' (weight 1) takes each one's key from its node certificate, which comes
+%%     with its votes and is verified against the authority and the revocation list
+%%     (`lattice_security'). Without it, every node that presents a valid certificate is a
+%%     signer of weight 1, this node included: a set that only grows while the process runs
+%%     (so a node that goes down still counts in the total).</li>
 %% <li>`key': this node's Ed25519 `sign' key (a `lattice_crypto' key), or `{seed, <<_:256>>}'
-%%     (tests and demos); its public key must be this node's in `signers'. Without it the node
-%%     signs nothing and only tallies.</li>
+%%     (tests and demos); its public key must be this node's in `signers'. Without it the key
+%%     and certificate of the security configuration (`lattice_security:config/0') are used
+%%     when there is one; else the node signs nothing and only tallies.</li>
 %% <li>`level' (`normal' | `elevated' | `high' | 50..99, default `normal') and `cap' (percent,
 %%     default 15): lattice_quorum's threshold and cap.</li>
 %% <li>`keep_epochs' (default 4) and `max_votes' (default 4096): the bounds of the votes
@@ -115,10 +139,16 @@ scope(Store) when is_atom(Store) ->
 options(Opts) when is_map(Opts) ->
     maps:foreach(fun(checkpoint_interval_ms, V) when is_integer(V), V >= 10 -> ok;
                     (signers, M) when is_map(M), map_size(M) >= 1, map_size(M) =< 1024 ->
-                         maps:foreach(fun(N, {<<_:256>>, W}) when is_atom(N), is_integer(W),
-                                                                    W >= 1, W < 1 bsl 48 -> ok;
+                         Explicit = [N || {N, {_, _}} <- maps:to_list(M)],
+                         (Explicit =:= [] orelse length(Explicit) =:= map_size(M))
+                             orelse erlang:error(badarg),
+                         maps:foreach(fun(N, {<<_:256>>, W}) when is_atom(N) -> weight(W);
+                                         (N, W) when is_atom(N) -> weight(W);
                                          (_, _) -> erlang:error(badarg)
                                       end, M);
+                    (signers, L) when is_list(L), length(L) >= 1, length(L) =< 1024 ->
+                         [] = [N || N <- L, not is_atom(N)],
+                         length(L) =:= length(lists:usort(L)) orelse erlang:error(badarg);
                     (key, {seed, <<_:256>>}) -> ok;
                     (key, K) when is_reference(K) -> ok;
                     (level, L) when L =:= normal; L =:= elevated; L =:= high -> ok;
@@ -129,10 +159,14 @@ options(Opts) when is_map(Opts) ->
                     (allow_test_equivocation, B) when is_boolean(B) -> ok;
                     (_, _) -> erlang:error(badarg)
                  end, Opts),
-    is_map_key(signers, Opts) orelse erlang:error(badarg),
     maps:merge(?DEFAULTS, Opts);
+options(true) ->
+    options(#{});
 options(_) ->
     erlang:error(badarg).
+
+weight(W) when is_integer(W), W >= 1, W < 1 bsl 48 -> ok;
+weight(_) -> erlang:error(badarg).
 
 %% @doc The latest checkpoint certificate of `Store': `{ok, Certificate}' (the map of
 %% {@link decode/1} with the canonical binary under `certificate', and the weight it has and
@@ -213,13 +247,19 @@ to_atom(Bin) ->
 %% <li>`#{authority := AuthorityPub, certificates := [NodeCertificate]}': each node certificate
 %%     is verified (`lattice_cert:verify/4', with `revocations' (default `none') and `now' (s,
 %%     default the system time)) and its node signs with its certificate's key, with `weights'
-%%     (`#{Node => W}', default 1 each), `level' and `cap';</li>
+%%     (`#{Node => W}', default 1 each), `level' and `cap'; the certificates are the
+%%     membership the threshold is taken over;</li>
+%% <li>the authority's 32-byte public key alone (or `#{authority := Pub}' without
+%%     `certificates'): the node certificates are those the certificate map carries
+%%     (`node_certificates', the signers' own, on a secure store); this proves that nodes
+%%     certified by the authority signed that digest, but the threshold is then over the
+%%     signers alone: to check it against the cluster, give every member's certificate;</li>
 %% <li>a `lattice_quorum' signer set, at level `normal'.</li>
 %% </ul>
 %% Reasons: `malformed', `not_a_checkpoint', `mismatch' (a map whose fields are not its
 %% binary's), `{wrong_store, Store}' (with `store' in `Spec'), `{bad_certificate, Node,
-%% Reason}', and lattice_quorum:verify/3's.
--spec verify(binary() | certificate(), map() | lattice_quorum:signer_set()) ->
+%% Reason}', `no_certificates', and lattice_quorum:verify/3's.
+-spec verify(binary() | certificate(), map() | <<_:256>> | lattice_quorum:signer_set()) ->
           ok | {error, term()}.
 verify(Cert, Spec) ->
     case decode(Cert) of
@@ -237,7 +277,7 @@ verify(Cert, Spec) ->
                 not Same -> {error, mismatch};
                 Store =/= map_get(store, Dec) -> {error, {wrong_store, map_get(store, Dec)}};
                 true ->
-                    case signer_set(Spec) of
+                    case spec_set(spec(Spec, Cert)) of
                         {ok, Set, Level} ->
                             case lattice_quorum:verify(map_get(certificate, Dec), Set, Level) of
                                 {ok, _} -> ok;
@@ -251,11 +291,26 @@ verify(Cert, Spec) ->
             E
     end.
 
-signer_set(#{signers := Signers} = Spec) ->
-    Set = lattice_quorum:new_set([{atom_to_binary(N), Pub, W} || {N, {Pub, W}} <- maps:to_list(Signers)],
+%% The authority's key alone, or without `certificates': the node certificates the map
+%% carries (the signers').
+spec(<<_:256>> = Auth, Cert) ->
+    spec(#{authority => Auth}, Cert);
+spec(#{authority := _} = Spec, Cert) when not is_map_key(certificates, Spec) ->
+    Spec#{certificates => case Cert of
+                              #{node_certificates := Cs} when is_list(Cs) -> Cs;
+                              _ -> []
+                          end};
+spec(Spec, _) ->
+    Spec.
+
+spec_set(#{signers := Signers} = Spec) when is_map(Signers) ->
+    Set = lattice_quorum:new_set([{atom_to_binary(N), Pub, W}
+                                  || {N, {Pub, W}} <- maps:to_list(Signers)],
                                  #{cap => maps:get(cap, Spec, 15)}),
     {ok, Set, maps:get(level, Spec, normal)};
-signer_set(#{authority := Auth, certificates := Certs} = Spec) when is_list(Certs) ->
+spec_set(#{authority := _, certificates := []}) ->
+    {error, no_certificates};
+spec_set(#{authority := Auth, certificates := Certs} = Spec) when is_list(Certs) ->
     Revs = maps:get(revocations, Spec, none),
     Now = maps:get(now, Spec, erlang:system_time(second)),
     Weights = maps:get(weights, Spec, #{}),
@@ -273,7 +328,7 @@ signer_set(#{authority := Auth, certificates := Certs} = Spec) when is_list(Cert
             {ok, lattice_quorum:new_set(Signers, #{cap => maps:get(cap, Spec, 15)}),
              maps:get(level, Spec, normal)}
     end;
-signer_set(Spec) ->
+spec_set(Spec) ->
     try lattice_quorum:set_info(Spec) of
         _ -> {ok, Spec, normal}
     catch error:badarg -> erlang:error(badarg, [Spec])
@@ -290,33 +345,88 @@ weight(NodeBin, Weights) ->
 
 %% @private
 init({Store, Opts}) ->
-    #{checkpoint_interval_ms := I, signers := Signers, level := Level, cap := Cap,
-      keep_epochs := Keep, max_votes := MaxVotes, allow_test_equivocation := Hook} = Opts,
+    #{checkpoint_interval_ms := I, level := Level, cap := Cap, keep_epochs := Keep,
+      max_votes := MaxVotes, allow_test_equivocation := Hook} = Opts,
     Scope = scope(Store),
-    Set = lattice_quorum:new_set([{atom_to_binary(N), Pub, W}
-                                  || {N, {Pub, W}} <- maps:to_list(Signers)], #{cap => Cap}),
     Id = atom_to_binary(node()),
+    {Members, Explicit, Open} = members(maps:get(signers, Opts, undefined)),
     Key = case maps:get(key, Opts, undefined) of
               {seed, Seed} -> {ok, K} = lattice_crypto:from_seed(sign, Seed), K;
               K -> K
           end,
-    case check_key(Key, maps:get(node(), Signers, undefined)) of
-        ok ->
-            Now = epoch(I),
-            Votes = lattice_checkpoint_votes:new(Scope, Set, Level,
+    case Explicit andalso check_key(Key, maps:get(Id, Members, undefined)) of
+        R when R =:= ok; R =:= false ->
+            Nodes = maps:from_list([{atom_to_binary(N), N} || N <- node_list(Opts)]),
+            St0 = #st{store = Store, scope = Scope, interval = I, key = Key, id = Id,
+                      nodes = Nodes#{Id => node()}, cap = Cap, members = Members,
+                      explicit = Explicit, open = Open, level = Level,
+                      last_signed = epoch(I), keep = Keep, test_hook = Hook},
+            Votes = lattice_checkpoint_votes:new(Scope, signer_set(St0), Level,
                                                  #{keep => Keep, max_votes => MaxVotes}),
-            St = #st{store = Store, scope = Scope, interval = I, key = Key, id = Id,
-                     nodes = maps:from_list([{atom_to_binary(N), N} || N <- maps:keys(Signers)]),
-                     votes = Votes, level = Level, last_signed = Now, keep = Keep,
-                     test_hook = Hook},
             schedule(I),
-            {ok, St};
+            {ok, configure(St0#st{votes = Votes})};
         {error, _} = E ->
             {stop, E}
     end.
 
-%% A node that signs must be a signer with the key's public half; one that does not sign
-%% (no key) only tallies.
+%% The members: explicit keys, keys to learn from certificates, or an open set (this node
+%% alone to start with).
+members(undefined) ->
+    {#{atom_to_binary(node()) => {undefined, 1}}, false, true};
+members(L) when is_list(L) ->
+    {maps:from_list([{atom_to_binary(N), {undefined, 1}} || N <- L]), false, false};
+members(M) ->
+    case [X || {_, {_, _}} = X <- maps:to_list(M)] of
+        [] ->
+            {maps:from_list([{atom_to_binary(N), {undefined, W}} || {N, W} <- maps:to_list(M)]),
+             false, false};
+        _ ->
+            {maps:from_list([{atom_to_binary(N), PW} || {N, PW} <- maps:to_list(M)]), true,
+             false}
+    end.
+
+node_list(#{signers := L}) when is_list(L) -> L;
+node_list(#{signers := M}) -> maps:keys(M);
+node_list(#{}) -> [].
+
+signer_set(#st{members = Ms, cap = Cap}) ->
+    lattice_quorum:new_set([{Id, case P of undefined -> ?NO_KEY; _ -> P end, W}
+                            || {Id, {P, W}} <- maps:to_list(Ms)], #{cap => Cap}).
+
+%% The key and certificate of the security configuration, when the options gave no key (and
+%% named no keys): looked for at start and at each tick until found.
+configure(#st{key = undefined, explicit = false} = St) ->
+    case catch lattice_security:config() of
+        {ok, #{sign_key := K, certificate := Cert, cert := #{node := Id, sign_pub := Pub}}}
+          when Id =:= St#st.id ->
+            learn(Id, Pub, Cert, St#st{key = K, cert = Cert});
+        _ ->
+            St
+    end;
+configure(St) ->
+    St.
+
+%% A signer's key from its verified certificate: a member's (or, open, anyone's) key is set
+%% or replaced (a renewed certificate), and the votes tallied again under the new set.
+learn(Id, Pub, Cert, #st{members = Ms, open = Open} = St) ->
+    case Ms of
+        #{Id := {Pub, _}} ->
+            St#st{certs = (St#st.certs)#{Id => Cert}};
+        #{Id := {_, W}} ->
+            rebuild(St#st{members = Ms#{Id => {Pub, W}}, certs = (St#st.certs)#{Id => Cert}});
+        #{} when Open, map_size(Ms) < 1024 ->
+            rebuild(St#st{members = Ms#{Id => {Pub, 1}}, certs = (St#st.certs)#{Id => Cert},
+                          nodes = (St#st.nodes)#{Id => binary_to_atom(Id)}});
+        #{} ->
+            St
+    end.
+
+rebuild(#st{votes = V} = St) ->
+    {Certified, V1} = lattice_checkpoint_votes:set_signers(signer_set(St), V),
+    certified(Certified, St#st{votes = V1}).
+
+%% A node that signs with a key of the options must be a signer with the key's public half;
+%% one that does not sign (no key) only tallies.
 check_key(undefined, _) -> ok;
 check_key(_Key, undefined) -> {error, not_a_signer};
 check_key(Key, {Pub, _}) ->
@@ -353,7 +463,7 @@ handle_call({equivocate, Digest}, _From, #st{last_signed = E, own = Own} = St) -
             {reply, {error, same_digest}, St};
         #{E := _} ->
             Vote = lattice_quorum:vote(St#st.key, St#st.id, St#st.scope, E, Digest),
-            lattice_repl:broadcast(St#st.store, {?MODULE, vote, encode_vote(Vote)}),
+            send_vote(Vote, St),
             {reply, {ok, E}, count(votes_sent, St)};
         #{} ->
             {reply, {error, nothing_signed}, St}
@@ -368,7 +478,28 @@ handle_cast(_, St) ->
 %% @private
 handle_info(tick, #st{interval = I} = St) ->
     schedule(I),
-    {noreply, sign(epoch(I), St)};
+    {noreply, sign(epoch(I), configure(St))};
+handle_info({lattice_repl, peer_message, From, {?MODULE, vote, Bin, Cert}}, St)
+  when is_atom(From), is_binary(Bin), byte_size(Bin) =< ?MAX_VOTE_BYTES, is_binary(Cert),
+       byte_size(Cert) =< ?MAX_CERT_BYTES ->
+    case decode_vote(Bin, St#st.scope) of
+        {ok, #{signer := Id} = Vote} ->
+            case St#st.explicit of
+                true ->
+                    {noreply, take_vote(Vote, count(votes_received, St))};
+                false ->
+                    case catch lattice_security:verify_peer(Cert) of
+                        {ok, #{node := Id, sign_pub := Pub}} ->
+                            St1 = learn(Id, Pub, Cert, count(votes_received, St)),
+                            {noreply, take_vote(Vote, St1)};
+                        _ ->
+                            {noreply, count({votes_refused, bad_certificate},
+                                            count(votes_received, St))}
+                    end
+            end;
+        error ->
+            {noreply, count({votes_refused, malformed}, St)}
+    end;
 handle_info({lattice_repl, peer_message, From, {?MODULE, vote, Bin}}, St)
   when is_atom(From), is_binary(Bin), byte_size(Bin) =< ?MAX_VOTE_BYTES ->
     case decode_vote(Bin, St#st.scope) of
@@ -378,6 +509,8 @@ handle_info({lattice_repl, peer_message, From, {?MODULE, vote, Bin}}, St)
 handle_info({lattice_repl, peer_message, From, {?MODULE, evidence, Bin}}, St)
   when is_atom(From), is_binary(Bin), byte_size(Bin) =< ?MAX_EVIDENCE_BYTES ->
     {noreply, take_evidence(Bin, count(evidence_received, St))};
+handle_info({lattice_repl, peer_message, _From, {?MODULE, vote, _, _}}, St) ->
+    {noreply, count({votes_refused, malformed}, St)};
 handle_info({lattice_repl, peer_message, _From, {?MODULE, vote, _}}, St) ->
     {noreply, count({votes_refused, malformed}, St)};
 handle_info({lattice_repl, peer_message, _From, {?MODULE, evidence, _}}, St) ->
@@ -412,12 +545,17 @@ sign(E, #st{votes = V} = St) ->
                 {ok, Digest} ->
                     Vote = lattice_quorum:vote(St1#st.key, St1#st.id, St1#st.scope, E, Digest),
                     St2 = St1#st{last_signed = E, own = (St1#st.own)#{E => Digest}},
-                    lattice_repl:broadcast(St2#st.store, {?MODULE, vote, encode_vote(Vote)}),
+                    send_vote(Vote, St2),
                     take_vote(Vote, count(votes_sent, count(epochs_signed, St2)));
                 error ->
                     count(roots_unavailable, St1)
             end
     end.
+
+send_vote(Vote, #st{store = Store, cert = undefined}) ->
+    lattice_repl:broadcast(Store, {?MODULE, vote, encode_vote(Vote)});
+send_vote(Vote, #st{store = Store, cert = Cert}) ->
+    lattice_repl:broadcast(Store, {?MODULE, vote, encode_vote(Vote), Cert}).
 
 root(Store) ->
     try
@@ -467,11 +605,12 @@ reason({R, _}) when is_atom(R) -> R;
 reason(R) -> R.
 
 export(#{epoch := E, digest := D, certificate := Bin, signers := S, weight := W,
-         needed := N}, #st{store = Store, nodes = Nodes}) ->
+         needed := N}, #st{store = Store, nodes = Nodes, certs = Certs}) ->
     <<H:16/binary, C:64>> = D,
     #{store => Store, epoch => E, digest => D, root => #{hash => H, count => C},
       signers => [maps:get(Id, Nodes, Id) || Id <- S], certificate => Bin, weight => W,
-      needed => N}.
+      needed => N,
+      node_certificates => [maps:get(Id, Certs) || Id <- S, is_map_key(Id, Certs)]}.
 
 %% A vote on the wire: version, signer, epoch, digest, signature; the scope is the store's.
 encode_vote(#{signer := Id, sequence := E, digest := D, signature := Sig}) ->

@@ -25,13 +25,15 @@
 -module(lattice_checkpoint_votes).
 
 -export([new/3, new/4, add_vote/3, add_evidence/3, advance/2, certificate/2, latest/1,
-         certified_epochs/1, vote_count/1, equivocators/2, evidence/1, needed/1, set/1]).
+         certified_epochs/1, vote_count/1, equivocators/2, evidence/1, needed/1, set/1,
+         set_signers/2]).
 
 -record(cert, {epoch :: non_neg_integer(), digest :: binary(), bin :: binary(),
                signers :: [binary()], weight :: non_neg_integer()}).
 -record(v, {
     scope :: binary(),
     set :: lattice_quorum:signer_set(),
+    level :: lattice_quorum:level(),
     needed :: pos_integer(),
     keep :: pos_integer(),
     max_votes :: pos_integer(),
@@ -78,7 +80,8 @@ new(Scope, Set, Level, Opts) when is_binary(Scope), byte_size(Scope) >= 1,
     #{keep := Keep, max_votes := MaxVotes, max_evidence := MaxEv} = maps:merge(?DEFAULTS, Opts),
     ok = check([] =:= [X || X <- [Keep, MaxVotes, MaxEv], not (is_integer(X) andalso X >= 1)],
                Args),
-    #v{scope = Scope, set = Set, needed = lattice_quorum:needed(Set, Level), keep = Keep,
+    #v{scope = Scope, set = Set, level = Level, needed = lattice_quorum:needed(Set, Level),
+       keep = Keep,
        max_votes = MaxVotes, max_evidence = MaxEv};
 new(Scope, Set, Level, Opts) ->
     erlang:error(badarg, [Scope, Set, Level, Opts]).
@@ -93,6 +96,18 @@ needed(#v{needed = N}) -> N.
 %% @doc The signer set.
 -spec set(votes()) -> lattice_quorum:signer_set().
 set(#v{set = S}) -> S.
+
+%% @doc Replaces the signer set (a signer's key learnt from its certificate, a signer added):
+%% the votes kept stay (they were verified when they came), the weight needed is the new set's,
+%% and every kept epoch is tallied again. With the epochs newly certified.
+-spec set_signers(lattice_quorum:signer_set(), votes()) ->
+          {[{non_neg_integer(), binary()}], votes()}.
+set_signers(Set, #v{level = Level} = V) ->
+    V1 = V#v{set = Set, needed = lattice_quorum:needed(Set, Level)},
+    lists:foldl(fun(E, {New, Acc}) ->
+                        {N, Acc1} = tally(E, Acc),
+                        {New ++ N, Acc1}
+                end, {[], V1}, lists:sort(maps:keys(V1#v.epochs))).
 
 %% @doc Records a vote, with `Current' the local epoch. `ok' (kept), `duplicate' (the same
 %% digest again), `marked' (a vote of a signer already caught for that epoch: ignored),

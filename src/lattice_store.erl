@@ -79,9 +79,11 @@ start_link(Name, Opts) ->
 %% @doc A child spec for a supervisor: the store and its replication (`lattice_store_sup').
 %% `Opts' holds `name' (default `lattice_store'), the options of {@link start_link/2}, and
 %% `replication': `false' for a store of this node only, or the options of
-%% `lattice_repl:options/1' (default `#{}': replicate with the defaults); and `checkpoints':
-%% `false' (default) or the options of `lattice_checkpoint:options/1' (signed convergence
-%% checkpoints, docs/REPLICATION.md; only with replication).
+%% `lattice_repl:options/1' (default `#{}': replicate with the defaults); and `checkpoints'
+%% (signed convergence checkpoints, docs/REPLICATION.md; only with replication): `false', `true'
+%% (the defaults: keys, signers from the security configuration) or the options of
+%% `lattice_checkpoint:options/1'; by default `true' for a store replicated with
+%% `secure => true', else `false'.
 -spec child_spec(map() | proplists:proplist()) -> supervisor:child_spec().
 child_spec(Opts) ->
     ?API([Opts], begin
@@ -92,9 +94,12 @@ child_spec(Opts) ->
                    false -> false;
                    R -> _ = lattice_repl:options(R), R
                end,
-        Checkpoints = case maps:get(checkpoints, Map, false) of
+        %% on by default for a secure store, with everything from the security configuration
+        Secure = is_map(Repl) andalso maps:get(secure, Repl, false) =:= true,
+        Checkpoints = case maps:get(checkpoints, Map, Secure) of
                           false -> false;
-                          C when Repl =/= false -> _ = lattice_checkpoint:options(C), C
+                          true when Repl =/= false -> #{};
+                          C when Repl =/= false, is_map(C) -> _ = lattice_checkpoint:options(C), C
                       end,
         Rest = maps:without([name, replication, checkpoints], Map),
         _ = options(Rest),

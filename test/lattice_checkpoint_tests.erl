@@ -293,7 +293,17 @@ options_test() ->
     [{N, K}] = keys(1),
     Ok = #{signers => #{N => {lattice_crypto:public_key(K), 1}}},
     ?assertMatch(#{checkpoint_interval_ms := 10000, level := normal}, ?CP:options(Ok)),
-    ?assertError(badarg, ?CP:options(#{})),
+    %% without signers: the open set of certificate holders; `true' is the defaults
+    ?assertEqual(?CP:options(#{}), ?CP:options(true)),
+    ?assertNot(is_map_key(signers, ?CP:options(#{}))),
+    ?assertMatch(#{signers := [N]}, ?CP:options(#{signers => [N]})),
+    ?assertMatch(#{signers := #{N := 3}}, ?CP:options(#{signers => #{N => 3}})),
+    ?assertError(badarg, ?CP:options(#{signers => [N, N]})),
+    ?assertError(badarg, ?CP:options(#{signers => []})),
+    ?assertError(badarg, ?CP:options(#{signers => #{N => 0}})),
+    %% keys named for all or none
+    ?assertError(badarg, ?CP:options(#{signers => #{N => {lattice_crypto:public_key(K), 1},
+                                                    'other@h' => 1}})),
     ?assertError(badarg, ?CP:options(Ok#{level => 40})),
     ?assertError(badarg, ?CP:options(Ok#{checkpoint_interval_ms => 0})),
     ?assertError(badarg, ?CP:options(Ok#{nope => 1})),
