@@ -36,6 +36,8 @@
 -export([stats/1, peers/1, health_status/1, enable_sync/1, disable_sync/1, sync/1,
          flush/1, subscribe/1, unsubscribe/2, peer_send/3, broadcast/2]).
 -export([init/1, handle_call/3, handle_cast/2, handle_info/2, terminate/2]).
+%% Events of another module (lattice_checkpoint) reported to the replication's subscribers.
+-export([notify/2]).
 %% The delta grouping, for the convergence property (test/lattice_repl_props_tests.erl).
 -export([coalesce/2]).
 
@@ -276,6 +278,12 @@ peer_send(Store, Node, Msg) when is_atom(Node) -> call(Store, {peer_send, Node, 
 -spec broadcast(atom(), term()) -> ok.
 broadcast(Store, Msg) -> call(Store, {broadcast, Msg}).
 
+%% @doc Reports `Event' to the replication's subscribers, as one of its own events (for
+%% lattice_checkpoint's `{checkpoint, Epoch, Digest}' and `{equivocation, Node, Evidence}').
+-spec notify(atom(), term()) -> ok.
+notify(Store, Event) when is_atom(Store) ->
+    gen_server:cast(name(Store), {notify, Event}).
+
 call(Store, Req) when is_atom(Store) ->
     try gen_server:call(name(Store), Req, 30000)
     catch exit:{noproc, _} -> erlang:error(badarg, [Store])
@@ -356,6 +364,8 @@ handle_call(_, _From, St) ->
     {reply, {error, unknown_call}, St}.
 
 %% @private
+handle_cast({notify, Event}, St) ->
+    {noreply, event(Event, St)};
 handle_cast(_, St) ->
     {noreply, St}.
 

@@ -18,6 +18,7 @@
 -export([subscribe/1, subscribe/2, unsubscribe/2]).
 -export([drain/2, entry/2, merge/3, merge_many/2, merge_deltas/2, digest/2, rows/1, purge/2,
          info/1, stats/1]).
+-export([checkpoint/1]).
 -export([format_error/2, error_message/1]).
 -export([init/1, handle_call/3, handle_cast/2, handle_info/2, terminate/2]).
 
@@ -78,7 +79,11 @@ start_link(Name, Opts) ->
 %% @doc A child spec for a supervisor: the store and its replication (`lattice_store_sup').
 %% `Opts' holds `name' (default `lattice_store'), the options of {@link start_link/2}, and
 %% `replication': `false' for a store of this node only, or the options of
-%% `lattice_repl:options/1' (default `#{}': replicate with the defaults).
+%% `lattice_repl:options/1' (default `#{}': replicate with the defaults); and `checkpoints'
+%% (signed convergence checkpoints, docs/REPLICATION.md; only with replication): `false', `true'
+%% (the defaults: keys, signers from the security configuration) or the options of
+%% `lattice_checkpoint:options/1'; by default `true' for a store replicated with
+%% `secure => true', else `false'.
 -spec child_spec(map() | proplists:proplist()) -> supervisor:child_spec().
 child_spec(Opts) ->
     ?API([Opts], begin
@@ -89,9 +94,17 @@ child_spec(Opts) ->
                    false -> false;
                    R -> _ = lattice_repl:options(R), R
                end,
-        Rest = maps:without([name, replication], Map),
+        %% on by default for a secure store, with everything from the security configuration
+        Secure = is_map(Repl) andalso maps:get(secure, Repl, false) =:= true,
+        Checkpoints = case maps:get(checkpoints, Map, Secure) of
+                          false -> false;
+                          true when Repl =/= false -> #{};
+                          C when Repl =/= false, is_map(C) -> _ = lattice_checkpoint:options(C), C
+                      end,
+        Rest = maps:without([name, replication, checkpoints], Map),
         _ = options(Rest),
-        #{id => {?MODULE, Name}, start => {lattice_store_sup, start_link, [Name, Rest, Repl]},
+        #{id => {?MODULE, Name},
+          start => {lattice_store_sup, start_link, [Name, Rest, Repl, Checkpoints]},
           type => supervisor, restart => permanent, shutdown => infinity,
           modules => [lattice_store_sup]}
     end).
@@ -442,9 +455,29 @@ stats(Store) ->
         Info = info(Store),
         case whereis(lattice_repl:name(Store)) of
             undefined -> Info#{replication => false};
-            _ -> maps:merge(Info#{replication => true}, lattice_repl:stats(Store))
+            _ -> with_checkpoints(Store,
+                                  maps:merge(Info#{replication => true}, lattice_repl:stats(Store)))
         end
     end).
+
+%% @doc The latest signed convergence checkpoint of the store (docs/REPLICATION.md, "Signed
+%% checkpoints"): `{ok, Certificate}' — a map with `store', `epoch', `digest', `root'
+%% (`#{hash, count}'), `signers' (nodes), `weight', `needed' and `certificate', the canonical
+%% quorum certificate binary that `lattice_checkpoint:verify/2' checks — or `{error, none_yet}',
+%% or `{error, not_enabled}' for a store without checkpoints.
+-spec checkpoint(store()) -> {ok, lattice_checkpoint:certificate()} |
+                             {error, none_yet | not_enabled}.
+checkpoint(Store) ->
+    ?API([Store], begin
+        true = is_atom(Store) orelse erlang:error(badarg),
+        lattice_checkpoint:latest(Store)
+    end).
+
+with_checkpoints(Store, Stats) ->
+    case whereis(lattice_checkpoint:name(Store)) of
+        undefined -> Stats;
+        _ -> Stats#{checkpoints => lattice_checkpoint:stats(Store)}
+    end.
 
 %% ---- reads and writes, in the caller -----------------------------------------------------
 
