@@ -461,9 +461,15 @@ protocol({?TAG, peer_message, From, Msg}, St) when is_pid(From) ->
     peer_message_in(From, Msg, St);
 protocol({?TAG, revocations, From, Bin}, #st{sec = Sec} = St) when is_pid(From), Sec =/= undefined ->
     revocations_in(Bin, St);
-%% A secure peer's message to a store that is not secure: refused (and counted apart).
-protocol({?TAG, sealed, _, _}, St) ->
-    count(sealed_refused, St);
+%% A secure peer's message to a store that is not secure: refused (counted apart), and so is
+%% that process as a peer (as one over max_peers is: not taken again while it is a member).
+protocol({?TAG, sealed, From, _}, #st{peers = Peers, refused = Refused} = St) when is_pid(From) ->
+    St1 = case is_map_key(From, Peers) of
+              true -> trim_out(St#st{peers = maps:remove(From, Peers),
+                                     expect = maps:remove(From, St#st.expect)});
+              false -> St
+          end,
+    count(sealed_refused, St1#st{refused = Refused#{From => true}});
 %% Any other message in our protocol's envelope: from a peer that is broken or hostile.
 protocol(_Msg, St) ->
     count(malformed, St).
@@ -1538,7 +1544,7 @@ put_chans(C, #st{sec = Sec} = St) -> St#st{sec = Sec#{chans := C}}.
 sec_connect(Node, St) ->
     #st{sec = #{retry := Retry}} = St,
     case node() < Node andalso not is_map_key(Node, chans(St)) andalso
-        now_ms() >= maps:get(Node, Retry, 0) of
+        case Retry of #{Node := At} -> now_ms() >= At; _ -> true end of
         false ->
             St;
         true ->
