@@ -263,7 +263,8 @@ reasons(Node) ->
 
 channel_figures(Nodes, RefusedHonest) ->
     Stats = stats(Nodes),
-    Sum = fun(K) -> lists:sum([maps:get(K, S, 0) || S <- Stats]) end,
+    Sum = fun(K) -> lists:sum([maps:get(K, maps:get(secure_counts, S, #{}), 0) || S <- Stats])
+          end,
     [Sum(channels_established), Sum(rekeys), lists:sum(RefusedHonest)].
 
 %% The checkpoint certified over the converged root, the same on every node: `{ok, Epoch,
