@@ -15,7 +15,7 @@
 %% cluster: 20 nodes on loopback, full mesh and gossip: convergence time and bytes per write.
 -module(lattice_bench_store).
 
--export([rows/0, run/0, cluster/0, handoff/0]).
+-export([rows/0, run/0, cluster/0, handoff/0, secure/0]).
 
 -define(STORE, lattice_store).
 -define(DELTA_CAP_MS, 20000).
@@ -377,6 +377,129 @@ delta_wait(Fresh, N, Deadline) ->
                                         [?DELTA_CAP_MS div 1000, Have, N]);
         true -> timer:sleep(20), delta_wait(Fresh, N, Deadline)
     end.
+
+%%--------------------------------------------------------------------------------------------
+%% Secure replication against plain, in one run
+
+-define(SEC_CLUSTER, <<"lattice-bench">>).
+
+%% The cost of secure replication (docs/REPLICATION.md, "Secure replication"): this node and two
+%% peers, each with a certificate of an authority made here, first with plain replication, then
+%% with `secure => true' (every message sealed in a channel per peer), the same writes.
+secure() ->
+    Dist = ensure_distributed(),
+    try
+        io:format("~nSecure replication against plain, in one run: this node and two peers (the "
+                  "default store, 2 peers replicating). Writes/s: ~b processes for ~b ms "
+                  "(increments and adds over 10k keys). Visibility: 10k writes/s for 2 s "
+                  "(1000 lww_registers in turn), each peer's subscriber timing the write to its "
+                  "merge. Bytes: the distribution wire to the peers, per write per peer.~n~n",
+                  [?WRITERS, ?AGG_MS]),
+        {ok, Auth} = lattice_crypto:keypair(sign),
+        Plain = secure_run(plain, Auth),
+        Secure = secure_run(secure, Auth),
+        io:format("| measure | plain | secure | secure against plain | target | met |~n"
+                  "|---|---:|---:|---:|---:|:-:|~n"),
+        #{rate := R0, p50 := M0, p99 := P0, bytes := B0, agg_bytes := A0} = Plain,
+        #{rate := R1, p50 := M1, p99 := P1, bytes := B1, agg_bytes := A1} = Secure,
+        RateMet = R1 >= 0.8 * R0,
+        LatMet = P1 - P0 =< 1000,
+        io:format("| writes/s, 100 processes, 2 peers | ~s | ~s | ~.2fx | >= 0.8x | ~s |~n",
+                  [fmt_rate(R0), fmt_rate(R1), R1 / R0, yes(RateMet)]),
+        io:format("| write to visible, median | ~s | ~s | ~s | | |~n",
+                  [fmt_ms(M0 / 1000), fmt_ms(M1 / 1000), delta_ms(M1 - M0)]),
+        io:format("| write to visible, 99th percentile | ~s | ~s | ~s | <= +1 ms | ~s |~n",
+                  [fmt_ms(P0 / 1000), fmt_ms(P1 / 1000), delta_ms(P1 - P0), yes(LatMet)]),
+        io:format("| wire bytes per write per peer, under load (grouped) | ~.1f B | ~.1f B | "
+                  "~.2fx | | |~n", [A0, A1, A1 / max(1.0e-9, A0)]),
+        io:format("| wire bytes per write per peer, 10k writes/s (no grouping) | ~.1f B | "
+                  "~.1f B | ~.2fx | | |~n~n", [B0, B1, B1 / max(1.0e-9, B0)]),
+        [{missed, "secure replication: writes/s"} || not RateMet] ++
+            [{missed, "secure replication: p99 latency"} || not LatMet]
+    after
+        stop_peers(),
+        _ = application:stop(lattice),
+        lattice_security:clear(),
+        application:unset_env(lattice, store),
+        ok = start_lattice(),
+        case Dist of true -> net_kernel:stop(); false -> ok end
+    end.
+
+delta_ms(Us) when Us >= 0 -> "+" ++ fmt_ms(Us / 1000);
+delta_ms(Us) -> "-" ++ fmt_ms(-Us / 1000).
+
+secure_run(Mode, Auth) ->
+    _ = application:stop(lattice),
+    Store = case Mode of
+                secure -> [{replication, #{secure => true}}];
+                plain -> [{replication, #{}}]
+            end,
+    case Mode of
+        secure -> ok = lattice_security:configure(security_map(Auth, node(), 1, keys));
+        plain -> lattice_security:clear()
+    end,
+    ok = application:set_env(lattice, store, Store),
+    ok = start_lattice(),
+    Peers = [begin
+                 {Peer, Node} = start_peer(false, #{store => Store}),
+                 case Mode of
+                     secure -> ok = erpc:call(Node, application, set_env,
+                                              [lattice, security,
+                                               security_map(Auth, Node, I + 1, sealed)]);
+                     plain -> ok
+                 end,
+                 {ok, _} = erpc:call(Node, application, ensure_all_started, [lattice]),
+                 {Peer, Node}
+             end || I <- [1, 2]],
+    Nodes = [N || {_, N} <- Peers],
+    [erpc:call(A, net_kernel, connect_node, [B]) || A <- Nodes, B <- Nodes, A < B],
+    wait(fun() -> lists:all(fun(N) -> peers_of(N) =:= 2 end, Nodes) end, 60000),
+    Keys = 10000,
+    [ok = lattice_store:create(?STORE, {agg, I}, case I rem 2 of 0 -> pn_counter; 1 -> or_set end)
+     || I <- lists:seq(1, Keys)],
+    [ok = lattice_store:create(?STORE, {vis, I}, lww_register) || I <- lists:seq(1, 1000)],
+    wait_converged([node() | Nodes], 60000),
+    Sent0 = dist_sent(Nodes),
+    {Ops, Ms} = hammer(?WRITERS, ?AGG_MS, fun(I) ->
+        K = (I * 7919) rem Keys + 1,
+        case K rem 2 of
+            0 -> lattice_store:increment(?STORE, {agg, K}, 1);
+            1 -> lattice_store:add(?STORE, {agg, K}, I rem 64)
+        end
+    end),
+    wait_converged([node() | Nodes], 60000),
+    AggBytes = (dist_sent(Nodes) - Sent0) / max(1, Ops) / 2,
+    Self = self(),
+    Watchers = [erpc:call(N, erlang, spawn, [fun() -> watch(Self) end]) || N <- Nodes],
+    [receive {watching, W} -> ok end || W <- Watchers],
+    Sent1 = dist_sent(Nodes),
+    paced_writes(20000, 10),
+    timer:sleep(500),
+    Bytes = (dist_sent(Nodes) - Sent1) / 20000 / 2,
+    [W ! {report, self()} || W <- Watchers],
+    Lat = lists:sort(lists:append([receive {latencies, W, L} -> L end || W <- Watchers])),
+    stop_peers(),
+    #{rate => Ops * 1000 / Ms, p50 => pct(Lat, 50), p99 => pct(Lat, 99), bytes => Bytes,
+      agg_bytes => AggBytes}.
+
+%% A node's security configuration for the bench's cluster: its keys (as lattice_crypto keys
+%% for this node, sealed with a passphrase for a peer's environment) and its certificate.
+security_map(Auth, Node, Serial, Form) ->
+    {ok, Sign} = lattice_crypto:keypair(sign),
+    {ok, Kx} = lattice_crypto:keypair(kx),
+    Now = erlang:system_time(second),
+    Cert = lattice_cert:issue(Auth, #{cluster => ?SEC_CLUSTER, node => atom_to_binary(Node),
+                                      sign_pub => lattice_crypto:public_key(Sign),
+                                      kx_pub => lattice_crypto:public_key(Kx),
+                                      not_before => Now - 60, not_after => Now + 3600,
+                                      serial => Serial}),
+    Pass = <<"bench">>,
+    Key = fun(K) when Form =:= keys -> K;
+             (K) -> {sealed, lattice_crypto:export_secret(K, Pass, #{ops => 1, mem => 8192}),
+                     Pass}
+          end,
+    #{cluster => ?SEC_CLUSTER, authority => lattice_crypto:public_key(Auth), certificate => Cert,
+      sign_key => Key(Sign), kx_key => Key(Kx)}.
 
 %%--------------------------------------------------------------------------------------------
 %% 20 nodes: full mesh and gossip

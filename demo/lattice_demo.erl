@@ -1,8 +1,11 @@
 %% `make demo': three lattice nodes on this machine, each with its C node, replicating the
-%% default store. They write concurrently (counters, sets, maps, registers), one node is cut
-%% off and both sides write on, the partition heals, and anti-entropy repairs exactly the keys
-%% that diverged. Prints its progress and a summary; halts with 0 when every node converged
-%% and anti-entropy found exactly the diverged keys, 1 otherwise.
+%% default store over secure channels (certificates from a demo authority made here). They
+%% write concurrently (counters, sets, maps, registers), one node is cut off and both sides
+%% write on, the partition heals, and anti-entropy repairs exactly the keys that diverged. An
+%% intruder (the cookie, lattice, but a certificate from another authority) joins and is
+%% refused; the nodes sign a convergence checkpoint together. Prints its progress and a
+%% summary; halts with 0 when every node converged, anti-entropy found exactly the diverged
+%% keys, the intruder was refused and a checkpoint was certified, 1 otherwise.
 %%
 %% The driver is this node; the three nodes are OTP `peer' nodes running the lattice
 %% application. Writers run on the nodes themselves (writer/4 below), so the throughput is the
@@ -21,6 +24,11 @@
 -define(PARTITION_SECONDS, 3).
 -define(PARTITION_KEYS, 60).
 -define(CONVERGE_MS, 15000).
+-define(CLUSTER, <<"lattice-demo">>).
+-define(PASSPHRASE, <<"demo passphrase">>).
+%% Argon2id's cost for the demo's sealed keys: cheap, the keys live a minute.
+-define(SEAL_COST, #{ops => 1, mem => 8192}).
+-define(CHECKPOINT_MS, 2000).
 
 main() ->
     T0 = now_ms(),
@@ -33,8 +41,11 @@ main() ->
     halt(case Ok of true -> 0; false -> 1 end).
 
 run(T0) ->
-    say("starting 3 nodes on loopback, each with lattice and its C node"),
-    Nodes = start_nodes(3),
+    Authority = keypair(sign),
+    say("starting 3 nodes on loopback, each with lattice, its C node and a certificate of "
+        "the demo authority ~s (cluster ~s): replication over secure channels",
+        [binary:encode_hex(binary:part(lattice_crypto:public_key(Authority), 0, 6)), ?CLUSTER]),
+    Nodes = start_nodes(3, Authority),
     [N1, N2, N3] = Nodes,
     [true = erpc:call(A, net_kernel, connect_node, [B]) || A <- Nodes, B <- Nodes, A < B],
     wait("every node sees the other two", fun() -> peer_counts(Nodes) =:= [2, 2, 2] end),
@@ -110,6 +121,37 @@ run(T0) ->
 
     Same = values_equal(Nodes, Keys),
     [Root | _] = roots(Nodes),
+
+    %% 4. An intruder: the cookie and lattice, but its certificate is another authority's.
+    say("phase 4: an intruder joins: the cookie, lattice with a secure store, a certificate "
+        "for cluster ~s signed by another authority", [?CLUSTER]),
+    Refused0 = refusals(Nodes),
+    [Intruder] = start_named(["lattice_demo_intruder_" ++ os:getpid()], keypair(sign)),
+    [catch erpc:call(Intruder, net_kernel, connect_node, [N]) || N <- Nodes],
+    ok = erpc:call(Intruder, lattice_store, create, [?STORE, intruded, g_counter]),
+    {ok, _} = erpc:call(Intruder, lattice_store, increment, [?STORE, intruded, 1000]),
+    IntruderRefused =
+        try
+            wait("every node refuses the intruder's handshake",
+                 fun() -> lists:all(fun({B, A}) -> A > B end,
+                                    lists:zip(Refused0, refusals(Nodes))) end, 10000),
+            true
+        catch error:{timeout, _} -> false
+        end,
+    timer:sleep(500),
+    NotIn = [erpc:call(N, lattice_store, get, [?STORE, intruded]) || N <- Nodes] =:=
+                [{error, not_found} || _ <- Nodes],
+    StillTwo = peer_counts(Nodes) =:= [2, 2, 2],
+    [say("  ~s refused it: ~s", [N, reasons(N)]) || N <- Nodes],
+    say("  its key on the nodes: ~s; each node still has 2 peers: ~s",
+        [case NotIn of true -> "nowhere"; false -> "FOUND" end, yes(StillTwo)]),
+    catch peer:stop(get({peer, Intruder})),
+    erase({peer, Intruder}),
+
+    %% 5. A checkpoint: every node signs (store, epoch, root); a quorum of them certifies it.
+    say("phase 5: a signed convergence checkpoint (every ~b ms each node signs its root; "
+        "a quorum certificate needs more than 67% of the weight)", [?CHECKPOINT_MS]),
+    Checkpoint = checkpoint(Nodes, Root),
     say(""),
     say("summary"),
     say("  nodes:              ~s", [lists:join(", ", [atom_to_list(N) || N <- Nodes])]),
@@ -124,31 +166,80 @@ run(T0) ->
     say("  digest:             ~s on all 3 nodes", [hex(Root)]),
     say("  bytes:              ~s for replication in phase 1, ~s for the repair",
         [kb(B1), kb(B3)]),
+    say("  secure channels:    ~b established, ~b rekeys, messages refused before the "
+        "intruder: ~b", channel_figures(Nodes, Refused0)),
+    say("  intruder refused:   ~s (its key reached no node: ~s)",
+        [yes(IntruderRefused andalso StillTwo), yes(NotIn)]),
+    case Checkpoint of
+        {ok, Epoch, Signers} ->
+            say("  checkpoint:         epoch ~b, root ~s, signed by ~b of 3 nodes: yes",
+                [Epoch, hex(Root), Signers]);
+        {error, Why} ->
+            say("  checkpoint:         NO (~p)", [Why])
+    end,
     stop_nodes(),
-    C1 andalso C3 andalso Exact andalso Same.
+    C1 andalso C3 andalso Exact andalso Same andalso IntruderRefused andalso NotIn
+        andalso StillTwo andalso element(1, Checkpoint) =:= ok.
 
 %%--------------------------------------------------------------------------------------------
 %% Nodes
 
-start_nodes(N) ->
+start_nodes(N, Authority) ->
+    Tag = os:getpid(),
+    start_named(["lattice_demo_" ++ integer_to_list(I) ++ "_" ++ Tag || I <- lists:seq(1, N)],
+                Authority).
+
+%% Nodes of these names, each with its keys and a certificate of Authority, the default store
+%% replicated securely with checkpoints, set in the application's environment before it starts.
+start_named(Names, Authority) ->
     Ebin = filename:dirname(code:which(lattice)),
     Paths = lists:usort([Ebin, filename:dirname(code:which(?MODULE))]),
     Cookie = atom_to_list(erlang:get_cookie()),
-    Tag = os:getpid(),
+    [_, Host] = string:split(atom_to_list(node()), "@"),
     Started = [begin
-                   Name = list_to_atom("lattice_demo_" ++ integer_to_list(I) ++ "_" ++ Tag),
+                   Node = list_to_atom(Name ++ "@" ++ Host),
                    {ok, Peer, Node} =
-                       peer:start(#{name => Name, wait_boot => 30000,
+                       peer:start(#{name => list_to_atom(Name), wait_boot => 30000,
                                     args => ["-setcookie", Cookie,
                                              "-kernel", "prevent_overlapping_partitions",
                                              "false" | lists:append([["-pa", P] || P <- Paths])]}),
                    put({peer, Node}, Peer),
+                   ok = erpc:call(Node, application, load, [lattice]),
+                   ok = erpc:call(Node, application, set_env,
+                                  [lattice, security, security(Authority, Node, I)]),
+                   ok = erpc:call(Node, application, set_env,
+                                  [lattice, store,
+                                   [{replication, #{secure => true}},
+                                    {checkpoints, checkpoint_opts(Authority)}]]),
                    {ok, _} = erpc:call(Node, application, ensure_all_started, [lattice]),
                    Node
-               end || I <- lists:seq(1, N)],
+               end || {I, Name} <- lists:enumerate(Names)],
     [wait("the C node of " ++ atom_to_list(Node),
           fun() -> cnode(Node) =/= undefined end) || Node <- Started],
     Started.
+
+checkpoint_opts(_Authority) ->
+    false.
+
+keypair(Kind) ->
+    {ok, K} = lattice_crypto:keypair(Kind),
+    K.
+
+%% A node's security configuration: its keys (sealed with a passphrase, as a node would keep
+%% them in a file) and its certificate for the demo cluster, valid for an hour.
+security(Authority, Node, Serial) ->
+    Sign = keypair(sign),
+    Kx = keypair(kx),
+    Now = erlang:system_time(second),
+    Cert = lattice_cert:issue(Authority, #{cluster => ?CLUSTER, node => atom_to_binary(Node),
+                                           sign_pub => lattice_crypto:public_key(Sign),
+                                           kx_pub => lattice_crypto:public_key(Kx),
+                                           not_before => Now - 60, not_after => Now + 3600,
+                                           serial => Serial}),
+    Seal = fun(K) -> {sealed, lattice_crypto:export_secret(K, ?PASSPHRASE, ?SEAL_COST),
+                      ?PASSPHRASE} end,
+    #{cluster => ?CLUSTER, authority => lattice_crypto:public_key(Authority),
+      certificate => Cert, sign_key => Seal(Sign), kx_key => Seal(Kx)}.
 
 stop_nodes() ->
     [catch peer:stop(P) || {{peer, _}, P} <- get()],
@@ -158,6 +249,41 @@ cnode(Node) ->
     case catch erpc:call(Node, lattice_cnode_keeper, info, []) of
         #{status := running, cnode := C} -> C;
         _ -> undefined
+    end.
+
+%% Handshakes and messages each node refused, in all.
+refusals(Nodes) ->
+    [lists:sum(maps:values(maps:get(secure_refused, erpc:call(N, lattice_repl, stats, [?STORE]),
+                                    #{})))
+     || N <- Nodes].
+
+reasons(Node) ->
+    Refused = maps:get(secure_refused, erpc:call(Node, lattice_repl, stats, [?STORE]), #{}),
+    lists:join(", ", [io_lib:format("~p x~b", [R, C]) || {R, C} <- lists:sort(maps:to_list(Refused))]).
+
+channel_figures(Nodes, RefusedHonest) ->
+    Stats = stats(Nodes),
+    Sum = fun(K) -> lists:sum([maps:get(K, maps:get(secure_counts, S, #{}), 0) || S <- Stats])
+          end,
+    [Sum(channels_established), Sum(rekeys), lists:sum(RefusedHonest)].
+
+%% The checkpoint certified over the converged root, the same on every node: `{ok, Epoch,
+%% Signers}', or `{error, no_certificate}' after a few epochs.
+checkpoint(Nodes, #{hash := Hash}) ->
+    checkpoint(Nodes, Hash, now_ms() + 4 * ?CHECKPOINT_MS + 5000).
+
+checkpoint(Nodes, Hash, Deadline) ->
+    Certs = [catch erpc:call(N, lattice_store, checkpoint, [?STORE]) || N <- Nodes],
+    Mine = [{E, length(S)} || {ok, #{epoch := E, root := #{hash := H}, signers := S}} <- Certs,
+                              H =:= Hash],
+    case lists:usort([E || {E, _} <- Mine]) of
+        [Epoch] when length(Mine) =:= length(Nodes) ->
+            {ok, Epoch, lists:min([S || {_, S} <- Mine])};
+        _ ->
+            case now_ms() > Deadline of
+                true -> {error, no_certificate};
+                false -> timer:sleep(100), checkpoint(Nodes, Hash, Deadline)
+            end
     end.
 
 peer_counts(Nodes) ->
