@@ -219,7 +219,7 @@ start_named(Names, Authority) ->
     Started.
 
 checkpoint_opts(_Authority) ->
-    false.
+    #{checkpoint_interval_ms => ?CHECKPOINT_MS}.
 
 keypair(Kind) ->
     {ok, K} = lattice_crypto:keypair(Kind),
