@@ -52,7 +52,9 @@ security_env(Auth, Node, Serial, Channel) ->
       channel => Channel}.
 
 repl_env(Repl) ->
-    [{replication, maps:merge(#{ae_interval_ms => 2000}, Repl)}].
+    %% No checkpoints (on by default for secure stores): peer_messages registers its own
+    %% lattice_checkpoint_<Store> and counts every peer message.
+    [{replication, maps:merge(#{ae_interval_ms => 2000}, Repl)}, {checkpoints, false}].
 
 %% N secure peers (serials 1..N), and a non-secure one too when Plain is true.
 cluster(N, Channel, Plain, Fun) ->

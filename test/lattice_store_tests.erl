@@ -119,11 +119,11 @@ default_store_test() ->
 
 child_spec_test() ->
     #{id := {lattice_store, my}, type := supervisor,
-      start := {lattice_store_sup, start_link, [my, #{max_crdts := 5}, #{}]}} =
+      start := {lattice_store_sup, start_link, [my, #{max_crdts := 5}, #{}, false]}} =
         ?S:child_spec([{name, my}, {max_crdts, 5}]),
-    #{start := {lattice_store_sup, start_link, [my, #{}, false]}} =
+    #{start := {lattice_store_sup, start_link, [my, #{}, false, false]}} =
         ?S:child_spec([{name, my}, {replication, false}]),
-    #{start := {lattice_store_sup, start_link, [my, #{}, #{fanout := 2}]}} =
+    #{start := {lattice_store_sup, start_link, [my, #{}, #{fanout := 2}, false]}} =
         ?S:child_spec([{name, my}, {replication, #{fanout => 2}}]),
     #{id := {lattice_store, lattice_store}} = ?S:child_spec(#{}),
     ?assertError(badarg, ?S:child_spec([{max_crdts, 0}])),
@@ -134,7 +134,7 @@ child_spec_test() ->
 %% store process that dies takes the replication with it, and both come back.
 supervised_store_test() ->
     Name = supervised_store_test,
-    {ok, Sup} = supervisor:start_link(lattice_store_sup, {Name, #{}, #{}}),
+    {ok, Sup} = supervisor:start_link(lattice_store_sup, {Name, #{}, #{}, false}),
     try
         ok = ?S:create(Name, k, g_counter),
         Repl = whereis(lattice_repl:name(Name)),
