@@ -13,7 +13,7 @@ defmodule Lattice.CNode do
 
       {:ok, pid} = Lattice.CNode.start_link()
       :pong = Lattice.CNode.ping(pid)
-      {:ok, "0.1.0", 2} = Lattice.CNode.version(pid)
+      {:ok, "0.1.0", 3} = Lattice.CNode.version(pid)
 
   Options (a map or keyword list): `:name` (register the server), `:cnode_name` (the C node's
   node name), `:ready_timeout` (ms, default 10000), `:executable` (the binary; default

@@ -68,8 +68,8 @@ defmodule Lattice.CNodeTest do
 
     assert CNode.ping(pid) == :pong
     assert CNode.ping(pid, 2000) == :pong
-    assert CNode.version(pid) == {:ok, "0.1.0", 2}
-    assert CNode.version(pid, 2000) == {:ok, "0.1.0", 2}
+    assert CNode.version(pid) == {:ok, "0.1.0", 3}
+    assert CNode.version(pid, 2000) == {:ok, "0.1.0", 3}
     assert cnode in Node.list(:hidden)
 
     assert CNode.stop(pid) == :ok
@@ -91,7 +91,7 @@ defmodule Lattice.CNodeTest do
       assert Process.whereis(name) == pid
       assert CNode.node_name(name) == chosen
       assert CNode.ping(name) == :pong
-      assert CNode.version(name) == {:ok, "0.1.0", 2}
+      assert CNode.version(name) == {:ok, "0.1.0", 3}
     after
       assert CNode.stop(name) == :ok
     end
