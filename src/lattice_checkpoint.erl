@@ -71,7 +71,7 @@
     open :: boolean(),
     %% the last verified certificate of each signer (for verify/2 with the authority key)
     certs = #{} :: #{binary() => binary()},
-    votes :: lattice_checkpoint_votes:votes(),
+    votes :: lattice_checkpoint_votes:votes() | undefined,  % set once init has the signer set
     level :: lattice_quorum:level(),
     last_signed :: non_neg_integer(),
     keep :: pos_integer(),
