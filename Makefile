@@ -242,6 +242,7 @@ BENCH_ELIXIR = $(foreach app,elixir logger,-pa $(shell elixir -e 'IO.puts(:code.
 bench: deps
 	$(MAKE) all $(BENCH_ANCHORS)
 	rebar3 as bench compile
+	scripts/ensure-epmd.sh
 	@if [ -z "$(BENCH_RIAK_DT)" ]; then \
 	  echo "lattice: no riak_dt to compare with ($(ANCHORS) not found): its rows print as skipped."; \
 	  echo "  To time them: make bench RIAK_DT_EBIN=/path/to/riak_dt/ebin (riak_dt compiled with"; \
