@@ -138,6 +138,9 @@
 -record(st, {
     cnode :: node() | undefined,
     incarnation = 0 :: non_neg_integer(),
+    %% keeper events refused: an `up' naming another C node or incarnation than the keeper
+    %% publishes, a `down' of the C node it still runs (forged: see handle_info/2)
+    refused_events = 0 :: non_neg_integer(),
     keeper :: reference() | undefined,
     stores = #{} :: #{store() => #store{}},
     wire = #{} :: #{binary() => store()},
@@ -445,6 +448,7 @@ handle_call({info, Store}, _From, St) ->
             sessions => maps:keys(S#store.sessions),
             cnode => St#st.cnode,
             incarnation => St#st.incarnation,
+            refused_events => St#st.refused_events,
             levels => S#store.levels,
             batch_bytes => S#store.batch_bytes,
             sync_interval => S#store.interval,
@@ -489,23 +493,21 @@ handle_cast(_Msg, St) ->
 
 %% @private
 handle_info({lattice_cnode, up, CNode, Incarnation}, St) ->
-    St1 = St#st{cnode = CNode, incarnation = Incarnation},
-    case map_size(St#st.stores) of
-        0 -> ok;
-        N -> logger:info("lattice_ae: C node ~ts (incarnation ~b): feeding ~b stores", [CNode, Incarnation, N])
-    end,
-    St2 = maps:fold(
-        fun(_, S, Acc) ->
-            Acc1 = feed_all(S, Acc),
-            S#store.owner ! {lattice_ae, cnode_up, S#store.name, Incarnation},
-            Acc1
-        end,
-        St1,
-        St1#st.stores
-    ),
-    {noreply, St2};
+    %% Only the keeper's C node: anyone with the cookie can send this message, and a C node
+    %% taken from it would be fed every leaf (the key set's hashes) and every peer key, and
+    %% would answer roots and differences.
+    case lattice_cnode_keeper:running() of
+        {ok, CNode, Incarnation} -> {noreply, cnode_up(CNode, Incarnation, St)};
+        _ -> {noreply, St#st{refused_events = St#st.refused_events + 1}}
+    end;
 handle_info({lattice_cnode, down, CNode, Reason}, #st{cnode = CNode} = St) ->
-    {noreply, cnode_gone(Reason, St)};
+    %% Not while the keeper still runs the very C node we follow (a forged event).
+    case lattice_cnode_keeper:running() of
+        {ok, CNode, Inc} when Inc =:= St#st.incarnation ->
+            {noreply, St#st{refused_events = St#st.refused_events + 1}};
+        _ ->
+            {noreply, cnode_gone(Reason, St)}
+    end;
 handle_info({lattice_cnode, down, _Other, _Reason}, St) ->
     {noreply, St};
 handle_info({lattice_cnode, Ref, Reply}, #st{requests = Reqs} = St) when is_reference(Ref) ->
@@ -785,6 +787,24 @@ answered({What, Store}, {ok, {error, Reason}}, St) when
     St;
 answered(_What, _Reply, St) ->
     St.
+
+%% The keeper's C node is (back) up: every store fed to it, every owner told.
+cnode_up(CNode, Incarnation, St) ->
+    St1 = St#st{cnode = CNode, incarnation = Incarnation},
+    case map_size(St#st.stores) of
+        0 -> ok;
+        N -> logger:info("lattice_ae: C node ~ts (incarnation ~b): feeding ~b stores", [CNode, Incarnation, N])
+    end,
+    St2 = maps:fold(
+        fun(_, S, Acc) ->
+            Acc1 = feed_all(S, Acc),
+            S#store.owner ! {lattice_ae, cnode_up, S#store.name, Incarnation},
+            Acc1
+        end,
+        St1,
+        St1#st.stores
+    ),
+    St2.
 
 %% This node's C node went away: every session in flight fails and the owners are told; the
 %% stores wait for the next C node (their tables hold every leaf).

@@ -503,6 +503,22 @@ handle_info({lattice_repl, peer_message, From, {?MODULE, vote, Bin, Cert}}, St)
 handle_info({lattice_repl, peer_message, From, {?MODULE, vote, Bin}}, St)
   when is_atom(From), is_binary(Bin), byte_size(Bin) =< ?MAX_VOTE_BYTES ->
     case decode_vote(Bin, St#st.scope) of
+        {ok, #{signer := Id} = Vote} when not St#st.explicit ->
+            %% A key learned from a certificate counts only while that certificate holds:
+            %% checked again now (a vote without one could come from a node revoked since,
+            %% sent straight to this process by anyone with the cookie).
+            case St#st.certs of
+                #{Id := Cert} ->
+                    case catch lattice_security:verify_peer(Cert) of
+                        {ok, #{node := Id}} ->
+                            {noreply, take_vote(Vote, count(votes_received, St))};
+                        _ ->
+                            {noreply, count({votes_refused, bad_certificate},
+                                            count(votes_received, St))}
+                    end;
+                #{} ->
+                    {noreply, take_vote(Vote, count(votes_received, St))}
+            end;
         {ok, Vote} -> {noreply, take_vote(Vote, count(votes_received, St))};
         error -> {noreply, count({votes_refused, malformed}, St)}
     end;

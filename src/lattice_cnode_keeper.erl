@@ -42,7 +42,8 @@
 -behaviour(gen_server).
 
 -export([start_link/0, start_link/1, child_spec/0, enabled/0]).
--export([cnode/0, cnode/1, cnode/2, subscribe/1, unsubscribe/1, info/0, default_cnode_name/1]).
+-export([cnode/0, cnode/1, cnode/2, running/0, subscribe/1, unsubscribe/1, info/0,
+         default_cnode_name/1]).
 -export([init/1, handle_call/3, handle_cast/2, handle_info/2, terminate/2]).
 
 -export_type([event/0]).
@@ -116,6 +117,20 @@ start_link(Opts) when is_map(Opts) ->
 cnode() ->
     try ets:lookup(?TABLE, status) of
         [{status, running, CNode, _Incarnation}] -> {ok, CNode};
+        [{status, Status, _, _}] -> {error, Status};
+        [] -> {error, waiting}
+    catch
+        error:badarg -> {error, disabled}
+    end.
+
+%% @doc The C node this keeper runs now and its incarnation, as published (an ETS read, no
+%% call): `{ok, CNode, Incarnation}', or `{error, Status}' as `cnode/0'. A subscriber checks
+%% an event against it: an event's content says nothing of who sent it, and any node with the
+%% cookie can send `{lattice_cnode, up, Rogue, N}' to a registered subscriber.
+-spec running() -> {ok, node(), pos_integer()} | {error, term()}.
+running() ->
+    try ets:lookup(?TABLE, status) of
+        [{status, running, CNode, Incarnation}] -> {ok, CNode, Incarnation};
         [{status, Status, _, _}] -> {error, Status};
         [] -> {error, waiting}
     catch
@@ -262,8 +277,10 @@ handle_info({probe_timeout, Ref}, #st{probe = Ref} = St) ->
     {noreply, St#st{probe = undefined}};
 handle_info({nodedown, CNode}, #st{external = CNode, status = running} = St) ->
     logger:warning("lattice_cnode_keeper: ~ts, run by hand, went away", [CNode]),
-    notify(St, {lattice_cnode, down, CNode, nodedown}),
-    {noreply, publish(St#st{status = waiting, last_error = nodedown})};
+    %% published before the event: a subscriber checks the event against it (running/0)
+    St1 = publish(St#st{status = waiting, last_error = nodedown}),
+    notify(St1, {lattice_cnode, down, CNode, nodedown}),
+    {noreply, St1};
 handle_info({'EXIT', Server, Reason}, #st{server = Server, cnode = CNode} = St) when
     is_pid(Server)
 ->
@@ -284,11 +301,12 @@ handle_info({'EXIT', Server, Reason}, #st{server = Server, cnode = CNode} = St) 
         false ->
             logger:info("lattice_cnode_keeper: ~ts stopped with distribution", [CNode])
     end,
-    notify(St, {lattice_cnode, down, CNode, Reason}),
-    {noreply,
-        backoff(St#st{
-            server = undefined, os_pid = undefined, failures = Failures, last_error = Reason
-        })};
+    %% published (backoff) before the event: a subscriber checks the event against it
+    St1 = backoff(St#st{
+        server = undefined, os_pid = undefined, failures = Failures, last_error = Reason
+    }),
+    notify(St1, {lattice_cnode, down, CNode, Reason}),
+    {noreply, St1};
 handle_info({'EXIT', _Other, _Reason}, St) ->
     %% A server whose start failed (its error came back from start_link), or an old one.
     {noreply, St};

@@ -1293,7 +1293,17 @@ initiate_ae(Pid, #st{peers = Peers, store = Store} = St) ->
             St
     end.
 
-ae_report(#{node := Node, result := Result, role := Role} = R, #st{store = Store} = St) ->
+ae_report(#{node := Node, role := initiator} = R, St) ->
+    %% Only a session we started (a peer's ae_busy): the report's content says nothing of
+    %% who sent it, and a forged one would report false differences to our subscribers.
+    case [x || #peer{node = N, ae_busy = true} <- maps:values(St#st.peers), N =:= Node] of
+        [] -> count(ae_reports_unexpected, St);
+        _ -> ae_report_of(R, St)
+    end;
+ae_report(R, St) ->
+    ae_report_of(R, St).
+
+ae_report_of(#{node := Node, result := Result, role := Role} = R, #st{store = Store} = St) ->
     St0 = bump(ae_bytes_out, maps:get(bytes_out, R, 0),
                St#st{last = (St#st.last)#{sync_latency_us => maps:get(time_us, R, 0)}}),
     {Pid, P} = case [{Pd, Pr} || {Pd, #peer{node = N} = Pr} <- maps:to_list(St0#st.peers),
@@ -1337,7 +1347,7 @@ ae_report(#{node := Node, result := Result, role := Role} = R, #st{store = Store
                     St3
             end
     end;
-ae_report(_, St) ->
+ae_report_of(_, St) ->
     St.
 
 retry_ae(Pid, #st{peers = Peers} = St) ->
@@ -1425,8 +1435,8 @@ stats_map(#st{store = Store, counters = C, peers = Peers, lag = {_, Samples}} = 
              backpressure_drops, oversized_messages, oversized_entries, clock_skew_refused,
              invalid_states, malformed, limit_refused, peers_refused, peers_lost,
              peers_dropped, peers_behind, partitions_healed, buffer_overflows, ae_sessions,
-             ae_errors, ae_keys_differing, ae_bytes_out, bulks_sent, bulks_requested,
-             bulk_timeouts, bulks_refused, large_sent, large_received, fragments_sent,
+             ae_errors, ae_keys_differing, ae_bytes_out, ae_reports_unexpected, bulks_sent,
+             bulks_requested, bulk_timeouts, bulks_refused, large_sent, large_received, fragments_sent,
              fragments_received, fragments_expired],
     maps:merge(maps:merge(maps:from_list([{K, maps:get(K, C, 0)} || K <- Names]),
                #{peers => map_size(Peers),
@@ -1590,7 +1600,14 @@ sealed_in(Node, From, Type, Bin, St) ->
         {unknown, _} ->
             refuse(malformed, St);
         {hs1, _} when Node < node() ->
-            responder_hs1(Node, From, Bin, St);
+            %% The sender's pid is the message's own claim: any node with the cookie can
+            %% write a pid of any node name. A node we are not connected to can send nothing
+            %% (nor get our answer): refused before any channel state is made for it, so that
+            %% forged names cannot pile up handshakes (each holds guarded memory).
+            case lists:member(Node, nodes()) of
+                true -> responder_hs1(Node, From, Bin, St);
+                false -> refuse(not_connected, St)
+            end;
         {hs1, _} ->
             %% we are the initiator of this pair
             refuse(unexpected_message, St);

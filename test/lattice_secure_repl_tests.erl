@@ -557,3 +557,123 @@ write_load(Node, W, N) ->
          I rem 10 =:= 0 andalso timer:sleep(20)
      end || I <- lists:seq(1, N)],
     ok.
+
+%%--------------------------------------------------------------------------------------------
+%% Forged local events (the adversarial review): messages that only a local process should
+%% send, sent instead by this node, which has the cookie and no certificate of the cluster.
+
+forged_test_() ->
+    {timeout, 120, fun() -> cluster(2, #{}, false, fun forged/1) end}.
+
+forged(#{nodes := Nodes}) ->
+    [A, B] = lists:sort(Nodes),
+    ok = call(A, create, [forged_key, pn_counter]),
+    {ok, _} = call(A, increment, [forged_key, 1]),
+    converged(Nodes),
+    %% each part on its own: all of them are reported
+    Failed = [{Part, Why} || {Part, F} <- [{keeper_events, fun() -> forged_keeper_events(B) end},
+                                           {session_report, fun() -> forged_session_report(A, B) end},
+                                           {handshakes, fun() -> forged_handshakes(A) end}],
+                             Why <- try F(), [] catch error:W -> [W] end],
+    ?assertEqual([], Failed),
+    %% and nothing of it stopped replication
+    {ok, _} = call(B, increment, [forged_key, 2]),
+    converged(Nodes),
+    ?assertEqual({ok, 3}, call(A, get, [forged_key])),
+    [no_refusals_but(N, [not_connected]) || N <- Nodes].
+
+%% lattice_ae follows the C node of the keeper only: an `up' naming another node would have it
+%% feed that node every leaf and peer key; a `down' of its running C node would stop every
+%% session until the keeper next restarted it.
+forged_keeper_events(B) ->
+    %% (asked by this process itself: after its own two messages)
+    AeInfo = fun() -> {ok, I} = gen_server:call({lattice_ae, B}, {info, ?S}), I end,
+    #{cnode := CNode, incarnation := Inc} = AeInfo(),
+    {lattice_ae, B} ! {lattice_cnode, up, node(), Inc + 1},
+    {lattice_ae, B} ! {lattice_cnode, down, CNode, forged},
+    ?assertMatch(#{cnode := CNode, incarnation := Inc, refused_events := 2}, AeInfo()),
+    %% the keeper's own events are still followed: a C node killed and restarted
+    OsPid = ?C:cnode_os_pid(B),
+    _ = os:cmd("kill -9 " ++ integer_to_list(OsPid)),
+    ?C:wait_until(restarted, fun() -> maps:get(incarnation, AeInfo()) > Inc end, 30000),
+    ?assertMatch(#{cnode := CNode, refused_events := 2}, AeInfo()).
+
+%% A session report to the replication: taken only of a session it started (B, the larger
+%% node, starts none with A), so no false difference reaches its subscribers.
+forged_session_report(A, B) ->
+    Repl = {?R:name(?S), B},
+    Ref = gen_server:call(Repl, {subscribe, self()}),
+    Before = stats(B),
+    Repl ! {lattice_ae, session, ?S, #{node => A, result => ok, role => initiator,
+                                       keys => [{lattice_canon:encode(forged_key), local_only}]}},
+    receive {lattice_repl, ?S, {diff, A, _}} = E -> error({forged_diff, E}) after 300 -> ok end,
+    After = gen_server:call(Repl, stats),
+    ?assertEqual(maps:get(ae_keys_differing, Before), maps:get(ae_keys_differing, After)),
+    ?assertEqual(1, maps:get(ae_reports_unexpected, After)),
+    ok = gen_server:call(Repl, {unsubscribe, Ref}).
+
+%% Message 1 from pids of node names no one is connected as (any sender can write such a
+%% pid): refused before any channel state is made, so they cannot pile up.
+forged_handshakes(A) ->
+    {Cert, _, Kx} = credentials(authority(), node(), 77, #{}),
+    {ok, _, [M1]} = lattice_channel:initiate(#{cluster => ?CLUSTER, static => Kx,
+                                               certificate => Cert,
+                                               verify => fun lattice_cert:decode/1}),
+    Repl = {?R:name(?S), A},
+    [Repl ! {'$lattice_repl', sealed, fake_pid(I), M1} || I <- lists:seq(1, 50)],
+    #{channel_epochs := Chans, secure_refused := Refused} = gen_server:call(Repl, stats),
+    ?assertEqual(1, map_size(Chans)),
+    ?assertEqual(50, maps:get(not_connected, Refused, 0)).
+
+%% A pid of the node lattice_a_fake<I>@<host> (smaller than the peers: they answer message 1).
+fake_pid(I) ->
+    Name = iolist_to_binary(["lattice_a_fake", integer_to_list(I), "@", host()]),
+    binary_to_term(<<131, 88, 119, (byte_size(Name)), Name/binary, 1:32, 0:32, 1:32>>).
+
+%% A signer's key learned from its certificate counts only while the certificate holds: a
+%% vote without one (as anyone can send straight to the checkpoint process) from a signer
+%% revoked since is refused.
+revoked_signer_test_() ->
+    {timeout, 60, fun revoked_signer/0}.
+
+revoked_signer() ->
+    Dist = ?C:ensure_distributed(),
+    Store = review_store,
+    Auth = authority(),
+    ok = lattice_security:configure(security_env(Auth, node(), 1, #{})),
+    {ok, Cp} = lattice_checkpoint:start_link(Store, #{checkpoint_interval_ms => 60000}),
+    try
+        {_, XNode} = node_name("lattice_x"),
+        XId = atom_to_binary(XNode),
+        {XCert, XSign, _} = credentials(Auth, XNode, 5, #{}),
+        Scope = lattice_checkpoint:scope(Store),
+        E = erlang:system_time(millisecond) div 60000,
+        Vote = fun(Ep, D) ->
+                       #{signature := Sig} = lattice_quorum:vote(XSign, XId, Scope, Ep, D),
+                       <<1, (byte_size(XId)), XId/binary, Ep:64, (byte_size(D)), D/binary,
+                         Sig/binary>>
+               end,
+        Votes = fun() -> maps:get(votes, lattice_checkpoint:info(Store)) end,
+        Cp ! {lattice_repl, peer_message, XNode,
+              {lattice_checkpoint, vote, Vote(E, <<1:128, 9:64>>), XCert}},
+        ?C:wait_until(taken, fun() -> Votes() =:= 1 end, 5000),
+        %% before the revocation a vote without its certificate counts (the key is known)
+        Cp ! {lattice_repl, peer_message, XNode, {lattice_checkpoint, vote, Vote(E - 1, <<2:128, 9:64>>)}},
+        ?C:wait_until(taken, fun() -> Votes() =:= 2 end, 5000),
+        Crl = lattice_cert:revocation_list(Auth, #{cluster => ?CLUSTER, sequence => 1,
+                                                   issued_at => now_s(), serials => [5]}),
+        ok = lattice_security:set_revocations(Crl),
+        Cp ! {lattice_repl, peer_message, XNode, {lattice_checkpoint, vote, Vote(E - 2, <<3:128, 9:64>>)}},
+        Cp ! {lattice_repl, peer_message, XNode,
+              {lattice_checkpoint, vote, Vote(E + 1, <<4:128, 9:64>>), XCert}},
+        ?C:wait_until(refused, fun() ->
+            maps:get(bad_certificate,
+                     maps:get(votes_refused, lattice_checkpoint:stats(Store)), 0) =:= 2
+        end, 5000),
+        ?assertEqual(2, Votes())
+    after
+        unlink(Cp),
+        exit(Cp, shutdown),
+        lattice_security:clear(),
+        ?C:release_distribution(Dist)
+    end.
