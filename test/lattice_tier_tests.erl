@@ -288,9 +288,13 @@ two_nodes() ->
             [RA, RB] = roots(Nodes),
             RA =:= RB andalso [erpc:call(NB, ?S, get, [?S, K]) || K <- Keys] =:= Want
         end, 60000),
+        ok = erpc:call(NA, lattice_tier, pass, [?S]),
+        ok = erpc:call(NA, lattice_tier, pass, [?S]),
         #{tiering := TA} = erpc:call(NA, ?S, info, [?S]),
         ?assert(maps:get(ets_keys, TA) + maps:get(disk_keys, TA) > 50),
-        %% the demoted keys' digests are the writer's
+        %% the demoted keys' digests are the writer's, and the roots still equal
+        [RootA, RootB] = roots(Nodes),
+        ?assertEqual(RootB, RootA),
         ?assertEqual([erpc:call(NB, ?S, digest, [?S, K]) || K <- Keys],
                      [erpc:call(NA, ?S, digest, [?S, K]) || K <- Keys]),
         %% and their values, read on A (promoting them)
