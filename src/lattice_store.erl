@@ -1119,7 +1119,9 @@ check_opts(Opts) ->
     catch
         error:badarg ->
             {error, fmt("the options must be a map or a proplist of max_crdts and "
-                        "max_delta_buffer_bytes (positive integers), and in a child spec name "
+                        "max_delta_buffer_bytes (positive integers), tiering (false, or "
+                        "lattice_tier's options: see lattice_tier:options/1), and in a child "
+                        "spec name "
                         "(an atom) and replication (false, or lattice_repl's options: see "
                         "lattice_repl:options/1); got: ~ts", [show(Opts)])}
     end.

@@ -62,12 +62,13 @@ options(_) ->
     erlang:error(badarg).
 
 %% @doc Sets up the tiers of `Store' (called by the store process, which owns the tables):
-%% the warm ETS table, the access counts and the DETS file `<dir>/<Store>.tier.dets', cleared
-%% (the disk tier is a cache of this run, not durable storage). Starts the demotion and decay
+%% the warm ETS table, the access counts and the DETS file `<dir>/<Store>.<node>.tier.dets'
+%% (the node in the name: nodes on one host may share `dir'), cleared (the disk tier is a
+%% cache of this run, not durable storage). Starts the demotion and decay
 %% timers, which send `{lattice_tier, tick | decay}' to the caller.
 -spec start(atom(), config()) -> ok | {error, term()}.
 start(Store, #{dir := Dir} = Config) ->
-    File = filename:join(Dir, atom_to_list(Store) ++ ".tier.dets"),
+    File = filename:join(Dir, atom_to_list(Store) ++ "." ++ atom_to_list(node()) ++ ".tier.dets"),
     Disk = list_to_atom("lattice_tier_" ++ atom_to_list(Store)),
     ok = filelib:ensure_dir(File),
     _ = file:delete(File),
