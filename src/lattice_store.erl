@@ -518,7 +518,10 @@ find(S, Key) ->
             {ok, Type, Obj, Tomb};
         [{_, _, _, false, _}] ->
             lattice_tier:touch(S#st.name, Key),
-            find_visible(meta_entries(S, Key));
+            case ets:lookup(S#st.meta, Key) of
+                [Row] -> find_visible(row_entries(Row));
+                [] -> find(S, Key) % demoted or purged since the key row was read
+            end;
         [] ->
             %% With tiering on, a demoted key: the store process promotes it (docs/TIERING.md)
             case lattice_tier:enabled(S#st.name) andalso call(S, {promote, Key}) of
