@@ -26,14 +26,15 @@ run() ->
     io:format("| store | keys | build s | VM memory MB | DETS MB | bytes/key (RAM) |~n"
               "|---|---:|---:|---:|---:|---:|~n"),
     Base = mem(),
-    {HotS, HotMem} = build(bench_tier_hot, #{}, HotN, false),
+    {HotS, HotMem} = build(bench_tier_hot, #{max_crdts => HotN + 1}, HotN, false),
     row("all hot", HotN, HotS, HotMem - Base, 0),
     {HotUs, _} = read_us(bench_tier_hot, lists:seq(1, ?READS)),
     ok = lattice_store:stop(bench_tier_hot),
     Base2 = mem(),
     Tiering = #{memory_limit => 5000, ets_limit => 50000, dir => Dir,
                 tick_interval => 3600000, batch => ?CHUNK * 2},
-    {TierS, TierMem} = build(bench_tier_cold, #{tiering => Tiering}, N, true),
+    {TierS, TierMem} = build(bench_tier_cold, #{tiering => Tiering, max_crdts => N + 1},
+                               N, true),
     #{tiering := St} = lattice_store:info(bench_tier_cold),
     row("tiered", N, TierS, TierMem - Base2, maps:get(disk_bytes, St)),
     io:format("~ntiers: ~p~n~n", [maps:with([ets_keys, disk_keys, demotions_to_ets,
@@ -67,8 +68,8 @@ mem() ->
     erlang:memory(total).
 
 row(Name, N, S, Mem, Disk) ->
-    io:format("| ~s | ~b | ~.1f | ~.1f | ~.1f | ~.0f |~n",
-              [Name, N, S, Mem / 1.0e6, Disk / 1.0e6, Mem / max(N, 1)]).
+    io:format("| ~s | ~b | ~.1f | ~.1f | ~.1f | ~b |~n",
+              [Name, N, S, Mem / 1.0e6, Disk / 1.0e6, round(Mem / max(N, 1))]).
 
 %% Creates and increments N keys in chunks, a demotion pass after each chunk when tiered.
 build(Name, Opts, N, Tiered) ->
