@@ -11,6 +11,7 @@ static void make_atoms(ErlNifEnv *env) {
     ATOM(true_, "true");
     ATOM(false_, "false");
     ATOM(undefined, "undefined");
+    ATOM(retired, "retired");
     ATOM(eq, "eq");
     ATOM(lt, "lt");
     ATOM(gt, "gt");
@@ -201,6 +202,7 @@ static ErlNifFunc nif_funcs[] = {
     {"obj_query", 2, lt_nif_obj_query, 0},
     {"obj_snapshot", 1, lt_nif_obj_snapshot, 0},
     {"obj_digest", 1, lt_nif_obj_digest, 0},
+    {"obj_retire", 1, lt_nif_obj_retire, 0},
     {"gcounter_value", 1, lt_nif_gcounter_value, 0},
     {"gcounter_digest", 1, lt_nif_gcounter_digest, 0},
     {"pncounter_digest", 1, lt_nif_pncounter_digest, 0},

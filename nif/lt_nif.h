@@ -17,7 +17,7 @@
 #include "lt_common.h"
 
 typedef struct {
-    ERL_NIF_TERM ok, error, true_, false_, undefined;
+    ERL_NIF_TERM ok, error, true_, false_, undefined, retired;
     ERL_NIF_TERM eq, lt, gt, concurrent;
     ERL_NIF_TERM enomem, clock_skew, unknown_atom, overflow, counter;
     ERL_NIF_TERM bad_term, bad_vclock, bad_dvv, bad_gcounter, bad_pncounter;
@@ -264,6 +264,7 @@ LT_NIF(lt_nif_obj_value);
 LT_NIF(lt_nif_obj_query);
 LT_NIF(lt_nif_obj_snapshot);
 LT_NIF(lt_nif_obj_digest);
+LT_NIF(lt_nif_obj_retire);
 LT_NIF(lt_nif_gcounter_value);
 LT_NIF(lt_nif_gcounter_digest);
 LT_NIF(lt_nif_pncounter_digest);

@@ -24,6 +24,7 @@ typedef struct {
     const lt_obj_type *type;
     void *state;       /* owned: type->destroy frees it */
     ErlNifMutex *lock; /* owned */
+    int retired;       /* set once by obj_retire: updates and joins refused from then on */
 } lt_object;
 
 /* ---- the reaper ------------------------------------------------------------------------------
@@ -157,7 +158,7 @@ static int get_object(ErlNifEnv *env, ERL_NIF_TERM t, lt_object **o) {
  * A call found big, on a normal scheduler or on a dirty I/O one, goes to a dirty CPU scheduler
  * (releasing the lock first when judging it needed the state); calls there lock and wait.
  * Uncontended calls cost one trylock instead of one lock. */
-typedef enum { OBJ_UPDATE, OBJ_JOIN, OBJ_VALUE, OBJ_QUERY, OBJ_SNAPSHOT, OBJ_DIGEST } obj_call;
+typedef enum { OBJ_UPDATE, OBJ_JOIN, OBJ_VALUE, OBJ_QUERY, OBJ_SNAPSHOT, OBJ_DIGEST, OBJ_RETIRE } obj_call;
 
 /* Objects with more entries than this snapshot on a dirty scheduler (a snapshot sorts them:
  * about 0.1 ms per thousand on the bench machine). */
@@ -248,6 +249,7 @@ LT_NIF(lt_nif_obj_new) {
     o->type = type;
     o->state = type->create();
     o->lock = enif_mutex_create("lattice_object");
+    o->retired = 0;
     ERL_NIF_TERM term = enif_make_resource(env, o);
     enif_release_resource(o);
     if (o->state == NULL || o->lock == NULL)
@@ -266,7 +268,8 @@ LT_NIF(lt_nif_obj_update) {
     ERL_NIF_TERM r;
     if (!object_enter(env, o, OBJ_UPDATE, "obj_update", lt_nif_obj_update, argc, argv, &r))
         return r;
-    r = o->type->update(env, o->state, argv[1], argv[2]);
+    r = o->retired ? enif_make_tuple2(env, lt_atom.error, lt_atom.retired)
+                   : o->type->update(env, o->state, argv[1], argv[2]);
     enif_mutex_unlock(o->lock);
     return r;
 }
@@ -280,6 +283,10 @@ LT_NIF(lt_nif_obj_join) {
     ERL_NIF_TERM r;
     if (!object_enter(env, o, OBJ_JOIN, "obj_join", lt_nif_obj_join, argc, argv, &r))
         return r;
+    if (o->retired) {
+        enif_mutex_unlock(o->lock);
+        return enif_make_tuple2(env, lt_atom.error, lt_atom.retired);
+    }
     lt_err e = o->type->join(o->state, bin.data, bin.size);
     enif_mutex_unlock(o->lock);
     if (e == LT_E_NOMEM)
@@ -345,4 +352,20 @@ LT_NIF(lt_nif_obj_digest) {
     lt_err e = p == NULL ? LT_E_NOMEM : o->type->digest(o->state, p);
     enif_mutex_unlock(o->lock);
     return e == LT_OK ? t : lt_raise_nomem(env);
+}
+
+/* obj_retire(Object) -> ok: from now on the object refuses updates and joins with
+ * {error, retired} (reads and snapshots go on). Set under the object's lock, so every update
+ * or join either came before it (and a snapshot taken after it holds them) or is refused.
+ * The store retires a key's objects when it moves the key out to a colder tier. */
+LT_NIF(lt_nif_obj_retire) {
+    lt_object *o;
+    if (argc != 1 || !get_object(env, argv[0], &o))
+        return enif_make_badarg(env);
+    ERL_NIF_TERM r;
+    if (!object_enter(env, o, OBJ_RETIRE, "obj_retire", lt_nif_obj_retire, argc, argv, &r))
+        return r;
+    o->retired = 1;
+    enif_mutex_unlock(o->lock);
+    return lt_atom.ok;
 }

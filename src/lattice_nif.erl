@@ -15,7 +15,7 @@
     hlc_tick/2, hlc_receive/4,
     hash/3, term_digest/1,
     obj_new/1, obj_update/3, obj_join/2, obj_value/1, obj_query/2, obj_snapshot/1,
-    obj_digest/1, gcounter_value/1, gcounter_digest/1, pncounter_digest/1,
+    obj_digest/1, obj_retire/1, gcounter_value/1, gcounter_digest/1, pncounter_digest/1,
     pncounter_split/1,
     %% OR-Set, LWW-Map, MV-Register (nif/lt_nif_dotkernel.c): the type tag comes first.
     dk_update/4, dk_merge/3, dk_value/2, dk_query/3, dk_digest/2, dk_validate/2, dk_to_list/2,
@@ -102,6 +102,7 @@ obj_value(_) -> ?NOT_LOADED.
 obj_query(_, _) -> ?NOT_LOADED.
 obj_snapshot(_) -> ?NOT_LOADED.
 obj_digest(_) -> ?NOT_LOADED.
+obj_retire(_) -> ?NOT_LOADED.
 gcounter_value(_) -> ?NOT_LOADED.
 gcounter_digest(_) -> ?NOT_LOADED.
 pncounter_digest(_) -> ?NOT_LOADED.

@@ -14,7 +14,7 @@
 
 -include("lattice_error.hrl").
 
--export([new/1, update/3, join/2, value/1, value/2, snapshot/1, digest/1]).
+-export([new/1, update/3, join/2, value/1, value/2, snapshot/1, digest/1, retire/1]).
 
 -opaque object() :: reference().
 -export_type([object/0]).
@@ -49,6 +49,7 @@ new(State) ->
           {ok, lattice_type:delta()}
           | {error, {precondition, term()}}
           | {error, {overflow, counter | timestamp}}
+          | {error, retired}
           | {error, {atom(), atom()}}.
 update(Op, Actor, Object) ->
     try lattice_nif:obj_update(Object, Op, Actor)
@@ -77,3 +78,12 @@ snapshot(Object) ->
 -spec digest(object()) -> <<_:128>>.
 digest(Object) ->
     try lattice_nif:obj_digest(Object) catch error:badarg -> ?BADARG([Object]) end.
+
+%% @doc Retires the object: every later `update/3' or `join/2' on it gives
+%% `{error, retired}' (reads and snapshots go on). An update or join either came before the
+%% retire, and a snapshot taken after it holds it, or is refused: the store retires a key's
+%% objects when it demotes the key (docs/TIERING.md), so that no write lands on an object
+%% nobody will read.
+-spec retire(object()) -> ok.
+retire(Object) ->
+    try lattice_nif:obj_retire(Object) catch error:badarg -> ?BADARG([Object]) end.

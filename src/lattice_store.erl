@@ -129,10 +129,15 @@ options(Opts) ->
     Map = options_map(Opts),
     maps:foreach(fun(max_crdts, N) when is_integer(N), N > 0 -> ok;
                     (max_delta_buffer_bytes, N) when is_integer(N), N > 0 -> ok;
+                    (tiering, _) -> ok;
                     (_, _) -> erlang:error(badarg)
                  end, Map),
     #{max_crdts => maps:get(max_crdts, Map, ?MAX_CRDTS),
-      max_buf => maps:get(max_delta_buffer_bytes, Map, ?MAX_DELTA_BUFFER_BYTES)}.
+      max_buf => maps:get(max_delta_buffer_bytes, Map, ?MAX_DELTA_BUFFER_BYTES),
+      tiering => case maps:get(tiering, Map, false) of
+                     false -> false;
+                     T -> lattice_tier:options(T)
+                 end}.
 
 %% ---- the API ------------------------------------------------------------------------------
 
@@ -238,7 +243,7 @@ keys(Store) ->
                                          {ok, _, _, _} -> [K | Acc];
                                          _ -> Acc
                                      end
-                             end, [], S#st.keys))
+                             end, lattice_tier:keys(S#st.name, visible), S#st.keys))
     end).
 
 %% @doc The types that lost to the key's type, when replicas created it with different types
@@ -247,12 +252,13 @@ keys(Store) ->
 conflicts(Store, Key) ->
     ?API([Store, Key], begin
         S = store(Store),
-        case ets:lookup(S#st.meta, Key) of
-            [Row] -> case visible_types(row_entries(Row)) of
-                         [_ | Losers] -> Losers;
-                         [] -> []
-                     end;
-            [] -> []
+        case entries(S, Key) of
+            {hot, Entries} -> case visible_types(Entries) of
+                                  [_ | Losers] -> Losers;
+                                  [] -> []
+                              end;
+            {demoted, Entry, _} -> lattice_store_entry:conflicts(Entry);
+            none -> []
         end
     end).
 
@@ -317,9 +323,10 @@ take(S, Max, Bytes, Acc) ->
 entry(Store, Key) ->
     ?API([Store, Key], begin
         S = store(Store),
-        case ets:lookup(S#st.meta, Key) of
-            [Row] -> {ok, snapshot_entry(row_entries(Row))};
-            [] -> {error, not_found}
+        case entries(S, Key) of
+            {hot, Entries} -> {ok, snapshot_entry(Entries)};
+            {demoted, Entry, _} -> {ok, Entry};
+            none -> {error, not_found}
         end
     end).
 
@@ -377,9 +384,14 @@ merge_deltas(Store, Deltas) ->
         S = store(Store),
         Fast = [case ets:lookup(S#st.keys, Key) of
                     [{_, Type, Obj, true, _}] ->
-                        ok = lattice_object:join(Delta, Obj),
-                        notify(S, Key, merged),
-                        ok;
+                        case lattice_object:join(Delta, Obj) of
+                            ok ->
+                                notify(S, Key, merged),
+                                ok;
+                            {error, retired} ->
+                                %% demoted since the lookup: through the store process
+                                {slow, Key, lattice_store_entry:from_delta(Type, Delta)}
+                        end;
                     _ ->
                         {slow, Key, lattice_store_entry:from_delta(Type, Delta)}
                 end || {Key, Type, Delta} <- Deltas],
@@ -401,15 +413,17 @@ fill_slow([R | Rest], Results) -> [R | fill_slow(Rest, Results)].
 digest(Store, Key) ->
     ?API([Store, Key], begin
         S = store(Store),
-        case ets:lookup(S#st.meta, Key) of
-            [Row] ->
-                Parts = [{T, lattice_object:digest(Obj), P, Tb}
-                         || {T, {Obj, P, Tb}} <- lists:sort(maps:to_list(row_entries(Row)))],
-                {ok, lattice_hash:xxh3_128(lattice_canon:encode(Parts))};
-            [] ->
-                {error, not_found}
+        case entries(S, Key) of
+            {hot, Entries} -> {ok, entries_digest(Entries)};
+            {demoted, _, Digest} -> {ok, Digest};
+            none -> {error, not_found}
         end
     end).
+
+entries_digest(Entries) ->
+    Parts = [{T, lattice_object:digest(Obj), P, Tb}
+             || {T, {Obj, P, Tb}} <- lists:sort(maps:to_list(Entries))],
+    lattice_hash:xxh3_128(lattice_canon:encode(Parts)).
 
 %% @doc Every key the store has a row for, deleted keys (tombstones) included, unsorted: what
 %% replication must carry to a peer.
@@ -417,7 +431,8 @@ digest(Store, Key) ->
 rows(Store) ->
     ?API([Store], begin
         S = store(Store),
-        ets:foldl(fun({K, _}, Acc) -> [K | Acc] end, [], S#st.meta)
+        ets:foldl(fun({K, _}, Acc) -> [K | Acc] end, lattice_tier:keys(S#st.name, all),
+                  S#st.meta)
     end).
 
 %% @doc Drops a deleted key's row (its tombstone), for the replication layer once every peer
@@ -435,7 +450,8 @@ info(Store) ->
     ?API([Store], begin
         S = store(Store),
         C = S#st.counters,
-        #{rows => ets:info(S#st.meta, size), max_crdts => S#st.max_crdts,
+        #{rows => row_count(S), hot_keys => ets:info(S#st.keys, size),
+          tiering => lattice_tier:stats(S#st.name), max_crdts => S#st.max_crdts,
           delta_seq => atomics:get(C, ?SEQ), delta_bytes => atomics:get(C, ?BYTES),
           deltas_buffered => ets:info(S#st.deltas, size),
           max_delta_buffer_bytes => S#st.max_buf,
@@ -497,9 +513,21 @@ count(_) -> erlang:error(badarg).
 %% The key's visible type, object and tomb, on the fast path when the row says it is present.
 find(S, Key) ->
     case ets:lookup(S#st.keys, Key) of
-        [{_, Type, Obj, true, Tomb}] -> {ok, Type, Obj, Tomb};
-        [{_, _, _, false, _}] -> find_visible(meta_entries(S, Key));
-        [] -> {error, not_found}
+        [{_, Type, Obj, true, Tomb}] ->
+            lattice_tier:touch(S#st.name, Key),
+            {ok, Type, Obj, Tomb};
+        [{_, _, _, false, _}] ->
+            lattice_tier:touch(S#st.name, Key),
+            case ets:lookup(S#st.meta, Key) of
+                [Row] -> find_visible(row_entries(Row));
+                [] -> find(S, Key) % demoted or purged since the key row was read
+            end;
+        [] ->
+            %% With tiering on, a demoted key: the store process promotes it (docs/TIERING.md)
+            case lattice_tier:enabled(S#st.name) andalso call(S, {promote, Key}) of
+                ok -> find(S, Key);
+                _ -> {error, not_found}
+            end
     end.
 
 find_visible(Entries) ->
@@ -529,6 +557,9 @@ write(Store, Key, Kind, Arg) ->
                             buffer(S, Key, Type, Delta, byte_size(Delta)),
                             notify(S, Key, {updated, Op}),
                             {ok, result(Kind, Type, Obj, Tomb, Arg)};
+                        {error, retired} ->
+                            %% demoted since the lookup (docs/TIERING.md): again, promoting it
+                            write(Store, Key, Kind, Arg);
                         {error, _} = Error ->
                             Error
                     end;
@@ -537,6 +568,23 @@ write(Store, Key, Kind, Arg) ->
             end;
         Error ->
             Error
+    end.
+
+%% A key's entries of objects, or, demoted, its entry and digest from its tier
+%% (lattice_tier:lookup/2), without promoting it. The meta row is looked up again when the
+%% tier has no record: a promotion writes the rows before it drops the record.
+entries(S, Key) ->
+    case ets:lookup(S#st.meta, Key) of
+        [Row] -> {hot, row_entries(Row)};
+        [] ->
+            case lattice_tier:lookup(S#st.name, Key) of
+                {ok, _, Entry, Digest, _} -> {demoted, Entry, Digest};
+                none ->
+                    case ets:lookup(S#st.meta, Key) of
+                        [Row] -> {hot, row_entries(Row)};
+                        [] -> none
+                    end
+            end
     end.
 
 op(increment, T, N) when T =:= g_counter; T =:= pn_counter -> {ok, {increment, N}};
@@ -671,7 +719,7 @@ actor(Name) ->
     end.
 
 %% @private
-init({Name, #{max_crdts := MaxCrdts, max_buf := MaxBuf}}) ->
+init({Name, #{max_crdts := MaxCrdts, max_buf := MaxBuf} = Config}) ->
     process_flag(trap_exit, true),
     S = #st{name = Name,
             keys = ets:new(lattice_store_keys, [set, public, {read_concurrency, true},
@@ -684,19 +732,33 @@ init({Name, #{max_crdts := MaxCrdts, max_buf := MaxBuf}}) ->
             counters = atomics:new(?NCOUNTERS, [{signed, true}]),
             max_crdts = MaxCrdts, max_buf = MaxBuf, actor = actor(Name)},
     persistent_term:put({?MODULE, Name}, S),
-    {ok, #{st => S, subs => #{}}}.
+    case maps:get(tiering, Config, false) of
+        false -> {ok, #{st => S, subs => #{}}};
+        Tiering ->
+            case lattice_tier:start(Name, Tiering) of
+                ok -> {ok, #{st => S, subs => #{}}};
+                {error, Reason} -> {stop, {tiering, Reason}}
+            end
+    end.
 
 %% @private
 handle_call({create, Key, Type}, _From, #{st := S} = State) ->
-    {reply, do_create(S, Key, Type), State};
+    {reply, do_create(hot(S, Key), Key, Type), State};
 handle_call({delete, Key}, _From, #{st := S} = State) ->
-    {reply, do_delete(S, Key), State};
+    {reply, do_delete(hot(S, Key), Key), State};
 handle_call({merge, Key, Entry}, _From, #{st := S} = State) ->
-    {reply, do_merge(S, Key, Entry), State};
+    {reply, do_merge(hot(S, Key), Key, Entry), State};
 handle_call({merge_many, Pairs}, _From, #{st := S} = State) ->
+    _ = [hot(S, Key) || {Key, _} <- Pairs],
     {reply, merge_pairs(S, Pairs), State};
 handle_call({purge, Key}, _From, #{st := S} = State) ->
-    {reply, do_purge(S, Key), State};
+    {reply, do_purge(hot(S, Key), Key), State};
+handle_call({promote, Key}, _From, #{st := S} = State) ->
+    _ = hot(S, Key),
+    {reply, case ets:member(S#st.keys, Key) of
+                true -> ok;
+                false -> not_found
+            end, State};
 handle_call({subscribe, What, Pid}, _From, #{st := S, subs := Subs} = State) ->
     Ref = erlang:monitor(process, Pid),
     true = ets:insert(S#st.subs, {What, Pid, Ref}),
@@ -715,13 +777,16 @@ handle_cast(_, State) ->
 %% @private
 handle_info({'DOWN', Ref, process, _, _}, State) ->
     {noreply, drop_subscription(Ref, State)};
+handle_info({lattice_tier, Tick}, #{st := S} = State) ->
+    tier_tick(S, Tick),
+    {noreply, State};
 handle_info(_, State) ->
     {noreply, State}.
 
 %% @private
 terminate(_, #{st := S}) ->
     _ = persistent_term:erase({?MODULE, S#st.name}),
-    ok.
+    lattice_tier:stop(S#st.name).
 
 drop_subscription(Ref, #{st := S, subs := Subs} = State) ->
     case maps:take(Ref, Subs) of
@@ -736,11 +801,50 @@ drop_subscription(Ref, #{st := S, subs := Subs} = State) ->
 new_object(T) ->
     lattice_object:new(lattice_store_entry:module(T)).
 
+%% ---- tiering (lattice_tier, docs/TIERING.md): a key's rows out and back, in this process --
+
+%% Promotes `Key' if it is demoted: its rows made again from its entry, as a merge into
+%% nothing would make them.
+hot(S, Key) ->
+    ok = lattice_tier:promote(S#st.name, Key,
+                              fun(Entry) -> put_row(S, Key, merge_objects(#{}, Entry)) end),
+    S.
+
+tier_tick(S, Msg) ->
+    Keys = S#st.keys,
+    Fold = fun(F, Acc0) -> ets:foldl(fun(Row, Acc) -> F(element(1, Row), Acc) end, Acc0, Keys) end,
+    lattice_tier:handle(S#st.name, Msg, {ets:info(Keys, size), Fold, fun(K) -> tier_out(S, K) end}).
+
+%% Moves a hot key out to the warm tier (docs/TIERING.md, "Races"). The record is written
+%% first, so a reader that finds no row finds it; then the rows go, key row first; then the
+%% objects are retired (lattice_object:retire/1: every later update or join on them is
+%% refused, and the caller's write or merge_deltas/2 tries again, promoting the key), and the
+%% entry is taken again and written again if a write landed on an object before the retire
+%% (objects only grow, so the second entry holds the first).
+tier_out(S, Key) ->
+    case ets:lookup(S#st.meta, Key) of
+        [] -> ok;
+        [Row] ->
+            Entries = row_entries(Row),
+            Out = tier_record(Entries),
+            ok = lattice_tier:demote(S#st.name, Key, Out),
+            true = ets:delete(S#st.keys, Key),
+            true = ets:delete(S#st.meta, Key),
+            _ = [ok = lattice_object:retire(Obj) || {Obj, _, _} <- maps:values(Entries)],
+            case tier_record(Entries) of
+                Out -> ok;
+                Out2 -> lattice_tier:demote(S#st.name, Key, Out2)
+            end
+    end.
+
+tier_record(Entries) ->
+    {snapshot_entry(Entries), entries_digest(Entries), visible_types(Entries) =/= []}.
+
 do_create(S, Key, Type) ->
     Actor = S#st.actor,
     case ets:lookup(S#st.meta, Key) of
         [] ->
-            case ets:info(S#st.meta, size) >= S#st.max_crdts of
+            case row_count(S) >= S#st.max_crdts of
                 true ->
                     {error, limit_reached};
                 false ->
@@ -838,7 +942,7 @@ do_purge(S, Key) ->
 do_merge(S, Key, Remote) ->
     case ets:lookup(S#st.meta, Key) of
         [] ->
-            case ets:info(S#st.meta, size) >= S#st.max_crdts of
+            case row_count(S) >= S#st.max_crdts of
                 true -> {error, limit_reached};
                 false -> merged(S, Key, #{}, merge_objects(#{}, Remote))
             end;
@@ -855,7 +959,11 @@ merge_pairs(S, Pairs) ->
     merge_pairs(S, Pairs, room(S), #{}, [], [], []).
 
 room(S) ->
-    S#st.max_crdts - ets:info(S#st.meta, size).
+    S#st.max_crdts - row_count(S).
+
+%% The keys the store has, hot or demoted.
+row_count(S) ->
+    ets:info(S#st.meta, size) + lattice_tier:size(S#st.name).
 
 merge_pairs(S, [], _Room, _Seen, Meta, Keys, Acc) ->
     write_rows(S, Meta, Keys),
@@ -1014,7 +1122,9 @@ check_opts(Opts) ->
     catch
         error:badarg ->
             {error, fmt("the options must be a map or a proplist of max_crdts and "
-                        "max_delta_buffer_bytes (positive integers), and in a child spec name "
+                        "max_delta_buffer_bytes (positive integers), tiering (false, or "
+                        "lattice_tier's options: see lattice_tier:options/1), and in a child "
+                        "spec name "
                         "(an atom) and replication (false, or lattice_repl's options: see "
                         "lattice_repl:options/1); got: ~ts", [show(Opts)])}
     end.

@@ -76,7 +76,10 @@ defmodule Lattice.ContextStore do
   `max_delta_buffer_bytes` (default 8 MiB), and `replication`: `false` for a store of this
   node only, or a map of replication options (default `%{}`: replicate to every node running
   a store of the same name, with the defaults of `:lattice_repl.options/1`; see
-  docs/REPLICATION.md).
+  docs/REPLICATION.md), and `tiering` (default off): a map of `memory_limit` (5000 hot keys),
+  `ets_limit` (50,000), `access_threshold` (5), `decay_interval` (120,000 ms) and `dir` (the
+  DETS cache's directory), for hot keys in memory and the least used in ETS and on disk
+  (docs/TIERING.md).
   """
   @spec child_spec(keyword()) :: Supervisor.child_spec()
   def child_spec(opts), do: wrap(:lattice_store.child_spec(opts))

@@ -1,0 +1,303 @@
+%% @doc Tiered storage for a store (docs/TIERING.md): hot keys as in-place objects in the
+%% store's tables; beyond `memory_limit' hot keys the least used are demoted to their canonical
+%% entry (one binary) in an ETS table, the warm tier, and beyond `ets_limit' warm keys to a DETS
+%% file, the disk tier. Any read, write, create, delete or merge of a demoted key promotes it.
+%%
+%% This module owns the tiers, the access counts and the choice of what to demote; moving a
+%% key's rows out of and back into the store's tables is `lattice_store''s (it knows the rows),
+%% and runs in the store process, which serialises it with create, delete and merge. Callers
+%% find a demoted key through {@link lookup/2} and promote it through the store process.
+%%
+%% A demoted key's record is `{Key, Bin, Digest, Visible, Count}': `Bin' the entry
+%% (`lattice_store_entry:entry()', every state a canonical binary) as `term_to_binary',
+%% `Digest' the key's `lattice_store:digest/2' (taken from its objects at demotion, so a
+%% digest is the same whatever the tier), `Visible' whether the key shows a type, `Count' its
+%% access count when demoted.
+-module(lattice_tier).
+
+-export([options/1, start/2, stop/1, enabled/1, touch/2, lookup/2, demote/3, promote/3,
+         keys/2, size/1, stats/1, pass/1, handle/3]).
+
+-export_type([config/0, tier/0]).
+
+-type tier() :: ets | disk.
+-type config() :: #{memory_limit := pos_integer(), ets_limit := pos_integer(),
+                    access_threshold := pos_integer(), decay_interval := pos_integer(),
+                    tick_interval := pos_integer(), batch := pos_integer(),
+                    dir := file:filename()}.
+
+%% Seed 001's defaults, and the demotion tick and its bound.
+-define(DEFAULTS, #{memory_limit => 5000, ets_limit => 50000, access_threshold => 5,
+                    decay_interval => 120000, tick_interval => 1000, batch => 10000}).
+
+%% Counters.
+-define(PROMOTIONS, 1).
+-define(TO_ETS, 2).
+-define(TO_DISK, 3).
+-define(DISK_ERRORS, 4).
+-define(NCOUNTERS, 4).
+
+-record(tier, {store :: atom(),
+               config :: config(),
+               warm :: ets:tid(),
+               counts :: ets:tid(),
+               disk :: atom(),
+               file :: file:filename(),
+               counters :: atomics:atomics_ref()}).
+
+%% @doc Checks tiering options (a map of `memory_limit', `ets_limit', `access_threshold',
+%% `decay_interval', `tick_interval' (ms between demotion passes) and `batch' (the most keys
+%% moved per tier per pass), all positive integers, and `dir', the DETS file's directory) and
+%% fills in the defaults. `badarg' for anything else.
+-spec options(map()) -> config().
+options(Opts) when is_map(Opts) ->
+    maps:foreach(fun(dir, D) when is_list(D); is_binary(D) -> ok;
+                    (K, N) when is_integer(N), N > 0 ->
+                         true = is_map_key(K, ?DEFAULTS) orelse erlang:error(badarg);
+                    (_, _) -> erlang:error(badarg)
+                 end, Opts),
+    Dir = maps:get(dir, Opts, filename:basedir(user_cache, "lattice")),
+    maps:merge(?DEFAULTS, Opts#{dir => unicode:characters_to_list(Dir)});
+options(_) ->
+    erlang:error(badarg).
+
+%% @doc Sets up the tiers of `Store' (called by the store process, which owns the tables):
+%% the warm ETS table, the access counts and the DETS file `<dir>/<Store>.<node>.tier.dets'
+%% (the node in the name: nodes on one host may share `dir'), cleared (the disk tier is a
+%% cache of this run, not durable storage). Starts the demotion and decay
+%% timers, which send `{lattice_tier, tick | decay}' to the caller.
+-spec start(atom(), config()) -> ok | {error, term()}.
+start(Store, #{dir := Dir} = Config) ->
+    File = filename:join(Dir, atom_to_list(Store) ++ "." ++ atom_to_list(node()) ++ ".tier.dets"),
+    Disk = list_to_atom("lattice_tier_" ++ atom_to_list(Store)),
+    ok = filelib:ensure_dir(File),
+    _ = file:delete(File),
+    case dets:open_file(Disk, [{file, File}, {type, set}, {keypos, 1}]) of
+        {ok, Disk} ->
+            T = #tier{store = Store, config = Config, disk = Disk, file = File,
+                      warm = ets:new(lattice_tier_warm, [set, public, {read_concurrency, true}]),
+                      counts = ets:new(lattice_tier_counts, [set, public,
+                                                             {write_concurrency, true}]),
+                      counters = atomics:new(?NCOUNTERS, [])},
+            persistent_term:put({?MODULE, Store}, T),
+            timers(Config),
+            ok;
+        {error, _} = Error ->
+            Error
+    end.
+
+timers(#{tick_interval := Tick, decay_interval := Decay}) ->
+    _ = erlang:send_after(Tick, self(), {?MODULE, tick}),
+    _ = erlang:send_after(Decay, self(), {?MODULE, decay}),
+    ok.
+
+%% @doc Closes and deletes the disk tier of `Store' (at the store's stop).
+-spec stop(atom()) -> ok.
+stop(Store) ->
+    case tier(Store) of
+        undefined -> ok;
+        T ->
+            _ = persistent_term:erase({?MODULE, Store}),
+            _ = dets:close(T#tier.disk),
+            _ = file:delete(T#tier.file),
+            ok
+    end.
+
+tier(Store) ->
+    persistent_term:get({?MODULE, Store}, undefined).
+
+%% @doc Whether `Store' has tiering on.
+-spec enabled(atom()) -> boolean().
+enabled(Store) ->
+    tier(Store) =/= undefined.
+
+%% @doc Counts an access to a hot key (only with tiering on; one `ets:update_counter/4').
+-spec touch(atom(), term()) -> ok.
+touch(Store, Key) ->
+    case tier(Store) of
+        undefined -> ok;
+        T ->
+            _ = ets:update_counter(T#tier.counts, Key, 1, {Key, 0}),
+            ok
+    end.
+
+%% @doc A demoted key's record, from any process: `{ok, Tier, Entry, Digest, Visible}', or
+%% `none' (not demoted, or tiering off).
+-spec lookup(atom(), term()) ->
+          {ok, tier(), lattice_store_entry:entry(), <<_:128>>, boolean()} | none.
+lookup(Store, Key) ->
+    case tier(Store) of
+        undefined -> none;
+        T ->
+            case ets:lookup(T#tier.warm, Key) of
+                [{_, Bin, D, V, _}] -> {ok, ets, binary_to_term(Bin), D, V};
+                [] ->
+                    case dets:lookup(T#tier.disk, Key) of
+                        [{_, Bin, D, V, _}] -> {ok, disk, binary_to_term(Bin), D, V};
+                        _ -> none
+                    end
+            end
+    end.
+
+%% @doc In the store process: writes `Key''s record into the warm tier (or overwrites it),
+%% with the access count the key has now; `Out' is `{Entry, Digest, Visible}'. Called twice
+%% per demotion by `lattice_store' (docs/TIERING.md, "Races").
+-spec demote(atom(), term(), {lattice_store_entry:entry(), <<_:128>>, boolean()}) -> ok.
+demote(Store, Key, {Entry, Digest, Visible}) ->
+    T = tier(Store),
+    Count = case ets:lookup(T#tier.counts, Key) of
+                [{_, C}] -> C;
+                [] -> 0
+            end,
+    true = ets:insert(T#tier.warm, {Key, term_to_binary(Entry), Digest, Visible, Count}),
+    ok.
+
+%% @doc In the store process: if `Key' is demoted, gives its entry to `In' (which writes the
+%% key's rows back), then drops its record; `ok' after that or when tiering is off or the key
+%% is not demoted.
+-spec promote(atom(), term(), fun((lattice_store_entry:entry()) -> ok)) -> ok.
+promote(Store, Key, In) ->
+    case lookup(Store, Key) of
+        none -> ok;
+        {ok, Tier, Entry, _, _} ->
+            T = tier(Store),
+            ok = In(Entry),
+            case Tier of
+                ets -> true = ets:delete(T#tier.warm, Key);
+                disk -> ok = dets:delete(T#tier.disk, Key)
+            end,
+            _ = ets:update_counter(T#tier.counts, Key, 1, {Key, 0}),
+            atomics:add(T#tier.counters, ?PROMOTIONS, 1),
+            ok
+    end.
+
+%% @doc The demoted keys of `Store' (every one, or only those that show a type), unsorted.
+-spec keys(atom(), all | visible) -> [term()].
+keys(Store, Which) ->
+    case tier(Store) of
+        undefined -> [];
+        T ->
+            Pick = fun({K, _, _, V, _}, Acc) when Which =:= all; V -> [K | Acc];
+                      (_, Acc) -> Acc
+                   end,
+            dets:foldl(Pick, ets:foldl(Pick, [], T#tier.warm), T#tier.disk)
+    end.
+
+%% @doc The number of demoted keys of `Store' (0 with tiering off).
+-spec size(atom()) -> non_neg_integer().
+size(Store) ->
+    case tier(Store) of
+        undefined -> 0;
+        T -> ets:info(T#tier.warm, size) + dets_size(T)
+    end.
+
+dets_size(T) ->
+    case dets:info(T#tier.disk, size) of
+        N when is_integer(N) -> N;
+        _ -> 0
+    end.
+
+%% @doc The tiering figures: keys per tier, promotions, demotions to each tier, the DETS
+%% file's bytes; `#{tiering => false}' with tiering off.
+-spec stats(atom()) -> map().
+stats(Store) ->
+    case tier(Store) of
+        undefined -> #{tiering => false};
+        T ->
+            C = T#tier.counters,
+            #{tiering => true, ets_keys => ets:info(T#tier.warm, size),
+              disk_keys => dets_size(T),
+              promotions => atomics:get(C, ?PROMOTIONS),
+              demotions_to_ets => atomics:get(C, ?TO_ETS),
+              demotions_to_disk => atomics:get(C, ?TO_DISK),
+              disk_errors => atomics:get(C, ?DISK_ERRORS),
+              disk_bytes => case dets:info(T#tier.disk, file_size) of
+                                B when is_integer(B) -> B;
+                                _ -> 0
+                            end,
+              warm_bytes => ets:info(T#tier.warm, memory) * erlang:system_info(wordsize)}
+    end.
+
+%% @doc Runs one demotion pass now, in the store process, and waits for it (`ok'), for
+%% tests and benchmarks; the periodic passes go on as before.
+-spec pass(atom()) -> ok.
+pass(Store) ->
+    Ref = make_ref(),
+    Store ! {?MODULE, {pass, self(), Ref}},
+    receive {Ref, done} -> ok end.
+
+%% @doc In the store process, a `{lattice_tier, Msg}' message: `tick' (every `tick_interval')
+%% or a {@link pass/1}: one demotion pass; `decay' (every `decay_interval'): halves every
+%% access count, dropping those that reach 0. `Hot' is `{HotCount, Fold, Out}': the number of
+%% hot keys, a fold over their keys, and the function that moves one hot key's rows out
+%% (`lattice_store''s, which calls {@link demote/3}).
+%%
+%% A pass demotes the least-accessed hot keys beyond `memory_limit' (never one accessed
+%% `access_threshold' times since its count last decayed), then the least-accessed warm keys
+%% beyond `ets_limit' to disk, at most `batch' keys of each.
+-spec handle(atom(), tick | decay | {pass, pid(), reference()},
+             {non_neg_integer(), fun((fun((term(), Acc) -> Acc), Acc) -> Acc),
+              fun((term()) -> ok)}) -> ok
+          when Acc :: [{non_neg_integer(), term()}].
+handle(Store, tick, Hot) ->
+    T = tier(Store),
+    run_pass(T, Hot),
+    _ = erlang:send_after(maps:get(tick_interval, T#tier.config), self(), {?MODULE, tick}),
+    ok;
+handle(Store, {pass, Pid, Ref}, Hot) ->
+    run_pass(tier(Store), Hot),
+    Pid ! {Ref, done},
+    ok;
+handle(Store, decay, _Hot) ->
+    T = tier(Store),
+    Tab = T#tier.counts,
+    ets:foldl(fun({K, 1}, ok) -> true = ets:delete(Tab, K), ok;
+                 ({K, C}, ok) -> true = ets:insert(Tab, {K, C div 2}), ok
+              end, ok, Tab),
+    _ = erlang:send_after(maps:get(decay_interval, T#tier.config), self(), {?MODULE, decay}),
+    ok.
+
+run_pass(T, {HotCount, Fold, Out}) ->
+    #{memory_limit := MemLimit, ets_limit := EtsLimit, access_threshold := Threshold,
+      batch := Batch} = T#tier.config,
+    to_ets(T, HotCount - MemLimit, Batch, Threshold, Fold, Out),
+    to_disk(T, ets:info(T#tier.warm, size) - EtsLimit, Batch).
+
+to_ets(_T, Excess, _Batch, _Threshold, _Fold, _Out) when Excess =< 0 ->
+    ok;
+to_ets(T, Excess, Batch, Threshold, Fold, Out) ->
+    Counts = T#tier.counts,
+    Candidates = Fold(fun(K, Acc) ->
+                              case ets:lookup(Counts, K) of
+                                  [{_, C}] when C >= Threshold -> Acc;
+                                  [{_, C}] -> [{C, K} | Acc];
+                                  [] -> [{0, K} | Acc]
+                              end
+                      end, []),
+    Victims = least(Candidates, min(Excess, Batch)),
+    lists:foreach(fun({_, K}) ->
+                          ok = Out(K),
+                          true = ets:delete(Counts, K),
+                          atomics:add(T#tier.counters, ?TO_ETS, 1)
+                  end, Victims).
+
+to_disk(_T, Excess, _Batch) when Excess =< 0 ->
+    ok;
+to_disk(T, Excess, Batch) ->
+    Warm = T#tier.warm,
+    Candidates = ets:select(Warm, [{{'$1', '_', '_', '_', '$2'}, [], [{{'$2', '$1'}}]}]),
+    Victims = least(Candidates, min(Excess, Batch)),
+    Records = [R || {_, K} <- Victims, R <- ets:lookup(Warm, K)],
+    %% The disk first, then the warm rows go: a reader finds the key in one tier or the other.
+    case dets:insert(T#tier.disk, Records) of
+        ok ->
+            lists:foreach(fun({K, _, _, _, _}) -> true = ets:delete(Warm, K) end, Records),
+            atomics:add(T#tier.counters, ?TO_DISK, length(Records));
+        {error, _} ->
+            %% A full file (DETS holds at most 2 GB) or a disk error: the keys stay warm.
+            atomics:add(T#tier.counters, ?DISK_ERRORS, 1)
+    end.
+
+%% The N pairs with the smallest counts.
+least(Candidates, N) ->
+    lists:sublist(lists:sort(Candidates), N).
