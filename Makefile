@@ -137,9 +137,11 @@ format:
 	mix format
 
 .PHONY: eunit
+# The telemetry tests load the real telemetry, compiled from $(ANCHORS) (an absolute path, as
+# the tests run from another directory); without the anchors they print skipped.
 eunit: all tools
 	scripts/ensure-epmd.sh
-	rebar3 eunit
+	ANCHORS=$(abspath $(ANCHORS)) rebar3 eunit
 
 # The run is distributed from the start: distribution is global state, and ExUnit may run one
 # module's setup_all on_exit (which would stop distribution it had started) while the next

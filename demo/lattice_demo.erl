@@ -177,9 +177,61 @@ run(T0) ->
         {error, Why} ->
             say("  checkpoint:         NO (~p)", [Why])
     end,
+    Observed = observe(N1),
+    say("  metrics and status: ~s", [yes(Observed)]),
     stop_nodes(),
     C1 andalso C3 andalso Exact andalso Same andalso IntruderRefused andalso NotIn
-        andalso StillTwo andalso element(1, Checkpoint) =:= ok.
+        andalso StillTwo andalso element(1, Checkpoint) =:= ok andalso Observed.
+
+%%--------------------------------------------------------------------------------------------
+%% Observability: the HTTP endpoint on one node (loopback, an ephemeral port), /metrics read
+%% once, and the status page in headless Chromium when it is installed.
+
+observe(Node) ->
+    say(""),
+    say("observability (docs/OBSERVABILITY.md)"),
+    case erpc:call(Node, lattice_http, start, [#{port => 0}]) of
+        {ok, Port} ->
+            Base = "http://127.0.0.1:" ++ integer_to_list(Port),
+            say("  ~s serves ~s/metrics, ~s/status and ~s/status.json", [Node, Base, Base, Base]),
+            {ok, _} = application:ensure_all_started(inets),
+            case httpc:request(get, {Base ++ "/metrics", []}, [{timeout, 10000}],
+                               [{body_format, binary}]) of
+                {ok, {{_, 200, _}, _, Body}} ->
+                    Lines = [L || L <- binary:split(Body, <<"\n">>, [global]),
+                                  binary:match(L, <<"crdt_">>) =/= nomatch,
+                                  binary:first(L) =/= $#],
+                    say("  /metrics: ~b bytes, ~b samples; the seed names:",
+                        [byte_size(Body), length([L || L <- binary:split(Body, <<"\n">>, [global]),
+                                                       L =/= <<>>, binary:first(L) =/= $#])]),
+                    [say("    ~s", [L]) || L <- lists:sublist(Lines, 8)],
+                    screenshot(Base ++ "/status"),
+                    true;
+                Other ->
+                    say("  /metrics: NO (~p)", [Other]),
+                    false
+            end;
+        {error, Why} ->
+            say("  HTTP endpoint: NO (~p)", [Why]),
+            false
+    end.
+
+screenshot(URL) ->
+    case os:find_executable("chromium") of
+        false ->
+            say("  status page: open ~s in a browser (no chromium here for a screenshot)", [URL]);
+        Exe ->
+            Png = filename:absname("_build/demo/status.png"),
+            _ = file:delete(Png),
+            _ = os:cmd(Exe ++ " --headless --no-sandbox --disable-gpu --hide-scrollbars "
+                       "--window-size=1200,900 --virtual-time-budget=2000 "
+                       "--user-data-dir=" ++ filename:absname("_build/demo/chromium") ++
+                       " --screenshot=" ++ Png ++ " " ++ URL ++ " 2>&1"),
+            case filelib:file_size(Png) of
+                0 -> say("  status page: chromium wrote no screenshot");
+                Size -> say("  status page: screenshot in ~s (~b bytes)", [Png, Size])
+            end
+    end.
 
 %%--------------------------------------------------------------------------------------------
 %% Nodes

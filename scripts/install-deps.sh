@@ -3,7 +3,7 @@
 set -euo pipefail
 pkgs=(build-essential erlang-dev erlang-nox erlang-eunit erlang-common-test erlang-proper erlang-proper-dev
       erlang-dialyzer erlang-edoc erlang-tools elixir rebar3 libsodium-dev libxxhash-dev clang
-      libclang-rt-14-dev llvm clang-format binutils)
+      libclang-rt-14-dev llvm clang-format binutils chromium)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

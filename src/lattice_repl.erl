@@ -707,8 +707,22 @@ peer_left(Pid, Why, #st{peers = Peers} = St) ->
 flush_deltas(#st{opts = #{enabled := false}} = St) ->
     St;
 flush_deltas(#st{store = Store, opts = #{max_message_size := Max}} = St) ->
+    T0 = erlang:monotonic_time(),
     St1 = drain_batches(Store, Max, ?MAX_BATCHES_PER_TICK, St),
-    send_batches(St1).
+    flushed(T0, St, send_batches(St1)).
+
+%% The [lattice, sync, flush] event, for a flush that sent something (docs/OBSERVABILITY.md).
+flushed(T0, #st{counters = C0}, #st{store = Store, counters = C1} = St) ->
+    D = fun(K) -> maps:get(K, C1, 0) - maps:get(K, C0, 0) end,
+    case D(batches_sent) + D(fragments_sent) of
+        0 -> ok;
+        _ -> lattice_telemetry:execute([lattice, sync, flush],
+                                       #{duration => erlang:monotonic_time() - T0,
+                                         deltas => D(deltas_sent_items),
+                                         batches => D(batches_sent), bytes => D(bytes_sent)},
+                                       #{store => Store, node => node()})
+    end,
+    St.
 
 drain_batches(_Store, _Max, 0, St) ->
     St;
@@ -1179,6 +1193,11 @@ merge_batch(Kind, From, Hlc, Bin, #st{store = Store} = St) ->
             leaves(Store, [K || {K, _, _} <- Items]),
             St1 = bump(invalid_states, Bad, bump(limit_refused, Full, St)),
             St2 = lag(Hlc, St1),
+            lattice_telemetry:execute([lattice, sync, merge],
+                                      #{items => length(Items), bytes => byte_size(Bin),
+                                        invalid => Bad, refused => Full},
+                                      #{store => Store, node => node(), from => node(From),
+                                        kind => Kind}),
             case Kind of
                 batch -> bump(deltas_received_items, length(Items), count(batches_received, St2));
                 repair ->
@@ -1304,6 +1323,15 @@ ae_report(R, St) ->
     ae_report_of(R, St).
 
 ae_report_of(#{node := Node, result := Result, role := Role} = R, #st{store = Store} = St) ->
+    lattice_telemetry:execute([lattice, ae, session],
+                              #{duration_us => maps:get(time_us, R, 0),
+                                bytes_out => maps:get(bytes_out, R, 0),
+                                keys => length(maps:get(keys, R, []))},
+                              #{store => Store, node => node(), peer => Node, role => Role,
+                                result => case Result of
+                                              {error, _} -> error;
+                                              _ -> Result
+                                          end}),
     St0 = bump(ae_bytes_out, maps:get(bytes_out, R, 0),
                St#st{last = (St#st.last)#{sync_latency_us => maps:get(time_us, R, 0)}}),
     {Pid, P} = case [{Pd, Pr} || {Pd, #peer{node = N} = Pr} <- maps:to_list(St0#st.peers),
@@ -1709,6 +1737,9 @@ established(Node, From, C, Ch, St) ->
     C1 = C#chan{pid = From, ch = Ch, epoch = Epoch, pending = undefined},
     St1 = put_chans((chans(St))#{Node => C1}, St),
     St2 = set_ae_key(Node, Ch, St1),
+    lattice_telemetry:execute([lattice, crypto, channel], #{epoch => Epoch},
+                              #{store => St#st.store, node => node(), peer => Node,
+                                kind => case New of true -> established; false -> rekey end}),
     case New of
         true ->
             St3 = count(channels_established, St2),

@@ -8,6 +8,9 @@
 %%     follows the keeper's events and feeds a restarted C node again.</li>
 %% <li>the default store, `lattice_store', with its replication (`lattice_store_sup'; the
 %%     `store' key of the application environment holds its options).</li>
+%% <li>`lattice_http', the HTTP endpoint (metrics and status page) with its sampler, only when
+%%     the application environment has an `http' key; else `lattice_sampler' alone when
+%%     telemetry is loadable, for the periodic telemetry events (docs/OBSERVABILITY.md).</li>
 %% </ul>
 -module(lattice_sup).
 -behaviour(supervisor).
@@ -25,4 +28,14 @@ init([]) ->
         end,
     Store = lattice_store:child_spec(application:get_env(lattice, store, [])),
     {ok, {#{strategy => one_for_one, intensity => 5, period => 10},
-          Keeper ++ [lattice_ae:child_spec(), Store]}}.
+          Keeper ++ [lattice_ae:child_spec(), Store] ++ observers()}}.
+
+observers() ->
+    case lattice_http:configured() of
+        #{} = Opts -> [lattice_http:child_spec(Opts)];
+        undefined ->
+            case lattice_telemetry:available() of
+                true -> [lattice_sampler:child_spec(#{})];
+                false -> []
+            end
+    end.

@@ -1,0 +1,279 @@
+%% lattice's `:telemetry' events (lattice_telemetry, docs/OBSERVABILITY.md), with the real
+%% telemetry library from the anchors (compiled from $ANCHORS/telemetry/src into a temporary
+%% directory the way $ANCHORS/build.sh does; ANCHORS defaults to the repository's
+%% ../shared/anchors) loaded on two peer nodes replicating the default store. Without the
+%% anchors the event tests are skipped with a printed reason; the tests of lattice without
+%% telemetry always run.
+-module(lattice_telemetry_tests).
+-include_lib("eunit/include/eunit.hrl").
+
+-export([forward/4, crash/4]).
+
+-define(C, lattice_peer_cluster).
+-define(S, lattice_store).
+-define(R, lattice_repl).
+-define(ENV, #{store => [{replication, #{ae_interval_ms => 60000}}]}).
+-define(EVENTS, [[lattice, sync, flush], [lattice, sync, merge], [lattice, ae, session],
+                 [lattice, store, stats], [lattice, crypto, channel]]).
+
+%% ---- without telemetry ------------------------------------------------------------------
+
+%% The test VM has no telemetry loaded: nothing is emitted, nothing fails.
+without_telemetry_test() ->
+    case erlang:module_loaded(telemetry) of
+        true ->
+            io:format(user, "lattice_telemetry_tests: telemetry is loaded in the test VM: "
+                      "the test of its absence does not apply~n", []);
+        false ->
+            ?assertNot(lattice_telemetry:available()),
+            ?assertEqual(ok, lattice_telemetry:execute([lattice, store, stats], #{rows => 1},
+                                                       #{store => s})),
+            %% and asking did not load it
+            ?assertNot(erlang:module_loaded(telemetry))
+    end.
+
+%% ---- with the real telemetry ------------------------------------------------------------
+
+events_test_() ->
+    case telemetry_ebin() of
+        {skip, Why} ->
+            io:format(user, "lattice_telemetry_tests: events skipped: ~ts~n", [Why]),
+            [];
+        {ok, Ebin} ->
+            {timeout, 300, fun() -> events(Ebin) end}
+    end.
+
+events(Ebin) ->
+    _ = application:stop(lattice),
+    Dist = ?C:ensure_distributed(),
+    Peers = ?C:start(2, ?ENV),
+    [N1, N2] = Nodes = [N || {_, N} <- Peers],
+    try
+        true = erpc:call(N1, net_kernel, connect_node, [N2]),
+        ?C:wait_until(peers, fun() ->
+            lists:all(fun(N) -> maps:get(peers, erpc:call(N, ?R, stats, [?S])) =:= 1 end, Nodes)
+        end),
+        Self = self(),
+        [ok = erpc:call(N, fun() -> attach(Ebin, Self) end) || N <- Nodes],
+        [?assert(erpc:call(N, lattice_telemetry, available, [])) || N <- Nodes],
+        flush_and_merge(N1, N2),
+        ae_session(N1, N2),
+        store_stats(N2),
+        telemetry_gone(N1)
+    after
+        ?C:stop(Peers),
+        ?C:release_distribution(Dist),
+        _ = file:del_dir_r(Ebin)
+    end.
+
+%% Writes on N1 and a flush: N1 reports the flush (deltas and bytes sent), N2 the merge of
+%% the batch from N1.
+flush_and_merge(N1, N2) ->
+    ok = erpc:call(N1, fun() ->
+        [begin
+             ok = ?S:create(?S, {k, I}, g_counter),
+             {ok, _} = ?S:increment(?S, {k, I}, I)
+         end || I <- lists:seq(1, 20)],
+        ?R:flush(?S)
+    end),
+    {F, FMeta} = await(N1, [lattice, sync, flush]),
+    ?assertMatch(#{store := ?S, node := N1}, FMeta),
+    ?assert(maps:get(deltas, F) >= 1),
+    ?assert(maps:get(batches, F) >= 1),
+    ?assert(maps:get(bytes, F) > 0),
+    ?assert(is_integer(maps:get(duration, F)) andalso maps:get(duration, F) >= 0),
+    %% 20 creates and 20 increments, joined per key and kind, in one batch or more
+    ?assert(merged_items(N2, N1, 0) >= 20),
+    ?C:wait_until(keys, fun() -> length(erpc:call(N2, ?S, keys, [?S])) =:= 20 end).
+
+merged_items(_N2, _N1, Acc) when Acc >= 20 ->
+    Acc;
+merged_items(N2, N1, Acc) ->
+    {M, Meta} = await(N2, [lattice, sync, merge]),
+    ?assertMatch(#{store := ?S, node := N2, from := N1, kind := batch}, Meta),
+    ?assertEqual(0, maps:get(invalid, M)),
+    ?assert(maps:get(bytes, M) > 0),
+    merged_items(N2, N1, Acc + maps:get(items, M)).
+
+%% A session asked for by N1 is reported by its initiator (of the two, the node whose name
+%% is smaller: lattice_repl's rule) and by the responder.
+ae_session(N1, N2) ->
+    ok = erpc:call(N1, ?R, sync, [?S]),
+    {Init, Resp} = {min(N1, N2), max(N1, N2)},
+    {M, Meta} = await(Init, [lattice, ae, session],
+                      fun(_, #{role := R}) -> R =:= initiator end),
+    ?assertMatch(#{store := ?S, node := Init, peer := Resp, role := initiator}, Meta),
+    {_, RMeta} = await(Resp, [lattice, ae, session],
+                       fun(_, #{role := R}) -> R =:= responder end),
+    ?assertMatch(#{store := ?S, node := Resp, peer := Init}, RMeta),
+    ?assert(lists:member(maps:get(result, Meta), [equal, differ])),
+    ?assert(maps:get(duration_us, M) >= 0),
+    ?assert(is_integer(maps:get(keys, M))).
+
+%% The sampler's periodic event, with the store's figures: the 20 keys that came from N1.
+store_stats(N2) ->
+    ok = erpc:call(N2, fun() ->
+        case whereis(lattice_sampler) of
+            undefined ->
+                {ok, _} = supervisor:start_child(lattice_sup,
+                                                 lattice_sampler:child_spec(#{})),
+                ok;
+            _ ->
+                ok
+        end,
+        lattice_sampler:sample_now()
+    end),
+    {M, Meta} = await(N2, [lattice, store, stats]),
+    ?assertMatch(#{store := ?S, node := N2}, Meta),
+    ?assertEqual(20, maps:get(rows, M)),
+    ?assert(maps:get(table_bytes, M) > 0),
+    ?assertEqual(1, maps:get(peers, M)),
+    ?assert(maps:get(deltas_received_items, M) >= 20).
+
+%% A handler that raises runs in the replication process: telemetry detaches it, and the store
+%% goes on replicating (the next flush is reported to the other handler). Then telemetry's
+%% application stopped (its handler table gone) with the module still loaded: events cost a
+%% failed lookup and nothing breaks.
+telemetry_gone(N1) ->
+    ok = erpc:call(N1, telemetry, attach, [crash, [lattice, sync, flush],
+                                            fun ?MODULE:crash/4, none]),
+    ok = erpc:call(N1, fun() -> ok = ?S:create(?S, crash1, g_counter), ?R:flush(?S) end),
+    _ = await(N1, [lattice, sync, flush]),
+    ?C:wait_until(crash_detached, fun() ->
+        not lists:any(fun(#{id := Id}) -> Id =:= crash end,
+                      erpc:call(N1, telemetry, list_handlers, [[lattice, sync, flush]]))
+    end),
+    ok = erpc:call(N1, application, stop, [telemetry]),
+    ?assert(erpc:call(N1, lattice_telemetry, available, [])),
+    ?assertEqual(ok, erpc:call(N1, lattice_telemetry, execute, [[lattice, x], #{}, #{}])),
+    ok = erpc:call(N1, fun() -> ok = ?S:create(?S, crash2, g_counter), ?R:flush(?S) end),
+    ?assertEqual({ok, 0}, erpc:call(N1, ?S, get, [?S, crash2])).
+
+%% ---- the crypto layer: two secure nodes ------------------------------------------------
+
+crypto_test_() ->
+    case telemetry_ebin() of
+        {skip, Why} ->
+            io:format(user, "lattice_telemetry_tests: crypto events skipped: ~ts~n", [Why]),
+            [];
+        {ok, Ebin} ->
+            {timeout, 300, fun() -> crypto(Ebin) end}
+    end.
+
+%% Handlers attached before the two secure nodes meet: each reports its channel with the
+%% other established, then (rekey_after_time 300 ms) a rekey to a later epoch.
+crypto(Ebin) ->
+    _ = application:stop(lattice),
+    Dist = ?C:ensure_distributed(),
+    {ok, Auth} = lattice_crypto:keypair(sign),
+    Peers = [begin
+                 {Name, Node} = secure_name(I),
+                 ?C:start_named(Name, #{security => security_env(Auth, Node, I),
+                                        store => [{replication, #{secure => true}},
+                                                  {checkpoints, false}]})
+             end || I <- [1, 2]],
+    [N1, N2] = [N || {_, N} <- Peers],
+    try
+        [?C:wait_cnode(N) || N <- [N1, N2]],
+        Self = self(),
+        [ok = erpc:call(N, fun() -> attach(Ebin, Self) end) || N <- [N1, N2]],
+        true = erpc:call(N1, net_kernel, connect_node, [N2]),
+        [begin
+             {M, Meta} = await(N, [lattice, crypto, channel],
+                               fun(_, #{kind := K}) -> K =:= established end),
+             ?assertMatch(#{store := ?S, node := N, peer := Other, kind := established}, Meta),
+             ?assert(maps:get(epoch, M) >= 1),
+             %% (a handshake crossing the peer's completes the same epoch again: lattice_repl
+             %% counts it as a rekey, and so does the event; a timed rekey raises the epoch)
+             {M2, _} = await(N, [lattice, crypto, channel],
+                             fun(#{epoch := E}, #{kind := K, peer := P}) ->
+                                     K =:= rekey andalso P =:= Other andalso E >= 2
+                             end),
+             ?assert(maps:get(epoch, M2) > maps:get(epoch, M))
+         end || {N, Other} <- [{N1, N2}, {N2, N1}]],
+        ok
+    after
+        ?C:stop(Peers),
+        ?C:release_distribution(Dist),
+        _ = file:del_dir_r(Ebin)
+    end.
+
+secure_name(I) ->
+    [_, Host] = string:split(atom_to_list(node()), "@"),
+    Name = "lattice_zt" ++ integer_to_list(I) ++ "_" ++ os:getpid() ++ "_" ++
+        integer_to_list(erlang:unique_integer([positive])),
+    {list_to_atom(Name), list_to_atom(Name ++ "@" ++ Host)}.
+
+%% A certificate for Node from Auth, and its keys sealed under a cheap passphrase (as
+%% lattice_secure_repl_tests does).
+security_env(Auth, Node, Serial) ->
+    {ok, Sign} = lattice_crypto:keypair(sign),
+    {ok, Kx} = lattice_crypto:keypair(kx),
+    Now = erlang:system_time(second),
+    Cert = lattice_cert:issue(Auth, #{cluster => <<"telemetry-test">>,
+                                      node => atom_to_binary(Node),
+                                      sign_pub => lattice_crypto:public_key(Sign),
+                                      kx_pub => lattice_crypto:public_key(Kx),
+                                      not_before => Now - 60, not_after => Now + 3600,
+                                      serial => Serial}),
+    Pass = <<"pass">>,
+    Cheap = #{ops => 1, mem => 8192},
+    #{cluster => <<"telemetry-test">>, authority => lattice_crypto:public_key(Auth),
+      certificate => Cert,
+      sign_key => {sealed, lattice_crypto:export_secret(Sign, Pass, Cheap), Pass},
+      kx_key => {sealed, lattice_crypto:export_secret(Kx, Pass, Cheap), Pass},
+      channel => #{rekey_after_time => 300, grace => 3000}}.
+
+%% ---- helpers ----------------------------------------------------------------------------
+
+attach(Ebin, Pid) ->
+    true = code:add_patha(Ebin),
+    {ok, _} = application:ensure_all_started(telemetry),
+    ok = apply(telemetry, attach_many,
+               [{?MODULE, node()}, ?EVENTS, fun ?MODULE:forward/4, Pid]).
+
+%% A handler that raises.
+crash(_Event, _Measurements, _Metadata, _) ->
+    erlang:error(handler_crash).
+
+%% The handler: every event to the test process.
+forward(Event, Measurements, Metadata, Pid) ->
+    Pid ! {telemetry, node(), Event, Measurements, Metadata},
+    ok.
+
+await(Node, Event) ->
+    await(Node, Event, fun(_, _) -> true end).
+
+await(Node, Event, Pred) ->
+    receive
+        {telemetry, Node, Event, M, Meta} ->
+            case Pred(M, Meta) of
+                true -> {M, Meta};
+                false -> await(Node, Event, Pred)
+            end
+    after 30000 ->
+        error({no_event, Node, Event})
+    end.
+
+%% The telemetry library compiled from the anchors' sources, as $ANCHORS/build.sh compiles it
+%% (erlc -I src, and the .app.src copied to the .app), into a fresh temporary directory.
+telemetry_ebin() ->
+    Anchors = case os:getenv("ANCHORS") of
+                  V when V =:= false; V =:= "" -> filename:absname("../shared/anchors");
+                  V -> filename:absname(V)
+              end,
+    Src = filename:join([Anchors, "telemetry", "src"]),
+    case filelib:wildcard(filename:join(Src, "*.erl")) of
+        [] ->
+            {skip, io_lib:format("no telemetry sources in ~ts (set ANCHORS to the anchors' "
+                                 "directory)", [Src])};
+        Files ->
+            Out = filename:join(os:getenv("TMPDIR", "/tmp"),
+                                "lattice_telemetry_" ++ os:getpid() ++ "_" ++
+                                    integer_to_list(erlang:unique_integer([positive]))),
+            ok = filelib:ensure_path(Out),
+            [{ok, _} = compile:file(F, [{i, Src}, {outdir, Out}, return_errors]) || F <- Files],
+            {ok, _} = file:copy(filename:join(Src, "telemetry.app.src"),
+                                filename:join(Out, "telemetry.app")),
+            {ok, Out}
+    end.
