@@ -19,6 +19,7 @@
 -export([drain/2, entry/2, merge/3, merge_many/2, merge_deltas/2, digest/2, rows/1, purge/2,
          info/1, stats/1]).
 -export([checkpoint/1]).
+-export([recovered/3, apply_record/2, fold_entries/3]).
 -export([format_error/2, error_message/1]).
 -export([init/1, handle_call/3, handle_cast/2, handle_info/2, terminate/2]).
 
@@ -55,7 +56,8 @@
              subs :: ets:tid(),
              counters :: atomics:atomics_ref(),
              max_crdts :: pos_integer(),
-             max_buf :: pos_integer()}).
+             max_buf :: pos_integer(),
+             wal = none :: none | lattice_wal:wal()}).
 
 %% A caller's bug found anywhere below an API function is re-raised from it, with its arguments.
 -define(API(Args, Body),
@@ -67,7 +69,10 @@
 
 %% @doc Starts a store registered as `Name'. Options (a map or a proplist): `max_crdts' (the
 %% most keys, live or deleted, default 100,000) and `max_delta_buffer_bytes' (the bound of the
-%% delta buffer, default 8 MiB).
+%% delta buffer, default 8 MiB); and durability (docs/DURABILITY.md): `durable' (default
+%% `false'), `dir' (default `<data_dir>/<node>/<Name>', `data_dir' the application env,
+%% default `"lattice_data"'), `snapshot_interval' (ms or `infinity', default 60000) and
+%% `on_disk_error' (`refuse_writes', the default, or `memory_only').
 -spec start_link(store(), map() | proplists:proplist()) -> {ok, pid()} | {error, term()}.
 start_link(Name, Opts) ->
     ?API([Name, Opts], begin
@@ -129,10 +134,19 @@ options(Opts) ->
     Map = options_map(Opts),
     maps:foreach(fun(max_crdts, N) when is_integer(N), N > 0 -> ok;
                     (max_delta_buffer_bytes, N) when is_integer(N), N > 0 -> ok;
+                    (durable, B) when is_boolean(B) -> ok;
+                    (dir, D) when is_list(D); is_binary(D) -> ok;
+                    (snapshot_interval, infinity) -> ok;
+                    (snapshot_interval, N) when is_integer(N), N > 0 -> ok;
+                    (on_disk_error, E) when E =:= refuse_writes; E =:= memory_only -> ok;
                     (_, _) -> erlang:error(badarg)
                  end, Map),
     #{max_crdts => maps:get(max_crdts, Map, ?MAX_CRDTS),
-      max_buf => maps:get(max_delta_buffer_bytes, Map, ?MAX_DELTA_BUFFER_BYTES)}.
+      max_buf => maps:get(max_delta_buffer_bytes, Map, ?MAX_DELTA_BUFFER_BYTES),
+      durable => maps:get(durable, Map, false),
+      dir => maps:get(dir, Map, default),
+      snapshot_interval => maps:get(snapshot_interval, Map, 60000),
+      on_disk_error => maps:get(on_disk_error, Map, refuse_writes)}.
 
 %% ---- the API ------------------------------------------------------------------------------
 
@@ -442,6 +456,7 @@ info(Store) ->
           deltas_dropped => atomics:get(C, ?DROPPED),
           type_conflicts => atomics:get(C, ?CONFLICTS),
           subscriptions => atomics:get(C, ?SUBS), actor => S#st.actor,
+          durability => lattice_durable:info(S#st.wal),
           table_bytes => (ets:info(S#st.keys, memory) + ets:info(S#st.meta, memory)) *
                              erlang:system_info(wordsize)}
     end).
@@ -524,13 +539,18 @@ write(Store, Key, Kind, Arg) ->
         {ok, Type, Obj, Tomb} ->
             case op(Kind, Type, Arg) of
                 {ok, Op} ->
-                    case lattice_object:update(Op, S#st.actor, Obj) of
+                    case writable(S) andalso lattice_object:update(Op, S#st.actor, Obj) of
                         {ok, Delta} ->
                             buffer(S, Key, Type, Delta, byte_size(Delta)),
                             notify(S, Key, {updated, Op}),
-                            {ok, result(Kind, Type, Obj, Tomb, Arg)};
+                            case durable(S, {Key, Type, Delta}) of
+                                ok -> {ok, result(Kind, Type, Obj, Tomb, Arg)};
+                                Error -> Error
+                            end;
                         {error, _} = Error ->
-                            Error
+                            Error;
+                        false ->
+                            lattice_wal:writable(S#st.wal)
                     end;
                 wrong_type ->
                     {error, {wrong_type, Type}}
@@ -629,6 +649,40 @@ meta_entries(S, Key) ->
 snapshot_entry(Entries) ->
     maps:map(fun(_, {Obj, P, Tb}) -> {P, lattice_object:snapshot(Obj), Tb} end, Entries).
 
+%% ---- durability (lattice_durable, lattice_wal) ------------------------------------------
+
+writable(#st{wal = none}) -> true;
+writable(#st{wal = W}) -> lattice_wal:writable(W) =:= ok.
+
+if_writable(#st{wal = none}, Fun) -> Fun();
+if_writable(#st{wal = W}, Fun) ->
+    case lattice_wal:writable(W) of
+        ok -> Fun();
+        Error -> Error
+    end.
+
+%% The write's record, logged: the write returns once it is on disk.
+durable(#st{wal = none}, _Record) -> ok;
+durable(#st{wal = W}, Record) -> lattice_wal:append(W, Record).
+
+%% @private The store's state after recovery: its actor and its log, and the record `Apply'
+%% merges a recovered record into the tables with (no delta buffered, nothing logged).
+-spec recovered(#st{}, lattice:actor(), lattice_wal:wal()) -> #st{}.
+recovered(S, Actor, Wal) ->
+    S#st{actor = Actor, wal = Wal}.
+
+%% @private Merges one recovered record: a snapshot's `{Key, Entry}', a logged
+%% `{Key, entry, Entry}' or `{Key, Type, Delta}'.
+-spec apply_record(#st{}, term()) -> ok | {error, term()}.
+apply_record(S, {Key, entry, Entry}) -> do_merge(S, Key, Entry);
+apply_record(S, {Key, Type, Delta}) -> do_merge(S, Key, lattice_store_entry:from_delta(Type, Delta));
+apply_record(S, {Key, Entry}) -> do_merge(S, Key, Entry).
+
+%% @private Folds `Fun(Key, Entry, Acc)' over every row's whole entry: a snapshot's content.
+-spec fold_entries(#st{}, fun((key(), lattice_store_entry:entry(), A) -> A), A) -> A.
+fold_entries(S, Fun, Acc) ->
+    ets:foldl(fun({K, E}, A) -> Fun(K, snapshot_entry(E), A) end, Acc, S#st.meta).
+
 %% ---- the delta buffer and notifications -------------------------------------------------
 
 buffer(S, Key, Type, Delta, DeltaBytes) ->
@@ -671,9 +725,9 @@ actor(Name) ->
     end.
 
 %% @private
-init({Name, #{max_crdts := MaxCrdts, max_buf := MaxBuf}}) ->
+init({Name, #{max_crdts := MaxCrdts, max_buf := MaxBuf} = Config}) ->
     process_flag(trap_exit, true),
-    S = #st{name = Name,
+    S0 = #st{name = Name,
             keys = ets:new(lattice_store_keys, [set, public, {read_concurrency, true},
                                                 {write_concurrency, true}]),
             meta = ets:new(lattice_store_meta, [set, public, {read_concurrency, true}]),
@@ -683,14 +737,19 @@ init({Name, #{max_crdts := MaxCrdts, max_buf := MaxBuf}}) ->
                                                 {read_concurrency, true}]),
             counters = atomics:new(?NCOUNTERS, [{signed, true}]),
             max_crdts = MaxCrdts, max_buf = MaxBuf, actor = actor(Name)},
-    persistent_term:put({?MODULE, Name}, S),
-    {ok, #{st => S, subs => #{}}}.
+    case lattice_durable:start(Name, Config, S0) of
+        {ok, S} ->
+            persistent_term:put({?MODULE, Name}, S),
+            {ok, #{st => S, subs => #{}}};
+        {error, Reason} ->
+            {stop, Reason}
+    end.
 
 %% @private
 handle_call({create, Key, Type}, _From, #{st := S} = State) ->
-    {reply, do_create(S, Key, Type), State};
+    {reply, if_writable(S, fun() -> do_create(S, Key, Type) end), State};
 handle_call({delete, Key}, _From, #{st := S} = State) ->
-    {reply, do_delete(S, Key), State};
+    {reply, if_writable(S, fun() -> do_delete(S, Key) end), State};
 handle_call({merge, Key, Entry}, _From, #{st := S} = State) ->
     {reply, do_merge(S, Key, Entry), State};
 handle_call({merge_many, Pairs}, _From, #{st := S} = State) ->
@@ -721,6 +780,7 @@ handle_info(_, State) ->
 %% @private
 terminate(_, #{st := S}) ->
     _ = persistent_term:erase({?MODULE, S#st.name}),
+    S#st.wal =:= none orelse lattice_wal:close(S#st.wal),
     ok.
 
 drop_subscription(Ref, #{st := S, subs := Subs} = State) ->
@@ -777,7 +837,7 @@ created(S, Key, Type, P, Tb) ->
     Entry = #{Type => {P, (lattice_store_entry:module(Type)):new(), Tb}},
     buffer(S, Key, entry, Entry, erlang:external_size(Entry)),
     notify(S, Key, {created, Type}),
-    ok.
+    durable(S, {Key, entry, Entry}).
 
 do_delete(S, Key) ->
     Actor = S#st.actor,
@@ -795,7 +855,7 @@ do_delete(S, Key) ->
                     Entry = maps:map(fun delete_delta/2, Entries2),
                     buffer(S, Key, entry, Entry, erlang:external_size(Entry)),
                     notify(S, Key, deleted),
-                    ok
+                    durable(S, {Key, entry, Entry})
             end
     end.
 
