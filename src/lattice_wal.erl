@@ -22,7 +22,7 @@
 %% snapshot already holds is harmless: joins are idempotent.
 -module(lattice_wal).
 
--export([open/3, append/2, writable/1, status/1, close/1, frame/1, read_frames/1]).
+-export([open/3, append/2, writable/1, snapshot/1, status/1, close/1, frame/1, read_frames/1]).
 -export_type([wal/0, options/0, disk_error/0]).
 
 -record(wal, {pid :: pid(), state :: atomics:atomics_ref(), recovery = #{} :: map()}).
@@ -38,7 +38,8 @@
 -define(RECORDS, 3).
 -define(MAX_BATCH, 4).
 -define(SNAPSHOTS, 5).
--define(N, 5).
+-define(BYTES, 6).
+-define(N, 6).
 
 -define(BATCH_LIMIT, 20000).
 
@@ -60,13 +61,14 @@ open(Name, #{dir := Dir} = Opts, Apply) ->
         Inc = next_incarnation(Dir),
         {SnapKeys, FirstSeg} = load_snapshot(Dir, Apply),
         Segs = [N || N <- segments(Dir), N >= FirstSeg],
-        Replayed = replay(Dir, Segs, Apply),
+        {Replayed, Torn} = replay(Dir, Segs, Apply),
         Seg = lists:max([FirstSeg | Segs]) + 1,
         State = atomics:new(?N, [{signed, false}]),
         Parent = self(),
         Pid = proc_lib:spawn_link(fun() -> init(Name, Parent, Opts, Seg, State) end),
         Micros = erlang:monotonic_time(microsecond) - T0,
-        Recovery = #{snapshot_keys => SnapKeys, wal_records => Replayed, recovery_us => Micros},
+        Recovery = #{snapshot_keys => SnapKeys, wal_records => Replayed, wal_torn_tail => Torn,
+                     recovery_ms => Micros / 1000},
         {ok, #wal{pid = Pid, state = State, recovery = Recovery}, Inc, Recovery}
     catch
         throw:{lattice_wal, Reason} -> {error, Reason}
@@ -163,7 +165,7 @@ seg_path(Dir, N) ->
     filename:join(Dir, "wal." ++ integer_to_list(N)).
 
 replay(_Dir, [], _Apply) ->
-    0;
+    {0, 0};
 replay(Dir, [N | Rest], Apply) ->
     Path = seg_path(Dir, N),
     Bin = case file:read_file(Path) of
@@ -171,19 +173,21 @@ replay(Dir, [N | Rest], Apply) ->
               {error, R} -> throw({lattice_wal, {disk_error, Path, R}})
           end,
     {Records, Good, Tail} = read_frames(Bin),
-    case Tail of
-        <<>> ->
-            ok;
-        _ when Rest =:= [] ->
-            %% a torn tail: never acknowledged, dropped
-            logger:notice("lattice_wal: ~ts: dropping a torn tail of ~b bytes",
-                          [Path, byte_size(Tail)]),
-            truncate(Path, Good);
-        _ ->
-            throw({lattice_wal, {corrupt_wal, Path}})
-    end,
+    Torn = case Tail of
+               <<>> ->
+                   0;
+               _ when Rest =:= [] ->
+                   %% a torn tail: never acknowledged, dropped
+                   logger:notice("lattice_wal: ~ts: dropping a torn tail of ~b bytes",
+                                 [Path, byte_size(Tail)]),
+                   ok = truncate(Path, Good),
+                   1;
+               _ ->
+                   throw({lattice_wal, {corrupt_wal, Path}})
+           end,
     lists:foreach(Apply, Records),
-    length(Records) + replay(Dir, Rest, Apply).
+    {More, Torn2} = replay(Dir, Rest, Apply),
+    {length(Records) + More, Torn + Torn2}.
 
 truncate(Path, Size) ->
     case file:open(Path, [read, write, raw, binary]) of
@@ -259,6 +263,17 @@ writable(#wal{pid = Pid, state = A}) ->
         _ -> ok
     end.
 
+%% @doc Writes a snapshot now, and waits for it: `ok' once `snapshot' holds every write
+%% acknowledged before the call and the older log segments are deleted, else `{error, Reason}'.
+-spec snapshot(wal()) -> ok | {error, term()}.
+snapshot(#wal{pid = Pid}) ->
+    Mon = erlang:monitor(process, Pid, [{alias, demonitor}]),
+    Pid ! {snapshot_now, Mon},
+    receive
+        {Mon, Reply} -> erlang:demonitor(Mon, [flush]), Reply;
+        {'DOWN', Mon, process, _, Why} -> {error, {wal_down, Why}}
+    end.
+
 refused(Pid) ->
     case status(Pid) of
         #{disk_error := E} when E =/= none -> {error, E};
@@ -267,11 +282,15 @@ refused(Pid) ->
 
 %% @doc The log's figures: `durability' (`durable', `refusing_writes' or `memory_only'),
 %% `disk_error' (`none' or the error), `fsyncs', `records', `max_batch', `snapshots', `dir',
-%% `segment', `recovery' (`snapshot_keys', `wal_records', `recovery_us' of the last start).
+%% `segment', `wal_bytes' (appended since the start), `group_mean' (records per `fsync') and
+%% `recovery' (`snapshot_keys', `wal_records', `wal_torn_tail', `recovery_ms' of the start).
 -spec status(wal() | pid()) -> map().
 status(#wal{pid = Pid, state = A, recovery = Rec}) ->
+    Fsyncs = atomics:get(A, ?FSYNCS),
+    Records = atomics:get(A, ?RECORDS),
     maps:merge(status(Pid),
-               #{recovery => Rec, fsyncs => atomics:get(A, ?FSYNCS), records => atomics:get(A, ?RECORDS),
+               #{recovery => Rec, fsyncs => Fsyncs, records => Records,
+                 group_mean => Records / max(1, Fsyncs), wal_bytes => atomics:get(A, ?BYTES),
                  max_batch => atomics:get(A, ?MAX_BATCH),
                  snapshots => atomics:get(A, ?SNAPSHOTS)});
 status(Pid) when is_pid(Pid) ->
@@ -292,8 +311,10 @@ close(#wal{pid = Pid}) ->
 
 %% ---- the log process ------------------------------------------------------------------------
 
--record(s, {name, parent, dir, fd, seg, state, on_error, interval, dump,
-            error = none, snapshotting = false}).
+-record(s, {name, parent, dir, fd, seg, state, on_error, interval, dump, timer,
+            error = none, snapshotting = false,
+            waiters = [] :: [reference()],   % answered when the running snapshot is done
+            next = [] :: [reference()]}).    % answered by the snapshot after it
 
 init(Name, Parent, #{dir := Dir, on_disk_error := OnError, snapshot_interval := Iv,
                      dump := Dump}, Seg, State) ->
@@ -303,8 +324,7 @@ init(Name, Parent, #{dir := Dir, on_disk_error := OnError, snapshot_interval := 
             {ok, Fd} -> S0#s{fd = Fd};
             {error, E} -> disk_failed(E, S0)
         end,
-    schedule(Iv),
-    loop(S).
+    loop(schedule(S)).
 
 open_segment(Dir, Seg) ->
     Path = seg_path(Dir, Seg),
@@ -316,8 +336,13 @@ open_segment(Dir, Seg) ->
             {error, {disk_error, Path, R}}
     end.
 
-schedule(infinity) -> ok;
-schedule(Ms) -> erlang:send_after(Ms, self(), snapshot), ok.
+%% One snapshot timer at a time, restarted when a snapshot is done.
+schedule(#s{timer = T, interval = Iv} = S) ->
+    _ = T =/= undefined andalso erlang:cancel_timer(T),
+    S#s{timer = case Iv of
+                    infinity -> undefined;
+                    _ -> erlang:send_after(Iv, self(), snapshot)
+                end}.
 
 loop(S) ->
     receive
@@ -329,13 +354,18 @@ loop(S) ->
                           segment => S#s.seg}},
             loop(S);
         snapshot when S#s.snapshotting =:= false, S#s.error =:= none ->
-            loop(start_snapshot(S));
+            loop(start_snapshot(S#s{timer = undefined}));
         snapshot ->
-            schedule(S#s.interval),
+            loop(schedule(S#s{timer = undefined}));
+        {snapshot_now, Tag} when S#s.error =/= none ->
+            reply([Tag], {error, S#s.error}),
             loop(S);
+        {snapshot_now, Tag} when S#s.snapshotting ->
+            loop(S#s{next = [Tag | S#s.next]});
+        {snapshot_now, Tag} ->
+            loop(start_snapshot(S#s{waiters = [Tag]}));
         {snapshot_done, Result} ->
-            schedule(S#s.interval),
-            loop(snapshot_done(Result, S));
+            loop(schedule(snapshot_done(Result, S)));
         stop ->
             _ = S#s.fd =/= undefined andalso file:close(S#s.fd),
             ok;
@@ -359,6 +389,7 @@ commit(Tags, Frames, #s{error = none, fd = Fd, state = A} = S) ->
             N = length(Tags),
             atomics:add(A, ?FSYNCS, 1),
             atomics:add(A, ?RECORDS, N),
+            atomics:add(A, ?BYTES, iolist_size(Frames)),
             N > atomics:get(A, ?MAX_BATCH) andalso atomics:put(A, ?MAX_BATCH, N),
             reply(Tags, ok),
             S;
@@ -408,7 +439,9 @@ start_snapshot(#s{dir = Dir, seg = Seg, fd = Fd, dump = Dump} = S) ->
             spawn_link(fun() -> Self ! {snapshot_done, dump(Dir, Covered, Dump)} end),
             S#s{fd = Fd2, seg = Covered, snapshotting = true};
         {error, E} ->
-            disk_failed(E, S)
+            S2 = disk_failed(E, S),
+            reply(S2#s.waiters, {error, E}),
+            S2#s{waiters = []}
     end.
 
 dump(Dir, Covered, Dump) ->
@@ -424,10 +457,18 @@ dump(Dir, Covered, Dump) ->
         throw:{lattice_wal, E} -> {error, E}
     end.
 
-snapshot_done(ok, #s{state = A} = S) ->
-    atomics:add(A, ?SNAPSHOTS, 1),
-    S#s{snapshotting = false};
-snapshot_done({error, E}, S) ->
-    %% the log itself is intact: a failed snapshot leaves the older segments in place
-    logger:error("lattice_wal: store ~p: snapshot failed: ~p", [S#s.name, E]),
-    S#s{snapshotting = false}.
+snapshot_done(Result, #s{state = A, waiters = Waiters, next = Next} = S) ->
+    case Result of
+        ok ->
+            atomics:add(A, ?SNAPSHOTS, 1);
+        {error, E} ->
+            %% the log itself is intact: a failed snapshot leaves the older segments in place
+            logger:error("lattice_wal: store ~p: snapshot failed: ~p", [S#s.name, E])
+    end,
+    reply(Waiters, Result),
+    S2 = S#s{snapshotting = false, waiters = [], next = []},
+    case Next of
+        [] -> S2;
+        _ when S2#s.error =/= none -> reply(Next, {error, S2#s.error}), S2;
+        _ -> start_snapshot(S2#s{waiters = Next})
+    end.
