@@ -106,7 +106,8 @@ rows() ->
      {secure, fun() -> [{table, fun lattice_bench_store:secure/0}] end},
      {crypto, fun lattice_bench_crypto:rows/0},
      {envelope, fun lattice_bench_envelope:rows/0},
-     {channel, fun lattice_bench_channel:rows/0}].
+     {channel, fun lattice_bench_channel:rows/0},
+     {durable, fun lattice_bench_durable:rows/0}].
 
 %% Anti-entropy between two C nodes at scale: a table of its own (bench/lattice_bench_ae.erl).
 ae() ->

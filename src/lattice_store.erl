@@ -661,6 +661,17 @@ if_writable(#st{wal = W}, Fun) ->
         Error -> Error
     end.
 
+%% A create's or a delete's reply: once its record is on disk, for a durable store (the log
+%% answers the caller, and the store process takes the next call meanwhile: creates from many
+%% callers share an fsync as writes do).
+logged(#st{wal = none}, _From, {log, _}, State) ->
+    {reply, ok, State};
+logged(#st{wal = W}, From, {log, Record}, State) ->
+    ok = lattice_wal:append_reply(W, Record, From),
+    {noreply, State};
+logged(_S, _From, Reply, State) ->
+    {reply, Reply, State}.
+
 %% The write's record, logged: the write returns once it is on disk.
 durable(#st{wal = none}, _Record) -> ok;
 durable(#st{wal = W}, Record) -> lattice_wal:append(W, Record).
@@ -746,10 +757,10 @@ init({Name, #{max_crdts := MaxCrdts, max_buf := MaxBuf} = Config}) ->
     end.
 
 %% @private
-handle_call({create, Key, Type}, _From, #{st := S} = State) ->
-    {reply, if_writable(S, fun() -> do_create(S, Key, Type) end), State};
-handle_call({delete, Key}, _From, #{st := S} = State) ->
-    {reply, if_writable(S, fun() -> do_delete(S, Key) end), State};
+handle_call({create, Key, Type}, From, #{st := S} = State) ->
+    logged(S, From, if_writable(S, fun() -> do_create(S, Key, Type) end), State);
+handle_call({delete, Key}, From, #{st := S} = State) ->
+    logged(S, From, if_writable(S, fun() -> do_delete(S, Key) end), State);
 handle_call({merge, Key, Entry}, _From, #{st := S} = State) ->
     {reply, do_merge(S, Key, Entry), State};
 handle_call({merge_many, Pairs}, _From, #{st := S} = State) ->
@@ -837,7 +848,7 @@ created(S, Key, Type, P, Tb) ->
     Entry = #{Type => {P, (lattice_store_entry:module(Type)):new(), Tb}},
     buffer(S, Key, entry, Entry, erlang:external_size(Entry)),
     notify(S, Key, {created, Type}),
-    durable(S, {Key, entry, Entry}).
+    {log, {Key, entry, Entry}}.
 
 do_delete(S, Key) ->
     Actor = S#st.actor,
@@ -855,7 +866,7 @@ do_delete(S, Key) ->
                     Entry = maps:map(fun delete_delta/2, Entries2),
                     buffer(S, Key, entry, Entry, erlang:external_size(Entry)),
                     notify(S, Key, deleted),
-                    durable(S, {Key, entry, Entry})
+                    {log, {Key, entry, Entry}}
             end
     end.
 

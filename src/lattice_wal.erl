@@ -22,7 +22,7 @@
 %% snapshot already holds is harmless: joins are idempotent.
 -module(lattice_wal).
 
--export([open/3, append/2, writable/1, snapshot/1, status/1, close/1, frame/1, read_frames/1]).
+-export([open/3, append/2, append_reply/3, writable/1, snapshot/1, status/1, close/1, frame/1, read_frames/1]).
 -export_type([wal/0, options/0, disk_error/0]).
 
 -record(wal, {pid :: pid(), state :: atomics:atomics_ref(), recovery = #{} :: map()}).
@@ -254,6 +254,16 @@ append(#wal{pid = Pid, state = A}, Record) ->
             refused(Pid)
     end.
 
+%% @doc As {@link append/2}, without waiting: the log answers `From' (a gen_server caller,
+%% `gen_server:reply/2') once the record is on disk, so a server can take its next call.
+-spec append_reply(wal(), term(), gen_server:from()) -> ok.
+append_reply(#wal{pid = Pid, state = A}, Record, From) ->
+    case atomics:get(A, ?MODE) of
+        0 -> Pid ! {append, {reply, From}, frame(Record)}, ok;
+        2 -> gen_server:reply(From, ok);
+        _ -> gen_server:reply(From, refused(Pid))
+    end.
+
 %% @doc `ok' if the log takes writes (durably or in memory only), else the disk error that
 %% made it refuse them: a store checks before it applies a write.
 -spec writable(wal()) -> ok | {error, term()}.
@@ -412,7 +422,9 @@ after_error(#s{on_error = memory_only}) -> ok;
 after_error(#s{error = E}) -> {error, E}.
 
 reply(Tags, Reply) ->
-    lists:foreach(fun(T) -> T ! {T, Reply} end, Tags).
+    lists:foreach(fun({reply, From}) -> gen_server:reply(From, Reply);
+                     (T) -> T ! {T, Reply}
+                  end, Tags).
 
 mode(#s{error = none}) -> durable;
 mode(#s{on_error = memory_only}) -> memory_only;
@@ -451,7 +463,7 @@ dump(Dir, Covered, Dump) ->
         ok = write_synced(Dir, "snapshot",
                           [frame({lattice_snapshot, 1, Covered}), lists:reverse(Frames),
                            frame({lattice_snapshot_end, Count})]),
-        [_ = file:delete(seg_path(Dir, N)) || N <- segments(Dir), N < Covered],
+        _ = [file:delete(seg_path(Dir, N)) || N <- segments(Dir), N < Covered],
         ok
     catch
         throw:{lattice_wal, E} -> {error, E}
