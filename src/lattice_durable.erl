@@ -21,7 +21,7 @@ start(Name, #{durable := true, dir := Dir0, snapshot_interval := Iv,
           end,
     Opts = #{dir => Dir, snapshot_interval => Iv, on_disk_error => OnError,
              dump => fun(F, Acc) -> lattice_store:fold_entries(S, F, Acc) end},
-    case lattice_wal:open(Name, Opts, fun(R) -> lattice_store:apply_record(S, R) end) of
+    case lattice_wal:open(Name, Opts, fun(Rs) -> recover(S, Rs) end) of
         {ok, Wal, Inc, Recovery} ->
             logger:info("lattice store ~p: recovered ~p from ~ts", [Name, Recovery, Dir]),
             {ok, lattice_store:recovered(S, {node(), Inc}, Wal)};
@@ -29,6 +29,14 @@ start(Name, #{durable := true, dir := Dir0, snapshot_interval := Iv,
             logger:error("lattice store ~p: cannot start durable from ~ts: ~p",
                          [Name, Dir, Reason]),
             {error, Reason}
+    end.
+
+%% A record the table cannot take (more keys than `max_crdts'): the store does not start,
+%% rather than start without it.
+recover(S, Records) ->
+    case [E || E <- lattice_store:apply_records(S, Records), E =/= ok] of
+        [] -> ok;
+        [E | _] -> throw({lattice_wal, {cannot_recover, E}})
     end.
 
 %% @doc The default directory of a store: `<data_dir>/<node>/<Name>', `data_dir' the lattice

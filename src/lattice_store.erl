@@ -19,7 +19,7 @@
 -export([drain/2, entry/2, merge/3, merge_many/2, merge_deltas/2, digest/2, rows/1, purge/2,
          info/1, stats/1]).
 -export([checkpoint/1]).
--export([recovered/3, apply_record/2, fold_entries/3]).
+-export([recovered/3, apply_records/2, fold_entries/3, snapshot/1]).
 -export([format_error/2, error_message/1]).
 -export([init/1, handle_call/3, handle_cast/2, handle_info/2, terminate/2]).
 
@@ -682,12 +682,26 @@ durable(#st{wal = W}, Record) -> lattice_wal:append(W, Record).
 recovered(S, Actor, Wal) ->
     S#st{actor = Actor, wal = Wal}.
 
-%% @private Merges one recovered record: a snapshot's `{Key, Entry}', a logged
-%% `{Key, entry, Entry}' or `{Key, Type, Delta}'.
--spec apply_record(#st{}, term()) -> ok | {error, term()}.
-apply_record(S, {Key, entry, Entry}) -> do_merge(S, Key, Entry);
-apply_record(S, {Key, Type, Delta}) -> do_merge(S, Key, lattice_store_entry:from_delta(Type, Delta));
-apply_record(S, {Key, Entry}) -> do_merge(S, Key, Entry).
+%% @private Merges recovered records, in order (as merge_many/2 does, keys new to the table
+%% in one insert): a snapshot's `{Key, Entry}', a logged `{Key, entry, Entry}' or
+%% `{Key, Type, Delta}'.
+-spec apply_records(#st{}, [term()]) -> [ok | {error, term()}].
+apply_records(S, Records) ->
+    merge_pairs(S, [case R of
+                        {Key, entry, Entry} -> {Key, Entry};
+                        {Key, Type, Delta} -> {Key, lattice_store_entry:from_delta(Type, Delta)};
+                        {_Key, _Entry} -> R
+                    end || R <- Records]).
+
+%% @doc Writes a snapshot of a durable store now (docs/DURABILITY.md) and waits for it: `ok'
+%% once the snapshot holds every write acknowledged before the call and the older log
+%% segments are gone; `{error, not_durable}' for a store in memory, or the disk error.
+-spec snapshot(store()) -> ok | {error, term()}.
+snapshot(Store) ->
+    ?API([Store], case store(Store) of
+                      #st{wal = none} -> {error, not_durable};
+                      #st{wal = W} -> lattice_wal:snapshot(W)
+                  end).
 
 %% @private Folds `Fun(Key, Entry, Acc)' over every row's whole entry: a snapshot's content.
 -spec fold_entries(#st{}, fun((key(), lattice_store_entry:entry(), A) -> A), A) -> A.

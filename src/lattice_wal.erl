@@ -42,17 +42,20 @@
 -define(N, 6).
 
 -define(BATCH_LIMIT, 20000).
+%% Recovered records are applied this many at a time.
+-define(CHUNK, 4096).
 
 %% ---- opening and recovery -----------------------------------------------------------------
 
 %% @doc Recovers the store's directory and starts its log process, linked to the caller.
-%% `Apply' is called with every recovered record, in order: `{Key, Entry}' from the snapshot,
-%% then the logged `{Key, entry, Entry}' and `{Key, Type, Delta}' records. Gives the log, the
+%% `Apply' is called with the recovered records, a list at a time, in order: `{Key, Entry}'
+%% from the snapshot, then the logged `{Key, entry, Entry}' and `{Key, Type, Delta}' records. Gives the log, the
 %% store's new incarnation (one more than the last one this directory recorded, written and
 %% synced before this returns, so no two starts share one) and the recovery figures; or
-%% `{error, Reason}': `{corrupt_snapshot, Path}', `{corrupt_wal, Path}',
+%% `{error, Reason}' (`Apply' may throw `{lattice_wal, Reason}' to stop recovery with it):
+%% `{corrupt_snapshot, Path}', `{corrupt_wal, Path}',
 %% `{disk_error, Path, Posix}' (a directory that cannot be made or written).
--spec open(atom(), options(), fun((term()) -> any())) ->
+-spec open(atom(), options(), fun(([term()]) -> any())) ->
           {ok, wal(), lattice:incarnation(), map()} | {error, term()}.
 open(Name, #{dir := Dir} = Opts, Apply) ->
     T0 = erlang:monotonic_time(microsecond),
@@ -141,20 +144,29 @@ load_snapshot(Dir, Apply) ->
         {error, R} ->
             throw({lattice_wal, {disk_error, Path, R}});
         {ok, Bin} ->
-            case read_frames(Bin) of
-                {[{lattice_snapshot, 1, Seg} | Rest], _, <<>>} ->
-                    case lists:last([none | Rest]) of
-                        {lattice_snapshot_end, Count} when Count =:= length(Rest) - 1 ->
-                            lists:foreach(fun({lattice_snapshot_end, _}) -> ok;
-                                             (KE) -> Apply(KE)
-                                          end, Rest),
-                            {Count, Seg};
-                        _ ->
-                            throw({lattice_wal, {corrupt_snapshot, Path}})
-                    end;
+            case read_frames(Bin, 1) of
+                {[{lattice_snapshot, 1, Seg}], _, Rest} -> {load_entries(Path, Rest, Apply, 0), Seg};
+                _ -> throw({lattice_wal, {corrupt_snapshot, Path}})
+            end
+    end.
+
+%% The snapshot's entries, applied a chunk at a time, up to its end record (which counts them).
+load_entries(Path, Bin, Apply, N) ->
+    case read_frames(Bin, ?CHUNK) of
+        {Terms, _, Rest} when Terms =/= [] ->
+            case lists:last(Terms) of
+                {lattice_snapshot_end, Count} when Rest =:= <<>>,
+                                                   Count =:= N + length(Terms) - 1 ->
+                    Apply(lists:droplast(Terms)),
+                    Count;
+                _ when Rest =/= <<>>, length(Terms) =:= ?CHUNK ->
+                    Apply(Terms),
+                    load_entries(Path, Rest, Apply, N + ?CHUNK);
                 _ ->
                     throw({lattice_wal, {corrupt_snapshot, Path}})
-            end
+            end;
+        _ ->
+            throw({lattice_wal, {corrupt_snapshot, Path}})
     end.
 
 segments(Dir) ->
@@ -185,9 +197,16 @@ replay(Dir, [N | Rest], Apply) ->
                _ ->
                    throw({lattice_wal, {corrupt_wal, Path}})
            end,
-    lists:foreach(Apply, Records),
+    apply_chunks(Records, Apply),
     {More, Torn2} = replay(Dir, Rest, Apply),
     {length(Records) + More, Torn + Torn2}.
+
+apply_chunks(Records, Apply) when length(Records) > ?CHUNK ->
+    {Chunk, Rest} = lists:split(?CHUNK, Records),
+    Apply(Chunk),
+    apply_chunks(Rest, Apply);
+apply_chunks(Records, Apply) ->
+    Apply(Records).
 
 truncate(Path, Size) ->
     case file:open(Path, [read, write, raw, binary]) of
@@ -214,15 +233,24 @@ frame(Term) ->
 %% fails its checksum: `{Terms, GoodBytes, Rest}' (`Rest' is `<<>>' for a whole file).
 -spec read_frames(binary()) -> {[term()], non_neg_integer(), binary()}.
 read_frames(Bin) ->
-    read_frames(Bin, 0, []).
+    read_frames(Bin, infinity).
 
-read_frames(<<Len:32, Crc:32, P:Len/binary, Rest/binary>> = Bin, Off, Acc) ->
+%% At most Max records.
+read_frames(Bin, Max) ->
+    read_frames(Bin, Max, 0, []).
+
+read_frames(Bin, 0, Off, Acc) ->
+    {lists:reverse(Acc), Off, Bin};
+read_frames(<<Len:32, Crc:32, P:Len/binary, Rest/binary>> = Bin, Max, Off, Acc) ->
     case erlang:crc32(P) =:= Crc andalso decode(P) of
-        {ok, T} -> read_frames(Rest, Off + 8 + Len, [T | Acc]);
+        {ok, T} -> read_frames(Rest, dec(Max), Off + 8 + Len, [T | Acc]);
         _ -> {lists:reverse(Acc), Off, Bin}
     end;
-read_frames(Bin, Off, Acc) ->
+read_frames(Bin, _Max, Off, Acc) ->
     {lists:reverse(Acc), Off, Bin}.
+
+dec(infinity) -> infinity;
+dec(N) -> N - 1.
 
 decode(P) ->
     try {ok, binary_to_term(P)}

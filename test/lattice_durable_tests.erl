@@ -83,6 +83,9 @@ snapshot_then_log() ->
     %% written after a snapshot: in the log only (or in a later snapshot as well)
     {ok, _} = lattice_store:increment(?STORE, 7, 1000),
     stop(),
+    %% too many keys for the limit: the store does not start without some of them
+    ?assertMatch({error, {cannot_recover, {error, limit_reached}}},
+                 start(#{durable => true, dir => Dir, max_crdts => 100})),
     {ok, _} = start(#{durable => true, dir => Dir, snapshot_interval => infinity}),
     #{recovery := #{snapshot_keys := SnapKeys}} =
         maps:get(durability, lattice_store:info(?STORE)),
@@ -90,7 +93,20 @@ snapshot_then_log() ->
     ?assertEqual({ok, 1007}, lattice_store:get(?STORE, 7)),
     ?assertEqual({ok, 200}, lattice_store:get(?STORE, 200)),
     ?assertEqual(200, length(lattice_store:keys(?STORE))),
-    stop().
+    %% on demand
+    {ok, _} = lattice_store:increment(?STORE, 7, 1),
+    ok = lattice_store:snapshot(?STORE),
+    stop(),
+    %% the older segments are gone: one is left, the one the snapshot opened
+    ?assertMatch([_], filelib:wildcard(filename:join(Dir, "wal.*"))),
+    {ok, _} = start(#{durable => true, dir => Dir}),
+    ?assertMatch(#{recovery := #{snapshot_keys := 200, wal_records := 0}},
+                 maps:get(durability, lattice_store:info(?STORE))),
+    ?assertEqual({ok, 1008}, lattice_store:get(?STORE, 7)),
+    stop(),
+    {ok, _} = lattice_store:start_link(lattice_durable_test_memory, #{}),
+    ?assertEqual({error, not_durable}, lattice_store:snapshot(lattice_durable_test_memory)),
+    ok = lattice_store:stop(lattice_durable_test_memory).
 
 snapshots() ->
     maps:get(snapshots, maps:get(durability, lattice_store:info(?STORE))).
