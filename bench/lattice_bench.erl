@@ -104,7 +104,6 @@ rows() ->
      {merkle, fun merkle/0}, {ae, fun ae/0}, {store, fun lattice_bench_store:rows/0},
      {cluster, fun() -> [{table, fun lattice_bench_store:cluster/0}] end},
      {secure, fun() -> [{table, fun lattice_bench_store:secure/0}] end},
-     {durable, fun() -> [{table, fun lattice_bench_durable:run/0}] end},
      {crypto, fun lattice_bench_crypto:rows/0},
      {envelope, fun lattice_bench_envelope:rows/0},
      {channel, fun lattice_bench_channel:rows/0},
