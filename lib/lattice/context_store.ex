@@ -77,6 +77,12 @@ defmodule Lattice.ContextStore do
   node only, or a map of replication options (default `%{}`: replicate to every node running
   a store of the same name, with the defaults of `:lattice_repl.options/1`; see
   docs/REPLICATION.md).
+
+  Durability (docs/DURABILITY.md): `durable: true` logs every write before it returns
+  (a write-ahead log with group commit, and snapshots), so acknowledged writes survive a
+  `kill -9`; `dir` (default `<data_dir>/<node>/<name>`), `snapshot_interval` (ms or
+  `:infinity`, default 60,000) and `on_disk_error` (`:refuse_writes`, the default, or
+  `:memory_only`). `stats/1` reports it under `durability`.
   """
   @spec child_spec(keyword()) :: Supervisor.child_spec()
   def child_spec(opts), do: wrap(:lattice_store.child_spec(opts))
