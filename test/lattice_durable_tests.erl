@@ -353,3 +353,40 @@ collect_until(Acc, Deadline) ->
     after Left ->
         Acc
     end.
+
+%% ---- kill -9 and rejoin -------------------------------------------------------------------
+
+rejoin_test_() ->
+    {timeout, 180, fun killed_node_recovers_and_converges/0}.
+
+%% Two nodes replicating the default store, one durable: it is killed, the other takes writes
+%% it misses; restarted on its directory it has its own acknowledged writes at once, and after
+%% anti-entropy the two stores' digests are equal.
+killed_node_recovers_and_converges() ->
+    Started = lattice_peer_cluster:ensure_distributed(),
+    Dir = dir("rejoin"),
+    Name = list_to_atom("lattice_durable_a_" ++ os:getpid()),
+    Env = #{store => [{durable, true}, {dir, Dir}]},
+    Store = lattice_store:default(),
+    try
+        {_, A} = lattice_peer_cluster:start_named(Name, Env),
+        {PeerB, B} = lattice_peer_cluster:start_one(#{}),
+        ok = erpc:call(A, lattice_store, create, [Store, set, g_set]),
+        [{ok, _} = erpc:call(A, lattice_store, add, [Store, set, {a, I}]) || I <- lists:seq(1, 200)],
+        Digest = fun(N) -> erpc:call(N, lattice_store, digest, [Store, set]) end,
+        lattice_peer_cluster:wait_until(replicated, fun() -> Digest(A) =:= Digest(B) end, 60000),
+        OsPid = erpc:call(A, os, getpid, []),
+        os:cmd("kill -9 " ++ OsPid),
+        lattice_peer_cluster:wait_until(node_down, fun() -> not lists:member(A, nodes()) end),
+        [{ok, _} = erpc:call(B, lattice_store, add, [Store, set, {b, I}]) || I <- lists:seq(1, 100)],
+        {_, A} = lattice_peer_cluster:start_named(Name, Env),
+        {ok, Mine} = erpc:call(A, lattice_store, get, [Store, set]),
+        ?assertEqual([], [{a, I} || I <- lists:seq(1, 200)] -- Mine),
+        lattice_peer_cluster:wait_until(converged, fun() -> Digest(A) =:= Digest(B) end, 90000),
+        {ok, All} = erpc:call(A, lattice_store, get, [Store, set]),
+        ?assertEqual(300, length(All)),
+        catch erpc:call(A, erlang, halt, []),
+        lattice_peer_cluster:stop_one({PeerB, B})
+    after
+        lattice_peer_cluster:release_distribution(Started)
+    end.
