@@ -42,6 +42,8 @@
 -define(N, 6).
 
 -define(BATCH_LIMIT, 20000).
+%% The longest a batch waits for the writers of the last one.
+-define(LINGER_US, 300).
 %% Recovered records are applied this many at a time.
 -define(CHUNK, 4096).
 
@@ -352,7 +354,8 @@ close(#wal{pid = Pid}) ->
 -record(s, {name, parent, dir, fd, seg, state, on_error, interval, dump, timer,
             error = none, snapshotting = false,
             waiters = [] :: [reference()],   % answered when the running snapshot is done
-            next = [] :: [reference()]}).    % answered by the snapshot after it
+            next = [] :: [reference()],      % answered by the snapshot after it
+            last = 0 :: non_neg_integer()}).  % the size of the batch last written
 
 init(Name, Parent, #{dir := Dir, on_disk_error := OnError, snapshot_interval := Iv,
                      dump := Dump}, Seg, State) ->
@@ -385,7 +388,8 @@ schedule(#s{timer = T, interval = Iv} = S) ->
 loop(S) ->
     receive
         {append, Tag, Frame} ->
-            {Tags, Frames} = collect([Tag], [Frame], 1),
+            Until = erlang:monotonic_time(microsecond) + ?LINGER_US,
+            {Tags, Frames} = collect([Tag], [Frame], 1, S#s.last, Until),
             loop(commit(Tags, Frames, S));
         {status, Tag} ->
             Tag ! {Tag, #{durability => mode(S), disk_error => S#s.error, dir => S#s.dir,
@@ -412,13 +416,22 @@ loop(S) ->
     end.
 
 %% Everything already waiting: one batch.
-collect(Tags, Frames, N) when N >= ?BATCH_LIMIT ->
+%% The writers the last batch answered are most of the next one: while fewer records than
+%% it held are here, the log waits for them (yielding, at most ?LINGER_US), so all the
+%% writers share one fsync rather than two groups alternating.
+collect(Tags, Frames, N, _Last, _Until) when N >= ?BATCH_LIMIT ->
     {Tags, lists:reverse(Frames)};
-collect(Tags, Frames, N) ->
+collect(Tags, Frames, N, Last, Until) ->
     receive
-        {append, Tag, Frame} -> collect([Tag | Tags], [Frame | Frames], N + 1)
+        {append, Tag, Frame} -> collect([Tag | Tags], [Frame | Frames], N + 1, Last, Until)
     after 0 ->
-        {Tags, lists:reverse(Frames)}
+        case N < Last andalso erlang:monotonic_time(microsecond) < Until of
+            true ->
+                erlang:yield(),
+                collect(Tags, Frames, N, Last, Until);
+            false ->
+                {Tags, lists:reverse(Frames)}
+        end
     end.
 
 commit(Tags, Frames, #s{error = none, fd = Fd, state = A} = S) ->
@@ -430,7 +443,7 @@ commit(Tags, Frames, #s{error = none, fd = Fd, state = A} = S) ->
             atomics:add(A, ?BYTES, iolist_size(Frames)),
             N > atomics:get(A, ?MAX_BATCH) andalso atomics:put(A, ?MAX_BATCH, N),
             reply(Tags, ok),
-            S;
+            S#s{last = N};
         {error, R} ->
             S2 = disk_failed({disk_error, seg_path(S#s.dir, S#s.seg), R}, S),
             reply(Tags, after_error(S2)),
