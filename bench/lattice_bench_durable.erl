@@ -61,6 +61,7 @@ run() ->
                   [K, fmt_ms(SnapMs), SnapBytes / 1.0e6]),
         io:format("| recovery: ~b keys (snapshot) + ~b log records | | ~s (start_link ~s) "
                   "| | | |~n~n", [K, LogN, fmt_ms(RecMs), fmt_ms(StartMs)]),
+        engines(filename:join(Base, "engines")),
         [{missed, "durable writes/s"} || not Met]
     after
         _ = os:cmd("rm -rf " ++ Base)
@@ -199,6 +200,51 @@ peer_entry() ->
     {ok, Entry} = lattice_store:entry(Tmp, k),
     ok = lattice_store:stop(Tmp),
     Entry.
+
+%% ---- the log engine: a raw file against disk_log -------------------------------------------
+
+-define(GROUP, 50).
+-define(GROUPS, 300).
+
+%% One group of ?GROUP write records (as the store logs them) made durable, four ways, taken
+%% in turn so that the disk's and the machine's moods fall on all of them alike: the median.
+engines(Dir) ->
+    ok = filelib:ensure_dir(filename:join(Dir, "x")),
+    Terms = [{{k, I}, g_counter, crypto:strong_rand_bytes(60)} || I <- lists:seq(1, ?GROUP)],
+    Frames = [lattice_wal:frame(T) || T <- Terms],
+    {ok, Fd} = file:open(filename:join(Dir, "raw"), [append, raw, binary]),
+    {ok, Fd2} = file:open(filename:join(Dir, "raw_fsync"), [append, raw, binary]),
+    {ok, Int} = disk_log:open([{name, lattice_bench_dl_internal}, {type, halt},
+                               {file, filename:join(Dir, "internal")}, {format, internal}]),
+    {ok, Ext} = disk_log:open([{name, lattice_bench_dl_external}, {type, halt},
+                               {file, filename:join(Dir, "external")}, {format, external}]),
+    Ways = [{"file:write + file:datasync, framed (lattice_wal)",
+             fun() -> ok = file:write(Fd, Frames), ok = file:datasync(Fd) end},
+            {"file:write + file:sync, framed",
+             fun() -> ok = file:write(Fd2, Frames), ok = file:sync(Fd2) end},
+            {"disk_log internal: log_terms + sync",
+             fun() -> ok = disk_log:log_terms(Int, Terms), ok = disk_log:sync(Int) end},
+            {"disk_log external: blog_terms (framed) + sync",
+             fun() -> ok = disk_log:blog_terms(Ext, Frames), ok = disk_log:sync(Ext) end}],
+    Rounds = [[{Name, timed(F)} || {Name, F} <- Ways] || _ <- lists:seq(1, ?GROUPS)],
+    ok = file:close(Fd), ok = file:close(Fd2),
+    ok = disk_log:close(Int), ok = disk_log:close(Ext),
+    io:format("The log engine: one group of ~b write records (~b B framed) made durable, "
+              "the four ways in turn, ~b times.~n~n| way | median | 90th percentile |~n"
+              "|---|---:|---:|~n", [?GROUP, iolist_size(Frames), ?GROUPS]),
+    lists:foreach(fun({Name, _}) ->
+                      Us = lists:sort([T || R <- Rounds, {N, T} <- R, N =:= Name]),
+                      io:format("| ~s | ~s | ~s |~n",
+                                [Name, fmt_ms(pct(Us, 50) / 1000), fmt_ms(pct(Us, 90) / 1000)])
+                  end, Ways),
+    io:format("~n").
+
+timed(F) ->
+    T0 = erlang:monotonic_time(microsecond),
+    F(),
+    erlang:monotonic_time(microsecond) - T0.
+
+pct(Sorted, P) -> lists:nth(max(1, (length(Sorted) * P + 99) div 100), Sorted).
 
 %% ---- formatting ---------------------------------------------------------------------------
 
