@@ -107,7 +107,8 @@ rows() ->
      {crypto, fun lattice_bench_crypto:rows/0},
      {envelope, fun lattice_bench_envelope:rows/0},
      {channel, fun lattice_bench_channel:rows/0},
-     {tiering, fun() -> [{table, fun lattice_bench_tier:run/0}] end}].
+     {tiering, fun() -> [{table, fun lattice_bench_tier:run/0}] end},
+     {durable, fun lattice_bench_durable:rows/0}].
 
 %% Anti-entropy between two C nodes at scale: a table of its own (bench/lattice_bench_ae.erl).
 ae() ->

@@ -80,6 +80,12 @@ defmodule Lattice.ContextStore do
   `ets_limit` (50,000), `access_threshold` (5), `decay_interval` (120,000 ms) and `dir` (the
   DETS cache's directory), for hot keys in memory and the least used in ETS and on disk
   (docs/TIERING.md).
+
+  Durability (docs/DURABILITY.md): `durable: true` logs every write before it returns
+  (a write-ahead log with group commit, and snapshots), so acknowledged writes survive a
+  `kill -9`; `dir` (default `<data_dir>/<node>/<name>`), `snapshot_interval` (ms or
+  `:infinity`, default 60,000) and `on_disk_error` (`:refuse_writes`, the default, or
+  `:memory_only`). `stats/1` reports it under `durability`.
   """
   @spec child_spec(keyword()) :: Supervisor.child_spec()
   def child_spec(opts), do: wrap(:lattice_store.child_spec(opts))

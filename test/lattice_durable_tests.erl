@@ -1,0 +1,392 @@
+%% Durable stores (docs/DURABILITY.md): recovery, the torn tail, a corrupt snapshot, disk
+%% errors, group commit, and `kill -9' of a node in the middle of a write burst.
+-module(lattice_durable_tests).
+
+-include_lib("eunit/include/eunit.hrl").
+
+-define(STORE, lattice_durable_test_store).
+
+dir(Tag) ->
+    Dir = filename:join(["/tmp", "lattice_durable_" ++ os:getpid(), Tag]),
+    _ = os:cmd("rm -rf " ++ Dir),
+    Dir.
+
+start(Opts) ->
+    %% a test that failed leaves its store behind: not the next test's problem
+    _ = whereis(?STORE) =/= undefined andalso catch lattice_store:stop(?STORE),
+    %% a store that refuses to start exits, linked to its caller
+    process_flag(trap_exit, true),
+    case lattice_store:start_link(?STORE, Opts) of
+        {ok, Pid} -> unlink(Pid), {ok, Pid};
+        Error -> Error
+    end.
+
+stop() ->
+    ok = lattice_store:stop(?STORE).
+
+setup() ->
+    {ok, _} = application:ensure_all_started(lattice),
+    process_flag(trap_exit, true),
+    ok.
+
+durable_test_() ->
+    {setup, fun setup/0, fun(_) -> ok end,
+     [{timeout, 60, fun restart_recovers_writes_and_a_new_incarnation/0},
+      {timeout, 60, fun snapshot_then_log/0},
+      {timeout, 60, fun torn_tail_is_dropped/0},
+      {timeout, 60, fun corrupt_snapshot_refuses_to_start/0},
+      {timeout, 60, fun corrupt_older_segment_refuses_to_start/0},
+      {timeout, 60, fun unusable_directory/0},
+      {timeout, 60, fun group_commit_shares_fsyncs/0},
+      {timeout, 60, fun disk_full_refuses_writes/0},
+      {timeout, 60, fun disk_full_memory_only/0}]}.
+
+restart_recovers_writes_and_a_new_incarnation() ->
+    Dir = dir("restart"),
+    {ok, _} = start(#{durable => true, dir => Dir}),
+    {_, Inc1} = maps:get(actor, lattice_store:info(?STORE)),
+    ok = lattice_store:create(?STORE, c, pn_counter),
+    {ok, _} = lattice_store:increment(?STORE, c, 5),
+    {ok, _} = lattice_store:decrement(?STORE, c, 2),
+    ok = lattice_store:create(?STORE, s, or_set),
+    [{ok, _} = lattice_store:add(?STORE, s, E) || E <- [a, b, c]],
+    {ok, _} = lattice_store:remove(?STORE, s, b),
+    ok = lattice_store:create(?STORE, gone, g_set),
+    ok = lattice_store:delete(?STORE, gone),
+    Digests = [lattice_store:digest(?STORE, K) || K <- [c, s, gone]],
+    stop(),
+    {ok, _} = start(#{durable => true, dir => Dir}),
+    Info = lattice_store:info(?STORE),
+    {_, Inc2} = maps:get(actor, Info),
+    ?assertEqual((Inc1 + 1) band (1 bsl 64 - 1), Inc2),
+    ?assertEqual({ok, 3}, lattice_store:get(?STORE, c)),
+    ?assertEqual({ok, [a, c]}, lattice_store:get(?STORE, s)),
+    ?assertEqual({error, not_found}, lattice_store:get(?STORE, gone)),
+    ?assertEqual(Digests, [lattice_store:digest(?STORE, K) || K <- [c, s, gone]]),
+    ?assertMatch(#{durability := durable, recovery := #{wal_records := 10}},
+                 maps:get(durability, Info)),
+    %% writes under the new incarnation join the recovered ones
+    {ok, _} = lattice_store:add(?STORE, s, d),
+    ?assertEqual({ok, [a, c, d]}, lattice_store:get(?STORE, s)),
+    stop().
+
+snapshot_then_log() ->
+    Dir = dir("snapshot"),
+    {ok, _} = start(#{durable => true, dir => Dir, snapshot_interval => 100}),
+    [begin
+         ok = lattice_store:create(?STORE, K, g_counter),
+         {ok, _} = lattice_store:increment(?STORE, K, K)
+     end || K <- lists:seq(1, 200)],
+    %% the second snapshot from now began after the last write
+    Done = snapshots(),
+    wait(fun() -> snapshots() >= Done + 2 end),
+    %% written after a snapshot: in the log only (or in a later snapshot as well)
+    {ok, _} = lattice_store:increment(?STORE, 7, 1000),
+    stop(),
+    %% too many keys for the limit: the store does not start without some of them
+    ?assertMatch({error, {cannot_recover, {error, limit_reached}}},
+                 start(#{durable => true, dir => Dir, max_crdts => 100})),
+    {ok, _} = start(#{durable => true, dir => Dir, snapshot_interval => infinity}),
+    #{recovery := #{snapshot_keys := SnapKeys}} =
+        maps:get(durability, lattice_store:info(?STORE)),
+    ?assertEqual(200, SnapKeys),
+    ?assertEqual({ok, 1007}, lattice_store:get(?STORE, 7)),
+    ?assertEqual({ok, 200}, lattice_store:get(?STORE, 200)),
+    ?assertEqual(200, length(lattice_store:keys(?STORE))),
+    %% on demand
+    {ok, _} = lattice_store:increment(?STORE, 7, 1),
+    ok = lattice_store:snapshot(?STORE),
+    stop(),
+    %% the older segments are gone: one is left, the one the snapshot opened
+    ?assertMatch([_], filelib:wildcard(filename:join(Dir, "wal.*"))),
+    {ok, _} = start(#{durable => true, dir => Dir}),
+    ?assertMatch(#{recovery := #{snapshot_keys := 200, wal_records := 0}},
+                 maps:get(durability, lattice_store:info(?STORE))),
+    ?assertEqual({ok, 1008}, lattice_store:get(?STORE, 7)),
+    stop(),
+    {ok, _} = lattice_store:start_link(lattice_durable_test_memory, #{}),
+    ?assertEqual({error, not_durable}, lattice_store:snapshot(lattice_durable_test_memory)),
+    ok = lattice_store:stop(lattice_durable_test_memory).
+
+snapshots() ->
+    maps:get(snapshots, maps:get(durability, lattice_store:info(?STORE))).
+
+torn_tail_is_dropped() ->
+    Dir = dir("torn"),
+    {ok, _} = start(#{durable => true, dir => Dir}),
+    ok = lattice_store:create(?STORE, g, g_set),
+    [{ok, _} = lattice_store:add(?STORE, g, E) || E <- lists:seq(1, 10)],
+    stop(),
+    [Seg] = filelib:wildcard(filename:join(Dir, "wal.*")),
+    {ok, Bin} = file:read_file(Seg),
+    %% a record cut short (a crash mid-write), then one whose checksum fails
+    Torn = lattice_wal:frame({g, g_set, <<"never acknowledged">>}),
+    Bad = lattice_wal:frame({g, entry, #{}}),
+    <<L:32, C:32, P/binary>> = Bad,
+    ok = file:write_file(Seg, [Bin, binary:part(Torn, 0, byte_size(Torn) - 3)]),
+    {ok, _} = start(#{durable => true, dir => Dir}),
+    ?assertEqual({ok, lists:seq(1, 10)}, lattice_store:get(?STORE, g)),
+    stop(),
+    ?assertEqual({ok, Bin}, file:read_file(Seg)),
+    %% the last segment now is the (empty) one that start opened
+    Last = filename:join(Dir, "wal.2"),
+    ?assertEqual({ok, <<>>}, file:read_file(Last)),
+    ok = file:write_file(Last, <<L:32, (C bxor 1):32, P/binary>>),
+    {ok, _} = start(#{durable => true, dir => Dir}),
+    ?assertEqual({ok, lists:seq(1, 10)}, lattice_store:get(?STORE, g)),
+    {ok, _} = lattice_store:add(?STORE, g, 11),
+    stop(),
+    ?assertEqual({ok, <<>>}, file:read_file(Last)),
+    {ok, _} = start(#{durable => true, dir => Dir}),
+    ?assertEqual({ok, lists:seq(1, 11)}, lattice_store:get(?STORE, g)),
+    stop().
+
+corrupt_snapshot_refuses_to_start() ->
+    Dir = dir("corrupt"),
+    {ok, _} = start(#{durable => true, dir => Dir, snapshot_interval => 50}),
+    [ok = lattice_store:create(?STORE, K, g_counter) || K <- lists:seq(1, 50)],
+    wait(fun() -> snapshots() >= 1 end),
+    stop(),
+    Path = filename:join(Dir, "snapshot"),
+    {ok, Bin} = file:read_file(Path),
+    Mid = byte_size(Bin) div 2,
+    <<A:Mid/binary, X, B/binary>> = Bin,
+    ok = file:write_file(Path, [A, X bxor 16#5a, B]),
+    ?assertEqual({error, {corrupt_snapshot, Path}}, start(#{durable => true, dir => Dir})),
+    ?assertEqual(undefined, whereis(?STORE)),
+    %% cut short, it is corrupt too (its end record is missing)
+    ok = file:write_file(Path, binary:part(Bin, 0, byte_size(Bin) - 4)),
+    ?assertEqual({error, {corrupt_snapshot, Path}}, start(#{durable => true, dir => Dir})),
+    ok = file:write_file(Path, Bin),
+    {ok, _} = start(#{durable => true, dir => Dir}),
+    ?assertEqual(50, length(lattice_store:keys(?STORE))),
+    stop().
+
+corrupt_older_segment_refuses_to_start() ->
+    Dir = dir("corrupt_wal"),
+    {ok, _} = start(#{durable => true, dir => Dir}),
+    ok = lattice_store:create(?STORE, k, g_counter),
+    stop(),
+    {ok, _} = start(#{durable => true, dir => Dir}),
+    {ok, _} = lattice_store:increment(?STORE, k),
+    stop(),
+    Seg = filename:join(Dir, "wal.1"),
+    {ok, Bin} = file:read_file(Seg),
+    ok = file:write_file(Seg, binary:part(Bin, 0, byte_size(Bin) - 1)),
+    ?assertEqual({error, {corrupt_wal, Seg}}, start(#{durable => true, dir => Dir})).
+
+unusable_directory() ->
+    Base = dir("unusable"),
+    ok = filelib:ensure_dir(filename:join(Base, "x")),
+    File = filename:join(Base, "a_file"),
+    ok = file:write_file(File, <<"not a directory">>),
+    ?assertMatch({error, {disk_error, _, _}}, start(#{durable => true, dir => File})),
+    ?assertMatch({error, {disk_error, _, _}},
+                 start(#{durable => true, dir => filename:join(File, "store")})),
+    ?assertEqual(undefined, whereis(?STORE)),
+    %% a read-only mount (root ignores file modes): where root may mount
+    RO = filename:join(Base, "ro"),
+    ok = filelib:ensure_dir(filename:join(RO, "x")),
+    case os:cmd("mount -t tmpfs -o size=64k,ro tmpfs " ++ RO ++ " 2>&1 && echo mounted") of
+        "mounted\n" ->
+            try
+                ?assertMatch({error, {disk_error, _, _}}, start(#{durable => true, dir => RO}))
+            after
+                os:cmd("umount " ++ RO)
+            end;
+        Other ->
+            io:format(user, "~nlattice_durable_tests: no read-only mount (~ts)~n", [Other])
+    end.
+
+group_commit_shares_fsyncs() ->
+    Dir = dir("group"),
+    {ok, _} = start(#{durable => true, dir => Dir}),
+    ok = lattice_store:create(?STORE, n, g_counter),
+    Self = self(),
+    Writers = 100,
+    PerWriter = 50,
+    Pids = [spawn_link(fun() ->
+                           [{ok, _} = lattice_store:increment(?STORE, n)
+                            || _ <- lists:seq(1, PerWriter)],
+                           Self ! {done, self()}
+                       end) || _ <- lists:seq(1, Writers)],
+    [receive {done, P} -> ok end || P <- Pids],
+    #{fsyncs := Fsyncs, records := Records, max_batch := MaxBatch} =
+        maps:get(durability, lattice_store:info(?STORE)),
+    ?assertEqual(Writers * PerWriter + 1, Records),
+    ?assert(Fsyncs < Records div 2),
+    ?assert(MaxBatch > 1),
+    ?assertEqual({ok, Writers * PerWriter}, lattice_store:get(?STORE, n)),
+    stop().
+
+%% A tiny tmpfs: the log fills it.
+with_small_disk(Tag, Fun) ->
+    Dir = dir(Tag),
+    ok = filelib:ensure_dir(filename:join(Dir, "x")),
+    case os:cmd("mount -t tmpfs -o size=32k tmpfs " ++ Dir ++ " 2>&1 && echo mounted") of
+        "mounted\n" ->
+            try Fun(Dir)
+            after
+                catch lattice_store:stop(?STORE),
+                os:cmd("umount " ++ Dir)
+            end;
+        Other ->
+            io:format(user, "~nlattice_durable_tests: no tmpfs mount, ~ts skipped (~ts)~n",
+                      [Tag, Other])
+    end.
+
+fill(N) ->
+    case lattice_store:add(?STORE, big, binary:copy(<<N:32>>, 256)) of
+        {ok, _} when N < 10000 -> fill(N + 1);
+        Result -> {N, Result}
+    end.
+
+disk_full_refuses_writes() ->
+    with_small_disk("full", fun(Dir) ->
+        {ok, _} = start(#{durable => true, dir => Dir}),
+        ok = lattice_store:create(?STORE, big, g_set),
+        {N, Result} = fill(0),
+        ?assertMatch({error, {disk_error, _, enospc}}, Result),
+        ?assertMatch({error, {disk_error, _, enospc}}, lattice_store:add(?STORE, big, x)),
+        ?assertMatch({error, {disk_error, _, enospc}}, lattice_store:create(?STORE, k2, g_set)),
+        ?assertMatch(#{durability := refusing_writes, disk_error := {disk_error, _, enospc}},
+                     maps:get(durability, lattice_store:info(?STORE))),
+        %% reads carry on; nothing acknowledged is lost after a restart
+        {ok, Elements} = lattice_store:get(?STORE, big),
+        stop(),
+        %% still full: no room for the next incarnation, the store does not start
+        ?assertMatch({error, {disk_error, _, enospc}}, start(#{durable => true, dir => Dir})),
+        "" = os:cmd("mount -o remount,size=1m " ++ Dir),
+        {ok, _} = start(#{durable => true, dir => Dir, snapshot_interval => infinity}),
+        {ok, After} = lattice_store:get(?STORE, big),
+        Acked = [binary:copy(<<I:32>>, 256) || I <- lists:seq(0, N - 1)],
+        ?assertEqual([], Acked -- After),
+        ?assertEqual([], After -- Elements),
+        stop()
+    end).
+
+disk_full_memory_only() ->
+    with_small_disk("full_mem", fun(Dir) ->
+        {ok, _} = start(#{durable => true, dir => Dir, on_disk_error => memory_only}),
+        ok = lattice_store:create(?STORE, big, g_set),
+        {N, Result} = fill(0),
+        ?assertMatch({10000, {ok, _}}, {N, Result}),
+        ?assertMatch(#{durability := memory_only, disk_error := {disk_error, _, enospc}},
+                     maps:get(durability, lattice_store:info(?STORE))),
+        {ok, All} = lattice_store:get(?STORE, big),
+        ?assertEqual(10001, length(All)),
+        stop()
+    end).
+
+wait(Pred) ->
+    wait(Pred, 200).
+
+wait(Pred, 0) ->
+    ?assert(Pred());
+wait(Pred, N) ->
+    case Pred() of
+        true -> ok;
+        false -> timer:sleep(50), wait(Pred, N - 1)
+    end.
+
+%% ---- kill -9 ------------------------------------------------------------------------------
+
+kill_test_() ->
+    {timeout, 180, fun kill_9_in_a_write_burst/0}.
+
+kill_9_in_a_write_burst() ->
+    Started = lattice_peer_cluster:ensure_distributed(),
+    Dir = dir("kill"),
+    Name = list_to_atom("lattice_durable_" ++ os:getpid()),
+    try
+        {_Peer, Node} = lattice_peer_cluster:start_named(Name, #{}),
+        ok = start_on(Node, Dir),
+        OsPid = list_to_integer(erpc:call(Node, os, getpid, [])),
+        Self = self(),
+        %% 100 writers on the node, each telling this process of every acknowledged add
+        ok = erpc:call(Node, fun() ->
+            [spawn(fun() -> burst(Self, W, 1) end) || W <- lists:seq(1, 100)],
+            ok
+        end),
+        Acked0 = collect_acks(#{}, 3000),
+        os:cmd("kill -9 " ++ integer_to_list(OsPid)),
+        Acked = collect_acks(Acked0, 500),
+        ?assert(map_size(Acked) > 1000),
+        lattice_peer_cluster:wait_until(node_down, fun() ->
+            not lists:member(Node, nodes()) end),
+        {_Peer2, Node} = lattice_peer_cluster:start_named(Name, #{}),
+        ok = start_on(Node, Dir),
+        {ok, Elements} = erpc:call(Node, lattice_store, get, [?STORE, set]),
+        Present = maps:from_list([{E, true} || E <- Elements]),
+        Missing = [E || E <- maps:keys(Acked), not is_map_key(E, Present)],
+        io:format(user, "~nkill -9: ~b acknowledged adds, ~b recovered, ~b missing~n",
+                  [map_size(Acked), length(Elements), length(Missing)]),
+        ?assertEqual([], Missing),
+        catch erpc:call(Node, erlang, halt, [])
+    after
+        lattice_peer_cluster:release_distribution(Started)
+    end.
+
+start_on(Node, Dir) ->
+    erpc:call(Node, fun() ->
+        {ok, P} = lattice_store:start_link(?STORE, #{durable => true, dir => Dir,
+                                                    snapshot_interval => 500}),
+        unlink(P),
+        case lattice_store:create(?STORE, set, g_set) of
+            ok -> ok
+        end
+    end).
+
+burst(To, W, I) ->
+    {ok, _} = lattice_store:add(?STORE, set, {W, I}),
+    To ! {acked, {W, I}},
+    burst(To, W, I + 1).
+
+collect_acks(Acc, Ms) ->
+    Deadline = erlang:monotonic_time(millisecond) + Ms,
+    collect_until(Acc, Deadline).
+
+collect_until(Acc, Deadline) ->
+    Left = max(0, Deadline - erlang:monotonic_time(millisecond)),
+    receive
+        {acked, E} -> collect_until(Acc#{E => true}, Deadline)
+    after Left ->
+        Acc
+    end.
+
+%% ---- kill -9 and rejoin -------------------------------------------------------------------
+
+rejoin_test_() ->
+    {timeout, 180, fun killed_node_recovers_and_converges/0}.
+
+%% Two nodes replicating the default store, one durable: it is killed, the other takes writes
+%% it misses; restarted on its directory it has its own acknowledged writes at once, and after
+%% anti-entropy the two stores' digests are equal.
+killed_node_recovers_and_converges() ->
+    Started = lattice_peer_cluster:ensure_distributed(),
+    Dir = dir("rejoin"),
+    Name = list_to_atom("lattice_durable_a_" ++ os:getpid()),
+    Env = #{store => [{durable, true}, {dir, Dir}]},
+    Store = lattice_store:default(),
+    try
+        {_, A} = lattice_peer_cluster:start_named(Name, Env),
+        {PeerB, B} = lattice_peer_cluster:start_one(#{}),
+        ok = erpc:call(A, lattice_store, create, [Store, set, g_set]),
+        [{ok, _} = erpc:call(A, lattice_store, add, [Store, set, {a, I}]) || I <- lists:seq(1, 200)],
+        Digest = fun(N) -> erpc:call(N, lattice_store, digest, [Store, set]) end,
+        lattice_peer_cluster:wait_until(replicated, fun() -> Digest(A) =:= Digest(B) end, 60000),
+        OsPid = erpc:call(A, os, getpid, []),
+        os:cmd("kill -9 " ++ OsPid),
+        lattice_peer_cluster:wait_until(node_down, fun() -> not lists:member(A, nodes()) end),
+        [{ok, _} = erpc:call(B, lattice_store, add, [Store, set, {b, I}]) || I <- lists:seq(1, 100)],
+        {_, A} = lattice_peer_cluster:start_named(Name, Env),
+        {ok, Mine} = erpc:call(A, lattice_store, get, [Store, set]),
+        ?assertEqual([], [{a, I} || I <- lists:seq(1, 200)] -- Mine),
+        lattice_peer_cluster:wait_until(converged, fun() -> Digest(A) =:= Digest(B) end, 90000),
+        {ok, All} = erpc:call(A, lattice_store, get, [Store, set]),
+        ?assertEqual(300, length(All)),
+        catch erpc:call(A, erlang, halt, []),
+        lattice_peer_cluster:stop_one({PeerB, B})
+    after
+        lattice_peer_cluster:release_distribution(Started)
+    end.
