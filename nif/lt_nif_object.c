@@ -158,7 +158,15 @@ static int get_object(ErlNifEnv *env, ERL_NIF_TERM t, lt_object **o) {
  * A call found big, on a normal scheduler or on a dirty I/O one, goes to a dirty CPU scheduler
  * (releasing the lock first when judging it needed the state); calls there lock and wait.
  * Uncontended calls cost one trylock instead of one lock. */
-typedef enum { OBJ_UPDATE, OBJ_JOIN, OBJ_VALUE, OBJ_QUERY, OBJ_SNAPSHOT, OBJ_DIGEST, OBJ_RETIRE } obj_call;
+typedef enum {
+    OBJ_UPDATE,
+    OBJ_JOIN,
+    OBJ_VALUE,
+    OBJ_QUERY,
+    OBJ_SNAPSHOT,
+    OBJ_DIGEST,
+    OBJ_RETIRE
+} obj_call;
 
 /* Objects with more entries than this snapshot on a dirty scheduler (a snapshot sorts them:
  * about 0.1 ms per thousand on the bench machine). */
