@@ -51,6 +51,8 @@ run(T0) ->
     wait("every node sees the other two", fun() -> peer_counts(Nodes) =:= [2, 2, 2] end),
     [say("  ~s: C node ~s", [N, cnode(N)]) || N <- Nodes],
     say("  up in ~.1f s", [(now_ms() - T0) / 1000]),
+    %% The HTTP endpoint from the start, so the status page's chart shows the phases' writes.
+    Http = erpc:call(N1, lattice_http, start, [#{port => 0}]),
 
     Keys = keys(),
     [ok = erpc:call(N1, lattice_store, create, [?STORE, K, T]) || {K, T} <- Keys],
@@ -177,7 +179,7 @@ run(T0) ->
         {error, Why} ->
             say("  checkpoint:         NO (~p)", [Why])
     end,
-    Observed = observe(N1),
+    Observed = observe(N1, Http),
     say("  metrics and status: ~s", [yes(Observed)]),
     stop_nodes(),
     C1 andalso C3 andalso Exact andalso Same andalso IntruderRefused andalso NotIn
@@ -187,10 +189,10 @@ run(T0) ->
 %% Observability: the HTTP endpoint on one node (loopback, an ephemeral port), /metrics read
 %% once, and the status page in headless Chromium when it is installed.
 
-observe(Node) ->
+observe(Node, Http) ->
     say(""),
     say("observability (docs/OBSERVABILITY.md)"),
-    case erpc:call(Node, lattice_http, start, [#{port => 0}]) of
+    case Http of
         {ok, Port} ->
             Base = "http://127.0.0.1:" ++ integer_to_list(Port),
             say("  ~s serves ~s/metrics, ~s/status and ~s/status.json", [Node, Base, Base, Base]),

@@ -6,7 +6,7 @@
 %%
 %% It runs under lattice_sup. A sample reads the store's counters (atomics and ETS sizes, no
 %% call) and asks its replication for its stats (a call with a short timeout: a busy store is
-%% left out of that sample's delta rate, never waited for).
+%% left out of that sample, never waited for, and its next rate covers the gap).
 -module(lattice_sampler).
 -behaviour(gen_server).
 
@@ -86,7 +86,8 @@ handle_info(_, S) ->
 
 sample(#s{last = Last} = S) ->
     Now = erlang:monotonic_time(millisecond),
-    Counts = maps:from_list([{St, C} || St <- stores(), {ok, C} <- [count(St, Now)]]),
+    Stores = stores(),
+    Counts = maps:from_list([{St, C} || St <- Stores, {ok, C} <- [count(St, Now)]]),
     PerStore = maps:fold(fun(St, {T, W, D}, Acc) ->
                                  case Last of
                                      #{St := {T0, W0, D0}} when T > T0 ->
@@ -104,13 +105,17 @@ sample(#s{last = Last} = S) ->
                     true -> {queue:in(Rates, queue:drop(S#s.ring)), S#s.n};
                     false -> {queue:in(Rates, S#s.ring), S#s.n + 1}
                 end,
-    S#s{last = Counts, ring = Ring, n = N}.
+    %% A store left out of this sample (busy) keeps its last counts: its next rate is the
+    %% average over the whole gap, not a catch-up spike.
+    S#s{last = maps:merge(maps:with(Stores, Last), Counts), ring = Ring, n = N}.
 
-%% The store's cumulative writes and deltas, and its stats event.
+%% The store's cumulative writes and deltas, and its stats event; `error' for a store gone or
+%% a replication too busy to answer in time (left out of this sample).
 count(Store, Now) ->
-    try lattice_store:info(Store) of
-        Info ->
-            Repl = repl_stats(Store),
+    try {lattice_store:info(Store), repl_stats(Store)} of
+        {_, busy} ->
+            error;
+        {Info, Repl} ->
             Deltas = maps:get(deltas_sent_items, Repl, 0) +
                 maps:get(deltas_received_items, Repl, 0),
             lattice_telemetry:execute(
@@ -131,6 +136,6 @@ repl_stats(Store) ->
         undefined -> #{};
         Pid ->
             try gen_server:call(Pid, stats, ?CALL_MS)
-            catch exit:_ -> #{}
+            catch exit:_ -> busy
             end
     end.
