@@ -821,7 +821,7 @@ init({Name, #{max_crdts := MaxCrdts, max_buf := MaxBuf} = Config}) ->
             case maps:get(tiering, Config, false) of
                 false -> {ok, #{st => S, subs => #{}}};
                 Tiering ->
-                    case lattice_tier:start(Name, Tiering) of
+                    case lattice_tier:start(Name, Tiering, MaxCrdts) of
                         ok -> {ok, #{st => S, subs => #{}}};
                         {error, Reason} -> {stop, {tiering, Reason}}
                     end

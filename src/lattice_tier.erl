@@ -15,7 +15,7 @@
 %% access count when demoted.
 -module(lattice_tier).
 
--export([options/1, start/2, stop/1, enabled/1, touch/2, lookup/2, demote/3, promote/3,
+-export([options/1, start/3, stop/1, enabled/1, touch/2, lookup/2, demote/3, promote/3,
          keys/2, size/1, stats/1, pass/1, handle/3]).
 
 -export_type([config/0, tier/0]).
@@ -30,6 +30,10 @@
 -define(DEFAULTS, #{memory_limit => 5000, ets_limit => 50000, access_threshold => 5,
                     decay_interval => 120000, tick_interval => 1000, batch => 10000}).
 
+%% Keys of max_crdts per DETS file: at about 285 bytes a small key (docs/TIERING.md), 4M keys
+%% are some 1.1 GB, well within DETS's 2 GB for keys somewhat larger than the smallest.
+-define(KEYS_PER_FILE, 4000000).
+
 %% Counters.
 -define(PROMOTIONS, 1).
 -define(TO_ETS, 2).
@@ -41,9 +45,17 @@
                config :: config(),
                warm :: ets:tid(),
                counts :: ets:tid(),
-               disk :: atom(),
-               file :: file:filename(),
-               counters :: atomics:atomics_ref()}).
+               disk :: tuple(),
+               files :: [file:filename()],
+               counters :: atomics:atomics_ref(),
+               bloom :: atomics:atomics_ref(),
+               bloom_bits :: pos_integer()}).
+
+%% The Bloom filter of the disk tier's keys: about 10 bits a key (of `max_crdts'), 3 hashes,
+%% so that a lookup of a key that is not on disk (every create of a new key, every read of an
+%% absent one) skips DETS (a lookup there costs some 90 us) but for about 2% of them. Bits
+%% are set when keys go to disk and never cleared: a promoted key's bits stay, costing a
+%% DETS lookup that finds nothing.
 
 %% @doc Checks tiering options (a map of `memory_limit', `ets_limit', `access_threshold',
 %% `decay_interval', `tick_interval' (ms between demotion passes) and `batch' (the most keys
@@ -65,24 +77,36 @@ options(_) ->
 %% the warm ETS table, the access counts and the DETS file `<dir>/<Store>.<node>.tier.dets'
 %% (the node in the name: nodes on one host may share `dir'), cleared (the disk tier is a
 %% cache of this run, not durable storage). Starts the demotion and decay
-%% timers, which send `{lattice_tier, tick | decay}' to the caller.
--spec start(atom(), config()) -> ok | {error, term()}.
-start(Store, #{dir := Dir} = Config) ->
-    File = filename:join(Dir, atom_to_list(Store) ++ "." ++ atom_to_list(node()) ++ ".tier.dets"),
-    Disk = list_to_atom("lattice_tier_" ++ atom_to_list(Store)),
-    ok = filelib:ensure_dir(File),
-    _ = file:delete(File),
-    case dets:open_file(Disk, [{file, File}, {type, set}, {keypos, 1}]) of
-        {ok, Disk} ->
-            T = #tier{store = Store, config = Config, disk = Disk, file = File,
+%% timers, which send `{lattice_tier, tick | decay}' to the caller. `MaxKeys' (the store's
+%% `max_crdts') sizes the disk tier's Bloom filter.
+-spec start(atom(), config(), pos_integer()) -> ok | {error, term()}.
+start(Store, #{dir := Dir} = Config, MaxKeys) ->
+    %% One DETS file per ?KEYS_PER_FILE keys of max_crdts (a file holds at most 2 GB), the
+    %% keys spread over them by hash.
+    Shards = lists:seq(1, max(1, (MaxKeys + ?KEYS_PER_FILE - 1) div ?KEYS_PER_FILE)),
+    Base = atom_to_list(Store) ++ "." ++ atom_to_list(node()),
+    Files = [filename:join(Dir, Base ++ "." ++ integer_to_list(I) ++ ".tier.dets") || I <- Shards],
+    Names = [list_to_atom("lattice_tier_" ++ atom_to_list(Store) ++ "_" ++ integer_to_list(I))
+             || I <- Shards],
+    ok = filelib:ensure_dir(hd(Files)),
+    _ = [file:delete(F) || F <- Files],
+    %% 10 bits a key, in 64-bit words, at least 1024 of them
+    Words = max(1024, (MaxKeys * 10 + 63) div 64),
+    Opened = [dets:open_file(N, [{file, F}, {type, set}, {keypos, 1}])
+              || {N, F} <- lists:zip(Names, Files)],
+    case [E || {error, _} = E <- Opened] of
+        [] ->
+            T = #tier{store = Store, config = Config, disk = list_to_tuple(Names), files = Files,
                       warm = ets:new(lattice_tier_warm, [set, public, {read_concurrency, true}]),
                       counts = ets:new(lattice_tier_counts, [set, public,
                                                              {write_concurrency, true}]),
-                      counters = atomics:new(?NCOUNTERS, [])},
+                      counters = atomics:new(?NCOUNTERS, []),
+                      bloom = atomics:new(Words, [{signed, false}]), bloom_bits = Words * 64},
             persistent_term:put({?MODULE, Store}, T),
             timers(Config),
             ok;
-        {error, _} = Error ->
+        [Error | _] ->
+            _ = [dets:close(N) || {ok, N} <- Opened],
             Error
     end.
 
@@ -98,8 +122,8 @@ stop(Store) ->
         undefined -> ok;
         T ->
             _ = persistent_term:erase({?MODULE, Store}),
-            _ = dets:close(T#tier.disk),
-            _ = file:delete(T#tier.file),
+            _ = [dets:close(N) || N <- tuple_to_list(T#tier.disk)],
+            _ = [file:delete(F) || F <- T#tier.files],
             ok
     end.
 
@@ -132,7 +156,7 @@ lookup(Store, Key) ->
             case ets:lookup(T#tier.warm, Key) of
                 [{_, Bin, D, V, _}] -> {ok, ets, binary_to_term(Bin), D, V};
                 [] ->
-                    case dets:lookup(T#tier.disk, Key) of
+                    case maybe_on_disk(T, Key) andalso dets:lookup(shard(T, Key), Key) of
                         [{_, Bin, D, V, _}] -> {ok, disk, binary_to_term(Bin), D, V};
                         _ -> none
                     end
@@ -164,7 +188,7 @@ promote(Store, Key, In) ->
             ok = In(Entry),
             case Tier of
                 ets -> true = ets:delete(T#tier.warm, Key);
-                disk -> ok = dets:delete(T#tier.disk, Key)
+                disk -> ok = dets:delete(shard(T, Key), Key)
             end,
             _ = ets:update_counter(T#tier.counts, Key, 1, {Key, 0}),
             atomics:add(T#tier.counters, ?PROMOTIONS, 1),
@@ -180,7 +204,8 @@ keys(Store, Which) ->
             Pick = fun({K, _, _, V, _}, Acc) when Which =:= all; V -> [K | Acc];
                       (_, Acc) -> Acc
                    end,
-            dets:foldl(Pick, ets:foldl(Pick, [], T#tier.warm), T#tier.disk)
+            lists:foldl(fun(N, Acc) -> dets:foldl(Pick, Acc, N) end,
+                        ets:foldl(Pick, [], T#tier.warm), tuple_to_list(T#tier.disk))
     end.
 
 %% @doc The number of demoted keys of `Store' (0 with tiering off).
@@ -192,10 +217,18 @@ size(Store) ->
     end.
 
 dets_size(T) ->
-    case dets:info(T#tier.disk, size) of
-        N when is_integer(N) -> N;
-        _ -> 0
-    end.
+    dets_info(T, size).
+
+%% A figure summed over the disk tier's files.
+dets_info(T, What) ->
+    lists:sum([case dets:info(N, What) of
+                   V when is_integer(V) -> V;
+                   _ -> 0
+               end || N <- tuple_to_list(T#tier.disk)]).
+
+%% The DETS file of a key.
+shard(T, Key) ->
+    element(erlang:phash2(Key, tuple_size(T#tier.disk)) + 1, T#tier.disk).
 
 %% @doc The tiering figures: keys per tier, promotions, demotions to each tier, the DETS
 %% file's bytes; `#{tiering => false}' with tiering off.
@@ -211,10 +244,8 @@ stats(Store) ->
               demotions_to_ets => atomics:get(C, ?TO_ETS),
               demotions_to_disk => atomics:get(C, ?TO_DISK),
               disk_errors => atomics:get(C, ?DISK_ERRORS),
-              disk_bytes => case dets:info(T#tier.disk, file_size) of
-                                B when is_integer(B) -> B;
-                                _ -> 0
-                            end,
+              disk_bytes => dets_info(T, file_size),
+              disk_files => tuple_size(T#tier.disk),
               warm_bytes => ets:info(T#tier.warm, memory) * erlang:system_info(wordsize)}
     end.
 
@@ -289,15 +320,50 @@ to_disk(T, Excess, Batch) ->
     Victims = least(Candidates, min(Excess, Batch)),
     Records = [R || {_, K} <- Victims, R <- ets:lookup(Warm, K)],
     %% The disk first, then the warm rows go: a reader finds the key in one tier or the other.
-    case dets:insert(T#tier.disk, Records) of
-        ok ->
-            lists:foreach(fun({K, _, _, _, _}) -> true = ets:delete(Warm, K) end, Records),
-            atomics:add(T#tier.counters, ?TO_DISK, length(Records));
-        {error, _} ->
-            %% A full file (DETS holds at most 2 GB) or a disk error: the keys stay warm.
-            atomics:add(T#tier.counters, ?DISK_ERRORS, 1)
-    end.
+    %% the filter's bits before the records: a reader that finds the key gone from ETS
+    %% must not be told it is not on disk
+    lists:foreach(fun({K, _, _, _, _}) -> on_disk(T, K) end, Records),
+    ByShard = maps:groups_from_list(fun(R) -> shard(T, element(1, R)) end, Records),
+    maps:foreach(fun(Shard, Rs) ->
+                         case dets:insert(Shard, Rs) of
+                             ok ->
+                                 lists:foreach(fun({K, _, _, _, _}) ->
+                                                       true = ets:delete(Warm, K)
+                                               end, Rs),
+                                 atomics:add(T#tier.counters, ?TO_DISK, length(Rs));
+                             {error, _} ->
+                                 %% A full file (DETS holds at most 2 GB) or a disk error:
+                                 %% the keys stay warm.
+                                 atomics:add(T#tier.counters, ?DISK_ERRORS, 1)
+                         end
+                 end, ByShard).
 
 %% The N pairs with the smallest counts.
 least(Candidates, N) ->
     lists:sublist(lists:sort(Candidates), N).
+
+%% ---- the disk tier's Bloom filter -----------------------------------------------------------
+
+bits(T, Key) ->
+    M = T#tier.bloom_bits,
+    [erlang:phash2({I, Key}, M) || I <- [1, 2, 3]].
+
+on_disk(T, Key) ->
+    lists:foreach(fun(B) -> set_bit(T#tier.bloom, B) end, bits(T, Key)).
+
+set_bit(A, B) ->
+    Ix = B div 64 + 1,
+    Mask = 1 bsl (B rem 64),
+    Old = atomics:get(A, Ix),
+    case Old band Mask of
+        0 ->
+            case atomics:compare_exchange(A, Ix, Old, Old bor Mask) of
+                ok -> ok;
+                _ -> set_bit(A, B)
+            end;
+        _ -> ok
+    end.
+
+maybe_on_disk(T, Key) ->
+    lists:all(fun(B) -> atomics:get(T#tier.bloom, B div 64 + 1) band (1 bsl (B rem 64)) =/= 0 end,
+              bits(T, Key)).

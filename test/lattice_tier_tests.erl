@@ -90,6 +90,29 @@ demote_beyond_ets_limit_test() ->
         ?assertEqual(90, tier_stat(S, promotions))
     end).
 
+%% A store of more than 4M keys (max_crdts) spreads its disk tier over several DETS files.
+several_disk_files_test() ->
+    Name = lattice_tier_test_files,
+    Dir = filename:join(os:getenv("TMPDIR", "/tmp"), "lattice_tier_tests"),
+    {ok, Pid} = ?S:start_link(Name, #{max_crdts => 8000001,
+                                      tiering => #{memory_limit => 10, ets_limit => 10,
+                                                   dir => Dir, tick_interval => 3600000}}),
+    unlink(Pid),
+    try
+        [ok = ?S:create(Name, K, g_counter) || K <- lists:seq(1, 200)],
+        [{ok, K} = ?S:increment(Name, K, K) || K <- lists:seq(1, 200)],
+        ok = ?T:pass(Name),
+        ?assertEqual({10, 10, 180}, tiers(Name)),
+        ?assertEqual(3, tier_stat(Name, disk_files)),
+        ?assertEqual(3, length(filelib:wildcard(filename:join(Dir, atom_to_list(Name) ++ ".*")))),
+        ?assertEqual([{ok, K} || K <- lists:seq(1, 200)], [?S:get(Name, K) || K <- lists:seq(1, 200)]),
+        ?assertEqual({200, 0, 0}, tiers(Name))
+    after
+        ?S:stop(Name)
+    end,
+    %% the files go with the store
+    ?assertEqual([], filelib:wildcard(filename:join(Dir, atom_to_list(Name) ++ ".*"))).
+
 keys_used_past_the_threshold_stay_hot_test() ->
     with_store(#{memory_limit => 1, access_threshold => 5}, fun(S) ->
         [ok = ?S:create(S, K, g_counter) || K <- [a, b, c]],
