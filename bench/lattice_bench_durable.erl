@@ -248,13 +248,9 @@ pct(Sorted, P) -> lists:nth(max(1, (length(Sorted) * P + 99) div 100), Sorted).
 
 %% ---- formatting ---------------------------------------------------------------------------
 
-yes(true) -> "yes";
-yes(false) -> "**no**".
+%% The table's formats are the store bench's.
+yes(B) -> lattice_bench_store:yes(B).
 
-fmt_rate(R) when R >= 1000000 -> io_lib:format("~.2fM/s", [R / 1000000]);
-fmt_rate(R) when R >= 10000 -> io_lib:format("~bk/s", [round(R / 1000)]);
-fmt_rate(R) -> io_lib:format("~b/s", [round(R)]).
+fmt_rate(R) -> lattice_bench_store:fmt_rate(R).
 
-fmt_ms(Ms) when Ms < 1 -> io_lib:format("~.2f ms", [float(Ms)]);
-fmt_ms(Ms) when Ms < 10000 -> io_lib:format("~.1f ms", [float(Ms)]);
-fmt_ms(Ms) -> io_lib:format("~.1f s", [Ms / 1000]).
+fmt_ms(Ms) -> lattice_bench_store:fmt_ms(Ms).

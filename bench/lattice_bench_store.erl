@@ -16,6 +16,8 @@
 -module(lattice_bench_store).
 
 -export([rows/0, run/0, cluster/0, handoff/0, secure/0]).
+%% Table formats, shared with the other benches of the store (lattice_bench_durable).
+-export([yes/1, fmt_rate/1, fmt_ms/1]).
 
 -define(STORE, lattice_store).
 -define(DELTA_CAP_MS, 20000).
