@@ -141,7 +141,11 @@ format:
 # the tests run from another directory); without the anchors they print skipped.
 eunit: all tools
 	scripts/ensure-epmd.sh
-	ANCHORS=$(abspath $(ANCHORS)) rebar3 eunit
+	@mkdir -p _build
+	@# A failure is printed where it happened, hundreds of lines up: on failure, print it again last.
+	set -o pipefail; ANCHORS=$(abspath $(ANCHORS)) rebar3 eunit 2>&1 | tee _build/eunit.log || \
+	  { echo "=== lattice: the failed EUnit tests, again ==="; \
+	    grep -n -B3 -A25 -e '\*failed\*' -e '\*timed out\*' -e '\*\*\*context setup failed' -e 'cancelled' _build/eunit.log | head -300; exit 1; }
 
 # The run is distributed from the start: distribution is global state, and ExUnit may run one
 # module's setup_all on_exit (which would stop distribution it had started) while the next
