@@ -869,6 +869,13 @@ handle_info({'DOWN', Ref, process, _, _}, State) ->
 handle_info({lattice_tier, Tick}, #{st := S} = State) ->
     tier_tick(S, Tick),
     {noreply, State};
+handle_info({'EXIT', Pid, Why}, #{st := #st{wal = W}} = State) when W =/= none ->
+    %% the log process died (a bug, or killed): stopping lets the supervisor restart the
+    %% store, which recovers from its directory, rather than refusing every write from now on
+    case lattice_wal:owns(W, Pid) of
+        true -> {stop, {wal_down, Why}, State};
+        false -> {noreply, State}
+    end;
 handle_info(_, State) ->
     {noreply, State}.
 

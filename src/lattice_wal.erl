@@ -2,9 +2,10 @@
 %% store, group commit, framed records, periodic snapshots, recovery.
 %%
 %% A writer appends a record and waits: the log process takes every record that arrived
-%% while its previous `fsync' ran, writes them in one `file:write/2', calls
-%% `file:datasync/1' once and then answers every waiter. A write is acknowledged (its call
-%% returns) only after the `datasync' that holds it.
+%% while its previous write ran, writes them in one `file:write/2' to a segment opened
+%% `sync' (`O_SYNC': the call returns once the data is on disk, so a batch costs one trip to
+%% a dirty I/O scheduler, not a write and a `datasync'), then answers every waiter. A write
+%% is acknowledged (its call returns) only after the synchronous write that holds it.
 %%
 %% Every record on disk is framed `<<Len:32, Crc:32, Payload:Len/binary>>' (`Crc' the
 %% `erlang:crc32/1' of the payload, the payload a `term_to_binary/1'). Reading stops at the
@@ -22,7 +23,8 @@
 %% snapshot already holds is harmless: joins are idempotent.
 -module(lattice_wal).
 
--export([open/3, append/2, append_reply/3, writable/1, snapshot/1, status/1, close/1, frame/1, read_frames/1]).
+-export([open/3, append/2, append_reply/3, writable/1, snapshot/1, status/1, close/1, owns/2,
+         frame/1, read_frames/1]).
 -export_type([wal/0, options/0, disk_error/0]).
 
 -record(wal, {pid :: pid(), state :: atomics:atomics_ref(), recovery = #{} :: map()}).
@@ -42,8 +44,8 @@
 -define(N, 6).
 
 -define(BATCH_LIMIT, 20000).
-%% The longest a batch waits for the writers of the last one.
--define(LINGER_US, 300).
+%% The longest a batch waits for writers it expects (collect/4), in milliseconds.
+-define(LINGER_MS, 1).
 %% Recovered records are applied this many at a time.
 -define(CHUNK, 4096).
 
@@ -261,7 +263,7 @@ decode(P) ->
 
 %% ---- appending ------------------------------------------------------------------------------
 
-%% @doc Logs a record and waits for the `datasync' of the batch that holds it: `ok' when it is
+%% @doc Logs a record and waits for the synchronous write of the batch that holds it: `ok' when it is
 %% on disk (or the log carries on in memory after a disk error, `on_disk_error =>
 %% memory_only'), `{error, {disk_error, Path, Reason}}' when the log refuses writes.
 -spec append(wal(), term()) -> ok | {error, term()}.
@@ -341,6 +343,10 @@ status(Pid) when is_pid(Pid) ->
         {'DOWN', Mon, process, _, _} -> #{durability => down, disk_error => none}
     end.
 
+%% @doc Whether `Pid' is the log's process (a store tells its log's exit from others).
+-spec owns(wal(), pid()) -> boolean().
+owns(#wal{pid = Pid}, P) -> Pid =:= P.
+
 %% @doc Stops the log process (its data is on disk already).
 -spec close(wal()) -> ok.
 close(#wal{pid = Pid}) ->
@@ -355,7 +361,7 @@ close(#wal{pid = Pid}) ->
             error = none, snapshotting = false,
             waiters = [] :: [reference()],   % answered when the running snapshot is done
             next = [] :: [reference()],      % answered by the snapshot after it
-            last = 0 :: non_neg_integer()}).  % the size of the batch last written
+            expect = 0 :: non_neg_integer()}).  % the records the next batch waits for
 
 init(Name, Parent, #{dir := Dir, on_disk_error := OnError, snapshot_interval := Iv,
                      dump := Dump}, Seg, State) ->
@@ -369,7 +375,7 @@ init(Name, Parent, #{dir := Dir, on_disk_error := OnError, snapshot_interval := 
 
 open_segment(Dir, Seg) ->
     Path = seg_path(Dir, Seg),
-    case file:open(Path, [append, raw, binary]) of
+    case file:open(Path, [append, raw, binary, sync]) of
         {ok, Fd} ->
             _ = sync_dir(Dir),
             {ok, Fd};
@@ -388,8 +394,7 @@ schedule(#s{timer = T, interval = Iv} = S) ->
 loop(S) ->
     receive
         {append, Tag, Frame} ->
-            Until = erlang:monotonic_time(microsecond) + ?LINGER_US,
-            {Tags, Frames} = collect([Tag], [Frame], 1, S#s.last, Until),
+            {Tags, Frames} = collect([Tag], [Frame], 1, S#s.expect),
             loop(commit(Tags, Frames, S));
         {status, Tag} ->
             Tag ! {Tag, #{durability => mode(S), disk_error => S#s.error, dir => S#s.dir,
@@ -415,23 +420,23 @@ loop(S) ->
             loop(S)
     end.
 
-%% Everything already waiting: one batch.
-%% The writers the last batch answered are most of the next one: while fewer records than
-%% it held are here, the log waits for them (yielding, at most ?LINGER_US), so all the
-%% writers share one fsync rather than two groups alternating.
-collect(Tags, Frames, N, _Last, _Until) when N >= ?BATCH_LIMIT ->
+%% Everything already waiting is one batch, and the batch waits (at most ?LINGER_MS) for the
+%% records it expects: the writers the last batch answered, who are most of the next one,
+%% and the ones that arrived while it was written. Taking only what is there would split the
+%% writers into two groups, each waiting for the other's write (about half the throughput,
+%% docs/DURABILITY.md). The wait blocks in `receive': a loop that yields keeps its scheduler
+%% busy, so the other one (asleep) is not relieved of the writers queued on it.
+collect(Tags, Frames, N, _Expect) when N >= ?BATCH_LIMIT ->
     {Tags, lists:reverse(Frames)};
-collect(Tags, Frames, N, Last, Until) ->
+collect(Tags, Frames, N, Expect) ->
+    Wait = case N < Expect of
+               true -> ?LINGER_MS;
+               false -> 0
+           end,
     receive
-        {append, Tag, Frame} -> collect([Tag | Tags], [Frame | Frames], N + 1, Last, Until)
-    after 0 ->
-        case N < Last andalso erlang:monotonic_time(microsecond) < Until of
-            true ->
-                erlang:yield(),
-                collect(Tags, Frames, N, Last, Until);
-            false ->
-                {Tags, lists:reverse(Frames)}
-        end
+        {append, Tag, Frame} -> collect([Tag | Tags], [Frame | Frames], N + 1, Expect)
+    after Wait ->
+        {Tags, lists:reverse(Frames)}
     end.
 
 commit(Tags, Frames, #s{error = none, fd = Fd, state = A} = S) ->
@@ -442,8 +447,10 @@ commit(Tags, Frames, #s{error = none, fd = Fd, state = A} = S) ->
             atomics:add(A, ?RECORDS, N),
             atomics:add(A, ?BYTES, iolist_size(Frames)),
             N > atomics:get(A, ?MAX_BATCH) andalso atomics:put(A, ?MAX_BATCH, N),
+            %% what came while this batch was written, with the writers about to be answered
+            {message_queue_len, Queued} = process_info(self(), message_queue_len),
             reply(Tags, ok),
-            S#s{last = N};
+            S#s{expect = N + Queued};
         {error, R} ->
             S2 = disk_failed({disk_error, seg_path(S#s.dir, S#s.seg), R}, S),
             reply(Tags, after_error(S2)),
@@ -454,10 +461,7 @@ commit(Tags, _Frames, S) ->
     S.
 
 write_sync(Fd, Frames) ->
-    case file:write(Fd, Frames) of
-        ok -> file:datasync(Fd);
-        E -> E
-    end.
+    file:write(Fd, Frames).
 
 after_error(#s{on_error = memory_only}) -> ok;
 after_error(#s{error = E}) -> {error, E}.

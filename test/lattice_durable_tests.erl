@@ -39,7 +39,8 @@ durable_test_() ->
       {timeout, 60, fun unusable_directory/0},
       {timeout, 60, fun group_commit_shares_fsyncs/0},
       {timeout, 60, fun disk_full_refuses_writes/0},
-      {timeout, 60, fun disk_full_memory_only/0}]}.
+      {timeout, 60, fun disk_full_memory_only/0},
+      {timeout, 60, fun a_dead_log_stops_the_store/0}]}.
 
 restart_recovers_writes_and_a_new_incarnation() ->
     Dir = dir("restart"),
@@ -68,6 +69,25 @@ restart_recovers_writes_and_a_new_incarnation() ->
     %% writes under the new incarnation join the recovered ones
     {ok, _} = lattice_store:add(?STORE, s, d),
     ?assertEqual({ok, [a, c, d]}, lattice_store:get(?STORE, s)),
+    stop().
+
+%% Killing the log process stops its store with `{wal_down, killed}' (its supervisor restarts
+%% it, and the restart recovers), rather than leaving a store that refuses every write.
+a_dead_log_stops_the_store() ->
+    Dir = dir("dead_log"),
+    {ok, Pid} = start(#{durable => true, dir => Dir}),
+    ok = lattice_store:create(?STORE, c, g_counter),
+    {ok, _} = lattice_store:increment(?STORE, c, 7),
+    {links, Links} = process_info(Pid, links),
+    [Log] = [P || P <- Links, is_pid(P),
+                  process_info(P, current_function) =:= {current_function, {lattice_wal, loop, 1}}],
+    Mon = monitor(process, Pid),
+    exit(Log, kill),
+    receive {'DOWN', Mon, process, Pid, Why} -> ?assertEqual({wal_down, killed}, Why)
+    after 5000 -> error(store_still_up)
+    end,
+    {ok, _} = start(#{durable => true, dir => Dir}),
+    ?assertEqual({ok, 7}, lattice_store:get(?STORE, c)),
     stop().
 
 snapshot_then_log() ->
