@@ -73,7 +73,7 @@
 %% `false'), `dir' (default `<data_dir>/<node>/<Name>', `data_dir' the application env,
 %% default `"lattice_data"'), `snapshot_interval' (ms or `infinity', default 60000) and
 %% `on_disk_error' (`refuse_writes', the default, or `memory_only'); and `tiering'
-%% (docs/TIERING.md, default off; not yet with `durable': badarg).
+%% (docs/TIERING.md, default off; with `durable' too).
 -spec start_link(store(), map() | proplists:proplist()) -> {ok, pid()} | {error, term()}.
 start_link(Name, Opts) ->
     ?API([Name, Opts], begin
@@ -143,10 +143,6 @@ options(Opts) ->
                     (on_disk_error, E) when E =:= refuse_writes; E =:= memory_only -> ok;
                     (_, _) -> erlang:error(badarg)
                  end, Map),
-    %% Not yet together: a snapshot, dumped beside the store, would miss a key moving
-    %% between tiers while it runs (README, "Not done yet").
-    (maps:get(durable, Map, false) andalso maps:get(tiering, Map, false) =/= false)
-        andalso erlang:error(badarg),
     #{max_crdts => maps:get(max_crdts, Map, ?MAX_CRDTS),
       max_buf => maps:get(max_delta_buffer_bytes, Map, ?MAX_DELTA_BUFFER_BYTES),
       tiering => case maps:get(tiering, Map, false) of
@@ -738,13 +734,25 @@ recovered(S, Actor, Wal) ->
 %% @private Merges recovered records, in order (as merge_many/2 does, keys new to the table
 %% in one insert): a snapshot's `{Key, Entry}', a logged `{Key, entry, Entry}' or
 %% `{Key, Type, Delta}'.
+%% With tiering on, a demoted key is promoted before its record merges, and the tiers are
+%% settled after each list (lattice_tier:settle/2): a store of more keys than `memory_limit'
+%% recovers within its tiers' bounds.
 -spec apply_records(#st{}, [term()]) -> [ok | {error, term()}].
 apply_records(S, Records) ->
-    merge_pairs(S, [case R of
-                        {Key, entry, Entry} -> {Key, Entry};
-                        {Key, Type, Delta} -> {Key, lattice_store_entry:from_delta(Type, Delta)};
-                        {_Key, _Entry} -> R
-                    end || R <- Records]).
+    Pairs = [case R of
+                 {Key, entry, Entry} -> {Key, Entry};
+                 {Key, Type, Delta} -> {Key, lattice_store_entry:from_delta(Type, Delta)};
+                 {_Key, _Entry} -> R
+             end || R <- Records],
+    case lattice_tier:enabled(S#st.name) of
+        false ->
+            merge_pairs(S, Pairs);
+        true ->
+            _ = [hot(S, Key) || {Key, _} <- Pairs],
+            Results = merge_pairs(S, Pairs),
+            ok = lattice_tier:settle(S#st.name, fun() -> tier_hot(S) end),
+            Results
+    end.
 
 %% @doc Writes a snapshot of a durable store now (docs/DURABILITY.md) and waits for it: `ok'
 %% once the snapshot holds every write acknowledged before the call and the older log
@@ -756,10 +764,24 @@ snapshot(Store) ->
                       #st{wal = W} -> lattice_wal:snapshot(W)
                   end).
 
-%% @private Folds `Fun(Key, Entry, Acc)' over every row's whole entry: a snapshot's content.
+%% @private Folds `Fun(Key, Entry, Acc)' over every key's whole entry, in every tier: a
+%% snapshot's content (lattice_wal runs it beside the store). With tiering on, the store
+%% process holds its demotion passes back meanwhile (`{dump, ...}'), and the fold takes the
+%% demoted keys before the hot ones: a promotion writes the key's rows before it drops its
+%% record, so a key promoted during the fold is seen in one place or both (a duplicate is
+%% harmless: joins are idempotent), never in neither.
 -spec fold_entries(#st{}, fun((key(), lattice_store_entry:entry(), A) -> A), A) -> A.
 fold_entries(S, Fun, Acc) ->
-    ets:foldl(fun({K, E}, A) -> Fun(K, snapshot_entry(E), A) end, Acc, S#st.meta).
+    Hot = fun(A0) -> ets:foldl(fun({K, E}, A) -> Fun(K, snapshot_entry(E), A) end, A0, S#st.meta) end,
+    case lattice_tier:enabled(S#st.name) of
+        false ->
+            Hot(Acc);
+        true ->
+            ok = gen_server:call(S#st.name, {dump, start}, infinity),
+            try Hot(lattice_tier:fold(S#st.name, Fun, Acc))
+            after gen_server:cast(S#st.name, {dump, done, self()})
+            end
+    end.
 
 %% ---- the delta buffer and notifications -------------------------------------------------
 
@@ -815,19 +837,21 @@ init({Name, #{max_crdts := MaxCrdts, max_buf := MaxBuf} = Config}) ->
                                                 {read_concurrency, true}]),
             counters = atomics:new(?NCOUNTERS, [{signed, true}]),
             max_crdts = MaxCrdts, max_buf = MaxBuf, actor = actor(Name)},
-    case lattice_durable:start(Name, Config, S0) of
+    %% the tiers first: a durable store's recovery fills them (apply_records/2)
+    Tiering = case maps:get(tiering, Config, false) of
+                  false -> ok;
+                  TierOpts -> lattice_tier:start(Name, TierOpts, MaxCrdts)
+              end,
+    case Tiering =:= ok andalso lattice_durable:start(Name, Config, S0) of
         {ok, S} ->
             persistent_term:put({?MODULE, Name}, S),
-            case maps:get(tiering, Config, false) of
-                false -> {ok, #{st => S, subs => #{}}};
-                Tiering ->
-                    case lattice_tier:start(Name, Tiering, MaxCrdts) of
-                        ok -> {ok, #{st => S, subs => #{}}};
-                        {error, Reason} -> {stop, {tiering, Reason}}
-                    end
-            end;
+            {ok, #{st => S, subs => #{}}};
         {error, Reason} ->
-            {stop, Reason}
+            lattice_tier:stop(Name),
+            {stop, Reason};
+        false ->
+            {error, Reason} = Tiering,
+            {stop, {tiering, Reason}}
     end.
 
 %% @private
@@ -856,16 +880,32 @@ handle_call({subscribe, What, Pid}, _From, #{st := S, subs := Subs} = State) ->
 handle_call({unsubscribe, Ref}, _From, State) ->
     erlang:demonitor(Ref, [flush]),
     {reply, ok, drop_subscription(Ref, State)};
+handle_call({dump, start}, {Pid, _}, #{st := S} = State) ->
+    %% no demotion pass runs from now until the dump is done (or its process is gone)
+    Dumps = maps:get(dumps, State, #{}),
+    ok = lattice_tier:freeze(S#st.name),
+    {reply, ok, State#{dumps => Dumps#{Pid => erlang:monitor(process, Pid)}}};
 handle_call(_, _From, State) ->
     {reply, {error, unknown_call}, State}.
 
 %% @private
+handle_cast({dump, done, Pid}, State) ->
+    {noreply, dump_done(Pid, State)};
 handle_cast(_, State) ->
     {noreply, State}.
 
 %% @private
-handle_info({'DOWN', Ref, process, _, _}, State) ->
-    {noreply, drop_subscription(Ref, State)};
+handle_info({'DOWN', Ref, process, Pid, _}, State) ->
+    case maps:get(dumps, State, #{}) of
+        #{Pid := Ref} -> {noreply, dump_done(Pid, State)};
+        _ -> {noreply, drop_subscription(Ref, State)}
+    end;
+handle_info({lattice_tier, decay}, #{st := S} = State) ->
+    tier_tick(S, decay),
+    {noreply, State};
+handle_info({lattice_tier, Pass}, #{dumps := Dumps} = State) when map_size(Dumps) > 0 ->
+    %% a snapshot is being dumped: the pass waits for its end (fold_entries/3)
+    {noreply, State#{held => [Pass | maps:get(held, State, [])]}};
 handle_info({lattice_tier, Tick}, #{st := S} = State) ->
     tier_tick(S, Tick),
     {noreply, State};
@@ -885,6 +925,22 @@ terminate(_, #{st := S}) ->
     lattice_tier:stop(S#st.name),
     S#st.wal =:= none orelse lattice_wal:close(S#st.wal),
     ok.
+
+%% A dump is over: the passes it held back run, once no other dump is running.
+dump_done(Pid, #{st := S} = State) ->
+    Dumps = maps:get(dumps, State, #{}),
+    case maps:take(Pid, Dumps) of
+        {Mon, Rest} when map_size(Rest) =:= 0 ->
+            erlang:demonitor(Mon, [flush]),
+            ok = lattice_tier:thaw(S#st.name),
+            _ = [tier_tick(S, P) || P <- lists:reverse(maps:get(held, State, []))],
+            State#{dumps => Rest, held => []};
+        {Mon, Rest} ->
+            erlang:demonitor(Mon, [flush]),
+            State#{dumps => Rest};
+        error ->
+            State
+    end.
 
 drop_subscription(Ref, #{st := S, subs := Subs} = State) ->
     case maps:take(Ref, Subs) of
@@ -909,9 +965,13 @@ hot(S, Key) ->
     S.
 
 tier_tick(S, Msg) ->
+    lattice_tier:handle(S#st.name, Msg, tier_hot(S)).
+
+%% The hot keys as lattice_tier:handle/3 takes them: their count, a fold, the move out.
+tier_hot(S) ->
     Keys = S#st.keys,
     Fold = fun(F, Acc0) -> ets:foldl(fun(Row, Acc) -> F(element(1, Row), Acc) end, Acc0, Keys) end,
-    lattice_tier:handle(S#st.name, Msg, {ets:info(Keys, size), Fold, fun(K) -> tier_out(S, K) end}).
+    {ets:info(Keys, size), Fold, fun(K) -> tier_out(S, K) end}.
 
 %% Moves a hot key out to the warm tier (docs/TIERING.md, "Races"). The record is written
 %% first, so a reader that finds no row finds it; then the rows go, key row first; then the

@@ -16,7 +16,7 @@
 -module(lattice_tier).
 
 -export([options/1, start/3, stop/1, enabled/1, touch/2, lookup/2, demote/3, promote/3,
-         keys/2, size/1, stats/1, pass/1, handle/3]).
+         keys/2, fold/3, freeze/1, thaw/1, size/1, stats/1, pass/1, handle/3, settle/2]).
 
 -export_type([config/0, tier/0]).
 
@@ -39,12 +39,14 @@
 -define(TO_ETS, 2).
 -define(TO_DISK, 3).
 -define(DISK_ERRORS, 4).
--define(NCOUNTERS, 4).
+-define(FROZEN, 5).      % 1 while the disk tier is frozen (freeze/1)
+-define(NCOUNTERS, 5).
 
 -record(tier, {store :: atom(),
                config :: config(),
                warm :: ets:tid(),
                counts :: ets:tid(),
+               stale :: ets:tid(),    % keys promoted off a frozen disk tier (freeze/1)
                disk :: tuple(),
                files :: [file:filename()],
                counters :: atomics:atomics_ref(),
@@ -100,6 +102,8 @@ start(Store, #{dir := Dir} = Config, MaxKeys) ->
                       warm = ets:new(lattice_tier_warm, [set, public, {read_concurrency, true}]),
                       counts = ets:new(lattice_tier_counts, [set, public,
                                                              {write_concurrency, true}]),
+                      stale = ets:new(lattice_tier_stale, [set, public,
+                                                           {read_concurrency, true}]),
                       counters = atomics:new(?NCOUNTERS, []),
                       bloom = atomics:new(Words, [{signed, false}]), bloom_bits = Words * 64},
             persistent_term:put({?MODULE, Store}, T),
@@ -157,8 +161,13 @@ lookup(Store, Key) ->
                 [{_, Bin, D, V, _}] -> {ok, ets, binary_to_term(Bin), D, V};
                 [] ->
                     case maybe_on_disk(T, Key) andalso dets:lookup(shard(T, Key), Key) of
-                        [{_, Bin, D, V, _}] -> {ok, disk, binary_to_term(Bin), D, V};
-                        _ -> none
+                        [{_, Bin, D, V, _}] ->
+                            case ets:member(T#tier.stale, Key) of
+                                false -> {ok, disk, binary_to_term(Bin), D, V};
+                                true -> none
+                            end;
+                        _ ->
+                            none
                     end
             end
     end.
@@ -188,10 +197,42 @@ promote(Store, Key, In) ->
             ok = In(Entry),
             case Tier of
                 ets -> true = ets:delete(T#tier.warm, Key);
-                disk -> ok = dets:delete(shard(T, Key), Key)
+                disk -> drop_from_disk(T, Key)
             end,
             _ = ets:update_counter(T#tier.counts, Key, 1, {Key, 0}),
             atomics:add(T#tier.counters, ?PROMOTIONS, 1),
+            ok
+    end.
+
+%% A frozen disk tier is not changed: the key is marked stale, and dropped at thaw/1.
+drop_from_disk(T, Key) ->
+    case atomics:get(T#tier.counters, ?FROZEN) of
+        0 -> ok = dets:delete(shard(T, Key), Key);
+        1 -> true = ets:insert(T#tier.stale, {Key})
+    end.
+
+%% @doc In the store process: freezes the disk tier for a fold from another process
+%% (fold/3, a durable store's snapshot). DETS does not keep a traversal whole while its
+%% file changes (a fold beside deletes was seen to miss keys), so until thaw/1 nothing
+%% changes the files: no pass may run (the store holds them back), and a key promoted off
+%% disk keeps its record there, marked stale (lookup/2 and keys/2 skip it).
+-spec freeze(atom()) -> ok.
+freeze(Store) ->
+    case tier(Store) of
+        undefined -> ok;
+        T -> atomics:put(T#tier.counters, ?FROZEN, 1)
+    end.
+
+%% @doc In the store process: ends freeze/1, deleting the stale records from disk.
+-spec thaw(atom()) -> ok.
+thaw(Store) ->
+    case tier(Store) of
+        undefined -> ok;
+        T ->
+            atomics:put(T#tier.counters, ?FROZEN, 0),
+            Stale = T#tier.stale,
+            ets:foldl(fun({K}, ok) -> ok = dets:delete(shard(T, K), K) end, ok, Stale),
+            true = ets:delete_all_objects(Stale),
             ok
     end.
 
@@ -201,11 +242,33 @@ keys(Store, Which) ->
     case tier(Store) of
         undefined -> [];
         T ->
-            Pick = fun({K, _, _, V, _}, Acc) when Which =:= all; V -> [K | Acc];
+            Stale = T#tier.stale,
+            Pick = fun({K, _, _, V, _}, Acc) when Which =:= all; V ->
+                           case ets:member(Stale, K) of
+                               false -> [K | Acc];
+                               true -> Acc
+                           end;
                       (_, Acc) -> Acc
                    end,
             lists:foldl(fun(N, Acc) -> dets:foldl(Pick, Acc, N) end,
                         ets:foldl(Pick, [], T#tier.warm), tuple_to_list(T#tier.disk))
+    end.
+
+%% @doc Folds `Fun(Key, Entry, Acc)' over every demoted key, from any process, the disk tier
+%% frozen (freeze/1): the disk tier first, then the warm one. Promotions move keys the other
+%% way (warm or disk to hot, the new place written before the old is dropped), so a fold of
+%% the hot keys after this one sees every key that a promotion moves while it runs;
+%% demotions must not run meanwhile (a durable store's snapshot holds them back:
+%% lattice_store, docs/DURABILITY.md). A key promoted off disk meanwhile may come twice.
+-spec fold(atom(), fun((term(), lattice_store_entry:entry(), A) -> A), A) -> A.
+fold(Store, Fun, Acc0) ->
+    case tier(Store) of
+        undefined -> Acc0;
+        T ->
+            F = fun({K, Bin, _, _, _}, Acc) -> Fun(K, binary_to_term(Bin), Acc) end,
+            ets:foldl(F, lists:foldl(fun(N, Acc) -> dets:foldl(F, Acc, N) end, Acc0,
+                                     tuple_to_list(T#tier.disk)),
+                      T#tier.warm)
     end.
 
 %% @doc The number of demoted keys of `Store' (0 with tiering off).
@@ -217,7 +280,7 @@ size(Store) ->
     end.
 
 dets_size(T) ->
-    dets_info(T, size).
+    dets_info(T, size) - ets:info(T#tier.stale, size).
 
 %% A figure summed over the disk tier's files.
 dets_info(T, What) ->
@@ -287,6 +350,26 @@ handle(Store, decay, _Hot) ->
               end, ok, Tab),
     _ = erlang:send_after(maps:get(decay_interval, T#tier.config), self(), {?MODULE, decay}),
     ok.
+
+%% @doc In the store process: passes until the hot and warm tiers are within their limits, or
+%% a pass moves nothing (keys accessed `access_threshold' times stay hot). A durable store's
+%% recovery settles after each chunk it applies, so recovering more keys than `memory_limit'
+%% never holds them all in memory. `HotFun' gives handle/3's `Hot' as it is now.
+-spec settle(atom(), fun(() -> {non_neg_integer(), fun(), fun()})) -> ok.
+settle(Store, HotFun) ->
+    T = tier(Store),
+    #{memory_limit := MemLimit, ets_limit := EtsLimit} = T#tier.config,
+    settle(T, HotFun, MemLimit, EtsLimit, none).
+
+settle(T, HotFun, MemLimit, EtsLimit, Last) ->
+    {HotCount, _, _} = Hot = HotFun(),
+    Warm = ets:info(T#tier.warm, size),
+    case HotCount =< MemLimit andalso Warm =< EtsLimit orelse {HotCount, Warm} =:= Last of
+        true -> ok;
+        false ->
+            run_pass(T, Hot),
+            settle(T, HotFun, MemLimit, EtsLimit, {HotCount, Warm})
+    end.
 
 run_pass(T, {HotCount, Fold, Out}) ->
     #{memory_limit := MemLimit, ets_limit := EtsLimit, access_threshold := Threshold,

@@ -140,6 +140,26 @@ promote_on_read_every_type_disk_test() ->
         ?assertEqual({10, 0, 0}, tiers(S))
     end).
 
+%% A frozen disk tier (a durable store's snapshot folds it: freeze/1) is not changed: a key
+%% promoted off it keeps its record there, unseen (lookup/2, keys/2, the disk count), and the
+%% record goes at thaw/1.
+frozen_disk_tier_test() ->
+    demoted_samples(#{ets_limit => 1}, fun(S) ->
+        {_, _, Disk} = tiers(S),
+        [{K, _, _, V} | _] = [Sample || {K, _, _, _} = Sample <- samples(),
+                                        element(2, ?T:lookup(S, K)) =:= disk],
+        ok = ?T:freeze(S),
+        ?assertEqual({ok, V}, ?S:get(S, K)),
+        ?assertEqual(none, ?T:lookup(S, K)),
+        ?assertNot(lists:member(K, ?T:keys(S, all))),
+        ?assertEqual(Disk - 1, tier_stat(S, disk_keys)),
+        ?assertEqual(Disk, ?T:fold(S, fun(_, _, N) -> N + 1 end, 0) - tier_stat(S, ets_keys)),
+        ok = ?T:thaw(S),
+        ?assertEqual(Disk - 1, tier_stat(S, disk_keys)),
+        ?assertEqual(Disk - 1, ?T:fold(S, fun(_, _, N) -> N + 1 end, 0) - tier_stat(S, ets_keys)),
+        ?assertEqual({ok, V}, ?S:get(S, K))
+    end).
+
 promote_on_write_every_type_test() ->
     demoted_samples(#{ets_limit => 4}, fun(S) ->
         [begin
