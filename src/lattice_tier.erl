@@ -316,9 +316,12 @@ stats(Store) ->
 %% tests and benchmarks; the periodic passes go on as before.
 -spec pass(atom()) -> ok.
 pass(Store) ->
-    Ref = make_ref(),
+    Ref = erlang:monitor(process, Store),
     Store ! {?MODULE, {pass, self(), Ref}},
-    receive {Ref, done} -> ok end.
+    receive
+        {Ref, done} -> erlang:demonitor(Ref, [flush]), ok;
+        {'DOWN', Ref, process, _, Why} -> erlang:error({store_down, Why})
+    end.
 
 %% @doc In the store process, a `{lattice_tier, Msg}' message: `tick' (every `tick_interval')
 %% or a {@link pass/1}: one demotion pass; `decay' (every `decay_interval'): halves every
@@ -328,20 +331,20 @@ pass(Store) ->
 %%
 %% A pass demotes the least-accessed hot keys beyond `memory_limit' (never one accessed
 %% `access_threshold' times since its count last decayed), then the least-accessed warm keys
-%% beyond `ets_limit' to disk, at most `batch' keys of each.
--spec handle(atom(), tick | decay | {pass, pid(), reference()},
+%% beyond `ets_limit' to disk, at most `batch' keys of each. It moves ?STEP keys at a time,
+%% sending itself `{lattice_tier, {step, ...}}' for the rest, so the store process takes its
+%% other calls between steps (a create beside a pass of 10,000 keys waited 0.4 s when a pass
+%% was one message); the next tick is set, or pass/1 answered, when the pass is done.
+-spec handle(atom(), tick | decay | {pass, pid(), reference()} | {step, stage(), then()},
              {non_neg_integer(), fun((fun((term(), Acc) -> Acc), Acc) -> Acc),
               fun((term()) -> ok)}) -> ok
           when Acc :: [{non_neg_integer(), term()}].
 handle(Store, tick, Hot) ->
-    T = tier(Store),
-    run_pass(T, Hot),
-    _ = erlang:send_after(maps:get(tick_interval, T#tier.config), self(), {?MODULE, tick}),
-    ok;
+    step(tier(Store), {start, Hot}, Hot, tick);
 handle(Store, {pass, Pid, Ref}, Hot) ->
-    run_pass(tier(Store), Hot),
-    Pid ! {Ref, done},
-    ok;
+    step(tier(Store), {start, Hot}, Hot, {reply, Pid, Ref});
+handle(Store, {step, Stage, Then}, Hot) ->
+    step(tier(Store), Stage, Hot, Then);
 handle(Store, decay, _Hot) ->
     T = tier(Store),
     Tab = T#tier.counts,
@@ -367,19 +370,69 @@ settle(T, HotFun, MemLimit, EtsLimit, Last) ->
     case HotCount =< MemLimit andalso Warm =< EtsLimit orelse {HotCount, Warm} =:= Last of
         true -> ok;
         false ->
-            run_pass(T, Hot),
+            run_stages(T, {start, Hot}, Hot),
             settle(T, HotFun, MemLimit, EtsLimit, {HotCount, Warm})
     end.
 
-run_pass(T, {HotCount, Fold, Out}) ->
-    #{memory_limit := MemLimit, ets_limit := EtsLimit, access_threshold := Threshold,
-      batch := Batch} = T#tier.config,
-    to_ets(T, HotCount - MemLimit, Batch, Threshold, Fold, Out),
-    to_disk(T, ets:info(T#tier.warm, size) - EtsLimit, Batch).
+%% A pass in stages: `{start, Hot}' picks the hot keys to demote, `{ets, Keys}' moves them to
+%% the warm tier ?STEP at a time, `disk' picks the warm keys to move, `{disk, Keys}' moves
+%% them ?STEP at a time. Each key is moved whole within a step, and looked up again when its
+%% step comes (one promoted or deleted meanwhile is skipped).
+-type stage() :: {start, term()} | {ets, [term()]} | disk | {disk, [term()]} | done.
+-type then() :: tick | {reply, pid(), reference()}.
 
-to_ets(_T, Excess, _Batch, _Threshold, _Fold, _Out) when Excess =< 0 ->
-    ok;
-to_ets(T, Excess, Batch, Threshold, Fold, Out) ->
+-define(STEP, 200).
+
+step(T, Stage, Hot, Then) ->
+    case run_stage(T, Stage, Hot) of
+        done ->
+            case Then of
+                tick ->
+                    _ = erlang:send_after(maps:get(tick_interval, T#tier.config), self(),
+                                          {?MODULE, tick});
+                {reply, Pid, Ref} ->
+                    Pid ! {Ref, done}
+            end,
+            ok;
+        Next ->
+            self() ! {?MODULE, {step, Next, Then}},
+            ok
+    end.
+
+%% In one go, for settle/2.
+run_stages(_T, done, _Hot) -> ok;
+run_stages(T, Stage, Hot) -> run_stages(T, run_stage(T, Stage, Hot), Hot).
+
+run_stage(T, {start, _}, {HotCount, Fold, _Out}) ->
+    #{memory_limit := MemLimit, access_threshold := Threshold, batch := Batch} = T#tier.config,
+    {ets, to_ets_victims(T, HotCount - MemLimit, Batch, Threshold, Fold)};
+run_stage(_T, {ets, []}, _Hot) ->
+    disk;
+run_stage(T, {ets, Keys}, {_, _, Out}) ->
+    {Now, Rest} = split(Keys),
+    Counts = T#tier.counts,
+    lists:foreach(fun(K) ->
+                          ok = Out(K),
+                          true = ets:delete(Counts, K),
+                          atomics:add(T#tier.counters, ?TO_ETS, 1)
+                  end, Now),
+    {ets, Rest};
+run_stage(T, disk, _Hot) ->
+    #{ets_limit := EtsLimit, batch := Batch} = T#tier.config,
+    {disk, to_disk_victims(T, ets:info(T#tier.warm, size) - EtsLimit, Batch)};
+run_stage(_T, {disk, []}, _Hot) ->
+    done;
+run_stage(T, {disk, Keys}, _Hot) ->
+    {Now, Rest} = split(Keys),
+    to_disk(T, Now),
+    {disk, Rest}.
+
+split(Keys) when length(Keys) > ?STEP -> lists:split(?STEP, Keys);
+split(Keys) -> {Keys, []}.
+
+to_ets_victims(_T, Excess, _Batch, _Threshold, _Fold) when Excess =< 0 ->
+    [];
+to_ets_victims(T, Excess, Batch, Threshold, Fold) ->
     Counts = T#tier.counts,
     Candidates = Fold(fun(K, Acc) ->
                               case ets:lookup(Counts, K) of
@@ -388,20 +441,17 @@ to_ets(T, Excess, Batch, Threshold, Fold, Out) ->
                                   [] -> [{0, K} | Acc]
                               end
                       end, []),
-    Victims = least(Candidates, min(Excess, Batch)),
-    lists:foreach(fun({_, K}) ->
-                          ok = Out(K),
-                          true = ets:delete(Counts, K),
-                          atomics:add(T#tier.counters, ?TO_ETS, 1)
-                  end, Victims).
+    [K || {_, K} <- least(Candidates, min(Excess, Batch))].
 
-to_disk(_T, Excess, _Batch) when Excess =< 0 ->
-    ok;
-to_disk(T, Excess, Batch) ->
+to_disk_victims(_T, Excess, _Batch) when Excess =< 0 ->
+    [];
+to_disk_victims(T, Excess, Batch) ->
+    Candidates = ets:select(T#tier.warm, [{{'$1', '_', '_', '_', '$2'}, [], [{{'$2', '$1'}}]}]),
+    [K || {_, K} <- least(Candidates, min(Excess, Batch))].
+
+to_disk(T, Keys) ->
     Warm = T#tier.warm,
-    Candidates = ets:select(Warm, [{{'$1', '_', '_', '_', '$2'}, [], [{{'$2', '$1'}}]}]),
-    Victims = least(Candidates, min(Excess, Batch)),
-    Records = [R || {_, K} <- Victims, R <- ets:lookup(Warm, K)],
+    Records = [R || K <- Keys, R <- ets:lookup(Warm, K)],
     %% The disk first, then the warm rows go: a reader finds the key in one tier or the other.
     %% the filter's bits before the records: a reader that finds the key gone from ETS
     %% must not be told it is not on disk

@@ -46,6 +46,8 @@
 -define(BATCH_LIMIT, 20000).
 %% The longest a batch waits for writers it expects (collect/4), in milliseconds.
 -define(LINGER_MS, 1).
+%% A snapshot being written is flushed every this many bytes (flush_some/2).
+-define(FLUSH_BYTES, 2 * 1024 * 1024).
 %% Recovered records are applied this many at a time.
 -define(CHUNK, 4096).
 
@@ -105,17 +107,30 @@ next_incarnation(Dir) ->
     ok = write_synced(Dir, "incarnation", [frame(Inc)]),
     Inc.
 
-%% Writes Dir/Name through Name.tmp, synced, renamed, the directory synced.
-write_synced(Dir, Name, Data) ->
+%% Writes Dir/Name through Name.tmp, synced, renamed, the directory synced. `Fill' is the
+%% data, or a function given `Write' (which writes a piece of it) that writes it in pieces.
+write_synced(Dir, Name, Data) when is_list(Data) ->
+    write_synced(Dir, Name, fun(Write) -> Write(Data) end);
+write_synced(Dir, Name, Fill) ->
     Tmp = filename:join(Dir, Name ++ ".tmp"),
     Final = filename:join(Dir, Name),
     case file:open(Tmp, [write, raw, binary]) of
         {ok, Fd} ->
-            R = case file:write(Fd, Data) of
-                    ok -> file:sync(Fd);
-                    E -> E
+            Write = fun(Data) ->
+                            case file:write(Fd, Data) of
+                                ok -> flush_some(Fd, iolist_size(Data));
+                                {error, Why} -> throw({write_failed, Why})
+                            end
+                    end,
+            R = try
+                    ok = Fill(Write),
+                    file:sync(Fd)
+                catch
+                    throw:{write_failed, Posix} -> {error, Posix}
+                after
+                    _ = erase(lattice_wal_unflushed),
+                    ok = file:close(Fd)
                 end,
-            ok = file:close(Fd),
             case R of
                 ok ->
                     case file:rename(Tmp, Final) of
@@ -128,6 +143,27 @@ write_synced(Dir, Name, Data) ->
             end;
         {error, Why} ->
             throw({lattice_wal, {disk_error, Tmp, Why}})
+    end.
+
+%% A big file goes to disk ?FLUSH_BYTES at a time as it is written: its final sync then has
+%% little left to do. On ext4 a sync waits for the journal's commit, which carries every
+%% file's dirty data, so one sync of a whole 30 MB snapshot held the log's small writes (each
+%% durable write) behind it for some 30 ms; a few MB at a time bound that.
+flush_some(Fd, Bytes) ->
+    Pending = case get(lattice_wal_unflushed) of
+                  undefined -> Bytes;
+                  P -> P + Bytes
+              end,
+    case Pending >= ?FLUSH_BYTES of
+        true ->
+            put(lattice_wal_unflushed, 0),
+            case file:datasync(Fd) of
+                ok -> ok;
+                {error, Why} -> throw({write_failed, Why})
+            end;
+        false ->
+            put(lattice_wal_unflushed, Pending),
+            ok
     end.
 
 %% A directory's entries (a rename, a new file) are durable once the directory is synced.
@@ -501,13 +537,23 @@ start_snapshot(#s{dir = Dir, seg = Seg, fd = Fd, dump = Dump} = S) ->
             S2#s{waiters = []}
     end.
 
+%% The entries are written ?CHUNK at a time as the fold goes: the dump never holds the whole
+%% table (a process holding 200,000 frames spent tens of milliseconds in one garbage
+%% collection, holding its scheduler; test/lattice_store_big_call_tests.erl).
 dump(Dir, Covered, Dump) ->
     try
-        {Frames, Count} = Dump(fun(Key, Entry, {Acc, N}) -> {[frame({Key, Entry}) | Acc], N + 1}
-                               end, {[], 0}),
-        ok = write_synced(Dir, "snapshot",
-                          [frame({lattice_snapshot, 1, Covered}), lists:reverse(Frames),
-                           frame({lattice_snapshot_end, Count})]),
+        Fill = fun(Write) ->
+                       ok = Write(frame({lattice_snapshot, 1, Covered})),
+                       Entry = fun(Key, E, {Buf, N, Count}) when N >= ?CHUNK ->
+                                       ok = Write(lists:reverse(Buf)),
+                                       {[frame({Key, E})], 1, Count + 1};
+                                  (Key, E, {Buf, N, Count}) ->
+                                       {[frame({Key, E}) | Buf], N + 1, Count + 1}
+                               end,
+                       {Buf, _, Count} = Dump(Entry, {[], 0, 0}),
+                       Write([lists:reverse(Buf), frame({lattice_snapshot_end, Count})])
+               end,
+        ok = write_synced(Dir, "snapshot", Fill),
         _ = [file:delete(seg_path(Dir, N)) || N <- segments(Dir), N < Covered],
         ok
     catch
