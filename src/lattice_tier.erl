@@ -386,13 +386,13 @@ settle(T, HotFun, MemLimit, EtsLimit, Last) ->
 step(T, Stage, Hot, Then) ->
     case run_stage(T, Stage, Hot) of
         done ->
-            case Then of
-                tick ->
-                    _ = erlang:send_after(maps:get(tick_interval, T#tier.config), self(),
+            _ = case Then of
+                    tick ->
+                        erlang:send_after(maps:get(tick_interval, T#tier.config), self(),
                                           {?MODULE, tick});
-                {reply, Pid, Ref} ->
-                    Pid ! {Ref, done}
-            end,
+                    {reply, Pid, Ref} ->
+                        Pid ! {Ref, done}
+                end,
             ok;
         Next ->
             self() ! {?MODULE, {step, Next, Then}},
