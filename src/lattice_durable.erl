@@ -24,6 +24,13 @@ start(Name, #{durable := true, dir := Dir0, snapshot_interval := Iv,
     case lattice_wal:open(Name, Opts, fun(Rs) -> recover(S, Rs) end) of
         {ok, Wal, Inc, Recovery} ->
             logger:info("lattice store ~p: recovered ~p from ~ts", [Name, Recovery, Dir]),
+            #{snapshot_keys := Keys, wal_records := Records, wal_torn_tail := Torn,
+              recovery_ms := Ms} = Recovery,
+            lattice_telemetry:execute([lattice, store, recovery],
+                                      #{duration_ms => Ms, snapshot_keys => Keys,
+                                        wal_records => Records, torn_tail_bytes => Torn},
+                                      #{store => Name, node => node(), dir => Dir,
+                                        incarnation => Inc}),
             {ok, lattice_store:recovered(S, {node(), Inc}, Wal)};
         {error, Reason} ->
             logger:error("lattice store ~p: cannot start durable from ~ts: ~p",

@@ -1039,7 +1039,19 @@ created(S, Key, Type, P, Tb) ->
     Entry = #{Type => {P, (lattice_store_entry:module(Type)):new(), Tb}},
     buffer(S, Key, entry, Entry, erlang:external_size(Entry)),
     notify(S, Key, {created, Type}),
+    key_event(S, create, #{key => Key, type => Type}),
     {log, {Key, entry, Entry}}.
+
+%% `[lattice, store, create | delete]' (docs/OBSERVABILITY.md), built only when telemetry is
+%% there to take it.
+key_event(S, What, Meta) ->
+    case lattice_telemetry:available() of
+        true ->
+            lattice_telemetry:execute([lattice, store, What], #{rows => row_count(S)},
+                                      Meta#{store => S#st.name, node => node()});
+        false ->
+            ok
+    end.
 
 do_delete(S, Key) ->
     Actor = S#st.actor,
@@ -1057,6 +1069,7 @@ do_delete(S, Key) ->
                     Entry = maps:map(fun delete_delta/2, Entries2),
                     buffer(S, Key, entry, Entry, erlang:external_size(Entry)),
                     notify(S, Key, deleted),
+                    key_event(S, delete, #{key => Key}),
                     {log, {Key, entry, Entry}}
             end
     end.

@@ -108,7 +108,8 @@ next_incarnation(Dir) ->
     Inc.
 
 %% Writes Dir/Name through Name.tmp, synced, renamed, the directory synced. `Fill' is the
-%% data, or a function given `Write' (which writes a piece of it) that writes it in pieces.
+%% data, or a function given `Write' (which writes a piece of it) that writes it in pieces;
+%% what `Fill' returns is returned (`ok' for data).
 write_synced(Dir, Name, Data) when is_list(Data) ->
     write_synced(Dir, Name, fun(Write) -> Write(Data) end);
 write_synced(Dir, Name, Fill) ->
@@ -123,8 +124,11 @@ write_synced(Dir, Name, Fill) ->
                             end
                     end,
             R = try
-                    ok = Fill(Write),
-                    file:sync(Fd)
+                    Filled = Fill(Write),
+                    case file:sync(Fd) of
+                        ok -> {ok, Filled};
+                        Error -> Error
+                    end
                 catch
                     throw:{write_failed, Posix} -> {error, Posix}
                 after
@@ -132,9 +136,9 @@ write_synced(Dir, Name, Fill) ->
                     ok = file:close(Fd)
                 end,
             case R of
-                ok ->
+                {ok, Result} ->
                     case file:rename(Tmp, Final) of
-                        ok -> sync_dir(Dir);
+                        ok -> _ = sync_dir(Dir), Result;
                         {error, Why} -> throw({lattice_wal, {disk_error, Final, Why}})
                     end;
                 {error, Why} ->
@@ -395,6 +399,7 @@ close(#wal{pid = Pid}) ->
 
 -record(s, {name, parent, dir, fd, seg, state, on_error, interval, dump, timer,
             error = none, snapshotting = false,
+            snapshot_started = 0 :: integer(),   % monotonic, native units
             waiters = [] :: [reference()],   % answered when the running snapshot is done
             next = [] :: [reference()],      % answered by the snapshot after it
             expect = 0 :: non_neg_integer()}).  % the records the next batch waits for
@@ -519,7 +524,10 @@ disk_failed(E, #s{on_error = OnError, state = A, name = Name} = S) ->
                                refuse_writes -> "refuses writes"
                            end]),
     atomics:put(A, ?MODE, case OnError of memory_only -> 2; refuse_writes -> 1 end),
-    S#s{error = E}.
+    S2 = S#s{error = E},
+    lattice_telemetry:execute([lattice, store, disk_error], #{},
+                              #{store => Name, node => node(), error => E, mode => mode(S2)}),
+    S2.
 
 %% ---- snapshots ------------------------------------------------------------------------------
 
@@ -530,7 +538,8 @@ start_snapshot(#s{dir = Dir, seg = Seg, fd = Fd, dump = Dump} = S) ->
             Self = self(),
             Covered = Seg + 1,
             spawn_link(fun() -> Self ! {snapshot_done, dump(Dir, Covered, Dump)} end),
-            S#s{fd = Fd2, seg = Covered, snapshotting = true};
+            S#s{fd = Fd2, seg = Covered, snapshotting = true,
+                snapshot_started = erlang:monotonic_time()};
         {error, E} ->
             S2 = disk_failed(E, S),
             reply(S2#s.waiters, {error, E}),
@@ -551,23 +560,34 @@ dump(Dir, Covered, Dump) ->
                                        {[frame({Key, E}) | Buf], N + 1, Count + 1}
                                end,
                        {Buf, _, Count} = Dump(Entry, {[], 0, 0}),
-                       Write([lists:reverse(Buf), frame({lattice_snapshot_end, Count})])
+                       ok = Write([lists:reverse(Buf), frame({lattice_snapshot_end, Count})]),
+                       {ok, Count}
                end,
-        ok = write_synced(Dir, "snapshot", Fill),
+        {ok, Keys} = write_synced(Dir, "snapshot", Fill),
         _ = [file:delete(seg_path(Dir, N)) || N <- segments(Dir), N < Covered],
-        ok
+        {ok, Keys}
     catch
         throw:{lattice_wal, E} -> {error, E}
     end.
 
-snapshot_done(Result, #s{state = A, waiters = Waiters, next = Next} = S) ->
-    case Result of
-        ok ->
-            atomics:add(A, ?SNAPSHOTS, 1);
-        {error, E} ->
-            %% the log itself is intact: a failed snapshot leaves the older segments in place
-            logger:error("lattice_wal: store ~p: snapshot failed: ~p", [S#s.name, E])
-    end,
+snapshot_done(Dumped, #s{state = A, waiters = Waiters, next = Next} = S) ->
+    Duration = erlang:monotonic_time() - S#s.snapshot_started,
+    Meta = #{store => S#s.name, node => node()},
+    Result = case Dumped of
+                 {ok, Keys} ->
+                     atomics:add(A, ?SNAPSHOTS, 1),
+                     lattice_telemetry:execute([lattice, store, snapshot],
+                                               #{duration => Duration, keys => Keys},
+                                               Meta#{result => ok}),
+                     ok;
+                 {error, E} = Error ->
+                     %% the log itself is intact: a failed snapshot leaves the older segments
+                     logger:error("lattice_wal: store ~p: snapshot failed: ~p", [S#s.name, E]),
+                     lattice_telemetry:execute([lattice, store, snapshot],
+                                               #{duration => Duration, keys => 0},
+                                               Meta#{result => Error}),
+                     Error
+             end,
     reply(Waiters, Result),
     S2 = S#s{snapshotting = false, waiters = [], next = []},
     case Next of

@@ -14,7 +14,10 @@
 -define(R, lattice_repl).
 -define(ENV, #{store => [{replication, #{ae_interval_ms => 60000}}]}).
 -define(EVENTS, [[lattice, sync, flush], [lattice, sync, merge], [lattice, ae, session],
-                 [lattice, store, stats], [lattice, crypto, channel]]).
+                 [lattice, store, stats], [lattice, crypto, channel],
+                 [lattice, store, create], [lattice, store, delete], [lattice, store, snapshot],
+                 [lattice, store, recovery], [lattice, store, disk_error]]).
+-define(T, lattice_telemetry_store).
 
 %% ---- without telemetry ------------------------------------------------------------------
 
@@ -148,6 +151,107 @@ telemetry_gone(N1) ->
     ?assertEqual(ok, erpc:call(N1, lattice_telemetry, execute, [[lattice, x], #{}, #{}])),
     ok = erpc:call(N1, fun() -> ok = ?S:create(?S, crash2, g_counter), ?R:flush(?S) end),
     ?assertEqual({ok, 0}, erpc:call(N1, ?S, get, [?S, crash2])).
+
+%% ---- a durable store's events: create, delete, snapshot, recovery, disk error ---------
+
+durable_test_() ->
+    case telemetry_ebin() of
+        {skip, Why} ->
+            io:format(user, "lattice_telemetry_tests: store events skipped: ~ts~n", [Why]),
+            [];
+        {ok, Ebin} ->
+            {timeout, 120, fun() -> durable(Ebin) end}
+    end.
+
+durable(Ebin) ->
+    _ = application:stop(lattice),
+    Dist = ?C:ensure_distributed(),
+    [{_, N}] = Peers = ?C:start(1, #{}),
+    Dir = filename:join(os:getenv("TMPDIR", "/tmp"),
+                        "lattice_telemetry_durable_" ++ os:getpid() ++ "_" ++
+                            integer_to_list(erlang:unique_integer([positive]))),
+    Opts = #{durable => true, dir => Dir, snapshot_interval => infinity},
+    try
+        Self = self(),
+        ok = erpc:call(N, fun() -> attach(Ebin, Self) end),
+        ok = start_on(N, Opts),
+        {R0, RMeta0} = await_store(N, [lattice, store, recovery]),
+        ?assertMatch(#{snapshot_keys := 0, wal_records := 0, torn_tail_bytes := 0}, R0),
+        ?assertMatch(#{store := ?T, node := N, dir := Dir}, RMeta0),
+        ?assert(maps:get(duration_ms, R0) >= 0),
+        %% creates and a delete, each with the store's row count after it
+        ok = erpc:call(N, ?S, create, [?T, k1, g_counter]),
+        ?assertMatch({#{rows := 1}, #{store := ?T, node := N, key := k1, type := g_counter}},
+                     await_store(N, [lattice, store, create])),
+        ok = erpc:call(N, ?S, create, [?T, k2, or_set]),
+        ?assertMatch({#{rows := 2}, #{key := k2, type := or_set}},
+                     await_store(N, [lattice, store, create])),
+        ok = erpc:call(N, ?S, delete, [?T, k1]),
+        {D, DMeta} = await_store(N, [lattice, store, delete]),
+        ?assertMatch(#{key := k1, store := ?T}, DMeta),
+        ?assert(is_integer(maps:get(rows, D))),
+        %% a snapshot: the keys it wrote and how long it took
+        ok = erpc:call(N, ?S, snapshot, [?T]),
+        {Snap, SMeta} = await_store(N, [lattice, store, snapshot]),
+        ?assertMatch(#{result := ok, node := N}, SMeta),
+        SnapKeys = maps:get(keys, Snap),
+        ?assert(SnapKeys >= 1),
+        ?assert(maps:get(duration, Snap) >= 0),
+        {ok, _} = erpc:call(N, ?S, add, [?T, k2, x]),
+        ok = erpc:call(N, ?S, stop, [?T]),
+        %% the restart's recovery: the snapshot's keys and the record logged after it
+        ok = start_on(N, Opts),
+        {R1, RMeta1} = await_store(N, [lattice, store, recovery]),
+        ?assertMatch(#{snapshot_keys := SnapKeys, wal_records := 1, torn_tail_bytes := 0}, R1),
+        ?assert(maps:get(incarnation, RMeta1) > maps:get(incarnation, RMeta0)),
+        ok = erpc:call(N, ?S, stop, [?T]),
+        disk_error(N, Dir ++ "_small")
+    after
+        ?C:stop(Peers),
+        ?C:release_distribution(Dist),
+        _ = file:del_dir_r(Dir),
+        _ = file:del_dir_r(Ebin)
+    end.
+
+%% A 32 KiB tmpfs fills up: the store reports the error and what it does now (where root may
+%% mount; elsewhere skipped with the reason).
+disk_error(N, Dir) ->
+    ok = filelib:ensure_path(Dir),
+    case os:cmd("mount -t tmpfs -o size=32k tmpfs " ++ Dir ++ " 2>&1 && echo mounted") of
+        "mounted\n" ->
+            try
+                ok = start_on(N, #{durable => true, dir => Dir, snapshot_interval => infinity}),
+                ok = erpc:call(N, ?S, create, [?T, big, g_set]),
+                Fill = fun Fill(I) ->
+                               case erpc:call(N, ?S, add, [?T, big, binary:copy(<<I:32>>, 256)]) of
+                                   {ok, _} when I < 10000 -> Fill(I + 1);
+                                   Result -> Result
+                               end
+                       end,
+                ?assertMatch({error, {disk_error, _, enospc}}, Fill(0)),
+                {_, EMeta} = await_store(N, [lattice, store, disk_error]),
+                ?assertMatch(#{error := {disk_error, _, enospc}, mode := refusing_writes,
+                               node := N}, EMeta),
+                ok = erpc:call(N, ?S, stop, [?T])
+            after
+                os:cmd("umount " ++ Dir),
+                file:del_dir_r(Dir)
+            end;
+        Other ->
+            io:format(user, "lattice_telemetry_tests: no tmpfs mount, the disk_error event "
+                      "not tested (~ts)~n", [Other])
+    end.
+
+start_on(N, Opts) ->
+    erpc:call(N, fun() ->
+        {ok, Pid} = ?S:start_link(?T, Opts),
+        unlink(Pid),
+        ok
+    end).
+
+%% The next event from the test's own store (the peer's default store emits too).
+await_store(N, Event) ->
+    await(N, Event, fun(_, #{store := S}) -> S =:= ?T end).
 
 %% ---- the crypto layer: two secure nodes ------------------------------------------------
 
