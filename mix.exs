@@ -46,6 +46,14 @@ defmodule Lattice.MixProject do
   end
 
   def application do
-    [extra_applications: [:logger], mod: {:lattice_app, []}, env: [hlc_max_offset_ms: 500]]
+    [
+      # inets (httpd) serves the optional HTTP endpoint. Elixir 1.14's `inets: :optional`
+      # left it out of the .app altogether, so it is listed as required: it is part of OTP,
+      # and a Mix release always carries it. (src/lattice.app.src, for rebar3, lists it as an
+      # optional application.)
+      extra_applications: [:logger, :inets],
+      mod: {:lattice_app, []},
+      env: [hlc_max_offset_ms: 500]
+    ]
   end
 end
