@@ -10,7 +10,8 @@
 %%     `store' key of the application environment holds its options).</li>
 %% <li>`lattice_http', the HTTP endpoint (metrics and status page) with its sampler, only when
 %%     the application environment has an `http' key; else `lattice_sampler' alone when
-%%     telemetry is loadable, for the periodic telemetry events (docs/OBSERVABILITY.md).</li>
+%%     telemetry is in the code path, for the periodic telemetry events
+%%     (docs/OBSERVABILITY.md).</li>
 %% </ul>
 -module(lattice_sup).
 -behaviour(supervisor).
@@ -34,8 +35,10 @@ observers() ->
     case lattice_http:configured() of
         #{} = Opts -> [lattice_http:child_spec(Opts)];
         undefined ->
-            case lattice_telemetry:available() of
-                true -> [lattice_sampler:child_spec(#{})];
-                false -> []
+            %% in the code path, not necessarily loaded yet: a host's applications may start
+            %% lattice before telemetry, and in interactive mode a module loads on first use
+            case code:which(telemetry) of
+                Path when is_list(Path) -> [lattice_sampler:child_spec(#{})];
+                _ -> []
             end
     end.

@@ -62,7 +62,8 @@ events(Ebin) ->
         flush_and_merge(N1, N2),
         ae_session(N1, N2),
         store_stats(N2),
-        telemetry_gone(N1)
+        telemetry_gone(N1),
+        sampler_with_telemetry_in_path(N2)
     after
         ?C:stop(Peers),
         ?C:release_distribution(Dist),
@@ -151,6 +152,21 @@ telemetry_gone(N1) ->
     ?assertEqual(ok, erpc:call(N1, lattice_telemetry, execute, [[lattice, x], #{}, #{}])),
     ok = erpc:call(N1, fun() -> ok = ?S:create(?S, crash2, g_counter), ?R:flush(?S) end),
     ?assertEqual({ok, 0}, erpc:call(N1, ?S, get, [?S, crash2])).
+
+%% The sampler starts with lattice when telemetry is in the code path, loaded or not (a host
+%% may start lattice before telemetry; in interactive mode a module loads on first use).
+sampler_with_telemetry_in_path(N) ->
+    ok = erpc:call(N, fun() ->
+        ok = application:stop(lattice),
+        ok = application:stop(telemetry),
+        _ = code:purge(telemetry),
+        true = code:delete(telemetry),
+        _ = code:purge(telemetry),
+        false = erlang:module_loaded(telemetry),
+        true = is_list(code:which(telemetry)),
+        ok = application:start(lattice)
+    end),
+    ?assert(is_pid(erpc:call(N, erlang, whereis, [lattice_sampler]))).
 
 %% ---- a durable store's events: create, delete, snapshot, recovery, disk error ---------
 
