@@ -3,16 +3,20 @@
 %% write concurrently (counters, sets, maps, registers), one node is cut off and both sides
 %% write on, the partition heals, and anti-entropy repairs exactly the keys that diverged. An
 %% intruder (the cookie, lattice, but a certificate from another authority) joins and is
-%% refused; the nodes sign a convergence checkpoint together. Prints its progress and a
-%% summary; halts with 0 when every node converged, anti-entropy found exactly the diverged
-%% keys, the intruder was refused and a checkpoint was certified, 1 otherwise.
+%% refused; the nodes sign a convergence checkpoint together. Then a second store, durable on
+%% one node, takes a burst of writes from 100 processes there; that node is killed with
+%% `kill -9' in the middle of it and started again on its directory: every acknowledged write
+%% is there, and the node rejoins and converges. Prints its progress and a summary; halts
+%% with 0 when every node converged, anti-entropy found exactly the diverged keys, the
+%% intruder was refused, a checkpoint was certified and no acknowledged write was lost,
+%% 1 otherwise.
 %%
 %% The driver is this node; the three nodes are OTP `peer' nodes running the lattice
 %% application. Writers run on the nodes themselves (writer/4 below), so the throughput is the
 %% store's, not the driver's.
 -module(lattice_demo).
 
--export([main/0, writer/4, forward_events/2]).
+-export([main/0, writer/4, forward_events/2, durable_writer/3]).
 
 -define(STORE, lattice_store).
 -define(COUNTERS, 200).
@@ -29,6 +33,10 @@
 %% Argon2id's cost for the demo's sealed keys: cheap, the keys live a minute.
 -define(SEAL_COST, #{ops => 1, mem => 8192}).
 -define(CHECKPOINT_MS, 2000).
+%% The durable phase: a store of its own, durable on the second node.
+-define(DURABLE, demo_orders).
+-define(DURABLE_WRITERS, 100).
+-define(BURST_MS, 2000).
 
 main() ->
     T0 = now_ms(),
@@ -154,6 +162,9 @@ run(T0) ->
     say("phase 5: a signed convergence checkpoint (every ~b ms each node signs its root; "
         "a quorum certificate needs more than 67% of the weight)", [?CHECKPOINT_MS]),
     Checkpoint = checkpoint(Nodes, Root),
+
+    %% 6. Durability: kill -9 in a burst of durable writes, a restart, a rejoin.
+    Durable = durability(Nodes, Authority),
     say(""),
     say("summary"),
     say("  nodes:              ~s", [lists:join(", ", [atom_to_list(N) || N <- Nodes])]),
@@ -179,11 +190,113 @@ run(T0) ->
         {error, Why} ->
             say("  checkpoint:         NO (~p)", [Why])
     end,
+    #{acked := Acked, missing := Missing, recovery_ms := RecMs, rejoined := Rejoined} = Durable,
+    say("  durable, kill -9:   ~b writes acknowledged before the kill, ~b missing after the "
+        "restart (recovered in ~b ms); rejoined and converged: ~s",
+        [Acked, Missing, RecMs, yes(Rejoined)]),
     Observed = observe(N1, Http),
     say("  metrics and status: ~s", [yes(Observed)]),
     stop_nodes(),
     C1 andalso C3 andalso Exact andalso Same andalso IntruderRefused andalso NotIn
-        andalso StillTwo andalso element(1, Checkpoint) =:= ok andalso Observed.
+        andalso StillTwo andalso element(1, Checkpoint) =:= ok andalso Observed
+        andalso Acked > 0 andalso Missing =:= 0 andalso Rejoined.
+
+%%--------------------------------------------------------------------------------------------
+%% Durability: the store ?DURABLE on every node, replicated securely, durable on the second
+%% node. 100 processes there add to one set, each telling the driver of every add
+%% acknowledged; the node's OS process is killed with `kill -9' in the middle of it, the other
+%% two write on, the node starts again (same name, its default store empty) and its durable
+%% store recovers from its directory: every acknowledged add must be there before it hears
+%% from a peer; then both its stores converge with the others by anti-entropy.
+
+durability([N1, N2, N3] = Nodes, Authority) ->
+    Dir = filename:absname(filename:join(["_build", "demo", "durable", atom_to_list(N2)])),
+    _ = file:del_dir_r(Dir),
+    say("phase 6: store ~s on every node, durable on ~s (log and snapshots in ~s); ~b writers "
+        "on ~s, then kill -9 of its OS process in the burst", [?DURABLE, N2, Dir,
+                                                              ?DURABLE_WRITERS, N2]),
+    [start_durable_store(N, N =:= N2, Dir) || N <- Nodes],
+    wait("store " ++ atom_to_list(?DURABLE) ++ " sees its 2 peers on every node",
+         fun() -> [maps:get(peers, erpc:call(N, lattice_repl, stats, [?DURABLE])) || N <- Nodes]
+                      =:= [2, 2, 2] end),
+    ok = erpc:call(N2, lattice_store, create, [?DURABLE, placed, g_set]),
+    wait("the set on every node",
+         fun() -> lists:all(fun(N) -> element(1, erpc:call(N, lattice_store, get,
+                                                           [?DURABLE, placed])) =:= ok
+                            end, Nodes) end),
+    Driver = self(),
+    OsPid = erpc:call(N2, os, getpid, []),
+    ok = erpc:call(N2, fun() ->
+        [spawn(?MODULE, durable_writer, [Driver, W, 1]) || W <- lists:seq(1, ?DURABLE_WRITERS)],
+        ok
+    end),
+    Acked0 = collect_acks(#{}, now_ms() + ?BURST_MS),
+    _ = os:cmd("kill -9 " ++ OsPid),
+    Acked = collect_acks(Acked0, now_ms() + 500),
+    say("  ~s killed: ~b adds acknowledged (~s/s durable, 100 writers)",
+        [N2, map_size(Acked), rate(map_size(Acked), ?BURST_MS / 1000)]),
+    wait("the others see it gone", fun() -> not lists:member(N2, erpc:call(N1, erlang, nodes, []))
+                                    end),
+    [{ok, _} = erpc:call(N, lattice_store, add, [?DURABLE, placed, {N, I}])
+     || N <- [N1, N3], I <- lists:seq(1, 50)],
+    say("  meanwhile 50 adds each on ~s and ~s", [N1, N3]),
+    erase({peer, N2}),
+    [N2] = start_named([lists:takewhile(fun(C) -> C =/= $@ end, atom_to_list(N2))],
+                       Authority, 4),
+    %% the set read in the same call that starts the store, before a peer could repair it
+    {RecoveryMs, {ok, Mine}} =
+        erpc:call(N2, fun() ->
+            T = now_ms(),
+            start_durable_store(node(), true, Dir),
+            Ms = now_ms() - T,
+            {Ms, lattice_store:get(?DURABLE, placed)}
+        end),
+    Present = maps:from_list([{E, true} || E <- Mine]),
+    Missing = [E || E <- maps:keys(Acked), not is_map_key(E, Present)],
+    #{durability := #{recovery := Rec}} = erpc:call(N2, lattice_store, info, [?DURABLE]),
+    say("  ~s started again: store ~s recovered in ~b ms (~b snapshot keys, ~b log records, "
+        "~b torn bytes dropped): ~b elements, ~b acknowledged adds missing",
+        [N2, ?DURABLE, RecoveryMs, maps:get(snapshot_keys, Rec), maps:get(wal_records, Rec),
+         maps:get(wal_torn_tail, Rec), length(Mine), length(Missing)]),
+    [true = erpc:call(N2, net_kernel, connect_node, [N]) || N <- [N1, N3]],
+    Digests = fun() -> lists:usort([erpc:call(N, lattice_store, digest, [?DURABLE, placed])
+                                    || N <- Nodes]) end,
+    Rejoined =
+        try
+            wait("the set converges on all 3 nodes", fun() -> length(Digests()) =:= 1 end,
+                 ?CONVERGE_MS),
+            {ok, All} = erpc:call(N1, lattice_store, get, [?DURABLE, placed]),
+            say("  the set converged: ~b elements on every node", [length(All)]),
+            converge(Nodes, "the default store (the restarted node's started empty)")
+        catch error:{timeout, _} ->
+                say("  the set did NOT converge: ~b different digests", [length(Digests())]),
+                false
+        end,
+    #{acked => map_size(Acked), missing => length(Missing), recovery_ms => RecoveryMs,
+      rejoined => Rejoined}.
+
+start_durable_store(Node, Durable, Dir) ->
+    Opts = #{name => ?DURABLE, replication => #{secure => true}, checkpoints => false,
+             durable => Durable, dir => Dir, snapshot_interval => 1000},
+    Spec = lattice_store:child_spec(Opts),
+    {ok, _} = case Node =:= node() of
+                  true -> supervisor:start_child(lattice_sup, Spec);
+                  false -> erpc:call(Node, supervisor, start_child, [lattice_sup, Spec])
+              end,
+    ok.
+
+%% On the durable node: adds until the node dies, each acknowledged one reported.
+durable_writer(Driver, W, I) ->
+    {ok, _} = lattice_store:add(?DURABLE, placed, {W, I}),
+    Driver ! {acked, {W, I}},
+    durable_writer(Driver, W, I + 1).
+
+collect_acks(Acc, Deadline) ->
+    receive
+        {acked, E} -> collect_acks(Acc#{E => true}, Deadline)
+    after max(0, Deadline - now_ms()) ->
+        Acc
+    end.
 
 %%--------------------------------------------------------------------------------------------
 %% Observability: the HTTP endpoint on one node (loopback, an ephemeral port), /metrics read
@@ -246,6 +359,10 @@ start_nodes(N, Authority) ->
 %% Nodes of these names, each with its keys and a certificate of Authority, the default store
 %% replicated securely with checkpoints, set in the application's environment before it starts.
 start_named(Names, Authority) ->
+    start_named(Names, Authority, 1).
+
+%% Serials from FirstSerial on (a node started again gets a certificate of its own).
+start_named(Names, Authority, FirstSerial) ->
     Ebin = filename:dirname(code:which(lattice)),
     Paths = lists:usort([Ebin, filename:dirname(code:which(?MODULE))]),
     Cookie = atom_to_list(erlang:get_cookie()),
@@ -267,7 +384,7 @@ start_named(Names, Authority) ->
                                     {checkpoints, checkpoint_opts(Authority)}]]),
                    {ok, _} = erpc:call(Node, application, ensure_all_started, [lattice]),
                    Node
-               end || {I, Name} <- lists:enumerate(Names)],
+               end || {I, Name} <- lists:enumerate(FirstSerial, Names)],
     [wait("the C node of " ++ atom_to_list(Node),
           fun() -> cnode(Node) =/= undefined end) || Node <- Started],
     Started.
