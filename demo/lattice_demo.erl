@@ -254,8 +254,8 @@ durability([N1, N2, N3] = Nodes, Authority) ->
     Present = maps:from_list([{E, true} || E <- Mine]),
     Missing = [E || E <- maps:keys(Acked), not is_map_key(E, Present)],
     #{durability := #{recovery := Rec}} = erpc:call(N2, lattice_store, info, [?DURABLE]),
-    say("  ~s started again: store ~s recovered in ~b ms (~b snapshot keys, ~b log records, "
-        "~b torn bytes dropped): ~b elements, ~b acknowledged adds missing",
+    say("  ~s started again: store ~s recovered in ~b ms (snapshot: ~b keys; log: ~b "
+        "records; torn tail: ~b bytes dropped): ~b elements, ~b acknowledged adds missing",
         [N2, ?DURABLE, RecoveryMs, maps:get(snapshot_keys, Rec), maps:get(wal_records, Rec),
          maps:get(wal_torn_tail, Rec), length(Mine), length(Missing)]),
     [true = erpc:call(N2, net_kernel, connect_node, [N]) || N <- [N1, N3]],
