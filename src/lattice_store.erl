@@ -252,13 +252,16 @@ delete(Store, Key) ->
 keys(Store) ->
     ?API([Store], begin
         S = store(Store),
-        lists:sort(ets:foldl(fun({K, _, _, true, _}, Acc) -> [K | Acc];
-                                ({K, _, _, false, _}, Acc) ->
-                                     case find_visible(meta_entries(S, K)) of
-                                         {ok, _, _, _} -> [K | Acc];
-                                         _ -> Acc
-                                     end
-                             end, lattice_tier:keys(S#st.name, visible), S#st.keys))
+        Hot = fun(Demoted) ->
+                      ets:foldl(fun({K, _, _, true, _}, Acc) -> [K | Acc];
+                                   ({K, _, _, false, _}, Acc) ->
+                                        case find_visible(meta_entries(S, K)) of
+                                            {ok, _, _, _} -> [K | Acc];
+                                            _ -> Acc
+                                        end
+                                end, Demoted, S#st.keys)
+              end,
+        lists:usort(every_tier(S, visible, Hot))
     end).
 
 %% @doc The types that lost to the key's type, when replicas created it with different types
@@ -446,9 +449,32 @@ entries_digest(Entries) ->
 rows(Store) ->
     ?API([Store], begin
         S = store(Store),
-        ets:foldl(fun({K, _}, Acc) -> [K | Acc] end, lattice_tier:keys(S#st.name, all),
-                  S#st.meta)
+        Hot = fun(Demoted) -> ets:foldl(fun({K, _}, Acc) -> [K | Acc] end, Demoted, S#st.meta)
+              end,
+        case lattice_tier:enabled(S#st.name) of
+            false -> Hot([]);
+            true -> lists:usort(every_tier(S, all, Hot))
+        end
     end).
+
+%% The keys of every tier: `Hot(Demoted)' adds the hot keys to the demoted ones. With tiering
+%% on, the tiers are held still for it (tiers_held/2), and the demoted keys are taken first:
+%% a key promoted meanwhile is then seen in its old place, its new one or both (callers
+%% drop the duplicates), never in neither.
+every_tier(S, Which, Hot) ->
+    case lattice_tier:enabled(S#st.name) of
+        false -> Hot([]);
+        true -> tiers_held(S, fun() -> Hot(lattice_tier:keys(S#st.name, Which)) end)
+    end.
+
+%% Runs `Fun()' with the store's tiers held still: no demotion pass runs and nothing is
+%% deleted from the disk tier until it returns (a DETS fold beside deletes misses keys;
+%% `{dump, start}' in handle_call/3). From any process but the store's.
+tiers_held(S, Fun) ->
+    ok = gen_server:call(S#st.name, {dump, start}, infinity),
+    try Fun()
+    after gen_server:cast(S#st.name, {dump, done, self()})
+    end.
 
 %% @doc Drops a deleted key's row (its tombstone), for the replication layer once every peer
 %% has seen the delete (causal stability): before that, a peer's merge would bring the
@@ -777,10 +803,7 @@ fold_entries(S, Fun, Acc) ->
         false ->
             Hot(Acc);
         true ->
-            ok = gen_server:call(S#st.name, {dump, start}, infinity),
-            try Hot(lattice_tier:fold(S#st.name, Fun, Acc))
-            after gen_server:cast(S#st.name, {dump, done, self()})
-            end
+            tiers_held(S, fun() -> Hot(lattice_tier:fold(S#st.name, Fun, Acc)) end)
     end.
 
 %% ---- the delta buffer and notifications -------------------------------------------------

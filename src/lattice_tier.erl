@@ -236,7 +236,9 @@ thaw(Store) ->
             ok
     end.
 
-%% @doc The demoted keys of `Store' (every one, or only those that show a type), unsorted.
+%% @doc The demoted keys of `Store' (every one, or only those that show a type), unsorted:
+%% the disk tier's, then the warm tier's (the order of promotions, as in fold/3). Complete
+%% only while passes are held back and the disk tier frozen (lattice_store's scans).
 -spec keys(atom(), all | visible) -> [term()].
 keys(Store, Which) ->
     case tier(Store) of
@@ -250,8 +252,9 @@ keys(Store, Which) ->
                            end;
                       (_, Acc) -> Acc
                    end,
-            lists:foldl(fun(N, Acc) -> dets:foldl(Pick, Acc, N) end,
-                        ets:foldl(Pick, [], T#tier.warm), tuple_to_list(T#tier.disk))
+            Disk = lists:foldl(fun(N, Acc) -> dets:foldl(Pick, Acc, N) end, [],
+                               tuple_to_list(T#tier.disk)),
+            ets:foldl(Pick, Disk, T#tier.warm)
     end.
 
 %% @doc Folds `Fun(Key, Entry, Acc)' over every demoted key, from any process, the disk tier

@@ -260,6 +260,48 @@ concurrent_writers() ->
         ?assertEqual(Writers * Each, Total)
     end).
 
+%% keys/1 and rows/1 (replication's scans) beside keys moving both ways: passes every 2 ms
+%% demote, readers promote at random. Every scan must see every key, once. (A DETS fold
+%% beside deletes misses keys, and a hot key demoted after the tiers were folded was missed
+%% too, before the scans held the tiers still.)
+scans_beside_tier_moves_test_() ->
+    {timeout, 120, fun scans_beside_tier_moves/0}.
+
+scans_beside_tier_moves() ->
+    with_store(#{memory_limit => 20, ets_limit => 100, access_threshold => 1 bsl 40,
+                 tick_interval => 2}, fun(S) ->
+        N = 1000,
+        Keys = lists:seq(1, N),
+        [ok = ?S:create(S, K, g_counter) || K <- Keys],
+        ok = ?T:pass(S),
+        ok = ?T:pass(S),
+        ?assert(tier_stat(S, disk_keys) > 0),
+        Self = self(),
+        Stop = atomics:new(1, []),
+        Readers = [spawn_link(fun() ->
+                                  rand:seed(exsss, {R, 3, 4}),
+                                  read_until(S, N, Stop),
+                                  Self ! {done, self()}
+                              end) || R <- lists:seq(1, 4)],
+        Scans = [{lists:sort(?S:rows(S)), ?S:keys(S)} || _ <- lists:seq(1, 40)],
+        atomics:put(Stop, 1, 1),
+        [receive {done, P} -> ok end || P <- Readers],
+        ?assert(tier_stat(S, promotions) > 100),
+        [begin
+             ?assertEqual(Keys, Rows),
+             ?assertEqual(Keys, Visible)
+         end || {Rows, Visible} <- Scans]
+    end).
+
+read_until(S, N, Stop) ->
+    case atomics:get(Stop, 1) of
+        0 ->
+            {ok, _} = ?S:get(S, rand:uniform(N)),
+            read_until(S, N, Stop);
+        _ ->
+            ok
+    end.
+
 %% A retired object refuses updates and joins, and still reads.
 retired_object_test() ->
     O = lattice_object:new(lattice_gcounter),
