@@ -14,12 +14,13 @@
 start(_Name, #{durable := false}, S) ->
     {ok, S};
 start(Name, #{durable := true, dir := Dir0, snapshot_interval := Iv,
-              on_disk_error := OnError}, S) ->
+              snapshot_wal_bytes := WalBytes, on_disk_error := OnError}, S) ->
     Dir = case Dir0 of
               default -> dir(Name);
               _ -> unicode:characters_to_list(Dir0)
           end,
-    Opts = #{dir => Dir, snapshot_interval => Iv, on_disk_error => OnError,
+    Opts = #{dir => Dir, snapshot_interval => Iv, snapshot_wal_bytes => WalBytes,
+             on_disk_error => OnError,
              dump => fun(F, Acc) -> lattice_store:fold_entries(S, F, Acc) end},
     case lattice_wal:open(Name, Opts, fun(Rs) -> recover(S, Rs) end) of
         {ok, Wal, Inc, Recovery} ->

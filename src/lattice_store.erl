@@ -36,6 +36,7 @@
 %% Defaults: docs/STORE.md, "Memory per key" and "The delta buffer".
 -define(MAX_CRDTS, 100000).
 -define(MAX_DELTA_BUFFER_BYTES, 8388608).
+-define(SNAPSHOT_WAL_BYTES, 64 * 1024 * 1024).
 %% The bytes a buffered delta counts for besides its own: the row, the key and the type.
 -define(ROW_BYTES, 48).
 
@@ -71,7 +72,9 @@
 %% most keys, live or deleted, default 100,000) and `max_delta_buffer_bytes' (the bound of the
 %% delta buffer, default 8 MiB); and durability (docs/DURABILITY.md): `durable' (default
 %% `false'), `dir' (default `<data_dir>/<node>/<Name>', `data_dir' the application env,
-%% default `"lattice_data"'), `snapshot_interval' (ms or `infinity', default 60000) and
+%% default `"lattice_data"'), `snapshot_interval' (ms or `infinity', default 60000),
+%% `snapshot_wal_bytes' (a snapshot also once the log since the last one holds this many
+%% bytes, or `infinity'; default 64 MiB, about 5 s of replay) and
 %% `on_disk_error' (`refuse_writes', the default, or `memory_only'); and `tiering'
 %% (docs/TIERING.md, default off; with `durable' too).
 -spec start_link(store(), map() | proplists:proplist()) -> {ok, pid()} | {error, term()}.
@@ -140,6 +143,8 @@ options(Opts) ->
                     (dir, D) when is_list(D); is_binary(D) -> ok;
                     (snapshot_interval, infinity) -> ok;
                     (snapshot_interval, N) when is_integer(N), N > 0 -> ok;
+                    (snapshot_wal_bytes, infinity) -> ok;
+                    (snapshot_wal_bytes, N) when is_integer(N), N > 0 -> ok;
                     (on_disk_error, E) when E =:= refuse_writes; E =:= memory_only -> ok;
                     (_, _) -> erlang:error(badarg)
                  end, Map),
@@ -152,6 +157,7 @@ options(Opts) ->
       durable => maps:get(durable, Map, false),
       dir => maps:get(dir, Map, default),
       snapshot_interval => maps:get(snapshot_interval, Map, 60000),
+      snapshot_wal_bytes => maps:get(snapshot_wal_bytes, Map, ?SNAPSHOT_WAL_BYTES),
       on_disk_error => maps:get(on_disk_error, Map, refuse_writes)}.
 
 %% ---- the API ------------------------------------------------------------------------------

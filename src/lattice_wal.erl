@@ -30,6 +30,7 @@
 -record(wal, {pid :: pid(), state :: atomics:atomics_ref(), recovery = #{} :: map()}).
 -opaque wal() :: #wal{}.
 -type options() :: #{dir := file:filename(), snapshot_interval := pos_integer() | infinity,
+                     snapshot_wal_bytes := pos_integer() | infinity,
                      on_disk_error := refuse_writes | memory_only,
                      dump := fun((fun((term(), term(), term()) -> term()), term()) -> term())}.
 -type disk_error() :: {disk_error, file:filename(), term()}.
@@ -398,6 +399,8 @@ close(#wal{pid = Pid}) ->
 %% ---- the log process ------------------------------------------------------------------------
 
 -record(s, {name, parent, dir, fd, seg, state, on_error, interval, dump, timer,
+            wal_limit = infinity :: pos_integer() | infinity,  % snapshot_wal_bytes
+            seg_bytes = 0 :: non_neg_integer(),  % written to the segments since the last snapshot
             error = none, snapshotting = false,
             snapshot_started = 0 :: integer(),   % monotonic, native units
             waiters = [] :: [reference()],   % answered when the running snapshot is done
@@ -405,9 +408,10 @@ close(#wal{pid = Pid}) ->
             expect = 0 :: non_neg_integer()}).  % the records the next batch waits for
 
 init(Name, Parent, #{dir := Dir, on_disk_error := OnError, snapshot_interval := Iv,
-                     dump := Dump}, Seg, State) ->
+                     dump := Dump} = Opts, Seg, State) ->
     S0 = #s{name = Name, parent = Parent, dir = Dir, seg = Seg, state = State,
-            on_error = OnError, interval = Iv, dump = Dump},
+            on_error = OnError, interval = Iv, dump = Dump,
+            wal_limit = maps:get(snapshot_wal_bytes, Opts, infinity)},
     S = case open_segment(Dir, Seg) of
             {ok, Fd} -> S0#s{fd = Fd};
             {error, E} -> disk_failed(E, S0)
@@ -436,7 +440,7 @@ loop(S) ->
     receive
         {append, Tag, Frame} ->
             {Tags, Frames} = collect([Tag], [Frame], 1, S#s.expect),
-            loop(commit(Tags, Frames, S));
+            loop(log_full(commit(Tags, Frames, S)));
         {status, Tag} ->
             Tag ! {Tag, #{durability => mode(S), disk_error => S#s.error, dir => S#s.dir,
                           segment => S#s.seg}},
@@ -486,12 +490,13 @@ commit(Tags, Frames, #s{error = none, fd = Fd, state = A} = S) ->
             N = length(Tags),
             atomics:add(A, ?FSYNCS, 1),
             atomics:add(A, ?RECORDS, N),
-            atomics:add(A, ?BYTES, iolist_size(Frames)),
+            Bytes = iolist_size(Frames),
+            atomics:add(A, ?BYTES, Bytes),
             N > atomics:get(A, ?MAX_BATCH) andalso atomics:put(A, ?MAX_BATCH, N),
             %% what came while this batch was written, with the writers about to be answered
             {message_queue_len, Queued} = process_info(self(), message_queue_len),
             reply(Tags, ok),
-            S#s{expect = N + Queued};
+            S#s{expect = N + Queued, seg_bytes = S#s.seg_bytes + Bytes};
         {error, R} ->
             S2 = disk_failed({disk_error, seg_path(S#s.dir, S#s.seg), R}, S),
             reply(Tags, after_error(S2)),
@@ -499,6 +504,14 @@ commit(Tags, Frames, #s{error = none, fd = Fd, state = A} = S) ->
     end;
 commit(Tags, _Frames, S) ->
     reply(Tags, after_error(S)),
+    S.
+
+%% A log past `snapshot_wal_bytes' since the last snapshot takes one now: recovery replays the
+%% log at some 145,000 records a second (docs/DURABILITY.md), so its length bounds a restart.
+log_full(#s{seg_bytes = B, wal_limit = Limit, snapshotting = false, error = none} = S)
+  when B >= Limit ->
+    start_snapshot(S);
+log_full(S) ->
     S.
 
 write_sync(Fd, Frames) ->
@@ -538,7 +551,7 @@ start_snapshot(#s{dir = Dir, seg = Seg, fd = Fd, dump = Dump} = S) ->
             Self = self(),
             Covered = Seg + 1,
             spawn_link(fun() -> Self ! {snapshot_done, dump(Dir, Covered, Dump)} end),
-            S#s{fd = Fd2, seg = Covered, snapshotting = true,
+            S#s{fd = Fd2, seg = Covered, snapshotting = true, seg_bytes = 0,
                 snapshot_started = erlang:monotonic_time()};
         {error, E} ->
             S2 = disk_failed(E, S),

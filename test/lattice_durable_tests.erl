@@ -34,6 +34,7 @@ durable_test_() ->
     {setup, fun setup/0, fun(_) -> ok end,
      [{timeout, 60, fun restart_recovers_writes_and_a_new_incarnation/0},
       {timeout, 60, fun snapshot_then_log/0},
+      {timeout, 60, fun a_long_log_takes_a_snapshot/0},
       {timeout, 60, fun torn_tail_is_dropped/0},
       {timeout, 60, fun corrupt_snapshot_refuses_to_start/0},
       {timeout, 60, fun corrupt_older_segment_refuses_to_start/0},
@@ -91,6 +92,37 @@ a_dead_log_stops_the_store() ->
     end,
     {ok, _} = start(#{durable => true, dir => Dir}),
     ?assertEqual({ok, 7}, lattice_store:get(?STORE, c)),
+    stop().
+
+%% `snapshot_wal_bytes': no timed snapshot, but one each time the log since the last grows
+%% past 20 KB (about 230 increments); the records a restart replays stay under that.
+a_long_log_takes_a_snapshot() ->
+    Dir = dir("wal_bytes"),
+    Opts = #{durable => true, dir => Dir, snapshot_interval => infinity,
+             snapshot_wal_bytes => 20000},
+    {ok, _} = start(Opts),
+    ok = lattice_store:create(?STORE, c, g_counter),
+    [{ok, _} = lattice_store:increment(?STORE, c) || _ <- lists:seq(1, 2000)],
+    wait(fun() -> snapshots() >= 5 end),
+    #{wal_bytes := Bytes} = maps:get(durability, lattice_store:info(?STORE)),
+    ?assert(Bytes > 5 * 20000),
+    stop(),
+    {ok, _} = start(Opts),
+    #{recovery := #{wal_records := Replayed}} = maps:get(durability, lattice_store:info(?STORE)),
+    ?assert(Replayed < 500),
+    ?assertEqual({ok, 2000}, lattice_store:get(?STORE, c)),
+    stop(),
+    %% and without the limit, one log of all of them
+    Dir2 = dir("wal_bytes_off"),
+    Opts2 = Opts#{dir => Dir2, snapshot_wal_bytes => infinity},
+    {ok, _} = start(Opts2),
+    ok = lattice_store:create(?STORE, c, g_counter),
+    [{ok, _} = lattice_store:increment(?STORE, c) || _ <- lists:seq(1, 2000)],
+    ?assertEqual(0, snapshots()),
+    stop(),
+    {ok, _} = start(Opts2),
+    ?assertMatch(#{recovery := #{wal_records := 2001}},
+                 maps:get(durability, lattice_store:info(?STORE))),
     stop().
 
 %% Durable and tiered: keys in all three tiers, written before and after a snapshot, are all

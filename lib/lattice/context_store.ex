@@ -84,8 +84,9 @@ defmodule Lattice.ContextStore do
   Durability (docs/DURABILITY.md): `durable: true` logs every write before it returns
   (a write-ahead log with group commit, and snapshots), so acknowledged writes survive a
   `kill -9`; `dir` (default `<data_dir>/<node>/<name>`), `snapshot_interval` (ms or
-  `:infinity`, default 60,000) and `on_disk_error` (`:refuse_writes`, the default, or
-  `:memory_only`). `stats/1` reports it under `durability`.
+  `:infinity`, default 60,000), `snapshot_wal_bytes` (a snapshot also once the log since the
+  last one holds this many bytes, default 64 MiB, or `:infinity`) and `on_disk_error`
+  (`:refuse_writes`, the default, or `:memory_only`). `stats/1` reports it under `durability`.
   """
   @spec child_spec(keyword()) :: Supervisor.child_spec()
   def child_spec(opts), do: wrap(:lattice_store.child_spec(opts))
