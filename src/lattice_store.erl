@@ -267,7 +267,7 @@ keys(Store) ->
                                         end
                                 end, Demoted, S#st.keys)
               end,
-        lists:usort(every_tier(S, visible, Hot))
+        lists:sort(every_tier(S, visible, Hot))
     end).
 
 %% @doc The types that lost to the key's type, when replicas created it with different types
@@ -455,31 +455,28 @@ entries_digest(Entries) ->
 rows(Store) ->
     ?API([Store], begin
         S = store(Store),
-        Hot = fun(Demoted) -> ets:foldl(fun({K, _}, Acc) -> [K | Acc] end, Demoted, S#st.meta)
-              end,
-        case lattice_tier:enabled(S#st.name) of
-            false -> Hot([]);
-            true -> lists:usort(every_tier(S, all, Hot))
-        end
+        every_tier(S, all, fun(Demoted) ->
+                                   ets:foldl(fun({K, _}, Acc) -> [K | Acc] end, Demoted, S#st.meta)
+                           end)
     end).
 
 %% The keys of every tier: `Hot(Demoted)' adds the hot keys to the demoted ones. With tiering
 %% on, the tiers are held still for it (tiers_held/2), and the demoted keys are taken first:
-%% a key promoted meanwhile is then seen in its old place, its new one or both (callers
-%% drop the duplicates), never in neither.
+%% a key promoted meanwhile is then seen in its old place, its new one or both (the
+%% duplicate dropped here, the list then sorted), never in neither.
 every_tier(S, Which, Hot) ->
     case lattice_tier:enabled(S#st.name) of
         false -> Hot([]);
-        true -> tiers_held(S, fun() -> Hot(lattice_tier:keys(S#st.name, Which)) end)
+        true -> lists:usort(tiers_held(S, fun() -> Hot(lattice_tier:keys(S#st.name, Which)) end))
     end.
 
 %% Runs `Fun()' with the store's tiers held still: no demotion pass runs and nothing is
 %% deleted from the disk tier until it returns (a DETS fold beside deletes misses keys;
-%% `{dump, start}' in handle_call/3). From any process but the store's.
+%% `hold_tiers' in handle_call/3). From any process but the store's.
 tiers_held(S, Fun) ->
-    ok = gen_server:call(S#st.name, {dump, start}, infinity),
+    ok = gen_server:call(S#st.name, hold_tiers, infinity),
     try Fun()
-    after gen_server:cast(S#st.name, {dump, done, self()})
+    after gen_server:cast(S#st.name, {release_tiers, self()})
     end.
 
 %% @doc Drops a deleted key's row (its tombstone), for the replication layer once every peer
@@ -798,7 +795,7 @@ snapshot(Store) ->
 
 %% @private Folds `Fun(Key, Entry, Acc)' over every key's whole entry, in every tier: a
 %% snapshot's content (lattice_wal runs it beside the store). With tiering on, the store
-%% process holds its demotion passes back meanwhile (`{dump, ...}'), and the fold takes the
+%% process holds its demotion passes back meanwhile (tiers_held/2), and the fold takes the
 %% demoted keys before the hot ones: a promotion writes the key's rows before it drops its
 %% record, so a key promoted during the fold is seen in one place or both (a duplicate is
 %% harmless: joins are idempotent), never in neither.
@@ -909,31 +906,31 @@ handle_call({subscribe, What, Pid}, _From, #{st := S, subs := Subs} = State) ->
 handle_call({unsubscribe, Ref}, _From, State) ->
     erlang:demonitor(Ref, [flush]),
     {reply, ok, drop_subscription(Ref, State)};
-handle_call({dump, start}, {Pid, _}, #{st := S} = State) ->
-    %% no demotion pass runs from now until the dump is done (or its process is gone)
-    Dumps = maps:get(dumps, State, #{}),
+handle_call(hold_tiers, {Pid, _}, #{st := S} = State) ->
+    %% no demotion pass runs from now until the holder releases the tiers (or is gone)
+    Holders = maps:get(holders, State, #{}),
     ok = lattice_tier:freeze(S#st.name),
-    {reply, ok, State#{dumps => Dumps#{Pid => erlang:monitor(process, Pid)}}};
+    {reply, ok, State#{holders => Holders#{Pid => erlang:monitor(process, Pid)}}};
 handle_call(_, _From, State) ->
     {reply, {error, unknown_call}, State}.
 
 %% @private
-handle_cast({dump, done, Pid}, State) ->
-    {noreply, dump_done(Pid, State)};
+handle_cast({release_tiers, Pid}, State) ->
+    {noreply, release_tiers(Pid, State)};
 handle_cast(_, State) ->
     {noreply, State}.
 
 %% @private
 handle_info({'DOWN', Ref, process, Pid, _}, State) ->
-    case maps:get(dumps, State, #{}) of
-        #{Pid := Ref} -> {noreply, dump_done(Pid, State)};
+    case maps:get(holders, State, #{}) of
+        #{Pid := Ref} -> {noreply, release_tiers(Pid, State)};
         _ -> {noreply, drop_subscription(Ref, State)}
     end;
 handle_info({lattice_tier, decay}, #{st := S} = State) ->
     tier_tick(S, decay),
     {noreply, State};
-handle_info({lattice_tier, Pass}, #{dumps := Dumps} = State) when map_size(Dumps) > 0 ->
-    %% a snapshot is being dumped: the pass waits for its end (fold_entries/3)
+handle_info({lattice_tier, Pass}, #{holders := Holders} = State) when map_size(Holders) > 0 ->
+    %% the tiers are held still (a snapshot or a scan): the pass waits (tiers_held/2)
     {noreply, State#{held => [Pass | maps:get(held, State, [])]}};
 handle_info({lattice_tier, Tick}, #{st := S} = State) ->
     tier_tick(S, Tick),
@@ -955,18 +952,18 @@ terminate(_, #{st := S}) ->
     S#st.wal =:= none orelse lattice_wal:close(S#st.wal),
     ok.
 
-%% A dump is over: the passes it held back run, once no other dump is running.
-dump_done(Pid, #{st := S} = State) ->
-    Dumps = maps:get(dumps, State, #{}),
-    case maps:take(Pid, Dumps) of
+%% A holder is done: the passes held back run, once no other holder is left.
+release_tiers(Pid, #{st := S} = State) ->
+    Holders = maps:get(holders, State, #{}),
+    case maps:take(Pid, Holders) of
         {Mon, Rest} when map_size(Rest) =:= 0 ->
             erlang:demonitor(Mon, [flush]),
             ok = lattice_tier:thaw(S#st.name),
             _ = [tier_tick(S, P) || P <- lists:reverse(maps:get(held, State, []))],
-            State#{dumps => Rest, held => []};
+            State#{holders => Rest, held => []};
         {Mon, Rest} ->
             erlang:demonitor(Mon, [flush]),
-            State#{dumps => Rest};
+            State#{holders => Rest};
         error ->
             State
     end.

@@ -252,9 +252,7 @@ keys(Store, Which) ->
                            end;
                       (_, Acc) -> Acc
                    end,
-            Disk = lists:foldl(fun(N, Acc) -> dets:foldl(Pick, Acc, N) end, [],
-                               tuple_to_list(T#tier.disk)),
-            ets:foldl(Pick, Disk, T#tier.warm)
+            fold_records(T, Pick, [])
     end.
 
 %% @doc Folds `Fun(Key, Entry, Acc)' over every demoted key, from any process, the disk tier
@@ -268,11 +266,14 @@ fold(Store, Fun, Acc0) ->
     case tier(Store) of
         undefined -> Acc0;
         T ->
-            F = fun({K, Bin, _, _, _}, Acc) -> Fun(K, binary_to_term(Bin), Acc) end,
-            ets:foldl(F, lists:foldl(fun(N, Acc) -> dets:foldl(F, Acc, N) end, Acc0,
-                                     tuple_to_list(T#tier.disk)),
-                      T#tier.warm)
+            fold_records(T, fun({K, Bin, _, _, _}, Acc) -> Fun(K, binary_to_term(Bin), Acc) end,
+                         Acc0)
     end.
+
+%% Every demoted record, the disk tier's files first, then the warm tier.
+fold_records(T, F, Acc0) ->
+    Disk = lists:foldl(fun(N, Acc) -> dets:foldl(F, Acc, N) end, Acc0, tuple_to_list(T#tier.disk)),
+    ets:foldl(F, Disk, T#tier.warm).
 
 %% @doc The number of demoted keys of `Store' (0 with tiering off).
 -spec size(atom()) -> non_neg_integer().

@@ -584,23 +584,21 @@ dump(Dir, Covered, Dump) ->
     end.
 
 snapshot_done(Dumped, #s{state = A, waiters = Waiters, next = Next} = S) ->
-    Duration = erlang:monotonic_time() - S#s.snapshot_started,
-    Meta = #{store => S#s.name, node => node()},
-    Result = case Dumped of
-                 {ok, Keys} ->
-                     atomics:add(A, ?SNAPSHOTS, 1),
-                     lattice_telemetry:execute([lattice, store, snapshot],
-                                               #{duration => Duration, keys => Keys},
-                                               Meta#{result => ok}),
-                     ok;
-                 {error, E} = Error ->
-                     %% the log itself is intact: a failed snapshot leaves the older segments
-                     logger:error("lattice_wal: store ~p: snapshot failed: ~p", [S#s.name, E]),
-                     lattice_telemetry:execute([lattice, store, snapshot],
-                                               #{duration => Duration, keys => 0},
-                                               Meta#{result => Error}),
-                     Error
-             end,
+    {Result, Keys} = case Dumped of
+                         {ok, Count} ->
+                             atomics:add(A, ?SNAPSHOTS, 1),
+                             {ok, Count};
+                         {error, E} = Error ->
+                             %% the log itself is intact: a failed snapshot leaves the older
+                             %% segments in place
+                             logger:error("lattice_wal: store ~p: snapshot failed: ~p",
+                                          [S#s.name, E]),
+                             {Error, 0}
+                     end,
+    lattice_telemetry:execute([lattice, store, snapshot],
+                              #{duration => erlang:monotonic_time() - S#s.snapshot_started,
+                                keys => Keys},
+                              #{store => S#s.name, node => node(), result => Result}),
     reply(Waiters, Result),
     S2 = S#s{snapshotting = false, waiters = [], next = []},
     case Next of

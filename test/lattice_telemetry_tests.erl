@@ -38,13 +38,7 @@ without_telemetry_test() ->
 %% ---- with the real telemetry ------------------------------------------------------------
 
 events_test_() ->
-    case telemetry_ebin() of
-        {skip, Why} ->
-            io:format(user, "lattice_telemetry_tests: events skipped: ~ts~n", [Why]),
-            [];
-        {ok, Ebin} ->
-            {timeout, 300, fun() -> events(Ebin) end}
-    end.
+    with_telemetry("events", 300, fun events/1).
 
 events(Ebin) ->
     _ = application:stop(lattice),
@@ -171,13 +165,7 @@ sampler_with_telemetry_in_path(N) ->
 %% ---- a durable store's events: create, delete, snapshot, recovery, disk error ---------
 
 durable_test_() ->
-    case telemetry_ebin() of
-        {skip, Why} ->
-            io:format(user, "lattice_telemetry_tests: store events skipped: ~ts~n", [Why]),
-            [];
-        {ok, Ebin} ->
-            {timeout, 120, fun() -> durable(Ebin) end}
-    end.
+    with_telemetry("store events", 120, fun durable/1).
 
 durable(Ebin) ->
     _ = application:stop(lattice),
@@ -272,13 +260,7 @@ await_store(N, Event) ->
 %% ---- the crypto layer: two secure nodes ------------------------------------------------
 
 crypto_test_() ->
-    case telemetry_ebin() of
-        {skip, Why} ->
-            io:format(user, "lattice_telemetry_tests: crypto events skipped: ~ts~n", [Why]),
-            [];
-        {ok, Ebin} ->
-            {timeout, 300, fun() -> crypto(Ebin) end}
-    end.
+    with_telemetry("crypto events", 300, fun crypto/1).
 
 %% Handlers attached before the two secure nodes meet: each reports its channel with the
 %% other established, then (rekey_after_time 300 ms) a rekey to a later epoch.
@@ -345,6 +327,17 @@ security_env(Auth, Node, Serial) ->
       channel => #{rekey_after_time => 300, grace => 3000}}.
 
 %% ---- helpers ----------------------------------------------------------------------------
+
+%% A test of `Run(Ebin)' with the anchors' telemetry compiled into Ebin, or none (printed)
+%% without the anchors.
+with_telemetry(What, Timeout, Run) ->
+    case telemetry_ebin() of
+        {skip, Why} ->
+            io:format(user, "lattice_telemetry_tests: ~s skipped: ~ts~n", [What, Why]),
+            [];
+        {ok, Ebin} ->
+            {timeout, Timeout, fun() -> Run(Ebin) end}
+    end.
 
 attach(Ebin, Pid) ->
     true = code:add_patha(Ebin),
