@@ -111,6 +111,18 @@ a_long_log_takes_a_snapshot() ->
     #{recovery := #{wal_records := Replayed}} = maps:get(durability, lattice_store:info(?STORE)),
     ?assert(Replayed < 500),
     ?assertEqual({ok, 2000}, lattice_store:get(?STORE, c)),
+    %% 50 writers at once, snapshots taken under them: every increment is there after a restart
+    Self = self(),
+    Before = snapshots(),
+    Pids = [spawn_link(fun() ->
+                           [{ok, _} = lattice_store:increment(?STORE, c) || _ <- lists:seq(1, 200)],
+                           Self ! {done, self()}
+                       end) || _ <- lists:seq(1, 50)],
+    [receive {done, P} -> ok end || P <- Pids],
+    ?assert(snapshots() > Before + 5),
+    stop(),
+    {ok, _} = start(Opts),
+    ?assertEqual({ok, 12000}, lattice_store:get(?STORE, c)),
     stop(),
     %% and without the limit, one log of all of them
     Dir2 = dir("wal_bytes_off"),
